@@ -1,0 +1,119 @@
+//! `Ctx`: a node's only door to the world.
+//!
+//! The traits [`Clock`], [`Network`] and [`Timers`] are what protocol code should be written
+//! against; `Ctx` implements them for the native engine, and other backends (turmoil, madsim
+//! adapters) implement them too. The rest of `Ctx` (rng, disk, observation hooks) is
+//! inherent.
+
+use std::time::Duration;
+
+use crate::disk::Disk;
+use crate::history::{HistoryEvent, Op, OpKind};
+use crate::node::{Message, NodeId, TimerId};
+use crate::rng::Rng;
+use crate::time::Time;
+use crate::world::World;
+
+/// A node's local clock.
+pub trait Clock {
+    /// This node's local time: offset, drift and steps applied. Never the host's clock.
+    fn now(&self) -> Time;
+}
+
+/// Sending messages.
+pub trait Network<M> {
+    /// Sends `msg` to `to`; the network decides delay, loss, duplication and partition.
+    fn send(&mut self, to: NodeId, msg: M);
+}
+
+/// Timers on the node's local oscillator (drift applies, clock steps do not).
+pub trait Timers {
+    /// Fires `on_timer` after `after` of local time, unless cancelled or the node crashes.
+    fn set_timer(&mut self, after: Duration) -> TimerId;
+    /// Cancels a pending timer; does nothing if it already fired or was cancelled.
+    fn cancel_timer(&mut self, timer: TimerId);
+}
+
+/// The context of one handler call on one node.
+pub struct Ctx<'a, M> {
+    world: &'a mut World<M>,
+    node: NodeId,
+}
+
+impl<'a, M: Message> Ctx<'a, M> {
+    pub(crate) fn new(world: &'a mut World<M>, node: NodeId) -> Ctx<'a, M> {
+        Ctx { world, node }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.node
+    }
+
+    /// How many nodes the simulation has (ids are `0..node_count`).
+    pub fn node_count(&self) -> usize {
+        self.world.processes.len()
+    }
+
+    /// This node's own random stream.
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.world.processes[self.node.index()].rng
+    }
+
+    /// This node's disk.
+    pub fn disk(&mut self) -> &mut Disk {
+        &mut self.world.disks[self.node.index()]
+    }
+
+    /// Records a client operation event at the current (true) time.
+    pub fn record(&mut self, process: u64, kind: OpKind, op: Op) {
+        let time = Time(self.world.handler_time(self.node));
+        self.world.observations.history.push(HistoryEvent { time, node: self.node, process, kind, op });
+    }
+
+    /// Marks that a rare path was (or was not) reached.
+    pub fn sometimes(&mut self, name: &'static str, condition: bool) {
+        let time = Time(self.world.handler_time(self.node));
+        self.world.observations.sometimes(time, name, condition);
+    }
+
+    /// States something that must hold; a false condition is a violation that fails the run.
+    pub fn always(&mut self, name: &'static str, condition: bool) {
+        let time = Time(self.world.handler_time(self.node));
+        self.world.observations.always(time, self.node, name, condition);
+    }
+
+    /// Adds `delta` to a counter.
+    pub fn count(&mut self, name: &'static str, delta: u64) {
+        *self.world.observations.counters.entry(name).or_default() += delta;
+    }
+
+    /// Records a sample (a latency in nanoseconds, a size).
+    pub fn sample(&mut self, name: &'static str, value: u64) {
+        self.world.observations.samples.entry(name).or_default().push(value);
+    }
+}
+
+impl<M: Message> Clock for Ctx<'_, M> {
+    fn now(&self) -> Time {
+        let true_time = Time(self.world.handler_time(self.node));
+        self.world.processes[self.node.index()].clock.read(true_time)
+    }
+}
+
+impl<M: Message> Network<M> for Ctx<'_, M> {
+    #[inline]
+    fn send(&mut self, to: NodeId, msg: M) {
+        self.world.send(self.node, to, msg);
+    }
+}
+
+impl<M: Message> Timers for Ctx<'_, M> {
+    fn set_timer(&mut self, after: Duration) -> TimerId {
+        self.world.set_timer(self.node, after)
+    }
+
+    fn cancel_timer(&mut self, timer: TimerId) {
+        self.world.cancel_timer(timer);
+    }
+}

@@ -1,0 +1,518 @@
+//! Per-node simulated durable storage.
+//!
+//! A disk holds named files. It keeps two views of everything: the *live* view (what a
+//! process reads back) and the *durable* view (what survives a crash). The fault model:
+//!
+//! - `write`, `append`, `truncate` change the live view only. `fsync(name)` makes the file's
+//!   contents durable, and also the binding of `name` to the file (as ext4 and XFS do for a
+//!   file's own directory entry on fsync). `create` (implicit in `write`), `rename` and
+//!   `remove` change the live namespace only; they become durable with `fsync` of the file
+//!   (for its own name) or `sync_dir()` (for the whole namespace).
+//! - On a crash the live view is replaced by the durable view: every unsynced write,
+//!   truncation, creation, rename and removal is lost.
+//! - With `torn_writes`, a crash additionally leaves a random prefix of each file's last
+//!   unsynced write, at sector granularity: whole sectors from the write's start survive,
+//!   0 up to all of them; bytes between the durable end of the file and the surviving sectors
+//!   read as zeros. Earlier unsynced writes to the file are lost, so a log can end in a torn
+//!   record after a hole: exactly what recovery code must detect.
+//! - Corruption flips bits in a stored region of both views: reads return wrong bytes and no
+//!   error, as with a latent sector error that escaped the drive's ECC.
+//! - Every `fsync`/`sync_dir` costs `fsync_latency` of the calling handler's time: messages
+//!   it sends afterwards leave later, and the node handles nothing else until it is done.
+//! - With a `capacity`, a write that would make the live files larger fails with
+//!   [`DiskError::Full`] and changes nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::rng::Rng;
+use crate::time::duration_to_nanos;
+
+/// How a disk behaves; every field can be changed during a run by a fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskConfig {
+    /// Total bytes the live files may hold. Default: unlimited.
+    pub capacity: Option<u64>,
+    /// Time each `fsync` or `sync_dir` takes. Default: zero.
+    pub fsync_latency: Duration,
+    /// Whether a crash leaves torn last writes (see the module docs). Default: false.
+    pub torn_writes: bool,
+    /// The unit of a torn write. Default: 512 bytes.
+    pub sector_size: u64,
+}
+
+impl Default for DiskConfig {
+    fn default() -> DiskConfig {
+        DiskConfig { capacity: None, fsync_latency: Duration::ZERO, torn_writes: false, sector_size: 512 }
+    }
+}
+
+/// What a disk operation can fail with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DiskError {
+    /// No file has this name.
+    #[error("no such file: {0}")]
+    NotFound(String),
+    /// The write would exceed the disk's capacity.
+    #[error("disk full: {needed} bytes needed, {available} available")]
+    Full {
+        /// Bytes the operation needed.
+        needed: u64,
+        /// Bytes still free.
+        available: u64,
+    },
+}
+
+/// Counts of what a disk did, for metrics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskStats {
+    /// Successful writes and appends.
+    pub writes: u64,
+    /// Bytes written by them.
+    pub bytes_written: u64,
+    /// `fsync` and `sync_dir` calls.
+    pub fsyncs: u64,
+    /// Crashes that reverted this disk.
+    pub crashes: u64,
+    /// Crashes that left a torn write behind.
+    pub torn: u64,
+    /// Corruption faults applied.
+    pub corruptions: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Inode {
+    live: Vec<u8>,
+    durable: Vec<u8>,
+    /// The byte range of `live` that may differ from `durable` (besides the length).
+    dirty: Option<(usize, usize)>,
+    /// The last write since the last fsync, for torn writes.
+    last_write: Option<(usize, Vec<u8>)>,
+}
+
+impl Inode {
+    fn mark_dirty(&mut self, start: usize, end: usize) {
+        self.dirty = Some(match self.dirty {
+            Some((lo, hi)) => (lo.min(start), hi.max(end)),
+            None => (start, end),
+        });
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.dirty.is_some() || self.live.len() != self.durable.len()
+    }
+
+    /// Copies the dirty range to the durable view. Every byte that differs between the two
+    /// views lies in the dirty range: writes, extensions and truncations all mark it.
+    fn sync(&mut self) {
+        let len = self.live.len();
+        self.durable.resize(len, 0);
+        if let Some((lo, hi)) = self.dirty.take() {
+            let hi = hi.min(len);
+            if lo < hi {
+                self.durable[lo..hi].copy_from_slice(&self.live[lo..hi]);
+            }
+        }
+        self.last_write = None;
+    }
+}
+
+/// One node's disk. It outlives the node's crashes; only its durable view survives them.
+#[derive(Clone, Debug, Default)]
+pub struct Disk {
+    config: DiskConfig,
+    inodes: Vec<Inode>,
+    live_names: BTreeMap<String, usize>,
+    durable_names: BTreeMap<String, usize>,
+    used: u64,
+    /// Latency incurred by the current handler's syncs, taken by the engine afterwards.
+    pending_latency: u64,
+    stats: DiskStats,
+}
+
+impl Disk {
+    /// An empty disk.
+    pub fn new(config: DiskConfig) -> Disk {
+        Disk { config, ..Disk::default() }
+    }
+
+    /// The disk's current configuration.
+    pub fn config(&self) -> &DiskConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration (a slow-fsync or disk-full fault).
+    pub fn set_config(&mut self, config: DiskConfig) {
+        self.config = config;
+    }
+
+    /// What this disk has done so far.
+    pub fn stats(&self) -> DiskStats {
+        self.stats
+    }
+
+    /// Bytes held by live files.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Live file names, in order.
+    pub fn list(&self) -> Vec<String> {
+        self.live_names.keys().cloned().collect()
+    }
+
+    /// Whether a live file has this name.
+    pub fn exists(&self, name: &str) -> bool {
+        self.live_names.contains_key(name)
+    }
+
+    /// The length of a live file.
+    pub fn len(&self, name: &str) -> Result<u64, DiskError> {
+        Ok(self.inode(name)?.live.len() as u64)
+    }
+
+    /// Whether the disk holds no live files.
+    pub fn is_empty(&self) -> bool {
+        self.live_names.is_empty()
+    }
+
+    /// Creates an empty file if none has this name.
+    pub fn create(&mut self, name: &str) {
+        if !self.live_names.contains_key(name) {
+            self.inodes.push(Inode::default());
+            self.live_names.insert(name.to_owned(), self.inodes.len() - 1);
+        }
+    }
+
+    /// Writes `data` at `offset`, creating the file and zero-filling any gap.
+    pub fn write(&mut self, name: &str, offset: u64, data: &[u8]) -> Result<(), DiskError> {
+        let offset = usize::try_from(offset).expect("offset fits in memory");
+        let end = offset + data.len();
+        let growth = end.saturating_sub(self.live_names.get(name).map_or(0, |&i| self.inodes[i].live.len()));
+        self.reserve(growth as u64)?;
+        self.create(name);
+        let index = self.live_names[name];
+        let inode = &mut self.inodes[index];
+        if inode.live.len() < end {
+            inode.live.resize(end, 0);
+        }
+        inode.live[offset..end].copy_from_slice(data);
+        inode.mark_dirty(offset, end);
+        inode.last_write = Some((offset, data.to_vec()));
+        self.used += growth as u64;
+        self.stats.writes += 1;
+        self.stats.bytes_written += data.len() as u64;
+        Ok(())
+    }
+
+    /// Appends `data`, creating the file; returns the offset it was written at.
+    pub fn append(&mut self, name: &str, data: &[u8]) -> Result<u64, DiskError> {
+        let offset = self.live_names.get(name).map_or(0, |&i| self.inodes[i].live.len()) as u64;
+        self.write(name, offset, data)?;
+        Ok(offset)
+    }
+
+    /// Reads into `buf` from `offset`; returns how many bytes were read (short at the end).
+    pub fn read(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, DiskError> {
+        let live = &self.inode(name)?.live;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(live.len());
+        let n = buf.len().min(live.len() - start);
+        buf[..n].copy_from_slice(&live[start..start + n]);
+        Ok(n)
+    }
+
+    /// The whole live content of a file.
+    pub fn read_all(&self, name: &str) -> Result<Vec<u8>, DiskError> {
+        Ok(self.inode(name)?.live.clone())
+    }
+
+    /// Cuts or zero-extends a file to `len` bytes.
+    pub fn truncate(&mut self, name: &str, len: u64) -> Result<(), DiskError> {
+        let len = usize::try_from(len).expect("length fits in memory");
+        let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
+        let old = self.inodes[index].live.len();
+        if len > old {
+            self.reserve((len - old) as u64)?;
+        }
+        let inode = &mut self.inodes[index];
+        inode.live.resize(len, 0);
+        inode.mark_dirty(len.min(old), len.max(old));
+        self.used = self.used + len as u64 - old as u64;
+        Ok(())
+    }
+
+    /// Makes the file's contents and its name durable. Costs `fsync_latency`.
+    pub fn fsync(&mut self, name: &str) -> Result<(), DiskError> {
+        let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
+        self.inodes[index].sync();
+        let live_names = &self.live_names;
+        self.durable_names.retain(|n, i| *i != index || live_names.get(n) == Some(&index));
+        self.durable_names.insert(name.to_owned(), index);
+        self.charge_sync();
+        Ok(())
+    }
+
+    /// Makes the whole namespace (creations, renames, removals) durable; not file contents.
+    /// Costs `fsync_latency`.
+    pub fn sync_dir(&mut self) {
+        self.durable_names = self.live_names.clone();
+        self.charge_sync();
+    }
+
+    /// Renames `from` to `to`, replacing any file named `to`.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), DiskError> {
+        let index = self.live_names.remove(from).ok_or_else(|| DiskError::NotFound(from.to_owned()))?;
+        if let Some(replaced) = self.live_names.insert(to.to_owned(), index) {
+            self.used -= self.inodes[replaced].live.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Removes a file from the live namespace.
+    pub fn remove(&mut self, name: &str) -> Result<(), DiskError> {
+        let index = self.live_names.remove(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
+        self.used -= self.inodes[index].live.len() as u64;
+        Ok(())
+    }
+
+    /// Whether any file has changes a crash would lose.
+    pub fn has_unsynced(&self) -> bool {
+        self.live_names != self.durable_names || self.inodes.iter().any(Inode::is_dirty)
+    }
+
+    /// Whether a crash now could tear a write (torn writes on and some write unsynced).
+    pub fn could_tear(&self) -> bool {
+        self.config.torn_writes && self.inodes.iter().any(|inode| inode.last_write.is_some())
+    }
+
+    /// Applies a crash: the live view becomes the durable view. With `tear`, each file's
+    /// last unsynced write leaves a random sector-aligned prefix (drawn from `rng`).
+    /// Returns whether any torn bytes were left behind.
+    pub fn crash(&mut self, tear: bool, rng: &mut Rng) -> bool {
+        let sector = self.config.sector_size.max(1) as usize;
+        let mut torn = false;
+        for index in 0..self.inodes.len() {
+            let inode = &mut self.inodes[index];
+            let last_write = inode.last_write.take();
+            inode.live.clone_from(&inode.durable);
+            inode.dirty = None;
+            let Some((offset, data)) = last_write.filter(|_| tear) else { continue };
+            let first_sector = offset / sector;
+            let end_sector = (offset + data.len()).div_ceil(sector);
+            let survivors = rng.between(0, (end_sector - first_sector) as u64) as usize;
+            let end = ((first_sector + survivors) * sector).min(offset + data.len());
+            if end > offset {
+                if inode.live.len() < end {
+                    inode.live.resize(end, 0);
+                }
+                inode.live[offset..end].copy_from_slice(&data[..end - offset]);
+                inode.durable.clone_from(&inode.live);
+                torn = true;
+            }
+        }
+        self.live_names = self.durable_names.clone();
+        self.collect_garbage();
+        self.used = self.live_names.values().map(|&i| self.inodes[i].live.len() as u64).sum();
+        self.stats.crashes += 1;
+        self.stats.torn += u64::from(torn);
+        torn
+    }
+
+    /// Flips bits in `len` bytes of `name` from `offset` (clipped to the file), in both
+    /// views. Every byte in the region is XORed with a random non-zero byte. Returns the
+    /// number of bytes corrupted.
+    pub fn corrupt(&mut self, name: &str, offset: u64, len: u64, rng: &mut Rng) -> Result<u64, DiskError> {
+        let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
+        let inode = &mut self.inodes[index];
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+        let mut corrupted = 0;
+        for position in start..end.min(inode.live.len().max(inode.durable.len())) {
+            let flip = rng.between(1, 255) as u8;
+            if let Some(byte) = inode.live.get_mut(position) {
+                *byte ^= flip;
+            }
+            if let Some(byte) = inode.durable.get_mut(position) {
+                *byte ^= flip;
+            }
+            corrupted += 1;
+        }
+        self.stats.corruptions += 1;
+        Ok(corrupted)
+    }
+
+    /// The latency this disk added to the current handler so far.
+    pub(crate) fn pending_latency(&self) -> u64 {
+        self.pending_latency
+    }
+
+    /// Takes the latency added since the last call (the engine does, after each handler).
+    pub(crate) fn take_pending_latency(&mut self) -> u64 {
+        std::mem::take(&mut self.pending_latency)
+    }
+
+    fn charge_sync(&mut self) {
+        self.pending_latency += duration_to_nanos(self.config.fsync_latency);
+        self.stats.fsyncs += 1;
+    }
+
+    fn inode(&self, name: &str) -> Result<&Inode, DiskError> {
+        self.live_names
+            .get(name)
+            .map(|&i| &self.inodes[i])
+            .ok_or_else(|| DiskError::NotFound(name.to_owned()))
+    }
+
+    fn reserve(&self, bytes: u64) -> Result<(), DiskError> {
+        match self.config.capacity {
+            Some(capacity) if self.used + bytes > capacity => {
+                Err(DiskError::Full { needed: bytes, available: capacity.saturating_sub(self.used) })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops inodes no name refers to and renumbers the rest (after a crash).
+    fn collect_garbage(&mut self) {
+        let mut renumber = vec![usize::MAX; self.inodes.len()];
+        let mut kept = Vec::new();
+        for &index in self.live_names.values() {
+            if renumber[index] == usize::MAX {
+                renumber[index] = kept.len();
+                kept.push(std::mem::take(&mut self.inodes[index]));
+            }
+        }
+        self.inodes = kept;
+        for index in self.live_names.values_mut() {
+            *index = renumber[*index];
+        }
+        self.durable_names = self.live_names.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Seed;
+
+    fn rng() -> Rng {
+        Seed(1).stream("disk-test", 0)
+    }
+
+    #[test]
+    fn unsynced_writes_vanish_synced_survive() {
+        let mut disk = Disk::default();
+        disk.append("log", b"one").unwrap();
+        disk.fsync("log").unwrap();
+        disk.append("log", b"two").unwrap();
+        assert_eq!(disk.read_all("log").unwrap(), b"onetwo");
+        assert!(disk.has_unsynced());
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.read_all("log").unwrap(), b"one");
+        assert!(!disk.has_unsynced());
+    }
+
+    #[test]
+    fn unsynced_file_and_rename_vanish() {
+        let mut disk = Disk::default();
+        disk.write("new", 0, b"data").unwrap();
+        disk.write("kept", 0, b"data").unwrap();
+        disk.fsync("kept").unwrap();
+        disk.rename("kept", "moved").unwrap();
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.list(), vec!["kept".to_owned()]);
+        // A rename made durable by sync_dir survives.
+        disk.rename("kept", "moved").unwrap();
+        disk.sync_dir();
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.list(), vec!["moved".to_owned()]);
+        assert_eq!(disk.read_all("moved").unwrap(), b"data");
+    }
+
+    #[test]
+    fn fsync_of_renamed_file_makes_the_new_name_durable() {
+        let mut disk = Disk::default();
+        disk.write("tmp", 0, b"snapshot").unwrap();
+        disk.rename("tmp", "snap").unwrap();
+        disk.fsync("snap").unwrap();
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.list(), vec!["snap".to_owned()]);
+    }
+
+    #[test]
+    fn truncate_is_lost_unless_synced() {
+        let mut disk = Disk::default();
+        disk.write("f", 0, b"abcdef").unwrap();
+        disk.fsync("f").unwrap();
+        disk.truncate("f", 2).unwrap();
+        assert_eq!(disk.read_all("f").unwrap(), b"ab");
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.read_all("f").unwrap(), b"abcdef");
+        disk.truncate("f", 2).unwrap();
+        disk.fsync("f").unwrap();
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.read_all("f").unwrap(), b"ab");
+    }
+
+    #[test]
+    fn torn_write_leaves_a_sector_prefix() {
+        let config = DiskConfig { torn_writes: true, sector_size: 4, ..DiskConfig::default() };
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let mut disk = Disk::new(config.clone());
+            disk.write("f", 0, b"SYNC").unwrap();
+            disk.fsync("f").unwrap();
+            disk.write("f", 4, b"lost").unwrap();
+            disk.write("f", 8, b"AAAABBBBCC").unwrap(); // sectors 2, 3 and half of 4
+            disk.crash(true, &mut Seed(seed).stream("disk-test", 0));
+            let content = disk.read_all("f").unwrap();
+            assert!(content.starts_with(b"SYNC"));
+            if content.len() > 4 {
+                assert_eq!(&content[4..8], &[0; 4], "earlier unsynced write is lost, a hole stays");
+                let tail = &content[8..];
+                assert!(b"AAAABBBBCC".starts_with(tail), "{tail:?}");
+                assert!(matches!(tail.len(), 4 | 8 | 10), "sector granularity: {}", tail.len());
+            }
+            seen.insert(content.len());
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![4, 12, 16, 18]);
+    }
+
+    #[test]
+    fn corruption_flips_stored_bytes() {
+        let mut disk = Disk::default();
+        disk.write("f", 0, &[0u8; 16]).unwrap();
+        disk.fsync("f").unwrap();
+        assert_eq!(disk.corrupt("f", 4, 4, &mut rng()).unwrap(), 4);
+        let content = disk.read_all("f").unwrap();
+        assert!(content[4..8].iter().all(|b| *b != 0));
+        assert!(content[..4].iter().chain(&content[8..]).all(|b| *b == 0));
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.read_all("f").unwrap(), content, "corruption is on the medium");
+    }
+
+    #[test]
+    fn full_disk_refuses_writes_whole() {
+        let mut disk = Disk::new(DiskConfig { capacity: Some(10), ..DiskConfig::default() });
+        disk.write("a", 0, b"12345678").unwrap();
+        assert_eq!(disk.append("a", b"abc"), Err(DiskError::Full { needed: 3, available: 2 }));
+        assert_eq!(disk.read_all("a").unwrap(), b"12345678");
+        disk.write("a", 0, b"xy").unwrap(); // overwriting needs no space
+        disk.remove("a").unwrap();
+        disk.write("b", 0, b"0123456789").unwrap();
+        assert_eq!(disk.used(), 10);
+    }
+
+    #[test]
+    fn fsync_charges_latency() {
+        let mut disk =
+            Disk::new(DiskConfig { fsync_latency: Duration::from_millis(5), ..DiskConfig::default() });
+        disk.append("f", b"x").unwrap();
+        disk.fsync("f").unwrap();
+        disk.sync_dir();
+        assert_eq!(disk.take_pending_latency(), 10_000_000);
+        assert_eq!(disk.take_pending_latency(), 0);
+        assert_eq!(disk.read("f", 0, &mut [0u8; 4]), Ok(1));
+        assert_eq!(disk.len("missing"), Err(DiskError::NotFound("missing".to_owned())));
+    }
+}

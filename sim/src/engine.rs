@@ -1,0 +1,489 @@
+//! The native engine: a discrete-event loop over one priority queue.
+//!
+//! Events are ordered by (time, insertion sequence); time jumps to the next event. The
+//! engine is generic over the message type, so a message is moved, never boxed, from `send`
+//! to `on_message`. Faults are events too, so a schedule of faults interleaves with protocol
+//! events deterministically.
+//!
+//! What the engine skips without counting an event: cancelled timers, timers of a crashed
+//! incarnation, and events deferred because their node is paused or busy (they count when
+//! they finally run). Deliveries dropped on arrival (partition, crash) do count: they are
+//! visible network behaviour.
+
+use std::time::Duration;
+
+use crate::ctx::Ctx;
+use crate::disk::{Disk, DiskConfig};
+use crate::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord};
+use crate::hash::digest;
+use crate::network::{LinkModel, NetworkModel, NetworkStats};
+use crate::node::{Factory, Message, Node, NodeId};
+use crate::observe::Observations;
+use crate::partition::Cuts;
+use crate::queue::Queue;
+use crate::rng::{Rng, Seed};
+use crate::time::Time;
+use crate::trace::{EventKind, TraceEvent, TraceHash};
+use crate::world::{Event, Process, Status, World};
+
+/// When `run` stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Run events up to and including this time; the clock then reads `until`.
+    pub until: Time,
+    /// Stop after this many events in total.
+    pub max_events: u64,
+}
+
+impl Limits {
+    /// Run for `duration` of simulated time from the start, with no event limit.
+    pub fn duration(duration: Duration) -> Limits {
+        Limits { until: Time::from_duration(duration), max_events: u64::MAX }
+    }
+}
+
+/// Why `run` stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The next event is after the time limit.
+    TimeLimit,
+    /// The event limit was reached.
+    EventLimit,
+    /// Nothing is left to do.
+    Quiescent,
+}
+
+/// A simulation of nodes exchanging messages of type `M`.
+pub struct Sim<M: Message> {
+    nodes: Vec<Option<Box<dyn Node<Msg = M>>>>,
+    factories: Vec<Factory<M>>,
+    world: World<M>,
+    faults_rng: Rng,
+    budget: DamageBudget,
+    fault_log: Vec<FaultRecord>,
+    trace: TraceHash,
+}
+
+impl<M: Message> Sim<M> {
+    /// An empty simulation with root seed `seed` and `network` as every link's model.
+    pub fn new(seed: u64, network: LinkModel) -> Sim<M> {
+        let seed = Seed(seed);
+        Sim {
+            nodes: Vec::new(),
+            factories: Vec::new(),
+            world: World {
+                now: 0,
+                seed,
+                queue: Queue::default(),
+                processes: Vec::new(),
+                disks: Vec::new(),
+                timers: Vec::new(),
+                free_timers: Vec::new(),
+                network: NetworkModel::new(network),
+                cuts: Cuts::default(),
+                observations: Observations::default(),
+            },
+            faults_rng: seed.stream("faults", 0),
+            budget: DamageBudget::default(),
+            fault_log: Vec::new(),
+            trace: TraceHash::default(),
+        }
+    }
+
+    /// Adds a node built by `factory`, now and at every restart. It starts at the current
+    /// time, after events already queued for that time. Its random streams are
+    /// `("node", id)` and `("network", id)`, so adding it changes no other node's streams.
+    pub fn add_node<N, F>(&mut self, factory: F) -> NodeId
+    where
+        N: Node<Msg = M> + 'static,
+        F: Fn() -> N + 'static,
+    {
+        let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
+        let seed = self.world.seed;
+        self.factories.push(Box::new(move || Box::new(factory())));
+        self.nodes.push(None);
+        self.world.processes.push(Process {
+            status: Status::Down,
+            incarnation: 0,
+            clock: Default::default(),
+            rng: seed.stream("node", u64::from(id.0)),
+            network_rng: seed.stream("network", u64::from(id.0)),
+            backlog: Default::default(),
+            busy_until: 0,
+        });
+        self.world.disks.push(Disk::default());
+        self.world.queue.push(self.world.now, Event::Start(id));
+        id
+    }
+
+    /// The network model, to set overrides before or during a run.
+    pub fn network_mut(&mut self) -> &mut NetworkModel {
+        &mut self.world.network
+    }
+
+    /// Replaces a node's disk configuration.
+    pub fn set_disk_config(&mut self, node: NodeId, config: DiskConfig) {
+        self.world.disks[node.index()].set_config(config);
+    }
+
+    /// Allows disk damage (corruption, torn writes) on at most `max_nodes` nodes.
+    pub fn set_damage_budget(&mut self, max_nodes: Option<usize>) {
+        self.budget = DamageBudget::new(max_nodes);
+    }
+
+    /// Schedules `fault` at `at` (not before now).
+    pub fn schedule(&mut self, at: Time, fault: Fault) {
+        self.world.queue.push(at.as_nanos().max(self.world.now), Event::Fault(Box::new(fault)));
+    }
+
+    /// Applies `fault` now, as an event of its own.
+    pub fn apply(&mut self, fault: Fault) -> FaultOutcome {
+        self.on_fault(fault);
+        self.fault_log.last().expect("on_fault logs").outcome.clone()
+    }
+
+    /// Runs the next event; `None` when the queue is empty.
+    pub fn step(&mut self) -> Option<TraceEvent> {
+        self.step_until(Time::MAX)
+    }
+
+    /// Runs the next event if it is due by `until`; `None` otherwise (time does not move).
+    pub fn step_until(&mut self, until: Time) -> Option<TraceEvent> {
+        self.next_event(until.as_nanos(), false).map(|(event, _)| event)
+    }
+
+    /// Like `step_until`, and also returns a description of the event (the message or
+    /// fault in `Debug` form) for divergence reports and traces. Slower.
+    pub fn step_described_until(&mut self, until: Time) -> Option<(TraceEvent, String)> {
+        self.next_event(until.as_nanos(), true).map(|(event, text)| (event, text.unwrap_or_default()))
+    }
+
+    /// Runs events until a limit is reached or nothing is left.
+    pub fn run(&mut self, limits: Limits) -> StopReason {
+        let until = limits.until.as_nanos();
+        loop {
+            if self.trace.events() >= limits.max_events {
+                return StopReason::EventLimit;
+            }
+            if self.next_event(until, false).is_none() {
+                return match self.world.queue.peek_time() {
+                    None => StopReason::Quiescent,
+                    Some(_) => {
+                        self.world.now = self.world.now.max(until);
+                        StopReason::TimeLimit
+                    }
+                };
+            }
+        }
+    }
+
+    /// Runs until `until` (inclusive) with no event limit.
+    pub fn run_until(&mut self, until: Time) -> StopReason {
+        self.run(Limits { until, max_events: u64::MAX })
+    }
+
+    /// Current true time.
+    pub fn now(&self) -> Time {
+        Time(self.world.now)
+    }
+
+    /// The trace hash of all events so far.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.value()
+    }
+
+    /// How many events have run.
+    pub fn events(&self) -> u64 {
+        self.trace.events()
+    }
+
+    /// Message counts so far.
+    pub fn network_stats(&self) -> NetworkStats {
+        self.world.network.stats()
+    }
+
+    /// Histories, assertions and metrics reported by nodes.
+    pub fn observations(&self) -> &Observations {
+        &self.world.observations
+    }
+
+    /// The realized fault timeline.
+    pub fn fault_log(&self) -> &[FaultRecord] {
+        &self.fault_log
+    }
+
+    /// A node's disk (for inspection in tests and checks).
+    pub fn disk(&self, node: NodeId) -> &Disk {
+        &self.world.disks[node.index()]
+    }
+
+    /// Whether a node is up, down or paused.
+    pub fn status(&self, node: NodeId) -> Status {
+        self.world.processes[node.index()].status
+    }
+
+    /// A node's local clock reading now.
+    pub fn local_time(&self, node: NodeId) -> Time {
+        self.world.processes[node.index()].clock.read(self.now())
+    }
+
+    /// Queue entries waiting (events, plus cancelled timers not yet skipped).
+    pub fn pending(&self) -> usize {
+        self.world.queue.len()
+    }
+
+    /// How many nodes there are.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Pops queue entries up to `until` until one is an event; runs it.
+    #[inline]
+    fn next_event(&mut self, until: u64, describe: bool) -> Option<(TraceEvent, Option<String>)> {
+        while let Some(time) = self.world.queue.peek_time() {
+            if time > until {
+                return None;
+            }
+            let (time, event) = self.world.queue.pop().expect("peeked");
+            if let Some(done) = self.on_event(time, event, describe) {
+                return Some(done);
+            }
+        }
+        None
+    }
+
+    /// Handles one queue entry; `None` if it was skipped or deferred rather than run.
+    #[inline]
+    fn on_event(
+        &mut self,
+        time: u64,
+        event: Event<M>,
+        describe: bool,
+    ) -> Option<(TraceEvent, Option<String>)> {
+        match event {
+            Event::Deliver { from, to, incarnation, admitted, msg } => {
+                let process = &mut self.world.processes[to.index()];
+                let mut kind = EventKind::Deliver;
+                if process.status == Status::Down || process.incarnation != incarnation {
+                    self.world.network.stats.dropped_crashed += 1;
+                    kind = EventKind::DropCrashed;
+                } else if !admitted && self.world.cuts.is_cut(from, to) {
+                    self.world.network.stats.dropped_partition += 1;
+                    kind = EventKind::DropPartitioned;
+                } else if process.status == Status::Paused {
+                    process.backlog.push_back(Event::Deliver { from, to, incarnation, admitted: true, msg });
+                    return None;
+                } else if time < process.busy_until {
+                    let busy_until = process.busy_until;
+                    self.world
+                        .queue
+                        .push(busy_until, Event::Deliver { from, to, incarnation, admitted: true, msg });
+                    return None;
+                }
+                self.world.now = time;
+                let event = self.trace.record(TraceEvent {
+                    index: 0,
+                    time: Time(time),
+                    node: Some(to),
+                    kind,
+                    peer: Some(from),
+                    digest: digest(&msg),
+                });
+                let text = describe.then(|| format!("{kind:?} {from} -> {to}: {msg:?}"));
+                if kind == EventKind::Deliver {
+                    self.world.network.stats.delivered += 1;
+                    self.call(to, |node, ctx| node.on_message(ctx, from, msg));
+                }
+                Some((event, text))
+            }
+            Event::Timer { node, incarnation, id } => {
+                let process = &mut self.world.processes[node.index()];
+                let armed = self.world.timers[id.slot as usize].armed;
+                if !armed || process.status == Status::Down || process.incarnation != incarnation {
+                    self.world.release_timer(id);
+                    return None;
+                }
+                if process.status == Status::Paused {
+                    process.backlog.push_back(Event::Timer { node, incarnation, id });
+                    return None;
+                }
+                if time < process.busy_until {
+                    let busy_until = process.busy_until;
+                    self.world.queue.push(busy_until, Event::Timer { node, incarnation, id });
+                    return None;
+                }
+                self.world.release_timer(id);
+                self.world.now = time;
+                let event = self.trace.record(TraceEvent {
+                    index: 0,
+                    time: Time(time),
+                    node: Some(node),
+                    kind: EventKind::Timer,
+                    peer: None,
+                    digest: 0,
+                });
+                let text = describe.then(|| format!("Timer at {node}: {id:?}"));
+                self.call(node, |value, ctx| value.on_timer(ctx, id));
+                Some((event, text))
+            }
+            Event::Start(node) => {
+                self.world.now = time;
+                let event = self.trace.record(TraceEvent {
+                    index: 0,
+                    time: Time(time),
+                    node: Some(node),
+                    kind: EventKind::Start,
+                    peer: None,
+                    digest: 0,
+                });
+                self.boot(node);
+                Some((event, describe.then(|| format!("Start {node}"))))
+            }
+            Event::Fault(fault) => {
+                self.world.now = time;
+                let text = describe.then(|| format!("Fault {fault:?}"));
+                Some((self.on_fault(*fault), text))
+            }
+        }
+    }
+
+    /// Builds a fresh value for `node` and runs `on_start` (boot and restart).
+    fn boot(&mut self, node: NodeId) {
+        self.nodes[node.index()] = Some((self.factories[node.index()])());
+        self.world.processes[node.index()].status = Status::Up;
+        self.call(node, |value, ctx| value.on_start(ctx));
+    }
+
+    /// Calls a handler on `node`, then charges what its fsyncs cost as busy time.
+    #[inline]
+    fn call(&mut self, node: NodeId, handler: impl FnOnce(&mut dyn Node<Msg = M>, &mut Ctx<'_, M>)) {
+        let value = self.nodes[node.index()].as_deref_mut().expect("an up node has a value");
+        handler(value, &mut Ctx::new(&mut self.world, node));
+        let latency = self.world.disks[node.index()].take_pending_latency();
+        if latency > 0 {
+            self.world.processes[node.index()].busy_until = self.world.now + latency;
+        }
+    }
+
+    /// Applies a fault at the current time, logs it, and records it as an event.
+    fn on_fault(&mut self, fault: Fault) -> TraceEvent {
+        let (realized, outcome) = self.realize(fault);
+        let event = self.trace.record(TraceEvent {
+            index: 0,
+            time: self.now(),
+            node: realized.node(),
+            kind: EventKind::Fault,
+            peer: None,
+            digest: digest(&format!("{realized:?} {outcome:?}")),
+        });
+        self.fault_log.push(FaultRecord {
+            time: self.now(),
+            fault: realized.clone(),
+            outcome: outcome.clone(),
+        });
+        if outcome == FaultOutcome::Applied {
+            if let Fault::Restart(node) = realized {
+                self.boot(node);
+            }
+        }
+        event
+    }
+
+    /// Applies a fault's effect on the world; returns its realized form and outcome.
+    /// (A restart's `on_start` runs after the fault is logged, in `on_fault`.)
+    fn realize(&mut self, fault: Fault) -> (Fault, FaultOutcome) {
+        let skipped = |reason: String| FaultOutcome::Skipped(reason);
+        let now = self.now();
+        let status = |sim: &Self, node: NodeId| sim.world.processes[node.index()].status;
+        let outcome = match &fault {
+            Fault::Partition(partition) => {
+                let realized = partition.realize(&mut self.faults_rng);
+                for (from, to) in realized.cuts(&mut self.faults_rng) {
+                    self.world.cuts.cut(from, to);
+                }
+                return (Fault::Partition(realized), FaultOutcome::Applied);
+            }
+            Fault::Heal => {
+                self.world.cuts.heal();
+                FaultOutcome::Applied
+            }
+            Fault::Crash(node) if status(self, *node) == Status::Down => skipped(format!("{node} is down")),
+            Fault::Crash(node) => {
+                self.crash(*node);
+                FaultOutcome::Applied
+            }
+            Fault::Restart(node) if status(self, *node) != Status::Down => {
+                skipped(format!("{node} is not down"))
+            }
+            Fault::Restart(_) => FaultOutcome::Applied,
+            Fault::Pause(node) if status(self, *node) != Status::Up => skipped(format!("{node} is not up")),
+            Fault::Pause(node) => {
+                self.world.processes[node.index()].status = Status::Paused;
+                FaultOutcome::Applied
+            }
+            Fault::Resume(node) if status(self, *node) != Status::Paused => {
+                skipped(format!("{node} is not paused"))
+            }
+            Fault::Resume(node) => {
+                let process = &mut self.world.processes[node.index()];
+                process.status = Status::Up;
+                for event in std::mem::take(&mut process.backlog) {
+                    self.world.queue.push(now.as_nanos(), event);
+                }
+                FaultOutcome::Applied
+            }
+            Fault::ClockStep { node, delta_nanos } => {
+                self.world.processes[node.index()].clock.step(now, *delta_nanos);
+                FaultOutcome::Applied
+            }
+            Fault::ClockDrift { node, ppm } if *ppm <= -1_000_000 => {
+                skipped(format!("drift {ppm} ppm would stop {node}'s clock"))
+            }
+            Fault::ClockDrift { node, ppm } => {
+                self.world.processes[node.index()].clock.set_drift(now, *ppm);
+                FaultOutcome::Applied
+            }
+            Fault::Corrupt { node, file, offset, len } => {
+                let disk = &mut self.world.disks[node.index()];
+                if !disk.exists(file) {
+                    skipped(format!("{node} has no file {file:?}"))
+                } else if !self.budget.allow(*node) {
+                    skipped(format!("damage budget spent: {node}'s disk may not be damaged"))
+                } else {
+                    disk.corrupt(file, *offset, *len, &mut self.faults_rng).expect("file exists");
+                    FaultOutcome::Applied
+                }
+            }
+            Fault::Disk { node, config } => {
+                self.world.disks[node.index()].set_config(config.clone());
+                FaultOutcome::Applied
+            }
+            Fault::Network(model) => {
+                self.world.network.set_default(model.clone());
+                FaultOutcome::Applied
+            }
+        };
+        (fault, outcome)
+    }
+
+    /// Drops the node's value, timers, queued and in-flight messages, and unsynced writes.
+    fn crash(&mut self, node: NodeId) {
+        self.nodes[node.index()] = None;
+        let process = &mut self.world.processes[node.index()];
+        process.status = Status::Down;
+        process.incarnation += 1;
+        process.busy_until = 0;
+        for event in std::mem::take(&mut process.backlog) {
+            match event {
+                Event::Timer { id, .. } => self.world.release_timer(id),
+                Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
+                Event::Start(_) | Event::Fault(_) => unreachable!("only deliveries and timers queue up"),
+            }
+        }
+        let disk = &mut self.world.disks[node.index()];
+        let tear = disk.could_tear() && self.budget.would_allow(node);
+        if disk.crash(tear, &mut self.faults_rng) {
+            self.budget.allow(node);
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The network model: per-message loss, delay, duplication, FIFO links and bandwidth.
+//!
+//! Every message is routed once, when it is sent, with the *sender's* network stream: the
+//! fate of a message depends only on the seed, the sender and the sender's history, so adding
+//! an unrelated node or client changes nothing for the others. The draws happen in a fixed
+//! order: loss (skipped when the probability is 0), latency, duplication (skipped when 0),
+//! the duplicate's latency.
+//!
+//! - Delay is drawn from the link's latency distribution; reordering falls out of it.
+//! - A FIFO link never delivers a message before one sent earlier on the same link (the
+//!   later one waits, as on a TCP connection); equal arrival times keep send order.
+//! - A link with a bandwidth serialises messages: each occupies the link for
+//!   `wire_size / bandwidth`, and a message waits for the ones sent before it.
+//! - A duplicate is an independent second delivery of the same message.
+//!
+//! Which model a link uses, most specific first: a per-link override, the sender's per-node
+//! override, the receiver's per-node override, the pair of the two nodes' classes (regions),
+//! the default. The most specific model applies in full; fields are not merged.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::dist::{Distribution, InvalidDistribution};
+use crate::hash::DetHashMap;
+use crate::node::NodeId;
+use crate::rng::{Probability, Rng};
+
+/// How one directed link behaves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkModel {
+    /// One-way delay. Default: constant 1 ms.
+    pub latency: Distribution,
+    /// Probability that a message is lost. Default: 0.
+    pub loss: Probability,
+    /// Probability that a message is delivered twice. Default: 0.
+    pub duplicate: Probability,
+    /// Deliver in send order on this link. Default: false.
+    pub fifo: bool,
+    /// Bytes per second, or `None` for unlimited. Default: unlimited.
+    pub bandwidth: Option<u64>,
+}
+
+impl Default for LinkModel {
+    fn default() -> LinkModel {
+        LinkModel {
+            latency: Distribution::Constant(Duration::from_millis(1)),
+            loss: Probability::NEVER,
+            duplicate: Probability::NEVER,
+            fifo: false,
+            bandwidth: None,
+        }
+    }
+}
+
+impl LinkModel {
+    /// A lossless link with the given latency.
+    pub fn with_latency(latency: Distribution) -> LinkModel {
+        LinkModel { latency, ..LinkModel::default() }
+    }
+
+    /// Checks the latency distribution and the bandwidth.
+    pub fn validate(&self) -> Result<(), InvalidDistribution> {
+        self.latency.validate()
+    }
+}
+
+/// Message counts over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NetworkStats {
+    /// `send` calls.
+    pub sent: u64,
+    /// Messages handed to a node (duplicates included).
+    pub delivered: u64,
+    /// Lost to the loss probability.
+    pub dropped_loss: u64,
+    /// Dropped by a partition, at send or on arrival.
+    pub dropped_partition: u64,
+    /// Dropped because the receiver was down or restarted while it was in flight.
+    pub dropped_crashed: u64,
+    /// Extra copies created by duplication.
+    pub duplicated: u64,
+}
+
+impl NetworkStats {
+    /// Every message dropped, whatever the reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_loss + self.dropped_partition + self.dropped_crashed
+    }
+}
+
+/// The fate of one sent message: up to two arrival times (the second is a duplicate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Lost,
+    Arrive(u64, Option<u64>),
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkState {
+    last_arrival: u64,
+    free_at: u64,
+}
+
+/// The network: link models and the per-link state FIFO and bandwidth need.
+#[derive(Clone, Debug, Default)]
+pub struct NetworkModel {
+    default: LinkModel,
+    overrides: Vec<LinkModel>,
+    per_link: DetHashMap<(NodeId, NodeId), usize>,
+    per_node: Vec<Option<usize>>,
+    class: Vec<u16>,
+    per_class: BTreeMap<(u16, u16), usize>,
+    links: DetHashMap<(NodeId, NodeId), LinkState>,
+    pub(crate) stats: NetworkStats,
+}
+
+impl NetworkModel {
+    /// A network where every link follows `default`.
+    pub fn new(default: LinkModel) -> NetworkModel {
+        NetworkModel { default, ..NetworkModel::default() }
+    }
+
+    /// The model used where nothing more specific is set.
+    pub fn default_model(&self) -> &LinkModel {
+        &self.default
+    }
+
+    /// Replaces the default model (for example a burst of loss during a run).
+    pub fn set_default(&mut self, model: LinkModel) {
+        self.default = model;
+    }
+
+    /// Overrides the directed link `from -> to`.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, model: LinkModel) {
+        let index = self.add_override(model);
+        self.per_link.insert((from, to), index);
+    }
+
+    /// Overrides every link to and from `node`.
+    pub fn set_node(&mut self, node: NodeId, model: LinkModel) {
+        let index = self.add_override(model);
+        grow(&mut self.per_node, node.index(), None)[node.index()] = Some(index);
+    }
+
+    /// Puts `node` in a class (a region, a rack); classes start at 0.
+    pub fn set_class(&mut self, node: NodeId, class: u16) {
+        grow(&mut self.class, node.index(), 0)[node.index()] = class;
+    }
+
+    /// Sets the model for links from class `from` to class `to`.
+    pub fn set_class_link(&mut self, from: u16, to: u16, model: LinkModel) {
+        let index = self.add_override(model);
+        self.per_class.insert((from, to), index);
+    }
+
+    /// Message counts so far.
+    pub fn stats(&self) -> NetworkStats {
+        self.stats
+    }
+
+    /// The model that applies to `from -> to`.
+    #[inline]
+    pub fn model(&self, from: NodeId, to: NodeId) -> &LinkModel {
+        if self.overrides.is_empty() {
+            return &self.default;
+        }
+        let node = |n: NodeId| self.per_node.get(n.index()).copied().flatten();
+        let class = |n: NodeId| self.class.get(n.index()).copied().unwrap_or(0);
+        let index = self
+            .per_link
+            .get(&(from, to))
+            .copied()
+            .or_else(|| node(from))
+            .or_else(|| node(to))
+            .or_else(|| self.per_class.get(&(class(from), class(to))).copied());
+        index.map_or(&self.default, |i| &self.overrides[i])
+    }
+
+    /// Decides the fate of a message sent at `now` (nanoseconds) and updates link state.
+    #[inline]
+    pub(crate) fn route(&mut self, now: u64, from: NodeId, to: NodeId, size: u64, rng: &mut Rng) -> Route {
+        let model = self.model(from, to);
+        if rng.chance(model.loss) {
+            self.stats.dropped_loss += 1;
+            return Route::Lost;
+        }
+        let latency = model.latency.sample_nanos(rng);
+        let duplicate = rng.chance(model.duplicate).then(|| model.latency.sample_nanos(rng));
+        let (fifo, bandwidth) = (model.fifo, model.bandwidth);
+        self.stats.duplicated += u64::from(duplicate.is_some());
+        if !(fifo || bandwidth.is_some()) {
+            return Route::Arrive(now.saturating_add(latency), duplicate.map(|d| now.saturating_add(d)));
+        }
+        let link = self.links.entry((from, to)).or_default();
+        let mut departure = now;
+        if let Some(bytes_per_second) = bandwidth.filter(|b| *b > 0) {
+            let transmit = u64::try_from(u128::from(size) * 1_000_000_000 / u128::from(bytes_per_second))
+                .unwrap_or(u64::MAX);
+            departure = link.free_at.max(now).saturating_add(transmit);
+            link.free_at = departure;
+        }
+        let mut arrive = |delay: u64| {
+            let mut at = departure.saturating_add(delay);
+            if fifo {
+                at = at.max(link.last_arrival);
+                link.last_arrival = at;
+            }
+            at
+        };
+        let first = arrive(latency);
+        Route::Arrive(first, duplicate.map(arrive))
+    }
+
+    fn add_override(&mut self, model: LinkModel) -> usize {
+        self.overrides.push(model);
+        self.overrides.len() - 1
+    }
+}
+
+fn grow<T: Clone>(table: &mut Vec<T>, index: usize, fill: T) -> &mut Vec<T> {
+    if table.len() <= index {
+        table.resize(index + 1, fill);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Seed;
+
+    fn ms(value: u64) -> Duration {
+        Duration::from_millis(value)
+    }
+
+    fn arrivals(route: Route) -> Vec<u64> {
+        match route {
+            Route::Lost => vec![],
+            Route::Arrive(a, b) => std::iter::once(a).chain(b).collect(),
+        }
+    }
+
+    #[test]
+    fn overrides_resolve_most_specific_first() {
+        let mut network = NetworkModel::new(LinkModel::with_latency(Distribution::Constant(ms(1))));
+        network.set_class(NodeId(2), 1);
+        network.set_class(NodeId(3), 1);
+        network.set_class_link(0, 1, LinkModel::with_latency(Distribution::Constant(ms(50))));
+        network.set_node(NodeId(4), LinkModel::with_latency(Distribution::Constant(ms(20))));
+        network.set_link(NodeId(0), NodeId(2), LinkModel::with_latency(Distribution::Constant(ms(7))));
+        let latency = |a, b| network.model(NodeId(a), NodeId(b)).latency.clone();
+        assert_eq!(latency(0, 1), Distribution::Constant(ms(1)));
+        assert_eq!(latency(1, 3), Distribution::Constant(ms(50)), "class pair 0 -> 1");
+        assert_eq!(latency(3, 1), Distribution::Constant(ms(1)), "class pair 1 -> 0 is unset");
+        assert_eq!(latency(0, 2), Distribution::Constant(ms(7)), "link beats class");
+        assert_eq!(latency(4, 2), Distribution::Constant(ms(20)), "sender node beats class");
+        assert_eq!(latency(2, 4), Distribution::Constant(ms(20)), "receiver node applies too");
+    }
+
+    #[test]
+    fn fifo_never_overtakes() {
+        let model = LinkModel {
+            latency: Distribution::Uniform { min: ms(1), max: ms(100) },
+            fifo: true,
+            ..LinkModel::default()
+        };
+        let mut network = NetworkModel::new(model);
+        let mut rng = Seed(1).stream("network", 0);
+        let mut last = 0;
+        for i in 0..1000 {
+            let at = arrivals(network.route(i * 10_000, NodeId(0), NodeId(1), 8, &mut rng))[0];
+            assert!(at >= last);
+            last = at;
+        }
+    }
+
+    #[test]
+    fn bandwidth_serialises_by_size() {
+        let model = LinkModel {
+            latency: Distribution::Constant(ms(10)),
+            bandwidth: Some(1_000_000), // 1 MB/s: 1,000 bytes take 1 ms
+            ..LinkModel::default()
+        };
+        let mut network = NetworkModel::new(model);
+        let mut rng = Seed(1).stream("network", 0);
+        let times: Vec<u64> =
+            (0..3).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 1_000, &mut rng))[0]).collect();
+        assert_eq!(times, vec![11_000_000, 12_000_000, 13_000_000]);
+        // Another link is not slowed down.
+        assert_eq!(arrivals(network.route(0, NodeId(1), NodeId(0), 1_000, &mut rng)), vec![11_000_000]);
+    }
+
+    #[test]
+    fn duplication_rate() {
+        let model = LinkModel { duplicate: Probability::new(0.2).unwrap(), ..LinkModel::default() };
+        let mut network = NetworkModel::new(model);
+        let mut rng = Seed(1).stream("network", 0);
+        let copies: usize =
+            (0..50_000).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 8, &mut rng)).len()).sum();
+        // 50,000 + Binomial(50,000, 0.2): mean 10,000, sd ~89.
+        assert!((59_600..60_400).contains(&copies), "{copies}");
+        assert_eq!(network.stats().duplicated as usize, copies - 50_000);
+    }
+}

@@ -1,0 +1,148 @@
+//! The engine's state that a running handler may touch through its `Ctx`.
+//!
+//! It is everything but the node values themselves, so the engine can lend a handler a
+//! `&mut World` while it holds the `&mut` of the node being called.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::clock::LocalClock;
+use crate::disk::Disk;
+use crate::fault::Fault;
+use crate::network::{NetworkModel, Route};
+use crate::node::{Message, NodeId, TimerId};
+use crate::observe::Observations;
+use crate::partition::Cuts;
+use crate::queue::Queue;
+use crate::rng::{Rng, Seed};
+
+/// An entry of the event queue.
+#[derive(Debug)]
+pub(crate) enum Event<M> {
+    /// First boot of a node.
+    Start(NodeId),
+    /// A message arriving. `incarnation` is the receiver's at send time; `admitted` is set
+    /// once the message has passed the partition check on arrival (it then waits for a
+    /// paused or busy receiver and is not checked again).
+    Deliver { from: NodeId, to: NodeId, incarnation: u32, admitted: bool, msg: M },
+    /// A timer of one incarnation of a node.
+    Timer { node: NodeId, incarnation: u32, id: TimerId },
+    /// A scheduled fault.
+    Fault(Box<Fault>),
+}
+
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Not started yet, or crashed and not restarted.
+    Down,
+    /// Running.
+    Up,
+    /// Paused: events queue up until it resumes.
+    Paused,
+}
+
+/// The kernel's per-node state (the node value itself lives in the engine).
+#[derive(Debug)]
+pub(crate) struct Process<M> {
+    pub(crate) status: Status,
+    /// Bumped on every crash: timers and messages of an older incarnation are dropped.
+    pub(crate) incarnation: u32,
+    pub(crate) clock: LocalClock,
+    pub(crate) rng: Rng,
+    pub(crate) network_rng: Rng,
+    /// Events that arrived while paused, in arrival order.
+    pub(crate) backlog: VecDeque<Event<M>>,
+    /// The node is busy (in a slow fsync) until this true time.
+    pub(crate) busy_until: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimerSlot {
+    pub(crate) generation: u32,
+    pub(crate) armed: bool,
+}
+
+/// State shared by all nodes of a simulation.
+pub(crate) struct World<M> {
+    pub(crate) now: u64,
+    pub(crate) seed: Seed,
+    pub(crate) queue: Queue<Event<M>>,
+    pub(crate) processes: Vec<Process<M>>,
+    pub(crate) disks: Vec<Disk>,
+    pub(crate) timers: Vec<TimerSlot>,
+    pub(crate) free_timers: Vec<u32>,
+    pub(crate) network: NetworkModel,
+    pub(crate) cuts: Cuts,
+    pub(crate) observations: Observations,
+}
+
+impl<M: Message> World<M> {
+    /// True time as the handler running on `node` sees it: the event's time plus what its
+    /// fsyncs have cost so far.
+    #[inline]
+    pub(crate) fn handler_time(&self, node: NodeId) -> u64 {
+        self.now + self.disks[node.index()].pending_latency()
+    }
+
+    #[inline]
+    pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
+        assert!(to.index() < self.processes.len(), "{from} sent to {to}, which does not exist");
+        let now = self.handler_time(from);
+        self.network.stats.sent += 1;
+        let incarnation = self.processes[to.index()].incarnation;
+        if from == to {
+            self.queue.push(now, Event::Deliver { from, to, incarnation, admitted: true, msg });
+            return;
+        }
+        if self.cuts.is_cut(from, to) {
+            self.network.stats.dropped_partition += 1;
+            return;
+        }
+        let rng = &mut self.processes[from.index()].network_rng;
+        if let Route::Arrive(at, duplicate) = self.network.route(now, from, to, msg.wire_size(), rng) {
+            if let Some(again) = duplicate {
+                let copy = msg.clone();
+                self.queue.push(at, Event::Deliver { from, to, incarnation, admitted: false, msg });
+                self.queue.push(again, Event::Deliver { from, to, incarnation, admitted: false, msg: copy });
+            } else {
+                self.queue.push(at, Event::Deliver { from, to, incarnation, admitted: false, msg });
+            }
+        }
+    }
+
+    pub(crate) fn set_timer(&mut self, node: NodeId, after: Duration) -> TimerId {
+        let process = &self.processes[node.index()];
+        let at = self.handler_time(node).saturating_add(process.clock.true_duration(after));
+        let incarnation = process.incarnation;
+        let slot = match self.free_timers.pop() {
+            Some(slot) => {
+                self.timers[slot as usize].armed = true;
+                slot
+            }
+            None => {
+                self.timers.push(TimerSlot { generation: 0, armed: true });
+                u32::try_from(self.timers.len() - 1).expect("fewer than 2^32 pending timers")
+            }
+        };
+        let id = TimerId { slot, generation: self.timers[slot as usize].generation };
+        self.queue.push(at, Event::Timer { node, incarnation, id });
+        id
+    }
+
+    pub(crate) fn cancel_timer(&mut self, id: TimerId) {
+        if let Some(slot) = self.timers.get_mut(id.slot as usize) {
+            if slot.generation == id.generation {
+                slot.armed = false;
+            }
+        }
+    }
+
+    /// Frees a timer's slot when its queue entry is consumed; its id goes stale.
+    pub(crate) fn release_timer(&mut self, id: TimerId) {
+        let slot = &mut self.timers[id.slot as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.armed = false;
+        self.free_timers.push(id.slot);
+    }
+}

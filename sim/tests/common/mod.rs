@@ -1,0 +1,102 @@
+//! A scriptable probe node for kernel tests: each test says what the node does on start,
+//! on a message and on a timer, and asserts on the trace events and observations.
+#![allow(dead_code)]
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use sim::prelude::*;
+
+/// A numbered test message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Num(pub u64);
+
+impl Message for Num {}
+
+type StartFn = dyn Fn(&mut Ctx<'_, Num>);
+type MessageFn = dyn Fn(&mut Ctx<'_, Num>, NodeId, Num);
+type TimerFn = dyn Fn(&mut Ctx<'_, Num>, TimerId);
+
+/// What a probe does; shared by every incarnation of the node.
+#[derive(Clone)]
+pub struct Script {
+    start: Rc<StartFn>,
+    message: Rc<MessageFn>,
+    timer: Rc<TimerFn>,
+}
+
+impl Default for Script {
+    fn default() -> Script {
+        Script { start: Rc::new(|_| {}), message: Rc::new(|_, _, _| {}), timer: Rc::new(|_, _| {}) }
+    }
+}
+
+impl Script {
+    pub fn on_start(mut self, f: impl Fn(&mut Ctx<'_, Num>) + 'static) -> Script {
+        self.start = Rc::new(f);
+        self
+    }
+    pub fn on_message(mut self, f: impl Fn(&mut Ctx<'_, Num>, NodeId, Num) + 'static) -> Script {
+        self.message = Rc::new(f);
+        self
+    }
+    pub fn on_timer(mut self, f: impl Fn(&mut Ctx<'_, Num>, TimerId) + 'static) -> Script {
+        self.timer = Rc::new(f);
+        self
+    }
+    /// The factory the engine calls at start and restart.
+    pub fn factory(&self) -> impl Fn() -> Probe + 'static {
+        let script = self.clone();
+        move || Probe { script: script.clone() }
+    }
+}
+
+/// The node a `Script` drives.
+pub struct Probe {
+    script: Script,
+}
+
+impl Node for Probe {
+    type Msg = Num;
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Num>) {
+        (self.script.start)(ctx)
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Num>, from: NodeId, msg: Num) {
+        (self.script.message)(ctx, from, msg)
+    }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Num>, timer: TimerId) {
+        (self.script.timer)(ctx, timer)
+    }
+}
+
+pub fn ms(value: u64) -> Duration {
+    Duration::from_millis(value)
+}
+
+pub fn at_ms(value: u64) -> Time {
+    Time::from_duration(ms(value))
+}
+
+/// A lossless network with a constant latency.
+pub fn constant(latency: Duration) -> LinkModel {
+    LinkModel::with_latency(Distribution::Constant(latency))
+}
+
+/// Runs to `until` and returns every event, in order.
+pub fn events_until<M: Message>(sim: &mut Sim<M>, until: Time) -> Vec<sim::TraceEvent> {
+    std::iter::from_fn(|| sim.step_until(until)).collect()
+}
+
+/// The events of one kind, as (time in ms, node, peer, digest).
+pub fn of_kind(events: &[sim::TraceEvent], kind: sim::EventKind) -> Vec<(u64, u32, Option<u32>)> {
+    events
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| (e.time.as_nanos() / 1_000_000, e.node.map_or(u32::MAX, |n| n.0), e.peer.map(|p| p.0)))
+        .collect()
+}
+
+/// Counts messages handed to `on_message` with a counter named "received".
+pub fn counting_receiver() -> Script {
+    Script::default().on_message(|ctx, _, _| ctx.count("received", 1))
+}

@@ -1,0 +1,176 @@
+//! Network semantics at the engine level: loss, duplication, FIFO, cuts, messages in flight.
+
+mod common;
+
+use common::*;
+use sim::hash::digest;
+use sim::prelude::*;
+use sim::EventKind;
+
+fn counter(sim: &Sim<Num>, name: &str) -> u64 {
+    sim.observations().counters.get(name).copied().unwrap_or(0)
+}
+
+#[test]
+fn loss_rate_lands_within_a_binomial_bound() {
+    let n = 100_000u64;
+    let model = LinkModel { loss: Probability::new(0.1).unwrap(), ..constant(ms(1)) };
+    let mut sim = Sim::new(7, model);
+    sim.add_node(
+        Script::default().on_start(move |ctx| (0..n).for_each(|i| ctx.send(NodeId(1), Num(i)))).factory(),
+    );
+    sim.add_node(counting_receiver().factory());
+    sim.run_until(at_ms(100));
+    let delivered = counter(&sim, "received");
+    // Binomial(100,000, 0.9): mean 90,000, sd 94.9; five sd either side.
+    assert!((89_526..=90_474).contains(&delivered), "delivered {delivered}");
+    let stats = sim.network_stats();
+    assert_eq!(stats.sent, n);
+    assert_eq!(stats.delivered + stats.dropped_loss, n);
+}
+
+#[test]
+fn duplicates_are_delivered_twice() {
+    let model = LinkModel { duplicate: Probability::ALWAYS, ..constant(ms(1)) };
+    let mut sim = Sim::new(1, model);
+    sim.add_node(Script::default().on_start(|ctx| ctx.send(NodeId(1), Num(9))).factory());
+    sim.add_node(counting_receiver().factory());
+    sim.run_until(at_ms(10));
+    assert_eq!(counter(&sim, "received"), 2);
+    assert_eq!(sim.network_stats().duplicated, 1);
+}
+
+#[test]
+fn fifo_links_keep_send_order_and_others_reorder() {
+    let order = |fifo: bool| {
+        let model = LinkModel {
+            latency: Distribution::Uniform { min: ms(1), max: ms(50) },
+            fifo,
+            ..LinkModel::default()
+        };
+        let mut sim = Sim::new(3, model);
+        sim.add_node(
+            Script::default().on_start(|ctx| (0..200).for_each(|i| ctx.send(NodeId(1), Num(i)))).factory(),
+        );
+        sim.add_node(Script::default().factory());
+        let events = events_until(&mut sim, at_ms(1_000));
+        let digests: Vec<u64> =
+            events.iter().filter(|e| e.kind == EventKind::Deliver).map(|e| e.digest).collect();
+        let sent: Vec<u64> = (0..200).map(|i| digest(&Num(i))).collect();
+        digests == sent
+    };
+    assert!(order(true), "FIFO delivers in send order");
+    assert!(!order(false), "random delay reorders");
+}
+
+#[test]
+fn one_way_cut_drops_one_direction_only() {
+    let mut sim = Sim::new(1, constant(ms(1)));
+    let ping = Script::default().on_start(|ctx| {
+        let peer = NodeId(1 - ctx.id().0);
+        ctx.send(peer, Num(u64::from(ctx.id().0)));
+    });
+    sim.add_node(ping.factory());
+    sim.add_node(ping.factory());
+    sim.apply(Fault::Partition(Partition::OneWay { from: vec![NodeId(0)], to: vec![NodeId(1)] }));
+    let events = events_until(&mut sim, at_ms(10));
+    assert_eq!(of_kind(&events, EventKind::Deliver), vec![(1, 0, Some(1))], "only 1 -> 0 arrives");
+    assert_eq!(sim.network_stats().dropped_partition, 1);
+}
+
+#[test]
+fn partition_drops_messages_in_flight_and_heal_does_not_revive_them() {
+    // Node 0 sends at 0 ms, 10 ms, 20 ms, 30 ms; each takes 8 ms.
+    // Partition at 5 ms, heal at 25 ms:
+    //   sent 0 ms (in flight at 5 ms, arrives at 8 ms into the cut)  -> dropped on arrival
+    //   sent 10 ms (across the cut)                                   -> dropped at send
+    //   sent 20 ms (across the cut, would arrive after the heal)      -> dropped at send
+    //   sent 30 ms (after the heal)                                   -> delivered at 38 ms
+    let mut sim = Sim::new(1, constant(ms(8)));
+    sim.add_node(
+        Script::default()
+            .on_start(|ctx| {
+                ctx.send(NodeId(1), Num(0));
+                ctx.set_timer(ms(10));
+            })
+            .on_timer(|ctx, _| {
+                ctx.send(NodeId(1), Num(0));
+                if ctx.now() < at_ms(30) {
+                    ctx.set_timer(ms(10));
+                }
+            })
+            .factory(),
+    );
+    sim.add_node(counting_receiver().factory());
+    let groups = Partition::Groups(vec![vec![NodeId(0)], vec![NodeId(1)]]);
+    sim.schedule(at_ms(5), Fault::Partition(groups));
+    sim.schedule(at_ms(25), Fault::Heal);
+    let events = events_until(&mut sim, at_ms(100));
+    assert_eq!(of_kind(&events, EventKind::DropPartitioned), vec![(8, 1, Some(0))]);
+    assert_eq!(of_kind(&events, EventKind::Deliver), vec![(38, 1, Some(0))]);
+    let stats = sim.network_stats();
+    assert_eq!((stats.sent, stats.dropped_partition, stats.delivered), (4, 3, 1));
+}
+
+#[test]
+fn majority_minority_lets_the_majority_talk() {
+    let mut sim = Sim::new(11, constant(ms(1)));
+    let broadcast = Script::default()
+        .on_start(|ctx| {
+            for peer in 0..ctx.node_count() as u32 {
+                if peer != ctx.id().0 {
+                    ctx.send(NodeId(peer), Num(0));
+                }
+            }
+        })
+        .on_message(|ctx, _, _| ctx.count("received", 1));
+    for _ in 0..5 {
+        sim.add_node(broadcast.factory());
+    }
+    let among = (0..5).map(NodeId).collect();
+    sim.apply(Fault::Partition(Partition::MajorityMinority { among }));
+    sim.run_until(at_ms(10));
+    // 3 * 2 + 2 * 1 ordered pairs can still talk.
+    assert_eq!(counter(&sim, "received"), 8);
+    let Fault::Partition(Partition::Groups(groups)) = &sim.fault_log()[0].fault else {
+        panic!("the log records the realized groups: {:?}", sim.fault_log());
+    };
+    assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 2]);
+}
+
+#[test]
+fn loopback_is_never_cut_or_lost() {
+    let model = LinkModel { loss: Probability::ALWAYS, ..constant(ms(5)) };
+    let mut sim = Sim::new(1, model);
+    sim.add_node(
+        Script::default()
+            .on_start(|ctx| ctx.send(ctx.id(), Num(1)))
+            .on_message(|ctx, _, _| ctx.count("received", 1))
+            .factory(),
+    );
+    sim.apply(Fault::Partition(Partition::Cuts(vec![(NodeId(0), NodeId(0))])));
+    let events = events_until(&mut sim, at_ms(10));
+    assert_eq!(of_kind(&events, EventKind::Deliver), vec![(0, 0, Some(0))], "at once, not lost");
+}
+
+#[test]
+fn network_fault_changes_the_default_model_mid_run() {
+    let mut sim = Sim::new(1, constant(ms(1)));
+    sim.add_node(
+        Script::default()
+            .on_start(|ctx| {
+                ctx.set_timer(ms(10));
+            })
+            .on_timer(|ctx, _| {
+                ctx.send(NodeId(1), Num(0));
+                ctx.set_timer(ms(10));
+            })
+            .factory(),
+    );
+    sim.add_node(counting_receiver().factory());
+    sim.schedule(at_ms(55), Fault::Network(LinkModel { loss: Probability::ALWAYS, ..constant(ms(1)) }));
+    sim.run_until(at_ms(105));
+    // Sends at 10..=50 ms arrive; sends at 60..=100 ms are lost.
+    assert_eq!(counter(&sim, "received"), 5);
+    assert_eq!(sim.network_stats().dropped_loss, 5);
+}

@@ -32,7 +32,7 @@ fn same_seed_same_trace_different_seeds_differ() {
 #[test]
 fn golden_trace_hashes_of_the_bench_fixed_points() {
     let bench5 = run(42, &Config { nodes: 5, window: 1, ..Config::default() }, 60);
-    assert_eq!(bench5, (0x2c09_3cb0_0cc5_f4a8, 54_836), "bench-5 seed 42");
+    assert_eq!(bench5, (0x42cf_14ae_0e14_d8e5, 54_836), "bench-5 seed 42");
 }
 
 const CHILD: &str = "SIMCTL_DETERMINISM_CHILD";

@@ -49,7 +49,7 @@ pub mod network;
 pub mod node;
 pub mod observe;
 pub mod partition;
-mod queue;
+pub mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;

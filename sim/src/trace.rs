@@ -1,14 +1,14 @@
 //! The trace: one record per event, folded into the run's trace hash.
 //!
 //! The trace hash is the determinism contract: same binary, scenario and seed give the same
-//! hash. Each event contributes its index, time, node, kind, peer and digest (the stable hash
-//! of the delivered message or applied fault); the fold is order-sensitive, so two runs with
-//! the same events in a different order differ.
+//! hash. Each event contributes its time, node, kind, peer and digest (the stable hash of the
+//! delivered message or applied fault); the fold is order-sensitive, so two runs with the
+//! same events in a different order differ.
 
 use std::fmt;
 use std::hash::Hasher;
 
-use crate::hash::{mix64, StableHasher};
+use crate::hash::StableHasher;
 use crate::node::NodeId;
 use crate::time::Time;
 
@@ -49,19 +49,6 @@ pub struct TraceEvent {
     pub digest: u64,
 }
 
-impl TraceEvent {
-    /// This event's contribution to the trace hash.
-    pub fn hash(&self) -> u64 {
-        let mut hasher = StableHasher::with_seed(self.index);
-        hasher.write_u64(self.time.as_nanos());
-        hasher.write_u32(self.node.map_or(u32::MAX, |n| n.0));
-        hasher.write_u8(self.kind as u8);
-        hasher.write_u32(self.peer.map_or(u32::MAX, |n| n.0));
-        hasher.write_u64(self.digest);
-        hasher.finish()
-    }
-}
-
 impl fmt::Display for TraceEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{} at {} {:?}", self.index, self.time, self.kind)?;
@@ -75,10 +62,11 @@ impl fmt::Display for TraceEvent {
     }
 }
 
-/// The running trace hash.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The running trace hash: every event's fields are absorbed, in order, into one stable
+/// hasher, so the hash depends on every event and on their order.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct TraceHash {
-    hash: u64,
+    hasher: StableHasher,
     events: u64,
 }
 
@@ -87,14 +75,18 @@ impl TraceHash {
     #[inline]
     pub(crate) fn record(&mut self, mut event: TraceEvent) -> TraceEvent {
         event.index = self.events;
-        self.hash = mix64(self.hash.rotate_left(23) ^ event.hash());
+        let node = u64::from(event.node.map_or(u32::MAX, |n| n.0));
+        let peer = u64::from(event.peer.map_or(u32::MAX, |n| n.0));
+        self.hasher.write_u64(event.time.as_nanos());
+        self.hasher.write_u64(node | peer << 32);
+        self.hasher.write_u64(event.digest ^ (event.kind as u64) << 56);
         self.events += 1;
         event
     }
 
     /// The hash of all events so far.
     pub fn value(&self) -> u64 {
-        self.hash
+        self.hasher.finish()
     }
 
     /// How many events have run.

@@ -51,7 +51,6 @@ impl PingPong {
         self.slots[slot].request = id;
         self.slots[slot].deadline = ctx.now() + self.config.timeout;
         ctx.send(NodeId(peer as u32), Msg::Ping { id, slot: slot as u32 });
-        ctx.count("pings", 1);
         if self.slots[slot].timer.is_none() {
             self.slots[slot].timer = Some(ctx.set_timer(self.config.timeout));
         }

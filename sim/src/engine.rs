@@ -232,6 +232,17 @@ impl<M: Message> Sim<M> {
         self.world.queue.len()
     }
 
+    /// Messages sent but not yet delivered or dropped: on the wire, or queued at a paused
+    /// or busy node. With the network counters this closes the books:
+    /// `sent + duplicated = delivered + dropped + in flight`.
+    pub fn messages_in_flight(&self) -> u64 {
+        let is_message = |event: &Event<M>| matches!(event, Event::Deliver { .. });
+        let queued = self.world.queue.iter().filter(|event| is_message(event)).count();
+        let waiting: usize =
+            self.world.processes.iter().map(|p| p.backlog.iter().filter(|e| is_message(e)).count()).sum();
+        (queued + waiting) as u64
+    }
+
     /// How many nodes there are.
     pub fn node_count(&self) -> usize {
         self.nodes.len()

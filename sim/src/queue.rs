@@ -143,6 +143,11 @@ impl<T> Queue<T> {
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
+
+    /// The queued items, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slab.iter().flatten()
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //!
 //! Run: `cargo bench --bench engine` (add `-- --quick` for one repetition, and a case name
 //! such as `5x1` or `100x16` to run only that case). Prints a
-//! markdown table for docs/PERFORMANCE.md. Each case is a fixed point: 60 simulated
-//! seconds, latency uniform 1–10 ms, no faults, W requests outstanding per node.
+//! markdown table for docs/PERFORMANCE.md. The cases are the fixed points in
+//! `scenarios/pingpong/bench-5.toml` and `bench-100.toml` (60 simulated seconds, latency
+//! uniform 1–10 ms, no faults), as written (W=1) and with the window raised to W=16.
 //!
 //! The raw loop is the ceiling: a heap of (time, sequence) keys holding as many entries as
 //! the ping-pong case has messages and timers pending; each step pops the earliest and
@@ -18,20 +19,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use protocols::pingpong::{self, Config};
 use sim::queue::MinHeap;
-use sim::{Distribution, Limits, LinkModel, Seed};
-
-const SIMULATED: Duration = Duration::from_secs(60);
-
-fn latency() -> LinkModel {
-    LinkModel::with_latency(Distribution::Uniform {
-        min: Duration::from_millis(1),
-        max: Duration::from_millis(10),
-    })
-}
+use sim::scenario::Scenario;
+use sim::{Limits, Seed};
 
 struct Measured {
     events: u64,
@@ -39,11 +33,10 @@ struct Measured {
     seconds: f64,
 }
 
-fn pingpong_once(nodes: u32, window: u32, seed: u64) -> Measured {
-    let config = Config { nodes, window, ..Config::default() };
+fn pingpong_once(scenario: &Scenario<Config>, seed: u64) -> Measured {
     let started = Instant::now();
-    let mut sim = pingpong::build(seed, &config, latency());
-    sim.run(Limits::duration(SIMULATED));
+    let mut sim = pingpong::from_scenario(scenario, seed);
+    sim.run(Limits::duration(scenario.duration));
     let seconds = started.elapsed().as_secs_f64();
     black_box(sim.trace_hash());
     Measured { events: sim.events(), delivered: sim.network_stats().delivered, seconds }
@@ -73,10 +66,10 @@ impl RawHeap for MinHeap<(u64, u64)> {
     }
 }
 
-fn raw_loop_once<H: RawHeap>(in_flight: u64, seed: u64) -> Measured {
+fn raw_loop_once<H: RawHeap>(in_flight: u64, simulated: Duration, seed: u64) -> Measured {
     let started = Instant::now();
     let mut rng = Seed(seed).stream("raw", 0);
-    let until = SIMULATED.as_nanos() as u64;
+    let until = simulated.as_nanos() as u64;
     let mut heap = H::default();
     let mut seq = 0u64;
     for _ in 0..in_flight {
@@ -122,14 +115,20 @@ fn main() {
         "| case | events | delivered msgs | wall ms | events/s | msgs/s | raw loop events/s | engine / raw |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (nodes, window) in [(5u32, 1u32), (5, 16), (100, 1), (100, 16)] {
+    for (file, window) in [("bench-5", 1u32), ("bench-5", 16), ("bench-100", 1), ("bench-100", 16)] {
+        let path = format!("{}/scenarios/pingpong/{file}.toml", env!("CARGO_MANIFEST_DIR"));
+        let mut scenario = Scenario::<Config>::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+        scenario.settings.window = window;
+        let (nodes, simulated) = (scenario.nodes, scenario.duration);
         if !only.is_empty() && !only.iter().any(|name| **name == format!("{nodes}x{window}")) {
             continue;
         }
-        let engine = best(repeat, min_seconds, |seed| pingpong_once(nodes, window, seed));
+        let engine = best(repeat, min_seconds, |seed| pingpong_once(&scenario, seed));
         let in_flight = u64::from(nodes * window) * 2;
-        let std_heap = best(repeat, min_seconds, |seed| raw_loop_once::<BinaryHeap<_>>(in_flight, seed));
-        let min_heap = best(repeat, min_seconds, |seed| raw_loop_once::<MinHeap<_>>(in_flight, seed));
+        let std_heap =
+            best(repeat, min_seconds, |seed| raw_loop_once::<BinaryHeap<_>>(in_flight, simulated, seed));
+        let min_heap =
+            best(repeat, min_seconds, |seed| raw_loop_once::<MinHeap<_>>(in_flight, simulated, seed));
         let events_per_s = engine.events as f64 / engine.seconds;
         let raw_per_s =
             (std_heap.events as f64 / std_heap.seconds).max(min_heap.events as f64 / min_heap.seconds);

@@ -2,3 +2,4 @@
 //!
 //! - [`pingpong`]: the kernel's reference workload for benchmarks and kernel tests.
 pub mod pingpong;
+pub mod registry;

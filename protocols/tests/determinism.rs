@@ -1,11 +1,13 @@
 //! Determinism of whole runs: same seed same trace, in one process or two; different seeds
 //! differ; pinned golden values for the benchmark fixed points.
 
+use std::path::Path;
 use std::time::Duration;
 
 use protocols::pingpong::{self, Config};
 use sim::determinism::check_determinism;
 use sim::prelude::*;
+use sim::scenario::Scenario;
 
 fn latency() -> LinkModel {
     LinkModel::with_latency(Distribution::Uniform {
@@ -14,15 +16,15 @@ fn latency() -> LinkModel {
     })
 }
 
-fn run(seed: u64, config: &Config, seconds: u64) -> (u64, u64) {
-    let mut sim = pingpong::build(seed, config, latency());
+fn run(seed: u64, (nodes, config): &(u32, Config), seconds: u64) -> (u64, u64) {
+    let mut sim = pingpong::build(seed, *nodes, config, latency());
     sim.run(Limits::duration(Duration::from_secs(seconds)));
     (sim.trace_hash(), sim.events())
 }
 
 #[test]
 fn same_seed_same_trace_different_seeds_differ() {
-    let config = Config { nodes: 5, window: 4, ..Config::default() };
+    let config = (5, Config { window: 4, ..Config::default() });
     assert_eq!(run(42, &config, 10), run(42, &config, 10));
     assert_ne!(run(42, &config, 10).0, run(43, &config, 10).0);
 }
@@ -31,7 +33,11 @@ fn same_seed_same_trace_different_seeds_differ() {
 /// purpose, say why in the commit.
 #[test]
 fn golden_trace_hashes_of_the_bench_fixed_points() {
-    let bench5 = run(42, &Config { nodes: 5, window: 1, ..Config::default() }, 60);
+    let scenario = Scenario::<Config>::load(Path::new("../scenarios/pingpong/bench-5.toml")).unwrap();
+    let mut sim = pingpong::from_scenario(&scenario, 42);
+    sim.run(Limits::duration(scenario.duration));
+    let bench5 = (sim.trace_hash(), sim.events());
+    assert_eq!(bench5, run(42, &(5, Config::default()), 60), "the file says what the code says");
     assert_eq!(bench5, (0x42cf_14ae_0e14_d8e5, 54_836), "bench-5 seed 42");
 }
 
@@ -41,7 +47,7 @@ const CHILD: &str = "SIMCTL_DETERMINISM_CHILD";
 #[test]
 fn child_prints_trace_hash() {
     if std::env::var_os(CHILD).is_some() {
-        let (hash, events) = run(7, &Config { nodes: 7, window: 2, ..Config::default() }, 20);
+        let (hash, events) = run(7, &(7, Config { window: 2, ..Config::default() }), 20);
         println!("TRACE {hash:016x} {events}");
     }
 }
@@ -61,15 +67,15 @@ fn same_trace_in_two_processes() {
     let first = child();
     let second = child();
     assert_eq!(first, second);
-    let (hash, events) = run(7, &Config { nodes: 7, window: 2, ..Config::default() }, 20);
+    let (hash, events) = run(7, &(7, Config { window: 2, ..Config::default() }), 20);
     assert_eq!(first, format!("TRACE {hash:016x} {events}"), "and the same as in this process");
 }
 
 #[test]
 fn double_run_check_agrees_on_pingpong() {
-    let config = Config { nodes: 5, window: 2, ..Config::default() };
+    let config = (5, Config { window: 2, ..Config::default() });
     let limits = Limits::duration(Duration::from_secs(5));
-    let agreement =
-        check_determinism(|| pingpong::build(3, &config, latency()), limits).expect("deterministic");
+    let agreement = check_determinism(|| pingpong::build(3, config.0, &config.1, latency()), limits)
+        .expect("deterministic");
     assert_eq!((agreement.trace_hash, agreement.events), run(3, &config, 5));
 }

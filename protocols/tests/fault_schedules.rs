@@ -48,12 +48,12 @@ fn schedule() -> impl Strategy<Value = Vec<(u64, Fault)>> {
 }
 
 fn build(seed: u64, faults: &[(u64, Fault)]) -> Sim<pingpong::Msg> {
-    let config = Config { nodes: NODES, window: 3, timeout: Duration::from_millis(200) };
+    let config = Config { window: 3, timeout: Duration::from_millis(200) };
     let network = LinkModel::with_latency(Distribution::Uniform {
         min: Duration::from_millis(1),
         max: Duration::from_millis(10),
     });
-    let mut sim = pingpong::build(seed, &config, network);
+    let mut sim = pingpong::build(seed, NODES, &config, network);
     for (at, fault) in faults {
         sim.schedule(Time::from_duration(Duration::from_millis(*at)), fault.clone());
     }

@@ -51,6 +51,7 @@ pub mod observe;
 pub mod partition;
 pub mod queue;
 pub mod rng;
+pub mod scenario;
 pub mod time;
 pub mod trace;
 mod world;

@@ -17,19 +17,20 @@ pub use config::Config;
 pub use msg::Msg;
 pub use node::PingPong;
 
-use sim::{LinkModel, NodeId, Sim};
+use sim::scenario::Scenario;
+use sim::{LinkModel, Sim};
 
-/// A simulation of `config.nodes` ping-pong nodes over `network`.
-pub fn build(seed: u64, config: &Config, network: LinkModel) -> Sim<Msg> {
+/// A simulation of `nodes` ping-pong nodes over `network`.
+pub fn build(seed: u64, nodes: u32, config: &Config, network: LinkModel) -> Sim<Msg> {
     let mut sim = Sim::new(seed, network);
-    for _ in 0..config.nodes {
+    for _ in 0..nodes {
         let node_config = config.clone();
         sim.add_node(move || PingPong::new(node_config.clone()));
     }
     sim
 }
 
-/// The ids of a ping-pong simulation's nodes.
-pub fn nodes(config: &Config) -> Vec<NodeId> {
-    (0..config.nodes).map(NodeId).collect()
+/// The simulation a ping-pong scenario describes.
+pub fn from_scenario(scenario: &Scenario<Config>, seed: u64) -> Sim<Msg> {
+    build(seed, scenario.nodes, &scenario.settings, scenario.network.link_model())
 }

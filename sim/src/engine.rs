@@ -338,6 +338,9 @@ impl<M: Message> Sim<M> {
                 Some((event, text))
             }
             Event::Start(node) => {
+                if self.world.processes[node.index()].status != Status::Down {
+                    return None; // already booted by a restart applied before its start
+                }
                 self.world.now = time;
                 let event = self.trace.record(TraceEvent {
                     index: 0,

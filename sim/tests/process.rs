@@ -140,6 +140,15 @@ fn faults_on_nodes_in_the_wrong_state_are_skipped_and_logged() {
 }
 
 #[test]
+fn restart_before_the_first_start_boots_once() {
+    let mut sim = Sim::new(1, constant(ms(1)));
+    sim.add_node(Script::default().on_start(|ctx| ctx.count("starts", 1)).factory());
+    assert_eq!(sim.apply(Fault::Restart(NodeId(0))), FaultOutcome::Applied);
+    sim.run_until(at_ms(1));
+    assert_eq!(sim.observations().counters["starts"], 1);
+}
+
+#[test]
 fn cancelled_timers_do_not_fire_and_stale_ids_are_harmless() {
     let mut sim = Sim::new(1, constant(ms(1)));
     sim.add_node(

@@ -87,20 +87,7 @@ fn partition_drops_messages_in_flight_and_heal_does_not_revive_them() {
     //   sent 20 ms (across the cut, would arrive after the heal)      -> dropped at send
     //   sent 30 ms (after the heal)                                   -> delivered at 38 ms
     let mut sim = Sim::new(1, constant(ms(8)));
-    sim.add_node(
-        Script::default()
-            .on_start(|ctx| {
-                ctx.send(NodeId(1), Num(0));
-                ctx.set_timer(ms(10));
-            })
-            .on_timer(|ctx, _| {
-                ctx.send(NodeId(1), Num(0));
-                if ctx.now() < at_ms(30) {
-                    ctx.set_timer(ms(10));
-                }
-            })
-            .factory(),
-    );
+    sim.add_node(sender(NodeId(1), ms(0), ms(10), at_ms(30)).factory());
     sim.add_node(counting_receiver().factory());
     let groups = Partition::Groups(vec![vec![NodeId(0)], vec![NodeId(1)]]);
     sim.schedule(at_ms(5), Fault::Partition(groups));
@@ -156,17 +143,7 @@ fn loopback_is_never_cut_or_lost() {
 #[test]
 fn network_fault_changes_the_default_model_mid_run() {
     let mut sim = Sim::new(1, constant(ms(1)));
-    sim.add_node(
-        Script::default()
-            .on_start(|ctx| {
-                ctx.set_timer(ms(10));
-            })
-            .on_timer(|ctx, _| {
-                ctx.send(NodeId(1), Num(0));
-                ctx.set_timer(ms(10));
-            })
-            .factory(),
-    );
+    sim.add_node(sender(NodeId(1), ms(10), ms(10), at_ms(100)).factory());
     sim.add_node(counting_receiver().factory());
     sim.schedule(at_ms(55), Fault::Network(LinkModel { loss: Probability::ALWAYS, ..constant(ms(1)) }));
     sim.run_until(at_ms(105));

@@ -71,19 +71,7 @@ fn volatile_state_is_lost_on_crash() {
 #[test]
 fn paused_node_handles_its_queue_on_resume() {
     let mut sim = Sim::new(1, constant(ms(1)));
-    sim.add_node(
-        Script::default()
-            .on_start(|ctx| {
-                ctx.set_timer(ms(10));
-            })
-            .on_timer(|ctx, _| {
-                ctx.send(NodeId(1), Num(0));
-                if ctx.now() < at_ms(50) {
-                    ctx.set_timer(ms(10));
-                }
-            })
-            .factory(),
-    );
+    sim.add_node(sender(NodeId(1), ms(10), ms(10), at_ms(50)).factory());
     sim.add_node(
         Script::default()
             .on_start(|ctx| {

@@ -100,3 +100,22 @@ pub fn of_kind(events: &[sim::TraceEvent], kind: sim::EventKind) -> Vec<(u64, u3
 pub fn counting_receiver() -> Script {
     Script::default().on_message(|ctx, _, _| ctx.count("received", 1))
 }
+
+/// Sends `Num(0)` to `to` at `first` and then every `every`, the last send at or before `last`.
+pub fn sender(to: NodeId, first: Duration, every: Duration, last: Time) -> Script {
+    Script::default()
+        .on_start(move |ctx| {
+            if first.is_zero() {
+                ctx.send(to, Num(0));
+                ctx.set_timer(every);
+            } else {
+                ctx.set_timer(first);
+            }
+        })
+        .on_timer(move |ctx, _| {
+            ctx.send(to, Num(0));
+            if ctx.now() + every <= last {
+                ctx.set_timer(every);
+            }
+        })
+}

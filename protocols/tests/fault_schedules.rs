@@ -27,13 +27,13 @@ fn fault() -> impl Strategy<Value = Fault> {
         (node(), node())
             .prop_map(|(a, b)| Fault::Partition(Partition::OneWay { from: vec![a], to: vec![b] })),
         Just(Fault::Heal),
-        node().prop_map(Fault::Crash),
-        node().prop_map(Fault::Restart),
-        node().prop_map(Fault::Pause),
-        node().prop_map(Fault::Resume),
+        node().prop_map(|n| Fault::Crash(n.into())),
+        node().prop_map(|n| Fault::Restart(n.into())),
+        node().prop_map(|n| Fault::Pause(n.into())),
+        node().prop_map(|n| Fault::Resume(n.into())),
         (node(), -2_000i64..2_000)
-            .prop_map(|(node, ms)| Fault::ClockStep { node, delta_nanos: ms * 1_000_000 }),
-        (node(), -200_000i64..200_000).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
+            .prop_map(|(node, ms)| Fault::ClockStep { node: node.into(), delta_nanos: ms * 1_000_000 }),
+        (node(), -200_000i64..200_000).prop_map(|(node, ppm)| Fault::ClockDrift { node: node.into(), ppm }),
         (0u32..50).prop_map(|percent| Fault::Network(LinkModel {
             latency: Distribution::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(30) },
             loss: Probability::ratio(u64::from(percent), 100),

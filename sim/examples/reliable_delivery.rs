@@ -112,10 +112,10 @@ fn check(seed: u64, lazy_fsync: bool) -> Result<(), String> {
     let at = |ms: u64| Time::from_duration(Duration::from_millis(ms));
     sim.schedule(at(300), Fault::Partition(Partition::Groups(vec![vec![SENDER], vec![RECEIVER]])));
     sim.schedule(at(600), Fault::Heal);
-    sim.schedule(at(900 + seed % 200), Fault::Crash(RECEIVER));
-    sim.schedule(at(1_200), Fault::Restart(RECEIVER));
-    sim.schedule(at(1_400), Fault::Pause(SENDER));
-    sim.schedule(at(1_700), Fault::Resume(SENDER));
+    sim.schedule(at(900 + seed % 200), Fault::Crash(RECEIVER.into()));
+    sim.schedule(at(1_200), Fault::Restart(RECEIVER.into()));
+    sim.schedule(at(1_400), Fault::Pause(SENDER.into()));
+    sim.schedule(at(1_700), Fault::Resume(SENDER.into()));
     sim.run(Limits::duration(Duration::from_secs(30)));
 
     let log = sim.disk(RECEIVER).read_all(LOG).unwrap_or_default();

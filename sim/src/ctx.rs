@@ -83,6 +83,12 @@ impl<'a, M: Message> Ctx<'a, M> {
         self.world.observations.always(time, self.node, name, condition);
     }
 
+    /// Reports this node's role ("leader", "follower", or `None`), so faults can target
+    /// "the leader". Cleared when the node crashes.
+    pub fn set_role(&mut self, role: Option<&'static str>) {
+        self.world.roles[self.node.index()] = role;
+    }
+
     /// Adds `delta` to a counter.
     pub fn count(&mut self, name: &'static str, delta: u64) {
         *self.world.observations.counters.entry(name).or_default() += delta;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::ctx::Ctx;
 use crate::disk::{Disk, DiskConfig};
-use crate::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord};
+use crate::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord, Target};
 use crate::hash::digest;
 use crate::network::{LinkModel, NetworkModel, NetworkStats};
 use crate::node::{Factory, Message, Node, NodeId};
@@ -58,7 +58,12 @@ pub struct Sim<M: Message> {
     nodes: Vec<Option<Box<dyn Node<Msg = M>>>>,
     factories: Vec<Factory<M>>,
     world: World<M>,
-    faults_rng: Rng,
+    /// The next fault's index: its random streams are `("fault-choice", index)` for choosing
+    /// targets and shapes and `("fault", index)` for its effects, so replaying a realized
+    /// fault log (no choices left to make) draws the same effects.
+    next_fault: u64,
+    /// The node each fault hit, by fault index (for `Target::SameAs`).
+    fault_targets: Vec<Option<NodeId>>,
     budget: DamageBudget,
     fault_log: Vec<FaultRecord>,
     trace: TraceHash,
@@ -82,8 +87,10 @@ impl<M: Message> Sim<M> {
                 network: NetworkModel::new(network),
                 cuts: Cuts::default(),
                 observations: Observations::default(),
+                roles: Vec::new(),
             },
-            faults_rng: seed.stream("faults", 0),
+            next_fault: 0,
+            fault_targets: Vec::new(),
             budget: DamageBudget::default(),
             fault_log: Vec::new(),
             trace: TraceHash::default(),
@@ -112,6 +119,7 @@ impl<M: Message> Sim<M> {
             busy_until: 0,
         });
         self.world.disks.push(Disk::default());
+        self.world.roles.push(None);
         self.world.queue.push(self.world.now, Event::Start(id));
         id
     }
@@ -131,15 +139,29 @@ impl<M: Message> Sim<M> {
         self.budget = DamageBudget::new(max_nodes);
     }
 
-    /// Schedules `fault` at `at` (not before now).
-    pub fn schedule(&mut self, at: Time, fault: Fault) {
-        self.world.queue.push(at.as_nanos().max(self.world.now), Event::Fault(Box::new(fault)));
+    /// Schedules `fault` at `at` (not before now); returns its index, by which
+    /// `Target::SameAs` can refer to it.
+    pub fn schedule(&mut self, at: Time, fault: Fault) -> u64 {
+        let index = self.take_fault_index();
+        self.world.queue.push(at.as_nanos().max(self.world.now), Event::Fault(Box::new((index, fault))));
+        index
     }
 
     /// Applies `fault` now, as an event of its own.
     pub fn apply(&mut self, fault: Fault) -> FaultOutcome {
-        self.on_fault(fault);
+        let index = self.take_fault_index();
+        self.on_fault(index, fault);
         self.fault_log.last().expect("on_fault logs").outcome.clone()
+    }
+
+    fn take_fault_index(&mut self) -> u64 {
+        self.next_fault += 1;
+        self.next_fault - 1
+    }
+
+    /// The role a node last reported (`Ctx::set_role`), cleared when it crashes.
+    pub fn role(&self, node: NodeId) -> Option<&'static str> {
+        self.world.roles[node.index()]
     }
 
     /// Runs the next event; `None` when the queue is empty.
@@ -355,8 +377,9 @@ impl<M: Message> Sim<M> {
             }
             Event::Fault(fault) => {
                 self.world.now = time;
-                let text = describe.then(|| format!("Fault {fault:?}"));
-                Some((self.on_fault(*fault), text))
+                let (index, fault) = *fault;
+                let text = describe.then(|| format!("Fault #{index} {fault:?}"));
+                Some((self.on_fault(index, fault), text))
             }
         }
     }
@@ -379,9 +402,22 @@ impl<M: Message> Sim<M> {
         }
     }
 
-    /// Applies a fault at the current time, logs it, and records it as an event.
-    fn on_fault(&mut self, fault: Fault) -> TraceEvent {
-        let (realized, outcome) = self.realize(fault);
+    /// Applies fault number `index` at the current time, logs it, and records it as an event.
+    fn on_fault(&mut self, index: u64, fault: Fault) -> TraceEvent {
+        let mut choices = self.world.seed.stream("fault-choice", index);
+        let mut effects = self.world.seed.stream("fault", index);
+        let (realized, outcome) = match self.resolve(&fault, &mut choices) {
+            Ok(Some(node)) => self.realize(fault.resolved(node), &mut choices, &mut effects),
+            Ok(None) => self.realize(fault, &mut choices, &mut effects),
+            Err(reason) => (fault, FaultOutcome::Skipped(reason)),
+        };
+        if let Some(node) = realized.node() {
+            let slot = index as usize;
+            if self.fault_targets.len() <= slot {
+                self.fault_targets.resize(slot + 1, None);
+            }
+            self.fault_targets[slot] = Some(node);
+        }
         let event = self.trace.record(TraceEvent {
             index: 0,
             time: self.now(),
@@ -391,28 +427,56 @@ impl<M: Message> Sim<M> {
             digest: digest(&format!("{realized:?} {outcome:?}")),
         });
         self.fault_log.push(FaultRecord {
+            index,
             time: self.now(),
             fault: realized.clone(),
             outcome: outcome.clone(),
         });
         if outcome == FaultOutcome::Applied {
-            if let Fault::Restart(node) = realized {
+            if let Fault::Restart(Target::Node(node)) = realized {
                 self.boot(node);
             }
         }
         event
     }
 
+    /// The node a fault hits: `Ok(None)` for faults that hit no single node.
+    fn resolve(&self, fault: &Fault, choices: &mut Rng) -> Result<Option<NodeId>, String> {
+        let Some(target) = fault.target() else { return Ok(None) };
+        let node = match target {
+            Target::Node(node) => Some(*node),
+            Target::Random(among) => choices.pick(among).copied(),
+            Target::Role { role, among } => {
+                let holders: Vec<NodeId> = among
+                    .iter()
+                    .copied()
+                    .filter(|n| self.world.roles[n.index()] == Some(role.as_str()))
+                    .collect();
+                match choices.pick(&holders) {
+                    Some(node) => Some(*node),
+                    None => return Err(format!("no node is {role}")),
+                }
+            }
+            Target::SameAs(earlier) => self.fault_targets.get(*earlier as usize).copied().flatten(),
+        };
+        match node {
+            Some(node) if node.index() < self.nodes.len() => Ok(Some(node)),
+            Some(node) => Err(format!("{node} does not exist")),
+            None => Err(format!("{target} is not a node")),
+        }
+    }
+
     /// Applies a fault's effect on the world; returns its realized form and outcome.
     /// (A restart's `on_start` runs after the fault is logged, in `on_fault`.)
-    fn realize(&mut self, fault: Fault) -> (Fault, FaultOutcome) {
+    fn realize(&mut self, fault: Fault, choices: &mut Rng, effects: &mut Rng) -> (Fault, FaultOutcome) {
         let skipped = |reason: String| FaultOutcome::Skipped(reason);
         let now = self.now();
-        let status = |sim: &Self, node: NodeId| sim.world.processes[node.index()].status;
+        let node = fault.node().unwrap_or_default();
+        let status = self.world.processes.get(node.index()).map(|p| p.status);
         let outcome = match &fault {
             Fault::Partition(partition) => {
-                let realized = partition.realize(&mut self.faults_rng);
-                for (from, to) in realized.cuts(&mut self.faults_rng) {
+                let realized = partition.realize(choices);
+                for (from, to) in realized.cuts(choices) {
                     self.world.cuts.cut(from, to);
                 }
                 return (Fault::Partition(realized), FaultOutcome::Applied);
@@ -421,24 +485,20 @@ impl<M: Message> Sim<M> {
                 self.world.cuts.heal();
                 FaultOutcome::Applied
             }
-            Fault::Crash(node) if status(self, *node) == Status::Down => skipped(format!("{node} is down")),
-            Fault::Crash(node) => {
-                self.crash(*node);
+            Fault::Crash(_) if status == Some(Status::Down) => skipped(format!("{node} is down")),
+            Fault::Crash(_) => {
+                self.crash(node, effects);
                 FaultOutcome::Applied
             }
-            Fault::Restart(node) if status(self, *node) != Status::Down => {
-                skipped(format!("{node} is not down"))
-            }
+            Fault::Restart(_) if status != Some(Status::Down) => skipped(format!("{node} is not down")),
             Fault::Restart(_) => FaultOutcome::Applied,
-            Fault::Pause(node) if status(self, *node) != Status::Up => skipped(format!("{node} is not up")),
-            Fault::Pause(node) => {
+            Fault::Pause(_) if status != Some(Status::Up) => skipped(format!("{node} is not up")),
+            Fault::Pause(_) => {
                 self.world.processes[node.index()].status = Status::Paused;
                 FaultOutcome::Applied
             }
-            Fault::Resume(node) if status(self, *node) != Status::Paused => {
-                skipped(format!("{node} is not paused"))
-            }
-            Fault::Resume(node) => {
+            Fault::Resume(_) if status != Some(Status::Paused) => skipped(format!("{node} is not paused")),
+            Fault::Resume(_) => {
                 let process = &mut self.world.processes[node.index()];
                 process.status = Status::Up;
                 for event in std::mem::take(&mut process.backlog) {
@@ -446,29 +506,29 @@ impl<M: Message> Sim<M> {
                 }
                 FaultOutcome::Applied
             }
-            Fault::ClockStep { node, delta_nanos } => {
+            Fault::ClockStep { delta_nanos, .. } => {
                 self.world.processes[node.index()].clock.step(now, *delta_nanos);
                 FaultOutcome::Applied
             }
-            Fault::ClockDrift { node, ppm } if *ppm <= -1_000_000 => {
+            Fault::ClockDrift { ppm, .. } if *ppm <= -1_000_000 => {
                 skipped(format!("drift {ppm} ppm would stop {node}'s clock"))
             }
-            Fault::ClockDrift { node, ppm } => {
+            Fault::ClockDrift { ppm, .. } => {
                 self.world.processes[node.index()].clock.set_drift(now, *ppm);
                 FaultOutcome::Applied
             }
-            Fault::Corrupt { node, file, offset, len } => {
+            Fault::Corrupt { file, offset, len, .. } => {
                 let disk = &mut self.world.disks[node.index()];
                 if !disk.exists(file) {
                     skipped(format!("{node} has no file {file:?}"))
-                } else if !self.budget.allow(*node) {
+                } else if !self.budget.allow(node) {
                     skipped(format!("damage budget spent: {node}'s disk may not be damaged"))
                 } else {
-                    disk.corrupt(file, *offset, *len, &mut self.faults_rng).expect("file exists");
+                    disk.corrupt(file, *offset, *len, effects).expect("file exists");
                     FaultOutcome::Applied
                 }
             }
-            Fault::Disk { node, config } => {
+            Fault::Disk { config, .. } => {
                 self.world.disks[node.index()].set_config(config.clone());
                 FaultOutcome::Applied
             }
@@ -481,8 +541,9 @@ impl<M: Message> Sim<M> {
     }
 
     /// Drops the node's value, timers, queued and in-flight messages, and unsynced writes.
-    fn crash(&mut self, node: NodeId) {
+    fn crash(&mut self, node: NodeId, effects: &mut Rng) {
         self.nodes[node.index()] = None;
+        self.world.roles[node.index()] = None;
         let process = &mut self.world.processes[node.index()];
         process.status = Status::Down;
         process.incarnation += 1;
@@ -496,7 +557,7 @@ impl<M: Message> Sim<M> {
         }
         let disk = &mut self.world.disks[node.index()];
         let tear = disk.could_tear() && self.budget.would_allow(node);
-        if disk.crash(tear, &mut self.faults_rng) {
+        if disk.crash(tear, effects) {
             self.budget.allow(node);
         }
     }

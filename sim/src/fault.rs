@@ -24,6 +24,43 @@ use crate::node::NodeId;
 use crate::partition::Partition;
 use crate::time::Time;
 
+/// Which node a fault hits, decided when it is applied.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// This node.
+    Node(NodeId),
+    /// One of these, drawn from the fault's own stream.
+    Random(Vec<NodeId>),
+    /// A node among `among` whose role (as it reports with `Ctx::set_role`) is `role`; if
+    /// several are (two leaders in different terms), one of them at random.
+    Role {
+        /// The role, e.g. "leader".
+        role: String,
+        /// The nodes to look among.
+        among: Vec<NodeId>,
+    },
+    /// The node that fault number `index` (in scheduling order) hit: a restart after a crash
+    /// of "the leader" restarts that node, whoever leads by then.
+    SameAs(u64),
+}
+
+impl From<NodeId> for Target {
+    fn from(node: NodeId) -> Target {
+        Target::Node(node)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Node(node) => write!(f, "{node}"),
+            Target::Random(_) => write!(f, "a random node"),
+            Target::Role { role, .. } => write!(f, "the {role}"),
+            Target::SameAs(index) => write!(f, "the node fault #{index} hit"),
+        }
+    }
+}
+
 /// A fault to inject.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
@@ -32,31 +69,31 @@ pub enum Fault {
     /// Removes every cut.
     Heal,
     /// Crashes a node (see the module docs).
-    Crash(NodeId),
+    Crash(Target),
     /// Restarts a crashed node.
-    Restart(NodeId),
+    Restart(Target),
     /// Pauses a node.
-    Pause(NodeId),
+    Pause(Target),
     /// Resumes a paused node.
-    Resume(NodeId),
+    Resume(Target),
     /// Moves a node's clock reading by `delta_nanos` (negative: backwards).
     ClockStep {
         /// The node whose clock moves.
-        node: NodeId,
+        node: Target,
         /// Nanoseconds to move it by.
         delta_nanos: i64,
     },
     /// Sets a node's clock drift, in parts per million (positive: runs fast).
     ClockDrift {
         /// The node whose clock drifts.
-        node: NodeId,
+        node: Target,
         /// The new drift.
         ppm: i64,
     },
     /// Flips bits in a region of a file on a node's disk (counts against the damage budget).
     Corrupt {
         /// The node whose disk is damaged.
-        node: NodeId,
+        node: Target,
         /// The file.
         file: String,
         /// First byte of the region.
@@ -67,7 +104,7 @@ pub enum Fault {
     /// Replaces a node's disk configuration (slow fsync, capacity, torn writes).
     Disk {
         /// The node whose disk changes.
-        node: NodeId,
+        node: Target,
         /// The new configuration.
         config: DiskConfig,
     },
@@ -76,18 +113,47 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The node a fault targets, if it targets one.
-    pub fn node(&self) -> Option<NodeId> {
+    /// The target of a fault that hits one node.
+    pub fn target(&self) -> Option<&Target> {
         match self {
-            Fault::Crash(node) | Fault::Restart(node) | Fault::Pause(node) | Fault::Resume(node) => {
-                Some(*node)
+            Fault::Crash(target) | Fault::Restart(target) | Fault::Pause(target) | Fault::Resume(target) => {
+                Some(target)
             }
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::Corrupt { node, .. }
-            | Fault::Disk { node, .. } => Some(*node),
+            | Fault::Disk { node, .. } => Some(node),
             Fault::Partition(_) | Fault::Heal | Fault::Network(_) => None,
         }
+    }
+
+    fn target_mut(&mut self) -> Option<&mut Target> {
+        match self {
+            Fault::Crash(target) | Fault::Restart(target) | Fault::Pause(target) | Fault::Resume(target) => {
+                Some(target)
+            }
+            Fault::ClockStep { node, .. }
+            | Fault::ClockDrift { node, .. }
+            | Fault::Corrupt { node, .. }
+            | Fault::Disk { node, .. } => Some(node),
+            Fault::Partition(_) | Fault::Heal | Fault::Network(_) => None,
+        }
+    }
+
+    /// The node a fault hits, once its target is resolved.
+    pub fn node(&self) -> Option<NodeId> {
+        match self.target() {
+            Some(Target::Node(node)) => Some(*node),
+            _ => None,
+        }
+    }
+
+    /// This fault with its target replaced by the resolved node.
+    pub(crate) fn resolved(mut self, node: NodeId) -> Fault {
+        if let Some(target) = self.target_mut() {
+            *target = Target::Node(node);
+        }
+        self
     }
 }
 
@@ -113,6 +179,8 @@ impl fmt::Display for FaultOutcome {
 /// One entry of the realized fault timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultRecord {
+    /// The fault's index in scheduling order.
+    pub index: u64,
     /// When it was applied.
     pub time: Time,
     /// The realized fault (random shapes replaced by their explicit form).

@@ -60,7 +60,7 @@ pub use ctx::{Clock, Ctx, Network, Timers};
 pub use disk::{Disk, DiskConfig, DiskError};
 pub use dist::Distribution;
 pub use engine::{Limits, Sim, StopReason};
-pub use fault::{Fault, FaultOutcome, FaultRecord};
+pub use fault::{Fault, FaultOutcome, FaultRecord, Target};
 pub use network::{LinkModel, NetworkStats};
 pub use node::{Message, Node, NodeId, TimerId};
 pub use partition::Partition;
@@ -74,7 +74,7 @@ pub mod prelude {
     pub use crate::ctx::{Clock, Ctx, Network, Timers};
     pub use crate::dist::Distribution;
     pub use crate::engine::{Limits, Sim, StopReason};
-    pub use crate::fault::Fault;
+    pub use crate::fault::{Fault, Target};
     pub use crate::history::{Op, OpKind, Value};
     pub use crate::network::LinkModel;
     pub use crate::node::{Message, Node, NodeId, TimerId};

@@ -27,8 +27,8 @@ pub(crate) enum Event<M> {
     Deliver { from: NodeId, to: NodeId, incarnation: u32, admitted: bool, msg: M },
     /// A timer of one incarnation of a node.
     Timer { node: NodeId, incarnation: u32, id: TimerId },
-    /// A scheduled fault.
-    Fault(Box<Fault>),
+    /// A scheduled fault, with its index.
+    Fault(Box<(u64, Fault)>),
 }
 
 /// Whether a node is running.
@@ -75,6 +75,8 @@ pub(crate) struct World<M> {
     pub(crate) network: NetworkModel,
     pub(crate) cuts: Cuts,
     pub(crate) observations: Observations,
+    /// Each node's last reported role ("leader", "follower"), for fault targets.
+    pub(crate) roles: Vec<Option<&'static str>>,
 }
 
 impl<M: Message> World<M> {

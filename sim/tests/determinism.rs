@@ -106,8 +106,8 @@ fn double_run_agrees_on_a_deterministic_run_with_faults() {
             at_ms(100),
             Fault::Partition(Partition::MajorityMinority { among: (0..4).map(NodeId).collect() }),
         );
-        sim.schedule(at_ms(200), Fault::Crash(NodeId(1)));
-        sim.schedule(at_ms(300), Fault::Restart(NodeId(1)));
+        sim.schedule(at_ms(200), Fault::Crash(NodeId(1).into()));
+        sim.schedule(at_ms(300), Fault::Restart(NodeId(1).into()));
         sim.schedule(at_ms(400), Fault::Heal);
         sim
     };

@@ -30,8 +30,8 @@ fn unsynced_writes_vanish_on_crash_synced_ones_survive() {
     let mut sim = Sim::new(1, constant(ms(1)));
     let node = sim.add_node(logger().factory());
     // Ticks at 10, 20, 30, 40, 50 ms: records 1..5; records 2 and 4 are followed by fsync.
-    sim.schedule(at_ms(55), Fault::Crash(node));
-    sim.schedule(at_ms(60), Fault::Restart(node));
+    sim.schedule(at_ms(55), Fault::Crash(node.into()));
+    sim.schedule(at_ms(60), Fault::Restart(node.into()));
     sim.run_until(at_ms(61));
     // Record 5 was written but not synced.
     assert_eq!(sim.observations().samples["recovered"], vec![0, 24]);
@@ -68,13 +68,14 @@ fn torn_writes_and_corruption_respect_the_damage_budget() {
     let b = sim.add_node(writer.factory());
     sim.set_damage_budget(Some(1));
     sim.run_until(at_ms(1));
-    let corrupt = |node| Fault::Corrupt { node, file: "data".into(), offset: 100, len: 10 };
+    let corrupt =
+        |node: NodeId| Fault::Corrupt { node: node.into(), file: "data".into(), offset: 100, len: 10 };
     assert_eq!(sim.apply(corrupt(a)), FaultOutcome::Applied);
     assert_eq!(sim.apply(corrupt(a)), FaultOutcome::Applied, "the same disk again");
     assert!(matches!(sim.apply(corrupt(b)), FaultOutcome::Skipped(reason) if reason.contains("budget")));
     assert_ne!(sim.disk(a).read_all("data").unwrap(), vec![7u8; 4096]);
     assert_eq!(sim.disk(b).read_all("data").unwrap(), vec![7u8; 4096]);
-    let missing = Fault::Corrupt { node: a, file: "nope".into(), offset: 0, len: 1 };
+    let missing = Fault::Corrupt { node: a.into(), file: "nope".into(), offset: 0, len: 1 };
     assert!(matches!(sim.apply(missing), FaultOutcome::Skipped(_)));
 }
 
@@ -97,7 +98,7 @@ fn torn_write_on_crash_only_within_budget() {
         sim.set_disk_config(node, DiskConfig { torn_writes: true, ..DiskConfig::default() });
         sim.set_damage_budget(budget);
         sim.run_until(at_ms(1));
-        sim.apply(Fault::Crash(node));
+        sim.apply(Fault::Crash(node.into()));
         sim.disk(node).read_all("log").unwrap().len()
     };
     assert!((0..20).all(|seed| tail_after_crash(Some(0), seed) == 512));
@@ -141,18 +142,21 @@ fn clock_offset_drift_and_steps() {
             })
             .factory(),
     );
-    sim.apply(Fault::ClockStep { node, delta_nanos: 1_000_000_000 }); // +1 s offset
+    sim.apply(Fault::ClockStep { node: node.into(), delta_nanos: 1_000_000_000 }); // +1 s offset
     sim.run_until(at_ms(100));
     assert_eq!(sim.local_time(node), at_ms(1_100));
     // 10% fast from 100 ms: a 100 ms local timer takes ~90.9 ms of true time.
-    sim.apply(Fault::ClockDrift { node, ppm: 100_000 });
+    sim.apply(Fault::ClockDrift { node: node.into(), ppm: 100_000 });
     let events = events_until(&mut sim, at_ms(400));
     let timer_times: Vec<u64> =
         events.iter().filter(|e| e.kind == EventKind::Timer).map(|e| e.time.as_nanos()).collect();
     assert_eq!(timer_times[0], 200_000_000, "armed before the drift changed");
     assert_eq!(timer_times[1], 290_909_091, "a fast oscillator fires early in true time");
     // A step back moves the reading, not the timers.
-    sim.apply(Fault::ClockStep { node, delta_nanos: -5_000_000_000 });
+    sim.apply(Fault::ClockStep { node: node.into(), delta_nanos: -5_000_000_000 });
     assert_eq!(sim.local_time(node), Time::ZERO, "saturates at zero");
-    assert!(matches!(sim.apply(Fault::ClockDrift { node, ppm: -1_000_000 }), FaultOutcome::Skipped(_)));
+    assert!(matches!(
+        sim.apply(Fault::ClockDrift { node: node.into(), ppm: -1_000_000 }),
+        FaultOutcome::Skipped(_)
+    ));
 }

@@ -33,8 +33,8 @@ fn crash_drops_timers_and_messages_in_flight_restart_runs_a_fresh_value() {
             })
             .factory(),
     );
-    sim.schedule(at_ms(5), Fault::Crash(NodeId(1)));
-    sim.schedule(at_ms(12), Fault::Restart(NodeId(1)));
+    sim.schedule(at_ms(5), Fault::Crash(NodeId(1).into()));
+    sim.schedule(at_ms(12), Fault::Restart(NodeId(1).into()));
     let events = events_until(&mut sim, at_ms(100));
     // The message in flight at the crash is dropped on arrival; the one sent later arrives.
     assert_eq!(of_kind(&events, EventKind::DropCrashed), vec![(10, 1, Some(0))]);
@@ -62,8 +62,8 @@ fn volatile_state_is_lost_on_crash() {
         }
     }
     sim.add_node(|| Counter(0));
-    sim.schedule(at_ms(50), Fault::Crash(NodeId(0)));
-    sim.schedule(at_ms(60), Fault::Restart(NodeId(0)));
+    sim.schedule(at_ms(50), Fault::Crash(NodeId(0).into()));
+    sim.schedule(at_ms(60), Fault::Restart(NodeId(0).into()));
     sim.run_until(at_ms(100));
     assert_eq!(sim.observations().samples["value at start"], vec![0, 0]);
 }
@@ -79,8 +79,8 @@ fn paused_node_handles_its_queue_on_resume() {
             })
             .factory(),
     );
-    sim.schedule(at_ms(15), Fault::Pause(NodeId(1)));
-    sim.schedule(at_ms(100), Fault::Resume(NodeId(1)));
+    sim.schedule(at_ms(15), Fault::Pause(NodeId(1).into()));
+    sim.schedule(at_ms(100), Fault::Resume(NodeId(1).into()));
     let events = events_until(&mut sim, at_ms(200));
     let at_node1 =
         |kind| of_kind(&events, kind).into_iter().filter(|e| e.1 == 1).map(|e| e.0).collect::<Vec<_>>();
@@ -104,10 +104,10 @@ fn crash_while_paused_drops_the_queue() {
     sim.add_node(Script::default().on_start(|ctx| ctx.send(NodeId(1), Num(0))).factory());
     sim.add_node(counting_receiver().factory());
     sim.run_until(Time::ZERO);
-    assert_eq!(sim.apply(Fault::Pause(NodeId(1))), FaultOutcome::Applied);
+    assert_eq!(sim.apply(Fault::Pause(NodeId(1).into())), FaultOutcome::Applied);
     sim.run_until(at_ms(5));
-    sim.apply(Fault::Crash(NodeId(1)));
-    sim.apply(Fault::Restart(NodeId(1)));
+    sim.apply(Fault::Crash(NodeId(1).into()));
+    sim.apply(Fault::Restart(NodeId(1).into()));
     sim.run_until(at_ms(10));
     assert!(!sim.observations().counters.contains_key("received"));
     assert_eq!(sim.network_stats().dropped_crashed, 1);
@@ -118,11 +118,11 @@ fn faults_on_nodes_in_the_wrong_state_are_skipped_and_logged() {
     let mut sim = Sim::new(1, constant(ms(1)));
     sim.add_node(Script::default().factory());
     sim.run_until(at_ms(1));
-    assert!(matches!(sim.apply(Fault::Restart(NodeId(0))), FaultOutcome::Skipped(_)));
-    assert!(matches!(sim.apply(Fault::Resume(NodeId(0))), FaultOutcome::Skipped(_)));
-    assert_eq!(sim.apply(Fault::Crash(NodeId(0))), FaultOutcome::Applied);
-    assert!(matches!(sim.apply(Fault::Crash(NodeId(0))), FaultOutcome::Skipped(_)));
-    assert!(matches!(sim.apply(Fault::Pause(NodeId(0))), FaultOutcome::Skipped(_)));
+    assert!(matches!(sim.apply(Fault::Restart(NodeId(0).into())), FaultOutcome::Skipped(_)));
+    assert!(matches!(sim.apply(Fault::Resume(NodeId(0).into())), FaultOutcome::Skipped(_)));
+    assert_eq!(sim.apply(Fault::Crash(NodeId(0).into())), FaultOutcome::Applied);
+    assert!(matches!(sim.apply(Fault::Crash(NodeId(0).into())), FaultOutcome::Skipped(_)));
+    assert!(matches!(sim.apply(Fault::Pause(NodeId(0).into())), FaultOutcome::Skipped(_)));
     assert_eq!(sim.status(NodeId(0)), Status::Down);
     assert_eq!(sim.fault_log().len(), 5);
 }
@@ -131,7 +131,7 @@ fn faults_on_nodes_in_the_wrong_state_are_skipped_and_logged() {
 fn restart_before_the_first_start_boots_once() {
     let mut sim = Sim::new(1, constant(ms(1)));
     sim.add_node(Script::default().on_start(|ctx| ctx.count("starts", 1)).factory());
-    assert_eq!(sim.apply(Fault::Restart(NodeId(0))), FaultOutcome::Applied);
+    assert_eq!(sim.apply(Fault::Restart(NodeId(0).into())), FaultOutcome::Applied);
     sim.run_until(at_ms(1));
     assert_eq!(sim.observations().counters["starts"], 1);
 }

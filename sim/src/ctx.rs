@@ -12,6 +12,7 @@ use crate::history::{HistoryEvent, Op, OpKind};
 use crate::node::{Message, NodeId, TimerId};
 use crate::rng::Rng;
 use crate::time::Time;
+use crate::workload::Outcome;
 use crate::world::World;
 
 /// A node's local clock.
@@ -81,6 +82,13 @@ impl<'a, M: Message> Ctx<'a, M> {
     pub fn always(&mut self, name: &'static str, condition: bool) {
         let time = Time(self.world.handler_time(self.node));
         self.world.observations.always(time, self.node, name, condition);
+    }
+
+    /// Reports how a workload operation ended (clients only), and which server served it.
+    /// Panics if the operation was already completed: a client must answer exactly once.
+    pub fn complete(&mut self, op: u64, outcome: Outcome, served_by: Option<NodeId>) {
+        let now = self.world.handler_time(self.node);
+        self.world.complete(op, outcome, served_by, now);
     }
 
     /// Reports this node's role ("leader", "follower", or `None`), so faults can target

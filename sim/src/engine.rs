@@ -24,6 +24,7 @@ use crate::queue::Queue;
 use crate::rng::{Rng, Seed};
 use crate::time::Time;
 use crate::trace::{EventKind, TraceEvent, TraceHash};
+use crate::workload::{Driver, OpRecord, Outcome, WorkloadConfig};
 use crate::world::{Event, Process, Status, World};
 
 /// When `run` stops.
@@ -88,6 +89,7 @@ impl<M: Message> Sim<M> {
                 cuts: Cuts::default(),
                 observations: Observations::default(),
                 roles: Vec::new(),
+                workload: None,
             },
             next_fault: 0,
             fault_targets: Vec::new(),
@@ -157,6 +159,22 @@ impl<M: Message> Sim<M> {
     fn take_fault_index(&mut self) -> u64 {
         self.next_fault += 1;
         self.next_fault - 1
+    }
+
+    /// Gives the simulation a workload: the driver starts issuing operations to the
+    /// client nodes at `config.start`. Call once, after adding the clients.
+    pub fn set_workload(&mut self, config: WorkloadConfig) {
+        assert!(self.world.workload.is_none(), "a simulation has one workload");
+        assert!(config.clients.iter().all(|c| c.index() < self.nodes.len()), "workload clients must exist");
+        let mut driver = Driver::new(config, self.world.seed.stream("workload", 0));
+        let start = driver.start();
+        self.world.workload = Some(driver);
+        self.world.schedule_workload(start);
+    }
+
+    /// Every workload operation so far, in issue order.
+    pub fn operations(&self) -> &[OpRecord] {
+        self.world.workload.as_ref().map_or(&[], |driver| &driver.records)
     }
 
     /// The role a node last reported (`Ctx::set_role`), cleared when it crashes.
@@ -375,6 +393,45 @@ impl<M: Message> Sim<M> {
                 self.boot(node);
                 Some((event, describe.then(|| format!("Start {node}"))))
             }
+            Event::Arrival => {
+                self.world.now = time;
+                let next =
+                    self.world.workload.as_mut().expect("arrivals come from a workload").on_arrival(time);
+                self.world.schedule_workload(next);
+                None
+            }
+            Event::Invoke { client, record } => {
+                let process = &mut self.world.processes[client.index()];
+                if process.status == Status::Paused {
+                    process.backlog.push_back(Event::Invoke { client, record });
+                    return None;
+                }
+                if time < process.busy_until {
+                    let busy_until = process.busy_until;
+                    self.world.queue.push(busy_until, Event::Invoke { client, record });
+                    return None;
+                }
+                self.world.now = time;
+                let driver = self.world.workload.as_mut().expect("invocations come from a workload");
+                let history = driver.on_invoke(time, record);
+                let op = driver.records[record].op.clone();
+                self.world.observations.history.push(history);
+                let event = self.trace.record(TraceEvent {
+                    index: 0,
+                    time: Time(time),
+                    node: Some(client),
+                    kind: EventKind::Invoke,
+                    peer: None,
+                    digest: digest(&op),
+                });
+                let text = describe.then(|| format!("Invoke at {client}: {op:?}"));
+                if self.world.processes[client.index()].status == Status::Down {
+                    self.world.complete(op.id, Outcome::Fail, None, time);
+                } else {
+                    self.call(client, |node, ctx| node.on_invoke(ctx, op));
+                }
+                Some((event, text))
+            }
             Event::Fault(fault) => {
                 self.world.now = time;
                 let (index, fault) = *fault;
@@ -552,7 +609,12 @@ impl<M: Message> Sim<M> {
             match event {
                 Event::Timer { id, .. } => self.world.release_timer(id),
                 Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
-                Event::Start(_) | Event::Fault(_) => unreachable!("only deliveries and timers queue up"),
+                Event::Invoke { client, record } => {
+                    self.world.queue.push(self.world.now, Event::Invoke { client, record })
+                }
+                Event::Start(_) | Event::Fault(_) | Event::Arrival => {
+                    unreachable!("only deliveries, timers and invocations queue up")
+                }
             }
         }
         let disk = &mut self.world.disks[node.index()];

@@ -54,6 +54,7 @@ pub mod rng;
 pub mod scenario;
 pub mod time;
 pub mod trace;
+pub mod workload;
 mod world;
 
 pub use ctx::{Clock, Ctx, Network, Timers};
@@ -67,6 +68,7 @@ pub use partition::Partition;
 pub use rng::{Probability, Rng, Seed};
 pub use time::Time;
 pub use trace::{EventKind, TraceEvent};
+pub use workload::{Operation, Outcome};
 pub use world::Status;
 
 /// Everything a protocol module needs, in one import.
@@ -81,4 +83,5 @@ pub mod prelude {
     pub use crate::partition::Partition;
     pub use crate::rng::Probability;
     pub use crate::time::Time;
+    pub use crate::workload::{Operation, Outcome};
 }

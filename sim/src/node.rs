@@ -10,6 +10,7 @@ use std::fmt;
 use std::hash::Hash;
 
 use crate::ctx::Ctx;
+use crate::workload::Operation;
 
 /// A node's address. Nodes are numbered from 0 in the order they were added.
 #[derive(
@@ -66,6 +67,12 @@ pub trait Node {
 
     /// Called when a timer set by this incarnation of the node fires.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, timer: TimerId);
+
+    /// Called on client nodes when the workload driver hands them an operation; the client
+    /// reports its end with `Ctx::complete`. Servers never get one: the default panics.
+    fn on_invoke(&mut self, ctx: &mut Ctx<'_, Self::Msg>, op: Operation) {
+        panic!("{} got operation {op:?} but is not a client", ctx.id());
+    }
 }
 
 /// Builds a node's value at start and at every restart.

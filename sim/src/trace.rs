@@ -30,6 +30,8 @@ pub enum EventKind {
     DropCrashed,
     /// A fault was applied (or skipped; the fault log says which).
     Fault,
+    /// A workload operation was handed to a client (`on_invoke`).
+    Invoke,
 }
 
 /// One event of a run.

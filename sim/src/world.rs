@@ -15,6 +15,7 @@ use crate::observe::Observations;
 use crate::partition::Cuts;
 use crate::queue::Queue;
 use crate::rng::{Rng, Seed};
+use crate::workload::{Driver, Next, Outcome};
 
 /// An entry of the event queue.
 #[derive(Debug)]
@@ -29,6 +30,10 @@ pub(crate) enum Event<M> {
     Timer { node: NodeId, incarnation: u32, id: TimerId },
     /// A scheduled fault, with its index.
     Fault(Box<(u64, Fault)>),
+    /// The workload driver's next open-loop arrival.
+    Arrival,
+    /// An operation (the driver's record `record`) handed to client `client`.
+    Invoke { client: NodeId, record: usize },
 }
 
 /// Whether a node is running.
@@ -77,6 +82,8 @@ pub(crate) struct World<M> {
     pub(crate) observations: Observations,
     /// Each node's last reported role ("leader", "follower"), for fault targets.
     pub(crate) roles: Vec<Option<&'static str>>,
+    /// The workload driver, if the simulation has a workload.
+    pub(crate) workload: Option<Driver>,
 }
 
 impl<M: Message> World<M> {
@@ -138,6 +145,27 @@ impl<M: Message> World<M> {
                 slot.armed = false;
             }
         }
+    }
+
+    /// Queues what the workload driver asked for.
+    pub(crate) fn schedule_workload(&mut self, next: impl IntoIterator<Item = Next>) {
+        for next in next {
+            match next {
+                Next::Invoke(at, record) => {
+                    let client = self.workload.as_ref().expect("a workload").records[record].client;
+                    self.queue.push(at, Event::Invoke { client, record });
+                }
+                Next::Arrival(at) => self.queue.push(at, Event::Arrival),
+            }
+        }
+    }
+
+    /// Records the end of operation `id` and issues what follows it.
+    pub(crate) fn complete(&mut self, id: u64, outcome: Outcome, served_by: Option<NodeId>, now: u64) {
+        let driver = self.workload.as_mut().expect("operations come from a workload");
+        let (event, next) = driver.complete(now, id, outcome, served_by);
+        self.observations.history.push(event);
+        self.schedule_workload(next);
     }
 
     /// Frees a timer's slot when its queue entry is consumed; its id goes stale.

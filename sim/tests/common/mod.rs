@@ -16,6 +16,7 @@ impl Message for Num {}
 type StartFn = dyn Fn(&mut Ctx<'_, Num>);
 type MessageFn = dyn Fn(&mut Ctx<'_, Num>, NodeId, Num);
 type TimerFn = dyn Fn(&mut Ctx<'_, Num>, TimerId);
+type InvokeFn = dyn Fn(&mut Ctx<'_, Num>, Operation);
 
 /// What a probe does; shared by every incarnation of the node.
 #[derive(Clone)]
@@ -23,11 +24,17 @@ pub struct Script {
     start: Rc<StartFn>,
     message: Rc<MessageFn>,
     timer: Rc<TimerFn>,
+    invoke: Rc<InvokeFn>,
 }
 
 impl Default for Script {
     fn default() -> Script {
-        Script { start: Rc::new(|_| {}), message: Rc::new(|_, _, _| {}), timer: Rc::new(|_, _| {}) }
+        Script {
+            start: Rc::new(|_| {}),
+            message: Rc::new(|_, _, _| {}),
+            timer: Rc::new(|_, _| {}),
+            invoke: Rc::new(|ctx, op| panic!("{} is not a client: {op:?}", ctx.id())),
+        }
     }
 }
 
@@ -42,6 +49,10 @@ impl Script {
     }
     pub fn on_timer(mut self, f: impl Fn(&mut Ctx<'_, Num>, TimerId) + 'static) -> Script {
         self.timer = Rc::new(f);
+        self
+    }
+    pub fn on_invoke(mut self, f: impl Fn(&mut Ctx<'_, Num>, Operation) + 'static) -> Script {
+        self.invoke = Rc::new(f);
         self
     }
     /// The factory the engine calls at start and restart.
@@ -66,6 +77,9 @@ impl Node for Probe {
     }
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Num>, timer: TimerId) {
         (self.script.timer)(ctx, timer)
+    }
+    fn on_invoke(&mut self, ctx: &mut Ctx<'_, Num>, op: Operation) {
+        (self.script.invoke)(ctx, op)
     }
 }
 

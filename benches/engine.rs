@@ -19,10 +19,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use protocols::pingpong::{self, Config};
+use protocols::pingpong::{self, Config, PingPongSystem};
 use sim::queue::MinHeap;
 use sim::scenario::Scenario;
 use sim::{Limits, Seed};
@@ -117,7 +116,9 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (file, window) in [("bench-5", 1u32), ("bench-5", 16), ("bench-100", 1), ("bench-100", 16)] {
         let path = format!("{}/scenarios/pingpong/{file}.toml", env!("CARGO_MANIFEST_DIR"));
-        let mut scenario = Scenario::<Config>::load(Path::new(&path)).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut scenario =
+            sim::system::parse::<PingPongSystem>(&path, &text).unwrap_or_else(|e| panic!("{e}"));
         scenario.settings.window = window;
         let (nodes, simulated) = (scenario.nodes, scenario.duration);
         if !only.is_empty() && !only.iter().any(|name| **name == format!("{nodes}x{window}")) {

@@ -1,20 +1,32 @@
 //! simctl: the command line. Argument parsing and printing only; the work is in `sim` and
 //! `protocols`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use protocols::registry::{self, RunSummary};
+use protocols::registry;
+use sim::report::{RunReport, Summary};
+use sim::run::RunOptions;
+use sim::scenario;
+use sim::system::Verdict;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
 /// Exit statuses scripts and `git bisect run` can rely on (DESIGN.md).
+const FAILED: u8 = 1;
 const BAD_INPUT: u8 = 2;
 const NONDETERMINISM: u8 = 3;
+const INCONCLUSIVE: u8 = 4;
 
 #[derive(Parser)]
-#[command(name = "simctl", version, about = "Deterministic simulation testbed for distributed protocols")]
+#[command(
+    name = "simctl",
+    version,
+    about = "Deterministic simulation testbed for distributed protocols",
+    after_help = "Exit status: 0 every check passed, 1 a check failed, 2 bad input, 3 nondeterminism, \
+                  4 inconclusive.\n\nExample:\n  simctl run scenarios/pingpong/partition.toml --seed 42"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,80 +34,56 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario with a seed and print what happened.
+    /// Run a scenario with a seed: print a table, write a report folder.
+    #[command(after_help = "Examples:\n  simctl run scenarios/pingpong/partition.toml --seed 42\n  \
+                            simctl run scenarios/pingpong/swarm.toml --seed 7 --json --out /tmp/reports\n  \
+                            simctl run scenarios/pingpong/crash.toml --seed 1 --trace --check-determinism")]
     Run {
         /// The scenario file.
         scenario: PathBuf,
         /// The root seed: the same seed gives the same run, event for event.
         #[arg(long)]
         seed: u64,
-        /// Print the summary as JSON instead of a table.
+        /// Where report folders go (`DIR/<scenario>/<seed>/`).
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Print summary.json to stdout instead of the table.
         #[arg(long)]
         json: bool,
-        /// Run twice in lock step and report the first event that differs (exit status 3).
+        /// Also write every event to trace.jsonl (slower).
+        #[arg(long)]
+        trace: bool,
+        /// First run twice in lock step and report the first event that differs (exit 3).
         #[arg(long)]
         check_determinism: bool,
     },
+    /// Re-run a report's scenario and seed; exit 3 if the trace hash differs.
+    #[command(after_help = "Example:\n  simctl replay reports/partition/42")]
+    Replay {
+        /// A report folder written by `simctl run`.
+        report: PathBuf,
+    },
     /// Check scenario files without running them.
+    #[command(after_help = "Example:\n  simctl validate scenarios/pingpong/*.toml")]
     Validate {
         /// The scenario files.
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
-    /// Show the systems and their settings with defaults.
+    /// Show the systems, their settings with defaults, the fault kinds and the scenarios.
+    #[command(after_help = "Example:\n  simctl list")]
     List,
 }
 
 fn main() -> ExitCode {
+    sim::run::install_panic_hook();
     match Cli::parse().command {
-        Command::Run { scenario, seed, json, check_determinism } => {
-            if check_determinism {
-                match registry::check_determinism(&scenario, seed) {
-                    Err(error) => return bad_input(&error),
-                    Ok(Err(divergence)) => {
-                        eprint!("nondeterminism: {divergence}");
-                        eprintln!(
-                            "reproduce: simctl run {} --seed {seed} --check-determinism",
-                            scenario.display()
-                        );
-                        return ExitCode::from(NONDETERMINISM);
-                    }
-                    Ok(Ok(())) => {}
-                }
-            }
-            match registry::run(&scenario, seed) {
-                Err(error) => bad_input(&error),
-                Ok(summary) if json => {
-                    println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
-                    ExitCode::SUCCESS
-                }
-                Ok(summary) => {
-                    print_summary(&summary, check_determinism);
-                    ExitCode::SUCCESS
-                }
-            }
+        Command::Run { scenario, seed, out, json, trace, check_determinism } => {
+            run(&scenario, seed, &out, json, trace, check_determinism)
         }
-        Command::Validate { scenarios } => {
-            let mut status = ExitCode::SUCCESS;
-            for path in scenarios {
-                match registry::validate(&path) {
-                    Ok(scenario) => {
-                        println!("ok  {} ({}, {} nodes)", path.display(), scenario.system, scenario.nodes)
-                    }
-                    Err(error) => status = bad_input(&error),
-                }
-            }
-            status
-        }
-        Command::List => {
-            for system in registry::systems() {
-                println!("{}: {}\n  [settings] defaults:", system.name, system.about);
-                for line in system.default_settings.lines() {
-                    println!("    {line}");
-                }
-            }
-            ExitCode::SUCCESS
-        }
+        Command::Replay { report } => replay(&report),
+        Command::Validate { scenarios } => validate(&scenarios),
+        Command::List => list(),
     }
 }
 
@@ -104,34 +92,252 @@ fn bad_input(error: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(BAD_INPUT)
 }
 
-fn print_summary(summary: &RunSummary, determinism_checked: bool) {
+fn run(path: &Path, seed: u64, out: &Path, json: bool, trace: bool, check_determinism: bool) -> ExitCode {
+    let (file, text) = match scenario::read(path) {
+        Ok(read) => read,
+        Err(error) => return bad_input(&error),
+    };
+    if check_determinism {
+        match registry::check_determinism(&file, &text, seed) {
+            Err(error) => return bad_input(&error),
+            Ok(Err(divergence)) => {
+                eprint!("nondeterminism: {divergence}");
+                eprintln!("reproduce: simctl run {file} --seed {seed} --check-determinism");
+                return ExitCode::from(NONDETERMINISM);
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+    let report = match registry::run(&file, &text, seed, &RunOptions { trace }) {
+        Ok(report) => report,
+        Err(error) => return bad_input(&error),
+    };
+    let folder = match report.write(out) {
+        Ok(folder) => folder,
+        Err(error) => return bad_input(&format!("cannot write the report under {}: {error}", out.display())),
+    };
+    if json {
+        println!("{}", report.summary_json());
+    } else {
+        print_report(&report, &folder, check_determinism);
+    }
+    verdict_status(&report.summary)
+}
+
+fn verdict_status(summary: &Summary) -> ExitCode {
+    if summary.checks.values().any(|v| *v == Verdict::Fail) {
+        ExitCode::from(FAILED)
+    } else if summary.checks.values().any(|v| *v == Verdict::Unknown) {
+        ExitCode::from(INCONCLUSIVE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn replay(folder: &Path) -> ExitCode {
+    let read = |name: &str| {
+        std::fs::read_to_string(folder.join(name))
+            .map_err(|e| format!("{}: {e}", folder.join(name).display()))
+    };
+    let (text, summary) = match (read("scenario.toml"), read("summary.json")) {
+        (Ok(text), Ok(summary)) => (text, summary),
+        (Err(error), _) | (_, Err(error)) => return bad_input(&format!("not a report folder: {error}")),
+    };
+    let summary: serde_json::Value = match serde_json::from_str(&summary) {
+        Ok(summary) => summary,
+        Err(error) => return bad_input(&format!("{}: {error}", folder.join("summary.json").display())),
+    };
+    let (Some(seed), Some(recorded), Some(file)) =
+        (summary["seed"].as_u64(), summary["trace_hash"].as_str(), summary["file"].as_str())
+    else {
+        return bad_input(&format!("{}: no seed, trace_hash or file", folder.join("summary.json").display()));
+    };
+    let label = folder.join("scenario.toml").display().to_string();
+    let report = match registry::run(&label, &text, seed, &RunOptions::default()) {
+        Ok(report) => report,
+        Err(error) => return bad_input(&error),
+    };
+    if report.summary.trace_hash == recorded {
+        println!(
+            "replay agrees: {file} seed {seed}, trace hash {recorded}, {} events",
+            report.summary.events
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "replay differs: {file} seed {seed} recorded trace hash {recorded}, this build gives {}",
+            report.summary.trace_hash
+        );
+        eprintln!("either the code changed since the report was written, or the run is nondeterministic;");
+        eprintln!("to tell: simctl run {label} --seed {seed} --check-determinism");
+        ExitCode::from(NONDETERMINISM)
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> ExitCode {
+    let mut status = ExitCode::SUCCESS;
+    for path in paths {
+        let checked = scenario::read(path).and_then(|(file, text)| registry::validate(&file, &text));
+        match checked {
+            Ok(brief) => println!(
+                "ok  {} ({}, {} servers, {} clients, {} faults{})",
+                path.display(),
+                brief.system,
+                brief.nodes,
+                brief.clients,
+                brief.faults,
+                if brief.swarm { ", swarm" } else { "" }
+            ),
+            Err(error) => status = bad_input(&error),
+        }
+    }
+    status
+}
+
+const FAULT_KINDS: &[(&str, &str)] = &[
+    ("partition", "\"majority-minority\" | \"isolate\" | \"bridge\" | \"majorities-ring\" | { groups } | { isolate } | { one_way } | { cuts }; heal_after"),
+    ("heal", "true: remove every cut"),
+    ("crash", "target; restart_after"),
+    ("restart", "target"),
+    ("pause", "target; resume_after"),
+    ("resume", "target"),
+    ("clock", "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }"),
+    ("disk", "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes }"),
+    ("network", "any [network] field, e.g. { loss = 0.3 }; restore_after"),
+];
+
+fn list() -> ExitCode {
+    for system in registry::systems() {
+        println!("system {}: {}", system.name, system.about);
+        let operations: Vec<&str> = system.operations.iter().map(|op| op.name).collect();
+        println!("  operations: {}", operations.join(", "));
+        let roles = if system.roles.is_empty() { "none".to_owned() } else { system.roles.join(", ") };
+        println!("  roles (fault targets): {roles}");
+        println!("  [settings] defaults:");
+        for line in (system.default_settings)().lines() {
+            println!("    {line}");
+        }
+    }
+    println!("\nfault kinds ([[faults]] entries; targets: a server index, \"random\", a role, or {{ fault = N }}):");
+    for (kind, form) in FAULT_KINDS {
+        println!("  {kind:<10} {form}");
+    }
+    println!("  [swarm]    crash, partition, pause, clock, loss, disk: random faults at a rate, e.g. crash = {{ rate = \"1/10s\", down = \"1s..5s\" }}");
+    println!("\nscenarios:");
+    let mut files = Vec::new();
+    collect_scenarios(Path::new("scenarios"), &mut files);
+    files.sort();
+    for path in files {
+        let checked = scenario::read(&path).and_then(|(file, text)| registry::validate(&file, &text));
+        match checked {
+            Ok(brief) => println!("  {}  ({}, {} servers)", path.display(), brief.system, brief.nodes),
+            Err(error) => println!("  {}  INVALID: {error}", path.display()),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn collect_scenarios(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_scenarios(&path, files);
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+}
+
+fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool) {
+    let summary = &report.summary;
     let network = &summary.network;
-    let counters: Vec<String> =
-        summary.counters.iter().map(|(name, value)| format!("{name} {value}")).collect();
-    let mut table = Builder::default();
-    table.push_record(["scenario", &format!("{} ({})", summary.scenario, summary.system)]);
-    table.push_record(["seed", &summary.seed.to_string()]);
-    table.push_record([
-        "simulated",
-        &format!("{:.3}s, {} events", summary.sim_time_ns as f64 / 1e9, summary.events),
-    ]);
-    table.push_record([
-        "messages",
-        &format!("{} sent, {} delivered, {} duplicated", network.sent, network.delivered, network.duplicated),
-    ]);
-    table.push_record([
-        "dropped",
-        &format!(
-            "{} (loss {}, partition {}, receiver down {})",
-            network.dropped(),
-            network.dropped_loss,
-            network.dropped_partition,
-            network.dropped_crashed
-        ),
-    ]);
-    table.push_record(["counters", &counters.join(", ")]);
-    let hash_note = if determinism_checked { " (same in a second run)" } else { "" };
-    table.push_record(["trace hash", &format!("{}{hash_note}", summary.trace_hash)]);
-    println!("{}", table.build().with(Style::rounded()));
-    println!("reproduce: simctl run {} --seed {}", summary.file, summary.seed);
+    println!(
+        "{} ({}) seed {}: {:.3}s simulated, {} events, {} messages sent, {} delivered, {} dropped, {} duplicated",
+        summary.scenario,
+        summary.system,
+        summary.seed,
+        summary.sim_time_ns as f64 / 1e9,
+        summary.events,
+        network.sent,
+        network.delivered,
+        network.dropped,
+        network.duplicated
+    );
+    if !summary.ops.is_empty() {
+        let mut ops = Builder::default();
+        ops.push_record([
+            "operation",
+            "ok",
+            "fail",
+            "info",
+            "pending",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+        ]);
+        for (op, counts) in &summary.ops {
+            let latency = summary.latency.get(op);
+            let ms = |pick: fn(&sim::report::LatencyStats) -> f64| {
+                latency.map_or("-".to_owned(), |l| format!("{:.2}", pick(l)))
+            };
+            ops.push_record([
+                op.clone(),
+                counts.ok.to_string(),
+                counts.fail.to_string(),
+                counts.info.to_string(),
+                counts.pending.to_string(),
+                ms(|l| l.p50),
+                ms(|l| l.p90),
+                ms(|l| l.p99),
+                ms(|l| l.max),
+            ]);
+            for (phase, stats) in summary.latency_by_phase.get(op).into_iter().flatten() {
+                ops.push_record([
+                    format!("  {} faults", phase.name()),
+                    stats.count.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("{:.2}", stats.p50),
+                    format!("{:.2}", stats.p90),
+                    format!("{:.2}", stats.p99),
+                    format!("{:.2}", stats.max),
+                ]);
+            }
+        }
+        println!("{}", ops.build().with(Style::rounded()));
+    }
+    if !summary.faults.is_empty() {
+        let applied = summary.faults.iter().filter(|f| f.outcome == "applied").count();
+        println!("faults: {applied} applied, {} skipped", summary.faults.len() - applied);
+        const SHOWN: usize = 12;
+        for fault in summary.faults.iter().take(SHOWN) {
+            println!(
+                "  {:>10.3}s  {}{}",
+                fault.at_ns as f64 / 1e9,
+                fault.fault,
+                if fault.outcome == "applied" { String::new() } else { format!("  ({})", fault.outcome) }
+            );
+        }
+        if summary.faults.len() > SHOWN {
+            println!("  ... {} more in faults.toml", summary.faults.len() - SHOWN);
+        }
+    }
+    let mut checks = Builder::default();
+    checks.push_record(["check", "verdict", "why"]);
+    for (name, verdict) in &summary.checks {
+        let reason = summary.reasons.get(name).cloned().unwrap_or_default();
+        checks.push_record([name.clone(), verdict.name().to_uppercase(), reason]);
+    }
+    println!("{}", checks.build().with(Style::rounded()));
+    let hash_note = if determinism_checked { " (the same in a second run)" } else { "" };
+    println!(
+        "{}: trace hash {}{hash_note}",
+        if summary.passed { "PASSED" } else { "FAILED" },
+        summary.trace_hash
+    );
+    println!("report: {}", folder.display());
+    println!("reproduce: {}", summary.reproduce);
 }

@@ -1,13 +1,11 @@
 //! Determinism of whole runs: same seed same trace, in one process or two; different seeds
 //! differ; pinned golden values for the benchmark fixed points.
 
-use std::path::Path;
 use std::time::Duration;
 
-use protocols::pingpong::{self, Config};
+use protocols::pingpong::{self, Config, PingPongSystem};
 use sim::determinism::check_determinism;
 use sim::prelude::*;
-use sim::scenario::Scenario;
 
 fn latency() -> LinkModel {
     LinkModel::with_latency(Distribution::Uniform {
@@ -33,7 +31,8 @@ fn same_seed_same_trace_different_seeds_differ() {
 /// purpose, say why in the commit.
 #[test]
 fn golden_trace_hashes_of_the_bench_fixed_points() {
-    let scenario = Scenario::<Config>::load(Path::new("../scenarios/pingpong/bench-5.toml")).unwrap();
+    let text = std::fs::read_to_string("../scenarios/pingpong/bench-5.toml").unwrap();
+    let scenario = sim::system::parse::<PingPongSystem>("bench-5.toml", &text).unwrap();
     let mut sim = pingpong::from_scenario(&scenario, 42);
     sim.run(Limits::duration(scenario.duration));
     let bench5 = (sim.trace_hash(), sim.events());

@@ -48,7 +48,7 @@ fn schedule() -> impl Strategy<Value = Vec<(u64, Fault)>> {
 }
 
 fn build(seed: u64, faults: &[(u64, Fault)]) -> Sim<pingpong::Msg> {
-    let config = Config { window: 3, timeout: Duration::from_millis(200) };
+    let config = Config { window: 3, timeout: Duration::from_millis(200), ..Config::default() };
     let network = LinkModel::with_latency(Distribution::Uniform {
         min: Duration::from_millis(1),
         max: Duration::from_millis(10),

@@ -47,6 +47,29 @@ impl Default for DiskConfig {
     }
 }
 
+/// A change to some fields of a disk's configuration (a disk fault); `None` keeps a field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskChange {
+    /// New capacity: `Some(None)` makes it unlimited.
+    pub capacity: Option<Option<u64>>,
+    /// New fsync latency.
+    pub fsync_latency: Option<Duration>,
+    /// Torn writes on or off.
+    pub torn_writes: Option<bool>,
+}
+
+impl DiskChange {
+    /// `config` with this change applied.
+    pub fn apply(&self, config: &DiskConfig) -> DiskConfig {
+        DiskConfig {
+            capacity: self.capacity.unwrap_or(config.capacity),
+            fsync_latency: self.fsync_latency.unwrap_or(config.fsync_latency),
+            torn_writes: self.torn_writes.unwrap_or(config.torn_writes),
+            sector_size: config.sector_size,
+        }
+    }
+}
+
 /// What a disk operation can fail with.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DiskError {

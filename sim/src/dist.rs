@@ -48,8 +48,9 @@ pub enum Distribution {
     Mixture(Mixture),
 }
 
-/// A weighted mixture; weights are kept as cumulative integer thresholds so the component
-/// choice is one exact integer draw.
+/// A weighted mixture; weights are kept as cumulative integer shares (`weight * 1e9`,
+/// rounded, not normalised) so the component choice is one exact integer draw and a weight
+/// written back out as `share / 1e9` reads back as the same share.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mixture {
     /// `(cumulative weight, component)`, strictly increasing in the weight.
@@ -83,7 +84,8 @@ pub enum InvalidDistribution {
 const WEIGHT_SCALE: f64 = 1_000_000_000.0;
 
 impl Distribution {
-    /// A weighted mixture. Weights need not sum to 1; they are normalised.
+    /// A weighted mixture. Weights need not sum to 1: a component's probability is its
+    /// weight over the sum.
     pub fn mixture(parts: Vec<(f64, Distribution)>) -> Result<Distribution, InvalidDistribution> {
         let weights: Vec<f64> = parts.iter().map(|(w, _)| *w).collect();
         let sum: f64 = weights.iter().sum();
@@ -94,7 +96,7 @@ impl Distribution {
         let mut components = Vec::with_capacity(parts.len());
         for (weight, part) in parts {
             part.validate()?;
-            let share = (weight / sum * WEIGHT_SCALE).round() as u64;
+            let share = (weight * WEIGHT_SCALE).round() as u64;
             if share > 0 {
                 cumulative += share;
                 components.push((cumulative, part));
@@ -118,6 +120,23 @@ impl Distribution {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The components of a mixture with their weights, as given (up to 1e-9).
+    pub fn mixture_parts(&self) -> Option<Vec<(f64, &Distribution)>> {
+        let Distribution::Mixture(mixture) = self else { return None };
+        let mut previous = 0;
+        Some(
+            mixture
+                .components
+                .iter()
+                .map(|(cumulative, part)| {
+                    let share = cumulative - previous;
+                    previous = *cumulative;
+                    (share as f64 / WEIGHT_SCALE, part)
+                })
+                .collect(),
+        )
     }
 
     /// One sample, in nanoseconds.

@@ -585,8 +585,9 @@ impl<M: Message> Sim<M> {
                     FaultOutcome::Applied
                 }
             }
-            Fault::Disk { config, .. } => {
-                self.world.disks[node.index()].set_config(config.clone());
+            Fault::Disk { change, .. } => {
+                let disk = &mut self.world.disks[node.index()];
+                disk.set_config(change.apply(disk.config()));
                 FaultOutcome::Applied
             }
             Fault::Network(model) => {

@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use crate::disk::DiskConfig;
+use crate::disk::DiskChange;
 use crate::network::LinkModel;
 use crate::node::NodeId;
 use crate::partition::Partition;
@@ -101,12 +101,12 @@ pub enum Fault {
         /// Length of the region (clipped to the file).
         len: u64,
     },
-    /// Replaces a node's disk configuration (slow fsync, capacity, torn writes).
+    /// Changes a node's disk configuration (slow fsync, capacity, torn writes).
     Disk {
         /// The node whose disk changes.
         node: Target,
-        /// The new configuration.
-        config: DiskConfig,
+        /// The fields that change.
+        change: DiskChange,
     },
     /// Replaces the default link model (a loss burst, a latency spike).
     Network(LinkModel),
@@ -154,6 +154,65 @@ impl Fault {
             *target = Target::Node(node);
         }
         self
+    }
+}
+
+impl fmt::Display for Fault {
+    /// One line for tables and summaries: `partition [n0 n1] | [n2 n3 n4]`, `crash n2`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |nodes: &[NodeId]| nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
+        match self {
+            Fault::Partition(Partition::Groups(groups)) => {
+                let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+                write!(f, "partition {}", groups.join(" | "))
+            }
+            Fault::Partition(Partition::OneWay { from, to }) => {
+                write!(f, "one-way cut [{}] -> [{}]", list(from), list(to))
+            }
+            Fault::Partition(Partition::Cuts(cuts)) => {
+                write!(f, "partition: {} directed links cut", cuts.len())
+            }
+            Fault::Partition(Partition::Isolate { node: Some(node), .. }) => {
+                write!(f, "partition: isolate {node}")
+            }
+            Fault::Partition(Partition::Isolate { node: None, .. }) => {
+                write!(f, "partition: isolate a random node")
+            }
+            Fault::Partition(Partition::MajorityMinority { .. }) => write!(f, "partition: majority-minority"),
+            Fault::Partition(Partition::Bridge { .. }) => write!(f, "partition: bridge"),
+            Fault::Partition(Partition::MajoritiesRing { .. }) => write!(f, "partition: majorities-ring"),
+            Fault::Heal => write!(f, "heal"),
+            Fault::Crash(target) => write!(f, "crash {target}"),
+            Fault::Restart(target) => write!(f, "restart {target}"),
+            Fault::Pause(target) => write!(f, "pause {target}"),
+            Fault::Resume(target) => write!(f, "resume {target}"),
+            Fault::ClockStep { node, delta_nanos } => {
+                write!(f, "clock step {node} by {:+.3}ms", *delta_nanos as f64 / 1e6)
+            }
+            Fault::ClockDrift { node, ppm } => write!(f, "clock drift {node} {ppm:+} ppm"),
+            Fault::Corrupt { node, file, offset, len } => {
+                write!(f, "corrupt {node} {file} bytes {offset}..{}", offset + len)
+            }
+            Fault::Disk { node, change } => {
+                write!(f, "disk {node}")?;
+                if let Some(latency) = change.fsync_latency {
+                    write!(f, " fsync {latency:?}")?;
+                }
+                if let Some(capacity) = change.capacity {
+                    match capacity {
+                        Some(bytes) => write!(f, " capacity {bytes} B")?,
+                        None => write!(f, " capacity unlimited")?,
+                    }
+                }
+                if let Some(torn) = change.torn_writes {
+                    write!(f, " torn writes {}", if torn { "on" } else { "off" })?;
+                }
+                Ok(())
+            }
+            Fault::Network(model) => {
+                write!(f, "network loss {} duplicate {}", model.loss.as_f64(), model.duplicate.as_f64())
+            }
+        }
     }
 }
 

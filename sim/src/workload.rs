@@ -27,6 +27,17 @@ use crate::node::NodeId;
 use crate::rng::{Probability, Rng};
 use crate::time::Time;
 
+/// An operation a system's clients accept.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct OperationSpec {
+    /// Its name in the mix and the history (`get`, `put`, `ping`).
+    pub name: &'static str,
+    /// Whether its invocation carries a value (writes do, reads do not).
+    pub valued: bool,
+    /// Its weight in the system's default mix.
+    pub weight: f64,
+}
+
 /// How operations are issued.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {

@@ -8,27 +8,33 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Requests each node keeps outstanding. Default: 1.
+    /// Requests each server keeps outstanding to other servers (0: servers only answer).
+    /// Default: 1.
     pub window: u32,
-    /// How long a request waits for its answer before it is replaced. Default: "1s".
+    /// How long a request waits for its answer: a server replaces it, a client reports the
+    /// operation as info (unknown). Default: "1s".
     #[serde(with = "sim::scenario::duration")]
     pub timeout: Duration,
+    /// Servers append a checksummed record of every client echo to `replies.log` and fsync
+    /// it before replying, and verify the log when they start: disk faults then show up as
+    /// latency (slow fsync), missing replies (full disk) and corrupt records. Default: false.
+    pub durable_replies: bool,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { window: 1, timeout: Duration::from_secs(1) }
+        Config { window: 1, timeout: Duration::from_secs(1), durable_replies: false }
     }
 }
 
 impl Config {
-    /// The rules across fields.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.window == 0 {
-            return Err("settings.window must be at least 1".into());
+    /// The rules across fields: `(key, message)` on failure.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.window > 10_000 {
+            return Err(("window", format!("window must be at most 10000, got {}", self.window)));
         }
         if self.timeout.is_zero() {
-            return Err("settings.timeout must be greater than zero".into());
+            return Err(("timeout", "timeout must be greater than zero".into()));
         }
         Ok(())
     }

@@ -1,36 +1,85 @@
 //! Ping-pong: the kernel's reference system.
 //!
-//! Not one of the five systems: it exists to measure and test the kernel. Every node keeps
-//! `window` requests outstanding, each to a random peer, and answers every request it gets.
-//! A request unanswered after `timeout` is abandoned and replaced. Its cost per message is
-//! close to zero, so a benchmark of it measures the engine, not the protocol.
+//! Not one of the five systems: it exists to measure and test the kernel. Every server
+//! keeps `window` requests outstanding, each to a random other server, and answers every
+//! request it gets; a request unanswered after `timeout` is replaced. Clients turn `ping`
+//! operations into echoes off random servers. Its cost per message is close to zero, so a
+//! benchmark of it measures the engine, not the protocol; its scenarios exercise every
+//! fault kind end to end before the real systems land.
 //!
 //! The fixed points every performance comparison uses are `scenarios/pingpong/bench-5.toml`
-//! and `bench-100.toml`: 5 / 100 nodes, window 1, 60 simulated seconds, latency uniform
+//! and `bench-100.toml`: 5 / 100 servers, window 1, 60 simulated seconds, latency uniform
 //! 1–10 ms, no faults.
 
+mod client;
 mod config;
 mod msg;
 mod node;
 
+pub use client::Client;
 pub use config::Config;
 pub use msg::Msg;
 pub use node::PingPong;
 
 use sim::scenario::Scenario;
-use sim::{LinkModel, Sim};
+use sim::system::{Check, System};
+use sim::workload::{OperationSpec, Outcome};
+use sim::{LinkModel, NodeId, Sim};
 
-/// A simulation of `nodes` ping-pong nodes over `network`.
-pub fn build(seed: u64, nodes: u32, config: &Config, network: LinkModel) -> Sim<Msg> {
-    let mut sim = Sim::new(seed, network);
-    for _ in 0..nodes {
-        let node_config = config.clone();
-        sim.add_node(move || PingPong::new(node_config.clone()));
+/// Ping-pong as a system scenarios can name.
+pub struct PingPongSystem;
+
+impl System for PingPongSystem {
+    type Msg = Msg;
+    type Settings = Config;
+
+    const NAME: &'static str = "pingpong";
+    const ABOUT: &'static str =
+        "kernel reference workload: servers keep `window` pings outstanding to each other; \
+                                 clients echo `ping` operations off random servers";
+    const OPERATIONS: &'static [OperationSpec] =
+        &[OperationSpec { name: "ping", valued: false, weight: 1.0 }];
+    const ROLES: &'static [&'static str] = &[];
+
+    fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
+        scenario.settings.validate()
     }
+
+    fn add_servers(scenario: &Scenario<Config>, sim: &mut Sim<Msg>) {
+        add_servers(sim, scenario.nodes, &scenario.settings);
+    }
+
+    fn add_client(scenario: &Scenario<Config>, servers: &[NodeId], sim: &mut Sim<Msg>) -> NodeId {
+        let (config, count) = (scenario.settings.clone(), servers.len() as u32);
+        sim.add_node(move || Client::new(config.clone(), count))
+    }
+
+    fn check(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> {
+        let stray = sim.operations().iter().find(|r| {
+            matches!(r.completed, Some((_, Outcome::Ok(_))))
+                && r.served_by.is_none_or(|s| s.0 >= scenario.nodes)
+        });
+        vec![Check::from("pingpong.served_by_a_server", stray.is_none(), || {
+            format!("operation {:?} completed ok without a server's reply", stray.map(|r| &r.op))
+        })]
+    }
+}
+
+fn add_servers(sim: &mut Sim<Msg>, servers: u32, config: &Config) {
+    for _ in 0..servers {
+        let config = config.clone();
+        sim.add_node(move || PingPong::new(config.clone(), servers));
+    }
+}
+
+/// A simulation of `servers` ping-pong servers over `network`, with no clients.
+pub fn build(seed: u64, servers: u32, config: &Config, network: LinkModel) -> Sim<Msg> {
+    let mut sim = Sim::new(seed, network);
+    add_servers(&mut sim, servers, config);
     sim
 }
 
-/// The simulation a ping-pong scenario describes.
+/// The simulation a ping-pong scenario describes (servers, clients, workload, faults).
 pub fn from_scenario(scenario: &Scenario<Config>, seed: u64) -> Sim<Msg> {
-    build(seed, scenario.nodes, &scenario.settings, scenario.network.link_model())
+    sim::run::build::<PingPongSystem>(scenario, seed)
 }

@@ -1,11 +1,12 @@
 //! The ping-pong wire.
 
-use sim::Message;
+use sim::{Message, NodeId};
 
-/// A request or its answer. `slot` is the requester's window slot, echoed back.
+/// Requests and answers between servers (`Ping`/`Pong`), and a client's echo, relayed
+/// through a second server (`Echo`, `Relay`, `Relayed`, `Reply`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Msg {
-    /// A request.
+    /// A server's request to another server.
     Ping {
         /// The requester's request number.
         id: u64,
@@ -18,6 +19,30 @@ pub enum Msg {
         id: u64,
         /// The requester's window slot.
         slot: u32,
+    },
+    /// A client's operation, to its first server.
+    Echo {
+        /// The workload operation id.
+        op: u64,
+    },
+    /// The first server relays the echo to a second one.
+    Relay {
+        /// The operation.
+        op: u64,
+        /// The client to answer in the end.
+        client: NodeId,
+    },
+    /// The second server's answer to `Relay`.
+    Relayed {
+        /// The operation.
+        op: u64,
+        /// The client to answer.
+        client: NodeId,
+    },
+    /// The first server's answer to `Echo { op }`.
+    Reply {
+        /// The operation being answered.
+        op: u64,
     },
 }
 

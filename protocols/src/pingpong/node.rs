@@ -20,37 +20,45 @@ struct Slot {
     timer: Option<TimerId>,
 }
 
-/// A node that keeps `window` pings outstanding and answers every ping.
+/// A server that keeps `window` pings outstanding to other servers and answers every ping
+/// and every client echo.
 #[derive(Debug)]
 pub struct PingPong {
     config: Config,
+    servers: u32,
     slots: Vec<Slot>,
     next_request: u64,
 }
 
 impl PingPong {
-    /// A node with empty slots; they fill at start.
-    pub fn new(config: Config) -> PingPong {
+    /// A server among `servers` (ids `0..servers`), with empty slots; they fill at start.
+    pub fn new(config: Config, servers: u32) -> PingPong {
         let slots = vec![Slot::default(); config.window as usize];
-        PingPong { config, slots, next_request: 0 }
+        PingPong { config, servers, slots, next_request: 0 }
     }
 
-    /// Sends a new request on `slot` to a random peer.
-    fn issue(&mut self, ctx: &mut Ctx<'_, Msg>, slot: usize) {
-        let count = ctx.node_count() as u64;
+    /// A random other server, if there is one.
+    fn random_peer(&self, ctx: &mut Ctx<'_, Msg>) -> Option<NodeId> {
+        let count = u64::from(self.servers);
         if count < 2 {
-            return;
+            return None;
         }
         let me = u64::from(ctx.id().0);
         let mut peer = ctx.rng().below(count - 1);
         if peer >= me {
             peer += 1;
         }
+        Some(NodeId(peer as u32))
+    }
+
+    /// Sends a new request on `slot` to a random peer.
+    fn issue(&mut self, ctx: &mut Ctx<'_, Msg>, slot: usize) {
+        let Some(peer) = self.random_peer(ctx) else { return };
         self.next_request += 1;
         let id = self.next_request;
         self.slots[slot].request = id;
         self.slots[slot].deadline = ctx.now() + self.config.timeout;
-        ctx.send(NodeId(peer as u32), Msg::Ping { id, slot: slot as u32 });
+        ctx.send(peer, Msg::Ping { id, slot: slot as u32 });
         if self.slots[slot].timer.is_none() {
             self.slots[slot].timer = Some(ctx.set_timer(self.config.timeout));
         }
@@ -61,6 +69,9 @@ impl Node for PingPong {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if self.config.durable_replies {
+            verify_log(ctx);
+        }
         for slot in 0..self.slots.len() {
             self.issue(ctx, slot);
         }
@@ -69,7 +80,19 @@ impl Node for PingPong {
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Ping { id, slot } => ctx.send(from, Msg::Pong { id, slot }),
+            Msg::Echo { op } => {
+                let relay = self.random_peer(ctx).unwrap_or(ctx.id());
+                ctx.send(relay, Msg::Relay { op, client: from });
+            }
+            Msg::Relay { op, client } => ctx.send(from, Msg::Relayed { op, client }),
+            Msg::Relayed { op, client } => {
+                if !self.config.durable_replies || append_record(ctx, op) {
+                    ctx.send(client, Msg::Reply { op });
+                }
+            }
+            Msg::Reply { .. } => ctx.always("servers get no replies", false),
             Msg::Pong { id, slot } => {
+                ctx.always("a pong answers a ping this incarnation sent", id <= self.next_request);
                 let slot = slot as usize;
                 if self.slots.get(slot).is_some_and(|s| s.request == id) {
                     ctx.count("pongs", 1);
@@ -93,4 +116,45 @@ impl Node for PingPong {
             self.slots[slot].timer = Some(ctx.set_timer(remaining));
         }
     }
+}
+
+/// The durable reply log: one 12-byte record per echo, the operation id and a checksum.
+const LOG: &str = "replies.log";
+const RECORD: usize = 12;
+
+fn checksum(op: u64) -> u32 {
+    sim::hash::digest(&op) as u32
+}
+
+/// Appends and fsyncs a record; false if the disk refused (full), and then no reply goes out.
+fn append_record(ctx: &mut Ctx<'_, Msg>, op: u64) -> bool {
+    let mut record = [0u8; RECORD];
+    record[..8].copy_from_slice(&op.to_le_bytes());
+    record[8..].copy_from_slice(&checksum(op).to_le_bytes());
+    match ctx.disk().append(LOG, &record).and_then(|_| ctx.disk().fsync(LOG)) {
+        Ok(()) => true,
+        Err(_) => {
+            ctx.count("replies refused: disk full", 1);
+            false
+        }
+    }
+}
+
+/// Counts the records that survived and the ones that are corrupt or torn.
+fn verify_log(ctx: &mut Ctx<'_, Msg>) {
+    let log = ctx.disk().read_all(LOG).unwrap_or_default();
+    let records = log.chunks(RECORD);
+    let (mut intact, mut damaged) = (0, 0);
+    for record in records {
+        let whole = record.len() == RECORD;
+        let op = whole.then(|| u64::from_le_bytes(record[..8].try_into().expect("8 bytes")));
+        if op.is_some_and(|op| checksum(op).to_le_bytes() == record[8..]) {
+            intact += 1;
+        } else {
+            damaged += 1;
+        }
+    }
+    ctx.count("log records recovered", intact);
+    ctx.count("log records damaged", damaged);
+    ctx.sometimes("found a damaged log record at start", damaged > 0);
 }

@@ -1,0 +1,61 @@
+//! The ping-pong client: turns each `ping` operation into an `Echo` to a random server,
+//! which relays it through a second server before replying.
+//!
+//! A reply completes the operation ok, naming the first server. No reply within the timeout
+//! completes it as info: the echo may have arrived and the reply been lost, so "it did not
+//! happen" would be a lie. A reply after that is ignored.
+
+use std::collections::BTreeMap;
+
+use sim::prelude::*;
+
+use super::{Config, Msg};
+
+/// A client that echoes operations off random servers.
+#[derive(Debug)]
+pub struct Client {
+    config: Config,
+    servers: u32,
+    /// Outstanding operations by the timer that ends them.
+    waiting: BTreeMap<u64, TimerId>,
+}
+
+impl Client {
+    /// A client of `servers` servers (ids `0..servers`).
+    pub fn new(config: Config, servers: u32) -> Client {
+        Client { config, servers, waiting: BTreeMap::new() }
+    }
+}
+
+impl Node for Client {
+    type Msg = Msg;
+
+    fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
+
+    fn on_invoke(&mut self, ctx: &mut Ctx<'_, Msg>, op: Operation) {
+        let server = NodeId(ctx.rng().below(u64::from(self.servers)) as u32);
+        ctx.send(server, Msg::Echo { op: op.id });
+        let timer = ctx.set_timer(self.config.timeout);
+        self.waiting.insert(op.id, timer);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        if let Msg::Reply { op } = msg {
+            ctx.always("replies come from servers", from.0 < self.servers);
+            if let Some(timer) = self.waiting.remove(&op) {
+                ctx.cancel_timer(timer);
+                ctx.complete(op, Outcome::Ok(Value::Nil), Some(from));
+            } else {
+                ctx.sometimes("reply arrived after its timeout", true);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
+        let expired = self.waiting.iter().find(|(_, t)| **t == timer).map(|(op, _)| *op);
+        if let Some(op) = expired {
+            self.waiting.remove(&op);
+            ctx.complete(op, Outcome::Info, None);
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! What a run reports: the summary, latency histograms, and the report folder.
+//!
+//! A report folder (`reports/<scenario>/<seed>/`) holds `summary.json`, one `.hgrm` per
+//! operation kind and per kind and phase (HdrHistogram's percentile-distribution text, in
+//! milliseconds), `history.jsonl`, the realized `faults.toml`, `scenario.toml` (the scenario
+//! as run, for `simctl replay`), and `trace.jsonl` when asked for.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::history::HistoryEvent;
+use crate::network::NetworkStats;
+use crate::scenario::Phase;
+use crate::system::Verdict;
+
+/// Significant figures kept by latency histograms.
+pub const SIGNIFICANT_FIGURES: u8 = 3;
+
+/// Percentiles of one set of latencies, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LatencyStats {
+    /// How many operations.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl LatencyStats {
+    /// The percentiles of a histogram of nanoseconds.
+    pub fn of(histogram: &Histogram<u64>) -> LatencyStats {
+        let ms = |nanos: u64| nanos as f64 / 1e6;
+        LatencyStats {
+            count: histogram.len(),
+            p50: ms(histogram.value_at_quantile(0.5)),
+            p90: ms(histogram.value_at_quantile(0.9)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            max: ms(histogram.max()),
+        }
+    }
+}
+
+/// A new latency histogram (nanoseconds, resizing as needed).
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new(SIGNIFICANT_FIGURES).expect("3 significant figures is a valid precision")
+}
+
+/// Operation counts by outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OpCounts {
+    /// Completed ok.
+    pub ok: u64,
+    /// Definitely did not happen.
+    pub fail: u64,
+    /// Unknown outcome.
+    pub info: u64,
+    /// Never completed (still in flight at the end).
+    pub pending: u64,
+}
+
+/// Message counts, with the drop total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NetworkSummary {
+    /// `send` calls.
+    pub sent: u64,
+    /// Handed to a node.
+    pub delivered: u64,
+    /// Dropped for any reason.
+    pub dropped: u64,
+    /// Extra copies delivered or in flight.
+    pub duplicated: u64,
+    /// Dropped by the loss probability.
+    pub dropped_loss: u64,
+    /// Dropped by a partition.
+    pub dropped_partition: u64,
+    /// Dropped because the receiver was down.
+    pub dropped_crashed: u64,
+}
+
+impl From<NetworkStats> for NetworkSummary {
+    fn from(stats: NetworkStats) -> NetworkSummary {
+        NetworkSummary {
+            sent: stats.sent,
+            delivered: stats.delivered,
+            dropped: stats.dropped(),
+            duplicated: stats.duplicated,
+            dropped_loss: stats.dropped_loss,
+            dropped_partition: stats.dropped_partition,
+            dropped_crashed: stats.dropped_crashed,
+        }
+    }
+}
+
+/// One applied or skipped fault, for the summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultLine {
+    /// Its index in the schedule.
+    pub index: u64,
+    /// When, in nanoseconds.
+    pub at_ns: u64,
+    /// What, in words.
+    pub fault: String,
+    /// `applied` or `skipped: why`.
+    pub outcome: String,
+}
+
+/// `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The system.
+    pub system: String,
+    /// The seed.
+    pub seed: u64,
+    /// The trace hash, 16 hex digits.
+    pub trace_hash: String,
+    /// Events run.
+    pub events: u64,
+    /// Simulated time at the end, in nanoseconds.
+    pub sim_time_ns: u64,
+    /// Every check passed or was skipped.
+    pub passed: bool,
+    /// Check name → verdict.
+    pub checks: BTreeMap<String, Verdict>,
+    /// Check name → why, for every verdict but pass.
+    pub reasons: BTreeMap<String, String>,
+    /// Operation kind → counts by outcome.
+    pub ops: BTreeMap<String, OpCounts>,
+    /// Operation kind → latency of operations that completed ok, in ms (failed and unknown
+    /// outcomes are counted in `ops`, not timed). Open-loop latency counts from the intended
+    /// start, so it is free of coordinated omission.
+    pub latency: BTreeMap<String, LatencyStats>,
+    /// Operation kind → phase → latency, for the phases that had operations.
+    pub latency_by_phase: BTreeMap<String, BTreeMap<Phase, LatencyStats>>,
+    /// The realized faults.
+    pub faults: Vec<FaultLine>,
+    /// First and last applied fault, in nanoseconds: the "during" phase.
+    pub fault_window_ns: Option<[u64; 2]>,
+    /// Message counts.
+    pub network: NetworkSummary,
+    /// The system's counters.
+    pub counters: BTreeMap<String, u64>,
+    /// Sometimes-assertions → how many times each held.
+    pub sometimes: BTreeMap<String, u64>,
+    /// The protocol panic that ended the run, if one did.
+    pub panic: Option<String>,
+    /// The scenario file.
+    pub file: String,
+    /// The command that reproduces this run.
+    pub reproduce: String,
+    /// The simctl version that ran it.
+    pub simctl_version: String,
+}
+
+/// One line of `trace.jsonl`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceLine {
+    /// Event index.
+    pub index: u64,
+    /// Time, in nanoseconds.
+    pub time_ns: u64,
+    /// Where it happened.
+    pub node: Option<u32>,
+    /// What kind of event.
+    pub kind: crate::trace::EventKind,
+    /// The sender of a message.
+    pub peer: Option<u32>,
+    /// The message or fault digest, hex.
+    pub digest: String,
+    /// The event in words (the message or fault in `Debug` form).
+    pub what: String,
+}
+
+/// Everything a run produced, ready to print or write.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The summary.
+    pub summary: Summary,
+    /// The client history.
+    pub history: Vec<HistoryEvent>,
+    /// Latency histograms by operation kind and phase (`None`: all phases).
+    pub histograms: BTreeMap<(String, Option<Phase>), Histogram<u64>>,
+    /// The realized faults as a `[[faults]]` list.
+    pub faults_toml: String,
+    /// The scenario text as run.
+    pub scenario_text: String,
+    /// Every event, when asked for.
+    pub trace: Option<Vec<TraceLine>>,
+}
+
+impl RunReport {
+    /// Writes the report folder `out/<scenario>/<seed>/`; returns its path.
+    pub fn write(&self, out: &Path) -> io::Result<PathBuf> {
+        let dir = out.join(&self.summary.scenario).join(self.summary.seed.to_string());
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("summary.json"), self.summary_json() + "\n")?;
+        std::fs::write(dir.join("scenario.toml"), &self.scenario_text)?;
+        std::fs::write(dir.join("faults.toml"), &self.faults_toml)?;
+        let mut history = String::new();
+        for event in &self.history {
+            history += &serde_json::to_string(event).map_err(io::Error::other)?;
+            history.push('\n');
+        }
+        std::fs::write(dir.join("history.jsonl"), history)?;
+        // Stale files from an earlier run of the same seed would mislead.
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let stale = path.extension().is_some_and(|e| e == "hgrm")
+                || path.file_name().is_some_and(|n| n == "trace.jsonl");
+            if stale {
+                std::fs::remove_file(path)?;
+            }
+        }
+        for ((op, phase), histogram) in &self.histograms {
+            let name = match phase {
+                Some(phase) => format!("{op}.{}.hgrm", phase.name()),
+                None => format!("{op}.hgrm"),
+            };
+            std::fs::write(dir.join(file_name(&name)), hgrm(histogram))?;
+        }
+        if let Some(trace) = &self.trace {
+            let mut lines = String::new();
+            for line in trace {
+                lines += &serde_json::to_string(line).map_err(io::Error::other)?;
+                lines.push('\n');
+            }
+            std::fs::write(dir.join("trace.jsonl"), lines)?;
+        }
+        Ok(dir)
+    }
+
+    /// `summary.json`'s text.
+    pub fn summary_json(&self) -> String {
+        serde_json::to_string_pretty(&self.summary).expect("summaries serialize")
+    }
+}
+
+/// Keeps operation names from escaping the report folder.
+fn file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect()
+}
+
+/// A histogram of nanoseconds in HdrHistogram's percentile-distribution text format
+/// (`outputPercentileDistribution` with 5 ticks per half distance), values in ms.
+pub fn hgrm(histogram: &Histogram<u64>) -> String {
+    let mut out = String::new();
+    let ms = |nanos: u64| nanos as f64 / 1e6;
+    writeln!(out, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)")
+        .unwrap();
+    let mut total = 0;
+    for step in histogram.iter_quantiles(5) {
+        total += step.count_since_last_iteration();
+        let quantile = step.quantile_iterated_to();
+        let value = ms(step.value_iterated_to());
+        if quantile < 1.0 {
+            writeln!(out, "{value:12.3} {quantile:2.12} {total:10} {:14.2}", 1.0 / (1.0 - quantile)).unwrap();
+        } else {
+            writeln!(out, "{value:12.3} {quantile:2.12} {total:10}").unwrap();
+        }
+    }
+    let sub_buckets = 2u64.pow((2.0 * 10f64.powi(i32::from(SIGNIFICANT_FIGURES))).log2().ceil() as u32);
+    writeln!(
+        out,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        ms_f(histogram.mean()),
+        ms_f(histogram.stdev())
+    )
+    .unwrap();
+    writeln!(out, "#[Max     = {:12.3}, Total count    = {:12}]", ms(histogram.max()), histogram.len())
+        .unwrap();
+    writeln!(out, "#[Buckets = {:12}, SubBuckets     = {:12}]", histogram.buckets(), sub_buckets).unwrap();
+    out
+}
+
+fn ms_f(nanos: f64) -> f64 {
+    nanos / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hgrm_has_the_percentile_distribution_shape() {
+        let mut h = histogram();
+        for i in 1..=1000u64 {
+            h.record(i * 1_000_000).unwrap();
+        }
+        let text = hgrm(&h);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("Value") && lines[0].contains("1/(1-Percentile)"));
+        assert!(lines[2].trim_start().starts_with("1.000 0.000000000000"), "{}", lines[2]);
+        let last_row = lines.iter().rev().find(|l| !l.starts_with('#')).unwrap();
+        assert!(last_row.contains("1.000000000000") && last_row.trim_end().ends_with("1000"), "{last_row}");
+        assert!(text.contains("#[Max     =     1000.",), "{text}");
+        assert!(text.contains("Total count    =         1000]"), "{text}");
+        let stats = LatencyStats::of(&h);
+        assert_eq!((stats.count, stats.p50.round(), stats.p99.round()), (1000, 500.0, 990.0));
+    }
+}

@@ -1,0 +1,309 @@
+//! Running a scenario: build the simulation a scenario describes, run it, judge it.
+//!
+//! The steps, in order (the order is part of the determinism contract): servers `0..nodes`
+//! (the system adds them), network overrides, disks, clients, the workload, the planned
+//! faults (explicit and swarm, merged by time), then events until the scenario's duration.
+//! A protocol panic ends the run early; it is caught and reported as a failed check with the
+//! seed, never a crash of the caller.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::panic::{self, AssertUnwindSafe};
+
+use hdrhistogram::Histogram;
+
+use crate::engine::Sim;
+use crate::fault::FaultOutcome;
+use crate::node::NodeId;
+use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
+use crate::rng::Seed;
+use crate::scenario::{plan, realized_toml, Phase, PlanContext, Scenario};
+use crate::system::{Check, System, Verdict};
+use crate::time::Time;
+use crate::workload::{OpRecord, Outcome};
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Record every event with its description (`trace.jsonl`).
+    pub trace: bool,
+}
+
+/// Builds the simulation a scenario describes, with its faults scheduled, ready to run.
+pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::Msg> {
+    let mut sim = Sim::new(seed, scenario.network.link_model());
+    Y::add_servers(scenario, &mut sim);
+    assert_eq!(sim.node_count(), scenario.nodes as usize, "{} must add exactly `nodes` servers", Y::NAME);
+    let servers: Vec<NodeId> = (0..scenario.nodes).map(NodeId).collect();
+    scenario.network.apply_overrides(sim.network_mut());
+    let disk = scenario.disk.config();
+    for &server in &servers {
+        sim.set_disk_config(server, disk.clone());
+    }
+    sim.set_damage_budget(scenario.disk.damage_budget);
+    if let Some(workload) = &scenario.workload {
+        let clients = (0..workload.clients).map(|_| Y::add_client(scenario, &servers, &mut sim)).collect();
+        sim.set_workload(workload.config(clients, scenario.duration, Y::OPERATIONS));
+    }
+    let context = PlanContext {
+        servers: &servers,
+        network: &scenario.network.link_model(),
+        fsync_latency: disk.fsync_latency,
+        duration: scenario.duration,
+        seed: Seed(seed),
+    };
+    for planned in plan(&scenario.faults, scenario.swarm.as_ref(), &context) {
+        sim.schedule(planned.at, planned.fault);
+    }
+    sim
+}
+
+thread_local! {
+    /// Where the last protocol panic on this thread happened, recorded by the hook that
+    /// `install_panic_hook` installs.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Whether this thread is inside `run`: only those panics are the protocol's.
+    static IN_RUN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs a panic hook that records panics inside `run` (message and location) for the
+/// run's report instead of printing them; other panics print as before. Call once, at the
+/// start of a program that runs scenarios.
+pub fn install_panic_hook() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if !IN_RUN.with(Cell::get) {
+            return previous(info);
+        }
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        LAST_PANIC.with(|last| *last.borrow_mut() = Some(format!("{message}{location}")));
+    }));
+}
+
+/// Runs a scenario with a seed and judges the run.
+pub fn run<Y: System>(
+    file: &str,
+    text: &str,
+    scenario: &Scenario<Y::Settings>,
+    seed: u64,
+    options: &RunOptions,
+) -> RunReport {
+    let mut sim = build::<Y>(scenario, seed);
+    let until = Time::from_duration(scenario.duration);
+    let mut trace = options.trace.then(Vec::new);
+    LAST_PANIC.with(|last| last.borrow_mut().take());
+    IN_RUN.with(|flag| flag.set(true));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match trace.as_mut() {
+        Some(lines) => {
+            while let Some((event, what)) = sim.step_described_until(until) {
+                lines.push(TraceLine {
+                    index: event.index,
+                    time_ns: event.time.as_nanos(),
+                    node: event.node.map(|n| n.0),
+                    kind: event.kind,
+                    peer: event.peer.map(|n| n.0),
+                    digest: format!("{:016x}", event.digest),
+                    what,
+                });
+            }
+        }
+        None => {
+            sim.run_until(until);
+        }
+    }));
+    IN_RUN.with(|flag| flag.set(false));
+    let panic = outcome.err().map(|payload| {
+        let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
+        recorded.unwrap_or_else(|| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_owned())
+        })
+    });
+    judge::<Y>(file, text, scenario, seed, &sim, panic, trace)
+}
+
+/// When the faults were on: the first and last applied fault.
+fn fault_window<M: crate::node::Message>(sim: &Sim<M>) -> Option<(Time, Time)> {
+    let applied: Vec<Time> =
+        sim.fault_log().iter().filter(|r| r.outcome == FaultOutcome::Applied).map(|r| r.time).collect();
+    Some((*applied.iter().min()?, *applied.iter().max()?))
+}
+
+fn phase_of(record: &OpRecord, window: Option<(Time, Time)>) -> Phase {
+    match window {
+        Some((start, _)) if record.intended < start => Phase::Before,
+        Some((_, end)) if record.intended <= end => Phase::During,
+        Some(_) => Phase::After,
+        None => Phase::Before,
+    }
+}
+
+fn judge<Y: System>(
+    file: &str,
+    text: &str,
+    scenario: &Scenario<Y::Settings>,
+    seed: u64,
+    sim: &Sim<Y::Msg>,
+    panic: Option<String>,
+    trace: Option<Vec<TraceLine>>,
+) -> RunReport {
+    let window = fault_window(sim);
+    let mut ops: BTreeMap<String, OpCounts> = BTreeMap::new();
+    let mut histograms: BTreeMap<(String, Option<Phase>), Histogram<u64>> = BTreeMap::new();
+    for record in sim.operations() {
+        let counts = ops.entry(record.op.f.clone()).or_default();
+        match &record.completed {
+            Some((_, Outcome::Ok(_))) => counts.ok += 1,
+            Some((_, Outcome::Fail)) => counts.fail += 1,
+            Some((_, Outcome::Info)) => counts.info += 1,
+            None => counts.pending += 1,
+        }
+        // Latency is of operations that completed ok; failures and unknown outcomes are
+        // counted above, as YCSB and Jepsen report them apart.
+        if let (Some(latency), Some((_, Outcome::Ok(_)))) = (record.latency_nanos(), &record.completed) {
+            let phase = phase_of(record, window);
+            for key in [(record.op.f.clone(), None), (record.op.f.clone(), Some(phase))] {
+                histograms
+                    .entry(key)
+                    .or_insert_with(report::histogram)
+                    .record(latency.max(1))
+                    .expect("histograms resize");
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    checks.push(Check::from("no_panic", panic.is_none(), || {
+        format!("a protocol panicked: {}", panic.clone().unwrap_or_default())
+    }));
+    let violations = &sim.observations().violations;
+    checks.push(if scenario.checks.assertions {
+        Check::from("assertions", violations.is_empty(), || {
+            let first = &violations[0];
+            format!(
+                "{} always-assertion failures; first: {:?} at {} at {}",
+                violations.len(),
+                first.name,
+                first.node,
+                first.time
+            )
+        })
+    } else {
+        Check {
+            name: "assertions".into(),
+            verdict: Verdict::Skipped,
+            reason: Some("assertions = false in [checks]".into()),
+        }
+    });
+    for bound in &scenario.checks.latency {
+        let histogram = histograms.get(&(bound.op.clone(), bound.phase));
+        let scope = bound.phase.map(|p| format!(" invoked {} faults", p.name())).unwrap_or_default();
+        for (name, quantile, limit) in bound.bounds() {
+            let check_name = match bound.phase {
+                Some(phase) => format!("latency.{}.{name}.{}", bound.op, phase.name()),
+                None => format!("latency.{}.{name}", bound.op),
+            };
+            checks.push(match histogram {
+                None => Check::fail(check_name, format!("no {} operation{scope} completed", bound.op)),
+                Some(h) => {
+                    let value = if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) };
+                    Check::from(check_name, u128::from(value) <= limit.as_nanos(), || {
+                        format!(
+                            "{name} of {}{scope} was {:.3}ms, bound {:?}",
+                            bound.op,
+                            value as f64 / 1e6,
+                            limit
+                        )
+                    })
+                }
+            });
+        }
+    }
+    if let Some(liveness) = &scenario.checks.liveness {
+        let healed = window.map_or(Time::ZERO, |(_, end)| end);
+        let deadline = healed + liveness.within;
+        let served = sim.operations().iter().any(|r| {
+            r.intended >= healed && matches!(&r.completed, Some((at, Outcome::Ok(_))) if *at <= deadline)
+        });
+        checks.push(if healed > Time::from_duration(liveness.heal_by) {
+            Check::fail(
+                "liveness",
+                format!("faults went on until {healed}, after heal_by {:?}", liveness.heal_by),
+            )
+        } else {
+            Check::from("liveness", served, || {
+                format!("no operation invoked after the last fault ({healed}) completed ok by {deadline}")
+            })
+        });
+    }
+    if panic.is_none() {
+        checks.extend(Y::check(scenario, sim));
+    } else {
+        checks.push(Check {
+            name: format!("{}.invariants", Y::NAME),
+            verdict: Verdict::Skipped,
+            reason: Some("the run panicked; state is incomplete".into()),
+        });
+    }
+    let reproduce = format!("simctl run {file} --seed {seed}");
+    let summary = Summary {
+        scenario: scenario.name.clone(),
+        system: scenario.system.clone(),
+        seed,
+        trace_hash: format!("{:016x}", sim.trace_hash()),
+        events: sim.events(),
+        sim_time_ns: sim.now().as_nanos(),
+        passed: checks.iter().all(|c| matches!(c.verdict, Verdict::Pass | Verdict::Skipped)),
+        checks: checks.iter().map(|c| (c.name.clone(), c.verdict)).collect(),
+        reasons: checks.iter().filter_map(|c| c.reason.clone().map(|r| (c.name.clone(), r))).collect(),
+        ops,
+        latency: histograms
+            .iter()
+            .filter(|((_, p), _)| p.is_none())
+            .map(|((op, _), h)| (op.clone(), LatencyStats::of(h)))
+            .collect(),
+        latency_by_phase: {
+            let mut by_phase: BTreeMap<String, BTreeMap<Phase, LatencyStats>> = BTreeMap::new();
+            for ((op, phase), h) in &histograms {
+                if let Some(phase) = phase {
+                    by_phase.entry(op.clone()).or_default().insert(*phase, LatencyStats::of(h));
+                }
+            }
+            by_phase
+        },
+        faults: sim
+            .fault_log()
+            .iter()
+            .map(|r| FaultLine {
+                index: r.index,
+                at_ns: r.time.as_nanos(),
+                fault: r.fault.to_string(),
+                outcome: r.outcome.to_string(),
+            })
+            .collect(),
+        fault_window_ns: window.map(|(start, end)| [start.as_nanos(), end.as_nanos()]),
+        network: sim.network_stats().into(),
+        counters: sim.observations().counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        sometimes: sim.observations().sometimes.iter().map(|(k, s)| ((*k).to_owned(), s.hits)).collect(),
+        panic,
+        file: file.to_owned(),
+        reproduce,
+        simctl_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    RunReport {
+        summary,
+        history: sim.observations().history.clone(),
+        histograms,
+        faults_toml: realized_toml(sim.fault_log()),
+        scenario_text: text.to_owned(),
+        trace,
+    }
+}

@@ -1,7 +1,10 @@
-//! The command line as a user meets it: exit statuses, error messages, determinism across
-//! processes.
+//! The command line as a user meets it: tables, reports, exit statuses, replay, the realized
+//! fault timeline, determinism across processes.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use serde_json::Value;
 
 fn simctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_simctl"))
@@ -11,78 +14,294 @@ fn simctl(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn scenario_file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("simctl-cli-test-{}", std::process::id()));
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A fresh folder for this test's files.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("simctl-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }
 
-fn json_field(output: &Output, field: &str) -> serde_json::Value {
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
-    summary[field].clone()
+fn summary(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("--json prints JSON ({e}): {}", stdout(output)))
 }
 
 #[test]
-fn run_prints_a_table_and_the_reproduce_command() {
-    let output = simctl(&["run", "scenarios/pingpong/bench-5.toml", "--seed", "42"]);
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("bench-5 (pingpong)"), "{stdout}");
-    assert!(stdout.contains("trace hash"), "{stdout}");
-    assert!(stdout.contains("reproduce: simctl run scenarios/pingpong/bench-5.toml --seed 42"), "{stdout}");
+fn run_prints_tables_and_writes_a_report_a_person_can_open() {
+    let out = scratch("report");
+    let output = simctl(&["run", "scenarios/partition.toml", "--seed", "42", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    for expected in
+        ["operation", "p99 ms", "during faults", "partition [", "heal", "liveness", "PASS", "trace hash"]
+    {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    assert!(text.contains("reproduce: simctl run scenarios/partition.toml --seed 42"), "{text}");
+    let folder = out.join("partition").join("42");
+    for file in
+        ["summary.json", "ping.hgrm", "ping.during.hgrm", "history.jsonl", "faults.toml", "scenario.toml"]
+    {
+        assert!(folder.join(file).is_file(), "{file} in {}", folder.display());
+    }
+    assert!(!folder.join("trace.jsonl").exists(), "only with --trace");
+    let history = std::fs::read_to_string(folder.join("history.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!((first["type"].as_str(), first["f"].as_str()), (Some("invoke"), Some("ping")));
+}
+
+#[test]
+fn summary_json_has_the_contract_fields() {
+    let out = scratch("summary");
+    let output =
+        simctl(&["run", "scenarios/partition.toml", "--seed", "7", "--json", "--out", out.to_str().unwrap()]);
+    let s = summary(&output);
+    for field in [
+        "scenario",
+        "system",
+        "seed",
+        "trace_hash",
+        "events",
+        "sim_time_ns",
+        "passed",
+        "checks",
+        "ops",
+        "latency",
+        "network",
+        "simctl_version",
+    ] {
+        assert!(!s[field].is_null(), "summary has {field}");
+    }
+    assert_eq!(s["trace_hash"].as_str().unwrap().len(), 16);
+    assert!(s["trace_hash"].as_str().unwrap().chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(s["seed"], 7);
+    for (name, verdict) in s["checks"].as_object().unwrap() {
+        let verdict = verdict.as_str().unwrap();
+        assert!(["pass", "fail", "unknown", "skipped"].contains(&verdict), "{name}: {verdict}");
+        assert_eq!(
+            verdict != "pass",
+            !s["reasons"][name].is_null(),
+            "{name} has a reason exactly when not pass"
+        );
+    }
+    let ping = &s["ops"]["ping"];
+    assert!(ping["ok"].as_u64().unwrap() > 1000 && ping["info"].as_u64().unwrap() > 0, "{ping}");
+    for stat in ["count", "p50", "p90", "p99", "max"] {
+        assert!(s["latency"]["ping"][stat].is_number(), "latency.ping.{stat}");
+    }
+    for field in ["sent", "delivered", "dropped", "duplicated"] {
+        assert!(s["network"][field].is_u64(), "network.{field}");
+    }
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("partition/7/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk, s, "--json prints summary.json");
+}
+
+#[test]
+fn latency_counts_each_ok_operation_once() {
+    let out = scratch("counts");
+    let calm = "name = \"calm\"\nsystem = \"pingpong\"\nnodes = 3\nduration = \"5s\"\n[workload]\nrate = \"100/s\"\n";
+    let calm = write(&out, "calm.toml", calm);
+    for scenario in [calm.as_str(), "scenarios/partition.toml"] {
+        let s = summary(&simctl(&["run", scenario, "--seed", "1", "--json", "--out", out.to_str().unwrap()]));
+        let ops = &s["ops"];
+        for (op, counts) in ops.as_object().unwrap() {
+            assert_eq!(s["latency"][op]["count"], counts["ok"], "{scenario} {op}");
+            let by_phase: u64 = s["latency_by_phase"][op]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, l)| l["count"].as_u64().unwrap())
+                .sum();
+            assert!(counts["ok"].as_u64().unwrap() > 100);
+            let expected =
+                if s["faults"].as_array().unwrap().is_empty() { 0 } else { counts["ok"].as_u64().unwrap() };
+            assert_eq!(by_phase, expected, "{scenario} {op}: phases only with faults, and they add up");
+        }
+    }
+}
+
+#[test]
+fn a_failed_check_exits_1_and_says_why() {
+    let dir = scratch("failed");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/partition.toml"))
+            .unwrap()
+            .replace("p99 = \"60ms\"", "p50 = \"1ms\"");
+    let path = write(&dir, "strict.toml", &text);
+    let output = simctl(&["run", &path, "--seed", "1", "--json", "--out", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let s = summary(&output);
+    assert_eq!(s["passed"], false);
+    assert_eq!(s["checks"]["latency.ping.p50.before"], "fail");
+    assert!(s["reasons"]["latency.ping.p50.before"].as_str().unwrap().contains("bound 1ms"));
+}
+
+#[test]
+fn protocol_panics_and_broken_invariants_fail_the_run_not_simctl() {
+    let dir = scratch("canary");
+    let base = "name = \"canary\"\nsystem = \"pingpong\"\nnodes = 3\nduration = \"5s\"\n[workload]\nrate = \"100/s\"\n";
+    let panicking = write(&dir, "panic.toml", &format!("{base}[settings]\nbugs = [\"panic-on-relay\"]\n"));
+    let output = simctl(&["run", &panicking, "--seed", "1", "--json", "--out", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let s = summary(&output);
+    assert_eq!(s["checks"]["no_panic"], "fail");
+    let reason = s["reasons"]["no_panic"].as_str().unwrap();
+    assert!(
+        reason.contains("planted bug: relaying operation 100") && reason.contains("node.rs:"),
+        "{reason}"
+    );
+    assert!(s["reproduce"].as_str().unwrap().ends_with("--seed 1"));
+    assert!(!stderr(&output).contains("panicked at"), "the panic is reported, not printed");
+    let phantom = write(&dir, "phantom.toml", &format!("{base}[settings]\nbugs = [\"phantom-reply\"]\n"));
+    let s = summary(&simctl(&["run", &phantom, "--seed", "1", "--json", "--out", dir.to_str().unwrap()]));
+    assert_eq!(s["checks"]["pingpong.served_by_a_server"], "fail");
+}
+
+#[test]
+fn replay_agrees_and_detects_a_changed_scenario() {
+    let out = scratch("replay");
+    simctl(&["run", "scenarios/pingpong/crash.toml", "--seed", "5", "--out", out.to_str().unwrap()]);
+    let folder = out.join("crash").join("5");
+    let output = simctl(&["replay", folder.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("replay agrees"));
+    let scenario = folder.join("scenario.toml");
+    let changed = std::fs::read_to_string(&scenario).unwrap().replace("crash = 2", "crash = 3");
+    std::fs::write(&scenario, changed).unwrap();
+    let output = simctl(&["replay", folder.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("replay differs"));
+    assert_eq!(simctl(&["replay", out.to_str().unwrap()]).status.code(), Some(2), "not a report folder");
+}
+
+#[test]
+fn faults_toml_replays_the_same_run_with_the_swarm_off() {
+    let out = scratch("swarm");
+    let original = summary(&simctl(&[
+        "run",
+        "scenarios/pingpong/swarm.toml",
+        "--seed",
+        "3",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(original["faults"].as_array().unwrap().len() > 10, "the swarm drew faults");
+    let scenario =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pingpong/swarm.toml"))
+            .unwrap();
+    let without_swarm = scenario[..scenario.find("[swarm]").unwrap()].to_owned()
+        + &scenario[scenario.find("[checks]").unwrap()..];
+    let faults = std::fs::read_to_string(out.join("swarm/3/faults.toml")).unwrap();
+    let path = write(&out, "explicit.toml", &format!("{without_swarm}\n{faults}"));
+    let replayed = summary(&simctl(&["run", &path, "--seed", "3", "--json", "--out", out.to_str().unwrap()]));
+    assert_eq!(replayed["trace_hash"], original["trace_hash"]);
+    assert_eq!(replayed["faults"], original["faults"]);
+}
+
+#[test]
+fn trace_writes_every_event() {
+    let out = scratch("trace");
+    let s = summary(&simctl(&[
+        "run",
+        "scenarios/pingpong/pause.toml",
+        "--seed",
+        "2",
+        "--trace",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let trace = std::fs::read_to_string(out.join("pause/2/trace.jsonl")).unwrap();
+    assert_eq!(trace.lines().count() as u64, s["events"].as_u64().unwrap());
+    let fault = trace
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["kind"] == "fault")
+        .unwrap();
+    assert!(fault["what"].as_str().unwrap().contains("Pause"), "{fault}");
+    let plain = summary(&simctl(&[
+        "run",
+        "scenarios/pingpong/pause.toml",
+        "--seed",
+        "2",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(plain["trace_hash"], s["trace_hash"], "tracing does not change the run");
+    assert!(!out.join("pause/2/trace.jsonl").exists(), "a rerun without --trace removes the stale trace");
 }
 
 #[test]
 fn same_seed_same_hash_across_processes_and_seeds_differ() {
-    let run = |seed: &str| simctl(&["run", "scenarios/pingpong/bench-5.toml", "--seed", seed, "--json"]);
-    let (a, b, c) = (run("7"), run("7"), run("8"));
-    assert_eq!(json_field(&a, "trace_hash"), json_field(&b, "trace_hash"));
-    assert_ne!(json_field(&a, "trace_hash"), json_field(&c, "trace_hash"));
-    assert_eq!(json_field(&a, "seed"), 7);
-    assert_eq!(json_field(&a, "sim_time_ns"), 60_000_000_000u64);
+    let out = scratch("determinism");
+    let run = |seed: &str| {
+        summary(&simctl(&[
+            "run",
+            "scenarios/pingpong/network.toml",
+            "--seed",
+            seed,
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ]))
+    };
+    let (a, b, c) = (run("11"), run("11"), run("12"));
+    assert_eq!(a["trace_hash"], b["trace_hash"]);
+    assert_ne!(a["trace_hash"], c["trace_hash"]);
+    let output = simctl(&[
+        "run",
+        "scenarios/pingpong/network.toml",
+        "--seed",
+        "11",
+        "--check-determinism",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("the same in a second run"));
 }
 
 #[test]
-fn check_determinism_passes_on_shipped_scenarios() {
-    let output = simctl(&["run", "scenarios/pingpong/bench-5.toml", "--seed", "3", "--check-determinism"]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("same in a second run"));
-}
-
-#[test]
-fn bad_input_exits_2_naming_file_line_and_column() {
-    let base = "name = \"x\"\nsystem = \"pingpong\"\nnodes = 3\nduration = \"2s\"\n";
-    let cases = [
-        ("typo.toml", format!("{base}[settings]\nwindw = 2\n"), "typo.toml:6:1: unknown field `windw`"),
-        ("system.toml", base.replace("pingpong", "nope"), "system.toml:2:10: unknown system \"nope\""),
-        ("duration.toml", base.replace("\"2s\"", "\"2 parsecs\""), "duration.toml:4:12: expected a duration"),
-        (
-            "zero.toml",
-            format!("{base}[settings]\nwindow = 0\n"),
-            "zero.toml: settings.window must be at least 1",
-        ),
-        ("syntax.toml", format!("{base}nodes = = 3\n"), "syntax.toml:5:"),
-    ];
-    for (name, text, expected) in cases {
-        let path = scenario_file(name, &text);
-        let output = simctl(&["run", &path, "--seed", "1"]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
-        assert!(stderr.contains(expected), "{name}: expected {expected:?} in {stderr:?}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        assert_eq!(simctl(&["validate", &path]).status.code(), Some(2));
+fn every_subcommand_has_an_example_in_its_help() {
+    for command in ["run", "replay", "validate", "list"] {
+        let help = stdout(&simctl(&[command, "--help"]));
+        assert!(help.contains("Example"), "simctl {command} --help:\n{help}");
     }
-    assert_eq!(simctl(&["run", "no/such/file.toml", "--seed", "1"]).status.code(), Some(2));
-    assert_eq!(simctl(&["run", "scenarios/pingpong/bench-5.toml"]).status.code(), Some(2), "missing --seed");
 }
 
 #[test]
-fn validate_and_list() {
-    let output =
-        simctl(&["validate", "scenarios/pingpong/bench-5.toml", "scenarios/pingpong/bench-100.toml"]);
-    assert_eq!(output.status.code(), Some(0));
-    let listed = String::from_utf8_lossy(&simctl(&["list"]).stdout).into_owned();
-    assert!(listed.contains("pingpong") && listed.contains("window = 1"), "{listed}");
+fn list_shows_systems_settings_fault_kinds_and_scenarios() {
+    let listed = stdout(&simctl(&["list"]));
+    for expected in [
+        "system pingpong",
+        "window = 1",
+        "durable_replies",
+        "crash",
+        "clock",
+        "disk",
+        "[swarm]",
+        "scenarios/partition.toml",
+    ] {
+        assert!(listed.contains(expected), "{expected:?} in\n{listed}");
+    }
+    assert!(!listed.contains("INVALID"), "{listed}");
 }

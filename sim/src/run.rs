@@ -142,8 +142,7 @@ fn phase_of(record: &OpRecord, window: Option<(Time, Time)>) -> Phase {
     match window {
         Some((start, _)) if record.intended < start => Phase::Before,
         Some((_, end)) if record.intended <= end => Phase::During,
-        Some(_) => Phase::After,
-        None => Phase::Before,
+        _ => Phase::After,
     }
 }
 
@@ -170,8 +169,10 @@ fn judge<Y: System>(
         // Latency is of operations that completed ok; failures and unknown outcomes are
         // counted above, as YCSB and Jepsen report them apart.
         if let (Some(latency), Some((_, Outcome::Ok(_)))) = (record.latency_nanos(), &record.completed) {
-            let phase = phase_of(record, window);
-            for key in [(record.op.f.clone(), None), (record.op.f.clone(), Some(phase))] {
+            // Phases only mean something when faults were applied.
+            let phase = window.map(|_| phase_of(record, window));
+            let keys = std::iter::once(None).chain(phase.map(Some));
+            for key in keys.map(|phase| (record.op.f.clone(), phase)) {
                 histograms
                     .entry(key)
                     .or_insert_with(report::histogram)

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use sim::prelude::*;
 
-use super::{Config, Msg};
+use super::{Bug, Config, Msg};
 
 /// A client that echoes operations off random servers.
 #[derive(Debug)]
@@ -33,6 +33,9 @@ impl Node for Client {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
 
     fn on_invoke(&mut self, ctx: &mut Ctx<'_, Msg>, op: Operation) {
+        if op.id % 10 == 7 && self.config.bugs.contains(&Bug::PhantomReply) {
+            return ctx.complete(op.id, Outcome::Ok(Value::Nil), None);
+        }
         let server = NodeId(ctx.rng().below(u64::from(self.servers)) as u32);
         ctx.send(server, Msg::Echo { op: op.id });
         let timer = ctx.set_timer(self.config.timeout);

@@ -19,11 +19,25 @@ pub struct Config {
     /// it before replying, and verify the log when they start: disk faults then show up as
     /// latency (slow fsync), missing replies (full disk) and corrupt records. Default: false.
     pub durable_replies: bool,
+    /// Planted bugs, for testing the checks (canaries): `"panic-on-relay"` (a server panics
+    /// relaying operation 100), `"phantom-reply"` (clients report operations whose id ends
+    /// in 7 as ok at once, without asking a server). Default: none.
+    pub bugs: Vec<Bug>,
+}
+
+/// A planted bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// A server panics relaying operation 100.
+    PanicOnRelay,
+    /// A client reports some operations ok without a server's reply.
+    PhantomReply,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { window: 1, timeout: Duration::from_secs(1), durable_replies: false }
+        Config { window: 1, timeout: Duration::from_secs(1), durable_replies: false, bugs: Vec::new() }
     }
 }
 

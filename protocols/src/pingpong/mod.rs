@@ -17,7 +17,7 @@ mod msg;
 mod node;
 
 pub use client::Client;
-pub use config::Config;
+pub use config::{Bug, Config};
 pub use msg::Msg;
 pub use node::PingPong;
 

@@ -8,7 +8,7 @@
 
 use sim::prelude::*;
 
-use super::{Config, Msg};
+use super::{Bug, Config, Msg};
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
@@ -84,7 +84,13 @@ impl Node for PingPong {
                 let relay = self.random_peer(ctx).unwrap_or(ctx.id());
                 ctx.send(relay, Msg::Relay { op, client: from });
             }
-            Msg::Relay { op, client } => ctx.send(from, Msg::Relayed { op, client }),
+            Msg::Relay { op, client } => {
+                assert!(
+                    !(op == 100 && self.config.bugs.contains(&Bug::PanicOnRelay)),
+                    "planted bug: relaying operation 100"
+                );
+                ctx.send(from, Msg::Relayed { op, client })
+            }
             Msg::Relayed { op, client } => {
                 if !self.config.durable_replies || append_record(ctx, op) {
                     ctx.send(client, Msg::Reply { op });

@@ -273,11 +273,20 @@ impl<S: DeserializeOwned> Scenario<S> {
                 format!("name must be non-empty and without slashes, got {:?}", self.name),
             ));
         }
-        if let Some(node) = self.network.named_nodes().into_iter().find(|n| *n >= self.nodes) {
-            return Err((
-                Place::top("network"),
-                format!("node {node} does not exist (servers are 0..{})", self.nodes),
-            ));
+        let missing = |nodes: Vec<u32>| nodes.into_iter().find(|n| *n >= self.nodes);
+        let does_not_exist =
+            |node: u32| format!("node {node} does not exist (servers are 0..{})", self.nodes);
+        for (index, link) in self.network.links.iter().enumerate() {
+            for (key, nodes) in [("from", &link.from), ("to", &link.to)] {
+                if let Some(node) = missing(nodes.indices()) {
+                    return Err((Place::entry("network.links", index, key), does_not_exist(node)));
+                }
+            }
+        }
+        for (index, node) in self.network.nodes.iter().enumerate() {
+            if let Some(node) = missing(vec![node.node]) {
+                return Err((Place::entry("network.nodes", index, "node"), does_not_exist(node)));
+            }
         }
         if self.disk.sector_size == Some(0) {
             return Err((Place::key("disk", "sector_size"), "sector_size must be at least 1".into()));

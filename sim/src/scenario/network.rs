@@ -161,12 +161,6 @@ impl NetworkSpec {
             network.set_node(NodeId(node.node), node.change.apply(&base));
         }
     }
-
-    /// Every node index the overrides name.
-    pub fn named_nodes(&self) -> Vec<u32> {
-        let links = self.links.iter().flat_map(|l| l.from.indices().into_iter().chain(l.to.indices()));
-        links.chain(self.nodes.iter().map(|n| n.node)).collect()
-    }
 }
 
 pub(super) fn probability<'de, D: serde::Deserializer<'de>>(
@@ -348,6 +342,5 @@ mod tests {
         assert_eq!(model.latency, Distribution::Constant(Duration::from_millis(9)));
         assert_eq!(model.loss, Probability::new(0.5).unwrap(), "inherited");
         assert_eq!(network.model(NodeId(2), NodeId(0)).latency, spec.latency.0, "directed");
-        assert_eq!(spec.named_nodes(), vec![0, 1, 2]);
     }
 }

@@ -1,0 +1,62 @@
+//! Every scenario in `scenarios/` validates, passes its checks, and gives the same trace
+//! hash twice in two processes (seeds 7 and 42).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scenario_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn simctl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_simctl")).args(args).output().unwrap()
+}
+
+#[test]
+fn every_shipped_scenario_validates_passes_and_is_deterministic() {
+    let files = scenario_files();
+    assert!(files.len() >= 10, "{files:?}");
+    let out = std::env::temp_dir().join(format!("simctl-scenarios-{}", std::process::id()));
+    let out = out.to_str().unwrap();
+    let mut problems = Vec::new();
+    for file in &files {
+        let file = file.to_str().unwrap();
+        let validated = simctl(&["validate", file]);
+        if validated.status.code() != Some(0) {
+            problems.push(format!("{file}: validate: {}", String::from_utf8_lossy(&validated.stderr)));
+            continue;
+        }
+        for seed in ["7", "42"] {
+            let hash = |output: &std::process::Output| {
+                let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+                (
+                    output.status.code(),
+                    summary["trace_hash"].as_str().map(str::to_owned),
+                    summary["reasons"].clone(),
+                )
+            };
+            let first = hash(&simctl(&["run", file, "--seed", seed, "--json", "--out", out]));
+            let second = hash(&simctl(&["run", file, "--seed", seed, "--json", "--out", out]));
+            if first.0 != Some(0) {
+                problems.push(format!("{file} seed {seed}: exit {:?}, {}", first.0, first.2));
+            }
+            if first.1.is_none() || first.1 != second.1 {
+                problems.push(format!("{file} seed {seed}: trace hashes {:?} and {:?}", first.1, second.1));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -56,6 +56,9 @@ enum Command {
         /// First run twice in lock step and report the first event that differs (exit 3).
         #[arg(long)]
         check_determinism: bool,
+        /// Stop after this many events; the run is then inconclusive (exit 4).
+        #[arg(long)]
+        max_events: Option<u64>,
     },
     /// Re-run a report's scenario and seed; exit 3 if the trace hash differs.
     #[command(after_help = "Example:\n  simctl replay reports/partition/42")]
@@ -78,8 +81,8 @@ enum Command {
 fn main() -> ExitCode {
     sim::run::install_panic_hook();
     match Cli::parse().command {
-        Command::Run { scenario, seed, out, json, trace, check_determinism } => {
-            run(&scenario, seed, &out, json, trace, check_determinism)
+        Command::Run { scenario, seed, out, json, trace, check_determinism, max_events } => {
+            run(&scenario, seed, &out, json, RunOptions { trace, max_events }, check_determinism)
         }
         Command::Replay { report } => replay(&report),
         Command::Validate { scenarios } => validate(&scenarios),
@@ -92,7 +95,14 @@ fn bad_input(error: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(BAD_INPUT)
 }
 
-fn run(path: &Path, seed: u64, out: &Path, json: bool, trace: bool, check_determinism: bool) -> ExitCode {
+fn run(
+    path: &Path,
+    seed: u64,
+    out: &Path,
+    json: bool,
+    options: RunOptions,
+    check_determinism: bool,
+) -> ExitCode {
     let (file, text) = match scenario::read(path) {
         Ok(read) => read,
         Err(error) => return bad_input(&error),
@@ -108,7 +118,7 @@ fn run(path: &Path, seed: u64, out: &Path, json: bool, trace: bool, check_determ
             Ok(Ok(_)) => {}
         }
     }
-    let report = match registry::run(&file, &text, seed, &RunOptions { trace }) {
+    let report = match registry::run(&file, &text, seed, &options) {
         Ok(report) => report,
         Err(error) => return bad_input(&error),
     };

@@ -175,6 +175,27 @@ fn protocol_panics_and_broken_invariants_fail_the_run_not_simctl() {
 }
 
 #[test]
+fn an_exhausted_event_budget_is_inconclusive() {
+    let out = scratch("budget");
+    let output = simctl(&[
+        "run",
+        "scenarios/partition.toml",
+        "--seed",
+        "1",
+        "--max-events",
+        "1000",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let s = summary(&output);
+    assert_eq!((s["checks"]["complete"].as_str(), s["passed"].as_bool()), (Some("unknown"), Some(false)));
+    assert!(s["reasons"]["complete"].as_str().unwrap().contains("1000 events"));
+    assert_eq!(s["events"], 1000);
+}
+
+#[test]
 fn replay_agrees_and_detects_a_changed_scenario() {
     let out = scratch("replay");
     simctl(&["run", "scenarios/pingpong/crash.toml", "--seed", "5", "--out", out.to_str().unwrap()]);

@@ -12,12 +12,12 @@ use std::panic::{self, AssertUnwindSafe};
 
 use hdrhistogram::Histogram;
 
-use crate::engine::Sim;
+use crate::engine::{Limits, Sim};
 use crate::fault::FaultOutcome;
 use crate::node::NodeId;
 use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
 use crate::rng::Seed;
-use crate::scenario::{plan, realized_toml, Phase, PlanContext, Scenario};
+use crate::scenario::{plan, realized_toml, LatencyBound, Phase, PlanContext, Scenario};
 use crate::system::{Check, System, Verdict};
 use crate::time::Time;
 use crate::workload::{OpRecord, Outcome};
@@ -27,6 +27,9 @@ use crate::workload::{OpRecord, Outcome};
 pub struct RunOptions {
     /// Record every event with its description (`trace.jsonl`).
     pub trace: bool,
+    /// Stop after this many events: the run is then inconclusive (verdict unknown), never a
+    /// hang. Default: no limit.
+    pub max_events: Option<u64>,
 }
 
 /// Builds the simulation a scenario describes, with its faults scheduled, ready to run.
@@ -96,12 +99,14 @@ pub fn run<Y: System>(
 ) -> RunReport {
     let mut sim = build::<Y>(scenario, seed);
     let until = Time::from_duration(scenario.duration);
+    let max_events = options.max_events.unwrap_or(u64::MAX);
     let mut trace = options.trace.then(Vec::new);
     LAST_PANIC.with(|last| last.borrow_mut().take());
     IN_RUN.with(|flag| flag.set(true));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match trace.as_mut() {
         Some(lines) => {
-            while let Some((event, what)) = sim.step_described_until(until) {
+            while sim.events() < max_events {
+                let Some((event, what)) = sim.step_described_until(until) else { break };
                 lines.push(TraceLine {
                     index: event.index,
                     time_ns: event.time.as_nanos(),
@@ -114,7 +119,7 @@ pub fn run<Y: System>(
             }
         }
         None => {
-            sim.run_until(until);
+            sim.run(Limits { until, max_events });
         }
     }));
     IN_RUN.with(|flag| flag.set(false));
@@ -128,7 +133,15 @@ pub fn run<Y: System>(
                 .unwrap_or_else(|| "(no message)".to_owned())
         })
     });
-    judge::<Y>(file, text, scenario, seed, &sim, panic, trace)
+    let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
+    judge::<Y>(file, text, scenario, seed, &sim, Stop { panic, budget }, trace)
+}
+
+/// Why a run ended before its duration, if it did.
+struct Stop {
+    panic: Option<String>,
+    /// The event budget that ran out.
+    budget: Option<u64>,
 }
 
 /// When the faults were on: the first and last applied fault.
@@ -146,15 +159,24 @@ fn phase_of(record: &OpRecord, window: Option<(Time, Time)>) -> Phase {
     }
 }
 
+/// `latency.<op>.<percentile>[.<phase>]`.
+fn latency_check_name(bound: &LatencyBound, percentile: &str) -> String {
+    match bound.phase {
+        Some(phase) => format!("latency.{}.{percentile}.{}", bound.op, phase.name()),
+        None => format!("latency.{}.{percentile}", bound.op),
+    }
+}
+
 fn judge<Y: System>(
     file: &str,
     text: &str,
     scenario: &Scenario<Y::Settings>,
     seed: u64,
     sim: &Sim<Y::Msg>,
-    panic: Option<String>,
+    stop: Stop,
     trace: Option<Vec<TraceLine>>,
 ) -> RunReport {
+    let Stop { panic, budget } = stop;
     let window = fault_window(sim);
     let mut ops: BTreeMap<String, OpCounts> = BTreeMap::new();
     let mut histograms: BTreeMap<(String, Option<Phase>), Histogram<u64>> = BTreeMap::new();
@@ -182,6 +204,16 @@ fn judge<Y: System>(
         }
     }
     let mut checks = Vec::new();
+    if let Some(budget) = budget {
+        checks.push(Check {
+            name: "complete".into(),
+            verdict: Verdict::Unknown,
+            reason: Some(format!(
+                "stopped at the event budget ({budget} events) at {}, before the end",
+                sim.now()
+            )),
+        });
+    }
     checks.push(Check::from("no_panic", panic.is_none(), || {
         format!("a protocol panicked: {}", panic.clone().unwrap_or_default())
     }));
@@ -204,14 +236,25 @@ fn judge<Y: System>(
             reason: Some("assertions = false in [checks]".into()),
         }
     });
-    for bound in &scenario.checks.latency {
+    // Checks about the whole run cannot be judged on a prefix; safety checks can.
+    let cut_short = |name: String| Check {
+        name,
+        verdict: Verdict::Unknown,
+        reason: Some("the run stopped at the event budget, before the end".into()),
+    };
+    for bound in scenario.checks.latency.iter().filter(|_| budget.is_some()) {
+        for (name, _, _) in bound.bounds() {
+            checks.push(cut_short(latency_check_name(bound, name)));
+        }
+    }
+    if budget.is_some() && scenario.checks.liveness.is_some() {
+        checks.push(cut_short("liveness".into()));
+    }
+    for bound in scenario.checks.latency.iter().filter(|_| budget.is_none()) {
         let histogram = histograms.get(&(bound.op.clone(), bound.phase));
         let scope = bound.phase.map(|p| format!(" invoked {} faults", p.name())).unwrap_or_default();
         for (name, quantile, limit) in bound.bounds() {
-            let check_name = match bound.phase {
-                Some(phase) => format!("latency.{}.{name}.{}", bound.op, phase.name()),
-                None => format!("latency.{}.{name}", bound.op),
-            };
+            let check_name = latency_check_name(bound, name);
             checks.push(match histogram {
                 None => Check::fail(check_name, format!("no {} operation{scope} completed", bound.op)),
                 Some(h) => {
@@ -228,7 +271,7 @@ fn judge<Y: System>(
             });
         }
     }
-    if let Some(liveness) = &scenario.checks.liveness {
+    if let Some(liveness) = scenario.checks.liveness.as_ref().filter(|_| budget.is_none()) {
         let healed = window.map_or(Time::ZERO, |(_, end)| end);
         let deadline = healed + liveness.within;
         let served = sim.operations().iter().any(|r| {

@@ -643,9 +643,29 @@ impl SwarmSpec {
                 return Err(("partition", "shapes must name at least one shape".to_owned()));
             }
         }
+        let until = self.until.unwrap_or(duration).as_secs_f64();
+        let rates = [
+            ("crash", self.crash.as_ref().map(|c| c.rate)),
+            ("partition", self.partition.as_ref().map(|p| p.rate)),
+            ("pause", self.pause.as_ref().map(|p| p.rate)),
+            ("clock", self.clock.as_ref().map(|c| c.rate)),
+            ("loss", self.loss.as_ref().map(|l| l.rate)),
+            ("disk", self.disk.as_ref().map(|d| d.rate)),
+        ];
+        for (kind, rate) in rates {
+            if let Some(rate) = rate {
+                let expected = rate.per_second * until;
+                if expected > MAX_SWARM_FAULTS as f64 {
+                    return Err((kind, format!("{kind} at {rate} until {until}s is about {expected:.0} faults; at most {MAX_SWARM_FAULTS} per kind")));
+                }
+            }
+        }
         Ok(())
     }
 }
+
+/// The most faults of one kind a swarm may draw in a run (planning them is eager).
+pub const MAX_SWARM_FAULTS: u64 = 100_000;
 
 /// The schedule: explicit faults expanded, the swarm drawn, merged by time (ties keep
 /// explicit faults first, in file order), with follow-up faults (`restart_after`, ...)

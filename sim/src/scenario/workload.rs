@@ -28,6 +28,12 @@ use crate::rng::Probability;
 use crate::time::Time;
 use crate::workload::{Keys, Mode, OperationSpec, WorkloadConfig};
 
+/// The most keys a zipfian distribution may have (its setup is linear in the keys).
+pub const MAX_ZIPFIAN_KEYS: u64 = 10_000_000;
+
+/// The most operations an open-loop workload may be expected to issue in a run.
+pub const MAX_OPERATIONS: u64 = 1_000_000_000;
+
 /// The most client nodes a scenario may ask for.
 pub const MAX_CLIENTS: u32 = 100_000;
 
@@ -146,6 +152,12 @@ impl WorkloadSpec {
         if self.keys == 0 {
             return Err(("keys", "keys must be at least 1".into()));
         }
+        if self.key_distribution == KeyDistribution::Zipfian && self.keys > MAX_ZIPFIAN_KEYS {
+            return Err((
+                "keys",
+                format!("a zipfian distribution takes at most {MAX_ZIPFIAN_KEYS} keys, got {}", self.keys),
+            ));
+        }
         if !(self.zipf_exponent > 0.0 && self.zipf_exponent < 1.0) {
             return Err((
                 "zipf_exponent",
@@ -165,6 +177,18 @@ impl WorkloadSpec {
         }
         if start >= stop {
             return Err(("start", "start must be before stop".into()));
+        }
+        if let Some(rate) = self.rate {
+            let expected = rate.per_second * (stop - start).as_secs_f64();
+            if expected > MAX_OPERATIONS as f64 {
+                return Err((
+                    "rate",
+                    format!(
+                        "{rate} for {:?} is about {expected:.0} operations; at most {MAX_OPERATIONS}",
+                        stop - start
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -63,6 +63,12 @@ fn run_prints_tables_and_writes_a_report_a_person_can_open() {
     let history = std::fs::read_to_string(folder.join("history.jsonl")).unwrap();
     let first: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
     assert_eq!((first["type"].as_str(), first["f"].as_str()), (Some("invoke"), Some("ping")));
+    let ok = history
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["type"] == "ok")
+        .unwrap();
+    assert!(ok["served_by"].as_u64().unwrap() < 5, "completions name the server: {ok}");
 }
 
 #[test]

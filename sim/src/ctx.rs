@@ -69,7 +69,8 @@ impl<'a, M: Message> Ctx<'a, M> {
     /// Records a client operation event at the current (true) time.
     pub fn record(&mut self, process: u64, kind: OpKind, op: Op) {
         let time = Time(self.world.handler_time(self.node));
-        self.world.observations.history.push(HistoryEvent { time, node: self.node, process, kind, op });
+        let event = HistoryEvent { time, node: self.node, process, kind, op, served_by: None };
+        self.world.observations.history.push(event);
     }
 
     /// Marks that a rare path was (or was not) reached.

@@ -83,4 +83,7 @@ pub struct HistoryEvent {
     /// The operation.
     #[serde(flatten)]
     pub op: Op,
+    /// On a completion: the server that served it, when the client knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<NodeId>,
 }

@@ -245,6 +245,7 @@ impl Driver {
             process: record.op.process,
             kind: OpKind::Invoke,
             op,
+            served_by: None,
         }
     }
 
@@ -272,6 +273,7 @@ impl Driver {
             process: record.op.process,
             kind,
             op: Op { f: record.op.f.clone(), key: Some(Value::Int(record.op.key as i64)), value },
+            served_by,
         };
         record.completed = Some((Time(now), outcome.clone()));
         record.served_by = served_by;

@@ -60,6 +60,17 @@ fn run_prints_tables_and_writes_a_report_a_person_can_open() {
         assert!(folder.join(file).is_file(), "{file} in {}", folder.display());
     }
     assert!(!folder.join("trace.jsonl").exists(), "only with --trace");
+    let page = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    for expected in
+        ["PASSED", "<svg", "liveness", "partition [n", "simctl run scenarios/partition.toml --seed 42"]
+    {
+        assert!(page.contains(expected), "{expected:?} in report.html");
+    }
+    assert!(
+        !page.contains("<script") && !page.contains("http://")
+            || page.contains("xmlns=\"http://www.w3.org/2000/svg\""),
+        "self-contained"
+    );
     let history = std::fs::read_to_string(folder.join("history.jsonl")).unwrap();
     let first: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
     assert_eq!((first["type"].as_str(), first["f"].as_str()), (Some("invoke"), Some("ping")));

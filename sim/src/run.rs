@@ -349,5 +349,6 @@ fn judge<Y: System>(
         faults_toml: realized_toml(sim.fault_log()),
         scenario_text: text.to_owned(),
         trace,
+        operations: sim.operations().to_vec(),
     }
 }

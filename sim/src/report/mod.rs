@@ -1,9 +1,12 @@
 //! What a run reports: the summary, latency histograms, and the report folder.
 //!
-//! A report folder (`reports/<scenario>/<seed>/`) holds `summary.json`, one `.hgrm` per
+//! A report folder (`reports/<scenario>/<seed>/`) holds `report.html` (a page a person can
+//! open), `summary.json`, one `.hgrm` per
 //! operation kind and per kind and phase (HdrHistogram's percentile-distribution text, in
 //! milliseconds), `history.jsonl`, the realized `faults.toml`, `scenario.toml` (the scenario
 //! as run, for `simctl replay`), and `trace.jsonl` when asked for.
+
+mod html;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -197,6 +200,8 @@ pub struct RunReport {
     pub scenario_text: String,
     /// Every event, when asked for.
     pub trace: Option<Vec<TraceLine>>,
+    /// Every workload operation, for the report page's plot.
+    pub operations: Vec<crate::workload::OpRecord>,
 }
 
 impl RunReport {
@@ -205,6 +210,7 @@ impl RunReport {
         let dir = out.join(&self.summary.scenario).join(self.summary.seed.to_string());
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("summary.json"), self.summary_json() + "\n")?;
+        std::fs::write(dir.join("report.html"), html::page(self, &self.operations))?;
         std::fs::write(dir.join("scenario.toml"), &self.scenario_text)?;
         std::fs::write(dir.join("faults.toml"), &self.faults_toml)?;
         let mut history = String::new();

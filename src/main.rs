@@ -234,10 +234,7 @@ fn list() -> ExitCode {
     }
     println!("  [swarm]    crash, partition, pause, clock, loss, disk: random faults at a rate, e.g. crash = {{ rate = \"1/10s\", down = \"1s..5s\" }}");
     println!("\nscenarios:");
-    let mut files = Vec::new();
-    collect_scenarios(Path::new("scenarios"), &mut files);
-    files.sort();
-    for path in files {
+    for path in scenario::find_files(Path::new("scenarios")) {
         let checked = scenario::read(&path).and_then(|(file, text)| registry::validate(&file, &text));
         match checked {
             Ok(brief) => println!("  {}  ({}, {} servers)", path.display(), brief.system, brief.nodes),
@@ -245,18 +242,6 @@ fn list() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn collect_scenarios(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_scenarios(&path, files);
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            files.push(path);
-        }
-    }
 }
 
 fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool) {

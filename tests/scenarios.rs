@@ -5,20 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn scenario_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "toml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    sim::scenario::find_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
 }
 
 fn simctl(args: &[&str]) -> std::process::Output {

@@ -11,20 +11,8 @@ use protocols::registry;
 use sim::run::RunOptions;
 
 fn shipped() -> Vec<String> {
-    let mut texts = Vec::new();
-    let mut dirs = vec![std::path::PathBuf::from("../scenarios")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "toml") {
-                texts.push(std::fs::read_to_string(path).unwrap());
-            }
-        }
-    }
-    texts.sort();
-    texts
+    let files = sim::scenario::find_files(std::path::Path::new("../scenarios"));
+    files.iter().map(|path| std::fs::read_to_string(path).unwrap()).collect()
 }
 
 /// Pieces a mutation may insert: keys, values and punctuation of the schema.

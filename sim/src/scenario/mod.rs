@@ -227,6 +227,24 @@ impl Place {
     }
 }
 
+/// Every `.toml` file under `dir`, recursively, sorted (none if `dir` does not exist).
+pub fn find_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// Reads a file as UTF-8; invalid bytes are an error at their line and column.
 pub fn read(path: &Path) -> Result<(String, String), ScenarioError> {
     let file = path.display().to_string();

@@ -36,6 +36,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod clock;
 pub mod ctx;
 pub mod determinism;

@@ -1,0 +1,161 @@
+//! Linearizability checking: is there an order of a history's operations, consistent with
+//! their real-time order, in which a sequential model explains every result?
+//!
+//! The search is Wing and Gong's with Lowe's memoisation (`search`); histories split into
+//! independent partitions when the model allows (by key for key-value stores), and the
+//! partitions are searched round-robin, smallest first, in slices of a shared budget, so a
+//! cheap refutation in one partition is found even when another partition explodes. A
+//! budget that runs out gives `Unknown`, never a hang. A failure comes with a witness.
+
+pub mod model;
+pub mod op;
+mod search;
+
+use std::fmt;
+
+pub use model::{KeyValue, ListAppend, Model, Mutex, Register};
+pub use op::{CheckOp, Output};
+use search::{Progress, Search};
+
+/// Steps each partition runs before the next one gets its turn.
+const SLICE: u64 = 20_000;
+
+/// Limits on a check; whichever is reached first ends it with `Unknown`.
+#[derive(Default)]
+pub struct Budget<'a> {
+    /// Search steps over all partitions.
+    pub max_steps: Option<u64>,
+    /// Memoised states over all partitions (the search's memory).
+    pub max_states: Option<usize>,
+    /// Asked between slices; `true` stops the search (a wall-clock deadline lives here,
+    /// outside the kernel, which has no clock).
+    pub should_stop: Option<&'a dyn Fn() -> bool>,
+}
+
+/// Why a history is not linearizable, in terms a person can follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witness {
+    /// The longest sequence of operations of the failing partition that could be
+    /// linearized, in that order.
+    pub prefix: Vec<CheckOp>,
+    /// The operation that could not be placed after it: it returned before any order
+    /// could include it.
+    pub stuck: CheckOp,
+    /// Operations of that partition whose intervals overlap the stuck one.
+    pub concurrent: Vec<CheckOp>,
+}
+
+impl fmt::Display for Witness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 8;
+        let skipped = self.prefix.len().saturating_sub(SHOWN);
+        writeln!(
+            f,
+            "linearizable prefix ({} operations{}):",
+            self.prefix.len(),
+            if skipped > 0 { ", the last 8" } else { "" }
+        )?;
+        for op in &self.prefix[skipped..] {
+            writeln!(f, "  {op}")?;
+        }
+        writeln!(f, "cannot be placed next: {}", self.stuck)?;
+        writeln!(f, "concurrent with it:")?;
+        for op in &self.concurrent {
+            writeln!(f, "  {op}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A check's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Some order explains every result.
+    Linearizable,
+    /// No order does.
+    NotLinearizable(Box<Witness>),
+    /// The budget ran out first.
+    Unknown(String),
+}
+
+/// What a check found, and what it cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Search steps taken over all partitions.
+    pub steps: u64,
+    /// Partitions the history split into.
+    pub partitions: usize,
+}
+
+/// Checks `ops` against `model` within `budget`.
+pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outcome {
+    let mut parts = model.partition(ops);
+    parts.sort_by_key(Vec::len);
+    let partitions = parts.len();
+    let mut searches: Vec<Search<'_, M>> = parts
+        .into_iter()
+        .map(|part| Search::new(model, part.into_iter().map(|i| &ops[i]).collect()))
+        .collect();
+    let steps = |searches: &[Search<'_, M>]| searches.iter().map(|s| s.steps).sum::<u64>();
+    let mut active: Vec<usize> = (0..searches.len()).collect();
+    loop {
+        let mut still = Vec::with_capacity(active.len());
+        for &index in &active {
+            match searches[index].run(SLICE) {
+                Progress::Linearizable => {}
+                Progress::Paused => still.push(index),
+                Progress::NotLinearizable => {
+                    let witness = witness(&searches[index]);
+                    return Outcome {
+                        verdict: Verdict::NotLinearizable(Box::new(witness)),
+                        steps: steps(&searches),
+                        partitions,
+                    };
+                }
+            }
+        }
+        active = still;
+        if active.is_empty() {
+            return Outcome { verdict: Verdict::Linearizable, steps: steps(&searches), partitions };
+        }
+        let taken = steps(&searches);
+        let states: usize = searches.iter().map(Search::memo_len).sum();
+        let reason = if budget.max_steps.is_some_and(|max| taken >= max) {
+            Some(format!("step budget of {taken} search steps spent"))
+        } else if budget.max_states.is_some_and(|max| states >= max) {
+            Some(format!("memory budget of {states} remembered states spent"))
+        } else if budget.should_stop.is_some_and(|stop| stop()) {
+            Some(format!("time budget spent after {taken} search steps"))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let open = active.len();
+            let message = format!("{reason}; {open} of {partitions} partitions undecided, none refuted");
+            return Outcome { verdict: Verdict::Unknown(message), steps: taken, partitions };
+        }
+    }
+}
+
+fn witness<M: Model>(search: &Search<'_, M>) -> Witness {
+    let in_prefix: std::collections::BTreeSet<usize> = search.best.iter().copied().collect();
+    let stuck = (0..search.ops.len())
+        .filter(|i| !in_prefix.contains(i))
+        .min_by_key(|&i| (search.ops[i].ret, search.ops[i].call))
+        .expect("a refuted partition has an operation outside its longest prefix");
+    let stuck_op = search.ops[stuck];
+    let concurrent = search
+        .ops
+        .iter()
+        .filter(|op| op.id != stuck_op.id && op.call < stuck_op.ret && stuck_op.call < op.ret)
+        .take(12)
+        .map(|op| (*op).clone())
+        .collect();
+    Witness {
+        prefix: search.best.iter().map(|&i| search.ops[i].clone()).collect(),
+        stuck: stuck_op.clone(),
+        concurrent,
+    }
+}

@@ -1,0 +1,63 @@
+//! The operations a linearizability check works on.
+//!
+//! Importers turn each origin's history into these, applying that origin's semantics
+//! (what `fail` means, whether `nil` reads are wildcards); the search then knows only
+//! intervals and outputs.
+
+use std::fmt;
+
+use crate::history::Value;
+
+/// What an operation returned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Output {
+    /// It completed and returned this (nil for a write).
+    Value(Value),
+    /// It completed and reported that it did not apply: a compare-and-set whose compare
+    /// failed. An observation of the state, not an absence (Porcupine's reading of etcd).
+    Failed,
+    /// Unknown: it may take effect at any point after its invocation, with any result, or
+    /// never.
+    Unknown,
+}
+
+/// One operation with its real-time interval.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CheckOp {
+    /// Position in the history (for reports).
+    pub id: usize,
+    /// The process that issued it.
+    pub process: u64,
+    /// When it was invoked (an event index or a time; only the order matters).
+    pub call: u64,
+    /// When it returned; `u64::MAX` for unknown outcomes.
+    pub ret: u64,
+    /// `read`, `write`, `cas`, `get`, `put`, `append`, `acquire`, ...
+    pub f: String,
+    /// The key, for keyed models.
+    pub key: Option<Value>,
+    /// The argument.
+    pub input: Value,
+    /// The result.
+    pub output: Output,
+}
+
+impl fmt::Display for CheckOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} process {} {}", self.id, self.process, self.f)?;
+        if let Some(key) = &self.key {
+            write!(f, " key {key}")?;
+        }
+        if self.input != Value::Nil {
+            write!(f, " {}", self.input)?;
+        }
+        match &self.output {
+            Output::Value(Value::Nil) => {}
+            Output::Value(value) => write!(f, " -> {value}")?,
+            Output::Failed => write!(f, " -> failed")?,
+            Output::Unknown => write!(f, " -> unknown")?,
+        }
+        let ret = if self.ret == u64::MAX { "open".to_owned() } else { self.ret.to_string() };
+        write!(f, " [{}, {ret}]", self.call)
+    }
+}

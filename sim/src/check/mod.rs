@@ -7,6 +7,8 @@
 //! cheap refutation in one partition is found even when another partition explodes. A
 //! budget that runs out gives `Unknown`, never a hang. A failure comes with a witness.
 
+pub mod edn;
+pub mod import;
 pub mod model;
 pub mod op;
 mod search;
@@ -87,6 +89,8 @@ pub struct Outcome {
     pub steps: u64,
     /// Partitions the history split into.
     pub partitions: usize,
+    /// (linearized set, state) pairs remembered at the end: the search's memory.
+    pub states: usize,
 }
 
 /// Checks `ops` against `model` within `budget`.
@@ -99,6 +103,7 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outco
         .map(|part| Search::new(model, part.into_iter().map(|i| &ops[i]).collect()))
         .collect();
     let steps = |searches: &[Search<'_, M>]| searches.iter().map(|s| s.steps).sum::<u64>();
+    let remembered = |searches: &[Search<'_, M>]| searches.iter().map(Search::memo_len).sum::<usize>();
     let mut active: Vec<usize> = (0..searches.len()).collect();
     loop {
         let mut still = Vec::with_capacity(active.len());
@@ -112,16 +117,22 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outco
                         verdict: Verdict::NotLinearizable(Box::new(witness)),
                         steps: steps(&searches),
                         partitions,
+                        states: remembered(&searches),
                     };
                 }
             }
         }
         active = still;
         if active.is_empty() {
-            return Outcome { verdict: Verdict::Linearizable, steps: steps(&searches), partitions };
+            return Outcome {
+                verdict: Verdict::Linearizable,
+                steps: steps(&searches),
+                partitions,
+                states: remembered(&searches),
+            };
         }
         let taken = steps(&searches);
-        let states: usize = searches.iter().map(Search::memo_len).sum();
+        let states = remembered(&searches);
         let reason = if budget.max_steps.is_some_and(|max| taken >= max) {
             Some(format!("step budget of {taken} search steps spent"))
         } else if budget.max_states.is_some_and(|max| states >= max) {
@@ -134,7 +145,7 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outco
         if let Some(reason) = reason {
             let open = active.len();
             let message = format!("{reason}; {open} of {partitions} partitions undecided, none refuted");
-            return Outcome { verdict: Verdict::Unknown(message), steps: taken, partitions };
+            return Outcome { verdict: Verdict::Unknown(message), steps: taken, partitions, states };
         }
     }
 }
@@ -158,4 +169,84 @@ fn witness<M: Model>(search: &Search<'_, M>) -> Witness {
         stuck: stuck_op.clone(),
         concurrent,
     }
+}
+
+/// The built-in models by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelName {
+    /// `read`, `write`.
+    Register,
+    /// `read`, `write`, `cas`.
+    CasRegister,
+    /// `get`/`read`, `put`/`write`, `append`, `cas`, `delete`, per key.
+    KeyValue,
+    /// `acquire`, `release`.
+    Mutex,
+    /// `append`, `read`, per key.
+    ListAppend,
+}
+
+impl ModelName {
+    /// Every built-in model.
+    pub const ALL: [ModelName; 5] = [
+        ModelName::Register,
+        ModelName::CasRegister,
+        ModelName::KeyValue,
+        ModelName::Mutex,
+        ModelName::ListAppend,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelName::Register => "register",
+            ModelName::CasRegister => "cas-register",
+            ModelName::KeyValue => "kv",
+            ModelName::Mutex => "mutex",
+            ModelName::ListAppend => "list-append",
+        }
+    }
+
+    /// The model with this name.
+    pub fn parse(name: &str) -> Option<ModelName> {
+        ModelName::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The operations it knows.
+    pub fn operations(self) -> &'static [&'static str] {
+        match self {
+            ModelName::Register => &["read", "write"],
+            ModelName::CasRegister => &["read", "write", "cas"],
+            ModelName::KeyValue => &["get", "read", "put", "write", "append", "cas", "delete"],
+            ModelName::Mutex => &["acquire", "release"],
+            ModelName::ListAppend => &["append", "read"],
+        }
+    }
+}
+
+/// Checks `ops` with a built-in model. `init` is the registers' initial value; a nil read
+/// matches anything when the origin says so (Knossos). An operation the model does not
+/// know is an error, not a refutation.
+pub fn check_named(
+    model: ModelName,
+    init: &crate::history::Value,
+    nil_reads_match_anything: bool,
+    ops: &[CheckOp],
+    budget: &Budget<'_>,
+) -> Result<Outcome, String> {
+    if let Some(op) = ops.iter().find(|op| !model.operations().contains(&op.f.as_str())) {
+        return Err(format!(
+            "operation {} is not one the {} model knows ({})",
+            op,
+            model.name(),
+            model.operations().join(", ")
+        ));
+    }
+    let register = Register { init: init.clone(), nil_read_matches_anything: nil_reads_match_anything };
+    Ok(match model {
+        ModelName::Register | ModelName::CasRegister => check(&register, ops, budget),
+        ModelName::KeyValue => check(&KeyValue, ops, budget),
+        ModelName::Mutex => check(&Mutex, ops, budget),
+        ModelName::ListAppend => check(&ListAppend, ops, budget),
+    })
 }

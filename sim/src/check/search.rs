@@ -14,9 +14,30 @@
 //! The search is resumable: `run` does a bounded number of steps and returns, so several
 //! partitions can share one budget.
 
+#![allow(clippy::disallowed_types)] // a HashMap with a fixed (identity) hasher, never iterated
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
 use super::model::Model;
 use super::op::{CheckOp, Output};
-use crate::hash::DetHashSet;
+use crate::hash::{mix64, StableHasher};
+
+/// The memo's keys are already uniformly mixed 64-bit hashes; hashing them again is waste.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
 
 const NONE: usize = usize::MAX;
 
@@ -46,7 +67,18 @@ pub(crate) struct Search<'a, M: Model> {
     entries: Vec<Entry>,
     stack: Vec<(usize, M::State)>,
     linearized: Vec<u64>,
-    memo: DetHashSet<(Vec<u64>, M::State)>,
+    /// Zobrist hash of `linearized`: the XOR of a fixed random key per linearized operation,
+    /// updated in O(1) as operations are added and removed.
+    linearized_hash: u64,
+    /// Explored (linearized set, state) pairs, stored flat: pair `i` has its set at
+    /// `memo_sets[i * words..]` and its state at `memo_states[i]`. `memo_heads` maps the
+    /// pair's combined hash to the newest pair with that hash, `memo_next` chains older
+    /// ones. Equality is checked along the chain, so the memo is exact; a pair is copied
+    /// only when it is new.
+    memo_heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    memo_next: Vec<u32>,
+    memo_sets: Vec<u64>,
+    memo_states: Vec<M::State>,
     state: M::State,
     cursor: usize,
     /// The longest sequence of operations linearized so far (local indices, in order).
@@ -84,7 +116,11 @@ impl<'a, M: Model> Search<'a, M> {
             entries,
             stack: Vec::new(),
             linearized: vec![0; words],
-            memo: DetHashSet::default(),
+            linearized_hash: 0,
+            memo_heads: HashMap::default(),
+            memo_next: Vec::new(),
+            memo_sets: Vec::new(),
+            memo_states: Vec::new(),
             state,
             cursor,
             best: Vec::new(),
@@ -95,7 +131,32 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// States remembered so far (the search's memory).
     pub(crate) fn memo_len(&self) -> usize {
-        self.memo.len()
+        self.memo_states.len()
+    }
+
+    /// Remembers (linearized set, `state`); false if it was explored before.
+    fn remember(&mut self, state: &M::State) -> bool {
+        const END: u32 = u32::MAX;
+        let mut hasher = StableHasher::default();
+        state.hash(&mut hasher);
+        let key = self.linearized_hash ^ hasher.finish();
+        let words = self.linearized.len();
+        let head = self.memo_heads.get(&key).copied().unwrap_or(END);
+        let mut at = head;
+        while at != END {
+            let index = at as usize;
+            let set = &self.memo_sets[index * words..(index + 1) * words];
+            if set.iter().zip(&self.linearized).all(|(a, b)| a == b) && self.memo_states[index] == *state {
+                return false;
+            }
+            at = self.memo_next[index];
+        }
+        let index = u32::try_from(self.memo_states.len()).expect("fewer than 2^32 remembered states");
+        self.memo_sets.extend_from_slice(&self.linearized);
+        self.memo_states.push(state.clone());
+        self.memo_next.push(head);
+        self.memo_heads.insert(key, index);
+        true
     }
 
     fn lift(&mut self, call: usize) {
@@ -127,6 +188,7 @@ impl<'a, M: Model> Search<'a, M> {
 
     fn flip(&mut self, op: usize) {
         self.linearized[op / 64] ^= 1 << (op % 64);
+        self.linearized_hash ^= mix64(op as u64 ^ 0x5851_F42D_4C95_7F2D);
     }
 
     /// Runs at most `limit` steps.
@@ -150,7 +212,7 @@ impl<'a, M: Model> Search<'a, M> {
                 };
                 if let Some(next) = next {
                     self.flip(entry.op);
-                    if self.memo.insert((self.linearized.clone(), next.clone())) {
+                    if self.remember(&next) {
                         let previous = std::mem::replace(&mut self.state, next);
                         self.stack.push((self.cursor, previous));
                         self.lift(self.cursor);

@@ -88,7 +88,8 @@ fn cases() -> Vec<Case> {
         case("swarm-too-many-faults", edit("", "[swarm]\ncrash = { rate = \"1/1ns\", down = \"1s\" }\n"), "13:1", "at most 100000 per kind"),
         case("zipfian-too-many-keys", edit("rate = \"100/s\"", "rate = \"100/s\"\nkeys = 100000000\nkey_distribution = \"zipfian\""), "12:1", "at most 10000000 keys"),
         case("workload-too-many-operations", edit("\"100/s\"", "\"1/1ns\""), "11:1", "at most 1000000000"),
-        case("linearizable-not-yet", edit("", "[checks]\nlinearizable = true\n"), "13:1", "unknown field `linearizable`"),
+        case("linearizable-without-model", edit("", "[checks]\nlinearizable = true\n"), "13:1", "this system has no linearizability model"),
+        case("unknown-checks-key", edit("", "[checks]\nlinearisable = true\n"), "13:1", "unknown field `linearisable`"),
         case("link-override-unknown-node", edit("", "[[network.links]]\nfrom = 0\nto = 9\nloss = 0.5\n"), "14:1", "node 9 does not exist"),
     ]
 }

@@ -97,7 +97,7 @@ fn system_of(file: &str, text: &str) -> Result<Registered, ScenarioError> {
         Ok(head) => head,
         Err(_) => {
             // Let the full parse say what is wrong, at its line and column.
-            let rules = SystemRules { operations: &[], roles: &[] };
+            let rules = SystemRules { operations: &[], roles: &[], has_model: false };
             UntypedScenario::parse(file, text, &rules)?;
             unreachable!("a scenario that parses has a system")
         }

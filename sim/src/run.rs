@@ -159,6 +159,36 @@ fn phase_of(record: &OpRecord, window: Option<(Time, Time)>) -> Phase {
     }
 }
 
+/// The client history against the system's model.
+fn linearizability<Y: System>(scenario: &Scenario<Y::Settings>, sim: &Sim<Y::Msg>) -> Check {
+    use crate::check::{check_named, import, Budget, Verdict as Found};
+    let name = "linearizable";
+    let (model, init) = Y::MODEL.expect("validated: the system has a model");
+    let ops = match import::from_history(&sim.observations().history) {
+        Ok(ops) => ops,
+        Err(error) => return Check::fail(name, format!("the client history is malformed: {error}")),
+    };
+    let budget = Budget { max_steps: Some(scenario.checks.linearizable_steps), ..Budget::default() };
+    let outcome = match check_named(model, &init, false, &ops, &budget) {
+        Ok(outcome) => outcome,
+        Err(error) => return Check::fail(name, error),
+    };
+    // On a run cut short by its event budget this judges the prefix that ran: a refutation
+    // there stands for the whole run.
+    match outcome.verdict {
+        Found::Linearizable => Check::pass(name),
+        Found::NotLinearizable(witness) => Check::fail(name, format!("not linearizable: {witness}")),
+        Found::Unknown(reason) if scenario.checks.allow_unknown => Check {
+            name: name.into(),
+            verdict: Verdict::Skipped,
+            reason: Some(format!("unknown, allowed by allow_unknown: {reason}")),
+        },
+        Found::Unknown(reason) => {
+            Check { name: name.into(), verdict: Verdict::Unknown, reason: Some(reason) }
+        }
+    }
+}
+
 /// `latency.<op>.<percentile>[.<phase>]`.
 fn latency_check_name(bound: &LatencyBound, percentile: &str) -> String {
     match bound.phase {
@@ -287,6 +317,9 @@ fn judge<Y: System>(
                 format!("no operation invoked after the last fault ({healed}) completed ok by {deadline}")
             })
         });
+    }
+    if scenario.checks.linearizable {
+        checks.push(linearizability::<Y>(scenario, sim));
     }
     if panic.is_none() {
         checks.extend(Y::check(scenario, sim));

@@ -10,7 +10,9 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::check::ModelName;
 use crate::engine::Sim;
+use crate::history::Value;
 use crate::node::{Message, NodeId};
 use crate::scenario::{locate, Place, Scenario, ScenarioError, SystemRules};
 use crate::workload::OperationSpec;
@@ -88,6 +90,9 @@ pub trait System {
     const OPERATIONS: &'static [OperationSpec];
     /// The roles its nodes report with `Ctx::set_role`, usable as fault targets.
     const ROLES: &'static [&'static str];
+    /// The sequential model its client history must be linearizable against, if any
+    /// (`[checks] linearizable = true`), with the registers' initial value.
+    const MODEL: Option<(ModelName, Value)> = None;
 
     /// The rules across its settings (and the rest of the scenario): `(settings key,
     /// message)` on failure.
@@ -109,7 +114,7 @@ pub trait System {
 
 /// Parses and validates a scenario for system `Y`: the kernel's rules, then the system's.
 pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>, ScenarioError> {
-    let rules = SystemRules { operations: Y::OPERATIONS, roles: Y::ROLES };
+    let rules = SystemRules { operations: Y::OPERATIONS, roles: Y::ROLES, has_model: Y::MODEL.is_some() };
     let scenario = Scenario::<Y::Settings>::parse(file, text, &rules)?;
     Y::validate(&scenario)
         .map_err(|(key, message)| locate(file, text, &Place::key("settings", key), message))?;

@@ -247,17 +247,27 @@ fn jsonl(text: &str) -> Result<Vec<Event>, ImportError> {
         }
         let event: HistoryEvent = serde_json::from_str(line)
             .map_err(|e| ImportError { line: Some(index + 1), message: e.to_string() })?;
-        events.push(Event {
-            line: index + 1,
-            process: Some(event.process),
-            kind: event.kind,
-            f: event.op.f,
-            key: event.op.key,
-            value: event.op.value,
-            timed_out: false,
-        });
+        events.push(history_event(event, index + 1));
     }
     Ok(events)
+}
+
+fn history_event(event: HistoryEvent, line: usize) -> Event {
+    Event {
+        line,
+        process: Some(event.process),
+        kind: event.kind,
+        f: event.op.f,
+        key: event.op.key,
+        value: event.op.value,
+        timed_out: false,
+    }
+}
+
+/// The operations of a run's history (`jsonl` semantics; "line" is the event's position).
+pub fn from_history(history: &[HistoryEvent]) -> Result<Vec<CheckOp>, ImportError> {
+    let events = history.iter().enumerate().map(|(i, event)| history_event(event.clone(), i + 1)).collect();
+    pair(events, Format::Jsonl)
 }
 
 fn jepsen_log(text: &str) -> Result<Vec<Event>, ImportError> {

@@ -4,6 +4,9 @@
 //! [checks]
 //! assertions = true                      # `always` assertions must hold (default)
 //! liveness = { heal_by = "25s", within = "5s" }
+//! linearizable = true                    # the history, against the system's model
+//! linearizable_steps = 10000000          # the search's budget
+//! allow_unknown = false                  # an exhausted budget fails the run
 //! [[checks.latency]]
 //! op = "get"
 //! phase = "after"                        # before, during or after faults; default all
@@ -29,11 +32,31 @@ pub struct ChecksSpec {
     /// The system must serve again after the faults heal.
     #[serde(default)]
     pub liveness: Option<LivenessSpec>,
+    /// Check the client history for linearizability with the system's model. Default: false.
+    #[serde(default)]
+    pub linearizable: bool,
+    /// The linearizability search's budget, in search steps. Default: 10,000,000.
+    #[serde(default = "linearizable_steps")]
+    pub linearizable_steps: u64,
+    /// An unknown linearizability verdict (budget spent) does not fail the run. Default: false.
+    #[serde(default)]
+    pub allow_unknown: bool,
+}
+
+fn linearizable_steps() -> u64 {
+    10_000_000
 }
 
 impl Default for ChecksSpec {
     fn default() -> ChecksSpec {
-        ChecksSpec { assertions: true, latency: Vec::new(), liveness: None }
+        ChecksSpec {
+            assertions: true,
+            latency: Vec::new(),
+            liveness: None,
+            linearizable: false,
+            linearizable_steps: linearizable_steps(),
+            allow_unknown: false,
+        }
     }
 }
 

@@ -148,6 +148,8 @@ pub struct SystemRules<'a> {
     pub operations: &'a [OperationSpec],
     /// The roles its nodes report (fault targets such as "leader").
     pub roles: &'a [&'a str],
+    /// Whether its histories can be checked for linearizability.
+    pub has_model: bool,
 }
 
 /// Where and why a scenario file is invalid.
@@ -341,6 +343,18 @@ impl<S: DeserializeOwned> Scenario<S> {
                 ));
             }
         }
+        if self.checks.linearizable && !rules.has_model {
+            return Err((
+                Place::key("checks", "linearizable"),
+                "this system has no linearizability model".into(),
+            ));
+        }
+        if self.checks.linearizable && self.workload.is_none() {
+            return Err((
+                Place::key("checks", "linearizable"),
+                "linearizable needs a [workload] history to check".into(),
+            ));
+        }
         if let Some(liveness) = &self.checks.liveness {
             if liveness.heal_by + liveness.within > self.duration {
                 return Err((
@@ -432,7 +446,7 @@ mod tests {
     }
 
     const OPS: &[OperationSpec] = &[OperationSpec { name: "ping", valued: false, weight: 1.0 }];
-    const RULES: SystemRules<'static> = SystemRules { operations: OPS, roles: &["leader"] };
+    const RULES: SystemRules<'static> = SystemRules { operations: OPS, roles: &["leader"], has_model: false };
 
     const GOOD: &str = r#"
 name = "t"

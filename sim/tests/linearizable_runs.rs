@@ -1,0 +1,135 @@
+//! `[checks] linearizable = true` end to end, on a system of this test's own: a register
+//! store whose clients either all use one server (linearizable) or spread over servers that
+//! never replicate (stale reads, which the check must catch and explain).
+
+use serde::{Deserialize, Serialize};
+use sim::check::ModelName;
+use sim::prelude::*;
+use sim::run::{run, RunOptions};
+use sim::scenario::Scenario;
+use sim::system::{parse, Check, System, Verdict};
+use sim::workload::OperationSpec;
+
+#[derive(Clone, Debug, Hash)]
+enum Msg {
+    Write { op: u64, value: i64 },
+    Read { op: u64 },
+    Ack { op: u64 },
+    Current { op: u64, value: Option<i64> },
+}
+
+impl Message for Msg {}
+
+struct Server {
+    value: Option<i64>,
+}
+
+impl Node for Server {
+    type Msg = Msg;
+    fn on_start(&mut self, _: &mut Ctx<'_, Msg>) {}
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Write { op, value } => {
+                self.value = Some(value);
+                ctx.send(from, Msg::Ack { op });
+            }
+            Msg::Read { op } => ctx.send(from, Msg::Current { op, value: self.value }),
+            _ => {}
+        }
+    }
+    fn on_timer(&mut self, _: &mut Ctx<'_, Msg>, _: TimerId) {}
+}
+
+struct Client {
+    servers: u32,
+    spread: bool,
+}
+
+impl Node for Client {
+    type Msg = Msg;
+    fn on_start(&mut self, _: &mut Ctx<'_, Msg>) {}
+    fn on_invoke(&mut self, ctx: &mut Ctx<'_, Msg>, op: Operation) {
+        let server =
+            if self.spread { NodeId(ctx.rng().below(u64::from(self.servers)) as u32) } else { NodeId(0) };
+        let msg = match (op.f.as_str(), &op.value) {
+            ("write", Value::Int(value)) => Msg::Write { op: op.id, value: *value },
+            _ => Msg::Read { op: op.id },
+        };
+        ctx.send(server, msg);
+    }
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Ack { op } => ctx.complete(op, Outcome::Ok(Value::Nil), Some(from)),
+            Msg::Current { op, value } => {
+                ctx.complete(op, Outcome::Ok(value.map_or(Value::Nil, Value::Int)), Some(from))
+            }
+            _ => {}
+        }
+    }
+    fn on_timer(&mut self, _: &mut Ctx<'_, Msg>, _: TimerId) {}
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    spread: bool,
+}
+
+struct Store;
+
+impl System for Store {
+    type Msg = Msg;
+    type Settings = Settings;
+    const NAME: &'static str = "store";
+    const ABOUT: &'static str = "a register per server, never replicated";
+    const OPERATIONS: &'static [OperationSpec] = &[
+        OperationSpec { name: "read", valued: false, weight: 1.0 },
+        OperationSpec { name: "write", valued: true, weight: 1.0 },
+    ];
+    const ROLES: &'static [&'static str] = &[];
+    const MODEL: Option<(ModelName, Value)> = Some((ModelName::Register, Value::Nil));
+
+    fn validate(_: &Scenario<Settings>) -> Result<(), (&'static str, String)> {
+        Ok(())
+    }
+    fn add_servers(scenario: &Scenario<Settings>, sim: &mut Sim<Msg>) {
+        for _ in 0..scenario.nodes {
+            sim.add_node(|| Server { value: None });
+        }
+    }
+    fn add_client(scenario: &Scenario<Settings>, servers: &[NodeId], sim: &mut Sim<Msg>) -> NodeId {
+        let (count, spread) = (servers.len() as u32, scenario.settings.spread);
+        sim.add_node(move || Client { servers: count, spread })
+    }
+    fn check(_: &Scenario<Settings>, _: &Sim<Msg>) -> Vec<Check> {
+        Vec::new()
+    }
+}
+
+fn scenario(spread: bool) -> String {
+    format!(
+        "name = \"store\"\nsystem = \"store\"\nnodes = 3\nduration = \"2s\"\n[settings]\nspread = {spread}\n\
+         [network]\nlatency = {{ dist = \"uniform\", min = \"1ms\", max = \"5ms\" }}\n\
+         [workload]\nclients = 3\nconcurrency = 6\n[checks]\nlinearizable = true\n"
+    )
+}
+
+fn verdict(text: &str) -> (Verdict, Option<String>) {
+    let parsed = parse::<Store>("store.toml", text).unwrap();
+    let report = run::<Store>("store.toml", text, &parsed, 1, &RunOptions::default());
+    assert!(report.summary.ops["read"].ok > 100);
+    (report.summary.checks["linearizable"], report.summary.reasons.get("linearizable").cloned())
+}
+
+#[test]
+fn one_copy_is_linearizable() {
+    assert_eq!(verdict(&scenario(false)), (Verdict::Pass, None));
+}
+
+#[test]
+fn unreplicated_copies_are_caught_with_a_witness() {
+    let (found, reason) = verdict(&scenario(true));
+    assert_eq!(found, Verdict::Fail);
+    let reason = reason.unwrap();
+    assert!(reason.contains("cannot be placed next") && reason.contains("read"), "{reason}");
+}

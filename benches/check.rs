@@ -72,13 +72,55 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case { name: "kv 1k ops, 100 keys, 10 processes", ops: 1_000, processes: 10, keys: 100, span: 20, gap: 10 },
-    Case { name: "kv 10k ops, 1k keys, 50 processes", ops: 10_000, processes: 50, keys: 1_000, span: 20, gap: 10 },
-    Case { name: "kv 100k ops, 10k keys, 100 processes", ops: 100_000, processes: 100, keys: 10_000, span: 20, gap: 10 },
+    Case {
+        name: "kv 1k ops, 100 keys, 10 processes",
+        ops: 1_000,
+        processes: 10,
+        keys: 100,
+        span: 20,
+        gap: 10,
+    },
+    Case {
+        name: "kv 10k ops, 1k keys, 50 processes",
+        ops: 10_000,
+        processes: 50,
+        keys: 1_000,
+        span: 20,
+        gap: 10,
+    },
+    Case {
+        name: "kv 100k ops, 10k keys, 100 processes",
+        ops: 100_000,
+        processes: 100,
+        keys: 10_000,
+        span: 20,
+        gap: 10,
+    },
     Case { name: "register 200 ops, 1 key, 5 processes", ops: 200, processes: 5, keys: 1, span: 40, gap: 5 },
-    Case { name: "register 200 ops, 1 key, 10 processes", ops: 200, processes: 10, keys: 1, span: 40, gap: 5 },
-    Case { name: "register 400 ops, 1 key, 20 processes", ops: 400, processes: 20, keys: 1, span: 40, gap: 5 },
-    Case { name: "register 1k ops, 1 key, 50 processes", ops: 1_000, processes: 50, keys: 1, span: 40, gap: 5 },
+    Case {
+        name: "register 200 ops, 1 key, 10 processes",
+        ops: 200,
+        processes: 10,
+        keys: 1,
+        span: 40,
+        gap: 5,
+    },
+    Case {
+        name: "register 400 ops, 1 key, 20 processes",
+        ops: 400,
+        processes: 20,
+        keys: 1,
+        span: 40,
+        gap: 5,
+    },
+    Case {
+        name: "register 1k ops, 1 key, 50 processes",
+        ops: 1_000,
+        processes: 50,
+        keys: 1,
+        span: 40,
+        gap: 5,
+    },
 ];
 
 const TIME_BUDGET: Duration = Duration::from_secs(10);
@@ -102,15 +144,25 @@ fn run_case(case: &Case) {
     let budget = Budget { max_steps: None, max_states: Some(STATE_BUDGET), should_stop: Some(&stop) };
     let outcome = if case.keys == 1 {
         // One key: the register model, without the kv split.
-        let ops: Vec<CheckOp> = ops.into_iter().map(|op| CheckOp { key: None, f: if op.f == "put" { "write".into() } else { "read".into() }, ..op }).collect();
-        check(&Register { init: Value::Nil, nil_read_matches_anything: false }, &ops, &budget)
+        let ops: Vec<CheckOp> = ops
+            .into_iter()
+            .map(|op| CheckOp {
+                key: None,
+                f: if op.f == "put" { "write".into() } else { "read".into() },
+                ..op
+            })
+            .collect();
+        check(&Register { init: Value::Nil, nil_read_matches_anything: false, cas: false }, &ops, &budget)
     } else {
         check(&KeyValue, &ops, &budget)
-    };
+    }
+    .expect("generated operations are the model's");
     let ms = started.elapsed().as_secs_f64() * 1e3;
     let verdict = match &outcome.verdict {
         Verdict::Linearizable => "linearizable".to_owned(),
-        Verdict::NotLinearizable(_) => "NOT LINEARIZABLE (checker bug: the history is linearizable)".to_owned(),
+        Verdict::NotLinearizable(_) => {
+            "NOT LINEARIZABLE (checker bug: the history is linearizable)".to_owned()
+        }
         Verdict::Unknown(reason) => format!("unknown: {reason}"),
     };
     println!(
@@ -133,7 +185,8 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---|");
     let me = std::env::current_exe().expect("the benchmark binary");
     for index in 0..CASES.len() {
-        let output = std::process::Command::new(&me).args(["--case", &index.to_string()]).output().expect("runs");
+        let output =
+            std::process::Command::new(&me).args(["--case", &index.to_string()]).output().expect("runs");
         print!("{}", String::from_utf8_lossy(&output.stdout));
     }
 }

@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use sim::check::{check, Budget, CheckOp, KeyValue, ListAppend, Model, Mutex, Output, Register, Verdict};
+use sim::check::{
+    check, Budget, CheckOp, KeyValue, ListAppend, Model, Mutex, Output, Register, Step, Verdict,
+};
 use sim::history::Value;
 
 const OPEN: u64 = u64::MAX;
@@ -21,11 +23,11 @@ fn ok(value: Value) -> Output {
 }
 
 fn register(init: Value) -> Register {
-    Register { init, nil_read_matches_anything: false }
+    Register { init, nil_read_matches_anything: false, cas: true }
 }
 
 fn linearizable<M: Model>(model: &M, ops: &[CheckOp]) -> bool {
-    match check(model, ops, &Budget::default()).verdict {
+    match check(model, ops, &Budget::default()).unwrap().verdict {
         Verdict::Linearizable => true,
         Verdict::NotLinearizable(_) => false,
         Verdict::Unknown(reason) => panic!("no budget, yet unknown: {reason}"),
@@ -96,7 +98,7 @@ fn failed_cas_is_an_observation() {
 fn nil_reads_are_wildcards_only_when_the_origin_says_so() {
     let ops = [op(0, 0, 1, "write", int(3), ok(Value::Nil)), op(1, 2, 3, "read", Value::Nil, ok(Value::Nil))];
     assert!(!linearizable(&register(int(0)), &ops));
-    assert!(linearizable(&Register { init: int(0), nil_read_matches_anything: true }, &ops));
+    assert!(linearizable(&Register { init: int(0), nil_read_matches_anything: true, cas: true }, &ops));
 }
 
 #[test]
@@ -129,7 +131,7 @@ fn keys_are_independent_and_one_bad_key_refutes() {
     assert!(linearizable(&KeyValue, &good));
     let mut bad = good.to_vec();
     bad.push(keyed(op(2, 4, 5, "get", Value::Nil, ok(Value::Str("x".into()))), "b"));
-    let outcome = check(&KeyValue, &bad, &Budget::default());
+    let outcome = check(&KeyValue, &bad, &Budget::default()).unwrap();
     assert_eq!(outcome.partitions, 2);
     let Verdict::NotLinearizable(witness) = outcome.verdict else { panic!("{outcome:?}") };
     assert_eq!(witness.stuck.id, 2, "{witness}");
@@ -157,18 +159,21 @@ fn budget_gives_unknown_and_a_cheap_refutation_still_wins() {
         })
         .collect();
     let budget = Budget { max_steps: Some(50_000), ..Budget::default() };
-    assert!(matches!(check(&KeyValue, &ops, &budget).verdict, Verdict::Linearizable | Verdict::Unknown(_)));
+    assert!(matches!(
+        check(&KeyValue, &ops, &budget).unwrap().verdict,
+        Verdict::Linearizable | Verdict::Unknown(_)
+    ));
     let mut refuted = op(99, 0, 1, "get", Value::Nil, ok(Value::Str("never written".into())));
     refuted.key = Some(Value::Str("cold".into()));
     ops.push(refuted);
-    let outcome = check(&KeyValue, &ops, &budget);
+    let outcome = check(&KeyValue, &ops, &budget).unwrap();
     assert!(matches!(outcome.verdict, Verdict::NotLinearizable(_)), "{outcome:?}");
     let stopped = Budget { should_stop: Some(&|| true), max_steps: None, max_states: None };
     let hard: Vec<CheckOp> = (0..18)
         .map(|i| op(i, i as u64, 1_000, "write", int(i as i64), ok(Value::Nil)))
         .chain((18..24).map(|i| op(i, i as u64, 1_000, "read", Value::Nil, ok(int(99)))))
         .collect();
-    assert!(matches!(check(&register(int(0)), &hard, &stopped).verdict, Verdict::Unknown(_)));
+    assert!(matches!(check(&register(int(0)), &hard, &stopped).unwrap().verdict, Verdict::Unknown(_)));
 }
 
 /// Tries every order consistent with real time; unknown operations may also be skipped.
@@ -176,7 +181,13 @@ fn budget_gives_unknown_and_a_cheap_refutation_still_wins() {
 /// checked too, not assumed.
 fn oracle<M: Model>(model: &M, ops: &[CheckOp]) -> bool {
     type States<S> = std::collections::BTreeMap<Option<Value>, S>;
-    fn go<M: Model>(model: &M, ops: &[CheckOp], placed: &mut Vec<bool>, states: &States<M::State>) -> bool {
+    fn go<M: Model>(
+        model: &M,
+        ops: &[CheckOp],
+        inputs: &[M::Input],
+        placed: &mut Vec<bool>,
+        states: &States<M::State>,
+    ) -> bool {
         if placed.iter().all(|p| *p) {
             return true;
         }
@@ -190,21 +201,27 @@ fn oracle<M: Model>(model: &M, ops: &[CheckOp]) -> bool {
             }
             placed[i] = true;
             let state = states.get(&ops[i].key).cloned().unwrap_or_else(|| model.init());
-            if let Some(next) = model.step(&state, &ops[i]) {
-                let mut after = states.clone();
-                after.insert(ops[i].key.clone(), next);
-                if go(model, ops, placed, &after) {
-                    return true;
+            let after = match model.step(&state, &inputs[i]) {
+                Step::Same => Some(states.clone()),
+                Step::To(next) => {
+                    let mut after = states.clone();
+                    after.insert(ops[i].key.clone(), next);
+                    Some(after)
                 }
+                Step::Impossible => None,
+            };
+            if after.is_some_and(|after| go(model, ops, inputs, placed, &after)) {
+                return true;
             }
-            if ops[i].output == Output::Unknown && go(model, ops, placed, states) {
+            if ops[i].output == Output::Unknown && go(model, ops, inputs, placed, states) {
                 return true;
             }
             placed[i] = false;
         }
         false
     }
-    go(model, ops, &mut vec![false; ops.len()], &States::new())
+    let inputs: Vec<M::Input> = ops.iter().map(|op| model.prepare(op).unwrap()).collect();
+    go(model, ops, &inputs, &mut vec![false; ops.len()], &States::new())
 }
 
 /// Random small histories: intervals over a short time line, some open (unknown), and
@@ -276,14 +293,14 @@ proptest! {
 
     #[test]
     fn register_agrees_with_the_oracle(ops in history(&["read", "write"], 1, vec![Value::Nil, Value::Int(1), Value::Int(2)])) {
-        let model = register(Value::Nil);
+        let model = Register { init: Value::Nil, nil_read_matches_anything: false, cas: false };
         prop_assert_eq!(linearizable(&model, &ops), oracle(&model, &ops), "{:#?}", ops);
     }
 
     #[test]
     fn cas_register_agrees_with_the_oracle(ops in history(&["read", "write", "cas"], 1, vec![Value::Int(0), Value::Int(1), Value::Int(2)])) {
         for wildcard in [false, true] {
-            let model = Register { init: Value::Int(0), nil_read_matches_anything: wildcard };
+            let model = Register { init: Value::Int(0), nil_read_matches_anything: wildcard, cas: true };
             prop_assert_eq!(linearizable(&model, &ops), oracle(&model, &ops), "{:#?}", ops);
         }
     }

@@ -15,7 +15,7 @@ mod search;
 
 use std::fmt;
 
-pub use model::{KeyValue, ListAppend, Model, Mutex, Register};
+pub use model::{KeyValue, ListAppend, Model, Mutex, Register, Step};
 pub use op::{CheckOp, Output};
 use search::{Progress, Search};
 
@@ -93,14 +93,21 @@ pub struct Outcome {
     pub states: usize,
 }
 
-/// Checks `ops` against `model` within `budget`.
-pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outcome {
+/// Checks `ops` against `model` within `budget`. An operation the model does not know is
+/// an error, not a refutation.
+pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Result<Outcome, String> {
+    let mut inputs: Vec<Option<M::Input>> =
+        ops.iter().map(|op| model.prepare(op).map(Some)).collect::<Result<_, _>>()?;
     let mut parts = model.partition(ops);
     parts.sort_by_key(Vec::len);
     let partitions = parts.len();
     let mut searches: Vec<Search<'_, M>> = parts
         .into_iter()
-        .map(|part| Search::new(model, part.into_iter().map(|i| &ops[i]).collect()))
+        .map(|part| {
+            let prepared =
+                part.iter().map(|&i| inputs[i].take().expect("each operation is in one partition")).collect();
+            Search::new(model, part.into_iter().map(|i| &ops[i]).collect(), prepared)
+        })
         .collect();
     let steps = |searches: &[Search<'_, M>]| searches.iter().map(|s| s.steps).sum::<u64>();
     let remembered = |searches: &[Search<'_, M>]| searches.iter().map(Search::memo_len).sum::<usize>();
@@ -113,23 +120,23 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outco
                 Progress::Paused => still.push(index),
                 Progress::NotLinearizable => {
                     let witness = witness(&searches[index]);
-                    return Outcome {
+                    return Ok(Outcome {
                         verdict: Verdict::NotLinearizable(Box::new(witness)),
                         steps: steps(&searches),
                         partitions,
                         states: remembered(&searches),
-                    };
+                    });
                 }
             }
         }
         active = still;
         if active.is_empty() {
-            return Outcome {
+            return Ok(Outcome {
                 verdict: Verdict::Linearizable,
                 steps: steps(&searches),
                 partitions,
                 states: remembered(&searches),
-            };
+            });
         }
         let taken = steps(&searches);
         let states = remembered(&searches);
@@ -145,7 +152,7 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Outco
         if let Some(reason) = reason {
             let open = active.len();
             let message = format!("{reason}; {open} of {partitions} partitions undecided, none refuted");
-            return Outcome { verdict: Verdict::Unknown(message), steps: taken, partitions, states };
+            return Ok(Outcome { verdict: Verdict::Unknown(message), steps: taken, partitions, states });
         }
     }
 }
@@ -211,17 +218,6 @@ impl ModelName {
     pub fn parse(name: &str) -> Option<ModelName> {
         ModelName::ALL.into_iter().find(|m| m.name() == name)
     }
-
-    /// The operations it knows.
-    pub fn operations(self) -> &'static [&'static str] {
-        match self {
-            ModelName::Register => &["read", "write"],
-            ModelName::CasRegister => &["read", "write", "cas"],
-            ModelName::KeyValue => &["get", "read", "put", "write", "append", "cas", "delete"],
-            ModelName::Mutex => &["acquire", "release"],
-            ModelName::ListAppend => &["append", "read"],
-        }
-    }
 }
 
 /// Checks `ops` with a built-in model. `init` is the registers' initial value; a nil read
@@ -234,19 +230,13 @@ pub fn check_named(
     ops: &[CheckOp],
     budget: &Budget<'_>,
 ) -> Result<Outcome, String> {
-    if let Some(op) = ops.iter().find(|op| !model.operations().contains(&op.f.as_str())) {
-        return Err(format!(
-            "operation {} is not one the {} model knows ({})",
-            op,
-            model.name(),
-            model.operations().join(", ")
-        ));
-    }
-    let register = Register { init: init.clone(), nil_read_matches_anything: nil_reads_match_anything };
-    Ok(match model {
-        ModelName::Register | ModelName::CasRegister => check(&register, ops, budget),
+    let register =
+        |cas| Register { init: init.clone(), nil_read_matches_anything: nil_reads_match_anything, cas };
+    match model {
+        ModelName::Register => check(&register(false), ops, budget),
+        ModelName::CasRegister => check(&register(true), ops, budget),
         ModelName::KeyValue => check(&KeyValue, ops, budget),
         ModelName::Mutex => check(&Mutex, ops, budget),
         ModelName::ListAppend => check(&ListAppend, ops, budget),
-    })
+    }
 }

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use super::model::Model;
+use super::model::{Model, Step};
 use super::op::{CheckOp, Output};
 use crate::hash::{mix64, StableHasher};
 
@@ -37,6 +37,47 @@ impl Hasher for KeyHasher {
     fn write_u64(&mut self, key: u64) {
         self.0 = key;
     }
+}
+
+/// Explored (linearized set, state) pairs, stored flat: pair `i` has its set at
+/// `sets[i * words..]` and its state at `states[i]`. `heads` maps the pair's combined hash
+/// to the newest pair with that hash and `next` chains older ones. Equality is checked along
+/// the chain, so the memo is exact; a pair is copied only when it is new.
+struct Memo<S> {
+    words: usize,
+    heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    next: Vec<u32>,
+    sets: Vec<u64>,
+    states: Vec<S>,
+}
+
+impl<S: Clone + Eq> Memo<S> {
+    /// Adds (set, state) under `key`; false if it was there already.
+    fn insert(&mut self, key: u64, set: &[u64], state: &S) -> bool {
+        const END: u32 = u32::MAX;
+        let head = self.heads.get(&key).copied().unwrap_or(END);
+        let mut at = head;
+        while at != END {
+            let index = at as usize;
+            let seen = &self.sets[index * self.words..(index + 1) * self.words];
+            if seen.iter().zip(set).all(|(a, b)| a == b) && self.states[index] == *state {
+                return false;
+            }
+            at = self.next[index];
+        }
+        let index = u32::try_from(self.states.len()).expect("fewer than 2^32 remembered states");
+        self.sets.extend_from_slice(set);
+        self.states.push(state.clone());
+        self.next.push(head);
+        self.heads.insert(key, index);
+        true
+    }
+}
+
+fn hash_of<S: Hash>(state: &S) -> u64 {
+    let mut hasher = StableHasher::default();
+    state.hash(&mut hasher);
+    hasher.finish()
 }
 
 const NONE: usize = usize::MAX;
@@ -63,23 +104,19 @@ pub(crate) enum Progress {
 pub(crate) struct Search<'a, M: Model> {
     model: &'a M,
     pub(crate) ops: Vec<&'a CheckOp>,
+    inputs: Vec<M::Input>,
     /// Entry 0 is the head sentinel.
     entries: Vec<Entry>,
-    stack: Vec<(usize, M::State)>,
+    /// The calls linearized, with the state before each (`None`: it did not change) and
+    /// that state's hash.
+    stack: Vec<(usize, Option<M::State>, u64)>,
     linearized: Vec<u64>,
     /// Zobrist hash of `linearized`: the XOR of a fixed random key per linearized operation,
     /// updated in O(1) as operations are added and removed.
     linearized_hash: u64,
-    /// Explored (linearized set, state) pairs, stored flat: pair `i` has its set at
-    /// `memo_sets[i * words..]` and its state at `memo_states[i]`. `memo_heads` maps the
-    /// pair's combined hash to the newest pair with that hash, `memo_next` chains older
-    /// ones. Equality is checked along the chain, so the memo is exact; a pair is copied
-    /// only when it is new.
-    memo_heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
-    memo_next: Vec<u32>,
-    memo_sets: Vec<u64>,
-    memo_states: Vec<M::State>,
+    memo: Memo<M::State>,
     state: M::State,
+    state_hash: u64,
     cursor: usize,
     /// The longest sequence of operations linearized so far (local indices, in order).
     pub(crate) best: Vec<usize>,
@@ -88,7 +125,8 @@ pub(crate) struct Search<'a, M: Model> {
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    pub(crate) fn new(model: &'a M, ops: Vec<&'a CheckOp>) -> Search<'a, M> {
+    /// A search over `ops`, prepared by the model as `inputs`.
+    pub(crate) fn new(model: &'a M, ops: Vec<&'a CheckOp>, inputs: Vec<M::Input>) -> Search<'a, M> {
         let mut order: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
         for (index, op) in ops.iter().enumerate() {
             order.push((op.call, false, index));
@@ -109,19 +147,21 @@ impl<'a, M: Model> Search<'a, M> {
         }
         let words = ops.len().div_ceil(64);
         let state = model.init();
+        let state_hash = hash_of(&state);
         let cursor = entries[0].next;
+        let memo =
+            Memo { words, heads: HashMap::default(), next: Vec::new(), sets: Vec::new(), states: Vec::new() };
         Search {
             model,
             ops,
+            inputs,
             entries,
             stack: Vec::new(),
             linearized: vec![0; words],
             linearized_hash: 0,
-            memo_heads: HashMap::default(),
-            memo_next: Vec::new(),
-            memo_sets: Vec::new(),
-            memo_states: Vec::new(),
+            memo,
             state,
+            state_hash,
             cursor,
             best: Vec::new(),
             steps: 0,
@@ -131,32 +171,7 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// States remembered so far (the search's memory).
     pub(crate) fn memo_len(&self) -> usize {
-        self.memo_states.len()
-    }
-
-    /// Remembers (linearized set, `state`); false if it was explored before.
-    fn remember(&mut self, state: &M::State) -> bool {
-        const END: u32 = u32::MAX;
-        let mut hasher = StableHasher::default();
-        state.hash(&mut hasher);
-        let key = self.linearized_hash ^ hasher.finish();
-        let words = self.linearized.len();
-        let head = self.memo_heads.get(&key).copied().unwrap_or(END);
-        let mut at = head;
-        while at != END {
-            let index = at as usize;
-            let set = &self.memo_sets[index * words..(index + 1) * words];
-            if set.iter().zip(&self.linearized).all(|(a, b)| a == b) && self.memo_states[index] == *state {
-                return false;
-            }
-            at = self.memo_next[index];
-        }
-        let index = u32::try_from(self.memo_states.len()).expect("fewer than 2^32 remembered states");
-        self.memo_sets.extend_from_slice(&self.linearized);
-        self.memo_states.push(state.clone());
-        self.memo_next.push(head);
-        self.memo_heads.insert(key, index);
-        true
+        self.memo.states.len()
     }
 
     fn lift(&mut self, call: usize) {
@@ -204,33 +219,57 @@ impl<'a, M: Model> Search<'a, M> {
             self.steps += 1;
             let entry = self.entries[self.cursor];
             if entry.is_call {
-                let op = self.ops[entry.op];
-                let next = match (self.model.step(&self.state, op), &op.output) {
-                    (Some(next), _) => Some(next),
-                    (None, Output::Unknown) => Some(self.state.clone()),
-                    (None, _) => None,
+                let op = entry.op;
+                let step = match self.model.step(&self.state, &self.inputs[op]) {
+                    // An unknown outcome may not have taken effect: a no-op, here.
+                    Step::Impossible if self.ops[op].output == Output::Unknown => Step::Same,
+                    step => step,
                 };
-                if let Some(next) = next {
-                    self.flip(entry.op);
-                    if self.remember(&next) {
-                        let previous = std::mem::replace(&mut self.state, next);
-                        self.stack.push((self.cursor, previous));
-                        self.lift(self.cursor);
-                        if self.stack.len() > self.best.len() {
-                            self.best = self.stack.iter().map(|(call, _)| self.entries[*call].op).collect();
+                let advanced = match step {
+                    Step::Impossible => false,
+                    Step::Same => {
+                        self.flip(op);
+                        let key = self.linearized_hash ^ self.state_hash;
+                        let new = self.memo.insert(key, &self.linearized, &self.state);
+                        if new {
+                            self.stack.push((self.cursor, None, self.state_hash));
+                        } else {
+                            self.flip(op);
                         }
-                        self.cursor = self.entries[0].next;
-                        continue;
+                        new
                     }
-                    self.flip(entry.op);
+                    Step::To(next) => {
+                        let next_hash = hash_of(&next);
+                        self.flip(op);
+                        let new = self.memo.insert(self.linearized_hash ^ next_hash, &self.linearized, &next);
+                        if new {
+                            let previous = std::mem::replace(&mut self.state, next);
+                            self.stack.push((self.cursor, Some(previous), self.state_hash));
+                            self.state_hash = next_hash;
+                        } else {
+                            self.flip(op);
+                        }
+                        new
+                    }
+                };
+                if advanced {
+                    self.lift(self.cursor);
+                    if self.stack.len() > self.best.len() {
+                        self.best = self.stack.iter().map(|(call, _, _)| self.entries[*call].op).collect();
+                    }
+                    self.cursor = self.entries[0].next;
+                } else {
+                    self.cursor = entry.next;
                 }
-                self.cursor = entry.next;
             } else {
-                let Some((call, previous)) = self.stack.pop() else {
+                let Some((call, previous, previous_hash)) = self.stack.pop() else {
                     self.done = Some(Progress::NotLinearizable);
                     return Progress::NotLinearizable;
                 };
-                self.state = previous;
+                if let Some(previous) = previous {
+                    self.state = previous;
+                }
+                self.state_hash = previous_hash;
                 self.flip(self.entries[call].op);
                 self.unlift(call);
                 self.cursor = self.entries[call].next;

@@ -1,18 +1,14 @@
 //! `simctl check-history`: every format, the exit statuses, the JSON contract, malformed
 //! files named by line, and a run's own history checked end to end.
 
+mod common;
+
+use common::simctl;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn simctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simctl"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 fn file(name: &str, text: &str) -> String {
     let dir: PathBuf = std::env::temp_dir().join(format!("simctl-check-{}", std::process::id()));

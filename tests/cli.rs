@@ -1,18 +1,14 @@
 //! The command line as a user meets it: tables, reports, exit statuses, replay, the realized
 //! fault timeline, determinism across processes.
 
+mod common;
+
+use common::simctl;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn simctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simctl"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -1,15 +1,14 @@
 //! Every scenario in `scenarios/` validates, passes its checks, and gives the same trace
 //! hash twice in two processes (seeds 7 and 42).
 
+mod common;
+
+use common::simctl;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn scenario_files() -> Vec<PathBuf> {
     sim::scenario::find_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
-}
-
-fn simctl(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_simctl")).args(args).output().unwrap()
 }
 
 #[test]

@@ -111,6 +111,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     sim::run::install_panic_hook();
     match Cli::parse().command {
         Command::Run { scenario, seed, out, json, trace, check_determinism, max_events } => {
@@ -253,6 +254,16 @@ fn check_history(
         ExitCode::from(INCONCLUSIVE)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`simctl list | head`) would panic;
+/// the default action ends the process quietly, as for any Unix filter.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any thread or handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

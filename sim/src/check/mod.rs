@@ -1,23 +1,25 @@
 //! Linearizability checking: is there an order of a history's operations, consistent with
 //! their real-time order, in which a sequential model explains every result?
 //!
-//! The search is Wing and Gong's with Lowe's memoisation (`search`); histories split into
-//! independent partitions when the model allows (by key for key-value stores), and the
+//! The search is Lowe's just-in-time linearisation with memoisation (`jit`); histories split
+//! into independent partitions when the model allows (by key for key-value stores), and the
 //! partitions are searched round-robin, smallest first, in slices of a shared budget, so a
 //! cheap refutation in one partition is found even when another partition explodes. A
 //! budget that runs out gives `Unknown`, never a hang. A failure comes with a witness.
 
 pub mod edn;
 pub mod import;
+mod jit;
+mod memo;
 pub mod model;
 pub mod op;
-mod search;
 
 use std::fmt;
 
+use jit::Jit as Search;
+use memo::Progress;
 pub use model::{KeyValue, ListAppend, Model, Mutex, Register, Step};
 pub use op::{CheckOp, Output};
-use search::{Progress, Search};
 
 /// Steps each partition runs before the next one gets its turn.
 const SLICE: u64 = 20_000;
@@ -37,11 +39,11 @@ pub struct Budget<'a> {
 /// Why a history is not linearizable, in terms a person can follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Witness {
-    /// The longest sequence of operations of the failing partition that could be
-    /// linearized, in that order.
+    /// The operations of the failing partition linearized on the path that got furthest
+    /// through the history, by invocation.
     pub prefix: Vec<CheckOp>,
-    /// The operation that could not be placed after it: it returned before any order
-    /// could include it.
+    /// The operation whose return could not be linearized there: no order of the pending
+    /// operations explains its result.
     pub stuck: CheckOp,
     /// Operations of that partition whose intervals overlap the stuck one.
     pub concurrent: Vec<CheckOp>,
@@ -158,11 +160,7 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Resul
 }
 
 fn witness<M: Model>(search: &Search<'_, M>) -> Witness {
-    let in_prefix: std::collections::BTreeSet<usize> = search.best.iter().copied().collect();
-    let stuck = (0..search.ops.len())
-        .filter(|i| !in_prefix.contains(i))
-        .min_by_key(|&i| (search.ops[i].ret, search.ops[i].call))
-        .expect("a refuted partition has an operation outside its longest prefix");
+    let stuck = search.stuck().expect("a refuted partition had a forced operation");
     let stuck_op = search.ops[stuck];
     let concurrent = search
         .ops
@@ -171,11 +169,9 @@ fn witness<M: Model>(search: &Search<'_, M>) -> Witness {
         .take(12)
         .map(|op| (*op).clone())
         .collect();
-    Witness {
-        prefix: search.best.iter().map(|&i| search.ops[i].clone()).collect(),
-        stuck: stuck_op.clone(),
-        concurrent,
-    }
+    let mut prefix: Vec<CheckOp> = search.best.iter().map(|&i| search.ops[i].clone()).collect();
+    prefix.sort_by_key(|op| op.call);
+    Witness { prefix, stuck: stuck_op.clone(), concurrent }
 }
 
 /// The built-in models by name.

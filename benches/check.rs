@@ -96,6 +96,14 @@ const CASES: &[Case] = &[
         span: 20,
         gap: 10,
     },
+    Case {
+        name: "kv 1.85k ops, 10 keys, 50 processes (shaped like c50)",
+        ops: 1_850,
+        processes: 50,
+        keys: 10,
+        span: 40,
+        gap: 5,
+    },
     Case { name: "register 200 ops, 1 key, 5 processes", ops: 200, processes: 5, keys: 1, span: 40, gap: 5 },
     Case {
         name: "register 200 ops, 1 key, 10 processes",

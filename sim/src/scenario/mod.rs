@@ -37,6 +37,9 @@
 mod checks;
 mod faults;
 mod network;
+mod plan;
+mod realized;
+mod swarm;
 pub mod text;
 mod workload;
 
@@ -50,11 +53,15 @@ use serde::Deserialize;
 
 pub use checks::{ChecksSpec, LatencyBound, LivenessSpec, Phase};
 pub use faults::{
-    plan, realized_toml, Capacity, ClockSpec, CorruptSpec, DiskFaultSpec, FaultSpec, PartitionSpec,
-    PlanContext, Planned, Shape, SwarmSpec, TargetSpec,
+    Capacity, ClockSpec, CorruptSpec, DiskFaultSpec, FaultSpec, PartitionSpec, Shape, TargetSpec,
 };
 pub use network::{
     latency_toml, link_model_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes,
+};
+pub use plan::{plan, PlanContext, Planned};
+pub use realized::realized_toml;
+pub use swarm::{
+    SwarmClock, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec, MAX_SWARM_FAULTS,
 };
 pub use text::{duration, line_column, Rate};
 pub use workload::{KeyDistribution, WorkloadSpec};

@@ -1,0 +1,144 @@
+//! Planning: explicit faults expanded (a crash with `restart_after` becomes two faults), the
+//! swarm drawn, and both merged by time into the list the run schedules, in order, so each
+//! fault's index (and with it its random streams) is fixed by the scenario and seed alone.
+
+use std::time::Duration;
+
+use super::faults::FaultSpec;
+use super::swarm::{draw_swarm, SwarmSpec};
+use super::text::parse_signed;
+use crate::disk::DiskChange;
+use crate::fault::{Fault, Target};
+use crate::network::LinkModel;
+use crate::node::NodeId;
+use crate::rng::Seed;
+use crate::time::Time;
+
+/// A fault at its time, ready for `Sim::schedule` in list order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    /// When.
+    pub at: Time,
+    /// What.
+    pub fault: Fault,
+}
+
+/// One entry before sorting: `follows` names the entry whose node this one targets.
+pub(super) struct Draft {
+    pub(super) at: Duration,
+    pub(super) fault: Fault,
+    pub(super) follows: Option<usize>,
+}
+
+/// What planning needs to know about the run.
+pub struct PlanContext<'a> {
+    /// The server nodes (node faults and shapes range over them).
+    pub servers: &'a [NodeId],
+    /// The `[network]` default, for loss bursts and restores.
+    pub network: &'a LinkModel,
+    /// Base fsync latency, for the end of slow-disk episodes.
+    pub fsync_latency: Duration,
+    /// The scenario's duration.
+    pub duration: Duration,
+    /// The run's seed.
+    pub seed: Seed,
+}
+
+/// The schedule: explicit faults expanded, the swarm drawn, merged by time (ties keep
+/// explicit faults first, in file order), with follow-up faults (`restart_after`, ...)
+/// pointing at the index of the fault they follow.
+pub fn plan(explicit: &[FaultSpec], swarm: Option<&SwarmSpec>, context: &PlanContext<'_>) -> Vec<Planned> {
+    let mut drafts = Vec::new();
+    for spec in explicit {
+        expand(spec, context, &mut drafts);
+    }
+    if let Some(swarm) = swarm {
+        draw_swarm(swarm, context, &mut drafts);
+    }
+    let mut order: Vec<usize> = (0..drafts.len()).collect();
+    order.sort_by_key(|&i| drafts[i].at); // stable: ties keep insertion order
+    let mut index_of = vec![0u64; drafts.len()];
+    for (index, &draft) in order.iter().enumerate() {
+        index_of[draft] = index as u64;
+    }
+    order
+        .into_iter()
+        .map(|i| {
+            let draft = &drafts[i];
+            let fault = match draft.follows {
+                Some(first) => retarget(draft.fault.clone(), Target::SameAs(index_of[first])),
+                None => draft.fault.clone(),
+            };
+            Planned { at: Time::from_duration(draft.at), fault }
+        })
+        .collect()
+}
+
+fn retarget(fault: Fault, target: Target) -> Fault {
+    match fault {
+        Fault::Restart(_) => Fault::Restart(target),
+        Fault::Resume(_) => Fault::Resume(target),
+        Fault::Disk { change, .. } => Fault::Disk { node: target, change },
+        other => other,
+    }
+}
+
+fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) {
+    let servers = context.servers;
+    let mut push = |at: Duration, fault: Fault, follows: Option<usize>| {
+        drafts.push(Draft { at, fault, follows });
+        drafts.len() - 1
+    };
+    let at = spec.at;
+    if let Some(partition) = &spec.partition {
+        push(at, Fault::Partition(partition.partition(servers)), None);
+        if let Some(after) = spec.heal_after {
+            push(at + after, Fault::Heal, None);
+        }
+    } else if spec.heal.is_some() {
+        push(at, Fault::Heal, None);
+    } else if let Some(target) = &spec.crash {
+        let crash = push(at, Fault::Crash(target.target(servers)), None);
+        if let Some(after) = spec.restart_after {
+            push(at + after, Fault::Restart(Target::SameAs(0)), Some(crash));
+        }
+    } else if let Some(target) = &spec.restart {
+        push(at, Fault::Restart(target.target(servers)), None);
+    } else if let Some(target) = &spec.pause {
+        let pause = push(at, Fault::Pause(target.target(servers)), None);
+        if let Some(after) = spec.resume_after {
+            push(at + after, Fault::Resume(Target::SameAs(0)), Some(pause));
+        }
+    } else if let Some(target) = &spec.resume {
+        push(at, Fault::Resume(target.target(servers)), None);
+    } else if let Some(clock) = &spec.clock {
+        let node = clock.node.target(servers);
+        let fault = match (&clock.step, clock.drift_ppm) {
+            (Some(step), _) => Fault::ClockStep { node, delta_nanos: parse_signed(step).expect("validated") },
+            (None, Some(ppm)) => Fault::ClockDrift { node, ppm },
+            (None, None) => unreachable!("validated"),
+        };
+        push(at, fault, None);
+    } else if let Some(disk) = &spec.disk {
+        let node = disk.node.target(servers);
+        let fault = match &disk.corrupt {
+            Some(corrupt) => {
+                Fault::Corrupt { node, file: corrupt.file.clone(), offset: corrupt.offset, len: corrupt.len }
+            }
+            None => Fault::Disk {
+                node,
+                change: DiskChange {
+                    capacity: disk.capacity.map(|c| c.0),
+                    fsync_latency: disk.fsync_latency,
+                    torn_writes: disk.torn_writes,
+                },
+            },
+        };
+        push(at, fault, None);
+    } else if let Some(change) = &spec.network {
+        push(at, Fault::Network(change.apply(context.network)), None);
+        if let Some(after) = spec.restore_after {
+            push(at + after, Fault::Network(context.network.clone()), None);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The realized fault timeline, written back out as a `[[faults]]` list (`faults.toml`).
+
+use super::faults::TargetSpec;
+use super::network::link_model_toml;
+use super::text::{duration, format_signed};
+use crate::fault::{Fault, FaultRecord};
+use crate::node::NodeId;
+use crate::partition::Partition;
+
+/// The realized timeline as a `[[faults]]` list that replays it (with the swarm off).
+/// Skipped faults are kept, as they were asked for, so that every fault keeps its index
+/// and its random streams; a comment says why each was skipped.
+pub fn realized_toml(records: &[FaultRecord]) -> String {
+    let mut records: Vec<&FaultRecord> = records.iter().collect();
+    records.sort_by_key(|r| r.index);
+    let mut out = String::from(
+        "# The realized fault timeline of this run, in schedule order. As the [[faults]] of the\n\
+         # scenario, with [swarm] removed, it replays the same faults and the same run.\n",
+    );
+    for record in records {
+        let mut entry = toml::Table::new();
+        entry.insert("at".into(), duration::format(record.time.since_start()).into());
+        let (key, value) = fault_toml(&record.fault);
+        entry.insert(key.into(), value);
+        out.push('\n');
+        out.push_str(&format!("# fault {} at {}: {}\n", record.index, record.time, record.outcome));
+        let mut root = toml::Table::new();
+        root.insert("faults".into(), toml::Value::Array(vec![toml::Value::Table(entry)]));
+        out.push_str(&toml::to_string(&root).expect("fault tables serialize"));
+    }
+    out
+}
+
+fn fault_toml(fault: &Fault) -> (&'static str, toml::Value) {
+    let ids = |nodes: &[NodeId]| {
+        toml::Value::Array(nodes.iter().map(|n| toml::Value::Integer(i64::from(n.0))).collect())
+    };
+    let table = |pairs: Vec<(&str, toml::Value)>| {
+        toml::Value::Table(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    };
+    let target = TargetSpec::to_toml;
+    match fault {
+        Fault::Partition(partition) => {
+            let value = match partition {
+                Partition::Groups(groups) => {
+                    table(vec![("groups", toml::Value::Array(groups.iter().map(|g| ids(g)).collect()))])
+                }
+                Partition::OneWay { from, to } => {
+                    table(vec![("one_way", table(vec![("from", ids(from)), ("to", ids(to))]))])
+                }
+                Partition::Cuts(cuts) => {
+                    let pairs = cuts.iter().map(|(a, b)| ids(&[*a, *b])).collect();
+                    table(vec![("cuts", toml::Value::Array(pairs))])
+                }
+                Partition::Isolate { node: Some(node), .. } => {
+                    table(vec![("isolate", i64::from(node.0).into())])
+                }
+                Partition::Isolate { node: None, .. } => "isolate".into(),
+                Partition::MajorityMinority { .. } => "majority-minority".into(),
+                Partition::Bridge { .. } => "bridge".into(),
+                Partition::MajoritiesRing { .. } => "majorities-ring".into(),
+            };
+            ("partition", value)
+        }
+        Fault::Heal => ("heal", true.into()),
+        Fault::Crash(t) => ("crash", target(t)),
+        Fault::Restart(t) => ("restart", target(t)),
+        Fault::Pause(t) => ("pause", target(t)),
+        Fault::Resume(t) => ("resume", target(t)),
+        Fault::ClockStep { node, delta_nanos } => {
+            ("clock", table(vec![("node", target(node)), ("step", format_signed(*delta_nanos).into())]))
+        }
+        Fault::ClockDrift { node, ppm } => {
+            ("clock", table(vec![("node", target(node)), ("drift_ppm", (*ppm).into())]))
+        }
+        Fault::Corrupt { node, file, offset, len } => {
+            let corrupt = table(vec![
+                ("file", file.as_str().into()),
+                ("offset", (*offset as i64).into()),
+                ("len", (*len as i64).into()),
+            ]);
+            ("disk", table(vec![("node", target(node)), ("corrupt", corrupt)]))
+        }
+        Fault::Disk { node, change } => {
+            let mut pairs = vec![("node", target(node))];
+            if let Some(latency) = change.fsync_latency {
+                pairs.push(("fsync_latency", duration::format(latency).into()));
+            }
+            if let Some(capacity) = change.capacity {
+                pairs.push(("capacity", capacity.map_or_else(|| "unlimited".into(), |c| (c as i64).into())));
+            }
+            if let Some(torn) = change.torn_writes {
+                pairs.push(("torn_writes", torn.into()));
+            }
+            ("disk", table(pairs))
+        }
+        Fault::Network(model) => ("network", toml::Value::Table(link_model_toml(model))),
+    }
+}

@@ -62,7 +62,7 @@ impl fmt::Display for Witness {
         for op in &self.prefix[skipped..] {
             writeln!(f, "  {op}")?;
         }
-        writeln!(f, "cannot be placed next: {}", self.stuck)?;
+        writeln!(f, "whose result no order explains: {}", self.stuck)?;
         writeln!(f, "concurrent with it:")?;
         for op in &self.concurrent {
             writeln!(f, "  {op}")?;

@@ -55,7 +55,7 @@ impl fmt::Display for Witness {
         let skipped = self.prefix.len().saturating_sub(SHOWN);
         writeln!(
             f,
-            "linearizable prefix ({} operations{}):",
+            "linearized on the path that got furthest ({} operations{}):",
             self.prefix.len(),
             if skipped > 0 { ", the last 8" } else { "" }
         )?;

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::disk::Disk;
+use std::sync::MutexGuard;
+
+use crate::disk::{Disk, DiskHandle};
 use crate::history::{HistoryEvent, Op, OpKind};
 use crate::node::{Message, NodeId, TimerId};
 use crate::rng::Rng;
@@ -61,9 +63,15 @@ impl<'a, M: Message> Ctx<'a, M> {
         &mut self.world.processes[self.node.index()].rng
     }
 
-    /// This node's disk.
-    pub fn disk(&mut self) -> &mut Disk {
-        &mut self.world.disks[self.node.index()]
+    /// This node's disk, for the rest of this statement or handler.
+    pub fn disk(&mut self) -> MutexGuard<'_, Disk> {
+        self.world.disks[self.node.index()].lock()
+    }
+
+    /// A handle on this node's disk that can be kept across handlers (by a storage engine
+    /// that owns its file). Drop it with the node's state: it must not outlive a crash.
+    pub fn disk_handle(&self) -> DiskHandle {
+        self.world.disks[self.node.index()].clone()
     }
 
     /// Records a client operation event at the current (true) time.

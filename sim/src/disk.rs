@@ -23,6 +23,8 @@
 //!   [`DiskError::Full`] and changes nothing.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::rng::Rng;
@@ -141,7 +143,7 @@ impl Inode {
 }
 
 /// One node's disk. It outlives the node's crashes; only its durable view survives them.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Disk {
     config: DiskConfig,
     inodes: Vec<Inode>,
@@ -149,7 +151,8 @@ pub struct Disk {
     durable_names: BTreeMap<String, usize>,
     used: u64,
     /// Latency incurred by the current handler's syncs, taken by the engine afterwards.
-    pending_latency: u64,
+    /// Shared with the disk's handle so the engine reads it without taking the lock.
+    pending_latency: Arc<AtomicU64>,
     stats: DiskStats,
 }
 
@@ -364,18 +367,14 @@ impl Disk {
         Ok(corrupted)
     }
 
-    /// The latency this disk added to the current handler so far.
-    pub(crate) fn pending_latency(&self) -> u64 {
-        self.pending_latency
-    }
-
     /// Takes the latency added since the last call (the engine does, after each handler).
-    pub(crate) fn take_pending_latency(&mut self) -> u64 {
-        std::mem::take(&mut self.pending_latency)
+    #[cfg(test)]
+    fn take_pending_latency(&mut self) -> u64 {
+        self.pending_latency.swap(0, Ordering::Relaxed)
     }
 
     fn charge_sync(&mut self) {
-        self.pending_latency += duration_to_nanos(self.config.fsync_latency);
+        self.pending_latency.fetch_add(duration_to_nanos(self.config.fsync_latency), Ordering::Relaxed);
         self.stats.fsyncs += 1;
     }
 
@@ -410,6 +409,41 @@ impl Disk {
             *index = renumber[*index];
         }
         self.durable_names = self.live_names.clone();
+    }
+}
+
+/// A node's disk, shareable. Handlers reach it through `Ctx::disk`; a storage engine that
+/// must own its file across handlers (redb's `Database` owns its backend) keeps a handle
+/// from `Ctx::disk_handle`. A handle of a crashed node's value is dropped with it; the disk
+/// itself, and its durable view, stay with the node. There are no threads, so the lock is
+/// never contended; it exists because such engines require `Send + Sync` backends.
+#[derive(Clone, Debug, Default)]
+pub struct DiskHandle {
+    disk: Arc<Mutex<Disk>>,
+    pending_latency: Arc<AtomicU64>,
+}
+
+impl DiskHandle {
+    /// A handle on a new disk.
+    pub fn new(disk: Disk) -> DiskHandle {
+        let pending_latency = disk.pending_latency.clone();
+        DiskHandle { disk: Arc::new(Mutex::new(disk)), pending_latency }
+    }
+
+    /// The disk. A lock poisoned by a protocol panic mid-operation is taken anyway: the
+    /// panic is reported by the run, and the disk is as consistent as any crashed disk.
+    pub fn lock(&self) -> MutexGuard<'_, Disk> {
+        self.disk.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The fsync latency the current handler has incurred so far (no lock).
+    pub(crate) fn pending_latency(&self) -> u64 {
+        self.pending_latency.load(Ordering::Relaxed)
+    }
+
+    /// Takes it (the engine does, after each handler).
+    pub(crate) fn take_pending_latency(&self) -> u64 {
+        self.pending_latency.swap(0, Ordering::Relaxed)
     }
 }
 

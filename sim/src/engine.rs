@@ -13,7 +13,9 @@
 use std::time::Duration;
 
 use crate::ctx::Ctx;
-use crate::disk::{Disk, DiskConfig};
+use std::sync::MutexGuard;
+
+use crate::disk::{Disk, DiskConfig, DiskHandle};
 use crate::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord, Target};
 use crate::hash::digest;
 use crate::network::{LinkModel, NetworkModel, NetworkStats};
@@ -120,7 +122,7 @@ impl<M: Message> Sim<M> {
             backlog: Default::default(),
             busy_until: 0,
         });
-        self.world.disks.push(Disk::default());
+        self.world.disks.push(DiskHandle::new(Disk::default()));
         self.world.roles.push(None);
         self.world.queue.push(self.world.now, Event::Start(id));
         id
@@ -133,7 +135,7 @@ impl<M: Message> Sim<M> {
 
     /// Replaces a node's disk configuration.
     pub fn set_disk_config(&mut self, node: NodeId, config: DiskConfig) {
-        self.world.disks[node.index()].set_config(config);
+        self.world.disks[node.index()].lock().set_config(config);
     }
 
     /// Allows disk damage (corruption, torn writes) on at most `max_nodes` nodes.
@@ -253,8 +255,8 @@ impl<M: Message> Sim<M> {
     }
 
     /// A node's disk (for inspection in tests and checks).
-    pub fn disk(&self, node: NodeId) -> &Disk {
-        &self.world.disks[node.index()]
+    pub fn disk(&self, node: NodeId) -> MutexGuard<'_, Disk> {
+        self.world.disks[node.index()].lock()
     }
 
     /// Whether a node is up, down or paused.
@@ -575,7 +577,7 @@ impl<M: Message> Sim<M> {
                 FaultOutcome::Applied
             }
             Fault::Corrupt { file, offset, len, .. } => {
-                let disk = &mut self.world.disks[node.index()];
+                let mut disk = self.world.disks[node.index()].lock();
                 if !disk.exists(file) {
                     skipped(format!("{node} has no file {file:?}"))
                 } else if !self.budget.allow(node) {
@@ -586,8 +588,9 @@ impl<M: Message> Sim<M> {
                 }
             }
             Fault::Disk { change, .. } => {
-                let disk = &mut self.world.disks[node.index()];
-                disk.set_config(change.apply(disk.config()));
+                let mut disk = self.world.disks[node.index()].lock();
+                let config = change.apply(disk.config());
+                disk.set_config(config);
                 FaultOutcome::Applied
             }
             Fault::Network(model) => {
@@ -618,7 +621,7 @@ impl<M: Message> Sim<M> {
                 }
             }
         }
-        let disk = &mut self.world.disks[node.index()];
+        let mut disk = self.world.disks[node.index()].lock();
         let tear = disk.could_tear() && self.budget.would_allow(node);
         if disk.crash(tear, effects) {
             self.budget.allow(node);

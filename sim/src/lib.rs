@@ -62,7 +62,7 @@ pub mod workload;
 mod world;
 
 pub use ctx::{Clock, Ctx, Network, Timers};
-pub use disk::{Disk, DiskChange, DiskConfig, DiskError};
+pub use disk::{Disk, DiskChange, DiskConfig, DiskError, DiskHandle};
 pub use dist::Distribution;
 pub use engine::{Limits, Sim, StopReason};
 pub use fault::{Fault, FaultOutcome, FaultRecord, Target};

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::clock::LocalClock;
-use crate::disk::Disk;
+use crate::disk::DiskHandle;
 use crate::fault::Fault;
 use crate::network::{NetworkModel, Route};
 use crate::node::{Message, NodeId, TimerId};
@@ -74,7 +74,7 @@ pub(crate) struct World<M> {
     pub(crate) seed: Seed,
     pub(crate) queue: Queue<Event<M>>,
     pub(crate) processes: Vec<Process<M>>,
-    pub(crate) disks: Vec<Disk>,
+    pub(crate) disks: Vec<DiskHandle>,
     pub(crate) timers: Vec<TimerSlot>,
     pub(crate) free_timers: Vec<u32>,
     pub(crate) network: NetworkModel,

@@ -99,7 +99,8 @@ fn torn_write_on_crash_only_within_budget() {
         sim.set_damage_budget(budget);
         sim.run_until(at_ms(1));
         sim.apply(Fault::Crash(node.into()));
-        sim.disk(node).read_all("log").unwrap().len()
+        let len = sim.disk(node).read_all("log").unwrap().len();
+        len
     };
     assert!((0..20).all(|seed| tail_after_crash(Some(0), seed) == 512));
     let lengths: std::collections::BTreeSet<usize> =

@@ -137,7 +137,11 @@ fn append_record(ctx: &mut Ctx<'_, Msg>, op: u64) -> bool {
     let mut record = [0u8; RECORD];
     record[..8].copy_from_slice(&op.to_le_bytes());
     record[8..].copy_from_slice(&checksum(op).to_le_bytes());
-    match ctx.disk().append(LOG, &record).and_then(|_| ctx.disk().fsync(LOG)) {
+    let written = {
+        let mut disk = ctx.disk();
+        disk.append(LOG, &record).and_then(|_| disk.fsync(LOG))
+    };
+    match written {
         Ok(()) => true,
         Err(_) => {
             ctx.count("replies refused: disk full", 1);

@@ -414,26 +414,61 @@ impl Disk {
 
 /// A node's disk, shareable. Handlers reach it through `Ctx::disk`; a storage engine that
 /// must own its file across handlers (redb's `Database` owns its backend) keeps a handle
-/// from `Ctx::disk_handle`. A handle of a crashed node's value is dropped with it; the disk
-/// itself, and its durable view, stay with the node. There are no threads, so the lock is
-/// never contended; it exists because such engines require `Send + Sync` backends.
-#[derive(Clone, Debug, Default)]
+/// from `Ctx::disk_handle`. There are no threads, so the lock is never contended; it exists
+/// because such engines require `Send + Sync` backends.
+///
+/// A crash runs no code of the node, but dropping the node's value runs its destructors,
+/// and a storage engine's destructor may flush and sync (redb's does). So a crash first
+/// *fences* the disk: handles taken by an earlier incarnation are stale from then on, and
+/// reach a scratch disk of their own instead. The dead process's destructors then write
+/// nowhere that matters, and the real disk keeps exactly what was synced before the crash.
+#[derive(Clone, Debug)]
 pub struct DiskHandle {
     disk: Arc<Mutex<Disk>>,
     pending_latency: Arc<AtomicU64>,
+    /// The incarnation of the disk's owner this handle was taken in.
+    epoch: u64,
+    /// The owner's current incarnation, bumped by `fence`.
+    current: Arc<AtomicU64>,
+    /// Where a stale handle's operations go.
+    scratch: Arc<Mutex<Disk>>,
+}
+
+impl Default for DiskHandle {
+    fn default() -> DiskHandle {
+        DiskHandle::new(Disk::default())
+    }
 }
 
 impl DiskHandle {
     /// A handle on a new disk.
     pub fn new(disk: Disk) -> DiskHandle {
         let pending_latency = disk.pending_latency.clone();
-        DiskHandle { disk: Arc::new(Mutex::new(disk)), pending_latency }
+        DiskHandle {
+            disk: Arc::new(Mutex::new(disk)),
+            pending_latency,
+            epoch: 0,
+            current: Arc::new(AtomicU64::new(0)),
+            scratch: Arc::new(Mutex::new(Disk::default())),
+        }
     }
 
-    /// The disk. A lock poisoned by a protocol panic mid-operation is taken anyway: the
-    /// panic is reported by the run, and the disk is as consistent as any crashed disk.
+    /// The disk, or for a stale handle (taken before a crash) its scratch disk. A lock
+    /// poisoned by a protocol panic mid-operation is taken anyway: the panic is reported by
+    /// the run, and the disk is as consistent as any crashed disk.
     pub fn lock(&self) -> MutexGuard<'_, Disk> {
-        self.disk.lock().unwrap_or_else(PoisonError::into_inner)
+        let disk = if self.is_stale() { &self.scratch } else { &self.disk };
+        disk.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a crash has happened since this handle was taken.
+    pub fn is_stale(&self) -> bool {
+        self.current.load(Ordering::Relaxed) != self.epoch
+    }
+
+    /// Makes every existing handle stale; this one (the kernel's) follows the new epoch.
+    pub(crate) fn fence(&mut self) {
+        self.epoch = self.current.fetch_add(1, Ordering::Relaxed) + 1;
     }
 
     /// The fsync latency the current handler has incurred so far (no lock).
@@ -558,6 +593,20 @@ mod tests {
         disk.remove("a").unwrap();
         disk.write("b", 0, b"0123456789").unwrap();
         assert_eq!(disk.used(), 10);
+    }
+
+    #[test]
+    fn stale_handles_write_to_scratch() {
+        let mut kernel = DiskHandle::default();
+        let held_by_node = kernel.clone();
+        held_by_node.lock().append("f", b"synced").unwrap();
+        held_by_node.lock().fsync("f").unwrap();
+        kernel.fence();
+        assert!(held_by_node.is_stale() && !kernel.is_stale());
+        held_by_node.lock().append("f", b" written by a destructor").unwrap();
+        held_by_node.lock().fsync("f").unwrap();
+        assert_eq!(kernel.lock().read_all("f").unwrap(), b"synced");
+        assert!(!kernel.clone().is_stale(), "handles taken after the fence are current");
     }
 
     #[test]

@@ -603,6 +603,9 @@ impl<M: Message> Sim<M> {
 
     /// Drops the node's value, timers, queued and in-flight messages, and unsynced writes.
     fn crash(&mut self, node: NodeId, effects: &mut Rng) {
+        // Fence first: the node's destructors run when its value is dropped, and must not
+        // reach the disk (a crashed process runs no code).
+        self.world.disks[node.index()].fence();
         self.nodes[node.index()] = None;
         self.world.roles[node.index()] = None;
         let process = &mut self.world.processes[node.index()];

@@ -8,7 +8,9 @@
 //! Process faults:
 //! - `Crash`: the node's value is dropped (all volatile state is lost), its pending timers
 //!   are cancelled, messages in flight to it and messages queued while it was paused are
-//!   dropped, and its disk loses everything not fsynced (see `disk`). Messages it sent
+//!   dropped, and its disk loses everything not fsynced (see `disk`). Dropping the value runs
+//!   its destructors, but its disk handles are fenced first, so nothing they write or sync
+//!   reaches the disk: a crashed process runs no code that matters. Messages it sent
 //!   before the crash are already on the wire and are still delivered.
 //! - `Restart`: a fresh value is built by the node's factory and `on_start` runs. Messages
 //!   sent to the node while it was down and arriving after the restart are delivered.

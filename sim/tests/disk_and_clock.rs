@@ -161,3 +161,44 @@ fn clock_offset_drift_and_steps() {
         FaultOutcome::Skipped(_)
     ));
 }
+
+/// A node that keeps a disk handle and writes through it when dropped, as a storage
+/// engine's destructor might (redb's flushes and syncs).
+struct FlushesOnDrop {
+    disk: Option<sim::DiskHandle>,
+}
+
+impl Drop for FlushesOnDrop {
+    fn drop(&mut self) {
+        if let Some(disk) = &self.disk {
+            let mut disk = disk.lock();
+            disk.append("log", b" +destructor").unwrap();
+            disk.fsync("log").unwrap();
+        }
+    }
+}
+
+impl Node for FlushesOnDrop {
+    type Msg = Num;
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Num>) {
+        if !ctx.disk().exists("log") {
+            ctx.disk().append("log", b"synced").unwrap();
+            ctx.disk().fsync("log").unwrap();
+        }
+        self.disk = Some(ctx.disk_handle());
+    }
+    fn on_message(&mut self, _: &mut Ctx<'_, Num>, _: NodeId, _: Num) {}
+    fn on_timer(&mut self, _: &mut Ctx<'_, Num>, _: TimerId) {}
+}
+
+#[test]
+fn a_crashed_node_s_destructors_do_not_reach_its_disk() {
+    let mut sim = Sim::new(1, constant(ms(1)));
+    let node = sim.add_node(|| FlushesOnDrop { disk: None });
+    sim.run_until(at_ms(1));
+    sim.apply(Fault::Crash(node.into()));
+    assert_eq!(sim.disk(node).read_all("log").unwrap(), b"synced", "the crash ran no code");
+    sim.apply(Fault::Restart(node.into()));
+    sim.run_until(at_ms(2));
+    assert_eq!(sim.disk(node).read_all("log").unwrap(), b"synced", "the new incarnation's handle is live");
+}

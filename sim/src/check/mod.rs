@@ -16,7 +16,7 @@ pub mod op;
 
 use std::fmt;
 
-use jit::Jit as Search;
+use jit::Jit;
 use memo::Progress;
 pub use model::{KeyValue, ListAppend, Model, Mutex, Register, Step};
 pub use op::{CheckOp, Output};
@@ -103,16 +103,16 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Resul
     let mut parts = model.partition(ops);
     parts.sort_by_key(Vec::len);
     let partitions = parts.len();
-    let mut searches: Vec<Search<'_, M>> = parts
+    let mut searches: Vec<Jit<'_, M>> = parts
         .into_iter()
         .map(|part| {
             let prepared =
                 part.iter().map(|&i| inputs[i].take().expect("each operation is in one partition")).collect();
-            Search::new(model, part.into_iter().map(|i| &ops[i]).collect(), prepared)
+            Jit::new(model, part.into_iter().map(|i| &ops[i]).collect(), prepared)
         })
         .collect();
-    let steps = |searches: &[Search<'_, M>]| searches.iter().map(|s| s.steps).sum::<u64>();
-    let remembered = |searches: &[Search<'_, M>]| searches.iter().map(Search::memo_len).sum::<usize>();
+    let steps = |searches: &[Jit<'_, M>]| searches.iter().map(|s| s.steps).sum::<u64>();
+    let remembered = |searches: &[Jit<'_, M>]| searches.iter().map(Jit::memo_len).sum::<usize>();
     let mut active: Vec<usize> = (0..searches.len()).collect();
     loop {
         let mut still = Vec::with_capacity(active.len());
@@ -159,7 +159,7 @@ pub fn check<M: Model>(model: &M, ops: &[CheckOp], budget: &Budget<'_>) -> Resul
     }
 }
 
-fn witness<M: Model>(search: &Search<'_, M>) -> Witness {
+fn witness<M: Model>(search: &Jit<'_, M>) -> Witness {
     let stuck = search.stuck().expect("a refuted partition had a forced operation");
     let stuck_op = search.ops[stuck];
     let concurrent = search

@@ -111,6 +111,12 @@ impl<'a, M: Message> Ctx<'a, M> {
         *self.world.observations.counters.entry(name).or_default() += delta;
     }
 
+    /// States a fact for the system's end-of-run checks (see [`Fact`](crate::observe::Fact)).
+    pub fn fact(&mut self, name: &'static str, data: [u64; 4]) {
+        let time = Time(self.world.handler_time(self.node));
+        self.world.observations.facts.push(crate::observe::Fact { time, node: self.node, name, data });
+    }
+
     /// Records a sample (a latency in nanoseconds, a size).
     pub fn sample(&mut self, name: &'static str, value: u64) {
         self.world.observations.samples.entry(name).or_default().push(value);

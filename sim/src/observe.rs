@@ -34,6 +34,21 @@ pub struct Violation {
     pub name: &'static str,
 }
 
+/// A fact a node states about its protocol state, for the system's end-of-run checks (a
+/// leader elected for a term, an entry applied at an index): what a check over the whole
+/// run needs but no single node can judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fact {
+    /// When it was stated (true time).
+    pub time: Time,
+    /// The node that stated it.
+    pub node: NodeId,
+    /// What kind of fact it is.
+    pub name: &'static str,
+    /// Its fields, in an order the system defines per name.
+    pub data: [u64; 4],
+}
+
 /// Everything nodes reported during a run.
 #[derive(Clone, Debug, Default)]
 pub struct Observations {
@@ -49,6 +64,8 @@ pub struct Observations {
     pub counters: BTreeMap<&'static str, u64>,
     /// Samples by name (latencies, sizes), in the order recorded.
     pub samples: BTreeMap<&'static str, Vec<u64>>,
+    /// Facts, in the order stated.
+    pub facts: Vec<Fact>,
 }
 
 impl Observations {

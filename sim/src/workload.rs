@@ -18,7 +18,7 @@
 //! uniform, zipfian (YCSB's generator) or hot-key distribution, all with the `workload`
 //! stream. Values are unique: an operation's value is its id.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::dist::Distribution;
 use crate::hash::DetHashMap;
@@ -32,10 +32,26 @@ use crate::time::Time;
 pub struct OperationSpec {
     /// Its name in the mix and the history (`get`, `put`, `ping`).
     pub name: &'static str,
-    /// Whether its invocation carries a value (writes do, reads do not).
-    pub valued: bool,
+    /// What its invocation carries.
+    pub arg: Arg,
     /// Its weight in the system's default mix.
     pub weight: f64,
+}
+
+/// What an operation's invocation carries. Written values are unique (derived from the
+/// operation id), so a read names the write it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arg {
+    /// Nothing (reads, pings, deletes).
+    None,
+    /// A unique integer: the operation id (puts, writes).
+    Unique,
+    /// A unique string token, `"<id>,"` (appends: reads return the concatenation).
+    Text,
+    /// `[expected new]`: the last value this workload wrote to the key (nil if none), and a
+    /// unique integer, so a compare-and-set succeeds when nothing raced it.
+    Cas,
 }
 
 /// How operations are issued.
@@ -89,8 +105,8 @@ pub struct WorkloadConfig {
     pub mode: Mode,
     /// Operation names and their weights.
     pub mix: Vec<(String, f64)>,
-    /// Operations whose invocation carries a value (writes); the others invoke with nil.
-    pub valued: BTreeSet<String>,
+    /// What each operation's invocation carries; operations not listed carry nil.
+    pub args: BTreeMap<String, Arg>,
     /// Key distribution.
     pub keys: Keys,
     /// No operation starts before this.
@@ -112,7 +128,7 @@ pub struct Operation {
     pub f: String,
     /// The key.
     pub key: u64,
-    /// The value to write, for valued operations (unique: the id).
+    /// The argument (see [`Arg`]): nil, a unique value, or a compare-and-set's pair.
     pub value: Value,
 }
 
@@ -164,6 +180,8 @@ pub(crate) struct Driver {
     /// Closed loop: each worker's current process id.
     processes: Vec<u64>,
     next_client: usize,
+    /// The last value issued as a write to each key (what a compare-and-set expects).
+    written: BTreeMap<u64, Value>,
 }
 
 /// What the engine must do after a driver step.
@@ -204,6 +222,7 @@ impl Driver {
             in_flight: DetHashMap::default(),
             processes,
             next_client: 0,
+            written: BTreeMap::new(),
         }
     }
 
@@ -310,7 +329,7 @@ impl Driver {
         let draw = self.rng.below(self.mix_total);
         let f = self.mix[self.mix.partition_point(|(cumulative, _)| *cumulative <= draw)].1.clone();
         let key = self.key();
-        let value = if self.config.valued.contains(&f) { Value::Int(id as i64) } else { Value::Nil };
+        let value = self.argument(&f, id, key);
         let process = worker.map_or(id, |w| self.processes[w]);
         let op = Operation { id, process, f, key, value };
         self.records.push(OpRecord {
@@ -323,6 +342,23 @@ impl Driver {
         });
         self.in_flight.insert(id, self.records.len() - 1);
         Some(Next::Invoke(now, self.records.len() - 1))
+    }
+
+    /// The argument of operation `id`, `f` on `key`.
+    fn argument(&mut self, f: &str, id: u64, key: u64) -> Value {
+        let unique = Value::Int(id as i64);
+        match self.config.args.get(f).copied().unwrap_or(Arg::None) {
+            Arg::None => Value::Nil,
+            Arg::Text => Value::Str(format!("{id},")),
+            Arg::Unique => {
+                self.written.insert(key, unique.clone());
+                unique
+            }
+            Arg::Cas => {
+                let expected = self.written.insert(key, unique.clone()).unwrap_or(Value::Nil);
+                Value::List(vec![expected, unique])
+            }
+        }
     }
 
     fn at_limit(&self) -> bool {
@@ -390,7 +426,7 @@ mod tests {
             clients: vec![NodeId(0)],
             mode: Mode::Closed { workers: 1 },
             mix: vec![("get".into(), 1.0), ("put".into(), 3.0)],
-            valued: ["put".to_owned()].into(),
+            args: [("put".to_owned(), Arg::Unique)].into(),
             keys,
             start: Time::ZERO,
             stop: Time::MAX,

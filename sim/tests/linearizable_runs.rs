@@ -8,7 +8,7 @@ use sim::prelude::*;
 use sim::run::{run, RunOptions};
 use sim::scenario::Scenario;
 use sim::system::{parse, Check, System, Verdict};
-use sim::workload::OperationSpec;
+use sim::workload::{Arg, OperationSpec};
 
 #[derive(Clone, Debug, Hash)]
 enum Msg {
@@ -83,8 +83,8 @@ impl System for Store {
     const NAME: &'static str = "store";
     const ABOUT: &'static str = "a register per server, never replicated";
     const OPERATIONS: &'static [OperationSpec] = &[
-        OperationSpec { name: "read", valued: false, weight: 1.0 },
-        OperationSpec { name: "write", valued: true, weight: 1.0 },
+        OperationSpec { name: "read", arg: Arg::None, weight: 1.0 },
+        OperationSpec { name: "write", arg: Arg::Unique, weight: 1.0 },
     ];
     const ROLES: &'static [&'static str] = &[];
     const MODEL: Option<(ModelName, Value)> = Some((ModelName::Register, Value::Nil));

@@ -3,12 +3,12 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use common::*;
 use sim::history::OpKind;
 use sim::prelude::*;
-use sim::workload::{Keys, Mode, WorkloadConfig};
+use sim::workload::{Arg, Keys, Mode, WorkloadConfig};
 
 /// Node 0 answers every request; node 1 is a client that forwards each operation to it and
 /// completes it on the answer (the operation id travels in the message).
@@ -29,7 +29,7 @@ fn config(mode: Mode) -> WorkloadConfig {
         clients: vec![NodeId(1)],
         mode,
         mix: vec![("read".into(), 1.0), ("write".into(), 1.0)],
-        valued: BTreeSet::from(["write".to_owned()]),
+        args: BTreeMap::from([("write".to_owned(), Arg::Unique)]),
         keys: Keys::Uniform { count: 3 },
         start: at_ms(0),
         stop: at_ms(1_000),

@@ -23,7 +23,7 @@ pub use node::PingPong;
 
 use sim::scenario::Scenario;
 use sim::system::{Check, System};
-use sim::workload::{OperationSpec, Outcome};
+use sim::workload::{Arg, OperationSpec, Outcome};
 use sim::{LinkModel, NodeId, Sim};
 
 /// Ping-pong as a system scenarios can name.
@@ -38,7 +38,7 @@ impl System for PingPongSystem {
         "kernel reference workload: servers keep `window` pings outstanding to each other; \
                                  clients echo `ping` operations off random servers";
     const OPERATIONS: &'static [OperationSpec] =
-        &[OperationSpec { name: "ping", valued: false, weight: 1.0 }];
+        &[OperationSpec { name: "ping", arg: Arg::None, weight: 1.0 }];
     const ROLES: &'static [&'static str] = &[];
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {

@@ -16,7 +16,7 @@
 //! limit = 10000                # at most this many operations. Default: no limit
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -205,8 +205,7 @@ impl WorkloadSpec {
         } else {
             self.mix.iter().map(|(name, weight)| (name.clone(), *weight)).collect()
         };
-        let valued: BTreeSet<String> =
-            operations.iter().filter(|op| op.valued).map(|op| op.name.to_owned()).collect();
+        let args = operations.iter().map(|op| (op.name.to_owned(), op.arg)).collect();
         let keys = match self.key_distribution {
             KeyDistribution::Uniform => Keys::Uniform { count: self.keys },
             KeyDistribution::Zipfian => Keys::Zipfian { count: self.keys, exponent: self.zipf_exponent },
@@ -223,7 +222,7 @@ impl WorkloadSpec {
             clients,
             mode,
             mix,
-            valued,
+            args,
             keys,
             start: Time::from_duration(self.start.unwrap_or_default()),
             stop: Time::from_duration(self.stop.unwrap_or(duration)),

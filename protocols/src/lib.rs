@@ -1,7 +1,9 @@
 //! The systems simctl simulates, each a set of sans-IO nodes written against the `sim` kernel.
 //!
 //! - [`pingpong`]: the kernel's reference workload for benchmarks and kernel tests.
+//! - [`raft_kv`]: a Raft replicated key-value store (raft-rs, its log in redb).
 //! - [`storage`]: redb on the simulated disk, for systems that keep their state in redb.
 pub mod pingpong;
+pub mod raft_kv;
 pub mod registry;
 pub mod storage;

@@ -14,6 +14,7 @@ use sim::workload::OperationSpec;
 use sim::Limits;
 
 use crate::pingpong::PingPongSystem;
+use crate::raft_kv::RaftKv;
 
 /// A system the registry can run, with its operations erased to plain functions.
 pub struct Registered {
@@ -84,7 +85,7 @@ fn register<Y: System>() -> Registered {
 
 /// Every registered system.
 pub fn systems() -> Vec<Registered> {
-    vec![register::<PingPongSystem>()]
+    vec![register::<PingPongSystem>(), register::<RaftKv>()]
 }
 
 /// The system a scenario text names; errors point at the `system` key or the syntax error.

@@ -172,7 +172,8 @@ pub enum KeyValueInput {
 }
 
 /// A key-value map, checked key by key: `get` returns the value (an absent key reads as
-/// nil or as the empty string), `put` replaces it, `append` concatenates strings,
+/// nil or as the empty string), `put` replaces it, `append` concatenates strings (an
+/// integer is taken as its decimal text, as Redis's APPEND does),
 /// `delete` removes it, `cas` with `[expected new]` as in `Register`.
 #[derive(Clone, Debug, Default)]
 pub struct KeyValue;
@@ -216,6 +217,7 @@ impl Model for KeyValue {
             KeyValueInput::Append(more) => match (state, more) {
                 (Value::Nil, more) => Step::To(more.clone()),
                 (Value::Str(old), Value::Str(more)) => Step::To(Value::Str(format!("{old}{more}"))),
+                (Value::Int(old), Value::Str(more)) => Step::To(Value::Str(format!("{old}{more}"))),
                 _ => Step::Impossible,
             },
             KeyValueInput::Delete => Step::To(Value::Nil),

@@ -63,7 +63,7 @@ pub use realized::realized_toml;
 pub use swarm::{
     SwarmClock, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec, MAX_SWARM_FAULTS,
 };
-pub use text::{duration, line_column, Rate};
+pub use text::{duration, line_column, DurationRange, Rate};
 pub use workload::{KeyDistribution, WorkloadSpec};
 
 use crate::disk::DiskConfig;

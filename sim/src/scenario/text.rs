@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Durations written as `"150ms"`, `"2s"`, `"1.5s"`, `"10us"`, `"100ns"`, `"2m"`, `"1h"`.
 pub mod duration {
@@ -203,6 +203,13 @@ impl<'de> Deserialize<'de> for DurationRange {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<DurationRange, D::Error> {
         let text = String::deserialize(deserializer)?;
         Range::parse(&text, duration::parse).map(DurationRange).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for DurationRange {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Range { low, high } = self.0;
+        serializer.serialize_str(&format!("{}..{}", duration::format(low), duration::format(high)))
     }
 }
 

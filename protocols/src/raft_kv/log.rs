@@ -1,0 +1,280 @@
+//! Raft's durable state in redb on the simulated disk, as a raft-rs `Storage`.
+//!
+//! redb holds the log entries (table `entries`, by index), the hard state and the latest
+//! snapshot (table `meta`), the snapshot carrying the configuration it was taken at. Reads
+//! go to an in-memory mirror loaded from redb at start, so a restarted node knows exactly
+//! what redb recovered and nothing more. Every Ready is written in one redb transaction,
+//! committed with `Durability::Immediate` (fsync) when raft-rs says it must be synced.
+//!
+//! The initial voters start from a bootstrap snapshot at index 1 holding the initial
+//! configuration; servers that join later start empty, so the leader brings them up to
+//! date with a snapshot (the log entries they lack are compacted), which carries the
+//! configuration and the state.
+
+use protobuf::Message as _;
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot};
+use raft::{GetEntriesContext, RaftState, Storage, StorageError};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use sim::DiskHandle;
+
+use crate::storage::SimFile;
+
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// The file redb keeps on the node's disk.
+pub const FILE: &str = "raft.redb";
+
+/// What a Ready asks to persist.
+#[derive(Default)]
+pub struct Changes<'a> {
+    /// A snapshot received from the leader (replaces the log before it).
+    pub snapshot: Option<&'a Snapshot>,
+    /// New entries (replacing any from their first index on).
+    pub entries: &'a [Entry],
+    /// A new hard state.
+    pub hard_state: Option<&'a HardState>,
+    /// Whether it must be on disk before messages that depend on it go out.
+    pub sync: bool,
+}
+
+/// The log, hard state and snapshot: a mirror in memory, durable in redb.
+pub struct Log {
+    db: Database,
+    /// Whether syncs are honoured (false under the `skip-fsync` canary).
+    fsync: bool,
+    hard_state: HardState,
+    /// The configuration as of the last applied entry.
+    conf_state: ConfState,
+    snapshot: Snapshot,
+    entries: Vec<Entry>,
+}
+
+fn storage_error(error: impl std::fmt::Display) -> raft::Error {
+    raft::Error::Store(StorageError::Other(error.to_string().into()))
+}
+
+impl Log {
+    /// Opens (or creates) the log on `disk`; a new log of an initial voter gets the bootstrap
+    /// snapshot with `voters` (raft ids).
+    pub fn open(disk: DiskHandle, fsync: bool, voters: Option<&[u64]>) -> Result<Log, String> {
+        let db = Database::builder()
+            .create_with_backend(SimFile::new(disk, FILE))
+            .map_err(|e| format!("redb could not open {FILE}: {e}"))?;
+        let mut log = Log {
+            db,
+            fsync,
+            hard_state: HardState::default(),
+            conf_state: ConfState::default(),
+            snapshot: Snapshot::default(),
+            entries: Vec::new(),
+        };
+        log.load().map_err(|e| format!("redb could not read {FILE}: {e}"))?;
+        if log.snapshot.get_metadata().index == 0 && log.entries.is_empty() {
+            if let Some(voters) = voters {
+                log.bootstrap(voters).map_err(|e| format!("could not bootstrap {FILE}: {e}"))?;
+            }
+        }
+        Ok(log)
+    }
+
+    fn load(&mut self) -> Result<(), Box<dyn std::error::Error>> {
+        let tx = self.db.begin_read()?;
+        let meta = match tx.open_table(META) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(error) => return Err(error.into()),
+        };
+        if let Some(bytes) = meta.get("hard")? {
+            self.hard_state = HardState::parse_from_bytes(bytes.value())?;
+        }
+        if let Some(bytes) = meta.get("snapshot")? {
+            self.snapshot = Snapshot::parse_from_bytes(bytes.value())?;
+            self.conf_state = self.snapshot.get_metadata().get_conf_state().clone();
+        }
+        let entries = tx.open_table(ENTRIES)?;
+        let after = self.snapshot.get_metadata().index;
+        for row in entries.range(after + 1..)? {
+            let (index, bytes) = row?;
+            let entry = Entry::parse_from_bytes(bytes.value())?;
+            if entry.index != index.value() || entry.index != after + 1 + self.entries.len() as u64 {
+                return Err(format!("log entry {} found at index {}", entry.index, index.value()).into());
+            }
+            self.entries.push(entry);
+        }
+        Ok(())
+    }
+
+    fn bootstrap(&mut self, voters: &[u64]) -> Result<(), Box<dyn std::error::Error>> {
+        let mut snapshot = Snapshot::default();
+        let meta = snapshot.mut_metadata();
+        meta.index = 1;
+        meta.term = 1;
+        meta.mut_conf_state().voters = voters.to_vec();
+        snapshot.data = super::machine::Sessions::<super::machine::Kv>::default().snapshot().into();
+        let hard_state = HardState { term: 1, commit: 1, ..HardState::default() };
+        self.save(&Changes {
+            snapshot: Some(&snapshot),
+            entries: &[],
+            hard_state: Some(&hard_state),
+            sync: true,
+        })?;
+        Ok(())
+    }
+
+    /// Persists what a Ready produced, in one transaction, and updates the mirror.
+    pub fn save(&mut self, changes: &Changes<'_>) -> Result<(), redb::Error> {
+        let mut tx = self.db.begin_write()?;
+        if !(changes.sync && self.fsync) {
+            tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+        }
+        {
+            let mut entries = tx.open_table(ENTRIES)?;
+            let mut meta = tx.open_table(META)?;
+            if let Some(snapshot) = changes.snapshot {
+                meta.insert("snapshot", snapshot.write_to_bytes().expect("snapshots encode").as_slice())?;
+                // A snapshot replaces the whole log: entries past it may conflict with it.
+                entries.retain_in(0.., |_, _| false)?;
+            }
+            if let Some(first) = changes.entries.first() {
+                entries.retain_in(first.index.., |_, _| false)?;
+                for entry in changes.entries {
+                    entries.insert(entry.index, entry.write_to_bytes().expect("entries encode").as_slice())?;
+                }
+            }
+            if let Some(hard_state) = changes.hard_state {
+                meta.insert("hard", hard_state.write_to_bytes().expect("hard states encode").as_slice())?;
+            }
+        }
+        tx.commit()?;
+        if let Some(snapshot) = changes.snapshot {
+            self.snapshot = snapshot.clone();
+            self.conf_state = snapshot.get_metadata().get_conf_state().clone();
+            self.entries.clear();
+            let index = snapshot.get_metadata().index;
+            self.hard_state.commit = self.hard_state.commit.max(index);
+            self.hard_state.term = self.hard_state.term.max(snapshot.get_metadata().term);
+        }
+        if let Some(first) = changes.entries.first() {
+            let keep = first.index.saturating_sub(self.first()) as usize;
+            self.entries.truncate(keep);
+            self.entries.extend_from_slice(changes.entries);
+        }
+        if let Some(hard_state) = changes.hard_state {
+            self.hard_state = hard_state.clone();
+        }
+        Ok(())
+    }
+
+    /// Takes a snapshot of `data` at applied index `index` and drops the entries it covers.
+    pub fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<(), redb::Error> {
+        let term = self.term(index).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+        let mut snapshot = Snapshot::default();
+        let meta = snapshot.mut_metadata();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(self.conf_state.clone());
+        snapshot.data = data.into();
+        let mut tx = self.db.begin_write()?;
+        if !self.fsync {
+            tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+        }
+        {
+            let mut meta = tx.open_table(META)?;
+            meta.insert("snapshot", snapshot.write_to_bytes().expect("snapshots encode").as_slice())?;
+            tx.open_table(ENTRIES)?.retain_in(..=index, |_, _| false)?;
+        }
+        tx.commit()?;
+        let drop = (index + 1).saturating_sub(self.first()) as usize;
+        self.entries.drain(..drop.min(self.entries.len()));
+        self.snapshot = snapshot;
+        Ok(())
+    }
+
+    /// Records the commit index raft-rs reported (persisted with the next hard state).
+    pub fn set_commit(&mut self, commit: u64) {
+        self.hard_state.commit = commit;
+    }
+
+    /// Records the configuration after applying a change.
+    pub fn set_conf_state(&mut self, conf_state: ConfState) {
+        self.conf_state = conf_state;
+    }
+
+    /// The latest snapshot (its data is the state at its index).
+    pub fn latest_snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    fn first(&self) -> u64 {
+        self.snapshot.get_metadata().index + 1
+    }
+
+    fn last(&self) -> u64 {
+        self.entries.last().map_or(self.snapshot.get_metadata().index, |e| e.index)
+    }
+}
+
+impl Storage for Log {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        Ok(RaftState::new(self.hard_state.clone(), self.conf_state.clone()))
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        _context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        if low < self.first() {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        if high > self.last() + 1 {
+            return Err(storage_error(format!("entries up to {high} asked, last is {}", self.last())));
+        }
+        let offset = self.first();
+        let mut entries = self.entries[(low - offset) as usize..(high - offset) as usize].to_vec();
+        raft::util::limit_size(&mut entries, max_size.into());
+        Ok(entries)
+    }
+
+    fn term(&self, index: u64) -> raft::Result<u64> {
+        let snapshot = self.snapshot.get_metadata();
+        if index == snapshot.index {
+            return Ok(snapshot.term);
+        }
+        if index < self.first() {
+            return Err(raft::Error::Store(StorageError::Compacted));
+        }
+        if index > self.last() {
+            return Err(raft::Error::Store(StorageError::Unavailable));
+        }
+        Ok(self.entries[(index - self.first()) as usize].term)
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        Ok(self.first())
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        Ok(self.last())
+    }
+
+    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        if self.snapshot.get_metadata().index < request_index {
+            return Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable));
+        }
+        Ok(self.snapshot.clone())
+    }
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("hard_state", &self.hard_state)
+            .field("snapshot_index", &self.snapshot.get_metadata().index)
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}

@@ -1,0 +1,397 @@
+//! A Raft KV server: raft-rs `RawNode` driven from the node callbacks.
+//!
+//! Ticks come from a timer on the local oscillator; messages are stepped in; after every
+//! callback the server runs raft-rs's Ready cycle as raft-rs documents it: send the
+//! messages, install a received snapshot, apply committed entries, persist entries and hard
+//! state (one redb transaction, fsynced when raft-rs says it must be), then send the
+//! persisted messages (votes, append responses), `advance`, and apply what that commits.
+//!
+//! raft-rs draws each randomized election timeout from `rand::thread_rng`. Every reset of
+//! the election timer sets `election_elapsed` to 0, so after every call into raft-rs a
+//! non-leader whose `election_elapsed` is 0 gets a timeout drawn from the node's own random
+//! stream. raft-rs reads the timeout only when a tick checks it, so its own draw is never
+//! used and the run stays a function of the seed.
+
+use std::collections::BTreeMap;
+
+use protobuf::Message as _;
+use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMessage, MessageType};
+use raft::{RawNode, ReadOnlyOption, StateRole};
+use sim::prelude::*;
+
+use super::config::{Bug, Config, ReadMode, Ticks};
+use super::log::{Changes, Log};
+use super::machine::{Command, Datum, Kv, KvOp, Sessions, StateMachine};
+use super::msg::{Msg, Reply};
+
+/// Fact names (see `checks`).
+pub const LEADER: &str = "raft.leader";
+/// `[index, term, client, seq]` of every entry a node applies (client `u64::MAX` for
+/// entries that are not client commands).
+pub const APPLY: &str = "raft.apply";
+/// `[term, leader]`: a server first heard from the leader of a term.
+pub const HEARD: &str = "raft.heard";
+
+/// A client waiting for a read.
+#[derive(Clone, Debug)]
+struct Read {
+    client: NodeId,
+    op: u64,
+    key: KvOp,
+}
+
+/// A Raft KV server.
+pub struct Server {
+    config: Config,
+    ticks: Ticks,
+    voters: u32,
+    raw: Option<RawNode<Log>>,
+    sessions: Sessions<Kv>,
+    applied: u64,
+    /// Proposed commands by (client, seq): the client node and operation to answer.
+    proposed: BTreeMap<(u32, u64), (NodeId, u64)>,
+    /// ReadIndex requests by context number.
+    reading: BTreeMap<u64, Read>,
+    /// Reads confirmed at an index, waiting for it to be applied.
+    confirmed: Vec<(u64, Read)>,
+    next_read: u64,
+    led_term: u64,
+    heard_term: u64,
+    /// Set when persisting failed: the server stops taking part (fail-stop).
+    failed: bool,
+}
+
+impl Server {
+    /// Server `id` of a cluster whose initial voters are `0..voters`.
+    pub fn new(config: Config, voters: u32) -> Server {
+        Server {
+            ticks: config.ticks(),
+            config,
+            voters,
+            raw: None,
+            sessions: Sessions::default(),
+            applied: 0,
+            proposed: BTreeMap::new(),
+            reading: BTreeMap::new(),
+            confirmed: Vec::new(),
+            next_read: 0,
+            led_term: 0,
+            heard_term: 0,
+            failed: false,
+        }
+    }
+
+    fn raft_config(&self, id: u64, applied: u64) -> raft::Config {
+        let read_only_option = match self.config.read_mode {
+            ReadMode::Lease => ReadOnlyOption::LeaseBased,
+            ReadMode::ReadIndex | ReadMode::Log => ReadOnlyOption::Safe,
+        };
+        raft::Config {
+            id,
+            election_tick: self.ticks.election_low,
+            min_election_tick: self.ticks.election_low,
+            max_election_tick: self.ticks.election_high + 1,
+            heartbeat_tick: self.ticks.heartbeat,
+            applied,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            check_quorum: self.config.check_quorum,
+            pre_vote: self.config.pre_vote,
+            read_only_option,
+            ..raft::Config::default()
+        }
+    }
+
+    /// Draws the election timeout from the node's stream after raft-rs reset it.
+    fn randomize(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Some(raw) = self.raw.as_mut() else { return };
+        if raw.raft.state != StateRole::Leader && raw.raft.election_elapsed == 0 {
+            let (low, high) = (self.ticks.election_low as u64, self.ticks.election_high as u64);
+            let timeout = low + ctx.rng().below(high - low + 1);
+            raw.raft.set_randomized_election_timeout(timeout as usize);
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        ctx.set_timer(self.config.tick);
+        let Some(raw) = self.raw.as_mut() else { return };
+        raw.tick();
+        self.randomize(ctx);
+        self.propose_membership(ctx);
+    }
+
+    /// The leader proposes the next scheduled membership change that is due.
+    fn propose_membership(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Some(raw) = self.raw.as_mut() else { return };
+        if raw.raft.state != StateRole::Leader || raw.raft.has_pending_conf() {
+            return;
+        }
+        let now = ctx.now();
+        let voters: Vec<u64> = raw.raft.prs().conf().voters().ids().iter().collect();
+        let due = self.config.membership.iter().filter(|c| Time::from_duration(c.at) <= now).find_map(|c| {
+            match (c.add, c.remove) {
+                (Some(s), _) if !voters.contains(&(u64::from(s) + 1)) => Some((ConfChangeType::AddNode, s)),
+                (_, Some(s)) if voters.contains(&(u64::from(s) + 1)) => Some((ConfChangeType::RemoveNode, s)),
+                _ => None,
+            }
+        });
+        if let Some((change_type, server)) = due {
+            let change = ConfChange { change_type, node_id: u64::from(server) + 1, ..ConfChange::default() };
+            if raw.propose_conf_change(vec![], change).is_ok() {
+                ctx.count("membership changes proposed", 1);
+            }
+        }
+    }
+
+    fn on_raft(&mut self, ctx: &mut Ctx<'_, Msg>, message: RaftMessage) {
+        let Some(raw) = self.raw.as_mut() else { return };
+        let kind = message.get_msg_type();
+        if kind == MessageType::MsgRequestVote && message.term >= raw.raft.term {
+            let stale = !raw.raft.raft_log.is_up_to_date(message.index, message.log_term);
+            ctx.sometimes("vote request rejected for a stale log", stale);
+        }
+        if matches!(kind, MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot)
+            && message.term > self.heard_term
+        {
+            self.heard_term = message.term;
+            ctx.fact(HEARD, [message.term, message.from - 1, 0, 0]);
+        }
+        // Errors are messages from peers the configuration does not know: dropped.
+        let _ = raw.step(message);
+        self.randomize(ctx);
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, command: Command) {
+        let Some(raw) = self.raw.as_mut() else { return };
+        if command.op.is_read() && self.config.has(Bug::LocalReads) {
+            let reply = self.sessions.machine.query(&command.op).expect("reads are queries");
+            return ctx.send(client, Msg::Reply { op, reply });
+        }
+        if raw.raft.state != StateRole::Leader {
+            let hint = raw.raft.leader_id.checked_sub(1).map(|l| NodeId(l as u32));
+            return ctx.send(client, Msg::Reply { op, reply: Reply::NotLeader(hint) });
+        }
+        if command.op.is_read() && self.config.read_mode != ReadMode::Log {
+            self.next_read += 1;
+            raw.read_index(self.next_read.to_le_bytes().to_vec());
+            self.reading.insert(self.next_read, Read { client, op, key: command.op });
+            return;
+        }
+        let early = self.config.has(Bug::AckBeforeCommit)
+            && matches!(command.op, KvOp::Put(..) | KvOp::Append(..) | KvOp::Delete(..));
+        let session = (command.client, command.seq);
+        if raw.propose(vec![], command.encode()).is_err() {
+            return ctx.send(client, Msg::Reply { op, reply: Reply::NotLeader(None) });
+        }
+        if early {
+            ctx.send(client, Msg::Reply { op, reply: Reply::Done(Datum::Nil) });
+        } else {
+            self.proposed.insert(session, (client, op));
+        }
+    }
+
+    /// Runs the Ready cycle until raft-rs has nothing more to do.
+    fn ready(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        while self.raw.as_ref().is_some_and(|raw| raw.has_ready()) && !self.failed {
+            self.ready_once(ctx);
+        }
+        self.note_role(ctx);
+    }
+
+    fn ready_once(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let raw = self.raw.as_mut().expect("checked");
+        let mut ready = raw.ready();
+        send_all(ctx, ready.take_messages());
+        let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
+        if let Some(snapshot) = &snapshot {
+            if let Err(error) = self.sessions.restore(&snapshot.data) {
+                panic!("server {} got a snapshot it cannot read: {error}", ctx.id());
+            }
+            self.applied = snapshot.get_metadata().index;
+            self.confirmed.retain(|(index, _)| *index > self.applied);
+            ctx.sometimes("snapshot installed", true);
+        }
+        let committed = ready.take_committed_entries();
+        self.apply(ctx, committed);
+        let read_states = ready.take_read_states();
+        let raw = self.raw.as_mut().expect("checked");
+        let changes = Changes {
+            snapshot: snapshot.as_ref(),
+            entries: ready.entries(),
+            hard_state: ready.hs(),
+            sync: ready.must_sync(),
+        };
+        if let Err(error) = raw.mut_store().save(&changes) {
+            return self.fail(ctx, &error.to_string());
+        }
+        send_all(ctx, ready.take_persisted_messages());
+        let mut light = raw.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            raw.mut_store().set_commit(commit);
+        }
+        send_all(ctx, light.take_messages());
+        let committed = light.take_committed_entries();
+        self.apply(ctx, committed);
+        self.raw.as_mut().expect("checked").advance_apply();
+        for state in read_states {
+            let Ok(context) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else { continue };
+            if let Some(read) = self.reading.remove(&u64::from_le_bytes(context)) {
+                self.confirmed.push((state.index, read));
+            }
+        }
+        self.serve_reads(ctx);
+        self.compact(ctx);
+    }
+
+    fn apply(&mut self, ctx: &mut Ctx<'_, Msg>, entries: Vec<Entry>) {
+        for entry in entries {
+            let (mut client, mut seq) = (u64::MAX, 0);
+            match entry.get_entry_type() {
+                EntryType::EntryNormal if entry.data.is_empty() => {}
+                EntryType::EntryNormal => match Command::decode(&entry.data) {
+                    Ok(command) => {
+                        (client, seq) = (u64::from(command.client), command.seq);
+                        let applied = self.sessions.apply(&command);
+                        if !applied.fresh {
+                            ctx.count("retried commands not applied twice", 1);
+                        }
+                        if let Some((node, op)) = self.proposed.remove(&(command.client, command.seq)) {
+                            ctx.send(node, Msg::Reply { op, reply: applied.reply });
+                        }
+                    }
+                    Err(error) => panic!("server {} applied an entry it cannot read: {error}", ctx.id()),
+                },
+                EntryType::EntryConfChange => {
+                    let change = ConfChange::parse_from_bytes(&entry.data).expect("conf changes decode");
+                    let raw = self.raw.as_mut().expect("applying");
+                    match raw.apply_conf_change(&change) {
+                        Ok(conf_state) => {
+                            raw.mut_store().set_conf_state(conf_state);
+                            ctx.sometimes("membership changed", true);
+                        }
+                        Err(error) => panic!("server {} could not apply {change:?}: {error}", ctx.id()),
+                    }
+                }
+                EntryType::EntryConfChangeV2 => unreachable!("only simple conf changes are proposed"),
+            }
+            ctx.fact(APPLY, [entry.index, entry.term, client, seq]);
+            self.applied = entry.index;
+        }
+    }
+
+    fn serve_reads(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let applied = self.applied;
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.confirmed).into_iter().partition(|(index, _)| *index <= applied);
+        self.confirmed = waiting;
+        for (_, read) in ready {
+            let reply = self.sessions.machine.query(&read.key).expect("reads are queries");
+            ctx.send(read.client, Msg::Reply { op: read.op, reply });
+        }
+    }
+
+    fn compact(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let every = self.config.compact_every;
+        let raw = self.raw.as_mut().expect("running");
+        let snapshot_index = raw.store().latest_snapshot().get_metadata().index;
+        if every == 0 || self.applied < snapshot_index + every {
+            return;
+        }
+        match raw.mut_store().compact(self.applied, self.sessions.snapshot()) {
+            Ok(()) => ctx.count("log compactions", 1),
+            Err(error) => self.fail(ctx, &error.to_string()),
+        }
+    }
+
+    /// Notes leadership changes: the role for fault targeting, a fact per term led, and
+    /// answers to clients whose commands this server can no longer vouch for.
+    fn note_role(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Some(raw) = self.raw.as_ref() else { return };
+        let leading = raw.raft.state == StateRole::Leader;
+        if leading && raw.raft.term != self.led_term {
+            self.led_term = raw.raft.term;
+            ctx.fact(LEADER, [raw.raft.term, u64::from(ctx.id().0), 0, 0]);
+            ctx.set_role(Some("leader"));
+        } else if !leading && self.led_term != 0 {
+            self.led_term = 0;
+            ctx.sometimes("leader stepped down", true);
+            ctx.set_role(Some("follower"));
+            for (_, (client, op)) in std::mem::take(&mut self.proposed) {
+                ctx.send(client, Msg::Reply { op, reply: Reply::Unknown });
+            }
+            let reads = std::mem::take(&mut self.reading).into_values().chain(
+                std::mem::take(&mut self.confirmed).into_iter().map(|(_, read)| read),
+            );
+            for read in reads {
+                ctx.send(read.client, Msg::Reply { op: read.op, reply: Reply::NotLeader(None) });
+            }
+        }
+    }
+
+    fn fail(&mut self, ctx: &mut Ctx<'_, Msg>, error: &str) {
+        ctx.count("servers stopped: could not persist", 1);
+        ctx.sometimes("a server stopped because its disk failed", true);
+        let _ = error;
+        self.failed = true;
+        self.raw = None;
+        ctx.set_role(None);
+    }
+}
+
+fn send_all(ctx: &mut Ctx<'_, Msg>, messages: Vec<RaftMessage>) {
+    for message in messages {
+        let to = NodeId((message.to - 1) as u32);
+        ctx.send(to, Msg::Raft(Box::new(message)));
+    }
+}
+
+impl Node for Server {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let id = u64::from(ctx.id().0) + 1;
+        let voters: Vec<u64> = (1..=u64::from(self.voters)).collect();
+        let initial = (ctx.id().0 < self.voters).then_some(voters.as_slice());
+        let fsync = !self.config.has(Bug::SkipFsync);
+        let log = match Log::open(ctx.disk_handle(), fsync, initial) {
+            Ok(log) => log,
+            Err(error) => return self.fail(ctx, &error),
+        };
+        let snapshot = log.latest_snapshot();
+        if !snapshot.is_empty() {
+            if let Err(error) = self.sessions.restore(&snapshot.data) {
+                panic!("server {} cannot read its own snapshot: {error}", ctx.id());
+            }
+            self.applied = snapshot.get_metadata().index;
+        }
+        let config = self.raft_config(id, self.applied);
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        match RawNode::new(&config, log, &logger) {
+            Ok(raw) => self.raw = Some(raw),
+            Err(error) => panic!("server {}: raft-rs refused its configuration: {error}", ctx.id()),
+        }
+        ctx.set_role(Some("follower"));
+        self.randomize(ctx);
+        ctx.set_timer(self.config.tick);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        if self.failed {
+            return;
+        }
+        match msg {
+            Msg::Raft(message) => self.on_raft(ctx, *message),
+            Msg::Request { op, command } => self.on_request(ctx, from, op, command),
+            Msg::Reply { .. } => ctx.always("servers get no replies", false),
+        }
+        self.ready(ctx);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
+        if self.failed {
+            return;
+        }
+        self.tick(ctx);
+        self.ready(ctx);
+    }
+}

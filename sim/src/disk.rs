@@ -22,7 +22,7 @@
 //! - With a `capacity`, a write that would make the live files larger fails with
 //!   [`DiskError::Full`] and changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -105,35 +105,36 @@ pub struct DiskStats {
     pub corruptions: u64,
 }
 
+/// The unit in which a file's unsynced changes are tracked.
+const BLOCK: usize = 4096;
+
 #[derive(Clone, Debug, Default)]
 struct Inode {
     live: Vec<u8>,
     durable: Vec<u8>,
-    /// The byte range of `live` that may differ from `durable` (besides the length).
-    dirty: Option<(usize, usize)>,
-    /// The last write since the last fsync, for torn writes.
+    /// The blocks of `live` that may differ from `durable` (besides the length).
+    dirty: BTreeSet<usize>,
+    /// The last write since the last fsync, for torn writes (kept while they are on).
     last_write: Option<(usize, Vec<u8>)>,
 }
 
 impl Inode {
     fn mark_dirty(&mut self, start: usize, end: usize) {
-        self.dirty = Some(match self.dirty {
-            Some((lo, hi)) => (lo.min(start), hi.max(end)),
-            None => (start, end),
-        });
+        self.dirty.extend(start / BLOCK..end.div_ceil(BLOCK));
     }
 
     fn is_dirty(&self) -> bool {
-        self.dirty.is_some() || self.live.len() != self.durable.len()
+        !self.dirty.is_empty() || self.live.len() != self.durable.len()
     }
 
-    /// Copies the dirty range to the durable view. Every byte that differs between the two
-    /// views lies in the dirty range: writes, extensions and truncations all mark it.
+    /// Copies the dirty blocks to the durable view. Every byte that differs between the two
+    /// views lies in a dirty block: writes, extensions and truncations all mark theirs, so a
+    /// sync costs what changed, not the file's size.
     fn sync(&mut self) {
         let len = self.live.len();
         self.durable.resize(len, 0);
-        if let Some((lo, hi)) = self.dirty.take() {
-            let hi = hi.min(len);
+        for block in std::mem::take(&mut self.dirty) {
+            let (lo, hi) = (block * BLOCK, ((block + 1) * BLOCK).min(len));
             if lo < hi {
                 self.durable[lo..hi].copy_from_slice(&self.live[lo..hi]);
             }
@@ -224,7 +225,9 @@ impl Disk {
         }
         inode.live[offset..end].copy_from_slice(data);
         inode.mark_dirty(offset, end);
-        inode.last_write = Some((offset, data.to_vec()));
+        if self.config.torn_writes {
+            inode.last_write = Some((offset, data.to_vec()));
+        }
         self.used += growth as u64;
         self.stats.writes += 1;
         self.stats.bytes_written += data.len() as u64;
@@ -321,7 +324,7 @@ impl Disk {
             let inode = &mut self.inodes[index];
             let last_write = inode.last_write.take();
             inode.live.clone_from(&inode.durable);
-            inode.dirty = None;
+            inode.dirty.clear();
             let Some((offset, data)) = last_write.filter(|_| tear) else { continue };
             let first_sector = offset / sector;
             let end_sector = (offset + data.len()).div_ceil(sector);

@@ -122,8 +122,20 @@ impl Log {
         Ok(())
     }
 
-    /// Persists what a Ready produced, in one transaction, and updates the mirror.
-    pub fn save(&mut self, changes: &Changes<'_>) -> Result<(), redb::Error> {
+    /// Persists what a Ready produced, in one transaction, and updates the mirror. Returns
+    /// whether it wrote: a hard state that only moves the commit index is kept in memory
+    /// until the next write (the commit index need not be durable: Raft thesis 3.8).
+    pub fn save(&mut self, changes: &Changes<'_>) -> Result<bool, redb::Error> {
+        let commit_only = changes.snapshot.is_none()
+            && changes.entries.is_empty()
+            && changes.hard_state.is_none_or(|h| h.term == self.hard_state.term && h.vote == self.hard_state.vote);
+        if commit_only {
+            if let Some(hard_state) = changes.hard_state {
+                self.hard_state = hard_state.clone();
+            }
+            return Ok(false);
+        }
+        let hard_state = changes.hard_state.unwrap_or(&self.hard_state).clone();
         let mut tx = self.db.begin_write()?;
         if !(changes.sync && self.fsync) {
             tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
@@ -137,14 +149,15 @@ impl Log {
                 entries.retain_in(0.., |_, _| false)?;
             }
             if let Some(first) = changes.entries.first() {
-                entries.retain_in(first.index.., |_, _| false)?;
+                if first.index <= self.last() {
+                    // A new leader overwrites a conflicting suffix.
+                    entries.retain_in(first.index.., |_, _| false)?;
+                }
                 for entry in changes.entries {
                     entries.insert(entry.index, entry.write_to_bytes().expect("entries encode").as_slice())?;
                 }
             }
-            if let Some(hard_state) = changes.hard_state {
-                meta.insert("hard", hard_state.write_to_bytes().expect("hard states encode").as_slice())?;
-            }
+            meta.insert("hard", hard_state.write_to_bytes().expect("hard states encode").as_slice())?;
         }
         tx.commit()?;
         if let Some(snapshot) = changes.snapshot {
@@ -160,10 +173,8 @@ impl Log {
             self.entries.truncate(keep);
             self.entries.extend_from_slice(changes.entries);
         }
-        if let Some(hard_state) = changes.hard_state {
-            self.hard_state = hard_state.clone();
-        }
-        Ok(())
+        self.hard_state = hard_state;
+        Ok(true)
     }
 
     /// Takes a snapshot of `data` at applied index `index` and drops the entries it covers.

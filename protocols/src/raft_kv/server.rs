@@ -221,8 +221,9 @@ impl Server {
             hard_state: ready.hs(),
             sync: ready.must_sync(),
         };
-        if let Err(error) = raw.mut_store().save(&changes) {
-            return self.fail(ctx, &error.to_string());
+        match raw.mut_store().save(&changes) {
+            Ok(wrote) => ctx.count("redb transactions", u64::from(wrote)),
+            Err(_) => return self.fail(ctx),
         }
         send_all(ctx, ready.take_persisted_messages());
         let mut light = raw.advance(ready);
@@ -299,7 +300,7 @@ impl Server {
         }
         match raw.mut_store().compact(self.applied, self.sessions.snapshot()) {
             Ok(()) => ctx.count("log compactions", 1),
-            Err(error) => self.fail(ctx, &error.to_string()),
+            Err(_) => self.fail(ctx),
         }
     }
 
@@ -328,10 +329,11 @@ impl Server {
         }
     }
 
-    fn fail(&mut self, ctx: &mut Ctx<'_, Msg>, error: &str) {
+    /// The disk refused a write (full, or redb found it damaged): the server stops taking
+    /// part until it restarts, since raft-rs already counts on what was not persisted.
+    fn fail(&mut self, ctx: &mut Ctx<'_, Msg>) {
         ctx.count("servers stopped: could not persist", 1);
         ctx.sometimes("a server stopped because its disk failed", true);
-        let _ = error;
         self.failed = true;
         self.raw = None;
         ctx.set_role(None);
@@ -355,7 +357,7 @@ impl Node for Server {
         let fsync = !self.config.has(Bug::SkipFsync);
         let log = match Log::open(ctx.disk_handle(), fsync, initial) {
             Ok(log) => log,
-            Err(error) => return self.fail(ctx, &error),
+            Err(_) => return self.fail(ctx),
         };
         let snapshot = log.latest_snapshot();
         if !snapshot.is_empty() {

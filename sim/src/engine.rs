@@ -17,6 +17,7 @@ use std::sync::MutexGuard;
 
 use crate::disk::{Disk, DiskConfig, DiskHandle};
 use crate::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord, Target};
+use crate::partition::Partition;
 use crate::hash::digest;
 use crate::network::{LinkModel, NetworkModel, NetworkStats};
 use crate::node::{Factory, Message, Node, NodeId};
@@ -525,6 +526,15 @@ impl<M: Message> Sim<M> {
         }
     }
 
+    /// Applies a partition's cuts; returns its realized form.
+    fn cut(&mut self, partition: &Partition, choices: &mut Rng) -> Fault {
+        let realized = partition.realize(choices);
+        for (from, to) in realized.cuts(choices) {
+            self.world.cuts.cut(from, to);
+        }
+        Fault::Partition(realized)
+    }
+
     /// Applies a fault's effect on the world; returns its realized form and outcome.
     /// (A restart's `on_start` runs after the fault is logged, in `on_fault`.)
     fn realize(&mut self, fault: Fault, choices: &mut Rng, effects: &mut Rng) -> (Fault, FaultOutcome) {
@@ -533,12 +543,10 @@ impl<M: Message> Sim<M> {
         let node = fault.node().unwrap_or_default();
         let status = self.world.processes.get(node.index()).map(|p| p.status);
         let outcome = match &fault {
-            Fault::Partition(partition) => {
-                let realized = partition.realize(choices);
-                for (from, to) in realized.cuts(choices) {
-                    self.world.cuts.cut(from, to);
-                }
-                return (Fault::Partition(realized), FaultOutcome::Applied);
+            Fault::Partition(partition) => return (self.cut(partition, choices), FaultOutcome::Applied),
+            Fault::Isolate { among, .. } => {
+                let partition = Partition::Isolate { node: Some(node), among: among.clone() };
+                return (self.cut(&partition, choices), FaultOutcome::Applied);
             }
             Fault::Heal => {
                 self.world.cuts.heal();

@@ -68,6 +68,14 @@ impl fmt::Display for Target {
 pub enum Fault {
     /// Adds the cuts of a partition shape.
     Partition(Partition),
+    /// Cuts one node off from the rest of `among`, the node chosen when it applies ("the
+    /// leader"); realized as a partition.
+    Isolate {
+        /// The node to cut off.
+        node: Target,
+        /// The nodes it is cut off from.
+        among: Vec<NodeId>,
+    },
     /// Removes every cut.
     Heal,
     /// Crashes a node (see the module docs).
@@ -124,7 +132,8 @@ impl Fault {
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::Corrupt { node, .. }
-            | Fault::Disk { node, .. } => Some(node),
+            | Fault::Disk { node, .. }
+            | Fault::Isolate { node, .. } => Some(node),
             Fault::Partition(_) | Fault::Heal | Fault::Network(_) => None,
         }
     }
@@ -137,7 +146,8 @@ impl Fault {
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::Corrupt { node, .. }
-            | Fault::Disk { node, .. } => Some(node),
+            | Fault::Disk { node, .. }
+            | Fault::Isolate { node, .. } => Some(node),
             Fault::Partition(_) | Fault::Heal | Fault::Network(_) => None,
         }
     }
@@ -183,6 +193,7 @@ impl fmt::Display for Fault {
             Fault::Partition(Partition::MajorityMinority { .. }) => write!(f, "partition: majority-minority"),
             Fault::Partition(Partition::Bridge { .. }) => write!(f, "partition: bridge"),
             Fault::Partition(Partition::MajoritiesRing { .. }) => write!(f, "partition: majorities-ring"),
+            Fault::Isolate { node, .. } => write!(f, "partition: isolate {node}"),
             Fault::Heal => write!(f, "heal"),
             Fault::Crash(target) => write!(f, "crash {target}"),
             Fault::Restart(target) => write!(f, "restart {target}"),

@@ -7,6 +7,7 @@
 //! at = "5s"
 //! partition = "majority-minority"   # or "isolate", "bridge", "majorities-ring",
 //!                                   # { groups = [[0, 1], [2, 3, 4]] }, { isolate = 2 },
+//!                                   # { isolate = "leader" } (any crash target),
 //!                                   # { one_way = { from = [0], to = [1, 2] } },
 //!                                   # { cuts = [[0, 1], [1, 0]] }
 //! heal_after = "5s"                 # optional
@@ -151,8 +152,8 @@ pub enum PartitionSpec {
     Shape(Shape),
     /// Explicit groups.
     Groups(Vec<Vec<u32>>),
-    /// One node against the other servers.
-    Isolate(u32),
+    /// One node against the other servers: an index, `"random"`, a role, `{ fault = N }`.
+    Isolate(TargetSpec),
     /// Messages from `from` to `to` dropped.
     OneWay {
         /// Senders.
@@ -190,7 +191,7 @@ impl<'de> Deserialize<'de> for PartitionSpec {
                 #[serde(deny_unknown_fields)]
                 struct Table {
                     groups: Option<Vec<Vec<u32>>>,
-                    isolate: Option<u32>,
+                    isolate: Option<TargetSpec>,
                     one_way: Option<OneWay>,
                     cuts: Option<Vec<[u32; 2]>>,
                 }
@@ -216,9 +217,11 @@ impl PartitionSpec {
         match self {
             PartitionSpec::Shape(shape) => shape.partition(servers),
             PartitionSpec::Groups(groups) => Partition::Groups(groups.iter().map(|g| ids(g)).collect()),
-            PartitionSpec::Isolate(node) => {
+            PartitionSpec::Isolate(TargetSpec::Node(node)) => {
                 Partition::Isolate { node: Some(NodeId(*node)), among: servers.to_vec() }
             }
+            PartitionSpec::Isolate(TargetSpec::Random) => Partition::Isolate { node: None, among: servers.to_vec() },
+            PartitionSpec::Isolate(_) => unreachable!("planned as Fault::Isolate"),
             PartitionSpec::OneWay { from, to } => Partition::OneWay { from: ids(from), to: ids(to) },
             PartitionSpec::Cuts(cuts) => {
                 Partition::Cuts(cuts.iter().map(|[a, b]| (NodeId(*a), NodeId(*b))).collect())
@@ -230,7 +233,8 @@ impl PartitionSpec {
         match self {
             PartitionSpec::Shape(_) => Vec::new(),
             PartitionSpec::Groups(groups) => groups.concat(),
-            PartitionSpec::Isolate(node) => vec![*node],
+            PartitionSpec::Isolate(TargetSpec::Node(node)) => vec![*node],
+            PartitionSpec::Isolate(_) => Vec::new(),
             PartitionSpec::OneWay { from, to } => [from.as_slice(), to.as_slice()].concat(),
             PartitionSpec::Cuts(cuts) => cuts.iter().flatten().copied().collect(),
         }
@@ -428,6 +432,9 @@ impl FaultSpec {
             }
             _ => Ok(()),
         };
+        if let Some(PartitionSpec::Isolate(target)) = &self.partition {
+            check_target("partition", target)?;
+        }
         for (key, target) in [
             ("crash", &self.crash),
             ("restart", &self.restart),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::faults::FaultSpec;
+use super::faults::{FaultSpec, PartitionSpec, TargetSpec};
 use super::swarm::{draw_swarm, SwarmSpec};
 use super::text::parse_signed;
 use crate::disk::DiskChange;
@@ -91,7 +91,13 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
     };
     let at = spec.at;
     if let Some(partition) = &spec.partition {
-        push(at, Fault::Partition(partition.partition(servers)), None);
+        let fault = match partition {
+            PartitionSpec::Isolate(target @ (TargetSpec::Role(_) | TargetSpec::SameAs(_))) => {
+                Fault::Isolate { node: target.target(servers), among: servers.to_vec() }
+            }
+            _ => Fault::Partition(partition.partition(servers)),
+        };
+        push(at, fault, None);
         if let Some(after) = spec.heal_after {
             push(at + after, Fault::Heal, None);
         }

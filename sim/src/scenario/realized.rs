@@ -62,6 +62,7 @@ fn fault_toml(fault: &Fault) -> (&'static str, toml::Value) {
             };
             ("partition", value)
         }
+        Fault::Isolate { node, .. } => ("partition", table(vec![("isolate", target(node))])),
         Fault::Heal => ("heal", true.into()),
         Fault::Crash(t) => ("crash", target(t)),
         Fault::Restart(t) => ("restart", target(t)),

@@ -91,6 +91,10 @@ impl Log {
         if let Some(bytes) = meta.get("snapshot")? {
             self.snapshot = Snapshot::parse_from_bytes(bytes.value())?;
             self.conf_state = self.snapshot.get_metadata().get_conf_state().clone();
+            // A snapshot covers only applied, so committed, entries; the commit index is
+            // persisted lazily and may be older than the last snapshot.
+            let index = self.snapshot.get_metadata().index;
+            self.hard_state.commit = self.hard_state.commit.max(index);
         }
         let entries = tx.open_table(ENTRIES)?;
         let after = self.snapshot.get_metadata().index;

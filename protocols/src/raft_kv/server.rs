@@ -57,6 +57,10 @@ pub struct Server {
     next_read: u64,
     led_term: u64,
     heard_term: u64,
+    /// A configuration change was applied: the next snapshot must carry it, since a server
+    /// refuses a snapshot whose configuration does not include it (raft-rs `restore`), and
+    /// a joining server catches up from the leader's latest snapshot.
+    conf_changed: bool,
     /// Set when persisting failed: the server stops taking part (fail-stop).
     failed: bool,
 }
@@ -77,6 +81,7 @@ impl Server {
             next_read: 0,
             led_term: 0,
             heard_term: 0,
+            conf_changed: false,
             failed: false,
         }
     }
@@ -268,6 +273,7 @@ impl Server {
                     match raw.apply_conf_change(&change) {
                         Ok(conf_state) => {
                             raw.mut_store().set_conf_state(conf_state);
+                            self.conf_changed = true;
                             ctx.sometimes("membership changed", true);
                         }
                         Err(error) => panic!("server {} could not apply {change:?}: {error}", ctx.id()),
@@ -291,13 +297,17 @@ impl Server {
         }
     }
 
+    /// Snapshots the state machine and compacts the log every `compact_every` entries, and
+    /// after every configuration change.
     fn compact(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let every = self.config.compact_every;
         let raw = self.raw.as_mut().expect("running");
         let snapshot_index = raw.store().latest_snapshot().get_metadata().index;
-        if every == 0 || self.applied < snapshot_index + every {
+        let due = every > 0 && self.applied >= snapshot_index + every;
+        if !(due || self.conf_changed && self.applied > snapshot_index) {
             return;
         }
+        self.conf_changed = false;
         match raw.mut_store().compact(self.applied, self.sessions.snapshot()) {
             Ok(()) => ctx.count("log compactions", 1),
             Err(_) => self.fail(ctx),

@@ -1,0 +1,158 @@
+//! Leader election timing, as in Figure 16 of the Raft paper (Ongaro and Ousterhout,
+//! "In Search of an Understandable Consensus Algorithm", 2014, section 9.3).
+//!
+//! The paper's setup: five servers, a broadcast time of about 15 ms, a heartbeat interval of
+//! half the shortest election timeout; the leader crashes at a random point within its
+//! heartbeat interval, and the time measured is from the crash until the other servers hear
+//! the new leader's first heartbeat. One trial here builds that cluster (raft-rs servers, no
+//! clients, pre-vote and check-quorum off as in LogCabin then), waits for a leader to hold
+//! office for a second, crashes it, and reports when the last surviving follower first hears
+//! from its successor.
+
+use std::time::Duration;
+
+use sim::prelude::*;
+
+use super::config::Config;
+use super::server::{HEARD, LEADER};
+use super::{Msg, Server};
+use sim::scenario::text::Range;
+use sim::scenario::DurationRange;
+
+/// How one trial is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    /// Election timeout range.
+    pub low: Duration,
+    /// Its top.
+    pub high: Duration,
+    /// One-way message latency, uniform in this range (the paper's broadcast time, about
+    /// 15 ms, is a round trip).
+    pub latency: (Duration, Duration),
+    /// How long to wait for a new leader before giving up on the trial.
+    pub give_up: Duration,
+}
+
+impl Setup {
+    /// The paper's setup for a timeout range, in milliseconds.
+    pub fn paper(low_ms: u64, high_ms: u64) -> Setup {
+        Setup {
+            low: Duration::from_millis(low_ms),
+            high: Duration::from_millis(high_ms),
+            latency: (Duration::from_micros(6_000), Duration::from_micros(9_000)),
+            give_up: Duration::from_secs(60),
+        }
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            tick: Duration::from_millis(1),
+            heartbeat: self.low / 2,
+            election_timeout: DurationRange(Range { low: self.low, high: self.high }),
+            pre_vote: false,
+            check_quorum: false,
+            compact_every: 0,
+            ..Config::default()
+        }
+    }
+}
+
+/// How a trial ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trial {
+    /// The followers heard the new leader this long after the crash.
+    Elected(Duration),
+    /// No new leader within `give_up`.
+    GaveUp,
+    /// No first leader within `give_up`, so nothing was crashed.
+    NoFirstLeader,
+}
+
+const SERVERS: u32 = 5;
+
+/// Runs one trial with `seed`.
+pub fn trial(setup: &Setup, seed: u64) -> Trial {
+    let (min, max) = setup.latency;
+    let network = LinkModel { latency: Distribution::Uniform { min, max }, ..LinkModel::default() };
+    let mut sim: Sim<Msg> = Sim::new(seed, network);
+    for _ in 0..SERVERS {
+        let config = setup.config();
+        sim.add_node(move || Server::new(config.clone(), SERVERS));
+    }
+    // A leader that has held office for a second.
+    let deadline = setup.give_up;
+    let mut settled = None;
+    while sim.now() < Time::from_duration(deadline) {
+        sim.run_until(sim.now() + Duration::from_millis(100));
+        let leader = last_leader(&sim);
+        if let Some((term, node, since)) = leader {
+            if sim.now() >= since + Duration::from_secs(1) {
+                settled = Some((term, node));
+                break;
+            }
+        }
+    }
+    let Some((term, leader)) = settled else { return Trial::NoFirstLeader };
+    // Crash it at a uniformly random point of a heartbeat interval, drawn from the seed.
+    let mut rng = sim::Seed(seed).stream("figure16", 0);
+    let offset = rng.below(setup.config().heartbeat.as_nanos() as u64);
+    let crash_at = sim.now() + Duration::from_nanos(offset);
+    sim.run_until(crash_at);
+    sim.apply(Fault::Crash(Target::Node(NodeId(leader as u32))));
+    let crashed = sim.now();
+    let limit = crashed + setup.give_up;
+    while sim.now() < limit {
+        sim.run_until(sim.now() + Duration::from_millis(50));
+        if let Some(heard) = all_heard(&sim, term, leader, crashed) {
+            return Trial::Elected(heard - crashed);
+        }
+    }
+    Trial::GaveUp
+}
+
+/// The latest leader: (term, node, elected at).
+fn last_leader(sim: &Sim<Msg>) -> Option<(u64, u64, Time)> {
+    let facts = &sim.observations().facts;
+    facts.iter().rev().find(|f| f.name == LEADER).map(|f| (f.data[0], f.data[1], f.time))
+}
+
+/// When the last surviving follower first heard from the first leader elected after
+/// `crashed` in a term after `term`.
+fn all_heard(sim: &Sim<Msg>, term: u64, old: u64, crashed: Time) -> Option<Time> {
+    let facts = &sim.observations().facts;
+    let new = facts.iter().find(|f| f.name == LEADER && f.time >= crashed && f.data[0] > term)?;
+    let (new_term, new_leader) = (new.data[0], new.data[1]);
+    let mut last = None;
+    for server in (0..u64::from(SERVERS)).filter(|s| *s != old && *s != new_leader) {
+        let heard = facts.iter().find(|f| {
+            f.name == HEARD && f.node.0 as u64 == server && f.data[0] == new_term && f.data[1] == new_leader
+        })?;
+        last = last.max(Some(heard.time));
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crashed_leader_is_replaced_within_a_few_timeouts() {
+        let setup = Setup::paper(150, 300);
+        for seed in 0..5 {
+            match trial(&setup, seed) {
+                Trial::Elected(took) => {
+                    assert!(took >= Duration::from_millis(75), "seed {seed}: {took:?} is under half a timeout");
+                    assert!(took < Duration::from_millis(1500), "seed {seed}: {took:?}");
+                }
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn trials_are_deterministic() {
+        let setup = Setup::paper(150, 155);
+        assert_eq!(trial(&setup, 7), trial(&setup, 7));
+    }
+}

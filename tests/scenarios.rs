@@ -1,11 +1,18 @@
 //! Every scenario in `scenarios/` validates, passes its checks, and gives the same trace
-//! hash twice in two processes (seeds 7 and 42).
+//! hash twice in two processes (seeds 7 and 42). The canaries (`scenarios/*/canary/`, with a
+//! planted bug) and the `*-unsafe` scenarios (a configuration outside its safety assumptions)
+//! must fail instead, with exit status 1, on at least one of the two seeds.
 
 mod common;
 
 use common::simctl;
 
 use std::path::{Path, PathBuf};
+
+/// Whether a shipped scenario exists to fail.
+fn expected_to_fail(file: &str) -> bool {
+    file.contains("/canary/") || file.ends_with("-unsafe.toml")
+}
 
 fn scenario_files() -> Vec<PathBuf> {
     sim::scenario::find_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
@@ -25,6 +32,7 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
             problems.push(format!("{file}: validate: {}", String::from_utf8_lossy(&validated.stderr)));
             continue;
         }
+        let mut exits = Vec::new();
         for seed in ["7", "42"] {
             let hash = |output: &std::process::Output| {
                 let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
@@ -36,12 +44,19 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
             };
             let first = hash(&simctl(&["run", file, "--seed", seed, "--json", "--out", out]));
             let second = hash(&simctl(&["run", file, "--seed", seed, "--json", "--out", out]));
-            if first.0 != Some(0) {
+            exits.push(first.0);
+            if !expected_to_fail(file) && first.0 != Some(0) {
                 problems.push(format!("{file} seed {seed}: exit {:?}, {}", first.0, first.2));
+            }
+            if expected_to_fail(file) && !matches!(first.0, Some(0 | 1)) {
+                problems.push(format!("{file} seed {seed}: exit {:?} (expected 0 or 1), {}", first.0, first.2));
             }
             if first.1.is_none() || first.1 != second.1 {
                 problems.push(format!("{file} seed {seed}: trace hashes {:?} and {:?}", first.1, second.1));
             }
+        }
+        if expected_to_fail(file) && !exits.contains(&Some(1)) {
+            problems.push(format!("{file}: meant to fail, but passed with seeds 7 and 42"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

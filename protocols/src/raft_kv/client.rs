@@ -111,9 +111,10 @@ impl Node for Client {
             panic!("raft-kv clients take get, put, cas, append and delete, not {op:?}");
         };
         let command = Command { client: ctx.id().0, seq: op.id, lowest: op.id, op: kv };
+        let spread = self.config.spread_reads && command.op.is_read();
         let server = match self.leader {
-            Some(leader) => leader,
-            None => NodeId(ctx.rng().below(u64::from(self.servers)) as u32),
+            Some(leader) if !spread => leader,
+            _ => NodeId(ctx.rng().below(u64::from(self.servers)) as u32),
         };
         let deadline = ctx.now() + self.config.operation_timeout;
         let timer = ctx.set_timer(self.config.request_timeout);
@@ -129,7 +130,9 @@ impl Node for Client {
         let current = pending.server == from;
         match reply {
             Reply::Done(value) => {
-                self.leader = Some(from);
+                if !self.config.spread_reads {
+                    self.leader = Some(from);
+                }
                 self.finish(ctx, op, Outcome::Ok(value.to_value()), Some(from));
             }
             Reply::CasMismatch => {

@@ -47,6 +47,9 @@ pub struct Config {
     /// or as failed when no attempt could have been applied. Default: "5s".
     #[serde(with = "duration")]
     pub operation_timeout: Duration,
+    /// Clients send each get to a random server instead of the leader they know (read load
+    /// balancing); a server that cannot serve it redirects to the leader. Default: false.
+    pub spread_reads: bool,
     /// Planted bugs, for testing the checks (canaries).
     pub bugs: Vec<Bug>,
 }
@@ -109,6 +112,7 @@ impl Default for Config {
             membership: Vec::new(),
             request_timeout: Duration::from_millis(500),
             operation_timeout: Duration::from_secs(5),
+            spread_reads: false,
             bugs: Vec::new(),
         }
     }

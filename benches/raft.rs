@@ -38,7 +38,16 @@ fn main() {
     }
     let per = |d: Duration| d.as_secs_f64() * 1e3 / seeds as f64;
     println!("{file}: {seeds} seeds, 30 simulated seconds each");
-    println!("  simulate  {:8.1} ms/seed  ({} events, {} redb transactions per seed)", per(simulate), events / seeds, transactions / seeds);
+    println!(
+        "  simulate  {:8.1} ms/seed  ({} events, {} redb transactions per seed)",
+        per(simulate),
+        events / seeds,
+        transactions / seeds
+    );
     println!("  check     {:8.1} ms/seed  ({} operations per seed)", per(check), ops as u64 / seeds);
-    println!("  total     {:8.1} ms/seed  = {:.0}x real time", per(simulate + check), 30_000.0 / per(simulate + check));
+    println!(
+        "  total     {:8.1} ms/seed  = {:.0}x real time",
+        per(simulate + check),
+        30_000.0 / per(simulate + check)
+    );
 }

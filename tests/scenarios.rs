@@ -49,7 +49,8 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
                 problems.push(format!("{file} seed {seed}: exit {:?}, {}", first.0, first.2));
             }
             if expected_to_fail(file) && !matches!(first.0, Some(0 | 1)) {
-                problems.push(format!("{file} seed {seed}: exit {:?} (expected 0 or 1), {}", first.0, first.2));
+                problems
+                    .push(format!("{file} seed {seed}: exit {:?} (expected 0 or 1), {}", first.0, first.2));
             }
             if first.1.is_none() || first.1 != second.1 {
                 problems.push(format!("{file} seed {seed}: trace hashes {:?} and {:?}", first.1, second.1));

@@ -41,10 +41,14 @@ fn main() {
         fail(&format!("cannot create {}: {error}", out.display()));
     }
     println!("Raft Figure 16: {trials} trials per range; ms from the leader's crash until the other servers hear the new leader");
-    println!("{:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}", "timeout", "p50", "p90", "p99", "max", "mean", "gave up");
+    println!(
+        "{:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "timeout", "p50", "p90", "p99", "max", "mean", "gave up"
+    );
     for (low, high) in RANGES {
         let setup = Setup::paper(low, high);
-        let mut histogram = Histogram::<u64>::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds");
+        let mut histogram =
+            Histogram::<u64>::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds");
         let mut gave_up = 0;
         for seed in 0..trials {
             match trial(&setup, seed) {
@@ -68,7 +72,11 @@ fn main() {
             fail(&format!("cannot write {}: {error}", file.display()));
         }
     }
-    println!("histograms: {}/election-*.hgrm (give-up limit {:?} per trial)", out.display(), Duration::from_secs(60));
+    println!(
+        "histograms: {}/election-*.hgrm (give-up limit {:?} per trial)",
+        out.display(),
+        Duration::from_secs(60)
+    );
 }
 
 fn fail(message: &str) -> ! {

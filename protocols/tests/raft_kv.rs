@@ -36,7 +36,8 @@ fn local_reads_are_caught_by_a_stale_read() {
     let text = scenario(path);
     let summary = run(path, &text, 1);
     let failed = failures(&summary);
-    let (_, reason) = failed.iter().find(|(name, _)| name == "linearizable").expect("a linearizability failure");
+    let (_, reason) =
+        failed.iter().find(|(name, _)| name == "linearizable").expect("a linearizability failure");
     assert!(reason.contains("whose result no order explains") && reason.contains("get key"), "{reason}");
     assert!(run(path, &without_bug(&text), 1).passed, "the scenario passes without the bug");
 }
@@ -59,7 +60,8 @@ fn skip_fsync_is_caught_by_a_bad_read() {
     let path = "scenarios/raft/canary/skip-fsync.toml";
     let text = scenario(path);
     let failed = failures(&run(path, &text, 1));
-    let (_, reason) = failed.iter().find(|(name, _)| name == "linearizable").expect("a linearizability failure");
+    let (_, reason) =
+        failed.iter().find(|(name, _)| name == "linearizable").expect("a linearizability failure");
     assert!(reason.contains("whose result no order explains"), "{reason}");
     assert!(run(path, &without_bug(&text), 1).passed, "the scenario passes without the bug");
 }

@@ -17,12 +17,12 @@ use std::sync::MutexGuard;
 
 use crate::disk::{Disk, DiskConfig, DiskHandle};
 use crate::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord, Target};
-use crate::partition::Partition;
 use crate::hash::digest;
 use crate::network::{LinkModel, NetworkModel, NetworkStats};
 use crate::node::{Factory, Message, Node, NodeId};
 use crate::observe::Observations;
 use crate::partition::Cuts;
+use crate::partition::Partition;
 use crate::queue::Queue;
 use crate::rng::{Rng, Seed};
 use crate::time::Time;

@@ -97,7 +97,8 @@ mod tests {
 
     #[test]
     fn two_leaders_in_one_term_fail_election_safety() {
-        let good = [fact(LEADER, 0, [2, 0, 0, 0]), fact(LEADER, 1, [3, 1, 0, 0]), fact(LEADER, 0, [2, 0, 0, 0])];
+        let good =
+            [fact(LEADER, 0, [2, 0, 0, 0]), fact(LEADER, 1, [3, 1, 0, 0]), fact(LEADER, 0, [2, 0, 0, 0])];
         assert_eq!(election_safety(&good).verdict, sim::system::Verdict::Pass);
         let bad = [fact(LEADER, 0, [2, 0, 0, 0]), fact(LEADER, 1, [2, 1, 0, 0])];
         let check = election_safety(&bad);

@@ -118,7 +118,10 @@ impl Node for Client {
         };
         let deadline = ctx.now() + self.config.operation_timeout;
         let timer = ctx.set_timer(self.config.request_timeout);
-        self.pending.insert(op.id, Pending { command, server, timer, deadline, maybe_applied: false, backoff: false });
+        self.pending.insert(
+            op.id,
+            Pending { command, server, timer, deadline, maybe_applied: false, backoff: false },
+        );
         self.attempt(ctx, op.id, server, Duration::ZERO);
     }
 

@@ -179,7 +179,10 @@ impl Config {
             let server = match (change.add, change.remove) {
                 (Some(server), None) | (None, Some(server)) => server,
                 _ => {
-                    return Err(("membership", "each membership change has exactly one of add or remove".into()))
+                    return Err((
+                        "membership",
+                        "each membership change has exactly one of add or remove".into(),
+                    ))
                 }
             };
             if server >= nodes {

@@ -142,7 +142,10 @@ mod tests {
         for seed in 0..5 {
             match trial(&setup, seed) {
                 Trial::Elected(took) => {
-                    assert!(took >= Duration::from_millis(75), "seed {seed}: {took:?} is under half a timeout");
+                    assert!(
+                        took >= Duration::from_millis(75),
+                        "seed {seed}: {took:?} is under half a timeout"
+                    );
                     assert!(took < Duration::from_millis(1500), "seed {seed}: {took:?}");
                 }
                 other => panic!("seed {seed}: {other:?}"),

@@ -132,7 +132,9 @@ impl Log {
     pub fn save(&mut self, changes: &Changes<'_>) -> Result<bool, redb::Error> {
         let commit_only = changes.snapshot.is_none()
             && changes.entries.is_empty()
-            && changes.hard_state.is_none_or(|h| h.term == self.hard_state.term && h.vote == self.hard_state.vote);
+            && changes
+                .hard_state
+                .is_none_or(|h| h.term == self.hard_state.term && h.vote == self.hard_state.vote);
         if commit_only {
             if let Some(hard_state) = changes.hard_state {
                 self.hard_state = hard_state.clone();
@@ -158,7 +160,8 @@ impl Log {
                     entries.retain_in(first.index.., |_, _| false)?;
                 }
                 for entry in changes.entries {
-                    entries.insert(entry.index, entry.write_to_bytes().expect("entries encode").as_slice())?;
+                    entries
+                        .insert(entry.index, entry.write_to_bytes().expect("entries encode").as_slice())?;
                 }
             }
             meta.insert("hard", hard_state.write_to_bytes().expect("hard states encode").as_slice())?;

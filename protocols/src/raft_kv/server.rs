@@ -330,9 +330,9 @@ impl Server {
             for (_, (client, op)) in std::mem::take(&mut self.proposed) {
                 ctx.send(client, Msg::Reply { op, reply: Reply::Unknown });
             }
-            let reads = std::mem::take(&mut self.reading).into_values().chain(
-                std::mem::take(&mut self.confirmed).into_iter().map(|(_, read)| read),
-            );
+            let reads = std::mem::take(&mut self.reading)
+                .into_values()
+                .chain(std::mem::take(&mut self.confirmed).into_iter().map(|(_, read)| read));
             for read in reads {
                 ctx.send(read.client, Msg::Reply { op: read.op, reply: Reply::NotLeader(None) });
             }

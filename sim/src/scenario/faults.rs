@@ -220,7 +220,9 @@ impl PartitionSpec {
             PartitionSpec::Isolate(TargetSpec::Node(node)) => {
                 Partition::Isolate { node: Some(NodeId(*node)), among: servers.to_vec() }
             }
-            PartitionSpec::Isolate(TargetSpec::Random) => Partition::Isolate { node: None, among: servers.to_vec() },
+            PartitionSpec::Isolate(TargetSpec::Random) => {
+                Partition::Isolate { node: None, among: servers.to_vec() }
+            }
             PartitionSpec::Isolate(_) => unreachable!("planned as Fault::Isolate"),
             PartitionSpec::OneWay { from, to } => Partition::OneWay { from: ids(from), to: ids(to) },
             PartitionSpec::Cuts(cuts) => {

@@ -452,7 +452,8 @@ mod tests {
         window: u32,
     }
 
-    const OPS: &[OperationSpec] = &[OperationSpec { name: "ping", arg: crate::workload::Arg::None, weight: 1.0 }];
+    const OPS: &[OperationSpec] =
+        &[OperationSpec { name: "ping", arg: crate::workload::Arg::None, weight: 1.0 }];
     const RULES: SystemRules<'static> = SystemRules { operations: OPS, roles: &["leader"], has_model: false };
 
     const GOOD: &str = r#"

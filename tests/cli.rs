@@ -51,7 +51,7 @@ fn run_prints_tables_and_writes_a_report_a_person_can_open() {
     assert!(text.contains("reproduce: simctl run scenarios/partition.toml --seed 42"), "{text}");
     let folder = out.join("partition").join("42");
     for file in
-        ["summary.json", "ping.hgrm", "ping.during.hgrm", "history.jsonl", "faults.toml", "scenario.toml"]
+        ["summary.json", "get.hgrm", "put.during.hgrm", "history.jsonl", "faults.toml", "scenario.toml"]
     {
         assert!(folder.join(file).is_file(), "{file} in {}", folder.display());
     }
@@ -67,7 +67,8 @@ fn run_prints_tables_and_writes_a_report_a_person_can_open() {
     }
     let history = std::fs::read_to_string(folder.join("history.jsonl")).unwrap();
     let first: Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
-    assert_eq!((first["type"].as_str(), first["f"].as_str()), (Some("invoke"), Some("ping")));
+    assert_eq!(first["type"].as_str(), Some("invoke"));
+    assert!(["get", "put", "cas", "append", "delete"].contains(&first["f"].as_str().unwrap()), "{first}");
     let ok = history
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -110,10 +111,10 @@ fn summary_json_has_the_contract_fields() {
             "{name} has a reason exactly when not pass"
         );
     }
-    let ping = &s["ops"]["ping"];
-    assert!(ping["ok"].as_u64().unwrap() > 1000 && ping["info"].as_u64().unwrap() > 0, "{ping}");
+    let get = &s["ops"]["get"];
+    assert!(get["ok"].as_u64().unwrap() > 1000 && s["ops"]["cas"]["fail"].as_u64().unwrap() > 0, "{get}");
     for stat in ["count", "p50", "p90", "p99", "max"] {
-        assert!(s["latency"]["ping"][stat].is_number(), "latency.ping.{stat}");
+        assert!(s["latency"]["put"][stat].is_number(), "latency.put.{stat}");
     }
     for field in ["sent", "delivered", "dropped", "duplicated"] {
         assert!(s["network"][field].is_u64(), "network.{field}");
@@ -154,14 +155,14 @@ fn a_failed_check_exits_1_and_says_why() {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/partition.toml"))
             .unwrap()
-            .replace("p99 = \"60ms\"", "p50 = \"1ms\"");
+            .replace("p90 = \"60ms\"", "p50 = \"1ms\"");
     let path = write(&dir, "strict.toml", &text);
     let output = simctl(&["run", &path, "--seed", "1", "--json", "--out", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
     let s = summary(&output);
     assert_eq!(s["passed"], false);
-    assert_eq!(s["checks"]["latency.ping.p50.before"], "fail");
-    assert!(s["reasons"]["latency.ping.p50.before"].as_str().unwrap().contains("bound 1ms"));
+    assert_eq!(s["checks"]["latency.get.p50.before"], "fail");
+    assert!(s["reasons"]["latency.get.p50.before"].as_str().unwrap().contains("bound 1ms"));
 }
 
 #[test]

@@ -30,40 +30,39 @@ fn without_bug(text: &str) -> String {
     text.lines().filter(|line| !line.starts_with("bugs = ")).collect::<Vec<_>>().join("\n")
 }
 
-#[test]
-fn local_reads_are_caught_by_a_stale_read() {
-    let path = "scenarios/raft/canary/local-reads.toml";
-    let text = scenario(path);
-    let summary = run(path, &text, 1);
-    let failed = failures(&summary);
-    let (_, reason) =
-        failed.iter().find(|(name, _)| name == "linearizable").expect("a linearizability failure");
-    assert!(reason.contains("whose result no order explains") && reason.contains("get key"), "{reason}");
-    assert!(run(path, &without_bug(&text), 1).passed, "the scenario passes without the bug");
-}
-
-#[test]
-fn ack_before_commit_is_caught_by_a_lost_write() {
-    let path = "scenarios/raft/canary/ack-before-commit.toml";
+/// Runs canary `path` (seed 1): check `check` fails with a reason that has every fragment;
+/// with its bug removed, the scenario passes.
+fn caught(path: &str, check: &str, fragments: &[&str]) {
     let text = scenario(path);
     let failed = failures(&run(path, &text, 1));
     let (_, reason) = failed
         .iter()
-        .find(|(name, _)| name == "raft.acknowledged_writes_kept")
-        .unwrap_or_else(|| panic!("an acknowledged write reported lost: {failed:?}"));
-    assert!(reason.contains("was acknowledged at") && reason.contains("in no server's log"), "{reason}");
-    assert!(run(path, &without_bug(&text), 1).passed, "the scenario passes without the bug");
+        .find(|(name, _)| name == check)
+        .unwrap_or_else(|| panic!("{path}: {check} should fail; failures: {failed:?}"));
+    for fragment in fragments {
+        assert!(reason.contains(fragment), "{path}: {fragment:?} in {reason}");
+    }
+    assert!(run(path, &without_bug(&text), 1).passed, "{path} passes without the bug");
+}
+
+#[test]
+fn local_reads_are_caught_by_a_stale_read() {
+    caught(
+        "scenarios/raft/canary/local-reads.toml",
+        "linearizable",
+        &["whose result no order explains", "get key"],
+    );
+}
+
+#[test]
+fn ack_before_commit_is_caught_by_a_lost_write() {
+    let fragments = ["was acknowledged at", "in no server's log"];
+    caught("scenarios/raft/canary/ack-before-commit.toml", "raft.acknowledged_writes_kept", &fragments);
 }
 
 #[test]
 fn skip_fsync_is_caught_by_a_bad_read() {
-    let path = "scenarios/raft/canary/skip-fsync.toml";
-    let text = scenario(path);
-    let failed = failures(&run(path, &text, 1));
-    let (_, reason) =
-        failed.iter().find(|(name, _)| name == "linearizable").expect("a linearizability failure");
-    assert!(reason.contains("whose result no order explains"), "{reason}");
-    assert!(run(path, &without_bug(&text), 1).passed, "the scenario passes without the bug");
+    caught("scenarios/raft/canary/skip-fsync.toml", "linearizable", &["whose result no order explains"]);
 }
 
 #[test]

@@ -141,7 +141,17 @@ impl Server {
             }
         });
         if let Some((change_type, server)) = due {
-            let change = ConfChange { change_type, node_id: u64::from(server) + 1, ..ConfChange::default() };
+            let node_id = u64::from(server) + 1;
+            if change_type == ConfChangeType::RemoveNode && node_id == raw.raft.id {
+                // A leader cannot remove itself (raft-rs loses its own progress and panics):
+                // hand leadership to another voter, which proposes the removal.
+                if let Some(&next) = voters.iter().find(|v| **v != node_id) {
+                    raw.transfer_leader(next);
+                    ctx.sometimes("leadership handed over before removing the leader", true);
+                }
+                return;
+            }
+            let change = ConfChange { change_type, node_id, ..ConfChange::default() };
             if raw.propose_conf_change(vec![], change).is_ok() {
                 ctx.count("membership changes proposed", 1);
             }
@@ -270,6 +280,13 @@ impl Server {
                 EntryType::EntryConfChange => {
                     let change = ConfChange::parse_from_bytes(&entry.data).expect("conf changes decode");
                     let raw = self.raw.as_mut().expect("applying");
+                    let leaving = change.get_change_type() == ConfChangeType::RemoveNode
+                        && change.node_id == raw.raft.id;
+                    if leaving && raw.raft.state == StateRole::Leader {
+                        // Leadership moved to this server after the removal was proposed.
+                        let term = raw.raft.term;
+                        raw.raft.become_follower(term, raft::INVALID_ID);
+                    }
                     match raw.apply_conf_change(&change) {
                         Ok(conf_state) => {
                             raw.mut_store().set_conf_state(conf_state);

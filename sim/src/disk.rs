@@ -304,6 +304,17 @@ impl Disk {
         Ok(())
     }
 
+    /// A copy of the live view with no capacity limit and its own fsync latency counter
+    /// (a fenced process's scratch disk).
+    fn scratch_copy(&self) -> Disk {
+        let mut copy = Disk::new(DiskConfig { capacity: None, ..self.config.clone() });
+        copy.inodes = self.inodes.clone();
+        copy.live_names = self.live_names.clone();
+        copy.durable_names = self.durable_names.clone();
+        copy.used = self.used;
+        copy
+    }
+
     /// Whether any file has changes a crash would lose.
     pub fn has_unsynced(&self) -> bool {
         self.live_names != self.durable_names || self.inodes.iter().any(Inode::is_dirty)
@@ -470,7 +481,12 @@ impl DiskHandle {
     }
 
     /// Makes every existing handle stale; this one (the kernel's) follows the new epoch.
+    /// The scratch disk stale handles reach from now on starts as a copy of the live disk:
+    /// a dead process's destructors (redb's close reads the pages it flushes) then see the
+    /// files they had open, and whatever they write is thrown away.
     pub(crate) fn fence(&mut self) {
+        let copy = self.disk.lock().unwrap_or_else(PoisonError::into_inner).scratch_copy();
+        *self.scratch.lock().unwrap_or_else(PoisonError::into_inner) = copy;
         self.epoch = self.current.fetch_add(1, Ordering::Relaxed) + 1;
     }
 
@@ -606,6 +622,7 @@ mod tests {
         held_by_node.lock().fsync("f").unwrap();
         kernel.fence();
         assert!(held_by_node.is_stale() && !kernel.is_stale());
+        assert_eq!(held_by_node.lock().read_all("f").unwrap(), b"synced", "the scratch starts as a copy");
         held_by_node.lock().append("f", b" written by a destructor").unwrap();
         held_by_node.lock().fsync("f").unwrap();
         assert_eq!(kernel.lock().read_all("f").unwrap(), b"synced");

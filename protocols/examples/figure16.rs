@@ -10,8 +10,6 @@
 //! ```text
 //! ```
 
-use std::time::Duration;
-
 use hdrhistogram::Histogram;
 use protocols::raft_kv::election::{trial, Setup, Trial};
 
@@ -83,11 +81,8 @@ fn main() {
             fail(&format!("cannot write {}: {error}", file.display()));
         }
     }
-    println!(
-        "histograms: {}/election-*.hgrm (give-up limit {:?} per trial)",
-        out.display(),
-        Duration::from_secs(60)
-    );
+    let give_up = Setup::paper(150, 150).give_up;
+    println!("histograms: {}/election-*.hgrm (give-up limit {give_up:?} per trial)", out.display());
 }
 
 fn fail(message: &str) -> ! {

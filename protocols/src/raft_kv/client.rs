@@ -171,13 +171,13 @@ impl Node for Client {
         if ctx.now() >= pending.deadline {
             return self.give_up(ctx, op);
         }
+        let server = pending.server;
         if pending.backoff {
-            let server = pending.server;
             return self.attempt(ctx, op, server, Duration::ZERO);
         }
         // The attempt timed out: it may have been proposed. Try the next server.
         pending.maybe_applied = true;
-        let next = NodeId((pending.server.0 + 1) % self.servers);
+        let next = self.next_server(server);
         self.leader = None;
         self.attempt(ctx, op, next, Duration::ZERO);
     }

@@ -26,7 +26,6 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const FILE: &str = "raft.redb";
 
 /// What a Ready asks to persist.
-#[derive(Default)]
 pub struct Changes<'a> {
     /// A snapshot received from the leader (replaces the log before it).
     pub snapshot: Option<&'a Snapshot>,
@@ -142,10 +141,7 @@ impl Log {
             return Ok(false);
         }
         let hard_state = changes.hard_state.unwrap_or(&self.hard_state).clone();
-        let mut tx = self.db.begin_write()?;
-        if !(changes.sync && self.fsync) {
-            tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
-        }
+        let tx = self.begin(changes.sync)?;
         {
             let mut entries = tx.open_table(ENTRIES)?;
             let mut meta = tx.open_table(META)?;
@@ -193,10 +189,7 @@ impl Log {
         meta.term = term;
         meta.set_conf_state(self.conf_state.clone());
         snapshot.data = data.into();
-        let mut tx = self.db.begin_write()?;
-        if !self.fsync {
-            tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
-        }
+        let tx = self.begin(true)?;
         {
             let mut meta = tx.open_table(META)?;
             meta.insert("snapshot", snapshot.write_to_bytes().expect("snapshots encode").as_slice())?;
@@ -207,6 +200,15 @@ impl Log {
         self.entries.drain(..drop.min(self.entries.len()));
         self.snapshot = snapshot;
         Ok(())
+    }
+
+    /// A write transaction that fsyncs on commit when `sync` is asked and fsync is honoured.
+    fn begin(&self, sync: bool) -> Result<redb::WriteTransaction, redb::Error> {
+        let mut tx = self.db.begin_write()?;
+        if !(sync && self.fsync) {
+            tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+        }
+        Ok(tx)
     }
 
     /// Records the commit index raft-rs reported (persisted with the next hard state).

@@ -61,8 +61,6 @@ pub struct Server {
     /// refuses a snapshot whose configuration does not include it (raft-rs `restore`), and
     /// a joining server catches up from the leader's latest snapshot.
     conf_changed: bool,
-    /// Set when persisting failed: the server stops taking part (fail-stop).
-    failed: bool,
 }
 
 impl Server {
@@ -82,7 +80,6 @@ impl Server {
             led_term: 0,
             heard_term: 0,
             conf_changed: false,
-            failed: false,
         }
     }
 
@@ -111,15 +108,15 @@ impl Server {
     fn randomize(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(raw) = self.raw.as_mut() else { return };
         if raw.raft.state != StateRole::Leader && raw.raft.election_elapsed == 0 {
-            let (low, high) = (self.ticks.election_low as u64, self.ticks.election_high as u64);
-            let timeout = low + ctx.rng().below(high - low + 1);
+            let timeout = ctx.rng().between(self.ticks.election_low as u64, self.ticks.election_high as u64);
             raw.raft.set_randomized_election_timeout(timeout as usize);
         }
     }
 
+    /// Ticks raft-rs and sets the next tick; a stopped server (no `RawNode`) ticks no more.
     fn tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.set_timer(self.config.tick);
         let Some(raw) = self.raw.as_mut() else { return };
+        ctx.set_timer(self.config.tick);
         raw.tick();
         self.randomize(ctx);
         self.propose_membership(ctx);
@@ -207,7 +204,7 @@ impl Server {
 
     /// Runs the Ready cycle until raft-rs has nothing more to do.
     fn ready(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        while self.raw.as_ref().is_some_and(|raw| raw.has_ready()) && !self.failed {
+        while self.raw.as_ref().is_some_and(|raw| raw.has_ready()) {
             self.ready_once(ctx);
         }
         self.note_role(ctx);
@@ -361,7 +358,6 @@ impl Server {
     fn fail(&mut self, ctx: &mut Ctx<'_, Msg>) {
         ctx.count("servers stopped: could not persist", 1);
         ctx.sometimes("a server stopped because its disk failed", true);
-        self.failed = true;
         self.raw = None;
         ctx.set_role(None);
     }
@@ -405,9 +401,6 @@ impl Node for Server {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
-        if self.failed {
-            return;
-        }
         match msg {
             Msg::Raft(message) => self.on_raft(ctx, *message),
             Msg::Request { op, command } => self.on_request(ctx, from, op, command),
@@ -417,9 +410,6 @@ impl Node for Server {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
-        if self.failed {
-            return;
-        }
         self.tick(ctx);
         self.ready(ctx);
     }

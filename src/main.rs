@@ -1,6 +1,8 @@
 //! simctl: the command line. Argument parsing and printing only; the work is in `sim` and
 //! `protocols`.
 
+mod sweep;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -105,6 +107,72 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run many seeds of one or more scenarios in parallel and summarize them.
+    #[command(
+        after_help = "Every seed runs in a worker process: a seed that crashes it or overruns its budget \
+                            fails alone. Exit status 1 if any seed failed.\n\n\
+                            Examples:\n  simctl sweep scenarios/partition.toml --seeds 0..1000\n  \
+                            simctl sweep scenarios/raft/*.toml --seeds 200 --jobs 2 --out results.jsonl --junit junit.xml\n  \
+                            simctl sweep scenarios/partition.toml --seeds 0..10000 --shard 2/4 --out shard-2.jsonl\n  \
+                            simctl merge shard-*.jsonl"
+    )]
+    Sweep {
+        /// The scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// A..B (B excluded), N (0..N) or a file with one seed per line.
+        #[arg(long)]
+        seeds: String,
+        /// Worker processes (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard K of N (every N-th seed from the K-th), e.g. 2/4.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Write one JSON result per seed here; an existing file is resumed (its seeds are skipped).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write JUnit XML here (one test case per scenario and seed).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Stop handing out seeds after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Fail a seed that runs more events than this.
+        #[arg(long)]
+        max_events: Option<u64>,
+        /// Fail a seed that runs longer than this in wall time.
+        #[arg(long, default_value = "300s")]
+        seed_timeout: String,
+        /// Where report folders of failed seeds go.
+        #[arg(long, default_value = "reports")]
+        reports: PathBuf,
+        /// Print the summary as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarize the results files of several sweeps (shards) as one sweep.
+    #[command(after_help = "Example:\n  simctl merge shard-1.jsonl shard-2.jsonl --junit junit.xml")]
+    Merge {
+        /// JSON-lines results files written by `simctl sweep --out`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Print the summary as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A sweep's worker process (runs seeds named on stdin).
+    #[command(hide = true)]
+    SweepWorker {
+        scenarios: Vec<PathBuf>,
+        #[arg(long)]
+        max_events: Option<u64>,
+        #[arg(long)]
+        reports: Option<PathBuf>,
+    },
     /// Show the systems, their settings with defaults, the fault kinds and the scenarios.
     #[command(after_help = "Example:\n  simctl list")]
     List,
@@ -120,6 +188,35 @@ fn main() -> ExitCode {
         Command::Replay { report } => replay(&report),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::List => list(),
+        Command::Sweep {
+            scenarios,
+            seeds,
+            jobs,
+            shard,
+            out,
+            junit,
+            fail_fast,
+            max_events,
+            seed_timeout,
+            reports,
+            json,
+        } => sweep::sweep(sweep::SweepArgs {
+            scenarios,
+            seeds,
+            jobs,
+            shard,
+            out,
+            junit,
+            fail_fast,
+            max_events,
+            seed_timeout,
+            reports,
+            json,
+        }),
+        Command::Merge { files, junit, json } => sweep::merge(&files, junit.as_deref(), json),
+        Command::SweepWorker { scenarios, max_events, reports } => {
+            sweep::worker(&scenarios, max_events, reports.as_deref())
+        }
         Command::CheckHistory { files, model, init, format, budget, max_states, json } => {
             check_history(&files, &model, init.as_deref(), format.as_deref(), &budget, max_states, json)
         }

@@ -1,0 +1,367 @@
+//! `simctl sweep`, `simctl merge` and the sweep's worker: run many seeds of many scenarios,
+//! in parallel worker processes, and summarize them the same way however they were split.
+//!
+//! A sweep's result is the set of per-seed results in its `--out` file (JSON lines, written
+//! as each seed finishes), so an interrupted sweep resumes by skipping the seeds already in
+//! the file, and shards from a CI matrix merge by reading their files together.
+
+mod junit;
+mod pool;
+mod record;
+mod seeds;
+mod summary;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use protocols::registry;
+use sim::run::RunOptions;
+use sim::scenario;
+
+pub use record::SeedResult;
+use seeds::Shard;
+use summary::Summary;
+
+use crate::{bad_input, BAD_INPUT, FAILED, NONDETERMINISM};
+
+/// What `simctl sweep` was asked.
+pub struct SweepArgs {
+    /// Scenario files.
+    pub scenarios: Vec<PathBuf>,
+    /// `A..B`, `N` or a file of seeds.
+    pub seeds: String,
+    /// Worker processes (default: the cores).
+    pub jobs: Option<usize>,
+    /// `K/N`.
+    pub shard: Option<String>,
+    /// The JSON-lines results file (also what a resumed sweep reads).
+    pub out: Option<PathBuf>,
+    /// JUnit XML.
+    pub junit: Option<PathBuf>,
+    /// Stop at the first failed seed.
+    pub fail_fast: bool,
+    /// Per-seed event budget.
+    pub max_events: Option<u64>,
+    /// Per-seed wall-time budget, e.g. `120s`.
+    pub seed_timeout: String,
+    /// Where failed seeds' report folders go.
+    pub reports: PathBuf,
+    /// Print the summary as JSON instead of tables.
+    pub json: bool,
+}
+
+/// `simctl sweep`.
+pub fn sweep(args: SweepArgs) -> ExitCode {
+    match prepare(&args) {
+        Ok(plan) => execute(&args, plan),
+        Err(error) => bad_input(&error),
+    }
+}
+
+/// What a sweep will do, checked before anything runs.
+struct Plan {
+    files: Vec<String>,
+    names: Vec<String>,
+    jobs: Vec<pool::Job>,
+    /// Results already in `--out` for seeds of this sweep.
+    resumed: Vec<SeedResult>,
+    seed_timeout: Duration,
+}
+
+fn prepare(args: &SweepArgs) -> Result<Plan, String> {
+    let mut files = Vec::new();
+    let mut names = Vec::new();
+    for path in &args.scenarios {
+        let (file, text) = scenario::read(path).map_err(|e| e.to_string())?;
+        let brief = registry::validate(&file, &text).map_err(|e| e.to_string())?;
+        files.push(file);
+        names.push(brief.name);
+    }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE);
+    let seeds = shard.select(&seeds::parse(&args.seeds)?);
+    if args.jobs == Some(0) {
+        return Err("--jobs 0: at least one worker is needed".into());
+    }
+    let seed_timeout =
+        scenario::duration::parse(&args.seed_timeout).map_err(|e| format!("--seed-timeout: {e}"))?;
+    let mut resumed = Vec::new();
+    let mut done = BTreeSet::new();
+    if let Some(out) = args.out.as_deref().filter(|out| out.exists()) {
+        let wanted: BTreeSet<(&str, u64)> =
+            files.iter().flat_map(|f| seeds.iter().map(move |s| (f.as_str(), *s))).collect();
+        for result in read_results(out, true)? {
+            if wanted.contains(&(result.scenario.as_str(), result.seed))
+                && done.insert((result.scenario.clone(), result.seed))
+            {
+                resumed.push(result);
+            }
+        }
+    }
+    let mut jobs = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        for &seed in &seeds {
+            if !done.contains(&(file.clone(), seed)) {
+                jobs.push((index, seed));
+            }
+        }
+    }
+    Ok(Plan { files, names, jobs, resumed, seed_timeout })
+}
+
+/// Reads a results file. With `repair`, a last line cut short by an interrupted sweep is
+/// dropped and the file rewritten without it, so appending continues on a line boundary.
+fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut results = Vec::new();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    for (number, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let last = number + 1 == lines.len();
+        match serde_json::from_str::<SeedResult>(line) {
+            Ok(result) if line.ends_with('\n') || !repair => results.push(result),
+            Ok(_) | Err(_) if last && repair => {
+                let kept: String = lines[..number].concat();
+                std::fs::write(path, kept).map_err(|e| format!("{}: cannot rewrite: {e}", path.display()))?;
+                eprintln!("{}: dropped an unfinished last line (an interrupted sweep)", path.display());
+            }
+            Ok(_) => unreachable!("complete lines and non-repair reads are kept above"),
+            Err(error) => {
+                return Err(format!("{}:{}: not a sweep result: {error}", path.display(), number + 1));
+            }
+        }
+    }
+    Ok(results)
+}
+
+fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
+    let Plan { files, names, jobs, resumed, seed_timeout } = plan;
+    let total = jobs.len();
+    let workers = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(total.max(1));
+    if !resumed.is_empty() {
+        eprintln!("resuming: {} seeds already in the results file, {total} to run", resumed.len());
+    }
+    let mut out = match &args.out {
+        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            Ok(file) => Some(file),
+            Err(error) => return bad_input(&format!("{}: cannot write: {error}", path.display())),
+        },
+        None => None,
+    };
+    let progress = Progress::new(total as u64);
+    let started = Instant::now();
+    let options = pool::PoolOptions {
+        scenarios: files,
+        names,
+        jobs: workers,
+        max_events: args.max_events,
+        seed_timeout,
+        reports: Some(args.reports.clone()),
+        fail_fast: args.fail_fast,
+    };
+    let mut results = resumed;
+    let mut write_error = None;
+    let mut stopped_early = false;
+    let outcome = pool::run(&options, jobs, |result| {
+        if let Some(file) = out.as_mut() {
+            let line = serde_json::to_string(&result).expect("results serialize");
+            if let Err(error) = writeln!(file, "{line}").and_then(|()| file.flush()) {
+                write_error.get_or_insert(error);
+            }
+        }
+        if !result.passed {
+            progress.println(&format!(
+                "FAIL {} seed {}: {}\n     reproduce: {}",
+                result.scenario,
+                result.seed,
+                result.bucket.as_deref().unwrap_or("failed"),
+                result.reproduce
+            ));
+        }
+        progress.advance(!result.passed);
+        let keep_going = result.passed || !args.fail_fast;
+        stopped_early |= !keep_going;
+        results.push(result);
+        keep_going && write_error.is_none()
+    });
+    progress.finish();
+    if let Err(error) = outcome {
+        eprintln!("error: {error}");
+        return ExitCode::from(BAD_INPUT);
+    }
+    if let (Some(error), Some(path)) = (write_error, &args.out) {
+        return bad_input(&format!("{}: cannot append a result: {error}", path.display()));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ran = results.len();
+    let status = finish(results, args.junit.as_deref(), args.json);
+    if !args.json {
+        let rate = if elapsed > 0.0 { total.min(ran) as f64 / elapsed } else { 0.0 };
+        println!("wall time {elapsed:.1}s on {workers} workers ({rate:.1} seeds/s)");
+        if stopped_early {
+            println!("stopped at the first failure (--fail-fast); the seeds not run are not in the summary");
+        }
+    }
+    status
+}
+
+/// Summarizes, prints and writes JUnit; the exit status.
+fn finish(results: Vec<SeedResult>, junit: Option<&Path>, json: bool) -> ExitCode {
+    let results = match summary::dedupe(results) {
+        Ok(results) => results,
+        Err(conflict) => {
+            eprintln!(
+                "nondeterminism: {} seed {} has two results with trace hashes {:?} and {:?} \
+                 (different builds, or a nondeterministic run)",
+                conflict.scenario, conflict.seed, conflict.hashes.0, conflict.hashes.1
+            );
+            eprintln!(
+                "to tell: simctl run {} --seed {} --check-determinism",
+                conflict.scenario, conflict.seed
+            );
+            return ExitCode::from(NONDETERMINISM);
+        }
+    };
+    let summary = match Summary::of(&results) {
+        Ok(summary) => summary,
+        Err(error) => return bad_input(&error),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary).expect("summaries serialize"));
+    } else {
+        print!("{}", summary.render());
+    }
+    if let Some(path) = junit {
+        if let Err(error) = std::fs::write(path, junit::xml(&results)) {
+            return bad_input(&format!("{}: cannot write: {error}", path.display()));
+        }
+    }
+    if summary.failed > 0 {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `simctl merge`: the summary of several results files (shards) as of one sweep.
+pub fn merge(files: &[PathBuf], junit: Option<&Path>, json: bool) -> ExitCode {
+    let mut results = Vec::new();
+    for file in files {
+        match read_results(file, false) {
+            Ok(more) => results.extend(more),
+            Err(error) => return bad_input(&error),
+        }
+    }
+    if results.is_empty() {
+        return bad_input(&"the results files hold no seeds");
+    }
+    finish(results, junit, json)
+}
+
+/// `simctl sweep-worker`: runs the seeds named on stdin (`<scenario index> <seed>` lines),
+/// one JSON result line each on stdout.
+pub fn worker(scenarios: &[PathBuf], max_events: Option<u64>, reports: Option<&Path>) -> ExitCode {
+    let mut read = Vec::new();
+    for path in scenarios {
+        match scenario::read(path) {
+            Ok(pair) => read.push(pair),
+            Err(error) => return bad_input(&error),
+        }
+    }
+    let options = RunOptions { trace: false, max_events };
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.split_whitespace();
+        let (Some(Ok(index)), Some(Ok(seed))) =
+            (words.next().map(str::parse::<usize>), words.next().map(str::parse::<u64>))
+        else {
+            return bad_input(&format!("sweep-worker: expected `<scenario index> <seed>`, got {line:?}"));
+        };
+        let Some((file, text)) = read.get(index) else {
+            return bad_input(&format!("sweep-worker: no scenario {index}"));
+        };
+        let started = Instant::now();
+        let report = match registry::run(file, text, seed, &options) {
+            Ok(report) => report,
+            Err(error) => return bad_input(&error),
+        };
+        let result = SeedResult::from_report(file, &report, started.elapsed().as_secs_f64() * 1e3);
+        if !result.passed {
+            if let Some(reports) = reports {
+                if let Err(error) = report.write(reports) {
+                    eprintln!("cannot write the report of seed {seed} under {}: {error}", reports.display());
+                }
+            }
+        }
+        let mut stdout = stdout.lock();
+        let line = serde_json::to_string(&result).expect("results serialize");
+        if writeln!(stdout, "{line}").and_then(|()| stdout.flush()).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// A progress bar on a terminal; a plain line every twentieth of the seeds otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: std::cell::Cell<u64>,
+    failed: std::cell::Cell<u64>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}")
+                    .expect("the template is valid"),
+            );
+            bar
+        });
+        Progress { bar, total, done: 0.into(), failed: 0.into(), started: Instant::now() }
+    }
+
+    fn advance(&self, failed: bool) {
+        self.done.set(self.done.get() + 1);
+        self.failed.set(self.failed.get() + u64::from(failed));
+        let (done, failed) = (self.done.get(), self.failed.get());
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(format!("{failed} failed"));
+            }
+            None => {
+                let step = (self.total / 20).max(1);
+                if done % step == 0 || done == self.total {
+                    let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+                    eprintln!("sweep: {done}/{} seeds, {failed} failed, {rate:.1} seeds/s", self.total);
+                }
+            }
+        }
+    }
+
+    fn println(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! One seed's result: a line of the sweep's `--out` file. It carries everything the summary
+//! needs (verdict, failure bucket, coverage, latency histograms), so shards written on
+//! different machines merge into exactly the summary a single sweep prints.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use sim::report::RunReport;
+use sim::system::Verdict;
+
+/// How often one kind of fault was applied and skipped in a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultCount {
+    /// Applied.
+    pub applied: u64,
+    /// Scheduled but skipped (its target did not exist, ...).
+    pub skipped: u64,
+}
+
+/// One seed of one scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    /// The scenario file, as given on the command line.
+    pub scenario: String,
+    /// The scenario's name.
+    pub name: String,
+    /// The seed.
+    pub seed: u64,
+    /// The run's trace hash; empty when the seed never finished (timeout, worker died).
+    pub trace_hash: String,
+    /// Every check passed or was skipped.
+    pub passed: bool,
+    /// The check that decided the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<String>,
+    /// Why, as the check said it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The failure's bucket: the check and its reason with the numbers taken out, so
+    /// failures that differ only in keys, times or indexes fall together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// Events run.
+    pub events: u64,
+    /// Simulated time at the end, in nanoseconds.
+    pub sim_time_ns: u64,
+    /// Wall time of the seed in its worker, in milliseconds (the one field that differs
+    /// between two sweeps of the same seeds).
+    pub wall_ms: f64,
+    /// The command that reproduces the run.
+    pub reproduce: String,
+    /// Sometimes-assertions evaluated in the run → how many times each held.
+    #[serde(default)]
+    pub sometimes: BTreeMap<String, u64>,
+    /// Fault kind → how often it was applied and skipped.
+    #[serde(default)]
+    pub faults: BTreeMap<String, FaultCount>,
+    /// Operation kind → latency of the operations that completed ok, as an HdrHistogram
+    /// (V2 encoding, base64), so merged shards give exact aggregate percentiles.
+    #[serde(default)]
+    pub latency: BTreeMap<String, String>,
+}
+
+impl SeedResult {
+    /// The result of a run that finished.
+    pub fn from_report(scenario: &str, report: &RunReport, wall_ms: f64) -> SeedResult {
+        let summary = &report.summary;
+        let decided = first_bad_check(&summary.checks);
+        let reason = decided.and_then(|check| summary.reasons.get(check).cloned());
+        let mut faults: BTreeMap<String, FaultCount> = BTreeMap::new();
+        for line in &summary.faults {
+            let kind = line.fault.split_whitespace().next().unwrap_or("fault").to_owned();
+            let count = faults.entry(kind).or_default();
+            if line.outcome == "applied" {
+                count.applied += 1;
+            } else {
+                count.skipped += 1;
+            }
+        }
+        let latency = report
+            .histograms
+            .iter()
+            .filter(|((_, phase), _)| phase.is_none())
+            .map(|((op, _), histogram)| (op.clone(), encode(histogram)))
+            .collect();
+        SeedResult {
+            scenario: scenario.to_owned(),
+            name: summary.scenario.clone(),
+            seed: summary.seed,
+            trace_hash: summary.trace_hash.clone(),
+            passed: summary.passed,
+            failed_check: decided.map(str::to_owned),
+            bucket: decided.map(|check| bucket(check, reason.as_deref().unwrap_or(""))),
+            reason,
+            events: summary.events,
+            sim_time_ns: summary.sim_time_ns,
+            wall_ms,
+            reproduce: summary.reproduce.clone(),
+            sometimes: summary.sometimes.clone(),
+            faults,
+            latency,
+        }
+    }
+
+    /// The result of a seed that did not finish: `check` is `budget` or `worker`.
+    pub fn unfinished(
+        scenario: &str,
+        name: &str,
+        seed: u64,
+        check: &str,
+        reason: String,
+        wall_ms: f64,
+    ) -> SeedResult {
+        SeedResult {
+            scenario: scenario.to_owned(),
+            name: name.to_owned(),
+            seed,
+            trace_hash: String::new(),
+            passed: false,
+            failed_check: Some(check.to_owned()),
+            bucket: Some(bucket(check, &reason)),
+            reason: Some(reason),
+            events: 0,
+            sim_time_ns: 0,
+            wall_ms,
+            reproduce: format!("simctl run {scenario} --seed {seed}"),
+            sometimes: BTreeMap::new(),
+            faults: BTreeMap::new(),
+            latency: BTreeMap::new(),
+        }
+    }
+
+    /// The latency histograms, decoded.
+    pub fn histograms(&self) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+        self.latency
+            .iter()
+            .map(|(op, text)| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| format!("seed {}: latency of {op}: {e}", self.seed))?;
+                let histogram = Deserializer::new()
+                    .deserialize(&mut bytes.as_slice())
+                    .map_err(|e| format!("seed {}: latency of {op}: {e:?}", self.seed))?;
+                Ok((op.clone(), histogram))
+            })
+            .collect()
+    }
+}
+
+fn encode(histogram: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    V2Serializer::new().serialize(histogram, &mut bytes).expect("histograms serialize into memory");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The check that decides a failed run: a panic first (it explains the rest), then the first
+/// failed check by name, then the first inconclusive one.
+fn first_bad_check(checks: &BTreeMap<String, Verdict>) -> Option<&str> {
+    if checks.get("no_panic") == Some(&Verdict::Fail) {
+        return Some("no_panic");
+    }
+    let with = |wanted: Verdict| checks.iter().find(|(_, v)| **v == wanted).map(|(name, _)| name.as_str());
+    with(Verdict::Fail).or_else(|| with(Verdict::Unknown))
+}
+
+/// `check: reason` with digits replaced by `N` and the reason cut at its first `": "` (what
+/// follows is the particular witness), at most 100 characters. A panic keeps its whole
+/// message and location: that is what tells one panic from another.
+pub fn bucket(check: &str, reason: &str) -> String {
+    let head = match reason.strip_prefix("a protocol panicked: ") {
+        Some(panic) => panic,
+        None => reason.split(": ").next().unwrap_or(""),
+    };
+    let mut normalized = String::new();
+    for c in head.chars() {
+        if c.is_ascii_digit() {
+            if !normalized.ends_with('N') {
+                normalized.push('N');
+            }
+        } else {
+            normalized.push(c);
+        }
+    }
+    let mut text = format!("{check}: {}", normalized.trim());
+    if text.len() > 100 {
+        let cut = (0..=100).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_ignore_numbers_and_witnesses() {
+        let a = bucket("linearizable", "not linearizable: get k3 -> 7 at 1.204s");
+        let b = bucket("linearizable", "not linearizable: get k9 -> 12 at 8.5s");
+        assert_eq!(a, "linearizable: not linearizable");
+        assert_eq!(a, b);
+        assert_eq!(
+            bucket("raft.acknowledged_writes_kept", "operation 812 was acknowledged at 9.1s by server 3"),
+            bucket("raft.acknowledged_writes_kept", "operation 17 was acknowledged at 2.04s by server 1"),
+        );
+        assert_eq!(
+            bucket(
+                "no_panic",
+                "a protocol panicked: relay of operation 100 at protocols/src/pingpong/server.rs:88"
+            ),
+            "no_panic: relay of operation N at protocols/src/pingpong/server.rs:N"
+        );
+        assert!(bucket("x", &"y".repeat(300)).chars().count() <= 101);
+    }
+
+    #[test]
+    fn histograms_survive_the_line() {
+        let mut histogram = sim::report::histogram();
+        for v in [1_000_000u64, 2_500_000, 9_999_999, 120_000_000] {
+            histogram.record(v).unwrap();
+        }
+        let mut result = SeedResult::unfinished("s.toml", "s", 1, "budget", "slow".into(), 1.0);
+        result.latency.insert("get".into(), encode(&histogram));
+        let line = serde_json::to_string(&result).unwrap();
+        let back: SeedResult = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, result);
+        let decoded = back.histograms().unwrap();
+        assert_eq!(decoded["get"], histogram);
+    }
+}

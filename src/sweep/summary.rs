@@ -1,0 +1,374 @@
+//! What a sweep found, from its per-seed results alone: the same summary whether the seeds
+//! ran in one sweep, on any number of jobs, or in shards merged afterwards. Everything but
+//! the `timing` part is a function of the set of results; `timing` (wall times, slowest
+//! seeds) is the one part that differs between two sweeps of the same seeds.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::record::SeedResult;
+
+/// How many seeds of a bucket are listed.
+const FIRST_SEEDS: usize = 5;
+/// How many of the slowest seeds are listed.
+const SLOWEST: usize = 5;
+
+/// The summary of a set of seed results.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Seeds run.
+    pub seeds: usize,
+    /// Seeds that passed.
+    pub passed: usize,
+    /// Seeds that failed.
+    pub failed: usize,
+    /// A digest over every (scenario, seed, trace hash), 16 hex digits.
+    pub digest: String,
+    /// Per scenario file.
+    pub scenarios: BTreeMap<String, ScenarioSummary>,
+    /// Wall-clock facts: not part of the comparison between sweeps.
+    pub timing: Timing,
+}
+
+/// One scenario's part of the summary.
+#[derive(Debug, Serialize)]
+pub struct ScenarioSummary {
+    /// Its name.
+    pub name: String,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Seeds that passed.
+    pub passed: usize,
+    /// Seeds that failed.
+    pub failed: usize,
+    /// A digest over its (seed, trace hash) pairs.
+    pub digest: String,
+    /// Events over all its seeds.
+    pub events: u64,
+    /// Failure bucket → its failed seeds, ascending.
+    pub buckets: BTreeMap<String, Bucket>,
+    /// Operation kind → latency percentiles over every seed's ok operations, in ms.
+    pub latency: BTreeMap<String, Percentiles>,
+    /// Sometimes-assertion → in how many seeds it held at least once.
+    pub sometimes: BTreeMap<String, usize>,
+    /// Fault kind → in how many seeds it was applied, and how often in all.
+    pub faults: BTreeMap<String, FaultCoverage>,
+}
+
+/// The seeds of one failure bucket.
+#[derive(Debug, Serialize)]
+pub struct Bucket {
+    /// How many.
+    pub count: usize,
+    /// The first few, ascending.
+    pub first_seeds: Vec<u64>,
+    /// The command that reproduces the first.
+    pub reproduce: String,
+    /// The first one's reason, as its check said it.
+    pub example: String,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct Percentiles {
+    /// Operations timed.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th.
+    pub p90: f64,
+    /// 99th.
+    pub p99: f64,
+    /// 99.9th.
+    pub p999: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// How often a fault kind was realized.
+#[derive(Debug, Default, Serialize)]
+pub struct FaultCoverage {
+    /// Seeds in which it was applied at least once.
+    pub seeds: usize,
+    /// Times applied over all seeds.
+    pub applied: u64,
+    /// Times skipped over all seeds.
+    pub skipped: u64,
+}
+
+/// Wall-clock facts of the runs.
+#[derive(Debug, Default, Serialize)]
+pub struct Timing {
+    /// Wall time of all seeds added up, in seconds (the CPU a sweep needed).
+    pub seed_seconds: f64,
+    /// The slowest seeds: (scenario, seed, wall ms).
+    pub slowest: Vec<(String, u64, f64)>,
+}
+
+/// Two results for the same scenario and seed that disagree: the run is not deterministic,
+/// or the results come from different builds.
+#[derive(Debug)]
+pub struct Conflict {
+    /// The scenario file.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// The two trace hashes.
+    pub hashes: (String, String),
+}
+
+/// Sorts `results` by scenario and seed and drops exact repeats of a seed (a resumed sweep,
+/// overlapping shards); a seed with two different trace hashes is a conflict.
+pub fn dedupe(mut results: Vec<SeedResult>) -> Result<Vec<SeedResult>, Conflict> {
+    results.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
+    let mut kept: Vec<SeedResult> = Vec::with_capacity(results.len());
+    for result in results {
+        if let Some(last) = kept.last() {
+            if last.scenario == result.scenario && last.seed == result.seed {
+                if last.trace_hash != result.trace_hash || last.passed != result.passed {
+                    return Err(Conflict {
+                        scenario: result.scenario,
+                        seed: result.seed,
+                        hashes: (last.trace_hash.clone(), result.trace_hash),
+                    });
+                }
+                continue;
+            }
+        }
+        kept.push(result);
+    }
+    Ok(kept)
+}
+
+/// The first line of a reason, at most 160 characters (witnesses run over many lines).
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    match line.char_indices().nth(160) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
+fn digest<'a>(pairs: impl Iterator<Item = (&'a str, u64, &'a str)>) -> String {
+    let pairs: Vec<(&str, u64, &str)> = pairs.collect();
+    format!("{:016x}", sim::hash::digest(&pairs))
+}
+
+fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
+    let ms = |nanos: u64| nanos as f64 / 1e6;
+    Percentiles {
+        count: histogram.len(),
+        p50: ms(histogram.value_at_quantile(0.50)),
+        p90: ms(histogram.value_at_quantile(0.90)),
+        p99: ms(histogram.value_at_quantile(0.99)),
+        p999: ms(histogram.value_at_quantile(0.999)),
+        max: ms(histogram.max()),
+    }
+}
+
+impl Summary {
+    /// Summarizes results already deduplicated and sorted by [`dedupe`].
+    pub fn of(results: &[SeedResult]) -> Result<Summary, String> {
+        let mut scenarios = BTreeMap::new();
+        let mut start = 0;
+        while start < results.len() {
+            let file = &results[start].scenario;
+            let end = start + results[start..].iter().take_while(|r| &r.scenario == file).count();
+            scenarios.insert(file.clone(), ScenarioSummary::of(&results[start..end])?);
+            start = end;
+        }
+        let passed = results.iter().filter(|r| r.passed).count();
+        let mut slowest: Vec<(String, u64, f64)> =
+            results.iter().map(|r| (r.scenario.clone(), r.seed, r.wall_ms)).collect();
+        slowest.sort_by(|a, b| b.2.total_cmp(&a.2));
+        slowest.truncate(SLOWEST);
+        Ok(Summary {
+            seeds: results.len(),
+            passed,
+            failed: results.len() - passed,
+            digest: digest(results.iter().map(|r| (r.scenario.as_str(), r.seed, r.trace_hash.as_str()))),
+            scenarios,
+            timing: Timing { seed_seconds: results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3, slowest },
+        })
+    }
+
+    /// The tables a person reads after a sweep.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut overview = Builder::default();
+        overview.push_record(["scenario", "seeds", "passed", "failed", "events/seed", "digest"]);
+        for (file, s) in &self.scenarios {
+            overview.push_record([
+                file.clone(),
+                s.seeds.to_string(),
+                s.passed.to_string(),
+                s.failed.to_string(),
+                (s.events / s.seeds.max(1) as u64).to_string(),
+                s.digest.clone(),
+            ]);
+        }
+        out += &format!("{}\n", overview.build().with(Style::rounded()));
+
+        if self.failed > 0 {
+            let mut buckets = Builder::default();
+            buckets.push_record(["scenario", "failure bucket", "seeds", "first seeds"]);
+            let mut reproduce = Vec::new();
+            for (file, s) in &self.scenarios {
+                for (name, bucket) in &s.buckets {
+                    let first: Vec<String> = bucket.first_seeds.iter().map(u64::to_string).collect();
+                    buckets.push_record([
+                        file.clone(),
+                        name.clone(),
+                        bucket.count.to_string(),
+                        first.join(" "),
+                    ]);
+                    reproduce.push(format!("  {}\n      {}", bucket.reproduce, bucket.example));
+                }
+            }
+            out += &format!("failures by bucket:\n{}\n", buckets.build().with(Style::rounded()));
+            out += &format!("reproduce the first seed of each bucket:\n{}\n", reproduce.join("\n"));
+        }
+
+        let mut latency = Builder::default();
+        latency.push_record([
+            "scenario",
+            "operation",
+            "ok",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "max ms",
+        ]);
+        let mut any_latency = false;
+        for (file, s) in &self.scenarios {
+            for (op, p) in &s.latency {
+                any_latency = true;
+                let ms = |v: f64| format!("{v:.2}");
+                latency.push_record([
+                    file.clone(),
+                    op.clone(),
+                    p.count.to_string(),
+                    ms(p.p50),
+                    ms(p.p90),
+                    ms(p.p99),
+                    ms(p.p999),
+                    ms(p.max),
+                ]);
+            }
+        }
+        if any_latency {
+            out += &format!("latency over all seeds:\n{}\n", latency.build().with(Style::rounded()));
+        }
+
+        let mut coverage = Builder::default();
+        coverage.push_record([
+            "scenario",
+            "sometimes-assertion / fault",
+            "seeds",
+            "of",
+            "times (applied / skipped)",
+        ]);
+        let mut any_coverage = false;
+        for (file, s) in &self.scenarios {
+            for (name, seeds) in &s.sometimes {
+                any_coverage = true;
+                let label = if *seeds == 0 { format!("{name}  (NEVER FIRED)") } else { name.clone() };
+                coverage.push_record([
+                    file.clone(),
+                    label,
+                    seeds.to_string(),
+                    s.seeds.to_string(),
+                    String::new(),
+                ]);
+            }
+            for (kind, fault) in &s.faults {
+                any_coverage = true;
+                coverage.push_record([
+                    file.clone(),
+                    format!("fault: {kind}"),
+                    fault.seeds.to_string(),
+                    s.seeds.to_string(),
+                    format!("{} / {}", fault.applied, fault.skipped),
+                ]);
+            }
+        }
+        if any_coverage {
+            out += &format!("coverage:\n{}\n", coverage.build().with(Style::rounded()));
+        }
+
+        let slowest: Vec<String> = self
+            .timing
+            .slowest
+            .iter()
+            .map(|(file, seed, ms)| format!("{file} --seed {seed} ({ms:.0} ms)"))
+            .collect();
+        out += &format!("slowest seeds: {}\n", slowest.join(", "));
+        out += &format!(
+            "{}: {} seeds, {} passed, {} failed; digest {} over every seed's trace hash\n",
+            if self.failed == 0 { "PASSED" } else { "FAILED" },
+            self.seeds,
+            self.passed,
+            self.failed,
+            self.digest
+        );
+        out
+    }
+}
+
+impl ScenarioSummary {
+    fn of(results: &[SeedResult]) -> Result<ScenarioSummary, String> {
+        let mut buckets: BTreeMap<String, Bucket> = BTreeMap::new();
+        let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+        let mut sometimes: BTreeMap<String, usize> = BTreeMap::new();
+        let mut faults: BTreeMap<String, FaultCoverage> = BTreeMap::new();
+        for result in results {
+            if let Some(name) = result.bucket.as_ref().filter(|_| !result.passed) {
+                let bucket = buckets.entry(name.clone()).or_insert_with(|| Bucket {
+                    count: 0,
+                    first_seeds: Vec::new(),
+                    reproduce: result.reproduce.clone(),
+                    example: first_line(result.reason.as_deref().unwrap_or_default()),
+                });
+                bucket.count += 1;
+                if bucket.first_seeds.len() < FIRST_SEEDS {
+                    bucket.first_seeds.push(result.seed);
+                }
+            }
+            for (op, histogram) in result.histograms()? {
+                match histograms.get_mut(&op) {
+                    Some(total) => total.add(&histogram).map_err(|e| format!("latency of {op}: {e:?}"))?,
+                    None => {
+                        histograms.insert(op, histogram);
+                    }
+                }
+            }
+            for (name, hits) in &result.sometimes {
+                *sometimes.entry(name.clone()).or_default() += usize::from(*hits > 0);
+            }
+            for (kind, count) in &result.faults {
+                let coverage = faults.entry(kind.clone()).or_default();
+                coverage.seeds += usize::from(count.applied > 0);
+                coverage.applied += count.applied;
+                coverage.skipped += count.skipped;
+            }
+        }
+        let passed = results.iter().filter(|r| r.passed).count();
+        Ok(ScenarioSummary {
+            name: results[0].name.clone(),
+            seeds: results.len(),
+            passed,
+            failed: results.len() - passed,
+            digest: digest(results.iter().map(|r| ("", r.seed, r.trace_hash.as_str()))),
+            events: results.iter().map(|r| r.events).sum(),
+            buckets,
+            latency: histograms.iter().map(|(op, h)| (op.clone(), percentiles(h))).collect(),
+            sometimes,
+            faults,
+        })
+    }
+}

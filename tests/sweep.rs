@@ -1,0 +1,313 @@
+//! `simctl sweep` and `simctl merge`: the same results however the seeds are split, resume,
+//! isolation of failing seeds, JUnit output.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{scratch, simctl, stderr, write};
+use serde_json::Value;
+
+/// A cheap scenario: ping-pong with crashes, 30 simulated seconds, about 40 ms a seed.
+const CHEAP: &str = "scenarios/pingpong/crash.toml";
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+/// The summary JSON without its wall-clock part.
+fn summary(output: &std::process::Output) -> Value {
+    let mut value: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("--json prints JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    value.as_object_mut().unwrap().remove("timing");
+    value
+}
+
+fn sweep(dir: &Path, name: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
+    let out = dir.join(name);
+    let mut args = vec!["sweep", CHEAP, "--seeds", "0..12", "--json", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    (simctl(&args), out)
+}
+
+#[test]
+fn one_and_two_jobs_give_the_same_results_and_digest() {
+    let dir = scratch("sweep-jobs");
+    let (one, one_out) = sweep(&dir, "one.jsonl", &["--jobs", "1"]);
+    let (two, two_out) = sweep(&dir, "two.jsonl", &["--jobs", "2"]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    let (one, two) = (summary(&one), summary(&two));
+    assert_eq!(one, two);
+    assert_eq!(one["seeds"], 12);
+    assert_eq!(one["digest"].as_str().unwrap().len(), 16);
+    let keys = |path: &Path| -> BTreeSet<(u64, String, bool)> {
+        lines(path)
+            .iter()
+            .map(|l| {
+                (
+                    l["seed"].as_u64().unwrap(),
+                    l["trace_hash"].as_str().unwrap().to_owned(),
+                    l["passed"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(keys(&one_out), keys(&two_out));
+    assert_eq!(keys(&one_out).len(), 12);
+}
+
+#[test]
+fn three_shards_merge_into_the_full_summary() {
+    let dir = scratch("sweep-shards");
+    let (full, _) = sweep(&dir, "full.jsonl", &["--jobs", "2"]);
+    let mut shard_files = Vec::new();
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let (output, out) =
+            sweep(&dir, &format!("shard-{k}.jsonl"), &["--shard", &format!("{k}/3"), "--jobs", "1"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        seen.extend(lines(&out).iter().map(|l| l["seed"].as_u64().unwrap()));
+        shard_files.push(out.display().to_string());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..12).collect::<Vec<u64>>(), "the shards split the seeds exactly");
+    let mut args = vec!["merge", "--json"];
+    args.extend(shard_files.iter().map(String::as_str));
+    let merged = simctl(&args);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(summary(&merged), summary(&full));
+}
+
+#[test]
+fn a_resumed_sweep_runs_no_seed_twice() {
+    let dir = scratch("sweep-resume");
+    let out = dir.join("results.jsonl");
+    // An interrupted sweep: the first five seeds done, the sixth cut off mid-line.
+    let (first, _) = sweep(&dir, "results.jsonl", &["--jobs", "1"]);
+    assert_eq!(first.status.code(), Some(0));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let kept: Vec<&str> = text.lines().take(5).collect();
+    let sixth = text.lines().nth(5).unwrap();
+    std::fs::write(&out, format!("{}\n{}", kept.join("\n"), &sixth[..sixth.len() / 2])).unwrap();
+    let (resumed, _) = sweep(&dir, "results.jsonl", &["--jobs", "2"]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("5 seeds already in the results file, 7 to run"),
+        "{}",
+        stderr(&resumed)
+    );
+    let seeds: Vec<u64> = lines(&out).iter().map(|l| l["seed"].as_u64().unwrap()).collect();
+    assert_eq!(seeds.len(), 12, "every seed once: {seeds:?}");
+    assert_eq!(seeds.iter().collect::<BTreeSet<_>>().len(), 12);
+    assert_eq!(summary(&resumed)["digest"], summary(&first)["digest"]);
+    // Nothing left to do: a third run runs nothing and reports the same.
+    let (again, _) = sweep(&dir, "results.jsonl", &[]);
+    assert!(stderr(&again).contains("12 seeds already in the results file, 0 to run"), "{}", stderr(&again));
+    assert_eq!(lines(&out).len(), 12);
+}
+
+#[test]
+fn a_panicking_canary_fails_its_seeds_and_the_sweep_goes_on() {
+    let dir = scratch("sweep-panic");
+    let panicking = write(
+        &dir,
+        "panic.toml",
+        "name = \"canary\"\nsystem = \"pingpong\"\nnodes = 3\nduration = \"5s\"\n[workload]\nrate = \"100/s\"\n\
+         [settings]\nbugs = [\"panic-on-relay\"]\n",
+    );
+    let out = dir.join("r.jsonl");
+    let junit = dir.join("junit.xml");
+    let output = simctl(&[
+        "sweep",
+        &panicking,
+        CHEAP,
+        "--seeds",
+        "0..4",
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--reports",
+        dir.join("reports").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let results = lines(&out);
+    assert_eq!(results.len(), 8, "every seed of both scenarios ran");
+    for result in &results {
+        let panicked = result["scenario"] == panicking.as_str();
+        assert_eq!(result["passed"], !panicked, "{result}");
+        if panicked {
+            assert_eq!(result["failed_check"], "no_panic");
+            assert!(result["bucket"]
+                .as_str()
+                .unwrap()
+                .starts_with("no_panic: planted bug: relaying operation N"));
+        }
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("failures by bucket") && text.contains(&format!("simctl run {panicking} --seed 0")),
+        "{text}"
+    );
+    assert!(dir.join("reports/canary/0/summary.json").exists(), "failed seeds get a report folder");
+    validate_junit(&std::fs::read_to_string(&junit).unwrap(), 8, 4);
+}
+
+#[test]
+fn a_seed_over_its_time_budget_fails_alone() {
+    let dir = scratch("sweep-timeout");
+    let (output, out) = sweep(&dir, "r.jsonl", &["--seed-timeout", "1ms", "--jobs", "2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let results = lines(&out);
+    assert_eq!(results.len(), 12, "the sweep went on after each killed worker");
+    for result in results {
+        assert_eq!(result["failed_check"], "budget");
+        assert_eq!(result["trace_hash"], "");
+    }
+}
+
+#[test]
+fn fail_fast_stops_handing_out_seeds() {
+    let dir = scratch("sweep-fail-fast");
+    let output = simctl(&[
+        "sweep",
+        "scenarios/raft/canary/local-reads.toml",
+        "--seeds",
+        "0..50",
+        "--jobs",
+        "1",
+        "--fail-fast",
+        "--out",
+        dir.join("r.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(lines(&dir.join("r.jsonl")).len(), 1, "one worker stops after its first failed seed");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("--fail-fast"));
+}
+
+#[test]
+fn bad_sweep_arguments_are_named() {
+    for (args, wanted) in [
+        (vec!["--seeds", "9..3"], "the range is empty"),
+        (vec!["--seeds", "10", "--shard", "4/3"], "--shard 4/3"),
+        (vec!["--seeds", "10", "--jobs", "0"], "--jobs 0"),
+        (vec!["--seeds", "10", "--seed-timeout", "soon"], "--seed-timeout"),
+    ] {
+        let mut all = vec!["sweep", CHEAP];
+        all.extend(args);
+        let output = simctl(&all);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(stderr(&output).contains(wanted), "{}", stderr(&output));
+    }
+    let dir = scratch("sweep-bad-merge");
+    let bad = write(&dir, "bad.jsonl", "{\"seed\": 1}\n");
+    let output = simctl(&["merge", &bad]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("bad.jsonl:1: not a sweep result"), "{}", stderr(&output));
+}
+
+/// Validates JUnit XML against the rules of the JUnit schema CI tools read (Jenkins'
+/// junit-10.xsd, from the xunit plugin): which elements may appear where, their required
+/// attributes, the attributes allowed, and the numeric types.
+fn validate_junit(text: &str, tests: usize, failures: usize) {
+    struct Rule {
+        element: &'static str,
+        required: &'static [&'static str],
+        allowed: &'static [&'static str],
+        children: &'static [&'static str],
+    }
+    const RULES: &[Rule] = &[
+        Rule {
+            element: "testsuites",
+            required: &[],
+            allowed: &["name", "time", "tests", "failures", "disabled", "errors"],
+            children: &["testsuite"],
+        },
+        Rule {
+            element: "testsuite",
+            required: &["name", "tests"],
+            allowed: &[
+                "name",
+                "tests",
+                "failures",
+                "errors",
+                "time",
+                "disabled",
+                "skipped",
+                "timestamp",
+                "hostname",
+                "id",
+                "package",
+                "file",
+                "log",
+                "url",
+                "version",
+            ],
+            children: &["properties", "testcase", "system-out", "system-err"],
+        },
+        Rule {
+            element: "testcase",
+            required: &["name"],
+            allowed: &[
+                "name",
+                "assertions",
+                "time",
+                "timestamp",
+                "classname",
+                "status",
+                "class",
+                "file",
+                "line",
+                "log",
+                "group",
+                "url",
+            ],
+            children: &["skipped", "error", "failure", "system-out", "system-err"],
+        },
+        Rule { element: "failure", required: &[], allowed: &["type", "message"], children: &[] },
+    ];
+    const INTEGERS: &[&str] = &["tests", "failures", "errors", "skipped", "disabled"];
+    let document =
+        roxmltree::Document::parse(text).unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{text}"));
+    let root = document.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let mut cases = 0;
+    let mut failed = 0;
+    for node in root.descendants().filter(|n| n.is_element()) {
+        let name = node.tag_name().name();
+        let rule = RULES
+            .iter()
+            .find(|r| r.element == name)
+            .unwrap_or_else(|| panic!("<{name}> is not in the schema"));
+        for attribute in rule.required {
+            assert!(node.has_attribute(*attribute), "<{name}> lacks {attribute}");
+        }
+        for attribute in node.attributes() {
+            assert!(rule.allowed.contains(&attribute.name()), "<{name}> may not have {}", attribute.name());
+            if INTEGERS.contains(&attribute.name()) {
+                attribute
+                    .value()
+                    .parse::<u64>()
+                    .unwrap_or_else(|_| panic!("{}: not an integer", attribute.name()));
+            }
+            if attribute.name() == "time" {
+                attribute.value().parse::<f64>().unwrap_or_else(|_| panic!("time: not a decimal"));
+            }
+        }
+        for child in node.children().filter(|c| c.is_element()) {
+            assert!(
+                rule.children.contains(&child.tag_name().name()),
+                "<{name}> may not contain <{}>",
+                child.tag_name().name()
+            );
+        }
+        cases += usize::from(name == "testcase");
+        failed += usize::from(name == "failure");
+    }
+    assert_eq!((cases, failed), (tests, failures));
+    assert_eq!(root.attribute("tests"), Some(tests.to_string().as_str()));
+    assert_eq!(root.attribute("failures"), Some(failures.to_string().as_str()));
+}

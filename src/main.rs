@@ -1,6 +1,8 @@
 //! simctl: the command line. Argument parsing and printing only; the work is in `sim` and
 //! `protocols`.
 
+mod bisect;
+mod shrink;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -164,6 +166,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Minimize a failing run: fewer faults, shorter, a smaller workload, fewer servers.
+    #[command(
+        after_help = "Writes a standalone scenario (swarm off, explicit faults) that fails the same way \
+                            (same check, same reason up to numbers) with the same seed.\n\n\
+                            Example:\n  simctl shrink scenarios/raft/canary/local-reads.toml --seed 3\n  \
+                            simctl run reports/canary-local-reads/3/shrunk.toml --seed 3"
+    )]
+    Shrink {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where the shrunk scenario goes (default reports/<name>/<seed>/shrunk.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Give up shrinking after this many runs.
+        #[arg(long, default_value_t = 300)]
+        max_runs: usize,
+    },
+    /// Find the first event after which a failing run is bound to fail, and show what led to it.
+    #[command(
+        after_help = "Binary search over runs stopped at an event budget (a prefix of the same run), \
+                            judging the history and invariants so far.\n\n\
+                            Example:\n  simctl bisect scenarios/raft/canary/ack-before-commit.toml --seed 1"
+    )]
+    Bisect {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// How many events before the decisive one to show.
+        #[arg(long, default_value_t = 30)]
+        window: usize,
+    },
     /// A sweep's worker process (runs seeds named on stdin).
     #[command(hide = true)]
     SweepWorker {
@@ -213,6 +251,10 @@ fn main() -> ExitCode {
             reports,
             json,
         }),
+        Command::Shrink { scenario, seed, out, max_runs } => {
+            shrink::shrink(&scenario, seed, out.as_deref(), max_runs)
+        }
+        Command::Bisect { scenario, seed, window } => bisect::bisect(&scenario, seed, window),
         Command::Merge { files, junit, json } => sweep::merge(&files, junit.as_deref(), json),
         Command::SweepWorker { scenarios, max_events, reports } => {
             sweep::worker(&scenarios, max_events, reports.as_deref())

@@ -28,6 +28,11 @@ impl Time {
         self.0
     }
 
+    /// The time `nanos` nanoseconds after the start of the run.
+    pub fn from_nanos(nanos: u64) -> Time {
+        Time(nanos)
+    }
+
     /// The time `duration` after the start of the run.
     pub fn from_duration(duration: Duration) -> Time {
         Time(duration_to_nanos(duration))

@@ -340,12 +340,9 @@ impl ScenarioSummary {
                 }
             }
             for (op, histogram) in result.histograms()? {
-                match histograms.get_mut(&op) {
-                    Some(total) => total.add(&histogram).map_err(|e| format!("latency of {op}: {e:?}"))?,
-                    None => {
-                        histograms.insert(op, histogram);
-                    }
-                }
+                // A decoded histogram has a fixed range; the total resizes to hold them all.
+                let total = histograms.entry(op.clone()).or_insert_with(sim::report::histogram);
+                total.add(&histogram).map_err(|e| format!("latency of {op}: {e:?}"))?;
             }
             for (name, hits) in &result.sometimes {
                 *sometimes.entry(name.clone()).or_default() += usize::from(*hits > 0);

@@ -1,5 +1,8 @@
-//! The flagship scenario's cost per seed, split into simulation (raft-rs, redb, the kernel)
-//! and the linearizability check of its history.
+//! The flagship scenario's cost per seed, split into simulation (raft-rs, the log store, the
+//! kernel) and the linearizability check of its history, once with each log store: redb (the
+//! scenario as written) and the write-ahead log (`storage = "wal"`). Both give the same
+//! trace hash per seed (the store changes what is on the disk, not what happens), which the
+//! benchmark asserts, so the ratio is the price of the store alone.
 //!
 //! Run: `cargo bench --bench raft [-- SEEDS]` (default 20 seeds of `scenarios/partition.toml`).
 //! Benchmarks measure wall-clock time, which the kernel never may; this file is outside
@@ -14,40 +17,69 @@ use sim::history::Value;
 use sim::system;
 use sim::Limits;
 
-fn main() {
-    let seeds: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
-    let file = "scenarios/partition.toml";
-    let text = std::fs::read_to_string(file).expect("run from the repository root");
-    let scenario = system::parse::<RaftKv>(file, &text).expect("the flagship is valid");
-    let (mut simulate, mut check) = (Duration::ZERO, Duration::ZERO);
-    let (mut events, mut transactions, mut ops) = (0, 0, 0);
+struct Cost {
+    simulate: Duration,
+    check: Duration,
+    events: u64,
+    writes: u64,
+    ops: u64,
+    hashes: Vec<u64>,
+}
+
+fn measure(file: &str, text: &str, seeds: u64) -> Cost {
+    let scenario = system::parse::<RaftKv>(file, text).expect("the flagship is valid");
+    let mut cost = Cost {
+        simulate: Duration::ZERO,
+        check: Duration::ZERO,
+        events: 0,
+        writes: 0,
+        ops: 0,
+        hashes: Vec::new(),
+    };
     for seed in 0..seeds {
         let started = Instant::now();
         let mut sim = sim::run::build::<RaftKv>(&scenario, seed);
         sim.run(Limits::duration(scenario.duration));
-        simulate += started.elapsed();
-        events += sim.events();
-        transactions += sim.observations().counters.get("redb transactions").copied().unwrap_or(0);
+        cost.simulate += started.elapsed();
+        cost.events += sim.events();
+        cost.writes += sim.observations().counters.get("log writes").copied().unwrap_or(0);
+        cost.hashes.push(sim.trace_hash());
         let started = Instant::now();
         let history = import::from_history(&sim.observations().history).expect("a well-formed history");
-        ops += history.len();
+        cost.ops += history.len() as u64;
         let outcome = check_named(ModelName::KeyValue, &Value::Nil, false, &history, &Budget::default())
             .expect("kv operations");
-        check += started.elapsed();
+        cost.check += started.elapsed();
         assert!(matches!(outcome.verdict, Verdict::Linearizable), "seed {seed}: {:?}", outcome.verdict);
     }
-    let per = |d: Duration| d.as_secs_f64() * 1e3 / seeds as f64;
+    cost
+}
+
+fn main() {
+    let seeds: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
+    let file = "scenarios/partition.toml";
+    let text = std::fs::read_to_string(file).expect("run from the repository root");
+    let wal_text = text.replace("[settings]\n", "[settings]\nstorage = \"wal\"\n");
+    assert_ne!(wal_text, text, "the flagship has a [settings] table");
     println!("{file}: {seeds} seeds, 30 simulated seconds each");
-    println!(
-        "  simulate  {:8.1} ms/seed  ({} events, {} redb transactions per seed)",
-        per(simulate),
-        events / seeds,
-        transactions / seeds
-    );
-    println!("  check     {:8.1} ms/seed  ({} operations per seed)", per(check), ops as u64 / seeds);
-    println!(
-        "  total     {:8.1} ms/seed  = {:.0}x real time",
-        per(simulate + check),
-        30_000.0 / per(simulate + check)
-    );
+    let mut totals = Vec::new();
+    let mut hashes = Vec::new();
+    for (store, text) in [("redb", &text), ("wal", &wal_text)] {
+        let cost = measure(file, text, seeds);
+        let per = |d: Duration| d.as_secs_f64() * 1e3 / seeds as f64;
+        println!("storage = {store}");
+        println!(
+            "  simulate  {:8.1} ms/seed  ({} events, {} log writes per seed)",
+            per(cost.simulate),
+            cost.events / seeds,
+            cost.writes / seeds
+        );
+        println!("  check     {:8.1} ms/seed  ({} operations per seed)", per(cost.check), cost.ops / seeds);
+        let total = per(cost.simulate + cost.check);
+        println!("  total     {total:8.1} ms/seed  = {:.0}x real time", 30_000.0 / total);
+        totals.push(total);
+        hashes.push(cost.hashes);
+    }
+    assert_eq!(hashes[0], hashes[1], "both stores give the same runs");
+    println!("redb / wal: {:.1}x (the same trace hash on every seed)", totals[0] / totals[1]);
 }

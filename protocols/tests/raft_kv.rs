@@ -72,6 +72,48 @@ fn the_flagship_is_deterministic_in_lock_step() {
     assert!(agreement.is_ok(), "{:?}", agreement.err());
 }
 
+/// `scenario` with `storage` set in its `[settings]`.
+fn with_storage(text: &str, storage: &str) -> String {
+    let text: String =
+        text.lines().filter(|l| !l.starts_with("storage = ")).map(|l| format!("{l}\n")).collect();
+    if text.contains("[settings]\n") {
+        text.replace("[settings]\n", &format!("[settings]\nstorage = \"{storage}\"\n"))
+    } else {
+        format!("{text}[settings]\nstorage = \"{storage}\"\n")
+    }
+}
+
+#[test]
+fn the_write_ahead_log_and_redb_give_the_same_runs_when_no_disk_fault_tells_them_apart() {
+    // The flagship's disk has no fsync latency and no torn writes: what a store writes and
+    // recovers is the same synced state, so the runs are identical, crash and restart
+    // included.
+    let path = "scenarios/partition.toml";
+    let text = scenario(path);
+    for seed in [1, 42] {
+        let redb = run(path, &with_storage(&text, "redb"), seed);
+        let wal = run(path, &with_storage(&text, "wal"), seed);
+        assert!(redb.passed && wal.passed);
+        assert_eq!(redb.trace_hash, wal.trace_hash, "seed {seed}");
+    }
+    // With fsync latency the stores differ in how many fsyncs a write costs (redb commits
+    // with two), so the runs differ, and each must still pass.
+    let path = "scenarios/raft/crash-restart.toml";
+    let text = scenario(path);
+    let redb = run(path, &with_storage(&text, "redb"), 1);
+    let wal = run(path, &with_storage(&text, "wal"), 1);
+    assert!(redb.passed && wal.passed, "{:?} {:?}", failures(&redb), failures(&wal));
+    assert_ne!(redb.trace_hash, wal.trace_hash);
+}
+
+#[test]
+fn skip_fsync_is_caught_with_the_write_ahead_log_too() {
+    let path = "scenarios/raft/canary/skip-fsync.toml";
+    let text = with_storage(&scenario(path), "wal");
+    assert!((0..5).any(|seed| !run(path, &text, seed).passed), "the WAL canary fails on some seed of 0..5");
+    assert!((0..5).all(|seed| run(path, &without_bug(&text), seed).passed), "and passes without the bug");
+}
+
 #[test]
 fn a_joining_server_catches_up_from_a_snapshot() {
     let path = "scenarios/raft/membership.toml";

@@ -1,10 +1,12 @@
-//! Raft's durable state in redb on the simulated disk, as a raft-rs `Storage`.
+//! Raft's durable state on the simulated disk, as a raft-rs `Storage`: in redb (the
+//! default) or in a write-ahead log of our own ([`super::wal`], `storage = "wal"`).
 //!
 //! redb holds the log entries (table `entries`, by index), the hard state and the latest
 //! snapshot (table `meta`), the snapshot carrying the configuration it was taken at. Reads
-//! go to an in-memory mirror loaded from redb at start, so a restarted node knows exactly
-//! what redb recovered and nothing more. Every Ready is written in one redb transaction,
-//! committed with `Durability::Immediate` (fsync) when raft-rs says it must be synced.
+//! go to an in-memory mirror loaded from the disk at start, so a restarted node knows
+//! exactly what the store recovered and nothing more. Every Ready is written in one redb
+//! transaction (or one WAL append), committed with `Durability::Immediate` (fsync) when
+//! raft-rs says it must be synced.
 //!
 //! The initial voters start from a bootstrap snapshot at index 1 holding the initial
 //! configuration; servers that join later start empty, so the leader brings them up to
@@ -17,6 +19,8 @@ use raft::{GetEntriesContext, RaftState, Storage, StorageError};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use sim::DiskHandle;
 
+use super::config::LogStore;
+use super::wal::{Record, Recovered, Wal};
 use crate::storage::SimFile;
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -37,9 +41,18 @@ pub struct Changes<'a> {
     pub sync: bool,
 }
 
-/// The log, hard state and snapshot: a mirror in memory, durable in redb.
+/// Where the log is durable.
+enum Store {
+    Redb(Database),
+    Wal(Wal),
+}
+
+/// A failed write: the disk refused it, or redb did.
+pub type WriteError = Box<dyn std::error::Error>;
+
+/// The log, hard state and snapshot: a mirror in memory, durable in redb or the WAL.
 pub struct Log {
-    db: Database,
+    store: Store,
     /// Whether syncs are honoured (false under the `skip-fsync` canary).
     fsync: bool,
     hard_state: HardState,
@@ -53,59 +66,88 @@ fn storage_error(error: impl std::fmt::Display) -> raft::Error {
     raft::Error::Store(StorageError::Other(error.to_string().into()))
 }
 
+/// A redb write transaction that fsyncs on commit when `sync`.
+fn begin(db: &Database, sync: bool) -> Result<redb::WriteTransaction, WriteError> {
+    let mut tx = db.begin_write()?;
+    if !sync {
+        tx.set_durability(Durability::None)?;
+    }
+    Ok(tx)
+}
+
+/// What redb recovered: the hard state, the snapshot and the entries after it.
+fn load(db: &Database) -> Result<Recovered, Box<dyn std::error::Error>> {
+    let mut recovered = Recovered::default();
+    let tx = db.begin_read()?;
+    let meta = match tx.open_table(META) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(recovered),
+        Err(error) => return Err(error.into()),
+    };
+    if let Some(bytes) = meta.get("hard")? {
+        recovered.hard_state = Some(HardState::parse_from_bytes(bytes.value())?);
+    }
+    if let Some(bytes) = meta.get("snapshot")? {
+        recovered.snapshot = Some(Snapshot::parse_from_bytes(bytes.value())?);
+    }
+    let entries = tx.open_table(ENTRIES)?;
+    let after = recovered.snapshot.as_ref().map_or(0, |s| s.get_metadata().index);
+    for row in entries.range(after + 1..)? {
+        let (index, bytes) = row?;
+        let entry = Entry::parse_from_bytes(bytes.value())?;
+        let expected = after + 1 + recovered.entries.len() as u64;
+        if entry.index != index.value() || entry.index != expected {
+            return Err(format!("log entry {} found at index {}", entry.index, index.value()).into());
+        }
+        recovered.entries.push(entry);
+    }
+    Ok(recovered)
+}
+
 impl Log {
-    /// Opens (or creates) the log on `disk`; a new log of an initial voter gets the bootstrap
-    /// snapshot with `voters` (raft ids).
-    pub fn open(disk: DiskHandle, fsync: bool, voters: Option<&[u64]>) -> Result<Log, String> {
-        let db = Database::builder()
-            .create_with_backend(SimFile::new(disk, FILE))
-            .map_err(|e| format!("redb could not open {FILE}: {e}"))?;
+    /// Opens (or creates) the log on `disk` in `store`; a new log of an initial voter gets the
+    /// bootstrap snapshot with `voters` (raft ids).
+    pub fn open(
+        disk: DiskHandle,
+        store: LogStore,
+        fsync: bool,
+        voters: Option<&[u64]>,
+    ) -> Result<Log, String> {
+        let (store, recovered) = match store {
+            LogStore::Redb => {
+                let db = Database::builder()
+                    .create_with_backend(SimFile::new(disk, FILE))
+                    .map_err(|e| format!("redb could not open {FILE}: {e}"))?;
+                let recovered = load(&db).map_err(|e| format!("redb could not read {FILE}: {e}"))?;
+                (Store::Redb(db), recovered)
+            }
+            LogStore::Wal => {
+                let (wal, recovered) = Wal::open(disk, fsync)?;
+                (Store::Wal(wal), recovered)
+            }
+        };
         let mut log = Log {
-            db,
+            store,
             fsync,
-            hard_state: HardState::default(),
+            hard_state: recovered.hard_state.unwrap_or_default(),
             conf_state: ConfState::default(),
             snapshot: Snapshot::default(),
-            entries: Vec::new(),
+            entries: recovered.entries,
         };
-        log.load().map_err(|e| format!("redb could not read {FILE}: {e}"))?;
+        if let Some(snapshot) = recovered.snapshot {
+            log.conf_state = snapshot.get_metadata().get_conf_state().clone();
+            // A snapshot covers only applied, so committed, entries; the commit index is
+            // persisted lazily and may be older than the last snapshot.
+            let index = snapshot.get_metadata().index;
+            log.hard_state.commit = log.hard_state.commit.max(index);
+            log.snapshot = snapshot;
+        }
         if log.snapshot.get_metadata().index == 0 && log.entries.is_empty() {
             if let Some(voters) = voters {
-                log.bootstrap(voters).map_err(|e| format!("could not bootstrap {FILE}: {e}"))?;
+                log.bootstrap(voters).map_err(|e| format!("could not bootstrap the log: {e}"))?;
             }
         }
         Ok(log)
-    }
-
-    fn load(&mut self) -> Result<(), Box<dyn std::error::Error>> {
-        let tx = self.db.begin_read()?;
-        let meta = match tx.open_table(META) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-            Err(error) => return Err(error.into()),
-        };
-        if let Some(bytes) = meta.get("hard")? {
-            self.hard_state = HardState::parse_from_bytes(bytes.value())?;
-        }
-        if let Some(bytes) = meta.get("snapshot")? {
-            self.snapshot = Snapshot::parse_from_bytes(bytes.value())?;
-            self.conf_state = self.snapshot.get_metadata().get_conf_state().clone();
-            // A snapshot covers only applied, so committed, entries; the commit index is
-            // persisted lazily and may be older than the last snapshot.
-            let index = self.snapshot.get_metadata().index;
-            self.hard_state.commit = self.hard_state.commit.max(index);
-        }
-        let entries = tx.open_table(ENTRIES)?;
-        let after = self.snapshot.get_metadata().index;
-        for row in entries.range(after + 1..)? {
-            let (index, bytes) = row?;
-            let entry = Entry::parse_from_bytes(bytes.value())?;
-            if entry.index != index.value() || entry.index != after + 1 + self.entries.len() as u64 {
-                return Err(format!("log entry {} found at index {}", entry.index, index.value()).into());
-            }
-            self.entries.push(entry);
-        }
-        Ok(())
     }
 
     fn bootstrap(&mut self, voters: &[u64]) -> Result<(), Box<dyn std::error::Error>> {
@@ -128,7 +170,7 @@ impl Log {
     /// Persists what a Ready produced, in one transaction, and updates the mirror. Returns
     /// whether it wrote: a hard state that only moves the commit index is kept in memory
     /// until the next write (the commit index need not be durable: Raft thesis 3.8).
-    pub fn save(&mut self, changes: &Changes<'_>) -> Result<bool, redb::Error> {
+    pub fn save(&mut self, changes: &Changes<'_>) -> Result<bool, WriteError> {
         let commit_only = changes.snapshot.is_none()
             && changes.entries.is_empty()
             && changes
@@ -141,28 +183,45 @@ impl Log {
             return Ok(false);
         }
         let hard_state = changes.hard_state.unwrap_or(&self.hard_state).clone();
-        let tx = self.begin(changes.sync)?;
-        {
-            let mut entries = tx.open_table(ENTRIES)?;
-            let mut meta = tx.open_table(META)?;
-            if let Some(snapshot) = changes.snapshot {
-                meta.insert("snapshot", snapshot.write_to_bytes().expect("snapshots encode").as_slice())?;
-                // A snapshot replaces the whole log: entries past it may conflict with it.
-                entries.retain_in(0.., |_, _| false)?;
-            }
-            if let Some(first) = changes.entries.first() {
-                if first.index <= self.last() {
-                    // A new leader overwrites a conflicting suffix.
-                    entries.retain_in(first.index.., |_, _| false)?;
+        let last = self.last();
+        match &mut self.store {
+            Store::Redb(db) => {
+                let tx = begin(db, changes.sync && self.fsync)?;
+                {
+                    let mut entries = tx.open_table(ENTRIES)?;
+                    let mut meta = tx.open_table(META)?;
+                    if let Some(snapshot) = changes.snapshot {
+                        meta.insert(
+                            "snapshot",
+                            snapshot.write_to_bytes().expect("snapshots encode").as_slice(),
+                        )?;
+                        // A snapshot replaces the whole log: entries past it may conflict with it.
+                        entries.retain_in(0.., |_, _| false)?;
+                    }
+                    if let Some(first) = changes.entries.first() {
+                        if first.index <= last {
+                            // A new leader overwrites a conflicting suffix.
+                            entries.retain_in(first.index.., |_, _| false)?;
+                        }
+                        for entry in changes.entries {
+                            let bytes = entry.write_to_bytes().expect("entries encode");
+                            entries.insert(entry.index, bytes.as_slice())?;
+                        }
+                    }
+                    meta.insert("hard", hard_state.write_to_bytes().expect("hard states encode").as_slice())?;
                 }
-                for entry in changes.entries {
-                    entries
-                        .insert(entry.index, entry.write_to_bytes().expect("entries encode").as_slice())?;
-                }
+                tx.commit()?;
             }
-            meta.insert("hard", hard_state.write_to_bytes().expect("hard states encode").as_slice())?;
+            Store::Wal(wal) => {
+                let mut records = Vec::with_capacity(3);
+                records.extend(changes.snapshot.map(Record::Snapshot));
+                if !changes.entries.is_empty() {
+                    records.push(Record::Entries(changes.entries));
+                }
+                records.push(Record::HardState(&hard_state));
+                wal.append(&records, changes.sync)?;
+            }
         }
-        tx.commit()?;
         if let Some(snapshot) = changes.snapshot {
             self.snapshot = snapshot.clone();
             self.conf_state = snapshot.get_metadata().get_conf_state().clone();
@@ -181,34 +240,31 @@ impl Log {
     }
 
     /// Takes a snapshot of `data` at applied index `index` and drops the entries it covers.
-    pub fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<(), redb::Error> {
-        let term = self.term(index).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+    pub fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<(), WriteError> {
+        let term = self.term(index)?;
         let mut snapshot = Snapshot::default();
         let meta = snapshot.mut_metadata();
         meta.index = index;
         meta.term = term;
         meta.set_conf_state(self.conf_state.clone());
         snapshot.data = data.into();
-        let tx = self.begin(true)?;
-        {
-            let mut meta = tx.open_table(META)?;
-            meta.insert("snapshot", snapshot.write_to_bytes().expect("snapshots encode").as_slice())?;
-            tx.open_table(ENTRIES)?.retain_in(..=index, |_, _| false)?;
-        }
-        tx.commit()?;
         let drop = (index + 1).saturating_sub(self.first()) as usize;
+        let kept = &self.entries[drop.min(self.entries.len())..];
+        match &mut self.store {
+            Store::Redb(db) => {
+                let tx = begin(db, self.fsync)?;
+                {
+                    let mut meta = tx.open_table(META)?;
+                    meta.insert("snapshot", snapshot.write_to_bytes().expect("snapshots encode").as_slice())?;
+                    tx.open_table(ENTRIES)?.retain_in(..=index, |_, _| false)?;
+                }
+                tx.commit()?;
+            }
+            Store::Wal(wal) => wal.rewrite(&snapshot, &self.hard_state, kept)?,
+        }
         self.entries.drain(..drop.min(self.entries.len()));
         self.snapshot = snapshot;
         Ok(())
-    }
-
-    /// A write transaction that fsyncs on commit when `sync` is asked and fsync is honoured.
-    fn begin(&self, sync: bool) -> Result<redb::WriteTransaction, redb::Error> {
-        let mut tx = self.db.begin_write()?;
-        if !(sync && self.fsync) {
-            tx.set_durability(Durability::None).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
-        }
-        Ok(tx)
     }
 
     /// Records the commit index raft-rs reported (persisted with the next hard state).

@@ -1,9 +1,11 @@
-//! Raft KV: a replicated key-value store on raft-rs, its log in redb on the simulated disk.
+//! Raft KV: a replicated key-value store on raft-rs, its log in redb (or a write-ahead log of
+//! our own, `storage = "wal"`) on the simulated disk.
 //!
 //! - [`server`]: raft-rs `RawNode` driven from the node callbacks (ticks, messages, the
 //!   Ready cycle), reads by ReadIndex, through the log or under a lease, snapshots and log
 //!   compaction, scheduled membership changes.
-//! - [`log`]: raft-rs `Storage` over redb on a file of the node's simulated disk.
+//! - [`log`]: raft-rs `Storage` over redb on a file of the node's simulated disk, or over
+//!   [`wal`], an append-only log file with CRC-framed records.
 //! - [`machine`]: the state-machine trait, client sessions and the key-value map.
 //! - [`client`]: finds the leader, follows redirects, retries, reports honestly.
 //! - [`checks`]: election safety, state-machine safety, acknowledged writes kept.
@@ -19,6 +21,7 @@ pub mod log;
 pub mod machine;
 pub mod msg;
 pub mod server;
+pub mod wal;
 
 pub use client::Client;
 pub use config::{Bug, Change, Config, ReadMode};

@@ -3,7 +3,7 @@
 //! Ticks come from a timer on the local oscillator; messages are stepped in; after every
 //! callback the server runs raft-rs's Ready cycle as raft-rs documents it: send the
 //! messages, install a received snapshot, apply committed entries, persist entries and hard
-//! state (one redb transaction, fsynced when raft-rs says it must be), then send the
+//! state (one redb transaction or WAL append, fsynced when raft-rs says it must be), then send the
 //! persisted messages (votes, append responses), `advance`, and apply what that commits.
 //!
 //! raft-rs draws each randomized election timeout from `rand::thread_rng`. Every reset of
@@ -234,7 +234,7 @@ impl Server {
             sync: ready.must_sync(),
         };
         match raw.mut_store().save(&changes) {
-            Ok(wrote) => ctx.count("redb transactions", u64::from(wrote)),
+            Ok(wrote) => ctx.count("log writes", u64::from(wrote)),
             Err(_) => return self.fail(ctx),
         }
         send_all(ctx, ready.take_persisted_messages());
@@ -378,7 +378,7 @@ impl Node for Server {
         let voters: Vec<u64> = (1..=u64::from(self.voters)).collect();
         let initial = (ctx.id().0 < self.voters).then_some(voters.as_slice());
         let fsync = !self.config.has(Bug::SkipFsync);
-        let log = match Log::open(ctx.disk_handle(), fsync, initial) {
+        let log = match Log::open(ctx.disk_handle(), self.config.storage, fsync, initial) {
             Ok(log) => log,
             Err(_) => return self.fail(ctx),
         };

@@ -170,6 +170,23 @@ fn a_seed_over_its_time_budget_fails_alone() {
 }
 
 #[test]
+fn a_seed_over_its_event_budget_fails_alone() {
+    let dir = scratch("sweep-events");
+    let (output, out) = sweep(&dir, "r.jsonl", &["--max-events", "1000", "--jobs", "2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let results = lines(&out);
+    assert_eq!(results.len(), 12);
+    for result in results {
+        assert_eq!(result["failed_check"], "complete", "{result}");
+        assert_eq!(result["events"], 1000);
+        assert!(result["bucket"]
+            .as_str()
+            .unwrap()
+            .starts_with("complete: stopped at the event budget (N events)"));
+    }
+}
+
+#[test]
 fn fail_fast_stops_handing_out_seeds() {
     let dir = scratch("sweep-fail-fast");
     let output = simctl(&[

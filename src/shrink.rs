@@ -404,11 +404,8 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     );
     doc.insert("name".into(), format!("{name}-shrunk").into());
     let kept = faults(&doc);
-    let dropped: Vec<String> = if faults_pinned {
-        paired(&realized).iter().filter(|f| !kept.iter().any(|k| same_kind(k, f))).map(describe).collect()
-    } else {
-        Vec::new()
-    };
+    let original: Vec<String> =
+        if faults_pinned { paired(&realized).iter().map(describe).collect() } else { Vec::new() };
     let after = Before::of(&doc, kept.len());
     let mut account = vec![
         format!(
@@ -422,15 +419,16 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
         format!("nodes       {} -> {}", before.nodes, after.nodes),
         format!("runs        {} (at most {max_runs})", shrinker.runs),
     ];
-    if !dropped.is_empty() {
-        let shown: Vec<String> = dropped.iter().take(8).map(|d| format!("  dropped {d}")).collect();
-        account.extend(shown);
-        if dropped.len() > 8 {
-            account.push(format!("  ... and {} more", dropped.len() - 8));
+    if !original.is_empty() {
+        account.push("realized faults of the original run:".to_owned());
+        account.extend(original.iter().take(10).map(|d| format!("  {d}")));
+        if original.len() > 10 {
+            account.push(format!("  ... and {} more", original.len() - 10));
         }
+        account.push("kept, as shortened and moved:".to_owned());
     }
     for fault in &kept {
-        account.push(format!("  kept    {}", describe(fault)));
+        account.push(format!("  {}", describe(fault)));
     }
     let out_label = out.display().to_string();
     let mut header = format!(
@@ -470,19 +468,6 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
         }
         Err(error) => bad_input(&format!("{out_label}: {error}")),
     }
-}
-
-/// The same fault up to its timing (a shortened or moved fault is still kept, not dropped).
-fn same_kind(a: &Value, b: &Value) -> bool {
-    let what = |v: &Value| {
-        v.as_table().map(|t| {
-            t.iter()
-                .filter(|(k, _)| *k != "at" && !k.ends_with("_after"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Vec<_>>()
-        })
-    };
-    what(a) == what(b)
 }
 
 /// What the account compares.

@@ -13,6 +13,7 @@ mod jit;
 mod memo;
 pub mod model;
 pub mod op;
+mod unobserved;
 
 use std::fmt;
 
@@ -93,6 +94,26 @@ pub struct Outcome {
     pub partitions: usize,
     /// (linearized set, state) pairs remembered at the end: the search's memory.
     pub states: usize,
+}
+
+impl Outcome {
+    /// The outcome with its witness's operations replaced by those of `ops` with the same
+    /// ids (the history as it was, when the check ran on a rewritten copy).
+    fn with_ops_of(mut self, ops: &[CheckOp]) -> Outcome {
+        if let Verdict::NotLinearizable(witness) = &mut self.verdict {
+            let by_id: std::collections::BTreeMap<usize, &CheckOp> =
+                ops.iter().map(|op| (op.id, op)).collect();
+            let original = |op: &mut CheckOp| {
+                if let Some(found) = by_id.get(&op.id) {
+                    *op = (*found).clone();
+                }
+            };
+            witness.prefix.iter_mut().for_each(original);
+            witness.concurrent.iter_mut().for_each(original);
+            original(&mut witness.stuck);
+        }
+        self
+    }
 }
 
 /// Checks `ops` against `model` within `budget`. An operation the model does not know is
@@ -231,7 +252,11 @@ pub fn check_named(
     match model {
         ModelName::Register => check(&register(false), ops, budget),
         ModelName::CasRegister => check(&register(true), ops, budget),
-        ModelName::KeyValue => check(&KeyValue, ops, budget),
+        ModelName::KeyValue => match unobserved::collapse(ops) {
+            // The witness shows the operations as the history has them.
+            Some(collapsed) => check(&KeyValue, &collapsed, budget).map(|outcome| outcome.with_ops_of(ops)),
+            None => check(&KeyValue, ops, budget),
+        },
         ModelName::Mutex => check(&Mutex, ops, budget),
         ModelName::ListAppend => check(&ListAppend, ops, budget),
     }

@@ -13,6 +13,12 @@
 //!   since it changes nothing and its obligation disappears.
 //! - An operation with unknown outcome is never forced (it may never take effect) and is
 //!   only worth placing when it changes the state.
+//! - Of pending operations that are the same operation (same function, key, input and
+//!   output, so the same step from every state), only the one that must return first is
+//!   tried. Any linearisation that places a later-returning twin now can swap the two: the
+//!   states are the same, and the later twin fits wherever the earlier one went. Many
+//!   identical writes pending at once (writes whose values nobody reads, collapsed into one
+//!   stand-in by `unobserved`) otherwise make the search try every subset of them.
 //!
 //! It replaced a Wing–Gong search with Lowe's memoisation (Porcupine's algorithm), which
 //! linearises eagerly and took 3.3 times as many steps on etcd_002 (docs/PERFORMANCE.md).
@@ -57,6 +63,8 @@ pub(crate) struct Jit<'a, M: Model> {
     pub(crate) ops: Vec<&'a CheckOp>,
     inputs: Vec<M::Input>,
     unknown: Vec<bool>,
+    /// Operations with equal signatures are the same operation (see the module docs).
+    signature: Vec<u32>,
     events: Vec<Event>,
     /// For each event index, how many operations have been called before it (ops are
     /// numbered in call order, so "called before event i" is `op < called[i]`).
@@ -89,6 +97,15 @@ impl<'a, M: Model> Jit<'a, M> {
             order.iter().map(|&i| slots[i].take().expect("each input once")).collect();
         let ops: Vec<&CheckOp> = order.iter().map(|&i| ops[i]).collect();
         let unknown: Vec<bool> = ops.iter().map(|op| op.output == Output::Unknown).collect();
+        let mut signatures = std::collections::BTreeMap::new();
+        let signature: Vec<u32> = ops
+            .iter()
+            .map(|op| {
+                let text = format!("{}\u{0}{:?}\u{0}{:?}\u{0}{:?}", op.f, op.key, op.input, op.output);
+                let next = signatures.len() as u32;
+                *signatures.entry(text).or_insert(next)
+            })
+            .collect();
         let mut timeline: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
         for (index, op) in ops.iter().enumerate() {
             timeline.push((op.call, false, index));
@@ -115,6 +132,7 @@ impl<'a, M: Model> Jit<'a, M> {
             ops,
             inputs,
             unknown,
+            signature,
             events,
             called,
             linearized: vec![0; words],
@@ -235,8 +253,23 @@ impl<'a, M: Model> Jit<'a, M> {
         let pending = self.called[self.event];
         let mut candidates = vec![forced];
         candidates.extend((0..pending).filter(|&q| q != forced && !self.is_linearized(q)));
+        self.keep_first_of_twins(&mut candidates);
         self.stack.push(Node { event: self.event, forced, candidates, next: 0, arrived_by });
         None
+    }
+
+    /// Drops every candidate that has a twin (the same operation) returning earlier; the
+    /// forced operation returns now, before any other.
+    fn keep_first_of_twins(&self, candidates: &mut Vec<usize>) {
+        let mut first: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+        for &q in candidates.iter() {
+            let earlier = first.entry(self.signature[q]).or_insert(q);
+            if (self.ops[q].ret, q) < (self.ops[*earlier].ret, *earlier) && *earlier != candidates[0] {
+                *earlier = q;
+            }
+        }
+        let forced = candidates[0];
+        candidates.retain(|&q| q == forced || first[&self.signature[q]] == q);
     }
 
     /// Runs at most `limit` steps.

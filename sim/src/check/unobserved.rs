@@ -9,8 +9,9 @@
 //! anything later in the history. Replacing every unobserved written value by one fresh
 //! stand-in therefore keeps the verdict (a linearization of either history is one of the
 //! other, operation for operation; a property test checks it against a brute-force oracle)
-//! and merges the states that differed only in which unobserved value was last written. On
-//! the flagship's seed 647 the search went from 12.8 to 4.8 million steps.
+//! and merges the states that differed only in which unobserved value was last written; the
+//! collapsed writes are then twins, which the search tries one at a time (`jit.rs`). On the
+//! flagship's seed 647 the two rules took the search from 12.8 million steps to 256 thousand.
 //!
 //! The stand-in contains a control character no generated value has; if any value in the
 //! history contains it, nothing is collapsed.

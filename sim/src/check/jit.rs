@@ -63,8 +63,9 @@ pub(crate) struct Jit<'a, M: Model> {
     pub(crate) ops: Vec<&'a CheckOp>,
     inputs: Vec<M::Input>,
     unknown: Vec<bool>,
-    /// Operations with equal signatures are the same operation (see the module docs).
-    signature: Vec<u32>,
+    /// A hash of each operation's function, key, input and output: equal for twins (see the
+    /// module docs), confirmed field by field.
+    signature: Vec<u64>,
     events: Vec<Event>,
     /// For each event index, how many operations have been called before it (ops are
     /// numbered in call order, so "called before event i" is `op < called[i]`).
@@ -97,15 +98,8 @@ impl<'a, M: Model> Jit<'a, M> {
             order.iter().map(|&i| slots[i].take().expect("each input once")).collect();
         let ops: Vec<&CheckOp> = order.iter().map(|&i| ops[i]).collect();
         let unknown: Vec<bool> = ops.iter().map(|op| op.output == Output::Unknown).collect();
-        let mut signatures = std::collections::BTreeMap::new();
-        let signature: Vec<u32> = ops
-            .iter()
-            .map(|op| {
-                let text = format!("{}\u{0}{:?}\u{0}{:?}\u{0}{:?}", op.f, op.key, op.input, op.output);
-                let next = signatures.len() as u32;
-                *signatures.entry(text).or_insert(next)
-            })
-            .collect();
+        let signature: Vec<u64> =
+            ops.iter().map(|op| crate::hash::digest(&(&op.f, &op.key, &op.input, &op.output))).collect();
         let mut timeline: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
         for (index, op) in ops.iter().enumerate() {
             timeline.push((op.call, false, index));
@@ -258,18 +252,29 @@ impl<'a, M: Model> Jit<'a, M> {
         None
     }
 
-    /// Drops every candidate that has a twin (the same operation) returning earlier; the
-    /// forced operation returns now, before any other.
+    /// Whether `a` and `b` are the same operation.
+    fn twins(&self, a: usize, b: usize) -> bool {
+        let (x, y) = (self.ops[a], self.ops[b]);
+        self.signature[a] == self.signature[b]
+            && x.f == y.f
+            && x.key == y.key
+            && x.input == y.input
+            && x.output == y.output
+    }
+
+    /// Keeps, of each set of twins among `candidates`, the one that returns first; the
+    /// forced operation (first) returns now, before any other.
     fn keep_first_of_twins(&self, candidates: &mut Vec<usize>) {
-        let mut first: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+        let forced = candidates[0];
+        let mut kept: Vec<usize> = Vec::with_capacity(candidates.len());
         for &q in candidates.iter() {
-            let earlier = first.entry(self.signature[q]).or_insert(q);
-            if (self.ops[q].ret, q) < (self.ops[*earlier].ret, *earlier) && *earlier != candidates[0] {
-                *earlier = q;
+            match kept.iter_mut().find(|k| self.twins(**k, q)) {
+                Some(k) if *k != forced && (self.ops[q].ret, q) < (self.ops[*k].ret, *k) => *k = q,
+                Some(_) => {}
+                None => kept.push(q),
             }
         }
-        let forced = candidates[0];
-        candidates.retain(|&q| q == forced || first[&self.signature[q]] == q);
+        *candidates = kept;
     }
 
     /// Runs at most `limit` steps.

@@ -118,41 +118,7 @@ enum Command {
                             simctl sweep scenarios/partition.toml --seeds 0..10000 --shard 2/4 --out shard-2.jsonl\n  \
                             simctl merge shard-*.jsonl"
     )]
-    Sweep {
-        /// The scenario files.
-        #[arg(required = true)]
-        scenarios: Vec<PathBuf>,
-        /// A..B (B excluded), N (0..N) or a file with one seed per line.
-        #[arg(long)]
-        seeds: String,
-        /// Worker processes (default: one per core).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only shard K of N (every N-th seed from the K-th), e.g. 2/4.
-        #[arg(long)]
-        shard: Option<String>,
-        /// Write one JSON result per seed here; an existing file is resumed (its seeds are skipped).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Write JUnit XML here (one test case per scenario and seed).
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Stop handing out seeds after the first failure.
-        #[arg(long)]
-        fail_fast: bool,
-        /// Fail a seed that runs more events than this.
-        #[arg(long)]
-        max_events: Option<u64>,
-        /// Fail a seed that runs longer than this in wall time.
-        #[arg(long, default_value = "300s")]
-        seed_timeout: String,
-        /// Where report folders of failed seeds go.
-        #[arg(long, default_value = "reports")]
-        reports: PathBuf,
-        /// Print the summary as JSON instead of tables.
-        #[arg(long)]
-        json: bool,
-    },
+    Sweep(sweep::SweepArgs),
     /// Summarize the results files of several sweeps (shards) as one sweep.
     #[command(after_help = "Example:\n  simctl merge shard-1.jsonl shard-2.jsonl --junit junit.xml")]
     Merge {
@@ -226,31 +192,7 @@ fn main() -> ExitCode {
         Command::Replay { report } => replay(&report),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::List => list(),
-        Command::Sweep {
-            scenarios,
-            seeds,
-            jobs,
-            shard,
-            out,
-            junit,
-            fail_fast,
-            max_events,
-            seed_timeout,
-            reports,
-            json,
-        } => sweep::sweep(sweep::SweepArgs {
-            scenarios,
-            seeds,
-            jobs,
-            shard,
-            out,
-            junit,
-            fail_fast,
-            max_events,
-            seed_timeout,
-            reports,
-            json,
-        }),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Shrink { scenario, seed, out, max_runs } => {
             shrink::shrink(&scenario, seed, out.as_deref(), max_runs)
         }

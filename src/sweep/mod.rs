@@ -29,28 +29,40 @@ use summary::Summary;
 use crate::{bad_input, BAD_INPUT, FAILED, NONDETERMINISM};
 
 /// What `simctl sweep` was asked.
+#[derive(clap::Args)]
 pub struct SweepArgs {
-    /// Scenario files.
+    /// The scenario files.
+    #[arg(required = true)]
     pub scenarios: Vec<PathBuf>,
-    /// `A..B`, `N` or a file of seeds.
+    /// A..B (B excluded), N (0..N) or a file with one seed per line.
+    #[arg(long)]
     pub seeds: String,
-    /// Worker processes (default: the cores).
+    /// Worker processes (default: one per core).
+    #[arg(long)]
     pub jobs: Option<usize>,
-    /// `K/N`.
+    /// Run only shard K of N (every N-th seed from the K-th), e.g. 2/4.
+    #[arg(long)]
     pub shard: Option<String>,
-    /// The JSON-lines results file (also what a resumed sweep reads).
+    /// Write one JSON result per seed here; an existing file is resumed (its seeds are skipped).
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// JUnit XML.
+    /// Write JUnit XML here (one test case per scenario and seed).
+    #[arg(long)]
     pub junit: Option<PathBuf>,
-    /// Stop at the first failed seed.
+    /// Stop handing out seeds after the first failure.
+    #[arg(long)]
     pub fail_fast: bool,
-    /// Per-seed event budget.
+    /// Fail a seed that runs more events than this.
+    #[arg(long)]
     pub max_events: Option<u64>,
-    /// Per-seed wall-time budget, e.g. `120s`.
+    /// Fail a seed that runs longer than this in wall time.
+    #[arg(long, default_value = "300s")]
     pub seed_timeout: String,
-    /// Where failed seeds' report folders go.
+    /// Where report folders of failed seeds go.
+    #[arg(long, default_value = "reports")]
     pub reports: PathBuf,
     /// Print the summary as JSON instead of tables.
+    #[arg(long)]
     pub json: bool,
 }
 

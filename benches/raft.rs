@@ -11,9 +11,11 @@
 
 use std::time::{Duration, Instant};
 
+use protocols::raft_kv::config::{Config, LogStore};
 use protocols::raft_kv::RaftKv;
 use sim::check::{check_named, import, Budget, ModelName, Verdict};
 use sim::history::Value;
+use sim::scenario::Scenario;
 use sim::system;
 use sim::Limits;
 
@@ -26,8 +28,7 @@ struct Cost {
     hashes: Vec<u64>,
 }
 
-fn measure(file: &str, text: &str, seeds: u64) -> Cost {
-    let scenario = system::parse::<RaftKv>(file, text).expect("the flagship is valid");
+fn measure(scenario: &Scenario<Config>, seeds: u64) -> Cost {
     let mut cost = Cost {
         simulate: Duration::ZERO,
         check: Duration::ZERO,
@@ -38,7 +39,7 @@ fn measure(file: &str, text: &str, seeds: u64) -> Cost {
     };
     for seed in 0..seeds {
         let started = Instant::now();
-        let mut sim = sim::run::build::<RaftKv>(&scenario, seed);
+        let mut sim = sim::run::build::<RaftKv>(scenario, seed);
         sim.run(Limits::duration(scenario.duration));
         cost.simulate += started.elapsed();
         cost.events += sim.events();
@@ -59,19 +60,14 @@ fn main() {
     let seeds: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(20);
     let file = "scenarios/partition.toml";
     let text = std::fs::read_to_string(file).expect("run from the repository root");
-    let with_storage = |store: &str| {
-        let kept: String =
-            text.lines().filter(|l| !l.starts_with("storage = ")).map(|l| format!("{l}\n")).collect();
-        let set = kept.replace("[settings]\n", &format!("[settings]\nstorage = \"{store}\"\n"));
-        assert_ne!(set, kept, "the flagship has a [settings] table");
-        set
-    };
-    let (redb_text, wal_text) = (with_storage("redb"), with_storage("wal"));
+    let scenario = system::parse::<RaftKv>(file, &text).expect("the flagship is valid");
     println!("{file}: {seeds} seeds, 30 simulated seconds each");
     let mut totals = Vec::new();
     let mut hashes = Vec::new();
-    for (store, text) in [("redb", &redb_text), ("wal", &wal_text)] {
-        let cost = measure(file, text, seeds);
+    for (store, storage) in [("redb", LogStore::Redb), ("wal", LogStore::Wal)] {
+        let mut scenario = scenario.clone();
+        scenario.settings.storage = storage;
+        let cost = measure(&scenario, seeds);
         let per = |d: Duration| d.as_secs_f64() * 1e3 / seeds as f64;
         println!("storage = {store}");
         println!(

@@ -19,7 +19,7 @@ use sim::scenario;
 use sim::Time;
 
 use crate::bad_input;
-use crate::sweep::SeedResult;
+use crate::sweep::{clip, SeedResult};
 
 /// Checks about the whole run: a prefix cannot decide them.
 fn whole_run(check: &str) -> bool {
@@ -126,12 +126,7 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
     }
     println!("\nthe last {} events:", shown.len());
     for line in shown {
-        let mut what = line.what.clone();
-        if what.len() > 220 {
-            let cut = (0..=220).rev().find(|&i| what.is_char_boundary(i)).unwrap_or(0);
-            what.truncate(cut);
-            what.push('…');
-        }
+        let what = clip(&line.what, 220);
         println!("  #{:<7} {:>12}  {what}", line.index, Time::from_nanos(line.time_ns).to_string());
     }
     println!("\nreproduce the prefix: simctl run {file} --seed {seed} --max-events {high} --trace");

@@ -4,8 +4,11 @@
 
 use std::path::Path;
 
+use protocols::raft_kv::config::LogStore;
+use protocols::raft_kv::RaftKv;
 use protocols::registry;
 use sim::run::RunOptions;
+use sim::system;
 
 fn scenario(path: &str) -> String {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
@@ -72,15 +75,15 @@ fn the_flagship_is_deterministic_in_lock_step() {
     assert!(agreement.is_ok(), "{:?}", agreement.err());
 }
 
-/// `scenario` with `storage` set in its `[settings]`.
-fn with_storage(text: &str, storage: &str) -> String {
-    let text: String =
-        text.lines().filter(|l| !l.starts_with("storage = ")).map(|l| format!("{l}\n")).collect();
-    if text.contains("[settings]\n") {
-        text.replace("[settings]\n", &format!("[settings]\nstorage = \"{storage}\"\n"))
-    } else {
-        format!("{text}[settings]\nstorage = \"{storage}\"\n")
+/// Runs scenario `path` with its log in `storage`, and with its planted bugs or without.
+fn run_stored(path: &str, storage: LogStore, bugs: bool, seed: u64) -> sim::report::Summary {
+    let text = scenario(path);
+    let mut parsed = system::parse::<RaftKv>(path, &text).expect("the scenario is valid");
+    parsed.settings.storage = storage;
+    if !bugs {
+        parsed.settings.bugs.clear();
     }
+    sim::run::run::<RaftKv>(path, &text, &parsed, seed, &RunOptions::default()).summary
 }
 
 #[test]
@@ -89,19 +92,17 @@ fn the_write_ahead_log_and_redb_give_the_same_runs_when_no_disk_fault_tells_them
     // recovers is the same synced state, so the runs are identical, crash and restart
     // included.
     let path = "scenarios/partition.toml";
-    let text = scenario(path);
     for seed in [1, 42] {
-        let redb = run(path, &with_storage(&text, "redb"), seed);
-        let wal = run(path, &with_storage(&text, "wal"), seed);
+        let redb = run_stored(path, LogStore::Redb, true, seed);
+        let wal = run_stored(path, LogStore::Wal, true, seed);
         assert!(redb.passed && wal.passed);
         assert_eq!(redb.trace_hash, wal.trace_hash, "seed {seed}");
     }
     // With fsync latency the stores differ in how many fsyncs a write costs (redb commits
     // with two), so the runs differ, and each must still pass.
     let path = "scenarios/raft/crash-restart.toml";
-    let text = scenario(path);
-    let redb = run(path, &with_storage(&text, "redb"), 1);
-    let wal = run(path, &with_storage(&text, "wal"), 1);
+    let redb = run_stored(path, LogStore::Redb, true, 1);
+    let wal = run_stored(path, LogStore::Wal, true, 1);
     assert!(redb.passed && wal.passed, "{:?} {:?}", failures(&redb), failures(&wal));
     assert_ne!(redb.trace_hash, wal.trace_hash);
 }
@@ -109,9 +110,14 @@ fn the_write_ahead_log_and_redb_give_the_same_runs_when_no_disk_fault_tells_them
 #[test]
 fn skip_fsync_is_caught_with_the_write_ahead_log_too() {
     let path = "scenarios/raft/canary/skip-fsync.toml";
-    let text = with_storage(&scenario(path), "wal");
-    assert!((0..5).any(|seed| !run(path, &text, seed).passed), "the WAL canary fails on some seed of 0..5");
-    assert!((0..5).all(|seed| run(path, &without_bug(&text), seed).passed), "and passes without the bug");
+    assert!(
+        (0..5).any(|seed| !run_stored(path, LogStore::Wal, true, seed).passed),
+        "fails on some seed of 0..5"
+    );
+    assert!(
+        (0..5).all(|seed| run_stored(path, LogStore::Wal, false, seed).passed),
+        "and passes without the bug"
+    );
 }
 
 #[test]

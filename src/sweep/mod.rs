@@ -22,7 +22,7 @@ use protocols::registry;
 use sim::run::RunOptions;
 use sim::scenario;
 
-pub use record::SeedResult;
+pub use record::{clip, SeedResult};
 use seeds::Shard;
 use summary::Summary;
 
@@ -213,10 +213,11 @@ fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
         return bad_input(&format!("{}: cannot append a result: {error}", path.display()));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let ran = results.len();
+    // The seeds this sweep ran (not those resumed from the results file).
+    let ran = progress.done.get();
     let status = finish(results, args.junit.as_deref(), args.json);
     if !args.json {
-        let rate = if elapsed > 0.0 { total.min(ran) as f64 / elapsed } else { 0.0 };
+        let rate = if elapsed > 0.0 { ran as f64 / elapsed } else { 0.0 };
         println!("wall time {elapsed:.1}s on {workers} workers ({rate:.1} seeds/s)");
         if stopped_early {
             println!("stopped at the first failure (--fail-fast); the seeds not run are not in the summary");

@@ -197,13 +197,15 @@ pub fn bucket(check: &str, reason: &str) -> String {
             normalized.push(c);
         }
     }
-    let mut text = format!("{check}: {}", normalized.trim());
-    if text.len() > 100 {
-        let cut = (0..=100).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-        text.truncate(cut);
-        text.push('…');
+    clip(&format!("{check}: {}", normalized.trim()), 100)
+}
+
+/// `text` cut to at most `chars` characters, with `…` where it was cut.
+pub fn clip(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
-    text
 }
 
 #[cfg(test)]

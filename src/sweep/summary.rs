@@ -10,7 +10,7 @@ use serde::Serialize;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::record::SeedResult;
+use super::record::{clip, SeedResult};
 
 /// How many seeds of a bucket are listed.
 const FIRST_SEEDS: usize = 5;
@@ -142,15 +142,6 @@ pub fn dedupe(mut results: Vec<SeedResult>) -> Result<Vec<SeedResult>, Conflict>
         kept.push(result);
     }
     Ok(kept)
-}
-
-/// The first line of a reason, at most 160 characters (witnesses run over many lines).
-fn first_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    match line.char_indices().nth(160) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line.to_owned(),
-    }
 }
 
 fn digest<'a>(pairs: impl Iterator<Item = (&'a str, u64, &'a str)>) -> String {
@@ -332,7 +323,11 @@ impl ScenarioSummary {
                     count: 0,
                     first_seeds: Vec::new(),
                     reproduce: result.reproduce.clone(),
-                    example: first_line(result.reason.as_deref().unwrap_or_default()),
+                    // Witnesses run over many lines; the first says what failed.
+                    example: clip(
+                        result.reason.as_deref().unwrap_or_default().lines().next().unwrap_or_default(),
+                        160,
+                    ),
                 });
                 bucket.count += 1;
                 if bucket.first_seeds.len() < FIRST_SEEDS {

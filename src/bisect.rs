@@ -21,11 +21,6 @@ use sim::Time;
 use crate::bad_input;
 use crate::sweep::{clip, SeedResult};
 
-/// Checks about the whole run: a prefix cannot decide them.
-fn whole_run(check: &str) -> bool {
-    check == "liveness" || check == "complete" || check.starts_with("latency.")
-}
-
 /// `simctl bisect`.
 pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
     let (file, text) = match scenario::read(path) {
@@ -47,7 +42,7 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
         return bad_input(&format!("{file} seed {seed} passes: there is no failure to bisect"));
     }
     println!("bisect {file} seed {seed}: fails {bucket}");
-    if whole_run(&check) {
+    if sim::run::is_whole_run_check(&check) {
         println!(
             "{check} is judged over the whole run, so only the end decides it; look at the report's \
              timeline instead: simctl run {file} --seed {seed}"

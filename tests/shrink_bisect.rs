@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{scratch, simctl, stderr};
+use common::{scratch, simctl, stderr, write};
 use serde_json::Value;
 
 /// A canary, a seed it fails on, and the check that fails.
@@ -94,4 +94,15 @@ fn passing_seeds_and_whole_run_checks_are_refused_with_a_reason() {
     let output = simctl(&["bisect", "scenarios/pingpong/crash.toml", "--seed", "1"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("passes: there is no failure to bisect"), "{}", stderr(&output));
+    // A latency bound fails only at the end of a run: no prefix decides it.
+    let dir = scratch("bisect-latency");
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/partition.toml"),
+    )
+    .unwrap()
+    .replace("p90 = \"60ms\"", "p50 = \"1ms\"");
+    let strict = write(&dir, "strict.toml", &text);
+    let output = simctl(&["bisect", &strict, "--seed", "1"]);
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("is judged over the whole run"));
 }

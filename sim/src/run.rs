@@ -137,6 +137,13 @@ pub fn run<Y: System>(
     judge::<Y>(file, text, scenario, seed, &sim, Stop { panic, budget }, trace)
 }
 
+/// Whether the check named `check` is about the whole run (`complete`, `liveness`, the
+/// `latency.*` bounds): on a run stopped at its event budget `judge` leaves these
+/// inconclusive, and only the end of a run decides them.
+pub fn is_whole_run_check(check: &str) -> bool {
+    check == "complete" || check == "liveness" || check.starts_with("latency.")
+}
+
 /// Why a run ended before its duration, if it did.
 struct Stop {
     panic: Option<String>,

@@ -360,7 +360,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     // Pin the faults: the realized timeline instead of [swarm] and role or random targets.
     let realized: Table = report.faults_toml.parse().unwrap_or_default();
     let realized = realized.get("faults").and_then(Value::as_array).cloned().unwrap_or_default();
-    let before = Before::of(&doc, realized.len());
+    let before = Shape::of(&doc, realized.len());
     let mut pinned = doc.clone();
     pinned.remove("swarm");
     set_faults(&mut pinned, realized.clone());
@@ -382,7 +382,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
 
     let mut moves = 0;
     for _round in 0..3 {
-        let size = Size::of(&doc);
+        let start = doc.clone();
         if faults_pinned {
             drop_faults(&mut shrinker, &mut doc);
             moves += shorten(&mut shrinker, &mut doc);
@@ -392,7 +392,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
         lower_count(&mut shrinker, &mut doc, "keys", 1);
         shorter_run(&mut shrinker, &mut doc);
         fewer_nodes(&mut shrinker, &mut doc);
-        if Size::of(&doc) == size {
+        if doc == start {
             break;
         }
     }
@@ -406,7 +406,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     let kept = faults(&doc);
     let original: Vec<String> =
         if faults_pinned { paired(&realized).iter().map(describe).collect() } else { Vec::new() };
-    let after = Before::of(&doc, kept.len());
+    let after = Shape::of(&doc, kept.len());
     let mut account = vec![
         format!(
             "faults      {} realized events -> {} faults kept ({moves} changes shortened them)",
@@ -471,7 +471,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
 }
 
 /// What the account compares.
-struct Before {
+struct Shape {
     faults: usize,
     clients: String,
     rate: String,
@@ -480,8 +480,8 @@ struct Before {
     nodes: String,
 }
 
-impl Before {
-    fn of(doc: &Table, faults: usize) -> Before {
+impl Shape {
+    fn of(doc: &Table, faults: usize) -> Shape {
         let workload = |key: &str| {
             doc.get("workload")
                 .and_then(|w| w.get(key))
@@ -489,7 +489,7 @@ impl Before {
         };
         let top =
             |key: &str| doc.get(key).map_or("-".to_owned(), |v| v.to_string().trim_matches('"').to_owned());
-        Before {
+        Shape {
             faults,
             clients: workload("clients"),
             rate: workload("rate"),
@@ -497,15 +497,5 @@ impl Before {
             duration: top("duration"),
             nodes: top("nodes"),
         }
-    }
-}
-
-/// What a shrinking round can make smaller.
-#[derive(PartialEq)]
-struct Size(String);
-
-impl Size {
-    fn of(doc: &Table) -> Size {
-        Size(toml::to_string(doc).expect("scenario tables serialize"))
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use sim::report::LatencyStats;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
@@ -52,7 +53,7 @@ pub struct ScenarioSummary {
     /// Failure bucket → its failed seeds, ascending.
     pub buckets: BTreeMap<String, Bucket>,
     /// Operation kind → latency percentiles over every seed's ok operations, in ms.
-    pub latency: BTreeMap<String, Percentiles>,
+    pub latency: BTreeMap<String, LatencyStats>,
     /// Sometimes-assertion → in how many seeds it held at least once.
     pub sometimes: BTreeMap<String, usize>,
     /// Fault kind → in how many seeds it was applied, and how often in all.
@@ -70,23 +71,6 @@ pub struct Bucket {
     pub reproduce: String,
     /// The first one's reason, as its check said it.
     pub example: String,
-}
-
-/// Latency percentiles, in milliseconds.
-#[derive(Debug, Serialize)]
-pub struct Percentiles {
-    /// Operations timed.
-    pub count: u64,
-    /// Median.
-    pub p50: f64,
-    /// 90th.
-    pub p90: f64,
-    /// 99th.
-    pub p99: f64,
-    /// 99.9th.
-    pub p999: f64,
-    /// Largest.
-    pub max: f64,
 }
 
 /// How often a fault kind was realized.
@@ -147,18 +131,6 @@ pub fn dedupe(mut results: Vec<SeedResult>) -> Result<Vec<SeedResult>, Conflict>
 fn digest<'a>(pairs: impl Iterator<Item = (&'a str, u64, &'a str)>) -> String {
     let pairs: Vec<(&str, u64, &str)> = pairs.collect();
     format!("{:016x}", sim::hash::digest(&pairs))
-}
-
-fn percentiles(histogram: &Histogram<u64>) -> Percentiles {
-    let ms = |nanos: u64| nanos as f64 / 1e6;
-    Percentiles {
-        count: histogram.len(),
-        p50: ms(histogram.value_at_quantile(0.50)),
-        p90: ms(histogram.value_at_quantile(0.90)),
-        p99: ms(histogram.value_at_quantile(0.99)),
-        p999: ms(histogram.value_at_quantile(0.999)),
-        max: ms(histogram.max()),
-    }
 }
 
 impl Summary {
@@ -358,7 +330,7 @@ impl ScenarioSummary {
             digest: digest(results.iter().map(|r| ("", r.seed, r.trace_hash.as_str()))),
             events: results.iter().map(|r| r.events).sum(),
             buckets,
-            latency: histograms.iter().map(|(op, h)| (op.clone(), percentiles(h))).collect(),
+            latency: histograms.iter().map(|(op, h)| (op.clone(), LatencyStats::of(h))).collect(),
             sometimes,
             faults,
         })

@@ -35,6 +35,8 @@ pub struct LatencyStats {
     pub p90: f64,
     /// 99th percentile.
     pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
     /// Maximum.
     pub max: f64,
 }
@@ -48,6 +50,7 @@ impl LatencyStats {
             p50: ms(histogram.value_at_quantile(0.5)),
             p90: ms(histogram.value_at_quantile(0.9)),
             p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
             max: ms(histogram.max()),
         }
     }

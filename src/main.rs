@@ -562,6 +562,14 @@ fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool) {
         }
         println!("{}", ops.build().with(Style::rounded()));
     }
+    for table in &summary.tables {
+        let mut builder = Builder::default();
+        builder.push_record(table.columns.iter().cloned());
+        for row in &table.rows {
+            builder.push_record(row.iter().map(ToString::to_string));
+        }
+        println!("{}\n{}", table.title, builder.build().with(Style::rounded()));
+    }
     if !summary.faults.is_empty() {
         let applied = summary.faults.iter().filter(|f| f.outcome == "applied").count();
         println!("faults: {applied} applied, {} skipped", summary.faults.len() - applied);

@@ -1,8 +1,10 @@
 //! The systems simctl simulates, each a set of sans-IO nodes written against the `sim` kernel.
 //!
+//! - [`kademlia`]: a Kademlia DHT measured like parsec (provide / retrieve per fleet).
 //! - [`pingpong`]: the kernel's reference workload for benchmarks and kernel tests.
 //! - [`raft_kv`]: a Raft replicated key-value store (raft-rs, its log in redb).
 //! - [`storage`]: redb on the simulated disk, for systems that keep their state in redb.
+pub mod kademlia;
 pub mod pingpong;
 pub mod raft_kv;
 pub mod registry;

@@ -13,6 +13,7 @@ use sim::system::{self, System};
 use sim::workload::OperationSpec;
 use sim::Limits;
 
+use crate::kademlia::Kademlia;
 use crate::pingpong::PingPongSystem;
 use crate::raft_kv::RaftKv;
 
@@ -85,7 +86,7 @@ fn register<Y: System>() -> Registered {
 
 /// Every registered system.
 pub fn systems() -> Vec<Registered> {
-    vec![register::<PingPongSystem>(), register::<RaftKv>()]
+    vec![register::<PingPongSystem>(), register::<RaftKv>(), register::<Kademlia>()]
 }
 
 /// The system a scenario text names; errors point at the `system` key or the syntax error.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::sync::MutexGuard;
 
 use crate::disk::{Disk, DiskHandle};
-use crate::history::{HistoryEvent, Op, OpKind};
+use crate::history::{HistoryEvent, Op, OpKind, Value};
 use crate::node::{Message, NodeId, TimerId};
 use crate::rng::Rng;
 use crate::time::Time;
@@ -91,6 +91,19 @@ impl<'a, M: Message> Ctx<'a, M> {
     pub fn always(&mut self, name: &'static str, condition: bool) {
         let time = Time(self.world.handler_time(self.node));
         self.world.observations.always(time, self.node, name, condition);
+    }
+
+    /// Starts an operation of this node's own, one the workload driver did not hand out (a
+    /// measurement step the system drives: a provide, a retrieval). It is recorded and timed
+    /// like a workload operation, from now; report its end with [`complete`](Self::complete).
+    pub fn begin_operation(&mut self, f: &str, key: u64, value: Value) -> u64 {
+        let now = self.world.handler_time(self.node);
+        self.world.begin(self.node, now, f, key, value)
+    }
+
+    /// How many times this node has crashed: 0 on its first start, `n` after its `n`-th crash.
+    pub fn incarnation(&self) -> u32 {
+        self.world.processes[self.node.index()].incarnation
     }
 
     /// Reports how a workload operation ended (clients only), and which server served it.

@@ -129,6 +129,12 @@ impl<M: Message> Sim<M> {
         id
     }
 
+    /// The named random stream `(name, index)` of this simulation's seed, for a system that
+    /// draws its setup (a population, a churn schedule) from the seed.
+    pub fn stream(&self, name: &str, index: u64) -> crate::rng::Rng {
+        self.world.seed.stream(name, index)
+    }
+
     /// The network model, to set overrides before or during a run.
     pub fn network_mut(&mut self) -> &mut NetworkModel {
         &mut self.world.network

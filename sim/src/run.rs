@@ -1,7 +1,7 @@
 //! Running a scenario: build the simulation a scenario describes, run it, judge it.
 //!
 //! The steps, in order (the order is part of the determinism contract): servers `0..nodes`
-//! (the system adds them), network overrides, disks, clients, the workload, the planned
+//! (the system adds them), network overrides, disks, clients, the workload, the system's other nodes, the planned
 //! faults (explicit and swarm, merged by time), then events until the scenario's duration.
 //! A protocol panic ends the run early; it is caught and reported as a failed check with the
 //! seed, never a crash of the caller.
@@ -48,6 +48,7 @@ pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::M
         let clients = (0..workload.clients).map(|_| Y::add_client(scenario, &servers, &mut sim)).collect();
         sim.set_workload(workload.config(clients, scenario.duration, Y::OPERATIONS));
     }
+    Y::add_others(scenario, &mut sim);
     let context = PlanContext {
         servers: &servers,
         network: &scenario.network.link_model(),
@@ -377,6 +378,7 @@ fn judge<Y: System>(
         network: sim.network_stats().into(),
         counters: sim.observations().counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
         sometimes: sim.observations().sometimes.iter().map(|(k, s)| ((*k).to_owned(), s.hits)).collect(),
+        tables: if panic.is_none() { Y::tables(scenario, sim) } else { Vec::new() },
         panic,
         file: file.to_owned(),
         reproduce,

@@ -14,6 +14,7 @@ use crate::check::ModelName;
 use crate::engine::Sim;
 use crate::history::Value;
 use crate::node::{Message, NodeId};
+use crate::report::Table;
 use crate::scenario::{locate, Place, Scenario, ScenarioError, SystemRules};
 use crate::workload::OperationSpec;
 
@@ -108,8 +109,18 @@ pub trait System {
         sim: &mut Sim<Self::Msg>,
     ) -> NodeId;
 
+    /// Adds the nodes that are neither servers nor workload clients (measurement servers, an
+    /// indexer), after the clients. Default: none.
+    fn add_others(_scenario: &Scenario<Self::Settings>, _sim: &mut Sim<Self::Msg>) {}
+
     /// The system's own invariants, checked at the end of the run.
     fn check(scenario: &Scenario<Self::Settings>, sim: &Sim<Self::Msg>) -> Vec<Check>;
+
+    /// The system's own result tables (a fleet comparison, a hop-count distribution), for the
+    /// terminal and `summary.json`. Default: none.
+    fn tables(_scenario: &Scenario<Self::Settings>, _sim: &Sim<Self::Msg>) -> Vec<Table> {
+        Vec::new()
+    }
 }
 
 /// Parses and validates a scenario for system `Y`: the kernel's rules, then the system's.

@@ -27,6 +27,10 @@ use crate::node::NodeId;
 use crate::rng::{Probability, Rng};
 use crate::time::Time;
 
+/// History process ids of operations nodes start themselves begin here, far above any the
+/// driver hands out.
+pub const SELF_STARTED_PROCESSES: u64 = 1 << 48;
+
 /// An operation a system's clients accept.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct OperationSpec {
@@ -226,6 +230,47 @@ impl Driver {
         }
     }
 
+    /// A driver that issues nothing: it keeps the operations nodes start themselves
+    /// (`Ctx::begin_operation`) in a simulation without a `[workload]`.
+    pub(crate) fn inert(rng: Rng) -> Driver {
+        let config = WorkloadConfig {
+            clients: Vec::new(),
+            mode: Mode::Closed { workers: 0 },
+            mix: Vec::new(),
+            args: BTreeMap::new(),
+            keys: Keys::Uniform { count: 1 },
+            start: Time::ZERO,
+            stop: Time::ZERO,
+            limit: None,
+        };
+        Driver::new(config, rng)
+    }
+
+    /// Records an operation `client` starts on its own at `now` (a step of a measurement
+    /// the system drives, not one handed out by the driver); returns its id and its invoke
+    /// event. It is its own history process, numbered apart from the driver's.
+    pub(crate) fn begin(
+        &mut self,
+        client: NodeId,
+        now: u64,
+        f: &str,
+        key: u64,
+        value: Value,
+    ) -> (u64, HistoryEvent) {
+        let id = self.records.len() as u64;
+        let op = Operation { id, process: SELF_STARTED_PROCESSES + id, f: f.to_owned(), key, value };
+        self.records.push(OpRecord {
+            op,
+            client,
+            intended: Time(now),
+            invoked: None,
+            completed: None,
+            served_by: None,
+        });
+        self.in_flight.insert(id, self.records.len() - 1);
+        (id, self.on_invoke(now, self.records.len() - 1))
+    }
+
     /// What to schedule when the run starts.
     pub(crate) fn start(&mut self) -> Vec<Next> {
         let start = self.config.start.as_nanos();
@@ -298,13 +343,16 @@ impl Driver {
         record.served_by = served_by;
         let process = record.op.process;
         let next = match self.config.mode {
-            Mode::Closed { workers } => {
-                let worker = self.processes.iter().position(|p| *p == process).expect("a worker's process");
-                if outcome == Outcome::Info {
-                    self.processes[worker] += u64::from(workers);
+            // Operations a node started itself belong to no worker.
+            Mode::Closed { workers } => match self.processes.iter().position(|p| *p == process) {
+                Some(worker) => {
+                    if outcome == Outcome::Info {
+                        self.processes[worker] += u64::from(workers);
+                    }
+                    self.issue(now, Some(worker))
                 }
-                self.issue(now, Some(worker))
-            }
+                None => None,
+            },
             Mode::Open { .. } => None,
         };
         (event, next)

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::clock::LocalClock;
 use crate::disk::DiskHandle;
 use crate::fault::Fault;
+use crate::history::Value;
 use crate::network::{NetworkModel, Route};
 use crate::node::{Message, NodeId, TimerId};
 use crate::observe::Observations;
@@ -158,6 +159,15 @@ impl<M: Message> World<M> {
                 Next::Arrival(at) => self.queue.push(at, Event::Arrival),
             }
         }
+    }
+
+    /// Records an operation `client` starts itself at `now`; returns its id.
+    pub(crate) fn begin(&mut self, client: NodeId, now: u64, f: &str, key: u64, value: Value) -> u64 {
+        let seed = self.seed;
+        let driver = self.workload.get_or_insert_with(|| Driver::inert(seed.stream("workload", 0)));
+        let (id, event) = driver.begin(client, now, f, key, value);
+        self.observations.history.push(event);
+        id
     }
 
     /// Records the end of operation `id` and issues what follows it.

@@ -159,6 +159,8 @@ pub struct Summary {
     pub counters: BTreeMap<String, u64>,
     /// Sometimes-assertions → how many times each held.
     pub sometimes: BTreeMap<String, u64>,
+    /// The system's own result tables.
+    pub tables: Vec<Table>,
     /// The protocol panic that ended the run, if one did.
     pub panic: Option<String>,
     /// The scenario file.
@@ -167,6 +169,43 @@ pub struct Summary {
     pub reproduce: String,
     /// The simctl version that ran it.
     pub simctl_version: String,
+}
+
+/// A table of a system's own results: printed in the terminal, kept in `summary.json` with
+/// its numbers as numbers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Table {
+    /// What it shows.
+    pub title: String,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows, as long as `columns`.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// One cell of a [`Table`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    /// Words.
+    Text(String),
+    /// A count.
+    Int(u64),
+    /// A measurement, printed with two decimals.
+    Float(f64),
+    /// No value.
+    Empty,
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Text(text) => f.write_str(text),
+            Cell::Int(n) => write!(f, "{n}"),
+            Cell::Float(x) => write!(f, "{x:.2}"),
+            Cell::Empty => f.write_str("-"),
+        }
+    }
 }
 
 /// One line of `trace.jsonl`.

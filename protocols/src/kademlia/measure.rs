@@ -1,0 +1,647 @@
+//! A measurement server (parsec's "server"): a DHT client of one fleet that provides fresh
+//! content when the schedule says, tells the others to retrieve it, and retrieves what they
+//! provide. Every provide and retrieval is a timed operation (`provide.<fleet>`,
+//! `retrieve.<fleet>`) with a `kad.op` fact: hops, requests, routing-table size.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use sim::history::Value;
+use sim::prelude::*;
+
+use super::config::{Config, Fleet};
+use super::key::Key;
+use super::lookup::Lookup;
+use super::msg::Msg;
+use super::netsize::{self, Estimator};
+use super::rpc::Rpcs;
+use super::table::{Population, Table};
+
+/// The measurement servers: node id and fleet, in schedule order.
+pub type Roster = Arc<Vec<(u32, Fleet)>>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Tick {
+    Provide,
+    Refresh,
+    Crawl,
+}
+
+/// What a request is for: a task, and whether it is one of a provide's stores (the rest are
+/// a walk's queries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Purpose {
+    task: u32,
+    put: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Put {
+    Out,
+    Stored,
+    Failed,
+}
+
+#[derive(Debug)]
+struct Provide {
+    op: u64,
+    n: u64,
+    key: Key,
+    /// The walk, while it lasts.
+    lookup: Option<Lookup>,
+    /// Optimistic provide's thresholds, when it has a network-size estimate.
+    optimistic: Option<netsize::Thresholds>,
+    puts: BTreeMap<u32, Put>,
+    /// Return after this many puts complete (set when the walk ends).
+    return_after: Option<usize>,
+    returned: bool,
+    hops: (u32, u32),
+    rpcs: u32,
+}
+
+#[derive(Debug)]
+enum Task {
+    Refresh(Lookup),
+    Provide(Box<Provide>),
+    /// A retrieval by lookup (default, optprov) or by asking known peers at once (fullrt,
+    /// ipni: `lookup` is `None`, `out` counts the requests).
+    Retrieve {
+        op: u64,
+        lookup: Option<Lookup>,
+        out: usize,
+        rpcs: u32,
+    },
+    Crawl {
+        queue: VecDeque<u32>,
+        seen: BTreeSet<u32>,
+        found: Vec<u32>,
+        out: usize,
+    },
+}
+
+/// A measurement server.
+pub struct Measurer {
+    population: Arc<Population>,
+    config: Arc<Config>,
+    me: u32,
+    fleet: Fleet,
+    roster: Roster,
+    indexer: u32,
+    table: Table,
+    /// The accelerated client's view of the network: every server that answered the last
+    /// crawl, sorted by key.
+    full: Vec<(Key, u32)>,
+    rpcs: Rpcs<Purpose>,
+    tasks: BTreeMap<u32, Task>,
+    next_task: u32,
+    ticks: BTreeMap<TimerId, Tick>,
+    estimator: Estimator,
+    next_provide: u64,
+}
+
+impl Measurer {
+    /// Measurement server `me` of fleet `fleet`.
+    pub fn new(
+        population: Arc<Population>,
+        config: Arc<Config>,
+        me: u32,
+        fleet: Fleet,
+        roster: Roster,
+        indexer: u32,
+    ) -> Measurer {
+        let table = Table::new(*population.key(me));
+        Measurer {
+            population,
+            config,
+            me,
+            fleet,
+            roster,
+            indexer,
+            table,
+            full: Vec::new(),
+            rpcs: Rpcs::new(),
+            tasks: BTreeMap::new(),
+            next_task: 0,
+            ticks: BTreeMap::new(),
+            estimator: Estimator::default(),
+            next_provide: 0,
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>, after: std::time::Duration, tick: Tick) {
+        let timer = ctx.set_timer(after);
+        self.ticks.insert(timer, tick);
+    }
+
+    fn add_task(&mut self, task: Task) -> u32 {
+        let id = self.next_task;
+        self.next_task += 1;
+        self.tasks.insert(id, task);
+        id
+    }
+
+    // ---- the schedule -------------------------------------------------------------------
+
+    fn schedule_next(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let index = self.roster.iter().position(|(id, _)| *id == self.me).expect("on the roster") as u64;
+        let count = self.roster.len() as u64;
+        let now = ctx.now().since_start();
+        let mut n = index;
+        while n < self.config.provides && self.config.warmup + self.config.interval * n as u32 <= now {
+            n += count;
+        }
+        if n < self.config.provides {
+            self.next_provide = n;
+            let at = self.config.warmup + self.config.interval * n as u32;
+            self.tick(ctx, at - now, Tick::Provide);
+        }
+    }
+
+    fn start_provide(&mut self, ctx: &mut Ctx<'_, Msg>, n: u64) {
+        let mut content = [0u8; 40];
+        content[..8].copy_from_slice(&n.to_be_bytes());
+        for chunk in content[8..].chunks_mut(8) {
+            chunk.copy_from_slice(&ctx.rng().next_u64().to_be_bytes());
+        }
+        let key = Key::of_content(&content);
+        let op = ctx.begin_operation(&format!("provide.{}", self.fleet.name()), n, Value::Nil);
+        let mut provide = Provide {
+            op,
+            n,
+            key,
+            lookup: None,
+            optimistic: None,
+            puts: BTreeMap::new(),
+            return_after: None,
+            returned: false,
+            hops: (0, 0),
+            rpcs: 0,
+        };
+        match self.fleet {
+            Fleet::Default | Fleet::Optprov => {
+                if self.fleet == Fleet::Optprov {
+                    // Upstream falls back to the classic provide without an estimate.
+                    provide.optimistic = self.estimator.size().map(|size| {
+                        ctx.fact("kad.netsize", [size as u64, self.population.servers as u64, 0, 0]);
+                        netsize::Thresholds::new(self.config.k, size)
+                    });
+                    ctx.sometimes(
+                        "kademlia: optimistic provide had a network-size estimate",
+                        provide.optimistic.is_some(),
+                    );
+                }
+                let seeds = self.table.closest(&key, self.config.k, &self.population);
+                provide.lookup =
+                    Some(Lookup::new(key, &seeds, self.config.alpha, self.config.beta, &self.population));
+            }
+            Fleet::Fullrt => {
+                let peers = self.full_closest(&key);
+                provide.hops = (1, 0);
+                provide.return_after = Some(peers.len());
+                for peer in peers {
+                    provide.puts.insert(peer, Put::Out);
+                }
+            }
+            Fleet::Ipni => {
+                provide.return_after = Some(1);
+                provide.puts.insert(self.indexer, Put::Out);
+                provide.hops = (1, 0);
+            }
+        }
+        let id = self.add_task(Task::Provide(Box::new(provide)));
+        if let Some(Task::Provide(p)) = self.tasks.get(&id) {
+            let (puts, timeout): (Vec<u32>, _) = (
+                p.puts.keys().copied().collect(),
+                if self.fleet == Fleet::Fullrt {
+                    self.config.fullrt_timeout
+                } else {
+                    self.config.put_timeout
+                },
+            );
+            for peer in puts {
+                self.send_put(ctx, id, peer, key, timeout);
+            }
+        }
+        self.advance(ctx, id);
+    }
+
+    fn send_put(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        task: u32,
+        peer: u32,
+        key: Key,
+        timeout: std::time::Duration,
+    ) {
+        if self.fleet == Fleet::Ipni {
+            self.rpcs.send(ctx, peer, Purpose { task, put: true }, timeout, |rpc| Msg::Announce { rpc, key });
+        } else {
+            self.rpcs
+                .send(ctx, peer, Purpose { task, put: true }, timeout, |rpc| Msg::AddProvider { rpc, key });
+        }
+    }
+
+    fn full_closest(&self, key: &Key) -> Vec<u32> {
+        let mut all: Vec<(Key, u32)> = self.full.iter().map(|(k, p)| (k.distance(key), *p)).collect();
+        let n = self.config.k.min(all.len());
+        if n == 0 {
+            return Vec::new();
+        }
+        all.select_nth_unstable(n - 1);
+        all.truncate(n);
+        all.sort_unstable();
+        all.into_iter().map(|(_, p)| p).collect()
+    }
+
+    fn start_retrieve(&mut self, ctx: &mut Ctx<'_, Msg>, key: Key, n: u64) {
+        let op = ctx.begin_operation(&format!("retrieve.{}", self.fleet.name()), n, Value::Nil);
+        let timeout = self.config.read_timeout;
+        match self.fleet {
+            Fleet::Default | Fleet::Optprov => {
+                let seeds = self.table.closest(&key, self.config.k, &self.population);
+                let lookup = Lookup::new(key, &seeds, self.config.alpha, self.config.beta, &self.population);
+                let id = self.add_task(Task::Retrieve { op, lookup: Some(lookup), out: 0, rpcs: 0 });
+                self.advance(ctx, id);
+            }
+            Fleet::Fullrt => {
+                let peers = self.full_closest(&key);
+                let id = self.add_task(Task::Retrieve {
+                    op,
+                    lookup: None,
+                    out: peers.len(),
+                    rpcs: peers.len() as u32,
+                });
+                for peer in peers {
+                    self.rpcs.send(ctx, peer, Purpose { task: id, put: false }, timeout, |rpc| {
+                        Msg::GetProviders { rpc, key }
+                    });
+                }
+                self.advance(ctx, id);
+            }
+            Fleet::Ipni => {
+                let id = self.add_task(Task::Retrieve { op, lookup: None, out: 1, rpcs: 1 });
+                self.rpcs.send(ctx, self.indexer, Purpose { task: id, put: false }, timeout, |rpc| {
+                    Msg::Find { rpc, key }
+                });
+            }
+        }
+    }
+
+    fn start_refresh(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let me = *self.population.key(self.me);
+        // Every bucket up to the deepest (at most 15, upstream `maxCplForRefresh`), plus
+        // the node's own key.
+        let deepest = self.table.max_cpl().min(15);
+        let mut targets = vec![me];
+        for cpl in 0..=deepest {
+            let rest = Key::random(ctx.rng());
+            targets.push(me.with_prefix_of(cpl, &rest));
+        }
+        for target in targets {
+            let seeds = self.table.closest(&target, self.config.k, &self.population);
+            let lookup = Lookup::new(target, &seeds, self.config.alpha, self.config.beta, &self.population);
+            let id = self.add_task(Task::Refresh(lookup));
+            self.advance(ctx, id);
+        }
+    }
+
+    fn start_crawl(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let seeds: Vec<u32> = self.table.peers().collect();
+        let task = Task::Crawl {
+            queue: seeds.iter().copied().collect(),
+            seen: seeds.into_iter().collect(),
+            found: Vec::new(),
+            out: 0,
+        };
+        let id = self.add_task(task);
+        self.advance(ctx, id);
+    }
+
+    // ---- progress -----------------------------------------------------------------------
+
+    /// Sends what task `id` can send now, and finishes it if it is done.
+    fn advance(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32) {
+        let Some(mut task) = self.tasks.remove(&id) else { return };
+        let finished = match &mut task {
+            Task::Refresh(lookup) => {
+                if lookup.done() {
+                    let (finish, seen) = lookup.hops(self.config.k);
+                    ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 0]);
+                    self.estimator.track(lookup.result_distances(self.config.k), self.config.k);
+                    true
+                } else {
+                    let target = *lookup.target();
+                    for peer in lookup.next() {
+                        self.rpcs.send(
+                            ctx,
+                            peer,
+                            Purpose { task: id, put: false },
+                            self.config.read_timeout,
+                            |rpc| Msg::FindNode { rpc, target },
+                        );
+                    }
+                    false
+                }
+            }
+            Task::Provide(provide) => self.advance_provide(ctx, id, provide),
+            Task::Retrieve { op, lookup, out, rpcs } => match lookup {
+                Some(lookup) if lookup.done() => {
+                    self.finish_retrieve(ctx, *op, None, (0, 0), lookup.rpcs);
+                    true
+                }
+                Some(lookup) => {
+                    let key = *lookup.target();
+                    for peer in lookup.next() {
+                        self.rpcs.send(
+                            ctx,
+                            peer,
+                            Purpose { task: id, put: false },
+                            self.config.read_timeout,
+                            |rpc| Msg::GetProviders { rpc, key },
+                        );
+                    }
+                    false
+                }
+                None if *out == 0 => {
+                    self.finish_retrieve(ctx, *op, None, (1, 0), *rpcs);
+                    true
+                }
+                None => false,
+            },
+            Task::Crawl { queue, found, out, .. } => {
+                while *out < self.config.crawl_parallelism {
+                    let Some(peer) = queue.pop_front() else { break };
+                    *out += 1;
+                    self.rpcs.send(
+                        ctx,
+                        peer,
+                        Purpose { task: id, put: false },
+                        self.config.fullrt_timeout,
+                        |rpc| Msg::Crawl { rpc },
+                    );
+                }
+                if *out == 0 {
+                    let mut full: Vec<(Key, u32)> =
+                        found.iter().map(|p| (*self.population.key(*p), *p)).collect();
+                    full.sort_unstable();
+                    ctx.fact("kad.crawl", [full.len() as u64, 0, 0, 0]);
+                    self.full = full;
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        if !finished {
+            self.tasks.insert(id, task);
+        }
+    }
+
+    fn advance_provide(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32, provide: &mut Provide) -> bool {
+        if let Some(lookup) = provide.lookup.as_mut() {
+            let mut stop = lookup.done();
+            if let Some(thresholds) = provide.optimistic.filter(|_| !stop) {
+                // Optimistic provide's stop function (`lookup_optim.go`, `stopFn`).
+                let closest = lookup.closest_live(self.config.k);
+                for &(peer, distance) in &closest {
+                    if distance <= thresholds.individual && !provide.puts.contains_key(&peer) {
+                        provide.puts.insert(peer, Put::Out);
+                        self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);
+                    }
+                }
+                let live = provide.puts.values().filter(|s| **s != Put::Failed).count();
+                // Upstream averages over `k` slots, counting missing peers as distance 0.
+                let average = closest.iter().map(|(_, d)| d).sum::<f64>() / self.config.k as f64;
+                stop = live >= self.config.k || average < thresholds.set;
+                if stop && !lookup.done() {
+                    ctx.sometimes("kademlia: optimistic provide stopped its walk early", true);
+                }
+            }
+            if stop {
+                let lookup = provide.lookup.take().expect("walking");
+                provide.hops = lookup.hops(self.config.k);
+                provide.rpcs += lookup.rpcs;
+                if lookup.done() {
+                    let (finish, seen) = provide.hops;
+                    ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 1]);
+                }
+                // The walk's queries still out are cancelled (upstream cancels the query's
+                // context); stores already out go on.
+                self.rpcs.forget(ctx, |p| p.task == id && !p.put);
+                for peer in lookup.result(self.config.k) {
+                    if !provide.puts.contains_key(&peer) {
+                        provide.puts.insert(peer, Put::Out);
+                        self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);
+                    }
+                }
+                provide.return_after = Some(if provide.optimistic.is_some() {
+                    netsize::return_threshold(self.config.k).min(provide.puts.len())
+                } else {
+                    provide.puts.len()
+                });
+            } else {
+                let target = *lookup.target();
+                for peer in lookup.next() {
+                    self.rpcs.send(
+                        ctx,
+                        peer,
+                        Purpose { task: id, put: false },
+                        self.config.read_timeout,
+                        |rpc| Msg::FindNode { rpc, target },
+                    );
+                }
+                return false;
+            }
+        }
+        let done = provide.puts.values().filter(|s| **s != Put::Out).count();
+        let stored = provide.puts.values().filter(|s| **s == Put::Stored).count();
+        if !provide.returned && provide.return_after.is_some_and(|after| done >= after) {
+            provide.returned = true;
+            let rpcs = provide.rpcs + provide.puts.len() as u32;
+            self.record(ctx, provide.op, provide.hops, rpcs);
+            if stored > 0 {
+                ctx.complete(provide.op, Outcome::Ok(Value::Int(stored as i64)), None);
+                self.announce(ctx, provide.key, provide.n);
+            } else {
+                ctx.complete(provide.op, Outcome::Fail, None);
+            }
+        }
+        done == provide.puts.len()
+    }
+
+    fn record(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, hops: (u32, u32), rpcs: u32) {
+        let size = if self.fleet == Fleet::Fullrt { self.full.len() } else { self.table.len() };
+        ctx.fact("kad.op", [op, (u64::from(hops.0) << 32) | u64::from(hops.1), u64::from(rpcs), size as u64]);
+    }
+
+    fn finish_retrieve(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        op: u64,
+        provider: Option<u32>,
+        hops: (u32, u32),
+        rpcs: u32,
+    ) {
+        self.record(ctx, op, hops, rpcs);
+        match provider {
+            Some(p) => ctx.complete(op, Outcome::Ok(Value::Int(i64::from(p))), None),
+            None => ctx.complete(op, Outcome::Fail, None),
+        }
+    }
+
+    /// The scheduler's step after a successful provide: every other server of a fleet that
+    /// can find the content retrieves it.
+    fn announce(&mut self, ctx: &mut Ctx<'_, Msg>, key: Key, provide: u64) {
+        for &(peer, fleet) in self.roster.iter() {
+            if peer != self.me && fleet.uses_dht() == self.fleet.uses_dht() {
+                ctx.send(NodeId(peer), Msg::Retrieve { key, provide });
+            }
+        }
+    }
+
+    fn answered(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        from: u32,
+        purpose: Purpose,
+        closer: &[u32],
+        providers: &[u32],
+    ) {
+        let id = purpose.task;
+        let Some(mut task) = self.tasks.remove(&id) else { return };
+        if from < self.population.servers && self.fleet != Fleet::Fullrt {
+            self.table.add_with_capacity(from, &self.population, self.config.k);
+        }
+        let mut finished = false;
+        match &mut task {
+            Task::Refresh(lookup) => lookup.answered(from, closer, &self.population),
+            Task::Provide(provide) if purpose.put => {
+                if let Some(state) = provide.puts.get_mut(&from) {
+                    *state = Put::Stored;
+                }
+            }
+            Task::Provide(provide) => {
+                if let Some(lookup) = provide.lookup.as_mut() {
+                    lookup.answered(from, closer, &self.population);
+                }
+            }
+            Task::Retrieve { op, lookup, out, rpcs } => {
+                let hops = match lookup {
+                    Some(lookup) => (lookup.query_hop(from, &self.population), 0),
+                    None => (1, 0),
+                };
+                if let Some(&provider) = providers.first() {
+                    let rpcs = lookup.as_ref().map_or(*rpcs, |l| l.rpcs);
+                    self.rpcs.forget(ctx, |p| p.task == id);
+                    self.finish_retrieve(ctx, *op, Some(provider), hops, rpcs);
+                    finished = true;
+                } else if let Some(lookup) = lookup {
+                    lookup.answered(from, closer, &self.population);
+                } else {
+                    *out -= 1;
+                }
+            }
+            Task::Crawl { queue, seen, found, out } => {
+                *out -= 1;
+                found.push(from);
+                for &peer in closer {
+                    if seen.insert(peer) {
+                        queue.push_back(peer);
+                    }
+                }
+            }
+        }
+        self.tasks.insert(id, task);
+        if !finished {
+            self.advance(ctx, id);
+        } else {
+            self.tasks.remove(&id);
+        }
+    }
+
+    fn failed(&mut self, ctx: &mut Ctx<'_, Msg>, peer: u32, purpose: Purpose) {
+        let id = purpose.task;
+        let Some(task) = self.tasks.get_mut(&id) else { return };
+        if self.fleet != Fleet::Fullrt {
+            self.table.remove(peer, &self.population);
+        }
+        match task {
+            Task::Refresh(lookup) => lookup.failed(peer, &self.population),
+            Task::Provide(provide) if purpose.put => {
+                if let Some(state) = provide.puts.get_mut(&peer) {
+                    *state = Put::Failed;
+                }
+            }
+            Task::Provide(provide) => {
+                if let Some(lookup) = provide.lookup.as_mut() {
+                    lookup.failed(peer, &self.population);
+                }
+            }
+            Task::Retrieve { lookup, out, .. } => match lookup {
+                Some(lookup) => lookup.failed(peer, &self.population),
+                None => *out -= 1,
+            },
+            Task::Crawl { out, .. } => *out -= 1,
+        }
+        self.advance(ctx, id);
+    }
+}
+
+impl Node for Measurer {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if self.fleet.uses_dht() {
+            self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
+            if self.fleet == Fleet::Fullrt {
+                self.start_crawl(ctx);
+                self.tick(ctx, self.config.crawl_interval, Tick::Crawl);
+            } else {
+                self.start_refresh(ctx);
+                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+            }
+        }
+        self.schedule_next(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Peers { rpc, closer, providers } => {
+                if let Some(pending) = self.rpcs.answered(ctx, rpc, from) {
+                    self.answered(ctx, from.0, pending.purpose, &closer, &providers);
+                }
+            }
+            Msg::Ack { rpc } => {
+                if let Some(pending) = self.rpcs.answered(ctx, rpc, from) {
+                    self.answered(ctx, from.0, pending.purpose, &[], &[]);
+                }
+            }
+            Msg::FetchAd { rpc, .. } => ctx.send(from, Msg::Ack { rpc }),
+            Msg::Retrieve { key, provide } => self.start_retrieve(ctx, key, provide),
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
+        if let Some(pending) = self.rpcs.expired(timer) {
+            self.failed(ctx, pending.peer, pending.purpose);
+            return;
+        }
+        match self.ticks.remove(&timer) {
+            Some(Tick::Provide) => {
+                let n = self.next_provide;
+                self.start_provide(ctx, n);
+                self.schedule_next(ctx);
+            }
+            Some(Tick::Refresh) => {
+                self.start_refresh(ctx);
+                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+            }
+            Some(Tick::Crawl) => {
+                self.start_crawl(ctx);
+                self.tick(ctx, self.config.crawl_interval, Tick::Crawl);
+            }
+            None => {}
+        }
+    }
+}

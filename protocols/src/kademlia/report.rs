@@ -1,0 +1,277 @@
+//! Kademlia's checks and result tables, from the operations and the `kad.*` facts.
+//!
+//! Facts the nodes state: `kad.op` `[op id, hops to finish << 32 | hops to see all k, requests,
+//! routing-table size]` for every provide and retrieval; `kad.lookup` `[hops to finish, hops
+//! to see all k, requests, 0 refresh / 1 provide]` for every lookup that ran to upstream's
+//! termination; `kad.netsize` `[estimate, true size]`; `kad.crawl` `[servers found]`.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use sim::report::{histogram, Cell, Table};
+use sim::scenario::Scenario;
+use sim::system::{Check, Verdict};
+use sim::workload::{OpRecord, Outcome};
+use sim::Sim;
+
+use super::config::Config;
+use super::msg::Msg;
+
+/// What one provide or retrieval cost.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cost {
+    hops: u64,
+    rpcs: u64,
+    table: u64,
+}
+
+fn costs(sim: &Sim<Msg>) -> BTreeMap<u64, Cost> {
+    sim.observations()
+        .facts
+        .iter()
+        .filter(|f| f.name == "kad.op")
+        .map(|f| (f.data[0], Cost { hops: f.data[1] >> 32, rpcs: f.data[2], table: f.data[3] }))
+        .collect()
+}
+
+/// Whether nothing in the scenario can make a lookup fail.
+fn fault_free(scenario: &Scenario<Config>) -> bool {
+    scenario.faults.is_empty()
+        && scenario.swarm.is_none()
+        && scenario.settings.unreachable == 0.0
+        && scenario.settings.churn.as_ref().is_none_or(|c| c.leave_per_hour == 0.0)
+        && scenario.network.link_model().loss.is_never()
+}
+
+/// `provide.default` → ("provide", "default").
+fn split(f: &str) -> (&str, &str) {
+    f.split_once('.').unwrap_or((f, ""))
+}
+
+pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let name = "kademlia.retrievable";
+    if fault_free(scenario) {
+        let bad = sim.operations().iter().find(|r| !matches!(r.completed, Some((_, Outcome::Ok(_)))));
+        checks.push(Check::from(name, bad.is_none(), || {
+            let r = bad.expect("found");
+            let what = match &r.completed {
+                None => "was still running at the end of the run".to_owned(),
+                Some((at, outcome)) => format!("ended {outcome:?} at {at}"),
+            };
+            format!(
+                "with no faults every provide and retrieval must succeed; {} #{} (provide {}) by n{} {what}",
+                r.op.f, r.op.id, r.op.key, r.client.0
+            )
+        }));
+    } else {
+        checks.push(Check {
+            name: name.into(),
+            verdict: Verdict::Skipped,
+            reason: Some(
+                "faults, churn, loss or unreachable servers: failures are expected; see min_success".into(),
+            ),
+        });
+    }
+    let mut by_op: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for record in sim.operations() {
+        let entry = by_op.entry(record.op.f.as_str()).or_default();
+        match record.completed {
+            Some((_, Outcome::Ok(_))) => entry.0 += 1,
+            Some(_) => entry.1 += 1,
+            None => {}
+        }
+    }
+    for (op, min) in &scenario.settings.min_success {
+        for fleet in &scenario.settings.fleets {
+            let f = format!("{op}.{}", fleet.name());
+            let (ok, failed) = by_op.get(f.as_str()).copied().unwrap_or_default();
+            let share = if ok + failed == 0 { 0.0 } else { ok as f64 / (ok + failed) as f64 };
+            checks.push(Check::from(
+                format!("kademlia.success.{f}"),
+                ok + failed > 0 && share >= *min,
+                || {
+                    format!(
+                        "{ok} of {} {f} succeeded ({:.1}%), bound {:.1}%",
+                        ok + failed,
+                        share * 100.0,
+                        min * 100.0
+                    )
+                },
+            ));
+        }
+    }
+    checks
+}
+
+#[derive(Default)]
+struct Group {
+    ok: u64,
+    failed: u64,
+    latency: Option<Histogram<u64>>,
+    hops: Vec<u64>,
+    rpcs: u64,
+    table: u64,
+    costed: u64,
+}
+
+impl Group {
+    fn add(&mut self, record: &OpRecord, cost: Option<&Cost>) {
+        match &record.completed {
+            Some((_, Outcome::Ok(_))) => {
+                self.ok += 1;
+                let latency = record.latency_nanos().unwrap_or(0).max(1);
+                self.latency.get_or_insert_with(histogram).record(latency).expect("histograms resize");
+                if let Some(cost) = cost {
+                    self.hops.push(cost.hops);
+                }
+            }
+            Some(_) => self.failed += 1,
+            None => return,
+        }
+        if let Some(cost) = cost {
+            self.rpcs += cost.rpcs;
+            self.table += cost.table;
+            self.costed += 1;
+        }
+    }
+
+    fn success(&self) -> Cell {
+        let n = self.ok + self.failed;
+        if n == 0 {
+            Cell::Empty
+        } else {
+            Cell::Float(self.ok as f64 * 100.0 / n as f64)
+        }
+    }
+
+    fn seconds(&self, q: f64) -> Cell {
+        self.latency.as_ref().map_or(Cell::Empty, |h| Cell::Float(h.value_at_quantile(q) as f64 / 1e9))
+    }
+
+    fn hops(&mut self, q: f64) -> Cell {
+        if self.hops.is_empty() {
+            return Cell::Empty;
+        }
+        self.hops.sort_unstable();
+        let i = ((self.hops.len() as f64 * q).ceil() as usize).clamp(1, self.hops.len()) - 1;
+        Cell::Int(self.hops[i])
+    }
+
+    fn mean(&self, total: u64) -> Cell {
+        if self.costed == 0 {
+            Cell::Empty
+        } else {
+            Cell::Float(total as f64 / self.costed as f64)
+        }
+    }
+}
+
+pub(super) fn tables(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Table> {
+    let costs = costs(sim);
+    let regions = &scenario.settings.regions;
+    let mut fleets: BTreeMap<(String, String), Group> = BTreeMap::new();
+    let mut by_region: BTreeMap<(String, usize, String), Group> = BTreeMap::new();
+    for record in sim.operations() {
+        let (op, fleet) = split(&record.op.f);
+        let cost = costs.get(&record.op.id);
+        fleets.entry((fleet.to_owned(), op.to_owned())).or_default().add(record, cost);
+        let region = region_of(scenario, record.client.0);
+        by_region.entry((fleet.to_owned(), region, op.to_owned())).or_default().add(record, cost);
+    }
+    let mut tables = Vec::new();
+    let mut rows = Vec::new();
+    for ((fleet, op), group) in &mut fleets {
+        rows.push(vec![
+            Cell::Text(fleet.clone()),
+            Cell::Text(op.clone()),
+            Cell::Int(group.ok + group.failed),
+            group.success(),
+            group.seconds(0.5),
+            group.seconds(0.9),
+            group.seconds(0.99),
+            group.hops(0.5),
+            group.hops(0.9),
+            group.mean(group.rpcs),
+            group.mean(group.table),
+        ]);
+    }
+    tables.push(Table {
+        title: "fleet comparison (latency in seconds of simulated time)".into(),
+        columns: [
+            "fleet",
+            "op",
+            "done",
+            "success %",
+            "p50 s",
+            "p90 s",
+            "p99 s",
+            "hops p50",
+            "hops p90",
+            "requests",
+            "table size",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    });
+    // Median latency by the measurement server's region: one row per fleet and operation.
+    let mut rows = Vec::new();
+    for (fleet, op) in fleets.keys() {
+        let mut row = vec![Cell::Text(fleet.clone()), Cell::Text(op.clone())];
+        for region in 0..regions.len() {
+            let key = (fleet.clone(), region, op.clone());
+            row.push(by_region.get(&key).map_or(Cell::Empty, |g| g.seconds(0.5)));
+        }
+        rows.push(row);
+    }
+    let mut columns = vec!["fleet".to_owned(), "op".to_owned()];
+    columns.extend(regions.iter().map(|r| r.name.clone()));
+    tables.push(Table { title: "p50 seconds by region of the measurement server".into(), columns, rows });
+    if let Some(hops) = hop_table(sim) {
+        tables.push(hops);
+    }
+    tables
+}
+
+fn region_of(scenario: &Scenario<Config>, node: u32) -> usize {
+    // Measurement servers are laid out fleet by fleet, region by region, `per_region` each.
+    let index = node.saturating_sub(scenario.nodes) / scenario.settings.per_region;
+    index as usize % scenario.settings.regions.len()
+}
+
+/// The distribution of hops over every lookup that ran to termination.
+fn hop_table(sim: &Sim<Msg>) -> Option<Table> {
+    let lookups: Vec<[u64; 4]> =
+        sim.observations().facts.iter().filter(|f| f.name == "kad.lookup").map(|f| f.data).collect();
+    if lookups.is_empty() {
+        return None;
+    }
+    let max = lookups.iter().map(|l| l[0].max(l[1])).max().unwrap_or(0);
+    let n = lookups.len() as f64;
+    let (mut finish_total, mut seen_total) = (0u64, 0u64);
+    let mut rows = Vec::new();
+    for hops in 0..=max {
+        let finish = lookups.iter().filter(|l| l[0] == hops).count() as u64;
+        let seen = lookups.iter().filter(|l| l[1] == hops).count() as u64;
+        finish_total += finish;
+        seen_total += seen;
+        rows.push(vec![
+            Cell::Int(hops),
+            Cell::Float(finish as f64 * 100.0 / n),
+            Cell::Float(finish_total as f64 * 100.0 / n),
+            Cell::Float(seen as f64 * 100.0 / n),
+            Cell::Float(seen_total as f64 * 100.0 / n),
+        ]);
+    }
+    Some(Table {
+        title: format!(
+            "lookup hops over {} lookups run to termination (refresh and provide walks)",
+            lookups.len()
+        ),
+        columns: ["hops", "finish %", "finish cum %", "all k seen %", "all k seen cum %"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    })
+}

@@ -37,7 +37,7 @@ pub struct Config {
     /// Default: "1h".
     #[serde(with = "duration")]
     pub crawl_interval: Duration,
-    /// Crawl requests out at once. Default: 200.
+    /// Crawl requests out at once (upstream crawler's `WithParallelism`). Default: 1000.
     pub crawl_parallelism: usize,
     /// How often measurement servers refresh their routing table (go-libp2p-kad-dht
     /// `RoutingTableRefreshPeriod`). Default: "10m".
@@ -164,7 +164,7 @@ impl Default for Config {
             fullrt_timeout: Duration::from_secs(5),
             fullrt_wait_fraction: 0.3,
             crawl_interval: Duration::from_secs(3600),
-            crawl_parallelism: 200,
+            crawl_parallelism: 1000,
             refresh_interval: Duration::from_secs(600),
             provider_ttl: Duration::from_secs(48 * 3600),
             unreachable: 0.0,

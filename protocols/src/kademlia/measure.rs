@@ -3,7 +3,7 @@
 //! provide. Every provide and retrieval is a timed operation (`provide.<fleet>`,
 //! `retrieve.<fleet>`) with a `kad.op` fact: hops, requests, routing-table size.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use sim::history::Value;
@@ -73,7 +73,7 @@ enum Task {
     },
     Crawl {
         queue: VecDeque<u32>,
-        seen: BTreeSet<u32>,
+        seen: Vec<bool>,
         found: Vec<u32>,
         out: usize,
     },
@@ -306,13 +306,12 @@ impl Measurer {
     }
 
     fn start_crawl(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let seeds: Vec<u32> = self.table.peers().collect();
-        let task = Task::Crawl {
-            queue: seeds.iter().copied().collect(),
-            seen: seeds.into_iter().collect(),
-            found: Vec::new(),
-            out: 0,
-        };
+        let mut seen = vec![false; self.population.keys.len()];
+        let queue: VecDeque<u32> = self.table.peers().collect();
+        for &peer in &queue {
+            seen[peer as usize] = true;
+        }
+        let task = Task::Crawl { queue, seen, found: Vec::new(), out: 0 };
         let id = self.add_task(task);
         self.advance(ctx, id);
     }
@@ -545,7 +544,7 @@ impl Measurer {
                 *out -= 1;
                 found.push(from);
                 for &peer in closer {
-                    if seen.insert(peer) {
+                    if !std::mem::replace(&mut seen[peer as usize], true) {
                         queue.push_back(peer);
                     }
                 }

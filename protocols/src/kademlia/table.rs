@@ -86,11 +86,10 @@ impl Population {
         let mut table = Table::new(key);
         for cpl in 0..256u32 {
             // Servers sharing exactly `cpl` bits: the sibling subtree at depth `cpl`.
-            let sibling = self.subtree(&key.with_prefix_of(cpl, &key), cpl + 1);
-            let candidates: Vec<u32> =
-                self.sorted[sibling].iter().map(|(_, id)| *id).filter(|id| *id != me).collect();
-            for peer in sample(&candidates, k, rng) {
-                table.add(peer, self);
+            // `me` is not in it: its bit `cpl` differs from `me`'s.
+            let sibling = &self.sorted[self.subtree(&key.with_prefix_of(cpl, &key), cpl + 1)];
+            for i in sample(sibling.len(), k, rng) {
+                table.add_with_capacity(sibling[i].1, self, k);
             }
             // Stop once no other server shares `cpl + 1` bits with `me`.
             if self.subtree(&key, cpl + 1).len() <= usize::from(me < self.servers) {
@@ -101,19 +100,19 @@ impl Population {
     }
 }
 
-/// `n` distinct items of `items` drawn uniformly (all of them when there are fewer), in
-/// draw order (Floyd's algorithm).
-fn sample(items: &[u32], n: usize, rng: &mut Rng) -> Vec<u32> {
-    if items.len() <= n {
-        return items.to_vec();
+/// `n` distinct indices below `len` drawn uniformly (all of them when there are fewer), in
+/// draw order (Floyd's algorithm: `n` draws whatever `len` is).
+fn sample(len: usize, n: usize, rng: &mut Rng) -> Vec<usize> {
+    if len <= n {
+        return (0..len).collect();
     }
-    let len = items.len() as u64;
+    let len = len as u64;
     let mut chosen: Vec<u64> = Vec::with_capacity(n);
     for j in len - n as u64..len {
         let t = rng.below(j + 1);
         chosen.push(if chosen.contains(&t) { j } else { t });
     }
-    chosen.into_iter().map(|i| items[i as usize]).collect()
+    chosen.into_iter().map(|i| i as usize).collect()
 }
 
 /// A k-bucket routing table.

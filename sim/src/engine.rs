@@ -322,12 +322,13 @@ impl<M: Message> Sim<M> {
     ) -> Option<(TraceEvent, Option<String>)> {
         match event {
             Event::Deliver { from, to, incarnation, admitted, msg } => {
+                let cut = !admitted && self.world.is_cut(from, to);
                 let process = &mut self.world.processes[to.index()];
                 let mut kind = EventKind::Deliver;
                 if process.status == Status::Down || process.incarnation != incarnation {
                     self.world.network.stats.dropped_crashed += 1;
                     kind = EventKind::DropCrashed;
-                } else if !admitted && self.world.cuts.is_cut(from, to) {
+                } else if cut {
                     self.world.network.stats.dropped_partition += 1;
                     kind = EventKind::DropPartitioned;
                 } else if process.status == Status::Paused {
@@ -535,6 +536,9 @@ impl<M: Message> Sim<M> {
     /// Applies a partition's cuts; returns its realized form.
     fn cut(&mut self, partition: &Partition, choices: &mut Rng) -> Fault {
         let realized = partition.realize(choices);
+        if let Partition::Classes(groups) = &realized {
+            self.world.cuts.cut_classes(groups);
+        }
         for (from, to) in realized.cuts(choices) {
             self.world.cuts.cut(from, to);
         }

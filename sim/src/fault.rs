@@ -174,6 +174,10 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |nodes: &[NodeId]| nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" ");
         match self {
+            Fault::Partition(Partition::Classes(groups)) => {
+                let groups: Vec<String> = groups.iter().map(|g| format!("{g:?}")).collect();
+                write!(f, "partition classes {}", groups.join(" | "))
+            }
             Fault::Partition(Partition::Groups(groups)) => {
                 let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
                 write!(f, "partition {}", groups.join(" | "))

@@ -142,6 +142,12 @@ impl NetworkModel {
         grow(&mut self.per_node, node.index(), None)[node.index()] = Some(index);
     }
 
+    /// The class of `node` (0 unless set).
+    #[inline]
+    pub fn class(&self, node: NodeId) -> u16 {
+        self.class.get(node.index()).copied().unwrap_or(0)
+    }
+
     /// Puts `node` in a class (a region, a rack); classes start at 0.
     pub fn set_class(&mut self, node: NodeId, class: u16) {
         grow(&mut self.class, node.index(), 0)[node.index()] = class;

@@ -36,6 +36,10 @@ pub enum Partition {
     },
     /// Explicit directed cuts `(from, to)`: the realized form of bridges and rings.
     Cuts(Vec<(NodeId, NodeId)>),
+    /// Nodes whose network classes (regions, set by the system) are in different groups
+    /// cannot talk; classes not listed are not cut. Kept as classes, not pairs, so cutting a
+    /// region of a 10,000-node network costs nothing.
+    Classes(Vec<Vec<u16>>),
     /// One node cut off from the rest of `among`; `None` picks it at random.
     Isolate {
         /// The node to isolate, or a random one of `among`.
@@ -71,7 +75,9 @@ impl Partition {
             nodes
         };
         match self {
-            Partition::Groups(_) | Partition::OneWay { .. } | Partition::Cuts(_) => self.clone(),
+            Partition::Groups(_) | Partition::OneWay { .. } | Partition::Cuts(_) | Partition::Classes(_) => {
+                self.clone()
+            }
             Partition::Isolate { node, among } => {
                 let node = node.or_else(|| rng.pick(among).copied());
                 let Some(node) = node else { return Partition::Groups(Vec::new()) };
@@ -135,6 +141,8 @@ impl Partition {
                 from.iter().flat_map(|&x| to.iter().map(move |&y| (x, y))).collect()
             }
             Partition::Cuts(cuts) => cuts,
+            // Cut by class, in `Cuts::cut_classes`.
+            Partition::Classes(_) => Vec::new(),
             _ => unreachable!("realize returns an explicit partition"),
         }
     }
@@ -151,6 +159,8 @@ pub struct Cuts {
     links: DetHashSet<(NodeId, NodeId)>,
     /// For each node, how many cut links it sends on (0 means nothing to look up).
     outgoing: Vec<u32>,
+    /// Class partitions: for each, every class's group (`None`: not cut).
+    classes: Vec<Vec<Option<usize>>>,
 }
 
 impl Cuts {
@@ -164,10 +174,38 @@ impl Cuts {
         }
     }
 
+    /// Cuts every link between classes in different `groups`.
+    pub fn cut_classes(&mut self, groups: &[Vec<u16>]) {
+        let classes = groups.iter().flatten().map(|c| usize::from(*c) + 1).max().unwrap_or(0);
+        let mut group_of = vec![None; classes];
+        for (i, group) in groups.iter().enumerate() {
+            for class in group {
+                group_of[usize::from(*class)] = Some(i);
+            }
+        }
+        self.classes.push(group_of);
+    }
+
+    /// Whether a class partition separates classes `from` and `to`.
+    #[inline]
+    pub fn is_class_cut(&self, from: u16, to: u16) -> bool {
+        self.classes.iter().any(|group_of| {
+            let group = |c: u16| group_of.get(usize::from(c)).copied().flatten();
+            matches!((group(from), group(to)), (Some(a), Some(b)) if a != b)
+        })
+    }
+
+    /// Whether any class partition is in force.
+    #[inline]
+    pub fn has_class_cuts(&self) -> bool {
+        !self.classes.is_empty()
+    }
+
     /// Removes every cut.
     pub fn heal(&mut self) {
         self.links.clear();
         self.outgoing.clear();
+        self.classes.clear();
     }
 
     /// Whether `from -> to` is cut.
@@ -260,6 +298,17 @@ mod tests {
                 assert!(seen > n as usize / 2 && seen < n as usize, "n={n}: sees {seen}");
             }
         }
+    }
+
+    #[test]
+    fn class_partitions_cut_between_listed_groups_only() {
+        let mut cuts = Cuts::default();
+        cuts.cut_classes(&[vec![3], vec![0, 1]]);
+        assert!(cuts.is_class_cut(3, 0) && cuts.is_class_cut(1, 3));
+        assert!(!cuts.is_class_cut(0, 1), "same group");
+        assert!(!cuts.is_class_cut(2, 3) && !cuts.is_class_cut(3, 9), "classes not listed are not cut");
+        cuts.heal();
+        assert!(!cuts.has_class_cuts() && !cuts.is_class_cut(3, 0));
     }
 
     #[test]

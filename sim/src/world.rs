@@ -95,7 +95,15 @@ impl<M: Message> World<M> {
         self.now + self.disks[node.index()].pending_latency()
     }
 
+    /// Whether a partition cuts `from -> to`, by link or by class (loopback never is).
     #[inline]
+    pub(crate) fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.cuts.is_cut(from, to)
+            || (self.cuts.has_class_cuts()
+                && from != to
+                && self.cuts.is_class_cut(self.network.class(from), self.network.class(to)))
+    }
+
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
         assert!(to.index() < self.processes.len(), "{from} sent to {to}, which does not exist");
         let now = self.handler_time(from);
@@ -105,7 +113,7 @@ impl<M: Message> World<M> {
             self.queue.push(now, Event::Deliver { from, to, incarnation, admitted: true, msg });
             return;
         }
-        if self.cuts.is_cut(from, to) {
+        if self.is_cut(from, to) {
             self.network.stats.dropped_partition += 1;
             return;
         }

@@ -9,7 +9,9 @@
 //!                                   # { groups = [[0, 1], [2, 3, 4]] }, { isolate = 2 },
 //!                                   # { isolate = "leader" } (any crash target),
 //!                                   # { one_way = { from = [0], to = [1, 2] } },
-//!                                   # { cuts = [[0, 1], [1, 0]] }
+//!                                   # { cuts = [[0, 1], [1, 0]] },
+//!                                   # { classes = [[3], [0, 1, 2, 4]] } (network classes:
+//!                                   #   the regions a system puts its nodes in)
 //! heal_after = "5s"                 # optional
 //!
 //! [[faults]]
@@ -163,6 +165,8 @@ pub enum PartitionSpec {
     },
     /// Explicit directed cuts.
     Cuts(Vec<[u32; 2]>),
+    /// Groups of network classes (the regions a system puts its nodes in).
+    Classes(Vec<Vec<u16>>),
 }
 
 impl<'de> Deserialize<'de> for PartitionSpec {
@@ -174,7 +178,7 @@ impl<'de> Deserialize<'de> for PartitionSpec {
                 write!(
                     f,
                     "\"majority-minority\", \"isolate\", \"bridge\", \"majorities-ring\", or a table with one of \
-                     groups, isolate, one_way, cuts"
+                     groups, isolate, one_way, cuts, classes"
                 )
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<PartitionSpec, E> {
@@ -194,15 +198,19 @@ impl<'de> Deserialize<'de> for PartitionSpec {
                     isolate: Option<TargetSpec>,
                     one_way: Option<OneWay>,
                     cuts: Option<Vec<[u32; 2]>>,
+                    classes: Option<Vec<Vec<u16>>>,
                 }
                 let table = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                match (table.groups, table.isolate, table.one_way, table.cuts) {
-                    (Some(groups), None, None, None) => Ok(PartitionSpec::Groups(groups)),
-                    (None, Some(node), None, None) => Ok(PartitionSpec::Isolate(node)),
-                    (None, None, Some(OneWay { from, to }), None) => Ok(PartitionSpec::OneWay { from, to }),
-                    (None, None, None, Some(cuts)) => Ok(PartitionSpec::Cuts(cuts)),
+                match (table.groups, table.isolate, table.one_way, table.cuts, table.classes) {
+                    (Some(groups), None, None, None, None) => Ok(PartitionSpec::Groups(groups)),
+                    (None, Some(node), None, None, None) => Ok(PartitionSpec::Isolate(node)),
+                    (None, None, Some(OneWay { from, to }), None, None) => {
+                        Ok(PartitionSpec::OneWay { from, to })
+                    }
+                    (None, None, None, Some(cuts), None) => Ok(PartitionSpec::Cuts(cuts)),
+                    (None, None, None, None, Some(classes)) => Ok(PartitionSpec::Classes(classes)),
                     _ => Err(de::Error::custom(
-                        "a partition table has exactly one of groups, isolate, one_way, cuts",
+                        "a partition table has exactly one of groups, isolate, one_way, cuts, classes",
                     )),
                 }
             }
@@ -228,6 +236,7 @@ impl PartitionSpec {
             PartitionSpec::Cuts(cuts) => {
                 Partition::Cuts(cuts.iter().map(|[a, b]| (NodeId(*a), NodeId(*b))).collect())
             }
+            PartitionSpec::Classes(classes) => Partition::Classes(classes.clone()),
         }
     }
 
@@ -239,6 +248,7 @@ impl PartitionSpec {
             PartitionSpec::Isolate(_) => Vec::new(),
             PartitionSpec::OneWay { from, to } => [from.as_slice(), to.as_slice()].concat(),
             PartitionSpec::Cuts(cuts) => cuts.iter().flatten().copied().collect(),
+            PartitionSpec::Classes(_) => Vec::new(),
         }
     }
 }
@@ -456,6 +466,16 @@ impl FaultSpec {
                 let unique: BTreeSet<u32> = all.iter().copied().collect();
                 if unique.len() != all.len() {
                     return Err(("partition", "a node appears in two groups".to_owned()));
+                }
+            }
+            if let PartitionSpec::Classes(groups) = partition {
+                let all: Vec<u16> = groups.concat();
+                let unique: BTreeSet<u16> = all.iter().copied().collect();
+                if unique.len() != all.len() || groups.len() < 2 {
+                    return Err((
+                        "partition",
+                        "classes needs two or more groups, each class in one".to_owned(),
+                    ));
                 }
             }
         }

@@ -52,6 +52,11 @@ fn fault_toml(fault: &Fault) -> (&'static str, toml::Value) {
                     let pairs = cuts.iter().map(|(a, b)| ids(&[*a, *b])).collect();
                     table(vec![("cuts", toml::Value::Array(pairs))])
                 }
+                Partition::Classes(groups) => {
+                    let group =
+                        |g: &Vec<u16>| toml::Value::Array(g.iter().map(|c| i64::from(*c).into()).collect());
+                    table(vec![("classes", toml::Value::Array(groups.iter().map(group).collect()))])
+                }
                 Partition::Isolate { node: Some(node), .. } => {
                     table(vec![("isolate", i64::from(node.0).into())])
                 }

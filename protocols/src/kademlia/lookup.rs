@@ -13,8 +13,9 @@
 //!
 //! Hops: a peer from the node's own table is heard at hop 0; querying a peer heard at hop
 //! `h` is hop `h + 1`, and the peers it returns are heard at hop `h + 1`. A lookup's hops to
-//! finish are the largest query hop among its result; its hops to see all `k` closest are
-//! the largest hop at which a peer of the result was first heard.
+//! finish are the deepest query it sent before it ended (the round trips it had to make one
+//! after another); its hops to see all `k` closest are the largest hop at which a peer of
+//! its result was first heard.
 
 use super::key::Key;
 use super::table::Population;
@@ -47,6 +48,8 @@ pub struct Lookup {
     target: Key,
     candidates: Vec<Candidate>,
     waiting: usize,
+    /// The deepest query hop sent.
+    depth: u32,
     alpha: usize,
     beta: usize,
     /// Requests sent.
@@ -56,7 +59,7 @@ pub struct Lookup {
 impl Lookup {
     /// A lookup of `target` that starts from `seeds` (the node's own closest peers).
     pub fn new(target: Key, seeds: &[u32], alpha: usize, beta: usize, population: &Population) -> Lookup {
-        let mut lookup = Lookup { target, candidates: Vec::new(), waiting: 0, alpha, beta, rpcs: 0 };
+        let mut lookup = Lookup { target, candidates: Vec::new(), waiting: 0, depth: 0, alpha, beta, rpcs: 0 };
         lookup.hear(seeds, 0, population);
         lookup
     }
@@ -89,6 +92,7 @@ impl Lookup {
             }
             if candidate.state == State::Heard {
                 candidate.state = State::Waiting;
+                self.depth = self.depth.max(candidate.heard + 1);
                 self.waiting += 1;
                 self.rpcs += 1;
                 out.push(candidate.peer);
@@ -165,7 +169,7 @@ impl Lookup {
     /// Hops to finish and hops to see every peer of the `n`-peer result (module docs).
     pub fn hops(&self, n: usize) -> (u32, u32) {
         let result = self.candidates.iter().filter(|c| c.state == State::Queried).take(n);
-        result.fold((0, 0), |(finish, seen), c| (finish.max(c.heard + 1), seen.max(c.heard)))
+        (self.depth, result.map(|c| c.heard).max().unwrap_or(0))
     }
 }
 
@@ -203,7 +207,7 @@ mod tests {
         lookup.answered(by_distance[2], &[], &pop);
         assert!(lookup.done(), "the beta = 3 closest are queried");
         assert_eq!(lookup.result(2), vec![by_distance[0], by_distance[1]]);
-        assert_eq!(lookup.hops(3), (2, 1), "found through one peer of the own table");
+        assert_eq!(lookup.hops(3), (2, 1), "queried 2 deep; the closest were heard from a peer of the own table");
     }
 
     #[test]

@@ -16,7 +16,8 @@ fn summary(file: &str, seed: &str) -> serde_json::Value {
 /// The fleet comparison row of `fleet` and `op`, by column name.
 fn row(summary: &serde_json::Value, fleet: &str, op: &str, column: &str) -> f64 {
     let table = &summary["tables"][0];
-    let columns: Vec<&str> = table["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let columns: Vec<&str> =
+        table["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     let at = columns.iter().position(|c| *c == column).unwrap_or_else(|| panic!("no column {column}"));
     let row = table["rows"]
         .as_array()

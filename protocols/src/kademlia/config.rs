@@ -202,7 +202,7 @@ impl Config {
         if !(self.fullrt_wait_fraction > 0.0 && self.fullrt_wait_fraction <= 1.0) {
             return Err(("fullrt_wait_fraction", "must be in (0, 1]".into()));
         }
-        if self.regions.is_empty() || self.regions.iter().any(|r| !(r.share >= 0.0)) {
+        if self.regions.is_empty() || self.regions.iter().any(|r| r.share.is_nan() || r.share < 0.0) {
             return Err(("regions", "need at least one region, each with a share >= 0".into()));
         }
         if self.regions.iter().map(|r| r.share).sum::<f64>() <= 0.0 {
@@ -212,7 +212,7 @@ impl Config {
         if self.latency_ms.len() != n || self.latency_ms.iter().any(|row| row.len() != n) {
             return Err(("latency_ms", format!("must be a {n} x {n} table, one row and column per region")));
         }
-        if self.latency_ms.iter().flatten().any(|ms| !(*ms > 0.0)) {
+        if self.latency_ms.iter().flatten().any(|ms| ms.is_nan() || *ms <= 0.0) {
             return Err(("latency_ms", "latencies must be > 0 ms".into()));
         }
         if self.fleets.is_empty() || self.per_region == 0 {
@@ -222,7 +222,7 @@ impl Config {
             return Err(("crawl_parallelism", "must be >= 1".into()));
         }
         if let Some(churn) = &self.churn {
-            if !(churn.leave_per_hour >= 0.0) || churn.downtime.is_zero() {
+            if churn.leave_per_hour.is_nan() || churn.leave_per_hour < 0.0 || churn.downtime.is_zero() {
                 return Err(("churn", "leave_per_hour must be >= 0 and downtime > 0".into()));
             }
         }

@@ -59,7 +59,8 @@ pub struct Lookup {
 impl Lookup {
     /// A lookup of `target` that starts from `seeds` (the node's own closest peers).
     pub fn new(target: Key, seeds: &[u32], alpha: usize, beta: usize, population: &Population) -> Lookup {
-        let mut lookup = Lookup { target, candidates: Vec::new(), waiting: 0, depth: 0, alpha, beta, rpcs: 0 };
+        let mut lookup =
+            Lookup { target, candidates: Vec::new(), waiting: 0, depth: 0, alpha, beta, rpcs: 0 };
         lookup.hear(seeds, 0, population);
         lookup
     }
@@ -84,7 +85,7 @@ impl Lookup {
     }
 
     /// The peers to ask now (marked waiting): the closest heard ones, up to `alpha` out.
-    pub fn next(&mut self) -> Vec<u32> {
+    pub fn to_query(&mut self) -> Vec<u32> {
         let mut out = Vec::new();
         for candidate in &mut self.candidates {
             if self.waiting >= self.alpha {
@@ -191,30 +192,34 @@ mod tests {
         let mut by_distance: Vec<u32> = (0..100).collect();
         by_distance.sort_by_key(|p| pop.key(*p).distance(&target));
         let mut lookup = Lookup::new(target, &by_distance[10..40], 10, 3, &pop);
-        let first = lookup.next();
+        let first = lookup.to_query();
         assert_eq!(first, by_distance[10..20].to_vec(), "the 10 closest heard");
-        assert!(lookup.next().is_empty(), "alpha requests out");
+        assert!(lookup.to_query().is_empty(), "alpha requests out");
         // The 11th closest answers with the 3 closest of all.
         lookup.answered(by_distance[10], &by_distance[0..3], &pop);
         assert!(!lookup.done());
-        assert_eq!(lookup.next(), vec![by_distance[0]]);
+        assert_eq!(lookup.to_query(), vec![by_distance[0]]);
         lookup.answered(by_distance[0], &[], &pop);
         lookup.failed(by_distance[11], &pop);
-        let more = lookup.next();
+        let more = lookup.to_query();
         assert_eq!(more, vec![by_distance[1], by_distance[2]]);
         lookup.answered(by_distance[1], &[], &pop);
         assert!(!lookup.done(), "the 3rd closest is still waiting");
         lookup.answered(by_distance[2], &[], &pop);
         assert!(lookup.done(), "the beta = 3 closest are queried");
         assert_eq!(lookup.result(2), vec![by_distance[0], by_distance[1]]);
-        assert_eq!(lookup.hops(3), (2, 1), "queried 2 deep; the closest were heard from a peer of the own table");
+        assert_eq!(
+            lookup.hops(3),
+            (2, 1),
+            "queried 2 deep; the closest were heard from a peer of the own table"
+        );
     }
 
     #[test]
     fn starves_when_nobody_answers() {
         let pop = population(10);
         let mut lookup = Lookup::new(Key([0; 4]), &[1, 2], 10, 3, &pop);
-        for peer in lookup.next() {
+        for peer in lookup.to_query() {
             lookup.failed(peer, &pop);
         }
         assert!(lookup.done());

@@ -330,7 +330,7 @@ impl Measurer {
                     true
                 } else {
                     let target = *lookup.target();
-                    for peer in lookup.next() {
+                    for peer in lookup.to_query() {
                         self.rpcs.send(
                             ctx,
                             peer,
@@ -350,7 +350,7 @@ impl Measurer {
                 }
                 Some(lookup) => {
                     let key = *lookup.target();
-                    for peer in lookup.next() {
+                    for peer in lookup.to_query() {
                         self.rpcs.send(
                             ctx,
                             peer,
@@ -428,8 +428,8 @@ impl Measurer {
                 // context); stores already out go on.
                 self.rpcs.forget(ctx, |p| p.task == id && !p.put);
                 for peer in lookup.result(self.config.k) {
-                    if !provide.puts.contains_key(&peer) {
-                        provide.puts.insert(peer, Put::Out);
+                    if let std::collections::btree_map::Entry::Vacant(entry) = provide.puts.entry(peer) {
+                        entry.insert(Put::Out);
                         self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);
                     }
                 }
@@ -440,7 +440,7 @@ impl Measurer {
                 });
             } else {
                 let target = *lookup.target();
-                for peer in lookup.next() {
+                for peer in lookup.to_query() {
                     self.rpcs.send(
                         ctx,
                         peer,

@@ -187,12 +187,12 @@ fn schedule_churn(scenario: &Scenario<Config>, population: &Population, sim: &mu
         }
         let mut at = Time::ZERO;
         loop {
-            at = at + Duration::from_nanos(up.sample_nanos(&mut rng).max(1));
+            at += Duration::from_nanos(up.sample_nanos(&mut rng).max(1));
             if at >= end {
                 break;
             }
             events.push((at, Fault::Crash(Target::Node(NodeId(id)))));
-            at = at + Duration::from_nanos(down.sample_nanos(&mut rng).max(1));
+            at += Duration::from_nanos(down.sample_nanos(&mut rng).max(1));
             if at >= end {
                 break;
             }

@@ -75,7 +75,7 @@ impl Server {
             return;
         }
         let target = *lookup.target();
-        for peer in lookup.next() {
+        for peer in lookup.to_query() {
             self.rpcs.send(ctx, peer, (), self.config.read_timeout, |rpc| Msg::FindNode { rpc, target });
         }
     }
@@ -137,14 +137,12 @@ impl Node for Server {
                 let closer = self.table.peers().collect();
                 ctx.send(from, Msg::Peers { rpc, closer, providers: Vec::new() });
             }
-            Msg::Peers { rpc, closer, .. } => {
-                if self.rpcs.answered(ctx, rpc, from).is_some() {
-                    self.met(from.0);
-                    if let Some(lookup) = self.bootstrap.as_mut() {
-                        lookup.answered(from.0, &closer, &self.population);
-                    }
-                    self.drive_bootstrap(ctx);
+            Msg::Peers { rpc, closer, .. } if self.rpcs.answered(ctx, rpc, from).is_some() => {
+                self.met(from.0);
+                if let Some(lookup) = self.bootstrap.as_mut() {
+                    lookup.answered(from.0, &closer, &self.population);
                 }
+                self.drive_bootstrap(ctx);
             }
             _ => {}
         }

@@ -259,6 +259,14 @@ impl Driver {
     ) -> (u64, HistoryEvent) {
         let id = self.records.len() as u64;
         let op = Operation { id, process: SELF_STARTED_PROCESSES + id, f: f.to_owned(), key, value };
+        let index = self.push(op, client, now);
+        (id, self.on_invoke(now, index))
+    }
+
+    /// Records operation `op`, meant to start at `now` on `client`, as in flight; returns its
+    /// index in `records`.
+    fn push(&mut self, op: Operation, client: NodeId, now: u64) -> usize {
+        let id = op.id;
         self.records.push(OpRecord {
             op,
             client,
@@ -268,7 +276,7 @@ impl Driver {
             served_by: None,
         });
         self.in_flight.insert(id, self.records.len() - 1);
-        (id, self.on_invoke(now, self.records.len() - 1))
+        self.records.len() - 1
     }
 
     /// What to schedule when the run starts.
@@ -380,16 +388,7 @@ impl Driver {
         let value = self.argument(&f, id, key);
         let process = worker.map_or(id, |w| self.processes[w]);
         let op = Operation { id, process, f, key, value };
-        self.records.push(OpRecord {
-            op,
-            client,
-            intended: Time(now),
-            invoked: None,
-            completed: None,
-            served_by: None,
-        });
-        self.in_flight.insert(id, self.records.len() - 1);
-        Some(Next::Invoke(now, self.records.len() - 1))
+        Some(Next::Invoke(now, self.push(op, client, now)))
     }
 
     /// The argument of operation `id`, `f` on `key`.

@@ -131,11 +131,6 @@ impl Lookup {
         beta_queried || starved
     }
 
-    /// Requests still out.
-    pub fn waiting(&self) -> usize {
-        self.waiting
-    }
-
     /// The `n` closest queried peers, closest first.
     pub fn result(&self, n: usize) -> Vec<u32> {
         self.candidates.iter().filter(|c| c.state == State::Queried).take(n).map(|c| c.peer).collect()

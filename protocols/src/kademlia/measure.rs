@@ -17,6 +17,14 @@ use super::netsize::{self, Estimator};
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
 
+fn find_node(rpc: u32, target: Key) -> Msg {
+    Msg::FindNode { rpc, target }
+}
+
+fn get_providers(rpc: u32, key: Key) -> Msg {
+    Msg::GetProviders { rpc, key }
+}
+
 /// The measurement servers: node id and fleet, in schedule order.
 pub type Roster = Arc<Vec<(u32, Fleet)>>;
 
@@ -208,19 +216,12 @@ impl Measurer {
                 provide.hops = (1, 0);
             }
         }
+        let puts: Vec<u32> = provide.puts.keys().copied().collect();
+        let timeout =
+            if self.fleet == Fleet::Fullrt { self.config.fullrt_timeout } else { self.config.put_timeout };
         let id = self.add_task(Task::Provide(Box::new(provide)));
-        if let Some(Task::Provide(p)) = self.tasks.get(&id) {
-            let (puts, timeout): (Vec<u32>, _) = (
-                p.puts.keys().copied().collect(),
-                if self.fleet == Fleet::Fullrt {
-                    self.config.fullrt_timeout
-                } else {
-                    self.config.put_timeout
-                },
-            );
-            for peer in puts {
-                self.send_put(ctx, id, peer, key, timeout);
-            }
+        for peer in puts {
+            self.send_put(ctx, id, peer, key, timeout);
         }
         self.advance(ctx, id);
     }
@@ -318,6 +319,15 @@ impl Measurer {
 
     // ---- progress -----------------------------------------------------------------------
 
+    /// Sends task `id`'s lookup the requests it wants now: `request(rpc, target)` to each.
+    fn query(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32, lookup: &mut Lookup, request: fn(u32, Key) -> Msg) {
+        let target = *lookup.target();
+        for peer in lookup.to_query() {
+            let purpose = Purpose { task: id, put: false };
+            self.rpcs.send(ctx, peer, purpose, self.config.read_timeout, |rpc| request(rpc, target));
+        }
+    }
+
     /// Sends what task `id` can send now, and finishes it if it is done.
     fn advance(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32) {
         let Some(mut task) = self.tasks.remove(&id) else { return };
@@ -329,16 +339,7 @@ impl Measurer {
                     self.estimator.track(lookup.result_distances(self.config.k), self.config.k);
                     true
                 } else {
-                    let target = *lookup.target();
-                    for peer in lookup.to_query() {
-                        self.rpcs.send(
-                            ctx,
-                            peer,
-                            Purpose { task: id, put: false },
-                            self.config.read_timeout,
-                            |rpc| Msg::FindNode { rpc, target },
-                        );
-                    }
+                    self.query(ctx, id, lookup, find_node);
                     false
                 }
             }
@@ -349,16 +350,7 @@ impl Measurer {
                     true
                 }
                 Some(lookup) => {
-                    let key = *lookup.target();
-                    for peer in lookup.to_query() {
-                        self.rpcs.send(
-                            ctx,
-                            peer,
-                            Purpose { task: id, put: false },
-                            self.config.read_timeout,
-                            |rpc| Msg::GetProviders { rpc, key },
-                        );
-                    }
+                    self.query(ctx, id, lookup, get_providers);
                     false
                 }
                 None if *out == 0 => {
@@ -439,16 +431,7 @@ impl Measurer {
                     provide.puts.len()
                 });
             } else {
-                let target = *lookup.target();
-                for peer in lookup.to_query() {
-                    self.rpcs.send(
-                        ctx,
-                        peer,
-                        Purpose { task: id, put: false },
-                        self.config.read_timeout,
-                        |rpc| Msg::FindNode { rpc, target },
-                    );
-                }
+                self.query(ctx, id, lookup, find_node);
                 return false;
             }
         }
@@ -509,7 +492,7 @@ impl Measurer {
         let id = purpose.task;
         let Some(mut task) = self.tasks.remove(&id) else { return };
         if from < self.population.servers && self.fleet != Fleet::Fullrt {
-            self.table.add_with_capacity(from, &self.population, self.config.k);
+            self.table.add(from, &self.population, self.config.k);
         }
         let mut finished = false;
         match &mut task {

@@ -44,8 +44,6 @@ use measure::Measurer;
 use server::{Indexer, Server};
 use table::Population;
 
-/// The default bucket size.
-pub const K: usize = 20;
 /// The bootstrap servers: ids `0..4`.
 pub const BOOTSTRAP: std::ops::Range<u32> = 0..4;
 

@@ -50,11 +50,8 @@ impl<P: Copy> Rpcs<P> {
 
     /// The answer to `rpc` arrived from `from`: the request it answers, if it is still out.
     pub fn answered(&mut self, ctx: &mut Ctx<'_, Msg>, rpc: u32, from: NodeId) -> Option<Pending<P>> {
-        match self.pending.get(&rpc) {
-            Some(p) if p.peer == from.0 => {}
-            _ => return None,
-        }
-        let pending = self.pending.remove(&rpc)?;
+        let pending = self.pending.remove_entry(&rpc).filter(|(_, p)| p.peer == from.0)?;
+        let pending = pending.1;
         ctx.cancel_timer(pending.timer);
         self.timers.remove(&pending.timer);
         Some(pending)

@@ -63,7 +63,7 @@ impl Server {
     /// A DHT server that talks to us goes into the table (clients do not).
     fn met(&mut self, from: u32) {
         if from < self.population.servers {
-            self.table.add_with_capacity(from, &self.population, self.config.k);
+            self.table.add(from, &self.population, self.config.k);
         }
     }
 
@@ -93,7 +93,7 @@ impl Node for Server {
             return;
         }
         for peer in BOOTSTRAP.filter(|p| *p != self.me && *p < self.population.servers) {
-            self.table.add_with_capacity(peer, &self.population, self.config.k);
+            self.table.add(peer, &self.population, self.config.k);
         }
         let me = *self.population.key(self.me);
         let seeds = self.table.closest(&me, self.config.k, &self.population);

@@ -49,11 +49,6 @@ impl Population {
         &self.keys[node as usize]
     }
 
-    /// The DHT servers in key order.
-    pub fn sorted(&self) -> &[(Key, u32)] {
-        &self.sorted
-    }
-
     /// The index range of `sorted` whose keys start with the first `bits` bits of `key`.
     fn subtree(&self, key: &Key, bits: u32) -> std::ops::Range<usize> {
         if bits == 0 {
@@ -89,7 +84,7 @@ impl Population {
             // `me` is not in it: its bit `cpl` differs from `me`'s.
             let sibling = &self.sorted[self.subtree(&key.with_prefix_of(cpl, &key), cpl + 1)];
             for i in sample(sibling.len(), k, rng) {
-                table.add_with_capacity(sibling[i].1, self, k);
+                table.add(sibling[i].1, self, k);
             }
             // Stop once no other server shares `cpl + 1` bits with `me`.
             if self.subtree(&key, cpl + 1).len() <= usize::from(me < self.servers) {
@@ -144,14 +139,9 @@ impl Table {
         self.buckets.iter().rposition(|b| !b.is_empty()).unwrap_or(0) as u32
     }
 
-    /// Adds `peer` if its bucket has room (go-libp2p-kbucket keeps the peers it has when a
-    /// bucket is full); returns whether it is in the table now.
-    pub fn add(&mut self, peer: u32, population: &Population) -> bool {
-        self.add_with_capacity(peer, population, super::K)
-    }
-
-    /// [`add`](Self::add) with bucket size `k`.
-    pub fn add_with_capacity(&mut self, peer: u32, population: &Population, k: usize) -> bool {
+    /// Adds `peer` if its bucket (of size `k`) has room (go-libp2p-kbucket keeps the peers it
+    /// has when a bucket is full); returns whether it is in the table now.
+    pub fn add(&mut self, peer: u32, population: &Population, k: usize) -> bool {
         let cpl = self.me.common_prefix(population.key(peer)) as usize;
         if cpl == 256 {
             return false;

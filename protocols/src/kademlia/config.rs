@@ -51,6 +51,12 @@ pub struct Config {
     pub unreachable: f64,
     /// Servers leave and come back: see [`Churn`]. Default: none.
     pub churn: Option<Churn>,
+    /// Which peers of a completed lookup feed optimistic provide's network-size estimate:
+    /// `"known"`, the `k` closest heard, waiting or queried when the walk ended (upstream's
+    /// `lookupRes.peers`, what go-libp2p-kad-dht tracked when optimistic provide came in), or
+    /// `"queried"`, the `k` closest that answered by then (`lookupRes.closest`, what it
+    /// tracks now). docs/design-notes.md shows how far apart the two land. Default: "known".
+    pub netsize_track: NetsizeTrack,
     /// The regions, with the share of DHT servers in each. Default: five regions (see
     /// [`Region::defaults`]).
     pub regions: Vec<Region>,
@@ -74,6 +80,16 @@ pub struct Config {
     /// The least share of provides / retrievals that must succeed, per fleet:
     /// `{ provide = 0.9, retrieve = 0.9 }`. Checked as `kademlia.success.<op>.<fleet>`.
     pub min_success: BTreeMap<String, f64>,
+}
+
+/// Which peers feed the network-size estimate (see [`Config::netsize_track`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetsizeTrack {
+    /// The `k` closest heard, waiting or queried when the walk ended.
+    Known,
+    /// The `k` closest queried when the walk ended.
+    Queried,
 }
 
 /// Servers leave at a rate and come back after a downtime.
@@ -169,6 +185,7 @@ impl Default for Config {
             provider_ttl: Duration::from_secs(48 * 3600),
             unreachable: 0.0,
             churn: None,
+            netsize_track: NetsizeTrack::Known,
             regions: Region::defaults(),
             latency_ms: default_latency(),
             fleets: vec![Fleet::Default, Fleet::Fullrt, Fleet::Optprov, Fleet::Ipni],
@@ -182,6 +199,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The lookup parameters.
+    pub fn lookup(&self) -> super::lookup::Params {
+        super::lookup::Params { k: self.k, alpha: self.alpha, beta: self.beta }
+    }
+
     /// The rules across settings: `(key, message)` on failure.
     pub fn validate(&self, nodes: u32, duration: Duration) -> Result<(), (&'static str, String)> {
         if self.k == 0 || self.alpha == 0 || self.beta == 0 || self.beta > self.k {

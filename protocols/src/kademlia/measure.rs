@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sim::history::Value;
 use sim::prelude::*;
 
-use super::config::{Config, Fleet};
+use super::config::{Config, Fleet, NetsizeTrack};
 use super::key::Key;
 use super::lookup::Lookup;
 use super::msg::Msg;
@@ -189,18 +189,17 @@ impl Measurer {
             Fleet::Default | Fleet::Optprov => {
                 if self.fleet == Fleet::Optprov {
                     // Upstream falls back to the classic provide without an estimate.
-                    provide.optimistic = self.estimator.size().map(|size| {
-                        ctx.fact("kad.netsize", [size as u64, self.population.servers as u64, 0, 0]);
-                        netsize::Thresholds::new(self.config.k, size)
-                    });
+                    let size = self.estimator.size(ctx.now());
+                    let estimate = size.map_or(0, |s| s.round() as u64);
+                    ctx.fact("kad.netsize", [estimate, u64::from(self.population.reachable_servers), 0, 0]);
+                    provide.optimistic = size.map(|size| netsize::Thresholds::new(self.config.k, size));
                     ctx.sometimes(
                         "kademlia: optimistic provide had a network-size estimate",
                         provide.optimistic.is_some(),
                     );
                 }
                 let seeds = self.table.closest(&key, self.config.k, &self.population);
-                provide.lookup =
-                    Some(Lookup::new(key, &seeds, self.config.alpha, self.config.beta, &self.population));
+                provide.lookup = Some(Lookup::new(key, &seeds, self.config.lookup(), &self.population));
             }
             Fleet::Fullrt => {
                 let peers = self.full_closest(&key);
@@ -260,7 +259,7 @@ impl Measurer {
         match self.fleet {
             Fleet::Default | Fleet::Optprov => {
                 let seeds = self.table.closest(&key, self.config.k, &self.population);
-                let lookup = Lookup::new(key, &seeds, self.config.alpha, self.config.beta, &self.population);
+                let lookup = Lookup::new(key, &seeds, self.config.lookup(), &self.population);
                 let id = self.add_task(Task::Retrieve { op, lookup: Some(lookup), out: 0, rpcs: 0 });
                 self.advance(ctx, id);
             }
@@ -300,7 +299,7 @@ impl Measurer {
         }
         for target in targets {
             let seeds = self.table.closest(&target, self.config.k, &self.population);
-            let lookup = Lookup::new(target, &seeds, self.config.alpha, self.config.beta, &self.population);
+            let lookup = Lookup::new(target, &seeds, self.config.lookup(), &self.population);
             let id = self.add_task(Task::Refresh(lookup));
             self.advance(ctx, id);
         }
@@ -319,6 +318,22 @@ impl Measurer {
 
     // ---- progress -----------------------------------------------------------------------
 
+    /// Feeds a completed lookup to the network-size estimator (upstream does after every
+    /// `GetClosestPeers` and optimistic provide that completed).
+    fn track(&mut self, now: Time, lookup: &Lookup) {
+        let me = self.population.key(self.me);
+        let cpl = me.common_prefix(lookup.target());
+        let peers = match self.config.netsize_track {
+            NetsizeTrack::Known => lookup.closest_known(),
+            NetsizeTrack::Queried => lookup.closest_queried(),
+        };
+        let fitting = peers.iter().filter(|p| me.common_prefix(self.population.key(**p)) == cpl).count();
+        let weight = netsize::weight(self.table.bucket_len(cpl), fitting, self.config.k);
+        let distances: Vec<f64> =
+            peers.iter().map(|p| self.population.key(*p).distance(lookup.target()).normed()).collect();
+        self.estimator.track(&distances, self.config.k, weight, now);
+    }
+
     /// Sends task `id`'s lookup the requests it wants now: `request(rpc, target)` to each.
     fn query(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32, lookup: &mut Lookup, request: fn(u32, Key) -> Msg) {
         let target = *lookup.target();
@@ -333,25 +348,22 @@ impl Measurer {
         let Some(mut task) = self.tasks.remove(&id) else { return };
         let finished = match &mut task {
             Task::Refresh(lookup) => {
+                self.query(ctx, id, lookup, find_node);
                 if lookup.done() {
-                    let (finish, seen) = lookup.hops(self.config.k);
+                    let (finish, seen) = lookup.hops();
                     ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 0]);
-                    self.estimator.track(lookup.result_distances(self.config.k), self.config.k);
-                    true
-                } else {
-                    self.query(ctx, id, lookup, find_node);
-                    false
+                    self.track(ctx.now(), lookup);
                 }
+                lookup.done()
             }
             Task::Provide(provide) => self.advance_provide(ctx, id, provide),
             Task::Retrieve { op, lookup, out, rpcs } => match lookup {
-                Some(lookup) if lookup.done() => {
-                    self.finish_retrieve(ctx, *op, None, (0, 0), lookup.rpcs);
-                    true
-                }
                 Some(lookup) => {
                     self.query(ctx, id, lookup, get_providers);
-                    false
+                    if lookup.done() {
+                        self.finish_retrieve(ctx, *op, None, (0, 0), lookup.rpcs);
+                    }
+                    lookup.done()
                 }
                 None if *out == 0 => {
                     self.finish_retrieve(ctx, *op, None, (1, 0), *rpcs);
@@ -390,9 +402,10 @@ impl Measurer {
 
     fn advance_provide(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32, provide: &mut Provide) -> bool {
         if let Some(lookup) = provide.lookup.as_mut() {
-            let mut stop = lookup.done();
-            if let Some(thresholds) = provide.optimistic.filter(|_| !stop) {
-                // Optimistic provide's stop function (`lookup_optim.go`, `stopFn`).
+            let mut stop = false;
+            if let Some(thresholds) = provide.optimistic {
+                // Optimistic provide's stop function (`lookup_optim.go`, `stopFn`), asked
+                // during the walk and its follow-up.
                 let closest = lookup.closest_live(self.config.k);
                 for &(peer, distance) in &closest {
                     if distance <= thresholds.individual && !provide.puts.contains_key(&peer) {
@@ -404,36 +417,39 @@ impl Measurer {
                 // Upstream averages over `k` slots, counting missing peers as distance 0.
                 let average = closest.iter().map(|(_, d)| d).sum::<f64>() / self.config.k as f64;
                 stop = live >= self.config.k || average < thresholds.set;
-                if stop && !lookup.done() {
+                if stop && !lookup.walk_ended() {
                     ctx.sometimes("kademlia: optimistic provide stopped its walk early", true);
                 }
             }
-            if stop {
-                let lookup = provide.lookup.take().expect("walking");
-                provide.hops = lookup.hops(self.config.k);
-                provide.rpcs += lookup.rpcs;
-                if lookup.done() {
-                    let (finish, seen) = provide.hops;
-                    ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 1]);
-                }
-                // The walk's queries still out are cancelled (upstream cancels the query's
-                // context); stores already out go on.
-                self.rpcs.forget(ctx, |p| p.task == id && !p.put);
-                for peer in lookup.result(self.config.k) {
-                    if let std::collections::btree_map::Entry::Vacant(entry) = provide.puts.entry(peer) {
-                        entry.insert(Put::Out);
-                        self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);
-                    }
-                }
-                provide.return_after = Some(if provide.optimistic.is_some() {
-                    netsize::return_threshold(self.config.k).min(provide.puts.len())
-                } else {
-                    provide.puts.len()
-                });
-            } else {
+            if !stop {
                 self.query(ctx, id, lookup, find_node);
+                stop = lookup.done();
+                if stop {
+                    let (finish, seen) = lookup.hops();
+                    ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 1]);
+                    self.track(ctx.now(), lookup);
+                }
+            }
+            if !stop {
                 return false;
             }
+            let lookup = provide.lookup.take().expect("walking");
+            provide.hops = lookup.hops();
+            provide.rpcs += lookup.rpcs;
+            // The lookup's queries still out are cancelled (upstream cancels the query's
+            // context); stores already out go on.
+            self.rpcs.forget(ctx, |p| p.task == id && !p.put);
+            for peer in lookup.result(&self.population) {
+                if let std::collections::btree_map::Entry::Vacant(entry) = provide.puts.entry(peer) {
+                    entry.insert(Put::Out);
+                    self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);
+                }
+            }
+            provide.return_after = Some(if provide.optimistic.is_some() {
+                netsize::return_threshold(self.config.k).min(provide.puts.len())
+            } else {
+                provide.puts.len()
+            });
         }
         let done = provide.puts.values().filter(|s| **s != Put::Out).count();
         let stored = provide.puts.values().filter(|s| **s == Put::Stored).count();
@@ -496,7 +512,9 @@ impl Measurer {
         }
         let mut finished = false;
         match &mut task {
-            Task::Refresh(lookup) => lookup.answered(from, closer, &self.population),
+            Task::Refresh(lookup) => {
+                lookup.answered(from, closer, &self.population);
+            }
             Task::Provide(provide) if purpose.put => {
                 if let Some(state) = provide.puts.get_mut(&from) {
                     *state = Put::Stored;
@@ -512,15 +530,18 @@ impl Measurer {
                     Some(lookup) => (lookup.query_hop(from, &self.population), 0),
                     None => (1, 0),
                 };
-                if let Some(&provider) = providers.first() {
+                let counts = match lookup {
+                    Some(lookup) => lookup.answered(from, closer, &self.population),
+                    None => {
+                        *out -= 1;
+                        true
+                    }
+                };
+                if let Some(&provider) = providers.first().filter(|_| counts) {
                     let rpcs = lookup.as_ref().map_or(*rpcs, |l| l.rpcs);
                     self.rpcs.forget(ctx, |p| p.task == id);
                     self.finish_retrieve(ctx, *op, Some(provider), hops, rpcs);
                     finished = true;
-                } else if let Some(lookup) = lookup {
-                    lookup.answered(from, closer, &self.population);
-                } else {
-                    *out -= 1;
                 }
             }
             Task::Crawl { queue, seen, found, out } => {

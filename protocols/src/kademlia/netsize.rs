@@ -1,13 +1,23 @@
 //! Optimistic provide's network-size estimate and thresholds (go-libp2p-kad-dht `netsize`
 //! and `lookup_optim.go`).
 //!
-//! A completed lookup's `k` closest peers to a random target sit at normed distances
+//! A completed lookup's `k` closest queried peers to its target sit at normed distances
 //! `d_1 < ... < d_k`; with `N` peers spread uniformly, `E[d_i] = i / (N + 1)`. The estimator
-//! keeps the last [`KEEP`] such lists and fits `1 / (N + 1)` by least squares through the
-//! origin over all of them (upstream fits the same line, weighting each rank by its
-//! variance; we weight equally). It answers once it holds [`MIN_LOOKUPS`] lists (our
-//! choice; upstream waits for a similar minimum and falls back to the classic provide
-//! until then, as we do).
+//! is upstream's (`netsize/netsize.go`):
+//! - it keeps, for each rank `i`, the last [`MAX_MEASUREMENTS`] distances of the last
+//!   [`MAX_AGE`], each with its lookup's weight;
+//! - it answers once every rank has [`MIN_MEASUREMENTS`];
+//! - per rank, it takes the weighted mean and standard deviation of the distances, then fits a
+//!   line through the origin to the means, each rank weighted by its standard deviation (as
+//!   upstream writes it), and answers `1 / slope - 1`;
+//! - a lookup's weight is `2^(b - k)` for `b` the peers in the routing-table bucket of the
+//!   target, or of the lookup's peers that would fit there if that is more (`calcWeight`):
+//!   lookups into full buckets count fully.
+//!
+//! Upstream tracks `lookupRes.closest`, the `k` closest peers *queried* when the walk ended
+//! (`query.go`, `constructLookupResult`), before the follow-up round. When a close peer is
+//! unreachable, the list reaches for a peer queried early in the walk, far from the target;
+//! docs/design-notes.md shows what that does to the estimate.
 //!
 //! Thresholds, as upstream with `k = 20`:
 //! - a peer at normed distance below `individual = GammaIncRegInv(k, 1 - 0.9) / N` is among
@@ -17,45 +27,73 @@
 //! - the provide returns after `ceil(0.75 k)` = 15 stores complete (`optProvReturnRatio`).
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
-/// Lookups the estimator remembers.
-pub const KEEP: usize = 50;
-/// Lookups it needs before it answers.
-pub const MIN_LOOKUPS: usize = 5;
+use sim::Time;
+
+/// Distances kept per rank (upstream `MaxMeasurementsThreshold`).
+pub const MAX_MEASUREMENTS: usize = 150;
+/// Distances needed per rank before it answers (upstream `MinMeasurementsThreshold`).
+pub const MIN_MEASUREMENTS: usize = 5;
+/// How long a distance is kept (upstream `MaxMeasurementAge`).
+pub const MAX_AGE: Duration = Duration::from_secs(2 * 3600);
+
+#[derive(Clone, Copy, Debug)]
+struct Measurement {
+    distance: f64,
+    weight: f64,
+    at: Time,
+}
 
 /// The network-size estimator.
 #[derive(Clone, Debug, Default)]
 pub struct Estimator {
-    lookups: VecDeque<Vec<f64>>,
+    ranks: Vec<VecDeque<Measurement>>,
 }
 
 impl Estimator {
-    /// Remembers a completed lookup's closest distances (ignored unless there are `k`).
-    pub fn track(&mut self, distances: Vec<f64>, k: usize) {
-        if distances.len() < k {
+    /// Remembers a completed lookup's `k` closest distances, closest first, with its weight
+    /// (see [`weight`]); a list of another length is ignored, as upstream.
+    pub fn track(&mut self, distances: &[f64], k: usize, weight: f64, now: Time) {
+        if distances.len() != k {
             return;
         }
-        if self.lookups.len() == KEEP {
-            self.lookups.pop_front();
+        self.ranks.resize_with(k, VecDeque::new);
+        for (rank, &distance) in self.ranks.iter_mut().zip(distances) {
+            rank.push_back(Measurement { distance, weight, at: now });
+            while rank.front().is_some_and(|m| m.at + MAX_AGE <= now) || rank.len() > MAX_MEASUREMENTS {
+                rank.pop_front();
+            }
         }
-        self.lookups.push_back(distances);
     }
 
-    /// The estimated number of peers, once enough lookups are in.
-    pub fn size(&self) -> Option<f64> {
-        if self.lookups.len() < MIN_LOOKUPS {
-            return None;
-        }
+    /// The estimated number of peers at `now`, once every rank has enough distances.
+    pub fn size(&self, now: Time) -> Option<f64> {
         let (mut xy, mut xx) = (0.0, 0.0);
-        for distances in &self.lookups {
-            for (i, d) in distances.iter().enumerate() {
-                let rank = (i + 1) as f64;
-                xy += rank * d;
-                xx += rank * rank;
+        for (i, rank) in self.ranks.iter().enumerate() {
+            let live: Vec<&Measurement> = rank.iter().filter(|m| m.at + MAX_AGE > now).collect();
+            if live.len() < MIN_MEASUREMENTS {
+                return None;
             }
+            let weights: f64 = live.iter().map(|m| m.weight).sum();
+            let mean = live.iter().map(|m| m.weight * m.distance).sum::<f64>() / weights;
+            let n = live.len() as f64;
+            let spread = live.iter().map(|m| m.weight * (m.distance - mean).powi(2)).sum::<f64>();
+            let std = (spread / ((n - 1.0) / n * weights)).sqrt();
+            let x = (i + 1) as f64;
+            xy += std * x * mean;
+            xx += std * x * x;
         }
         (xy > 0.0).then(|| xx / xy - 1.0)
     }
+}
+
+/// A tracked lookup's weight (upstream `calcWeight`): `2^(level - k)`, `level` being the
+/// peers in the owner's bucket for the target, or the tracked peers that would fit in that
+/// bucket when there are more of them.
+pub fn weight(bucket: usize, fitting: usize, k: usize) -> f64 {
+    let level = if bucket < k { bucket.max(fitting) } else { bucket };
+    2f64.powi(level.min(k) as i32 - k as i32)
 }
 
 /// Optimistic provide's distance thresholds for one network size.
@@ -153,11 +191,26 @@ mod tests {
     #[test]
     fn estimates_the_size_of_a_uniform_network() {
         let mut estimator = Estimator::default();
-        // Ideal lookups in a network of 9,999 peers: d_i = i / 10,000.
-        for _ in 0..MIN_LOOKUPS {
-            assert!(estimator.size().is_none());
-            estimator.track((1..=20).map(|i| f64::from(i) / 10_000.0).collect(), 20);
+        // Lookups in a network of 9,999 peers, d_i = i / 10,000 give or take 10%.
+        let now = Time::ZERO;
+        for j in 0..MIN_MEASUREMENTS {
+            assert!(estimator.size(now).is_none());
+            let wobble = 0.9 + 0.05 * j as f64;
+            let distances: Vec<f64> = (1..=20).map(|i| f64::from(i) / 10_000.0 * wobble).collect();
+            estimator.track(&distances, 20, 1.0, now);
         }
-        assert!((estimator.size().unwrap() - 9_999.0).abs() < 1e-6);
+        let size = estimator.size(now).unwrap();
+        assert!((size - 9_999.0).abs() < 1e-6, "{size}");
+        // A short list is ignored; distances older than MAX_AGE are forgotten.
+        estimator.track(&[0.5; 19], 20, 1.0, now);
+        assert!((estimator.size(now).unwrap() - 9_999.0).abs() < 1e-6);
+        assert!(estimator.size(now + MAX_AGE).is_none());
+    }
+
+    #[test]
+    fn weights_favour_lookups_into_full_buckets() {
+        assert_eq!(weight(20, 0, 20), 1.0);
+        assert_eq!(weight(17, 3, 20), 0.125);
+        assert_eq!(weight(10, 20, 20), 1.0, "the tracked peers would fill the bucket");
     }
 }

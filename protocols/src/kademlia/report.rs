@@ -3,7 +3,8 @@
 //! Facts the nodes state: `kad.op` `[op id, hops to finish << 32 | hops to see all k, requests,
 //! routing-table size]` for every provide and retrieval; `kad.lookup` `[hops to finish, hops
 //! to see all k, requests, 0 refresh / 1 provide]` for every lookup that ran to upstream's
-//! termination; `kad.netsize` `[estimate, true size]`; `kad.crawl` `[servers found]`.
+//! termination; `kad.netsize` `[estimate or 0 without one, reachable servers]` for every
+//! optimistic provide; `kad.crawl` `[servers found]`.
 
 use std::collections::BTreeMap;
 
@@ -231,7 +232,43 @@ pub(super) fn tables(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Table> 
     if let Some(hops) = hop_table(sim) {
         tables.push(hops);
     }
+    if let Some(netsize) = netsize_table(scenario.nodes, sim) {
+        tables.push(netsize);
+    }
     tables
+}
+
+/// Optimistic provide's network-size estimates against the number of servers (the estimate
+/// counts every server a lookup hears of, unreachable or not, with `netsize_track = "known"`).
+fn netsize_table(servers: u32, sim: &Sim<Msg>) -> Option<Table> {
+    let facts: Vec<[u64; 4]> =
+        sim.observations().facts.iter().filter(|f| f.name == "kad.netsize").map(|f| f.data).collect();
+    let truth = facts.first()?[1];
+    let mut estimates: Vec<u64> = facts.iter().map(|f| f[0]).filter(|e| *e > 0).collect();
+    estimates.sort_unstable();
+    let at = |q: f64| {
+        if estimates.is_empty() {
+            return Cell::Empty;
+        }
+        let i = ((estimates.len() as f64 * q).ceil() as usize).clamp(1, estimates.len()) - 1;
+        Cell::Int(estimates[i])
+    };
+    Some(Table {
+        title: "optimistic provide's network-size estimate (provides without one fall back to the classic provide)"
+            .into(),
+        columns: ["provides", "without estimate", "p10", "p50", "p90", "servers", "reachable servers"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![vec![
+            Cell::Int(facts.len() as u64),
+            Cell::Int((facts.len() - estimates.len()) as u64),
+            at(0.1),
+            at(0.5),
+            at(0.9),
+            Cell::Int(u64::from(servers)),
+            Cell::Int(truth),
+        ]],
+    })
 }
 
 fn region_of(scenario: &Scenario<Config>, node: u32) -> usize {

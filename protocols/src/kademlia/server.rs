@@ -69,14 +69,13 @@ impl Server {
 
     fn drive_bootstrap(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(lookup) = self.bootstrap.as_mut() else { return };
-        if lookup.done() {
-            self.bootstrap = None;
-            ctx.sometimes("kademlia: a rejoining server bootstrapped", true);
-            return;
-        }
         let target = *lookup.target();
         for peer in lookup.to_query() {
             self.rpcs.send(ctx, peer, (), self.config.read_timeout, |rpc| Msg::FindNode { rpc, target });
+        }
+        if lookup.done() {
+            self.bootstrap = None;
+            ctx.sometimes("kademlia: a rejoining server bootstrapped", true);
         }
     }
 }
@@ -97,7 +96,7 @@ impl Node for Server {
         }
         let me = *self.population.key(self.me);
         let seeds = self.table.closest(&me, self.config.k, &self.population);
-        self.bootstrap = Some(Lookup::new(me, &seeds, self.config.alpha, self.config.beta, &self.population));
+        self.bootstrap = Some(Lookup::new(me, &seeds, self.config.lookup(), &self.population));
         self.drive_bootstrap(ctx);
     }
 

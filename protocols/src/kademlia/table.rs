@@ -31,6 +31,8 @@ pub struct Population {
     pub reachable: Vec<bool>,
     /// DHT servers are ids `0..servers`.
     pub servers: u32,
+    /// How many of them answer.
+    pub reachable_servers: u32,
     /// The DHT servers' keys, sorted.
     sorted: Vec<(Key, u32)>,
 }
@@ -40,7 +42,8 @@ impl Population {
     pub fn new(keys: Vec<Key>, region: Vec<u16>, reachable: Vec<bool>, servers: u32) -> Arc<Population> {
         let mut sorted: Vec<(Key, u32)> = (0..servers).map(|i| (keys[i as usize], i)).collect();
         sorted.sort_unstable();
-        Arc::new(Population { keys, region, reachable, servers, sorted })
+        let reachable_servers = reachable[..servers as usize].iter().filter(|r| **r).count() as u32;
+        Arc::new(Population { keys, region, reachable, servers, reachable_servers, sorted })
     }
 
     /// The key of node `node`.
@@ -132,6 +135,11 @@ impl Table {
     /// Whether it holds no peer.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The peers in bucket `cpl`.
+    pub fn bucket_len(&self, cpl: u32) -> usize {
+        self.buckets.get(cpl as usize).map_or(0, Vec::len)
     }
 
     /// The deepest non-empty bucket's common-prefix length.

@@ -48,6 +48,50 @@ fn amino_10k_fleets_compare_as_upstream_reports() {
     assert!(row(&s, "default", "retrieve", "success %") >= 99.0);
 }
 
+/// The one row of the table whose title starts with `title`, by column name.
+fn cell(summary: &serde_json::Value, title: &str, column: &str) -> f64 {
+    let table = summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"].as_str().unwrap().starts_with(title))
+        .unwrap_or_else(|| panic!("no table {title}"));
+    let at = table["columns"].as_array().unwrap().iter().position(|c| c == column).unwrap();
+    table["rows"][0][at].as_f64().unwrap()
+}
+
+#[test]
+fn constructed_tables_match_tables_grown_by_joins() {
+    let grown = summary("scenarios/kademlia/bootstrap.toml", "3");
+    let text = std::fs::read_to_string("scenarios/kademlia/bootstrap.toml").unwrap();
+    let dir = scratch("kademlia-constructed");
+    let file =
+        write(&dir, "constructed.toml", &text.replace("tables = \"bootstrap\"", "tables = \"constructed\""));
+    let built = summary(&file, "3");
+    let near = |what: &str, a: f64, b: f64, within: f64| {
+        assert!((a - b).abs() <= within * b.abs(), "{what}: grown {a} vs constructed {b}");
+    };
+    for column in ["mean size", "mean full buckets", "mean of k nearest held"] {
+        near(column, cell(&grown, "routing tables", column), cell(&built, "routing tables", column), 0.01);
+    }
+    near(
+        "bucket spread",
+        cell(&grown, "routing tables", "bucket spread (of 16)"),
+        cell(&built, "routing tables", "bucket spread (of 16)"),
+        0.08,
+    );
+    for op in ["provide", "retrieve"] {
+        near(
+            &format!("{op} requests"),
+            row(&grown, "default", op, "requests"),
+            row(&built, "default", op, "requests"),
+            0.1,
+        );
+        assert_eq!(row(&grown, "default", op, "success %"), 100.0);
+        assert_eq!(row(&built, "default", op, "success %"), 100.0);
+    }
+}
+
 #[test]
 fn a_cut_region_drops_messages_and_heals() {
     let s = summary("scenarios/kademlia/region-cut.toml", "1");
@@ -65,6 +109,8 @@ fn bad_settings_are_named_with_their_place() {
         ("[settings]\nlatency_ms = [[5.0]]\n", "latency_ms", "5 x 5"),
         ("[settings]\nprovides = 1000\n", "provides", "before the end of the run"),
         ("[settings]\nunreachable = 1.5\n", "unreachable", "[0, 1)"),
+        ("[settings]\ntables = \"bootstrap\"\n", "warmup", "longer than join_over"),
+        ("[settings]\ntables = \"grown\"\n", "tables", "unknown variant"),
         ("[settings]\nfleets = [\"dht\"]\n", "fleets", "unknown variant"),
         ("[workload]\nclients = 1\nrate = \"1/s\"\n", "workload", "schedules its own"),
     ];

@@ -46,6 +46,17 @@ pub struct Config {
     /// How long a provider record lives (`amino.DefaultProvideValidity`). Default: "48h".
     #[serde(with = "duration")]
     pub provider_ttl: Duration,
+    /// How routing tables come to be: `"constructed"`, each server starts with the table a
+    /// well-refreshed life leaves it ([`super::table::Population::initial_table`]), or
+    /// `"bootstrap"`: the bootstrap servers start knowing each other, every other server
+    /// joins at a random time within `join_over` through them (a self-lookup, then a lookup
+    /// into each bucket) and refreshes so every `refresh_interval`, and the measurement
+    /// servers join once all have. Default: "constructed".
+    pub tables: Tables,
+    /// With `tables = "bootstrap"`, the DHT servers join within this long from the start.
+    /// Default: "5m".
+    #[serde(with = "duration")]
+    pub join_over: Duration,
     /// The share of DHT servers that never answer: they are in routing tables, but a dial
     /// to them times out. Default: 0.
     pub unreachable: f64,
@@ -80,6 +91,16 @@ pub struct Config {
     /// The least share of provides / retrievals that must succeed, per fleet:
     /// `{ provide = 0.9, retrieve = 0.9 }`. Checked as `kademlia.success.<op>.<fleet>`.
     pub min_success: BTreeMap<String, f64>,
+}
+
+/// How routing tables come to be (see [`Config::tables`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tables {
+    /// Built at start by the fast construction.
+    Constructed,
+    /// Grown by real joins and refreshes.
+    Bootstrap,
 }
 
 /// Which peers feed the network-size estimate (see [`Config::netsize_track`]).
@@ -183,6 +204,8 @@ impl Default for Config {
             crawl_parallelism: 1000,
             refresh_interval: Duration::from_secs(600),
             provider_ttl: Duration::from_secs(48 * 3600),
+            tables: Tables::Constructed,
+            join_over: Duration::from_secs(300),
             unreachable: 0.0,
             churn: None,
             netsize_track: NetsizeTrack::Known,
@@ -239,6 +262,15 @@ impl Config {
         }
         if self.fleets.is_empty() || self.per_region == 0 {
             return Err(("fleets", "need at least one fleet and per_region >= 1".into()));
+        }
+        if self.tables == Tables::Bootstrap && self.warmup <= self.join_over {
+            return Err((
+                "warmup",
+                format!(
+                    "with tables = \"bootstrap\" the measurement starts after every server joined: warmup ({:?}) must be longer than join_over ({:?})",
+                    self.warmup, self.join_over
+                ),
+            ));
         }
         if self.crawl_parallelism == 0 {
             return Err(("crawl_parallelism", "must be >= 1".into()));

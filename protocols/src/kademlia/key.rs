@@ -44,6 +44,12 @@ impl Key {
         256
     }
 
+    /// The `n` (at most 32) bits from bit `from` (0 = most significant), as a number.
+    pub fn bits(&self, from: u32, n: u32) -> u32 {
+        (from..(from + n).min(256))
+            .fold(0, |acc, i| (acc << 1) | ((self.0[(i / 64) as usize] >> (63 - i % 64)) & 1) as u32)
+    }
+
     /// A distance as a fraction of the key space, in `[0, 1)` (go-libp2p-kad-dht's
     /// `netsize.NormedDistance`), from its top 64 bits.
     pub fn normed(&self) -> f64 {
@@ -79,6 +85,13 @@ impl Key {
 mod tests {
     use super::*;
     use sim::Seed;
+
+    #[test]
+    fn bits_reads_across_words() {
+        let key = Key([1, 1 << 63, 0, 0]);
+        assert_eq!(key.bits(62, 4), 0b0110);
+        assert_eq!(key.bits(0, 4), 0);
+    }
 
     #[test]
     fn common_prefix_counts_shared_leading_bits() {

@@ -5,17 +5,19 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sim::history::Value;
 use sim::prelude::*;
 
-use super::config::{Config, Fleet, NetsizeTrack};
+use super::config::{Config, Fleet, NetsizeTrack, Tables};
 use super::key::Key;
 use super::lookup::Lookup;
 use super::msg::Msg;
 use super::netsize::{self, Estimator};
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
+use super::BOOTSTRAP;
 
 fn find_node(rpc: u32, target: Key) -> Msg {
     Msg::FindNode { rpc, target }
@@ -69,7 +71,11 @@ struct Provide {
 
 #[derive(Debug)]
 enum Task {
-    Refresh(Lookup),
+    /// A refresh lookup: first the node's own key (`own`), then one into each bucket.
+    Refresh {
+        lookup: Lookup,
+        own: bool,
+    },
     Provide(Box<Provide>),
     /// A retrieval by lookup (default, optprov) or by asking known peers at once (fullrt,
     /// ipni: `lookup` is `None`, `out` counts the requests).
@@ -136,7 +142,7 @@ impl Measurer {
         }
     }
 
-    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>, after: std::time::Duration, tick: Tick) {
+    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>, after: Duration, tick: Tick) {
         let timer = ctx.set_timer(after);
         self.ticks.insert(timer, tick);
     }
@@ -225,14 +231,7 @@ impl Measurer {
         self.advance(ctx, id);
     }
 
-    fn send_put(
-        &mut self,
-        ctx: &mut Ctx<'_, Msg>,
-        task: u32,
-        peer: u32,
-        key: Key,
-        timeout: std::time::Duration,
-    ) {
+    fn send_put(&mut self, ctx: &mut Ctx<'_, Msg>, task: u32, peer: u32, key: Key, timeout: Duration) {
         if self.fleet == Fleet::Ipni {
             self.rpcs.send(ctx, peer, Purpose { task, put: true }, timeout, |rpc| Msg::Announce { rpc, key });
         } else {
@@ -287,22 +286,18 @@ impl Measurer {
         }
     }
 
+    /// A refresh (go-libp2p-kad-dht `rt_refresh_manager.go`): a lookup of the node's own
+    /// key, then one into each bucket ([`Table::refresh_targets`]).
     fn start_refresh(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let me = *self.population.key(self.me);
-        // Every bucket up to the deepest (at most 15, upstream `maxCplForRefresh`), plus
-        // the node's own key.
-        let deepest = self.table.max_cpl().min(15);
-        let mut targets = vec![me];
-        for cpl in 0..=deepest {
-            let rest = Key::random(ctx.rng());
-            targets.push(me.with_prefix_of(cpl, &rest));
-        }
-        for target in targets {
-            let seeds = self.table.closest(&target, self.config.k, &self.population);
-            let lookup = Lookup::new(target, &seeds, self.config.lookup(), &self.population);
-            let id = self.add_task(Task::Refresh(lookup));
-            self.advance(ctx, id);
-        }
+        self.refresh_lookup(ctx, me, true);
+    }
+
+    fn refresh_lookup(&mut self, ctx: &mut Ctx<'_, Msg>, target: Key, own: bool) {
+        let seeds = self.table.closest(&target, self.config.k, &self.population);
+        let lookup = Lookup::new(target, &seeds, self.config.lookup(), &self.population);
+        let id = self.add_task(Task::Refresh { lookup, own });
+        self.advance(ctx, id);
     }
 
     fn start_crawl(&mut self, ctx: &mut Ctx<'_, Msg>) {
@@ -347,12 +342,17 @@ impl Measurer {
     fn advance(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32) {
         let Some(mut task) = self.tasks.remove(&id) else { return };
         let finished = match &mut task {
-            Task::Refresh(lookup) => {
+            Task::Refresh { lookup, own } => {
                 self.query(ctx, id, lookup, find_node);
                 if lookup.done() {
                     let (finish, seen) = lookup.hops();
                     ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 0]);
                     self.track(ctx.now(), lookup);
+                    if *own {
+                        for target in self.table.refresh_targets(ctx.rng()) {
+                            self.refresh_lookup(ctx, target, false);
+                        }
+                    }
                 }
                 lookup.done()
             }
@@ -512,7 +512,7 @@ impl Measurer {
         }
         let mut finished = false;
         match &mut task {
-            Task::Refresh(lookup) => {
+            Task::Refresh { lookup, .. } => {
                 lookup.answered(from, closer, &self.population);
             }
             Task::Provide(provide) if purpose.put => {
@@ -569,7 +569,7 @@ impl Measurer {
             self.table.remove(peer, &self.population);
         }
         match task {
-            Task::Refresh(lookup) => lookup.failed(peer, &self.population),
+            Task::Refresh { lookup, .. } => lookup.failed(peer, &self.population),
             Task::Provide(provide) if purpose.put => {
                 if let Some(state) = provide.puts.get_mut(&peer) {
                     *state = Put::Failed;
@@ -595,14 +595,18 @@ impl Node for Measurer {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         if self.fleet.uses_dht() {
-            self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
-            if self.fleet == Fleet::Fullrt {
-                self.start_crawl(ctx);
-                self.tick(ctx, self.config.crawl_interval, Tick::Crawl);
+            let first = if self.config.tables == Tables::Bootstrap {
+                // Joins once every DHT server has: its first refresh or crawl then.
+                for peer in BOOTSTRAP {
+                    self.table.add(peer, &self.population, self.config.k);
+                }
+                self.config.join_over
             } else {
-                self.start_refresh(ctx);
-                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
-            }
+                self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
+                Duration::ZERO
+            };
+            let tick = if self.fleet == Fleet::Fullrt { Tick::Crawl } else { Tick::Refresh };
+            self.tick(ctx, first, tick);
         }
         self.schedule_next(ctx);
     }

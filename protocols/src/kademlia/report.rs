@@ -4,7 +4,8 @@
 //! routing-table size]` for every provide and retrieval; `kad.lookup` `[hops to finish, hops
 //! to see all k, requests, 0 refresh / 1 provide]` for every lookup that ran to upstream's
 //! termination; `kad.netsize` `[estimate or 0 without one, reachable servers]` for every
-//! optimistic provide; `kad.crawl` `[servers found]`.
+//! optimistic provide; `kad.crawl` `[servers found]`; `kad.table` `[size, full buckets, k
+//! nearest held, 100 x bucket spread]` for every DHT server at the warmup's end.
 
 use std::collections::BTreeMap;
 
@@ -229,13 +230,64 @@ pub(super) fn tables(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Table> 
     let mut columns = vec!["fleet".to_owned(), "op".to_owned()];
     columns.extend(regions.iter().map(|r| r.name.clone()));
     tables.push(Table { title: "p50 seconds by region of the measurement server".into(), columns, rows });
-    if let Some(hops) = hop_table(sim) {
+    if let Some(hops) = hop_table(scenario, sim) {
         tables.push(hops);
+    }
+    if let Some(routing) = routing_table(scenario, sim) {
+        tables.push(routing);
     }
     if let Some(netsize) = netsize_table(scenario.nodes, sim) {
         tables.push(netsize);
     }
     tables
+}
+
+/// The DHT servers' routing tables at the warmup's end (`kad.table`): how full, and whether
+/// each holds its `k` nearest reachable servers.
+fn routing_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
+    let mut facts: Vec<[u64; 4]> =
+        sim.observations().facts.iter().filter(|f| f.name == "kad.table").map(|f| f.data).collect();
+    if facts.is_empty() {
+        return None;
+    }
+    let n = facts.len() as f64;
+    let k = scenario.settings.k as u64;
+    facts.sort_unstable_by_key(|f| f[0]);
+    let size = |q: f64| Cell::Int(facts[((n * q).ceil() as usize).clamp(1, facts.len()) - 1][0]);
+    let mean = |i: usize| Cell::Float(facts.iter().map(|f| f[i] as f64).sum::<f64>() / n);
+    let all_nearest = facts.iter().filter(|f| f[2] == k).count() as f64;
+    Some(Table {
+        title: format!(
+            "routing tables of the {} reachable DHT servers up at the warmup's end ({})",
+            facts.len(),
+            match scenario.settings.tables {
+                super::config::Tables::Constructed => "constructed at start",
+                super::config::Tables::Bootstrap => "grown by joins and refreshes",
+            }
+        ),
+        columns: [
+            "size p10",
+            "size p50",
+            "size p90",
+            "mean size",
+            "mean full buckets",
+            "mean of k nearest held",
+            "hold all k nearest %",
+            "bucket spread (of 16)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![vec![
+            size(0.1),
+            size(0.5),
+            size(0.9),
+            mean(0),
+            mean(1),
+            mean(2),
+            Cell::Float(all_nearest * 100.0 / n),
+            Cell::Float(facts.iter().map(|f| f[3] as f64).sum::<f64>() / n / 100.0),
+        ]],
+    })
 }
 
 /// Optimistic provide's network-size estimates against the number of servers (the estimate
@@ -277,10 +329,17 @@ fn region_of(scenario: &Scenario<Config>, node: u32) -> usize {
     index as usize % scenario.settings.regions.len()
 }
 
-/// The distribution of hops over every lookup that ran to termination.
-fn hop_table(sim: &Sim<Msg>) -> Option<Table> {
-    let lookups: Vec<[u64; 4]> =
-        sim.observations().facts.iter().filter(|f| f.name == "kad.lookup").map(|f| f.data).collect();
+/// The distribution of hops over every lookup that ran to termination after the warmup
+/// (during it, a joining measurement server's first lookups start from a nearly empty table).
+fn hop_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
+    let warmup = sim::Time::from_duration(scenario.settings.warmup);
+    let lookups: Vec<[u64; 4]> = sim
+        .observations()
+        .facts
+        .iter()
+        .filter(|f| f.name == "kad.lookup" && f.time >= warmup)
+        .map(|f| f.data)
+        .collect();
     if lookups.is_empty() {
         return None;
     }
@@ -303,7 +362,7 @@ fn hop_table(sim: &Sim<Msg>) -> Option<Table> {
     }
     Some(Table {
         title: format!(
-            "lookup hops over {} lookups run to termination (refresh and provide walks)",
+            "lookup hops over {} lookups run to termination after the warmup (refresh and provide walks)",
             lookups.len()
         ),
         columns: ["hops", "finish %", "finish cum %", "all k seen %", "all k seen cum %"]

@@ -1,24 +1,40 @@
 //! A DHT server: answers FIND_NODE, GET_PROVIDERS and ADD_PROVIDER from its routing table
 //! and provider store (go-libp2p-kad-dht `handlers.go`).
 //!
-//! It starts with the table [`Population::initial_table`] builds. After a restart (churn) it
-//! has lost everything: it bootstraps from the bootstrap servers with one lookup of its own
-//! key and keeps the peers that answer (upstream runs a refresh of every bucket after
-//! connecting to the bootstrappers; one self-lookup is cheaper and fills the buckets that
-//! matter most to others, those near its own key). An unreachable server never answers.
+//! With `tables = "constructed"` it starts with the table [`Population::initial_table`]
+//! builds and never looks anything up. With `tables = "bootstrap"` it joins at a random time
+//! within `join_over` (the bootstrap servers are there from the start and know each other)
+//! and then refreshes every `refresh_interval`. Joining and refreshing are upstream's
+//! refresh (`rt_refresh_manager.go`): a lookup of its own key, then one lookup into each
+//! bucket up to the deepest ([`Table::refresh_targets`]). A server that restarts after
+//! churn has lost everything and joins the same way. The servers that answer its lookups,
+//! and the servers that send it requests, go into its table. An unreachable server never
+//! answers and never looks anything up.
+//!
+//! At the warmup's end every server states its table as the fact `kad.table` `[size, full
+//! buckets, of its k nearest reachable servers how many it holds, 100 x its full buckets'
+//! spread ([`Table::spread`])]`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sim::prelude::*;
 
-use super::config::Config;
+use super::config::{Config, Tables};
 use super::key::Key;
 use super::lookup::Lookup;
 use super::msg::Msg;
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
 use super::BOOTSTRAP;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tick {
+    Join,
+    Refresh,
+    /// State the table (`kad.table`).
+    Snapshot,
+}
 
 /// A DHT server.
 pub struct Server {
@@ -28,8 +44,13 @@ pub struct Server {
     table: Table,
     /// Provider records: content key → (provider, expiry in local time).
     providers: BTreeMap<Key, Vec<(u32, Time)>>,
-    rpcs: Rpcs<()>,
-    bootstrap: Option<Lookup>,
+    /// Requests out, each for the lookup it serves.
+    rpcs: Rpcs<u32>,
+    lookups: BTreeMap<u32, Lookup>,
+    next_lookup: u32,
+    /// The refresh's self-lookup, while it runs: the bucket lookups follow it.
+    self_lookup: Option<u32>,
+    ticks: BTreeMap<TimerId, Tick>,
 }
 
 impl Server {
@@ -43,7 +64,10 @@ impl Server {
             table,
             providers: BTreeMap::new(),
             rpcs: Rpcs::new(),
-            bootstrap: None,
+            lookups: BTreeMap::new(),
+            next_lookup: 0,
+            self_lookup: None,
+            ticks: BTreeMap::new(),
         }
     }
 
@@ -67,16 +91,66 @@ impl Server {
         }
     }
 
-    fn drive_bootstrap(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let Some(lookup) = self.bootstrap.as_mut() else { return };
+    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>, after: std::time::Duration, tick: Tick) {
+        let timer = ctx.set_timer(after);
+        self.ticks.insert(timer, tick);
+    }
+
+    /// Joins through the bootstrap servers: they go into the table, then a refresh.
+    fn join(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        for peer in BOOTSTRAP.filter(|p| *p != self.me && *p < self.population.servers) {
+            self.table.add(peer, &self.population, self.config.k);
+        }
+        self.refresh(ctx);
+    }
+
+    /// Starts a refresh with its self-lookup (unless one is running).
+    fn refresh(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if self.self_lookup.is_none() {
+            let me = *self.population.key(self.me);
+            self.self_lookup = Some(self.look_up(ctx, me));
+        }
+    }
+
+    fn look_up(&mut self, ctx: &mut Ctx<'_, Msg>, target: Key) -> u32 {
+        let id = self.next_lookup;
+        self.next_lookup += 1;
+        let seeds = self.table.closest(&target, self.config.k, &self.population);
+        self.lookups.insert(id, Lookup::new(target, &seeds, self.config.lookup(), &self.population));
+        self.drive(ctx, id);
+        id
+    }
+
+    /// Sends what lookup `id` wants to send; when it is done, and it was the refresh's
+    /// self-lookup, the bucket lookups start.
+    fn drive(&mut self, ctx: &mut Ctx<'_, Msg>, id: u32) {
+        let Some(lookup) = self.lookups.get_mut(&id) else { return };
         let target = *lookup.target();
         for peer in lookup.to_query() {
-            self.rpcs.send(ctx, peer, (), self.config.read_timeout, |rpc| Msg::FindNode { rpc, target });
+            self.rpcs.send(ctx, peer, id, self.config.read_timeout, |rpc| Msg::FindNode { rpc, target });
         }
-        if lookup.done() {
-            self.bootstrap = None;
+        if !lookup.done() {
+            return;
+        }
+        self.lookups.remove(&id);
+        if self.self_lookup == Some(id) {
+            self.self_lookup = None;
+            for target in self.table.refresh_targets(ctx.rng()) {
+                self.look_up(ctx, target);
+            }
+        }
+        if self.lookups.is_empty() && ctx.incarnation() > 0 {
             ctx.sometimes("kademlia: a rejoining server bootstrapped", true);
         }
+    }
+
+    fn snapshot(&self, ctx: &mut Ctx<'_, Msg>) {
+        let nearest = self.population.nearest(self.me, self.config.k);
+        let known = nearest.iter().filter(|p| self.table.contains(**p, &self.population)).count();
+        let spread = (self.table.spread(self.config.k, &self.population) * 100.0).round() as u64;
+        let data =
+            [self.table.len() as u64, self.table.full_buckets(self.config.k) as u64, known as u64, spread];
+        ctx.fact("kad.table", data);
     }
 }
 
@@ -87,17 +161,27 @@ impl Node for Server {
         if !self.reachable() {
             return;
         }
-        if ctx.incarnation() == 0 {
+        let now = ctx.now().since_start();
+        if now < self.config.warmup {
+            self.tick(ctx, self.config.warmup - now, Tick::Snapshot);
+        }
+        let bootstrap = self.config.tables == Tables::Bootstrap;
+        if ctx.incarnation() > 0 {
+            self.join(ctx);
+        } else if !bootstrap {
             self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
+        } else if BOOTSTRAP.contains(&self.me) {
+            for peer in BOOTSTRAP.filter(|p| *p != self.me && *p < self.population.servers) {
+                self.table.add(peer, &self.population, self.config.k);
+            }
+        } else {
+            let at = self.config.join_over.mul_f64(ctx.rng().unit());
+            self.tick(ctx, at, Tick::Join);
             return;
         }
-        for peer in BOOTSTRAP.filter(|p| *p != self.me && *p < self.population.servers) {
-            self.table.add(peer, &self.population, self.config.k);
+        if bootstrap {
+            self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
         }
-        let me = *self.population.key(self.me);
-        let seeds = self.table.closest(&me, self.config.k, &self.population);
-        self.bootstrap = Some(Lookup::new(me, &seeds, self.config.lookup(), &self.population));
-        self.drive_bootstrap(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
@@ -136,12 +220,13 @@ impl Node for Server {
                 let closer = self.table.peers().collect();
                 ctx.send(from, Msg::Peers { rpc, closer, providers: Vec::new() });
             }
-            Msg::Peers { rpc, closer, .. } if self.rpcs.answered(ctx, rpc, from).is_some() => {
+            Msg::Peers { rpc, closer, .. } => {
+                let Some(pending) = self.rpcs.answered(ctx, rpc, from) else { return };
                 self.met(from.0);
-                if let Some(lookup) = self.bootstrap.as_mut() {
+                if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {
                     lookup.answered(from.0, &closer, &self.population);
                 }
-                self.drive_bootstrap(ctx);
+                self.drive(ctx, pending.purpose);
             }
             _ => {}
         }
@@ -150,10 +235,23 @@ impl Node for Server {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
         if let Some(pending) = self.rpcs.expired(timer) {
             self.table.remove(pending.peer, &self.population);
-            if let Some(lookup) = self.bootstrap.as_mut() {
+            if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {
                 lookup.failed(pending.peer, &self.population);
             }
-            self.drive_bootstrap(ctx);
+            self.drive(ctx, pending.purpose);
+            return;
+        }
+        match self.ticks.remove(&timer) {
+            Some(Tick::Join) => {
+                self.join(ctx);
+                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+            }
+            Some(Tick::Refresh) => {
+                self.refresh(ctx);
+                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+            }
+            Some(Tick::Snapshot) => self.snapshot(ctx),
+            None => {}
         }
     }
 }

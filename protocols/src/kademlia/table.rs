@@ -7,10 +7,16 @@
 //!
 //! **Fast construction** ([`Population::initial_table`]): the peers that belong in bucket
 //! `cpl` of a node are the keys in one subtree of the key trie, a contiguous range of the
-//! sorted keys. Each bucket is filled with `k` peers drawn uniformly from its range (all of
-//! them when fewer), which is the table a node converges to after its refreshes when every
-//! server is equally likely to be met. `tests/kademlia.rs` compares it with tables built by
-//! real bootstrap lookups.
+//! sorted keys. A bucket with room for all of them gets all of them; a fuller one gets
+//! `k / 3` peers drawn uniformly from its range and the rest from the closest to one random
+//! key of the range. Grown tables look like that: a refresh lookup into a bucket meets the
+//! peers near one random key, and those fill it (`tables = "bootstrap"` grows tables by real
+//! joins and refreshes). The share was fitted on 2,000 servers
+//! (`scenarios/kademlia/bootstrap.toml`, seeds 1-4): grown and constructed tables agree on
+//! size, full buckets and nearest neighbours held to within 0.1%, and on how spread out a
+//! bucket is ([`Table::spread`]: 7.45 of 16 grown, 7.2 constructed; a uniform draw gives
+//! 11.6 and costs a lookup about one hop at p90 and 10% of its requests).
+//! `tests/kademlia.rs` keeps the two in step.
 
 use std::sync::Arc;
 
@@ -85,9 +91,26 @@ impl Population {
         for cpl in 0..256u32 {
             // Servers sharing exactly `cpl` bits: the sibling subtree at depth `cpl`.
             // `me` is not in it: its bit `cpl` differs from `me`'s.
-            let sibling = &self.sorted[self.subtree(&key.with_prefix_of(cpl, &key), cpl + 1)];
-            for i in sample(sibling.len(), k, rng) {
-                table.add(sibling[i].1, self, k);
+            let sibling_key = key.with_prefix_of(cpl, &key);
+            let sibling = &self.sorted[self.subtree(&sibling_key, cpl + 1)];
+            if sibling.len() <= k {
+                for (_, peer) in sibling {
+                    table.add(*peer, self, k);
+                }
+            } else {
+                // Half drawn uniformly, half the closest to one random key of the bucket
+                // (the peers a refresh lookup into it meets): see the module docs.
+                for i in sample(sibling.len(), k / 3, rng) {
+                    table.add(sibling[i].1, self, k);
+                }
+                let point = key.with_prefix_of(cpl, &Key::random(rng));
+                let chosen: Vec<u32> = table.buckets[cpl as usize].clone();
+                for peer in self.closest_to(&point, k, cpl + 1, |p| !chosen.contains(&p)) {
+                    if table.bucket_len(cpl) >= k {
+                        break;
+                    }
+                    table.add(peer, self, k);
+                }
             }
             // Stop once no other server shares `cpl + 1` bits with `me`.
             if self.subtree(&key, cpl + 1).len() <= usize::from(me < self.servers) {
@@ -95,6 +118,41 @@ impl Population {
             }
         }
         table
+    }
+}
+
+impl Population {
+    /// The `k` reachable servers closest to `me` (other than `me`), closest first.
+    pub fn nearest(&self, me: u32, k: usize) -> Vec<u32> {
+        self.closest_to(self.key(me), k, 0, |p| p != me && self.reachable[p as usize])
+    }
+
+    /// The `m` servers closest to `target` among those in its subtree at depth `min_bits`
+    /// for which `keep` holds, closest first. They lie in the deepest subtree around
+    /// `target` that holds `m` of them, found by halving the depth range.
+    fn closest_to(&self, target: &Key, m: usize, min_bits: u32, keep: impl Fn(u32) -> bool) -> Vec<u32> {
+        let kept =
+            |bits: u32| self.sorted[self.subtree(target, bits)].iter().filter(|(_, p)| keep(*p)).count();
+        // The deepest depth whose subtree has `m` servers at all, then up while too few kept.
+        let (mut lo, mut hi) = (min_bits, 256);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if self.subtree(target, mid).len() >= m {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        while lo > min_bits && kept(lo) < m {
+            lo -= 1;
+        }
+        let mut near: Vec<(Key, u32)> = self.sorted[self.subtree(target, lo)]
+            .iter()
+            .filter(|(_, p)| keep(*p))
+            .map(|(key, p)| (key.distance(target), *p))
+            .collect();
+        near.sort_unstable();
+        near.into_iter().take(m).map(|(_, p)| p).collect()
     }
 }
 
@@ -211,6 +269,44 @@ impl Table {
         found.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// How many buckets hold `k` peers.
+    pub fn full_buckets(&self, k: usize) -> usize {
+        self.buckets.iter().filter(|b| b.len() >= k).count()
+    }
+
+    /// How spread out the full buckets are: the mean, over full buckets, of how many of the
+    /// 16 subtrees four bits below the bucket hold one of its peers (20 peers drawn
+    /// uniformly cover about 11.6).
+    pub fn spread(&self, k: usize, population: &Population) -> f64 {
+        let full: Vec<(usize, &Vec<u32>)> =
+            self.buckets.iter().enumerate().filter(|(_, b)| b.len() >= k).collect();
+        if full.is_empty() {
+            return 0.0;
+        }
+        let covered: u32 = full
+            .iter()
+            .map(|(cpl, bucket)| {
+                let seen =
+                    bucket.iter().fold(0u16, |m, p| m | 1 << population.key(*p).bits(*cpl as u32 + 1, 4));
+                seen.count_ones()
+            })
+            .sum();
+        f64::from(covered) / full.len() as f64
+    }
+
+    /// Whether `peer` is in the table.
+    pub fn contains(&self, peer: u32, population: &Population) -> bool {
+        let cpl = self.me.common_prefix(population.key(peer)) as usize;
+        self.buckets.get(cpl).is_some_and(|b| b.contains(&peer))
+    }
+
+    /// The targets of a refresh after its self-lookup (go-libp2p-kad-dht
+    /// `rt_refresh_manager.go`): a random key in every bucket up to the deepest non-empty
+    /// one, at most 15 (`maxCplForRefresh`).
+    pub fn refresh_targets(&self, rng: &mut Rng) -> Vec<Key> {
+        (0..=self.max_cpl().min(15)).map(|cpl| self.me.with_prefix_of(cpl, &Key::random(rng))).collect()
+    }
+
     /// Every peer, bucket by bucket.
     pub fn peers(&self) -> impl Iterator<Item = u32> + '_ {
         self.buckets.iter().flatten().copied()
@@ -268,5 +364,13 @@ mod tests {
             nearest.iter().all(|p| table.peers().any(|q| q == *p)),
             "a node knows its nearest neighbours"
         );
+        let twenty: Vec<u32> = everyone.iter().take(20).map(|(_, p)| *p).collect();
+        assert_eq!(pop.nearest(me, 20), twenty);
+        assert!(twenty.iter().all(|p| table.contains(*p, &pop)));
+        // Full buckets are clustered like grown ones (about 7.2 of 16 subtrees; a uniform
+        // draw covers 11.6).
+        let spread =
+            (0..50).map(|me| pop.initial_table(me, 20, &mut rng).spread(20, &pop)).sum::<f64>() / 50.0;
+        assert!((6.5..8.0).contains(&spread), "{spread}");
     }
 }

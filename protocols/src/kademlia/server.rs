@@ -96,11 +96,16 @@ impl Server {
         self.ticks.insert(timer, tick);
     }
 
-    /// Joins through the bootstrap servers: they go into the table, then a refresh.
-    fn join(&mut self, ctx: &mut Ctx<'_, Msg>) {
+    /// The bootstrap servers (other than itself) go into the table.
+    fn add_bootstrappers(&mut self) {
         for peer in BOOTSTRAP.filter(|p| *p != self.me && *p < self.population.servers) {
             self.table.add(peer, &self.population, self.config.k);
         }
+    }
+
+    /// Joins through the bootstrap servers: they go into the table, then a refresh.
+    fn join(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.add_bootstrappers();
         self.refresh(ctx);
     }
 
@@ -171,9 +176,7 @@ impl Node for Server {
         } else if !bootstrap {
             self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
         } else if BOOTSTRAP.contains(&self.me) {
-            for peer in BOOTSTRAP.filter(|p| *p != self.me && *p < self.population.servers) {
-                self.table.add(peer, &self.population, self.config.k);
-            }
+            self.add_bootstrappers();
         } else {
             let at = self.config.join_over.mul_f64(ctx.rng().unit());
             self.tick(ctx, at, Tick::Join);

@@ -39,8 +39,8 @@ pub struct Config {
     pub crawl_interval: Duration,
     /// Crawl requests out at once (upstream crawler's `WithParallelism`). Default: 1000.
     pub crawl_parallelism: usize,
-    /// How often measurement servers refresh their routing table (go-libp2p-kad-dht
-    /// `RoutingTableRefreshPeriod`). Default: "10m".
+    /// How often measurement servers (and, with `tables = "bootstrap"`, DHT servers) refresh
+    /// their routing table (go-libp2p-kad-dht `RoutingTableRefreshPeriod`). Default: "10m".
     #[serde(with = "duration")]
     pub refresh_interval: Duration,
     /// How long a provider record lives (`amino.DefaultProvideValidity`). Default: "48h".

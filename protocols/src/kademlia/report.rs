@@ -156,8 +156,7 @@ impl Group {
             return Cell::Empty;
         }
         self.hops.sort_unstable();
-        let i = ((self.hops.len() as f64 * q).ceil() as usize).clamp(1, self.hops.len()) - 1;
-        Cell::Int(self.hops[i])
+        quantile(&self.hops, q)
     }
 
     fn mean(&self, total: u64) -> Cell {
@@ -242,18 +241,28 @@ pub(super) fn tables(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Table> 
     tables
 }
 
+/// The nearest-rank `q` quantile of `sorted` (empty when it is).
+fn quantile(sorted: &[u64], q: f64) -> Cell {
+    if sorted.is_empty() {
+        return Cell::Empty;
+    }
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    Cell::Int(sorted[i])
+}
+
 /// The DHT servers' routing tables at the warmup's end (`kad.table`): how full, and whether
 /// each holds its `k` nearest reachable servers.
 fn routing_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
-    let mut facts: Vec<[u64; 4]> =
+    let facts: Vec<[u64; 4]> =
         sim.observations().facts.iter().filter(|f| f.name == "kad.table").map(|f| f.data).collect();
     if facts.is_empty() {
         return None;
     }
     let n = facts.len() as f64;
     let k = scenario.settings.k as u64;
-    facts.sort_unstable_by_key(|f| f[0]);
-    let size = |q: f64| Cell::Int(facts[((n * q).ceil() as usize).clamp(1, facts.len()) - 1][0]);
+    let mut sizes: Vec<u64> = facts.iter().map(|f| f[0]).collect();
+    sizes.sort_unstable();
+    let size = |q: f64| quantile(&sizes, q);
     let mean = |i: usize| Cell::Float(facts.iter().map(|f| f[i] as f64).sum::<f64>() / n);
     let all_nearest = facts.iter().filter(|f| f[2] == k).count() as f64;
     Some(Table {
@@ -298,13 +307,7 @@ fn netsize_table(servers: u32, sim: &Sim<Msg>) -> Option<Table> {
     let truth = facts.first()?[1];
     let mut estimates: Vec<u64> = facts.iter().map(|f| f[0]).filter(|e| *e > 0).collect();
     estimates.sort_unstable();
-    let at = |q: f64| {
-        if estimates.is_empty() {
-            return Cell::Empty;
-        }
-        let i = ((estimates.len() as f64 * q).ceil() as usize).clamp(1, estimates.len()) - 1;
-        Cell::Int(estimates[i])
-    };
+    let at = |q: f64| quantile(&estimates, q);
     Some(Table {
         title: "optimistic provide's network-size estimate (provides without one fall back to the classic provide)"
             .into(),

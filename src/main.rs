@@ -23,6 +23,12 @@ const BAD_INPUT: u8 = 2;
 const NONDETERMINISM: u8 = 3;
 const INCONCLUSIVE: u8 = 4;
 
+/// mimalloc rather than the system allocator: runs allocate and free on every message
+/// (docs/PERFORMANCE.md measures the difference). Allocation addresses never reach a run's
+/// outcome, so the choice cannot change a trace.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "simctl",

@@ -274,9 +274,11 @@ impl Disk {
     pub fn fsync(&mut self, name: &str) -> Result<(), DiskError> {
         let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
         self.inodes[index].sync();
-        let live_names = &self.live_names;
-        self.durable_names.retain(|n, i| *i != index || live_names.get(n) == Some(&index));
-        self.durable_names.insert(name.to_owned(), index);
+        if self.durable_names.get(name) != Some(&index) {
+            let live_names = &self.live_names;
+            self.durable_names.retain(|n, i| *i != index || live_names.get(n) == Some(&index));
+            self.durable_names.insert(name.to_owned(), index);
+        }
         self.charge_sync();
         Ok(())
     }

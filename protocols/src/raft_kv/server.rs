@@ -125,7 +125,10 @@ impl Server {
     /// The leader proposes the next scheduled membership change that is due.
     fn propose_membership(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(raw) = self.raw.as_mut() else { return };
-        if raw.raft.state != StateRole::Leader || raw.raft.has_pending_conf() {
+        if self.config.membership.is_empty()
+            || raw.raft.state != StateRole::Leader
+            || raw.raft.has_pending_conf()
+        {
             return;
         }
         let now = ctx.now();
@@ -234,7 +237,8 @@ impl Server {
             sync: ready.must_sync(),
         };
         match raw.mut_store().save(&changes) {
-            Ok(wrote) => ctx.count("log writes", u64::from(wrote)),
+            Ok(true) => ctx.count("log writes", 1),
+            Ok(false) => {}
             Err(_) => return self.fail(ctx),
         }
         send_all(ctx, ready.take_persisted_messages());
@@ -302,6 +306,9 @@ impl Server {
 
     fn serve_reads(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let applied = self.applied;
+        if self.confirmed.iter().all(|(index, _)| *index > applied) {
+            return;
+        }
         let (ready, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.confirmed).into_iter().partition(|(index, _)| *index <= applied);
         self.confirmed = waiting;

@@ -5,9 +5,13 @@
 //! about 50–75 µs of CPU each (docs/PERFORMANCE.md).
 //!
 //! Format: records `[payload length: u32 LE][CRC-32 of the payload: u32 LE][payload]`, the
-//! payload `[kind: u8][body]`: `1` entries (`count: u32`, then `length: u32` + protobuf
-//! `Entry` each; the first index replaces any entries from it on), `2` hard state
-//! (protobuf), `3` snapshot (protobuf; replaces the whole log). Recovery replays records up
+//! payload `[kind: u8][body]`: `1` entries (`count: u32`, then per entry `index: u64`,
+//! `term: u64`, `type: u8`, `data length: u32`, data, `context length: u32`, context; the
+//! first index replaces any entries from it on), `2` hard state (`term`, `vote`, `commit`:
+//! u64 each), `3` snapshot (protobuf; replaces the whole log). All integers are little-endian.
+//! Entries and hard states are laid out by hand rather than as protobuf: they are written on
+//! every Ready, and protobuf's size pass and field tags cost more than the rest of the
+//! append (docs/PERFORMANCE.md). Recovery replays records up
 //! to the first that is incomplete, fails its CRC or has an empty payload (a torn write,
 //! or the zeros a torn write leaves before its surviving sectors), and truncates the file
 //! there, so later appends start on a record boundary.
@@ -17,8 +21,8 @@
 //! directory sync leaves the old log in place, and the leftover `raft.wal.new` is removed
 //! at the next open.
 
-use protobuf::Message as _;
-use raft::eraftpb::{Entry, HardState, Snapshot};
+use protobuf::{Message as _, ProtobufEnum as _};
+use raft::eraftpb::{Entry, EntryType, HardState, Snapshot};
 use sim::{DiskError, DiskHandle};
 
 /// The log's file.
@@ -67,13 +71,20 @@ fn encode(record: &Record<'_>, out: &mut Vec<u8>) {
             payload.push(ENTRIES);
             payload.extend_from_slice(&(entries.len() as u32).to_le_bytes());
             for entry in *entries {
-                payload.extend_from_slice(&entry.compute_size().to_le_bytes());
-                entry.write_to_vec(payload).expect("entries encode");
+                payload.extend_from_slice(&entry.index.to_le_bytes());
+                payload.extend_from_slice(&entry.term.to_le_bytes());
+                payload.push(entry.get_entry_type() as u8);
+                for bytes in [&entry.data[..], &entry.context[..]] {
+                    payload.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    payload.extend_from_slice(bytes);
+                }
             }
         }
         Record::HardState(hard_state) => {
             payload.push(HARD_STATE);
-            hard_state.write_to_vec(payload).expect("hard states encode");
+            for field in [hard_state.term, hard_state.vote, hard_state.commit] {
+                payload.extend_from_slice(&field.to_le_bytes());
+            }
         }
         Record::Snapshot(snapshot) => {
             payload.push(SNAPSHOT);
@@ -87,7 +98,12 @@ fn encode(record: &Record<'_>, out: &mut Vec<u8>) {
 }
 
 fn encode_all(records: &[Record<'_>]) -> Vec<u8> {
-    let mut bytes = Vec::new();
+    let entries = |r: &Record<'_>| match r {
+        Record::Entries(entries) => entries.iter().map(|e| 25 + e.data.len() + e.context.len()).sum(),
+        Record::HardState(_) => 24,
+        Record::Snapshot(snapshot) => snapshot.data.len() + 64,
+    };
+    let mut bytes = Vec::with_capacity(records.iter().map(|r| 13 + entries(r)).sum());
     for record in records {
         encode(record, &mut bytes);
     }
@@ -96,6 +112,28 @@ fn encode_all(records: &[Record<'_>]) -> Vec<u8> {
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Reads the entry that starts at `*at` and moves `*at` past it.
+fn entry_at(body: &[u8], at: &mut usize) -> Option<Entry> {
+    let index = u64_at(body, *at)?;
+    let term = u64_at(body, *at + 8)?;
+    let entry_type = EntryType::from_i32(i32::from(*body.get(*at + 16)?))?;
+    *at += 17;
+    let mut field = || {
+        let length = u32_at(body, *at)? as usize;
+        let bytes = body.get(*at + 4..*at + 4 + length)?;
+        *at += 4 + length;
+        Some(bytes.to_vec())
+    };
+    let (data, context) = (field()?, field()?);
+    let mut entry = Entry { index, term, data: data.into(), context: context.into(), ..Entry::default() };
+    entry.set_entry_type(entry_type);
+    Some(entry)
 }
 
 /// Applies one payload to `state`; an undecodable payload that passed its CRC is corruption
@@ -107,10 +145,8 @@ fn replay(payload: &[u8], state: &mut Recovered) -> Result<(), String> {
             let count = u32_at(body, 0).ok_or("entries record without a count")? as usize;
             let mut at = 4;
             for _ in 0..count {
-                let length = u32_at(body, at).ok_or("entry without a length")? as usize;
-                let bytes = body.get(at + 4..at + 4 + length).ok_or("entry past its record")?;
-                let entry = Entry::parse_from_bytes(bytes).map_err(|e| e.to_string())?;
-                at += 4 + length;
+                let entry =
+                    entry_at(body, &mut at).ok_or("an entry runs past its record or has an unknown type")?;
                 let after = state.snapshot.as_ref().map_or(0, |s| s.get_metadata().index);
                 let first = state.entries.first().map_or(after + 1, |e| e.index);
                 if entry.index <= after {
@@ -128,7 +164,11 @@ fn replay(payload: &[u8], state: &mut Recovered) -> Result<(), String> {
                 state.entries.push(entry);
             }
         }
-        HARD_STATE => state.hard_state = Some(HardState::parse_from_bytes(body).map_err(|e| e.to_string())?),
+        HARD_STATE => {
+            let field = |i: usize| u64_at(body, 8 * i).ok_or("a hard state shorter than 24 bytes");
+            let (term, vote, commit) = (field(0)?, field(1)?, field(2)?);
+            state.hard_state = Some(HardState { term, vote, commit, ..HardState::default() });
+        }
         SNAPSHOT => {
             // A snapshot replaces the whole log: entries past it may conflict with it (a
             // compaction writes the entries it keeps after the snapshot).
@@ -241,6 +281,22 @@ mod tests {
         let (_, state) = Wal::open(disk, true).unwrap();
         assert_eq!(state.snapshot.as_ref().unwrap().get_metadata().index, 1);
         assert_eq!(indexes(&state), vec![(2, 2), (3, 2)]);
+    }
+
+    #[test]
+    fn entries_and_hard_states_come_back_field_for_field() {
+        let disk = DiskHandle::new(Disk::new(DiskConfig::default()));
+        let (mut wal, _) = Wal::open(disk.clone(), true).unwrap();
+        let mut change = Entry { index: 1, term: 7, data: vec![1, 2, 3].into(), ..Entry::default() };
+        change.set_entry_type(EntryType::EntryConfChange);
+        change.context = vec![9; 300].into();
+        let empty = Entry { index: 2, term: u64::MAX, ..Entry::default() };
+        let hard = HardState { term: u64::MAX, vote: 5, commit: 2, ..HardState::default() };
+        wal.append(&[Record::Entries(&[change.clone(), empty.clone()]), Record::HardState(&hard)], true)
+            .unwrap();
+        let (_, state) = Wal::open(disk, true).unwrap();
+        assert_eq!(state.entries, vec![change, empty]);
+        assert_eq!(state.hard_state, Some(hard));
     }
 
     #[test]

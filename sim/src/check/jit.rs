@@ -72,6 +72,9 @@ pub(crate) struct Jit<'a, M: Model> {
     called: Vec<usize>,
     linearized: Vec<u64>,
     linearized_hash: u64,
+    /// Every operation below this one is linearized: the scans for pending operations start
+    /// here, so a long history costs what is open, not everything called so far.
+    open_from: usize,
     memo: Memo<M::State>,
     state: M::State,
     state_hash: u64,
@@ -79,7 +82,8 @@ pub(crate) struct Jit<'a, M: Model> {
     stack: Vec<Node<M::State>>,
     /// Moves made without branching since the last node (undone with that node).
     forced_moves: Vec<Vec<Move<M::State>>>,
-    pub(crate) best: Vec<usize>,
+    /// The linearized set of the configuration that got furthest (see `best_ops`).
+    best: Vec<u64>,
     best_event: usize,
     best_stuck: Option<usize>,
     pub(crate) steps: u64,
@@ -137,6 +141,7 @@ impl<'a, M: Model> Jit<'a, M> {
             event: 0,
             stack: Vec::new(),
             forced_moves: vec![Vec::new()],
+            open_from: 0,
             best: Vec::new(),
             best_event: 0,
             best_stuck: None,
@@ -162,6 +167,19 @@ impl<'a, M: Model> Jit<'a, M> {
     fn flip(&mut self, op: usize) {
         self.linearized[op / 64] ^= 1 << (op % 64);
         self.linearized_hash ^= mix64(op as u64 ^ 0x5851_F42D_4C95_7F2D);
+        if !self.is_linearized(op) {
+            self.open_from = self.open_from.min(op);
+        }
+        while self.open_from < self.ops.len() && self.is_linearized(self.open_from) {
+            self.open_from += 1;
+        }
+    }
+
+    /// The operations linearized in the configuration that got furthest through the
+    /// history, in call order.
+    pub(crate) fn best_ops(&self) -> Vec<usize> {
+        let linearized = |q: usize| self.best[q / 64] >> (q % 64) & 1 == 1;
+        (0..self.ops.len()).filter(|&q| linearized(q)).collect()
     }
 
     /// Applies a step's result for `op`; returns the move, to undo later.
@@ -193,7 +211,7 @@ impl<'a, M: Model> Jit<'a, M> {
         loop {
             // Greedy: completed pending operations that change nothing go now.
             let pending = self.called[self.event];
-            let same = (0..pending).find(|&q| {
+            let same = (self.open_from..pending).find(|&q| {
                 !self.unknown[q]
                     && !self.is_linearized(q)
                     && self.model.step(&self.state, &self.inputs[q]) == Step::Same
@@ -218,7 +236,7 @@ impl<'a, M: Model> Jit<'a, M> {
     /// Remembers the configuration that got furthest through the history, for the witness.
     fn record_best(&mut self, forced: usize) {
         if self.best_stuck.is_none() || self.event > self.best_event {
-            self.best = (0..self.ops.len()).filter(|&q| self.is_linearized(q)).collect();
+            self.best.clone_from(&self.linearized);
             self.best_event = self.event;
             self.best_stuck = Some(forced);
         }
@@ -246,7 +264,7 @@ impl<'a, M: Model> Jit<'a, M> {
         self.record_best(forced);
         let pending = self.called[self.event];
         let mut candidates = vec![forced];
-        candidates.extend((0..pending).filter(|&q| q != forced && !self.is_linearized(q)));
+        candidates.extend((self.open_from..pending).filter(|&q| q != forced && !self.is_linearized(q)));
         self.keep_first_of_twins(&mut candidates);
         self.stack.push(Node { event: self.event, forced, candidates, next: 0, arrived_by });
         None

@@ -190,7 +190,7 @@ fn witness<M: Model>(search: &Jit<'_, M>) -> Witness {
         .take(12)
         .map(|op| (*op).clone())
         .collect();
-    let mut prefix: Vec<CheckOp> = search.best.iter().map(|&i| search.ops[i].clone()).collect();
+    let mut prefix: Vec<CheckOp> = search.best_ops().into_iter().map(|i| search.ops[i].clone()).collect();
     prefix.sort_by_key(|op| op.call);
     Witness { prefix, stuck: stuck_op.clone(), concurrent }
 }

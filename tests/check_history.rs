@@ -1,7 +1,7 @@
 //! `simctl check-history`: every format, the exit statuses, the JSON contract, malformed
 //! files named by line, and a run's own history checked end to end.
 
-mod common;
+use crate::common;
 
 use common::simctl;
 

@@ -1,7 +1,7 @@
 //! The command line as a user meets it: tables, reports, exit statuses, replay, the realized
 //! fault timeline, determinism across processes.
 
-mod common;
+use crate::common;
 
 use common::{scratch, simctl, stderr, write};
 

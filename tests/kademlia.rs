@@ -2,7 +2,7 @@
 //! provide at least 10x faster than the classic provide at the median, the accelerated
 //! client between them, ipni one request), a region cut, and bad settings named.
 
-mod common;
+use crate::common;
 
 use common::{scratch, simctl, stderr, write};
 

@@ -3,7 +3,7 @@
 //! planted bug) and the `*-unsafe` scenarios (a configuration outside its safety assumptions)
 //! must fail instead, with exit status 1, on at least one of the two seeds.
 
-mod common;
+use crate::common;
 
 use common::simctl;
 

@@ -1,7 +1,7 @@
 //! `simctl shrink` and `simctl bisect` on the Raft canaries: each shrinks to a scenario of at
 //! most three faults that still fails the same way, and bisect's window holds the bad read.
 
-mod common;
+use crate::common;
 
 use common::{scratch, simctl, stderr, write};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! `simctl sweep` and `simctl merge`: the same results however the seeds are split, resume,
 //! isolation of failing seeds, JUnit output.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

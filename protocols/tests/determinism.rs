@@ -55,7 +55,7 @@ fn child_prints_trace_hash() {
 fn same_trace_in_two_processes() {
     let child = || {
         let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["child_prints_trace_hash", "--exact", "--nocapture", "--test-threads", "1"])
+            .args(["determinism::child_prints_trace_hash", "--exact", "--nocapture", "--test-threads", "1"])
             .env(CHILD, "1")
             .output()
             .expect("the test binary runs");

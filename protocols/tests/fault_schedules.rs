@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 use common::seed;
 use protocols::pingpong::{self, Config};

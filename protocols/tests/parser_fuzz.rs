@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 use common::seed;
 use protocols::registry;

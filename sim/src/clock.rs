@@ -28,8 +28,10 @@ impl LocalClock {
     /// The reading at true time `now`.
     pub fn read(&self, now: Time) -> Time {
         let elapsed = i128::from(now.as_nanos()) - i128::from(self.anchor_true);
-        let local = self.anchor_local + elapsed * (PPM + i128::from(self.drift_ppm)) / PPM;
-        Time(local.clamp(0, i128::from(u64::MAX)) as u64)
+        // Without drift the rate is 1: skip the 128-bit division (most clocks, most reads).
+        let scaled =
+            if self.drift_ppm == 0 { elapsed } else { elapsed * (PPM + i128::from(self.drift_ppm)) / PPM };
+        Time((self.anchor_local + scaled).clamp(0, i128::from(u64::MAX)) as u64)
     }
 
     /// Moves the reading by `delta_nanos` (positive: forward) at true time `now`.
@@ -54,6 +56,9 @@ impl LocalClock {
     /// The true time it takes this clock's oscillator to measure `local` (for timers).
     /// Rounded up, so a timer never fires before its local duration has passed.
     pub fn true_duration(&self, local: Duration) -> u64 {
+        if self.drift_ppm == 0 {
+            return duration_to_nanos(local);
+        }
         let local = i128::from(duration_to_nanos(local));
         let rate = PPM + i128::from(self.drift_ppm);
         let nanos = (local * PPM + rate - 1) / rate;

@@ -1,7 +1,7 @@
 //! The double-run check finds the first differing event, and stream isolation: adding an
 //! unrelated node changes nothing for the others.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::rc::Rc;

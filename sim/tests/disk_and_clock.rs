@@ -1,7 +1,7 @@
 //! Disks and clocks seen from a node: what survives a crash, fsync latency, damage budget,
 //! full disks, clock offsets, drift and steps.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sim::prelude::*;

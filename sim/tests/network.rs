@@ -1,6 +1,6 @@
 //! Network semantics at the engine level: loss, duplication, FIFO, cuts, messages in flight.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sim::hash::digest;

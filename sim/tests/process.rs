@@ -1,6 +1,6 @@
 //! Process faults: crash, restart, pause/resume, and timers across them.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,7 +1,7 @@
 //! Fault targets (a node, a random node, a role, the node an earlier fault hit) and the
 //! replay property: the realized fault log, scheduled again, reproduces the same run.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sim::prelude::*;

@@ -1,7 +1,7 @@
 //! The workload driver through the engine: closed and open loop, histories, latency measured
 //! from the intended start.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

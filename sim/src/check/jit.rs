@@ -91,6 +91,11 @@ pub(crate) struct Jit<'a, M: Model> {
     started: bool,
 }
 
+/// Whether bit `op` of a linearized set is set.
+fn bit(words: &[u64], op: usize) -> bool {
+    words[op / 64] >> (op % 64) & 1 == 1
+}
+
 impl<'a, M: Model> Jit<'a, M> {
     /// A search over `ops` (any order), prepared by the model as `inputs`.
     pub(crate) fn new(model: &'a M, ops: Vec<&'a CheckOp>, inputs: Vec<M::Input>) -> Jit<'a, M> {
@@ -161,7 +166,7 @@ impl<'a, M: Model> Jit<'a, M> {
     }
 
     fn is_linearized(&self, op: usize) -> bool {
-        self.linearized[op / 64] >> (op % 64) & 1 == 1
+        bit(&self.linearized, op)
     }
 
     fn flip(&mut self, op: usize) {
@@ -178,8 +183,7 @@ impl<'a, M: Model> Jit<'a, M> {
     /// The operations linearized in the configuration that got furthest through the
     /// history, in call order.
     pub(crate) fn best_ops(&self) -> Vec<usize> {
-        let linearized = |q: usize| self.best[q / 64] >> (q % 64) & 1 == 1;
-        (0..self.ops.len()).filter(|&q| linearized(q)).collect()
+        (0..self.ops.len()).filter(|&q| bit(&self.best, q)).collect()
     }
 
     /// Applies a step's result for `op`; returns the move, to undo later.

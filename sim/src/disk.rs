@@ -22,7 +22,7 @@
 //! - With a `capacity`, a write that would make the live files larger fails with
 //!   [`DiskError::Full`] and changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -105,40 +105,43 @@ pub struct DiskStats {
     pub corruptions: u64,
 }
 
-/// The unit in which a file's unsynced changes are tracked.
-const BLOCK: usize = 4096;
-
 #[derive(Clone, Debug, Default)]
 struct Inode {
     live: Vec<u8>,
     durable: Vec<u8>,
-    /// The blocks of `live` that may differ from `durable` (besides the length).
-    dirty: BTreeSet<usize>,
+    /// The byte ranges of `live` that may differ from `durable` (besides the length), in
+    /// the order written; a write touching the previous one's range extends it, so a run of
+    /// appends is one range.
+    dirty: Vec<(usize, usize)>,
     /// The last write since the last fsync, for torn writes (kept while they are on).
     last_write: Option<(usize, Vec<u8>)>,
 }
 
 impl Inode {
     fn mark_dirty(&mut self, start: usize, end: usize) {
-        self.dirty.extend(start / BLOCK..end.div_ceil(BLOCK));
+        match self.dirty.last_mut() {
+            Some(last) if start <= last.1 && end >= last.0 => *last = (last.0.min(start), last.1.max(end)),
+            _ => self.dirty.push((start, end)),
+        }
     }
 
     fn is_dirty(&self) -> bool {
         !self.dirty.is_empty() || self.live.len() != self.durable.len()
     }
 
-    /// Copies the dirty blocks to the durable view. Every byte that differs between the two
-    /// views lies in a dirty block: writes, extensions and truncations all mark theirs, so a
+    /// Copies the dirty ranges to the durable view. Every byte that differs between the two
+    /// views lies in a dirty range: writes, extensions and truncations all mark theirs, so a
     /// sync costs what changed, not the file's size.
     fn sync(&mut self) {
         let len = self.live.len();
         self.durable.resize(len, 0);
-        for block in std::mem::take(&mut self.dirty) {
-            let (lo, hi) = (block * BLOCK, ((block + 1) * BLOCK).min(len));
+        for &(lo, hi) in &self.dirty {
+            let hi = hi.min(len);
             if lo < hi {
                 self.durable[lo..hi].copy_from_slice(&self.live[lo..hi]);
             }
         }
+        self.dirty.clear();
         self.last_write = None;
     }
 }

@@ -59,6 +59,9 @@ pub struct Log {
     /// The configuration as of the last applied entry.
     conf_state: ConfState,
     snapshot: Snapshot,
+    /// The snapshot's index and term: raft-rs asks for them on most calls, and protobuf's
+    /// `get_metadata` goes through a lazily built default instance each time.
+    snapshot_at: (u64, u64),
     entries: Vec<Entry>,
 }
 
@@ -132,6 +135,7 @@ impl Log {
             hard_state: recovered.hard_state.unwrap_or_default(),
             conf_state: ConfState::default(),
             snapshot: Snapshot::default(),
+            snapshot_at: (0, 0),
             entries: recovered.entries,
         };
         if let Some(snapshot) = recovered.snapshot {
@@ -140,9 +144,9 @@ impl Log {
             // persisted lazily and may be older than the last snapshot.
             let index = snapshot.get_metadata().index;
             log.hard_state.commit = log.hard_state.commit.max(index);
-            log.snapshot = snapshot;
+            log.set_snapshot(snapshot);
         }
-        if log.snapshot.get_metadata().index == 0 && log.entries.is_empty() {
+        if log.snapshot_at.0 == 0 && log.entries.is_empty() {
             if let Some(voters) = voters {
                 log.bootstrap(voters).map_err(|e| format!("could not bootstrap the log: {e}"))?;
             }
@@ -223,7 +227,7 @@ impl Log {
             }
         }
         if let Some(snapshot) = changes.snapshot {
-            self.snapshot = snapshot.clone();
+            self.set_snapshot(snapshot.clone());
             self.conf_state = snapshot.get_metadata().get_conf_state().clone();
             self.entries.clear();
             let index = snapshot.get_metadata().index;
@@ -263,8 +267,14 @@ impl Log {
             Store::Wal(wal) => wal.rewrite(&snapshot, &self.hard_state, kept)?,
         }
         self.entries.drain(..drop.min(self.entries.len()));
-        self.snapshot = snapshot;
+        self.set_snapshot(snapshot);
         Ok(())
+    }
+
+    fn set_snapshot(&mut self, snapshot: Snapshot) {
+        let meta = snapshot.get_metadata();
+        self.snapshot_at = (meta.index, meta.term);
+        self.snapshot = snapshot;
     }
 
     /// Records the commit index raft-rs reported (persisted with the next hard state).
@@ -282,12 +292,17 @@ impl Log {
         &self.snapshot
     }
 
+    /// The latest snapshot's index.
+    pub fn snapshot_index(&self) -> u64 {
+        self.snapshot_at.0
+    }
+
     fn first(&self) -> u64 {
-        self.snapshot.get_metadata().index + 1
+        self.snapshot_at.0 + 1
     }
 
     fn last(&self) -> u64 {
-        self.entries.last().map_or(self.snapshot.get_metadata().index, |e| e.index)
+        self.entries.last().map_or(self.snapshot_at.0, |e| e.index)
     }
 }
 
@@ -316,9 +331,9 @@ impl Storage for Log {
     }
 
     fn term(&self, index: u64) -> raft::Result<u64> {
-        let snapshot = self.snapshot.get_metadata();
-        if index == snapshot.index {
-            return Ok(snapshot.term);
+        let (snapshot_index, snapshot_term) = self.snapshot_at;
+        if index == snapshot_index {
+            return Ok(snapshot_term);
         }
         if index < self.first() {
             return Err(raft::Error::Store(StorageError::Compacted));
@@ -338,7 +353,7 @@ impl Storage for Log {
     }
 
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        if self.snapshot.get_metadata().index < request_index {
+        if self.snapshot_at.0 < request_index {
             return Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable));
         }
         Ok(self.snapshot.clone())
@@ -349,7 +364,7 @@ impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Log")
             .field("hard_state", &self.hard_state)
-            .field("snapshot_index", &self.snapshot.get_metadata().index)
+            .field("snapshot_index", &self.snapshot_at.0)
             .field("entries", &self.entries.len())
             .finish()
     }

@@ -323,7 +323,7 @@ impl Server {
     fn compact(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let every = self.config.compact_every;
         let raw = self.raw.as_mut().expect("running");
-        let snapshot_index = raw.store().latest_snapshot().get_metadata().index;
+        let snapshot_index = raw.store().snapshot_index();
         let due = every > 0 && self.applied >= snapshot_index + every;
         if !(due || self.conf_changed && self.applied > snapshot_index) {
             return;

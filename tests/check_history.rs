@@ -3,20 +3,11 @@
 
 use crate::common;
 
-use common::simctl;
+use common::{scratch, simctl, write};
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
-
-fn file(name: &str, text: &str) -> String {
-    let dir: PathBuf = std::env::temp_dir().join(format!("simctl-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
 
 fn verdict(output: &Output) -> Value {
     let line = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default().to_owned();
@@ -50,8 +41,9 @@ fn every_format_with_its_verdict_and_exit_status() {
         ("kv-good.txt", kv_good.to_owned(), "kv", None, "linearizable", 0),
         ("kv-bad.txt", kv_bad, "kv", None, "not-linearizable", 1),
     ];
+    let dir = scratch("check-formats");
     for (name, text, model, init, expected, status) in cases {
-        let path = file(name, &text);
+        let path = write(&dir, name, &text);
         let mut args = vec!["check-history", &path, "--model", model, "--json"];
         if let Some(init) = init {
             args.extend(["--init", init]);
@@ -71,7 +63,7 @@ fn every_format_with_its_verdict_and_exit_status() {
 
 #[test]
 fn a_runs_own_history_checks_out() {
-    let out = std::env::temp_dir().join(format!("simctl-check-run-{}", std::process::id()));
+    let out = scratch("check-run");
     let run =
         simctl(&["run", "scenarios/pingpong/crash.toml", "--seed", "3", "--out", out.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(0));
@@ -85,7 +77,7 @@ fn a_runs_own_history_checks_out() {
                {\"time\":5,\"node\":3,\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":null}\n\
                {\"time\":6,\"node\":4,\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n\
                {\"time\":9,\"node\":4,\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n";
-    let path = file("own.jsonl", own);
+    let path = write(&out, "own.jsonl", own);
     assert_eq!(simctl(&["check-history", &path, "--model", "register"]).status.code(), Some(0));
 }
 
@@ -99,17 +91,18 @@ fn malformed_histories_exit_2_naming_the_line() {
         ("bad-json.jsonl", "{\"time\":0,\"node\":3,\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1}\n{\"time\":\n", 2),
         ("bad-type.edn", "[{:process 0, :type :maybe, :f :read, :value nil}]", 1),
     ];
+    let dir = scratch("check-malformed");
     for (name, text, line) in cases {
-        let path = file(name, text);
+        let path = write(&dir, name, text);
         let output = simctl(&["check-history", &path, "--model", "kv"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
         assert!(stderr.contains(&format!("{path}:{line}: ")), "{name}: line {line} in {stderr:?}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let empty = file("empty.edn", "");
+    let empty = write(&dir, "empty.edn", "");
     assert_eq!(simctl(&["check-history", &empty, "--model", "kv"]).status.code(), Some(2));
-    let good = file("good.log", JEPSEN_GOOD);
+    let good = write(&dir, "good.log", JEPSEN_GOOD);
     assert_eq!(simctl(&["check-history", &good, "--model", "stack"]).status.code(), Some(2), "unknown model");
     assert_eq!(simctl(&["check-history", &good, "--model", "kv", "--format", "xml"]).status.code(), Some(2));
 }
@@ -131,7 +124,8 @@ fn an_exhausted_budget_is_unknown_exit_4() {
     for p in 12..16 {
         log += &format!("INFO  jepsen.util - {p}\t:ok\t:read\t99\n");
     }
-    let path = file("hard.log", &log);
+    let dir = scratch("check-budget");
+    let path = write(&dir, "hard.log", &log);
     let output = simctl(&["check-history", &path, "--model", "cas-register", "--budget", "0s", "--json"]);
     assert_eq!(output.status.code(), Some(4), "{}", String::from_utf8_lossy(&output.stderr));
     let v = verdict(&output);

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use crate::common;
+
 const BASE: &str = r#"name = "m"
 system = "pingpong"
 nodes = 3
@@ -96,8 +98,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn malformed_scenarios_exit_2_with_file_line_and_column() {
-    let dir = std::env::temp_dir().join(format!("simctl-malformed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("malformed");
     let cases = cases();
     assert!(cases.len() >= 25);
     let mut failures = Vec::new();

@@ -22,8 +22,8 @@ fn scenario_files() -> Vec<PathBuf> {
 fn every_shipped_scenario_validates_passes_and_is_deterministic() {
     let files = scenario_files();
     assert!(files.len() >= 10, "{files:?}");
-    let out = std::env::temp_dir().join(format!("simctl-scenarios-{}", std::process::id()));
-    let out = out.to_str().unwrap();
+    let scratch = common::scratch("scenarios");
+    let out = scratch.to_str().unwrap();
     let mut problems = Vec::new();
     for file in &files {
         let file = file.to_str().unwrap();

@@ -102,6 +102,7 @@ mod tests {
         assert!(error.ends_with(":5: \"x\" is not a seed (one unsigned integer per line)"), "{error}");
         std::fs::write(&file, "7\n42\n").unwrap();
         assert_eq!(parse(file.to_str().unwrap()).unwrap(), vec![7, 42]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

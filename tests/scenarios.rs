@@ -22,8 +22,8 @@ fn scenario_files() -> Vec<PathBuf> {
 fn every_shipped_scenario_validates_passes_and_is_deterministic() {
     let files = scenario_files();
     assert!(files.len() >= 10, "{files:?}");
-    let scratch = common::scratch("scenarios");
-    let out = scratch.to_str().unwrap();
+    let dir = common::scratch("scenarios");
+    let out = dir.to_str().unwrap();
     let mut problems = Vec::new();
     for file in &files {
         let file = file.to_str().unwrap();

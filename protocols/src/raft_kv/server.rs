@@ -216,7 +216,7 @@ impl Server {
     fn ready_once(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let raw = self.raw.as_mut().expect("checked");
         let mut ready = raw.ready();
-        send_all(ctx, ready.take_messages());
+        send_all(ctx, raw, ready.take_messages());
         let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
         if let Some(snapshot) = &snapshot {
             if let Err(error) = self.sessions.restore(&snapshot.data) {
@@ -241,12 +241,12 @@ impl Server {
             Ok(false) => {}
             Err(_) => return self.fail(ctx),
         }
-        send_all(ctx, ready.take_persisted_messages());
+        send_all(ctx, raw, ready.take_persisted_messages());
         let mut light = raw.advance(ready);
         if let Some(commit) = light.commit_index() {
             raw.mut_store().set_commit(commit);
         }
-        send_all(ctx, light.take_messages());
+        send_all(ctx, raw, light.take_messages());
         let committed = light.take_committed_entries();
         self.apply(ctx, committed);
         self.raw.as_mut().expect("checked").advance_apply();
@@ -370,10 +370,17 @@ impl Server {
     }
 }
 
-fn send_all(ctx: &mut Ctx<'_, Msg>, messages: Vec<RaftMessage>) {
-    for message in messages {
+/// Sends raft-rs's messages, then hands the emptied vector back to raft-rs: it takes its
+/// outbox on every Ready, and growing a fresh one message by message was 3% of a flagship
+/// seed's instructions (a `Message` is 200 bytes, so every doubling copies them all).
+fn send_all(ctx: &mut Ctx<'_, Msg>, raw: &mut RawNode<Log>, mut messages: Vec<RaftMessage>) {
+    for message in messages.drain(..) {
         let to = NodeId((message.to - 1) as u32);
         ctx.send(to, Msg::Raft(Box::new(message)));
+    }
+    let outbox = &mut raw.raft.msgs;
+    if outbox.is_empty() && outbox.capacity() < messages.capacity() {
+        *outbox = messages;
     }
 }
 

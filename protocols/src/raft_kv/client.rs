@@ -27,7 +27,8 @@ const BACKOFF: Duration = Duration::from_millis(20);
 struct Pending {
     command: Command,
     server: NodeId,
-    timer: TimerId,
+    /// The current attempt's (or backoff's) timer; none before the first attempt.
+    timer: Option<TimerId>,
     deadline: Time,
     maybe_applied: bool,
     /// Whether `timer` ends a backoff (then the request is sent) rather than an attempt.
@@ -66,22 +67,26 @@ impl Client {
     fn attempt(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, server: NodeId, after: Duration) {
         let lowest = self.lowest();
         let Some(pending) = self.pending.get_mut(&op) else { return };
-        ctx.cancel_timer(pending.timer);
+        if let Some(timer) = pending.timer {
+            ctx.cancel_timer(timer);
+        }
         pending.server = server;
         pending.command.lowest = lowest;
         pending.backoff = !after.is_zero();
         if after.is_zero() {
             ctx.send(server, Msg::Request { op, command: pending.command.clone() });
-            pending.timer = ctx.set_timer(self.config.request_timeout);
+            pending.timer = Some(ctx.set_timer(self.config.request_timeout));
         } else {
             // Resent when this timer fires (see `on_timer`).
-            pending.timer = ctx.set_timer(after);
+            pending.timer = Some(ctx.set_timer(after));
         }
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, outcome: Outcome, served_by: Option<NodeId>) {
         if let Some(pending) = self.pending.remove(&op) {
-            ctx.cancel_timer(pending.timer);
+            if let Some(timer) = pending.timer {
+                ctx.cancel_timer(timer);
+            }
             if outcome == Outcome::Info {
                 self.unknown.insert(op);
             }
@@ -117,10 +122,9 @@ impl Node for Client {
             _ => NodeId(ctx.rng().below(u64::from(self.servers)) as u32),
         };
         let deadline = ctx.now() + self.config.operation_timeout;
-        let timer = ctx.set_timer(self.config.request_timeout);
         self.pending.insert(
             op.id,
-            Pending { command, server, timer, deadline, maybe_applied: false, backoff: false },
+            Pending { command, server, timer: None, deadline, maybe_applied: false, backoff: false },
         );
         self.attempt(ctx, op.id, server, Duration::ZERO);
     }
@@ -167,7 +171,9 @@ impl Node for Client {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        let Some((&op, pending)) = self.pending.iter_mut().find(|(_, p)| p.timer == timer) else { return };
+        let Some((&op, pending)) = self.pending.iter_mut().find(|(_, p)| p.timer == Some(timer)) else {
+            return;
+        };
         if ctx.now() >= pending.deadline {
             return self.give_up(ctx, op);
         }

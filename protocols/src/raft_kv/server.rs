@@ -371,8 +371,8 @@ impl Server {
 }
 
 /// Sends raft-rs's messages, then hands the emptied vector back to raft-rs: it takes its
-/// outbox on every Ready, and growing a fresh one message by message was 3% of a flagship
-/// seed's instructions (a `Message` is 200 bytes, so every doubling copies them all).
+/// outbox on every Ready, and growing a fresh one message by message was 2% of a flagship
+/// seed's instructions (a `Message` is 192 bytes, and every doubling copies them all).
 fn send_all(ctx: &mut Ctx<'_, Msg>, raw: &mut RawNode<Log>, mut messages: Vec<RaftMessage>) {
     for message in messages.drain(..) {
         let to = NodeId((message.to - 1) as u32);

@@ -159,7 +159,7 @@ fn a_panicking_canary_fails_its_seeds_and_the_sweep_goes_on() {
 #[test]
 fn a_seed_over_its_time_budget_fails_alone() {
     let dir = scratch("sweep-timeout");
-    let (output, out) = sweep(&dir, "r.jsonl", &["--seed-timeout", "1ms", "--jobs", "2"]);
+    let (output, out) = sweep(&dir, "r.jsonl", &["--seed-timeout", "1ns", "--jobs", "2"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let results = lines(&out);
     assert_eq!(results.len(), 12, "the sweep went on after each killed worker");

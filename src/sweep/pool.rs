@@ -172,13 +172,14 @@ fn feed(
             Some(current) => current,
             None => worker.insert(spawn(options, exe, index)?),
         };
+        let started = Instant::now();
+        let deadline = started + options.seed_timeout;
         {
             let mut slot = slot.lock().expect("no thread panics holding a slot");
             slot.pid = Some(current.child.id());
-            slot.deadline = Some(Instant::now() + options.seed_timeout);
+            slot.deadline = Some(deadline);
             slot.timed_out = false;
         }
-        let started = Instant::now();
         let mut line = String::new();
         let answered = writeln!(current.stdin, "{scenario} {seed}")
             .and_then(|()| current.stdin.flush())
@@ -188,9 +189,21 @@ fn feed(
             slot.deadline = None;
             slot.timed_out
         };
+        // A result that arrives after its deadline is over budget, whether or not the
+        // watchdog got to the worker first: the verdict cannot depend on when it looks.
+        let late = Instant::now() >= deadline;
         let wall_ms = started.elapsed().as_secs_f64() * 1e3;
         let (file, name) = (&options.scenarios[scenario], &options.names[scenario]);
+        let over_budget = || {
+            let reason = format!("ran past its {:?} of wall time (--seed-timeout)", options.seed_timeout);
+            SeedResult::unfinished(file, name, seed, "budget", reason, wall_ms)
+        };
         let result = match answered {
+            Ok(n) if n > 0 && !timed_out && late => {
+                serde_json::from_str::<SeedResult>(&line)
+                    .map_err(|e| format!("a sweep worker wrote a line that is not a result ({e}): {line}"))?;
+                over_budget()
+            }
             Ok(n) if n > 0 && !timed_out => serde_json::from_str::<SeedResult>(&line)
                 .map_err(|e| format!("a sweep worker wrote a line that is not a result ({e}): {line}"))?,
             _ => {
@@ -200,9 +213,7 @@ fn feed(
                 let stderr = std::fs::read_to_string(&dead.stderr_file).unwrap_or_default();
                 let _ = std::fs::remove_file(&dead.stderr_file);
                 if timed_out {
-                    let budget = options.seed_timeout.as_secs_f64();
-                    let reason = format!("still running after {budget:.0}s of wall time (--seed-timeout)");
-                    SeedResult::unfinished(file, name, seed, "budget", reason, wall_ms)
+                    over_budget()
                 } else {
                     let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
                     let tail: Vec<&str> = tail.into_iter().rev().collect();

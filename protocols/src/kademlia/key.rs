@@ -53,7 +53,7 @@ impl Key {
     /// A distance as a fraction of the key space, in `[0, 1)` (go-libp2p-kad-dht's
     /// `netsize.NormedDistance`), from its top 64 bits.
     pub fn normed(&self) -> f64 {
-        self.0[0] as f64 / 2f64.powi(64)
+        self.0[0] as f64 / 18_446_744_073_709_551_616.0 // 2^64
     }
 
     /// `self` with bit `i` (0 = most significant) flipped and every later bit replaced by

@@ -78,8 +78,9 @@ impl Estimator {
             let weights: f64 = live.iter().map(|m| m.weight).sum();
             let mean = live.iter().map(|m| m.weight * m.distance).sum::<f64>() / weights;
             let n = live.len() as f64;
-            let spread = live.iter().map(|m| m.weight * (m.distance - mean).powi(2)).sum::<f64>();
-            let std = (spread / ((n - 1.0) / n * weights)).sqrt();
+            let spread =
+                live.iter().map(|m| m.weight * (m.distance - mean) * (m.distance - mean)).sum::<f64>();
+            let std = libm::sqrt(spread / ((n - 1.0) / n * weights));
             let x = (i + 1) as f64;
             xy += std * x * mean;
             xx += std * x * x;
@@ -93,7 +94,7 @@ impl Estimator {
 /// bucket when there are more of them.
 pub fn weight(bucket: usize, fitting: usize, k: usize) -> f64 {
     let level = if bucket < k { bucket.max(fitting) } else { bucket };
-    2f64.powi(level.min(k) as i32 - k as i32)
+    libm::pow(2.0, f64::from(level.min(k) as i32 - k as i32))
 }
 
 /// Optimistic provide's distance thresholds for one network size.
@@ -134,12 +135,12 @@ fn gamma_inc_reg(a: f64, x: f64) -> f64 {
             break;
         }
     }
-    (sum.ln() - x + a * x.ln() - ln_gamma(a)).exp().min(1.0)
+    libm::exp(libm::log(sum) - x + a * libm::log(x) - ln_gamma(a)).min(1.0)
 }
 
 /// `x` with `P(a, x) = p`, by bisection.
 fn gamma_inc_reg_inv(a: f64, p: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0, a + 100.0 * a.sqrt() + 100.0);
+    let (mut lo, mut hi) = (0.0, a + 100.0 * libm::sqrt(a) + 100.0);
     for _ in 0..200 {
         let mid = (lo + hi) / 2.0;
         if gamma_inc_reg(a, mid) < p {
@@ -170,7 +171,7 @@ fn ln_gamma(x: f64) -> f64 {
         sum += c / (x + i as f64);
     }
     let t = x + 7.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+    0.5 * libm::log(2.0 * std::f64::consts::PI) + (x + 0.5) * libm::log(t) - t + libm::log(sum)
 }
 
 #[cfg(test)]

@@ -319,7 +319,8 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
             writeln!(out, "{value:12.3} {quantile:2.12} {total:10}").unwrap();
         }
     }
-    let sub_buckets = 2u64.pow((2.0 * 10f64.powi(i32::from(SIGNIFICANT_FIGURES))).log2().ceil() as u32);
+    // HdrHistogram: sub-buckets = 2^ceil(log2(2 * 10^figures)).
+    let sub_buckets = (2 * 10u64.pow(u32::from(SIGNIFICANT_FIGURES))).next_power_of_two();
     writeln!(
         out,
         "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",

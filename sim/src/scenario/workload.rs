@@ -37,6 +37,10 @@ pub const MAX_OPERATIONS: u64 = 1_000_000_000;
 /// The most client nodes a scenario may ask for.
 pub const MAX_CLIENTS: u32 = 100_000;
 
+/// The most operations a closed-loop workload may keep in flight (each is a worker the
+/// driver allocates at the start).
+pub const MAX_CONCURRENCY: u32 = 100_000;
+
 /// How keys are drawn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -122,7 +126,12 @@ impl WorkloadSpec {
             (None, None) => {
                 return Err(("clients", "set rate (open loop) or concurrency (closed loop)".into()))
             }
-            (None, Some(0)) => return Err(("concurrency", "concurrency must be at least 1".into())),
+            (None, Some(workers)) if !(1..=MAX_CONCURRENCY).contains(&workers) => {
+                return Err((
+                    "concurrency",
+                    format!("concurrency must be between 1 and {MAX_CONCURRENCY}, got {workers}"),
+                ))
+            }
             _ => {}
         }
         if !(1..=MAX_CLIENTS).contains(&self.clients) {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use protocols::registry;
+use sim::fault::FaultKind;
 use sim::report::{RunReport, Summary};
 use sim::run::RunOptions;
 use sim::scenario;
@@ -468,18 +469,6 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
     status
 }
 
-const FAULT_KINDS: &[(&str, &str)] = &[
-    ("partition", "\"majority-minority\" | \"isolate\" | \"bridge\" | \"majorities-ring\" | { groups } | { isolate } | { one_way } | { cuts }; heal_after"),
-    ("heal", "true: remove every cut"),
-    ("crash", "target; restart_after"),
-    ("restart", "target"),
-    ("pause", "target; resume_after"),
-    ("resume", "target"),
-    ("clock", "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }"),
-    ("disk", "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes }"),
-    ("network", "any [network] field, e.g. { loss = 0.3 }; restore_after"),
-];
-
 fn list() -> ExitCode {
     for system in registry::systems() {
         println!("system {}: {}", system.name, system.about);
@@ -493,8 +482,9 @@ fn list() -> ExitCode {
         }
     }
     println!("\nfault kinds ([[faults]] entries; targets: a server index, \"random\", a role, or {{ fault = N }}):");
-    for (kind, form) in FAULT_KINDS {
-        println!("  {kind:<10} {form}");
+    for kind in FaultKind::ALL {
+        let follow_up = kind.follow_up().map(|(after, _)| format!("; {after}")).unwrap_or_default();
+        println!("  {:<10} {}{follow_up}", kind.name(), scenario::syntax(kind));
     }
     println!("  [swarm]    crash, partition, pause, clock, loss, disk: random faults at a rate, e.g. crash = {{ rate = \"1/10s\", down = \"1s..5s\" }}");
     println!("\nscenarios:");

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use protocols::registry;
+use sim::fault::FaultKind;
 use sim::run::RunOptions;
 use sim::scenario::{self, duration, Rate};
 use toml::{Table, Value};
@@ -27,8 +28,20 @@ use toml::{Table, Value};
 use crate::sweep::SeedResult;
 use crate::{bad_input, FAILED};
 
-/// Fault keys that end an earlier fault's effect.
-const ENDINGS: &[&str] = &["heal", "restart", "resume"];
+/// The kinds whose start and end the shrinker joins into one entry (crash and restart,
+/// pause and resume, partition and heal): `(start, end, *_after key)`. A network change's
+/// restore is a network change itself, so it is left as two entries.
+fn pairs() -> impl Iterator<Item = (FaultKind, FaultKind, &'static str)> {
+    FaultKind::ALL.into_iter().filter_map(|start| {
+        let (after, end) = start.follow_up()?;
+        (end != start).then_some((start, end, after))
+    })
+}
+
+/// Whether an entry of this kind ends an earlier fault's effect.
+fn is_ending(kind: &str) -> bool {
+    pairs().any(|(_, end, _)| end.name() == kind)
+}
 
 struct Shrinker {
     file: String,
@@ -100,11 +113,6 @@ fn describe(fault: &Value) -> String {
 /// and its resume, `resume_after`. Dropping then removes both halves at once, and shortening
 /// shortens the `*_after` duration.
 fn paired(list: &[Value]) -> Vec<Value> {
-    const PAIRS: &[(&str, &str, &str)] = &[
-        ("crash", "restart", "restart_after"),
-        ("pause", "resume", "resume_after"),
-        ("partition", "heal", "heal_after"),
-    ];
     let mut used = vec![false; list.len()];
     let mut out = Vec::new();
     for (i, fault) in list.iter().enumerate() {
@@ -113,18 +121,18 @@ fn paired(list: &[Value]) -> Vec<Value> {
         }
         let mut fault = fault.clone();
         if let Some(table) = fault.as_table_mut() {
-            for (start, end, after) in PAIRS {
-                let Some(target) = table.get(*start).cloned() else { continue };
-                let matches = |other: &Value| match other.get(*end) {
+            for (start, end, after) in pairs() {
+                let Some(target) = table.get(start.name()).cloned() else { continue };
+                let matches = |other: &Value| match other.get(end.name()) {
                     // A heal ends every partition; a restart or resume ends its own server's.
-                    Some(value) => *start == "partition" || *value == target,
+                    Some(value) => start == FaultKind::Partition || *value == target,
                     None => false,
                 };
                 let ending = (i + 1..list.len()).find(|&j| !used[j] && matches(&list[j]));
                 if let Some(j) = ending {
                     used[j] = true;
                     let length = at(&list[j]).saturating_sub(at(&list[i]));
-                    table.insert((*after).into(), duration::format(length).into());
+                    table.insert(after.into(), duration::format(length).into());
                 }
             }
         }
@@ -234,7 +242,7 @@ fn shorten(shrinker: &mut Shrinker, doc: &mut Table) -> usize {
             let list = faults(doc);
             let fault = &list[index];
             let now = at(fault);
-            let ending = fault.as_table().is_some_and(|t| ENDINGS.iter().any(|k| t.contains_key(*k)));
+            let ending = fault.as_table().is_some_and(|t| t.keys().any(|k| is_ending(k)));
             let target = if ending {
                 let previous = if index == 0 { Duration::ZERO } else { at(&list[index - 1]) };
                 previous + (now - previous) / 2

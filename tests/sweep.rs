@@ -328,3 +328,26 @@ fn validate_junit(text: &str, tests: usize, failures: usize) {
     assert_eq!(root.attribute("tests"), Some(tests.to_string().as_str()));
     assert_eq!(root.attribute("failures"), Some(failures.to_string().as_str()));
 }
+
+#[test]
+fn the_coverage_ledger_counts_a_fault_kind_once_whatever_its_shape() {
+    // Groups, a one-way cut, an isolated node, a bridge and a majorities ring: five
+    // partitions, each healed. They are one kind (their `[[faults]]` key), not three (the
+    // first word of how each prints).
+    let dir = scratch("sweep-kinds");
+    let output = simctl(&[
+        "sweep",
+        "scenarios/pingpong/partitions.toml",
+        "--seeds",
+        "2",
+        "--json",
+        "--out",
+        dir.join("r.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary = summary(&output);
+    let faults = &summary["scenarios"]["scenarios/pingpong/partitions.toml"]["faults"];
+    let kinds: Vec<&str> = faults.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(kinds, ["heal", "partition"], "{faults}");
+    assert_eq!(faults["partition"]["applied"], 10);
+}

@@ -122,7 +122,97 @@ pub enum Fault {
     Network(LinkModel),
 }
 
+/// What kind of fault an entry is: the key it has in a `[[faults]]` entry and in
+/// `faults.toml`, and the name the coverage ledger counts it under. Every piece of code that
+/// needs a fault's kind (the summary, a sweep's coverage, `simctl list`, the shrinker's
+/// pairing of starts and ends) takes it from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    /// Cuts links: every partition shape and an isolated node.
+    Partition,
+    /// Removes every cut.
+    Heal,
+    /// Crashes a node.
+    Crash,
+    /// Restarts a crashed node.
+    Restart,
+    /// Pauses a node.
+    Pause,
+    /// Resumes a paused node.
+    Resume,
+    /// Steps a clock or sets its drift.
+    Clock,
+    /// Corrupts a disk or changes its configuration.
+    Disk,
+    /// Replaces the default link model.
+    Network,
+}
+
+impl FaultKind {
+    /// Every kind, in the order `simctl list` shows them.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Partition,
+        FaultKind::Heal,
+        FaultKind::Crash,
+        FaultKind::Restart,
+        FaultKind::Pause,
+        FaultKind::Resume,
+        FaultKind::Clock,
+        FaultKind::Disk,
+        FaultKind::Network,
+    ];
+
+    /// Its key in a `[[faults]]` entry: `partition`, `crash`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Heal => "heal",
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Pause => "pause",
+            FaultKind::Resume => "resume",
+            FaultKind::Clock => "clock",
+            FaultKind::Disk => "disk",
+            FaultKind::Network => "network",
+        }
+    }
+
+    /// The `*_after` key that schedules this kind's end in the same entry, and the kind of
+    /// that end: a crash's `restart_after` is a restart.
+    pub fn follow_up(self) -> Option<(&'static str, FaultKind)> {
+        match self {
+            FaultKind::Partition => Some(("heal_after", FaultKind::Heal)),
+            FaultKind::Crash => Some(("restart_after", FaultKind::Restart)),
+            FaultKind::Pause => Some(("resume_after", FaultKind::Resume)),
+            FaultKind::Network => Some(("restore_after", FaultKind::Network)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Fault {
+    /// Its kind.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Partition(_) | Fault::Isolate { .. } => FaultKind::Partition,
+            Fault::Heal => FaultKind::Heal,
+            Fault::Crash(_) => FaultKind::Crash,
+            Fault::Restart(_) => FaultKind::Restart,
+            Fault::Pause(_) => FaultKind::Pause,
+            Fault::Resume(_) => FaultKind::Resume,
+            Fault::ClockStep { .. } | Fault::ClockDrift { .. } => FaultKind::Clock,
+            Fault::Corrupt { .. } | Fault::Disk { .. } => FaultKind::Disk,
+            Fault::Network(_) => FaultKind::Network,
+        }
+    }
+
     /// The target of a fault that hits one node.
     pub fn target(&self) -> Option<&Target> {
         match self {

@@ -370,6 +370,7 @@ fn judge<Y: System>(
             .map(|r| FaultLine {
                 index: r.index,
                 at_ns: r.time.as_nanos(),
+                kind: r.fault.kind(),
                 fault: r.fault.to_string(),
                 outcome: r.outcome.to_string(),
             })

@@ -72,7 +72,7 @@ impl SeedResult {
         let reason = decided.and_then(|check| summary.reasons.get(check).cloned());
         let mut faults: BTreeMap<String, FaultCount> = BTreeMap::new();
         for line in &summary.faults {
-            let kind = line.fault.split_whitespace().next().unwrap_or("fault").to_owned();
+            let kind = line.kind.name().to_owned();
             let count = faults.entry(kind).or_default();
             if line.outcome == "applied" {
                 count.applied += 1;

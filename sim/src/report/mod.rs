@@ -114,6 +114,8 @@ pub struct FaultLine {
     pub index: u64,
     /// When, in nanoseconds.
     pub at_ns: u64,
+    /// Its kind (`partition`, `crash`, ...): what a sweep's coverage counts.
+    pub kind: crate::fault::FaultKind,
     /// What, in words.
     pub fault: String,
     /// `applied` or `skipped: why`.

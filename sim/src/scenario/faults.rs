@@ -39,9 +39,26 @@ use serde::{Deserialize, Deserializer};
 
 use super::network::LinkChange;
 use super::text::{duration, parse_signed};
-use crate::fault::Target;
+use crate::fault::{FaultKind, Target};
 use crate::node::NodeId;
 use crate::partition::Partition;
+
+/// How an entry of `kind` is written, after its key: what `simctl list` shows.
+pub fn syntax(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Partition => {
+            "\"majority-minority\" | \"isolate\" | \"bridge\" | \"majorities-ring\" | { groups } | { isolate } | \
+             { one_way = { from, to } } | { cuts } | { classes }"
+        }
+        FaultKind::Heal => "true: remove every cut",
+        FaultKind::Crash | FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
+        FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
+        FaultKind::Disk => {
+            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes }"
+        }
+        FaultKind::Network => "any [network] field, e.g. { loss = 0.3 }",
+    }
+}
 
 /// Which node a fault hits, as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -372,19 +389,37 @@ pub struct FaultSpec {
 
 impl FaultSpec {
     /// The kinds this entry sets (exactly one is valid).
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let kinds = [
-            ("partition", self.partition.is_some()),
-            ("heal", self.heal.is_some()),
-            ("crash", self.crash.is_some()),
-            ("restart", self.restart.is_some()),
-            ("pause", self.pause.is_some()),
-            ("resume", self.resume.is_some()),
-            ("clock", self.clock.is_some()),
-            ("disk", self.disk.is_some()),
-            ("network", self.network.is_some()),
-        ];
-        kinds.into_iter().filter(|(_, set)| *set).map(|(kind, _)| kind).collect()
+    pub fn kinds(&self) -> Vec<FaultKind> {
+        FaultKind::ALL.into_iter().filter(|kind| self.sets(*kind)).collect()
+    }
+
+    /// The entry's kind, once validated.
+    pub fn kind(&self) -> FaultKind {
+        self.kinds()[0]
+    }
+
+    fn sets(&self, kind: FaultKind) -> bool {
+        match kind {
+            FaultKind::Partition => self.partition.is_some(),
+            FaultKind::Heal => self.heal.is_some(),
+            FaultKind::Crash => self.crash.is_some(),
+            FaultKind::Restart => self.restart.is_some(),
+            FaultKind::Pause => self.pause.is_some(),
+            FaultKind::Resume => self.resume.is_some(),
+            FaultKind::Clock => self.clock.is_some(),
+            FaultKind::Disk => self.disk.is_some(),
+            FaultKind::Network => self.network.is_some(),
+        }
+    }
+
+    fn follow_up_set(&self, key: &str) -> bool {
+        match key {
+            "heal_after" => self.heal_after.is_some(),
+            "restart_after" => self.restart_after.is_some(),
+            "resume_after" => self.resume_after.is_some(),
+            "restore_after" => self.restore_after.is_some(),
+            _ => unreachable!("FaultKind::follow_up names these four"),
+        }
     }
 
     /// The rules across this entry's fields: `(key, message)` on failure.
@@ -396,8 +431,12 @@ impl FaultSpec {
     ) -> Result<(), (&'static str, String)> {
         let kinds = self.kinds();
         if kinds.len() != 1 {
-            let found = if kinds.is_empty() { "none".to_owned() } else { kinds.join(", ") };
-            return Err(("at", format!("a fault has exactly one of partition, heal, crash, restart, pause, resume, clock, disk, network; found {found}")));
+            let names = |kinds: &[FaultKind]| kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+            let found = if kinds.is_empty() { "none".to_owned() } else { names(&kinds) };
+            return Err((
+                "at",
+                format!("a fault has exactly one of {}; found {found}", names(&FaultKind::ALL)),
+            ));
         }
         if self.at >= duration {
             return Err((
@@ -409,22 +448,21 @@ impl FaultSpec {
                 ),
             ));
         }
-        let pairs = [
-            ("heal_after", self.heal_after.is_some(), "partition", self.partition.is_some()),
-            ("restart_after", self.restart_after.is_some(), "crash", self.crash.is_some()),
-            ("resume_after", self.resume_after.is_some(), "pause", self.pause.is_some()),
-            ("restore_after", self.restore_after.is_some(), "network", self.network.is_some()),
-        ];
-        for (after, has_after, kind, has_kind) in pairs {
-            if has_after && !has_kind {
-                return Err((after, format!("{after} goes with {kind}, not with {}", kinds[0])));
+        for kind in FaultKind::ALL {
+            if let Some((after, _)) = kind.follow_up() {
+                if self.follow_up_set(after) && !self.sets(kind) {
+                    return Err((after, format!("{after} goes with {kind}, not with {}", kinds[0])));
+                }
             }
         }
         for after in
             [self.heal_after, self.restart_after, self.resume_after, self.restore_after].into_iter().flatten()
         {
             if after.is_zero() {
-                return Err((kinds[0], "a duration after a fault must be greater than zero".to_owned()));
+                return Err((
+                    kinds[0].name(),
+                    "a duration after a fault must be greater than zero".to_owned(),
+                ));
             }
         }
         if self.heal == Some(false) {

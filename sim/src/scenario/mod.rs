@@ -53,7 +53,7 @@ use serde::Deserialize;
 
 pub use checks::{ChecksSpec, LatencyBound, LivenessSpec, Phase};
 pub use faults::{
-    Capacity, ClockSpec, CorruptSpec, DiskFaultSpec, FaultSpec, PartitionSpec, Shape, TargetSpec,
+    syntax, Capacity, ClockSpec, CorruptSpec, DiskFaultSpec, FaultSpec, PartitionSpec, Shape, TargetSpec,
 };
 pub use network::{
     latency_toml, link_model_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes,

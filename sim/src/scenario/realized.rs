@@ -20,8 +20,7 @@ pub fn realized_toml(records: &[FaultRecord]) -> String {
     for record in records {
         let mut entry = toml::Table::new();
         entry.insert("at".into(), duration::format(record.time.since_start()).into());
-        let (key, value) = fault_toml(&record.fault);
-        entry.insert(key.into(), value);
+        entry.insert(record.fault.kind().name().into(), fault_toml(&record.fault));
         out.push('\n');
         out.push_str(&format!("# fault {} at {}: {}\n", record.index, record.time, record.outcome));
         let mut root = toml::Table::new();
@@ -31,7 +30,8 @@ pub fn realized_toml(records: &[FaultRecord]) -> String {
     out
 }
 
-fn fault_toml(fault: &Fault) -> (&'static str, toml::Value) {
+/// The value under the entry's kind key.
+fn fault_toml(fault: &Fault) -> toml::Value {
     let ids = |nodes: &[NodeId]| {
         toml::Value::Array(nodes.iter().map(|n| toml::Value::Integer(i64::from(n.0))).collect())
     };
@@ -65,27 +65,25 @@ fn fault_toml(fault: &Fault) -> (&'static str, toml::Value) {
                 Partition::Bridge { .. } => "bridge".into(),
                 Partition::MajoritiesRing { .. } => "majorities-ring".into(),
             };
-            ("partition", value)
+            value
         }
-        Fault::Isolate { node, .. } => ("partition", table(vec![("isolate", target(node))])),
-        Fault::Heal => ("heal", true.into()),
-        Fault::Crash(t) => ("crash", target(t)),
-        Fault::Restart(t) => ("restart", target(t)),
-        Fault::Pause(t) => ("pause", target(t)),
-        Fault::Resume(t) => ("resume", target(t)),
+        Fault::Isolate { node, .. } => table(vec![("isolate", target(node))]),
+        Fault::Heal => true.into(),
+        Fault::Crash(t) => target(t),
+        Fault::Restart(t) => target(t),
+        Fault::Pause(t) => target(t),
+        Fault::Resume(t) => target(t),
         Fault::ClockStep { node, delta_nanos } => {
-            ("clock", table(vec![("node", target(node)), ("step", format_signed(*delta_nanos).into())]))
+            table(vec![("node", target(node)), ("step", format_signed(*delta_nanos).into())])
         }
-        Fault::ClockDrift { node, ppm } => {
-            ("clock", table(vec![("node", target(node)), ("drift_ppm", (*ppm).into())]))
-        }
+        Fault::ClockDrift { node, ppm } => table(vec![("node", target(node)), ("drift_ppm", (*ppm).into())]),
         Fault::Corrupt { node, file, offset, len } => {
             let corrupt = table(vec![
                 ("file", file.as_str().into()),
                 ("offset", (*offset as i64).into()),
                 ("len", (*len as i64).into()),
             ]);
-            ("disk", table(vec![("node", target(node)), ("corrupt", corrupt)]))
+            table(vec![("node", target(node)), ("corrupt", corrupt)])
         }
         Fault::Disk { node, change } => {
             let mut pairs = vec![("node", target(node))];
@@ -98,8 +96,8 @@ fn fault_toml(fault: &Fault) -> (&'static str, toml::Value) {
             if let Some(torn) = change.torn_writes {
                 pairs.push(("torn_writes", torn.into()));
             }
-            ("disk", table(pairs))
+            table(pairs)
         }
-        Fault::Network(model) => ("network", toml::Value::Table(link_model_toml(model))),
+        Fault::Network(model) => toml::Value::Table(link_model_toml(model)),
     }
 }

@@ -112,7 +112,7 @@ fn bad_settings_are_named_with_their_place() {
         ("[settings]\ntables = \"bootstrap\"\n", "warmup", "longer than join_over"),
         ("[settings]\ntables = \"grown\"\n", "tables", "unknown variant"),
         ("[settings]\nfleets = [\"dht\"]\n", "fleets", "unknown variant"),
-        ("[workload]\nclients = 1\nrate = \"1/s\"\n", "workload", "schedules its own"),
+        ("[workload]\nclients = 1\nrate = \"1/s\"\n", "workload", "takes no client operations"),
     ];
     for (i, (extra, key, says)) in cases.iter().enumerate() {
         let file = write(&dir, &format!("bad{i}.toml"), &format!("{base}{extra}"));
@@ -121,4 +121,29 @@ fn bad_settings_are_named_with_their_place() {
         assert_eq!(output.status.code(), Some(2), "{extra}: {err}");
         assert!(err.contains(&file) && err.contains(says), "{key}: {err}");
     }
+}
+
+#[test]
+fn a_restart_after_a_crash_restarts_that_node_when_the_system_brings_faults_of_its_own() {
+    // Churn is the system's own faults; the scenario's crash and its restart_after join
+    // them in one plan, so the restart points at the crash's index in that plan. When churn
+    // was scheduled apart, the restart hit whichever node the churn's fault of that index
+    // had hit (n104 here) and n50 never came back.
+    let dir = scratch("kademlia-restart");
+    let file = write(
+        &dir,
+        "churn-restart.toml",
+        "name = \"churn-restart\"\nsystem = \"kademlia\"\nnodes = 200\nduration = \"5m\"\n\
+         [settings]\nwarmup = \"30s\"\ninterval = \"5s\"\nprovides = 40\n\
+         churn = { leave_per_hour = 6.0, downtime = \"1m\" }\n\
+         min_success = { provide = 0.0, retrieve = 0.0 }\n\
+         [[faults]]\nat = \"1s\"\ncrash = 50\nrestart_after = \"5s\"\n",
+    );
+    let s = summary(&file, "1");
+    let faults = s["faults"].as_array().unwrap();
+    let at = |ns: u64| faults.iter().find(|f| f["at_ns"] == ns).unwrap_or_else(|| panic!("no fault at {ns}"));
+    assert_eq!(at(1_000_000_000)["fault"], "crash n50");
+    assert_eq!(at(6_000_000_000)["fault"], "restart n50", "{faults:?}");
+    assert_eq!(at(6_000_000_000)["outcome"], "applied");
+    assert!(faults.len() > 50, "churn faults are in the same schedule: {}", faults.len());
 }

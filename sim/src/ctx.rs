@@ -124,10 +124,11 @@ impl<'a, M: Message> Ctx<'a, M> {
         *self.world.observations.counters.entry(name).or_default() += delta;
     }
 
-    /// States a fact for the system's end-of-run checks (see [`Fact`](crate::observe::Fact)).
-    pub fn fact(&mut self, name: &'static str, data: [u64; 4]) {
-        let time = Time(self.world.handler_time(self.node));
-        self.world.observations.facts.push(crate::observe::Fact { time, node: self.node, name, data });
+    /// States a fact for the system's end-of-run checks: a value of the system's own type,
+    /// read back by type with [`Observations::facts`](crate::observe::Observations::facts).
+    pub fn fact<F: std::any::Any + std::fmt::Debug>(&mut self, fact: F) {
+        let time = Time(self.world.now);
+        self.world.observations.stated.push(crate::observe::Stated::new(time, self.node, fact));
     }
 
     /// Records a sample (a latency in nanoseconds, a size).

@@ -110,9 +110,18 @@ impl<M: Message> Sim<M> {
         N: Node<Msg = M> + 'static,
         F: Fn() -> N + 'static,
     {
+        self.add_boxed_node(move || Box::new(factory()))
+    }
+
+    /// `add_node` for a factory that returns its node boxed (a system whose slots hold
+    /// nodes of different types).
+    pub fn add_boxed_node<F>(&mut self, factory: F) -> NodeId
+    where
+        F: Fn() -> Box<dyn Node<Msg = M>> + 'static,
+    {
         let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
         let seed = self.world.seed;
-        self.factories.push(Box::new(move || Box::new(factory())));
+        self.factories.push(Box::new(factory));
         self.nodes.push(None);
         self.world.processes.push(Process {
             status: Status::Down,

@@ -1,24 +1,27 @@
 //! Running a scenario: build the simulation a scenario describes, run it, judge it.
 //!
-//! The steps, in order (the order is part of the determinism contract): servers `0..nodes`
-//! (the system adds them), network overrides, disks, clients, the workload, the system's other nodes, the planned
-//! faults (explicit and swarm, merged by time), then events until the scenario's duration.
+//! The steps, in order (the order is part of the determinism contract): the system's setup,
+//! servers `0..nodes`, the system's network shape, the scenario's network overrides, disks,
+//! clients, the workload, the system's other nodes, the planned faults (explicit, swarm and
+//! the system's own, merged by time into one schedule), then events until the scenario's
+//! duration.
 //! A protocol panic ends the run early; it is caught and reported as a failed check with the
 //! seed, never a crash of the caller.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
 
 use hdrhistogram::Histogram;
 
 use crate::engine::{Limits, Sim};
 use crate::fault::FaultOutcome;
-use crate::node::NodeId;
+use crate::node::{Message, NodeId};
 use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
 use crate::rng::Seed;
 use crate::scenario::{plan, realized_toml, LatencyBound, Phase, PlanContext, Scenario};
-use crate::system::{Check, System, Verdict};
+use crate::system::{Check, Consistency, Slot, System, Verdict};
 use crate::time::Time;
 use crate::workload::{OpRecord, Outcome};
 
@@ -34,10 +37,20 @@ pub struct RunOptions {
 
 /// Builds the simulation a scenario describes, with its faults scheduled, ready to run.
 pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::Msg> {
+    assemble::<Y>(scenario, seed).0
+}
+
+/// `build`, and the system's setup that its hooks share.
+fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::Msg>, Rc<Y::Setup>) {
+    let setup = Rc::new(Y::setup(scenario, Seed(seed)));
     let mut sim = Sim::new(seed, scenario.network.link_model());
-    Y::add_servers(scenario, &mut sim);
-    assert_eq!(sim.node_count(), scenario.nodes as usize, "{} must add exactly `nodes` servers", Y::NAME);
-    let servers: Vec<NodeId> = (0..scenario.nodes).map(NodeId).collect();
+    let add = |sim: &mut Sim<Y::Msg>, slot: Slot| {
+        let id = NodeId(sim.node_count() as u32);
+        let setup = Rc::clone(&setup);
+        sim.add_boxed_node(move || Y::node(&setup, slot, id))
+    };
+    let servers: Vec<NodeId> = (0..scenario.nodes).map(|i| add(&mut sim, Slot::Server(i))).collect();
+    Y::network(scenario, &setup, sim.network_mut());
     scenario.network.apply_overrides(sim.network_mut());
     let disk = scenario.disk.config();
     for &server in &servers {
@@ -45,10 +58,12 @@ pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::M
     }
     sim.set_damage_budget(scenario.disk.damage_budget);
     if let Some(workload) = &scenario.workload {
-        let clients = (0..workload.clients).map(|_| Y::add_client(scenario, &servers, &mut sim)).collect();
+        let clients = (0..workload.clients).map(|i| add(&mut sim, Slot::Client(i))).collect();
         sim.set_workload(workload.config(clients, scenario.duration, Y::OPERATIONS));
     }
-    Y::add_others(scenario, &mut sim);
+    for i in 0..Y::other_nodes(&setup) {
+        add(&mut sim, Slot::Other(i));
+    }
     let context = PlanContext {
         servers: &servers,
         network: &scenario.network.link_model(),
@@ -56,10 +71,11 @@ pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::M
         duration: scenario.duration,
         seed: Seed(seed),
     };
-    for planned in plan(&scenario.faults, scenario.swarm.as_ref(), &context) {
+    let system_faults = Y::faults(scenario, &setup);
+    for planned in plan(&scenario.faults, scenario.swarm.as_ref(), system_faults, &context) {
         sim.schedule(planned.at, planned.fault);
     }
-    sim
+    (sim, setup)
 }
 
 thread_local! {
@@ -98,7 +114,7 @@ pub fn run<Y: System>(
     seed: u64,
     options: &RunOptions,
 ) -> RunReport {
-    let mut sim = build::<Y>(scenario, seed);
+    let (mut sim, setup) = assemble::<Y>(scenario, seed);
     let until = Time::from_duration(scenario.duration);
     let max_events = options.max_events.unwrap_or(u64::MAX);
     let mut trace = options.trace.then(Vec::new);
@@ -135,7 +151,7 @@ pub fn run<Y: System>(
         })
     });
     let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
-    judge::<Y>(file, text, scenario, seed, &sim, Stop { panic, budget }, trace)
+    judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace)
 }
 
 /// Whether the check named `check` is about the whole run (`complete`, `liveness`, the
@@ -153,7 +169,7 @@ struct Stop {
 }
 
 /// When the faults were on: the first and last applied fault.
-fn fault_window<M: crate::node::Message>(sim: &Sim<M>) -> Option<(Time, Time)> {
+fn fault_window<M: Message>(sim: &Sim<M>) -> Option<(Time, Time)> {
     let applied: Vec<Time> =
         sim.fault_log().iter().filter(|r| r.outcome == FaultOutcome::Applied).map(|r| r.time).collect();
     Some((*applied.iter().min()?, *applied.iter().max()?))
@@ -167,17 +183,16 @@ fn phase_of(record: &OpRecord, window: Option<(Time, Time)>) -> Phase {
     }
 }
 
-/// The client history against the system's model.
-fn linearizability<Y: System>(scenario: &Scenario<Y::Settings>, sim: &Sim<Y::Msg>) -> Check {
-    use crate::check::{check_named, import, Budget, Verdict as Found};
-    let name = "linearizable";
-    let (model, init) = Y::MODEL.expect("validated: the system has a model");
+/// The client history against the system's consistency model.
+fn consistency(scenario: &Scenario<impl Sized>, consistency: Consistency, sim: &Sim<impl Message>) -> Check {
+    use crate::check::{import, Budget, Verdict as Found};
+    let name = consistency.name;
     let ops = match import::from_history(&sim.observations().history) {
         Ok(ops) => ops,
         Err(error) => return Check::fail(name, format!("the client history is malformed: {error}")),
     };
     let budget = Budget { max_steps: Some(scenario.checks.linearizable_steps), ..Budget::default() };
-    let outcome = match check_named(model, &init, false, &ops, &budget) {
+    let outcome = match (consistency.judge)(&ops, &budget) {
         Ok(outcome) => outcome,
         Err(error) => return Check::fail(name, error),
     };
@@ -205,10 +220,12 @@ fn latency_check_name(bound: &LatencyBound, percentile: &str) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn judge<Y: System>(
     file: &str,
     text: &str,
     scenario: &Scenario<Y::Settings>,
+    setup: &Y::Setup,
     seed: u64,
     sim: &Sim<Y::Msg>,
     stop: Stop,
@@ -326,11 +343,11 @@ fn judge<Y: System>(
             })
         });
     }
-    if scenario.checks.linearizable {
-        checks.push(linearizability::<Y>(scenario, sim));
+    if let Some(model) = Y::CONSISTENCY.filter(|_| scenario.checks.is_consistency_checked()) {
+        checks.push(consistency(scenario, model, sim));
     }
     if panic.is_none() {
-        checks.extend(Y::check(scenario, sim));
+        checks.extend(Y::check(scenario, setup, sim));
     } else {
         checks.push(Check {
             name: format!("{}.invariants", Y::NAME),
@@ -379,7 +396,7 @@ fn judge<Y: System>(
         network: sim.network_stats().into(),
         counters: sim.observations().counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
         sometimes: sim.observations().sometimes.iter().map(|(k, s)| ((*k).to_owned(), s.hits)).collect(),
-        tables: if panic.is_none() { Y::tables(scenario, sim) } else { Vec::new() },
+        tables: if panic.is_none() { Y::tables(scenario, setup, sim) } else { Vec::new() },
         panic,
         file: file.to_owned(),
         reproduce,

@@ -1,7 +1,8 @@
 //! What a system provides so that scenarios can run it.
 //!
-//! A system is a set of server nodes, a client node, and what it knows about itself: its
-//! settings, the operations its clients accept, the roles its nodes report, and the
+//! A system is a set of server nodes, client nodes if it takes operations, other nodes if it
+//! needs them, and what it knows about itself: its settings, the operations its clients
+//! accept, the roles its nodes report, the faults it brings, its consistency model and the
 //! invariants it checks at the end of a run. The kernel does the rest (network, faults,
 //! workload, checks, reports) from the scenario.
 
@@ -10,12 +11,16 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::check::ModelName;
+use crate::check::{self, Budget, CheckOp, ModelName, Outcome};
 use crate::engine::Sim;
+use crate::fault::Fault;
 use crate::history::Value;
-use crate::node::{Message, NodeId};
+use crate::network::NetworkModel;
+use crate::node::{Message, Node, NodeId};
 use crate::report::Table;
+use crate::rng::Seed;
 use crate::scenario::{locate, Place, Scenario, ScenarioError, SystemRules};
+use crate::time::Time;
 use crate::workload::OperationSpec;
 
 /// A verdict.
@@ -76,56 +81,115 @@ impl Check {
     }
 }
 
+/// What a system promises about its client history, checked on every run that has a
+/// workload unless the scenario says `[checks] linearizable = false`.
+///
+/// The kernel's checker takes any [`Model`](crate::check::Model): a system with a model of
+/// its own passes a `judge` that calls [`check::check`](crate::check::check) with it.
+#[derive(Clone, Copy)]
+pub struct Consistency {
+    /// The check's name in the summary (`linearizable`).
+    pub name: &'static str,
+    /// Judges the history within the budget.
+    pub judge: fn(&[CheckOp], &Budget<'_>) -> Result<Outcome, String>,
+}
+
+impl Consistency {
+    /// Linearizable against `KeyValue`, every key starting absent.
+    pub const KEY_VALUE: Consistency = Consistency {
+        name: "linearizable",
+        judge: |ops, budget| check::check_named(ModelName::KeyValue, &Value::Nil, false, ops, budget),
+    };
+    /// Linearizable against a read/write register starting at nil.
+    pub const REGISTER: Consistency = Consistency {
+        name: "linearizable",
+        judge: |ops, budget| check::check_named(ModelName::Register, &Value::Nil, false, ops, budget),
+    };
+}
+
+/// Which of a system's nodes a factory is asked for: node ids are the servers `0..nodes`,
+/// then the workload's clients, then the system's other nodes (measurement servers, an
+/// indexer), each numbered from 0 within its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// Server `i` (node id `i`).
+    Server(u32),
+    /// Workload client `i`. Only systems with operations are asked for clients.
+    Client(u32),
+    /// The system's other node `i` (of [`System::other_nodes`]).
+    Other(u32),
+}
+
 /// A system scenarios can name.
-pub trait System {
+///
+/// The kernel calls [`setup`](System::setup) once per run, keeps the value, and hands it to
+/// every later hook and to every node's factory: a layout computed there (a population of
+/// keys, a roster) is computed once, and a factory is a function, not a closure each
+/// system clones its settings into. `docs/adding-a-system.md` walks through one.
+pub trait System: 'static {
     /// The wire type of its nodes.
     type Msg: Message;
     /// Its `[settings]` table.
     type Settings: DeserializeOwned + Serialize + Default + Clone + Debug;
+    /// What it builds once per run from the scenario and the seed, shared by every hook.
+    type Setup: 'static;
 
     /// The name scenarios use in `system = "..."`.
     const NAME: &'static str;
     /// One line on what it is.
     const ABOUT: &'static str;
-    /// The operations its clients accept, with the default mix.
-    const OPERATIONS: &'static [OperationSpec];
+    /// The operations its clients accept, with the default mix. A system with none has no
+    /// clients, and a scenario of it may not have a `[workload]`.
+    const OPERATIONS: &'static [OperationSpec] = &[];
     /// The roles its nodes report with `Ctx::set_role`, usable as fault targets.
-    const ROLES: &'static [&'static str];
-    /// The sequential model its client history must be linearizable against, if any
-    /// (`[checks] linearizable = true`), with the registers' initial value.
-    const MODEL: Option<(ModelName, Value)> = None;
+    const ROLES: &'static [&'static str] = &[];
+    /// What its client history is checked against by default, if anything.
+    const CONSISTENCY: Option<Consistency> = None;
 
     /// The rules across its settings (and the rest of the scenario): `(settings key,
     /// message)` on failure.
     fn validate(scenario: &Scenario<Self::Settings>) -> Result<(), (&'static str, String)>;
 
-    /// Adds the `scenario.nodes` servers, which must get ids `0..nodes`.
-    fn add_servers(scenario: &Scenario<Self::Settings>, sim: &mut Sim<Self::Msg>);
+    /// The value every later hook shares, drawn from `seed`'s streams if it needs any.
+    fn setup(scenario: &Scenario<Self::Settings>, seed: Seed) -> Self::Setup;
 
-    /// Adds one client node that sends operations to `servers`; returns its id.
-    fn add_client(
-        scenario: &Scenario<Self::Settings>,
-        servers: &[NodeId],
-        sim: &mut Sim<Self::Msg>,
-    ) -> NodeId;
+    /// How many nodes it adds after the servers and clients. Default: none.
+    fn other_nodes(_setup: &Self::Setup) -> u32 {
+        0
+    }
 
-    /// Adds the nodes that are neither servers nor workload clients (measurement servers, an
-    /// indexer), after the clients. Default: none.
-    fn add_others(_scenario: &Scenario<Self::Settings>, _sim: &mut Sim<Self::Msg>) {}
+    /// A fresh value of the node in `slot`, with id `id`: at the start and at every restart.
+    fn node(setup: &Self::Setup, slot: Slot, id: NodeId) -> Box<dyn Node<Msg = Self::Msg>>;
+
+    /// Shapes the network before the scenario's own overrides apply (regions as network
+    /// classes, their latencies). Default: nothing.
+    fn network(_scenario: &Scenario<Self::Settings>, _setup: &Self::Setup, _network: &mut NetworkModel) {}
+
+    /// The faults the system itself brings (churn), by time. They join the scenario's in one
+    /// plan, so every fault has one index and `{ fault = N }` and `restart_after` point at
+    /// the right one. Default: none.
+    fn faults(_scenario: &Scenario<Self::Settings>, _setup: &Self::Setup) -> Vec<(Time, Fault)> {
+        Vec::new()
+    }
 
     /// The system's own invariants, checked at the end of the run.
-    fn check(scenario: &Scenario<Self::Settings>, sim: &Sim<Self::Msg>) -> Vec<Check>;
+    fn check(scenario: &Scenario<Self::Settings>, setup: &Self::Setup, sim: &Sim<Self::Msg>) -> Vec<Check>;
 
     /// The system's own result tables (a fleet comparison, a hop-count distribution), for the
     /// terminal and `summary.json`. Default: none.
-    fn tables(_scenario: &Scenario<Self::Settings>, _sim: &Sim<Self::Msg>) -> Vec<Table> {
+    fn tables(
+        _scenario: &Scenario<Self::Settings>,
+        _setup: &Self::Setup,
+        _sim: &Sim<Self::Msg>,
+    ) -> Vec<Table> {
         Vec::new()
     }
 }
 
 /// Parses and validates a scenario for system `Y`: the kernel's rules, then the system's.
 pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>, ScenarioError> {
-    let rules = SystemRules { operations: Y::OPERATIONS, roles: Y::ROLES, has_model: Y::MODEL.is_some() };
+    let rules =
+        SystemRules { operations: Y::OPERATIONS, roles: Y::ROLES, has_model: Y::CONSISTENCY.is_some() };
     let scenario = Scenario::<Y::Settings>::parse(file, text, &rules)?;
     Y::validate(&scenario)
         .map_err(|(key, message)| locate(file, text, &Place::key("settings", key), message))?;

@@ -3,12 +3,12 @@
 //! never replicate (stale reads, which the check must catch and explain).
 
 use serde::{Deserialize, Serialize};
-use sim::check::ModelName;
 use sim::prelude::*;
 use sim::run::{run, RunOptions};
 use sim::scenario::Scenario;
-use sim::system::{parse, Check, System, Verdict};
+use sim::system::{parse, Check, Consistency, Slot, System, Verdict};
 use sim::workload::{Arg, OperationSpec};
+use sim::Seed;
 
 #[derive(Clone, Debug, Hash)]
 enum Msg {
@@ -80,28 +80,28 @@ struct Store;
 impl System for Store {
     type Msg = Msg;
     type Settings = Settings;
+    type Setup = (u32, bool);
     const NAME: &'static str = "store";
     const ABOUT: &'static str = "a register per server, never replicated";
     const OPERATIONS: &'static [OperationSpec] = &[
         OperationSpec { name: "read", arg: Arg::None, weight: 1.0 },
         OperationSpec { name: "write", arg: Arg::Unique, weight: 1.0 },
     ];
-    const ROLES: &'static [&'static str] = &[];
-    const MODEL: Option<(ModelName, Value)> = Some((ModelName::Register, Value::Nil));
+    const CONSISTENCY: Option<Consistency> = Some(Consistency::REGISTER);
 
     fn validate(_: &Scenario<Settings>) -> Result<(), (&'static str, String)> {
         Ok(())
     }
-    fn add_servers(scenario: &Scenario<Settings>, sim: &mut Sim<Msg>) {
-        for _ in 0..scenario.nodes {
-            sim.add_node(|| Server { value: None });
+    fn setup(scenario: &Scenario<Settings>, _: Seed) -> (u32, bool) {
+        (scenario.nodes, scenario.settings.spread)
+    }
+    fn node(&(servers, spread): &(u32, bool), slot: Slot, _: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        match slot {
+            Slot::Server(_) => Box::new(Server { value: None }),
+            Slot::Client(_) | Slot::Other(_) => Box::new(Client { servers, spread }),
         }
     }
-    fn add_client(scenario: &Scenario<Settings>, servers: &[NodeId], sim: &mut Sim<Msg>) -> NodeId {
-        let (count, spread) = (servers.len() as u32, scenario.settings.spread);
-        sim.add_node(move || Client { servers: count, spread })
-    }
-    fn check(_: &Scenario<Settings>, _: &Sim<Msg>) -> Vec<Check> {
+    fn check(_: &Scenario<Settings>, _: &(u32, bool), _: &Sim<Msg>) -> Vec<Check> {
         Vec::new()
     }
 }
@@ -132,4 +132,15 @@ fn unreplicated_copies_are_caught_with_a_witness() {
     assert_eq!(found, Verdict::Fail);
     let reason = reason.unwrap();
     assert!(reason.contains("whose result no order explains") && reason.contains("read"), "{reason}");
+}
+
+#[test]
+fn a_system_with_a_model_is_checked_by_default_and_can_opt_out() {
+    let unchecked = scenario(true).replace("[checks]\nlinearizable = true\n", "");
+    assert!(!unchecked.contains("[checks]"));
+    assert_eq!(verdict(&unchecked).0, Verdict::Fail, "no [checks]: the model is checked anyway");
+    let off = scenario(true).replace("linearizable = true", "linearizable = false");
+    let parsed = parse::<Store>("store.toml", &off).unwrap();
+    let report = run::<Store>("store.toml", &off, &parsed, 1, &RunOptions::default());
+    assert!(!report.summary.checks.contains_key("linearizable"), "{:?}", report.summary.checks);
 }

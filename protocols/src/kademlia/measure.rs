@@ -15,6 +15,7 @@ use super::key::Key;
 use super::lookup::Lookup;
 use super::msg::Msg;
 use super::netsize::{self, Estimator};
+use super::report::KadFact;
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
 use super::BOOTSTRAP;
@@ -196,8 +197,8 @@ impl Measurer {
                 if self.fleet == Fleet::Optprov {
                     // Upstream falls back to the classic provide without an estimate.
                     let size = self.estimator.size(ctx.now());
-                    let estimate = size.map_or(0, |s| s.round() as u64);
-                    ctx.fact("kad.netsize", [estimate, u64::from(self.population.reachable_servers), 0, 0]);
+                    let estimate = size.map(|s| s.round() as u64);
+                    ctx.fact(KadFact::NetSize { estimate, reachable: self.population.reachable_servers });
                     provide.optimistic = size.map(|size| netsize::Thresholds::new(self.config.k, size));
                     ctx.sometimes(
                         "kademlia: optimistic provide had a network-size estimate",
@@ -346,7 +347,7 @@ impl Measurer {
                 self.query(ctx, id, lookup, find_node);
                 if lookup.done() {
                     let (finish, seen) = lookup.hops();
-                    ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 0]);
+                    ctx.fact(KadFact::Lookup { hops: finish, hops_seen: seen });
                     self.track(ctx.now(), lookup);
                     if *own {
                         for target in self.table.refresh_targets(ctx.rng()) {
@@ -387,7 +388,6 @@ impl Measurer {
                     let mut full: Vec<(Key, u32)> =
                         found.iter().map(|p| (*self.population.key(*p), *p)).collect();
                     full.sort_unstable();
-                    ctx.fact("kad.crawl", [full.len() as u64, 0, 0, 0]);
                     self.full = full;
                     true
                 } else {
@@ -426,7 +426,7 @@ impl Measurer {
                 stop = lookup.done();
                 if stop {
                     let (finish, seen) = lookup.hops();
-                    ctx.fact("kad.lookup", [u64::from(finish), u64::from(seen), u64::from(lookup.rpcs), 1]);
+                    ctx.fact(KadFact::Lookup { hops: finish, hops_seen: seen });
                     self.track(ctx.now(), lookup);
                 }
             }
@@ -469,7 +469,7 @@ impl Measurer {
 
     fn record(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, hops: (u32, u32), rpcs: u32) {
         let size = if self.fleet == Fleet::Fullrt { self.full.len() } else { self.table.len() };
-        ctx.fact("kad.op", [op, (u64::from(hops.0) << 32) | u64::from(hops.1), u64::from(rpcs), size as u64]);
+        ctx.fact(KadFact::Op { op, hops: hops.0, requests: rpcs, table: size as u64 });
     }
 
     fn finish_retrieve(

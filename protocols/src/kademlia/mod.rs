@@ -32,12 +32,13 @@ use std::time::Duration;
 
 pub use config::{Config, Fleet};
 pub use msg::Msg;
+pub use report::KadFact;
 
 use sim::dist::Distribution;
+use sim::network::NetworkModel;
 use sim::scenario::Scenario;
-use sim::system::{Check, System};
-use sim::workload::OperationSpec;
-use sim::{Fault, LinkModel, NodeId, Sim, Target, Time};
+use sim::system::{Check, Slot, System};
+use sim::{Fault, LinkModel, Node, NodeId, Seed, Sim, Target, Time};
 
 use key::Key;
 use measure::Measurer;
@@ -50,70 +51,82 @@ pub const BOOTSTRAP: std::ops::Range<u32> = 0..4;
 /// Kademlia as a system scenarios can name.
 pub struct Kademlia;
 
+/// What every Kademlia node is built from: drawn once per run from the seed.
+pub struct Setup {
+    config: Arc<Config>,
+    population: Arc<Population>,
+    roster: measure::Roster,
+    /// The indexer's node id: after the DHT servers and the measurement servers.
+    indexer: u32,
+    /// Departures and returns of churning servers, drawn from the seed.
+    churn: Vec<(Time, Fault)>,
+}
+
 impl System for Kademlia {
     type Msg = Msg;
     type Settings = Config;
+    type Setup = Setup;
 
     const NAME: &'static str = "kademlia";
     const ABOUT: &'static str =
         "Kademlia DHT (go-libp2p-kad-dht rules) measured like parsec: provide and retrieve \
                                  latency per fleet (default, fullrt, optprov, ipni)";
-    /// Operations come from the system's own scheduler, not a `[workload]`.
-    const OPERATIONS: &'static [OperationSpec] = &[];
-    const ROLES: &'static [&'static str] = &[];
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
-        if scenario.workload.is_some() {
-            return Err(("provides", "kademlia schedules its own provides and retrievals: remove [workload] and set provides / interval in [settings]".into()));
-        }
         scenario.settings.validate(scenario.nodes, scenario.duration)
     }
 
-    fn add_servers(scenario: &Scenario<Config>, sim: &mut Sim<Msg>) {
-        let (population, _) = layout(scenario, sim);
-        let config = Arc::new(scenario.settings.clone());
-        for me in 0..scenario.nodes {
-            let (population, config) = (population.clone(), config.clone());
-            sim.add_node(move || Server::new(population.clone(), config.clone(), me));
-        }
-        set_regions(scenario, &population, sim);
-        schedule_churn(scenario, &population, sim);
-    }
-
-    fn add_client(_: &Scenario<Config>, _: &[NodeId], _: &mut Sim<Msg>) -> NodeId {
-        unreachable!("validated: kademlia scenarios have no [workload]")
-    }
-
-    fn add_others(scenario: &Scenario<Config>, sim: &mut Sim<Msg>) {
-        let (population, roster) = layout(scenario, sim);
-        let config = Arc::new(scenario.settings.clone());
+    fn setup(scenario: &Scenario<Config>, seed: Seed) -> Setup {
+        let (population, roster) = layout(scenario, seed);
         let indexer = scenario.nodes + roster.len() as u32;
-        for &(me, fleet) in roster.iter() {
-            let (population, config, roster) = (population.clone(), config.clone(), roster.clone());
-            let id = sim.add_node(move || {
-                Measurer::new(population.clone(), config.clone(), me, fleet, roster.clone(), indexer)
-            });
-            debug_assert_eq!(id.0, me);
-        }
-        let id = sim.add_node(move || Indexer::new(config.clone()));
-        debug_assert_eq!(id.0, indexer);
-        debug_assert_eq!(population.keys.len(), sim.node_count());
+        let churn = churn(scenario, &population, seed);
+        Setup { config: Arc::new(scenario.settings.clone()), population, roster, indexer, churn }
     }
 
-    fn check(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> {
+    /// The measurement servers, then the indexer.
+    fn other_nodes(setup: &Setup) -> u32 {
+        setup.roster.len() as u32 + 1
+    }
+
+    fn node(setup: &Setup, slot: Slot, id: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        let (population, config) = (setup.population.clone(), setup.config.clone());
+        match slot {
+            Slot::Server(me) => Box::new(Server::new(population, config, me)),
+            Slot::Other(i) if (i as usize) < setup.roster.len() => {
+                let (me, fleet) = setup.roster[i as usize];
+                debug_assert_eq!(me, id.0);
+                Box::new(Measurer::new(population, config, me, fleet, setup.roster.clone(), setup.indexer))
+            }
+            // The last other node; kademlia takes no operations, so it has no clients.
+            Slot::Other(_) | Slot::Client(_) => {
+                debug_assert_eq!(id.0, setup.indexer);
+                Box::new(Indexer::new(config))
+            }
+        }
+    }
+
+    fn network(scenario: &Scenario<Config>, setup: &Setup, network: &mut NetworkModel) {
+        set_regions(scenario, &setup.population, network);
+    }
+
+    fn faults(_scenario: &Scenario<Config>, setup: &Setup) -> Vec<(Time, Fault)> {
+        setup.churn.clone()
+    }
+
+    fn check(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
         report::checks(scenario, sim)
     }
 
-    fn tables(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<sim::report::Table> {
+    fn tables(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<sim::report::Table> {
         report::tables(scenario, sim)
     }
 }
 
 /// The population and the measurement roster a scenario describes, drawn from the seed's
 /// `kademlia` stream (the same every time it is asked for).
-fn layout(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> (Arc<Population>, measure::Roster) {
+fn layout(scenario: &Scenario<Config>, seed: Seed) -> (Arc<Population>, measure::Roster) {
     let config = &scenario.settings;
-    let mut rng = sim.stream("kademlia", 0);
+    let mut rng = seed.stream("kademlia", 0);
     let servers = scenario.nodes;
     let total_share: f64 = config.regions.iter().map(|r| r.share).sum();
     let mut keys = Vec::new();
@@ -152,9 +165,8 @@ fn layout(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> (Arc<Population>, meas
 }
 
 /// Puts every node in its region's network class and sets the links between regions.
-fn set_regions(scenario: &Scenario<Config>, population: &Population, sim: &mut Sim<Msg>) {
+fn set_regions(scenario: &Scenario<Config>, population: &Population, network: &mut NetworkModel) {
     let base = scenario.network.link_model();
-    let network = sim.network_mut();
     // Every node's class, the measurement servers' and the indexer's (added later) too.
     for (id, region) in population.region.iter().enumerate() {
         network.set_class(NodeId(id as u32), *region);
@@ -168,13 +180,13 @@ fn set_regions(scenario: &Scenario<Config>, population: &Population, sim: &mut S
     }
 }
 
-/// Schedules each churning server's departures (crashes) and returns (restarts).
-fn schedule_churn(scenario: &Scenario<Config>, population: &Population, sim: &mut Sim<Msg>) {
-    let Some(churn) = &scenario.settings.churn else { return };
+/// Each churning server's departures (crashes) and returns (restarts), by time.
+fn churn(scenario: &Scenario<Config>, population: &Population, seed: Seed) -> Vec<(Time, Fault)> {
+    let Some(churn) = &scenario.settings.churn else { return Vec::new() };
     if churn.leave_per_hour <= 0.0 {
-        return;
+        return Vec::new();
     }
-    let mut rng = sim.stream("kademlia.churn", 0);
+    let mut rng = seed.stream("kademlia.churn", 0);
     let end = Time::from_duration(scenario.duration);
     let up = Distribution::Exponential { mean: Duration::from_secs_f64(3600.0 / churn.leave_per_hour) };
     let down = Distribution::Exponential { mean: churn.downtime };
@@ -198,7 +210,5 @@ fn schedule_churn(scenario: &Scenario<Config>, population: &Population, sim: &mu
         }
     }
     events.sort_by_key(|(at, _)| *at);
-    for (at, fault) in events {
-        sim.schedule(at, fault);
-    }
+    events
 }

@@ -1,11 +1,5 @@
-//! Kademlia's checks and result tables, from the operations and the `kad.*` facts.
-//!
-//! Facts the nodes state: `kad.op` `[op id, hops to finish << 32 | hops to see all k, requests,
-//! routing-table size]` for every provide and retrieval; `kad.lookup` `[hops to finish, hops
-//! to see all k, requests, 0 refresh / 1 provide]` for every lookup that ran to upstream's
-//! termination; `kad.netsize` `[estimate or 0 without one, reachable servers]` for every
-//! optimistic provide; `kad.crawl` `[servers found]`; `kad.table` `[size, full buckets, k
-//! nearest held, 100 x bucket spread]` for every DHT server at the warmup's end.
+//! Kademlia's checks and result tables, from the operations and the facts nodes state
+//! ([`KadFact`]).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +13,52 @@ use sim::Sim;
 use super::config::Config;
 use super::msg::Msg;
 
+/// What Kademlia's nodes state for the checks and tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KadFact {
+    /// What a provide or retrieval (operation `op`) cost.
+    Op {
+        /// The operation's id.
+        op: u64,
+        /// Sequential requests of its walk.
+        hops: u32,
+        /// Requests sent in all.
+        requests: u32,
+        /// The routing table it walked from (the crawl's, for the accelerated client).
+        table: u64,
+    },
+    /// A lookup that ran to upstream's termination.
+    Lookup {
+        /// The deepest request its walk sent.
+        hops: u32,
+        /// The hop at which the last of the k closest peers it queried was first heard of.
+        hops_seen: u32,
+    },
+    /// An optimistic provide's network-size estimate (none yet: the classic provide runs).
+    NetSize {
+        /// The estimate, rounded.
+        estimate: Option<u64>,
+        /// The true number of reachable servers.
+        reachable: u32,
+    },
+    /// A DHT server's routing table at the warmup's end.
+    Table {
+        /// Peers in it.
+        size: u64,
+        /// Buckets holding k peers.
+        full_buckets: u64,
+        /// Of the k peers nearest to it, how many it holds.
+        nearest_held: u64,
+        /// 100 x the buckets' spread (`Table::spread`).
+        spread_percent: u64,
+    },
+}
+
+/// Every fact of `sim` as `KadFact`s.
+fn facts(sim: &Sim<Msg>) -> impl Iterator<Item = sim::observe::Fact<'_, KadFact>> {
+    sim.observations().facts::<KadFact>()
+}
+
 /// What one provide or retrieval cost.
 #[derive(Clone, Copy, Debug, Default)]
 struct Cost {
@@ -28,11 +68,13 @@ struct Cost {
 }
 
 fn costs(sim: &Sim<Msg>) -> BTreeMap<u64, Cost> {
-    sim.observations()
-        .facts
-        .iter()
-        .filter(|f| f.name == "kad.op")
-        .map(|f| (f.data[0], Cost { hops: f.data[1] >> 32, rpcs: f.data[2], table: f.data[3] }))
+    facts(sim)
+        .filter_map(|f| match *f.what {
+            KadFact::Op { op, hops, requests, table } => {
+                Some((op, Cost { hops: u64::from(hops), rpcs: u64::from(requests), table }))
+            }
+            _ => None,
+        })
         .collect()
 }
 
@@ -253,8 +295,14 @@ fn quantile(sorted: &[u64], q: f64) -> Cell {
 /// The DHT servers' routing tables at the warmup's end (`kad.table`): how full, and whether
 /// each holds its `k` nearest reachable servers.
 fn routing_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
-    let facts: Vec<[u64; 4]> =
-        sim.observations().facts.iter().filter(|f| f.name == "kad.table").map(|f| f.data).collect();
+    let facts: Vec<[u64; 4]> = facts(sim)
+        .filter_map(|f| match *f.what {
+            KadFact::Table { size, full_buckets, nearest_held, spread_percent } => {
+                Some([size, full_buckets, nearest_held, spread_percent])
+            }
+            _ => None,
+        })
+        .collect();
     if facts.is_empty() {
         return None;
     }
@@ -302,10 +350,14 @@ fn routing_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
 /// Optimistic provide's network-size estimates against the number of servers (the estimate
 /// counts every server a lookup hears of, unreachable or not, with `netsize_track = "known"`).
 fn netsize_table(servers: u32, sim: &Sim<Msg>) -> Option<Table> {
-    let facts: Vec<[u64; 4]> =
-        sim.observations().facts.iter().filter(|f| f.name == "kad.netsize").map(|f| f.data).collect();
-    let truth = facts.first()?[1];
-    let mut estimates: Vec<u64> = facts.iter().map(|f| f[0]).filter(|e| *e > 0).collect();
+    let facts: Vec<(Option<u64>, u32)> = facts(sim)
+        .filter_map(|f| match *f.what {
+            KadFact::NetSize { estimate, reachable } => Some((estimate, reachable)),
+            _ => None,
+        })
+        .collect();
+    let truth = u64::from(facts.first()?.1);
+    let mut estimates: Vec<u64> = facts.iter().filter_map(|f| f.0).filter(|e| *e > 0).collect();
     estimates.sort_unstable();
     let at = |q: f64| quantile(&estimates, q);
     Some(Table {
@@ -336,12 +388,12 @@ fn region_of(scenario: &Scenario<Config>, node: u32) -> usize {
 /// (during it, a joining measurement server's first lookups start from a nearly empty table).
 fn hop_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
     let warmup = sim::Time::from_duration(scenario.settings.warmup);
-    let lookups: Vec<[u64; 4]> = sim
-        .observations()
-        .facts
-        .iter()
-        .filter(|f| f.name == "kad.lookup" && f.time >= warmup)
-        .map(|f| f.data)
+    let lookups: Vec<[u64; 2]> = facts(sim)
+        .filter(|f| f.time >= warmup)
+        .filter_map(|f| match *f.what {
+            KadFact::Lookup { hops, hops_seen } => Some([u64::from(hops), u64::from(hops_seen)]),
+            _ => None,
+        })
         .collect();
     if lookups.is_empty() {
         return None;

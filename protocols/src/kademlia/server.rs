@@ -24,6 +24,7 @@ use super::config::{Config, Tables};
 use super::key::Key;
 use super::lookup::Lookup;
 use super::msg::Msg;
+use super::report::KadFact;
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
 use super::BOOTSTRAP;
@@ -153,9 +154,12 @@ impl Server {
         let nearest = self.population.nearest(self.me, self.config.k);
         let known = nearest.iter().filter(|p| self.table.contains(**p, &self.population)).count();
         let spread = (self.table.spread(self.config.k, &self.population) * 100.0).round() as u64;
-        let data =
-            [self.table.len() as u64, self.table.full_buckets(self.config.k) as u64, known as u64, spread];
-        ctx.fact("kad.table", data);
+        ctx.fact(KadFact::Table {
+            size: self.table.len() as u64,
+            full_buckets: self.table.full_buckets(self.config.k) as u64,
+            nearest_held: known as u64,
+            spread_percent: spread,
+        });
     }
 }
 

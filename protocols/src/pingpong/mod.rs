@@ -22,16 +22,23 @@ pub use msg::Msg;
 pub use node::PingPong;
 
 use sim::scenario::Scenario;
-use sim::system::{Check, System};
+use sim::system::{Check, Slot as SystemSlot, System};
 use sim::workload::{Arg, OperationSpec, Outcome};
-use sim::{LinkModel, NodeId, Sim};
+use sim::{LinkModel, Node, NodeId, Seed, Sim};
 
 /// Ping-pong as a system scenarios can name.
 pub struct PingPongSystem;
 
+/// What every ping-pong node is built from.
+pub struct Setup {
+    config: Config,
+    servers: u32,
+}
+
 impl System for PingPongSystem {
     type Msg = Msg;
     type Settings = Config;
+    type Setup = Setup;
 
     const NAME: &'static str = "pingpong";
     const ABOUT: &'static str =
@@ -39,22 +46,25 @@ impl System for PingPongSystem {
                                  clients echo `ping` operations off random servers";
     const OPERATIONS: &'static [OperationSpec] =
         &[OperationSpec { name: "ping", arg: Arg::None, weight: 1.0 }];
-    const ROLES: &'static [&'static str] = &[];
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate()
     }
 
-    fn add_servers(scenario: &Scenario<Config>, sim: &mut Sim<Msg>) {
-        add_servers(sim, scenario.nodes, &scenario.settings);
+    fn setup(scenario: &Scenario<Config>, _seed: Seed) -> Setup {
+        Setup { config: scenario.settings.clone(), servers: scenario.nodes }
     }
 
-    fn add_client(scenario: &Scenario<Config>, servers: &[NodeId], sim: &mut Sim<Msg>) -> NodeId {
-        let (config, count) = (scenario.settings.clone(), servers.len() as u32);
-        sim.add_node(move || Client::new(config.clone(), count))
+    fn node(setup: &Setup, slot: SystemSlot, _id: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        match slot {
+            SystemSlot::Server(_) => Box::new(PingPong::new(setup.config.clone(), setup.servers)),
+            SystemSlot::Client(_) | SystemSlot::Other(_) => {
+                Box::new(Client::new(setup.config.clone(), setup.servers))
+            }
+        }
     }
 
-    fn check(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> {
+    fn check(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
         let stray = sim.operations().iter().find(|r| {
             matches!(r.completed, Some((_, Outcome::Ok(_))))
                 && r.served_by.is_none_or(|s| s.0 >= scenario.nodes)
@@ -65,17 +75,13 @@ impl System for PingPongSystem {
     }
 }
 
-fn add_servers(sim: &mut Sim<Msg>, servers: u32, config: &Config) {
+/// A simulation of `servers` ping-pong servers over `network`, with no clients.
+pub fn build(seed: u64, servers: u32, config: &Config, network: LinkModel) -> Sim<Msg> {
+    let mut sim = Sim::new(seed, network);
     for _ in 0..servers {
         let config = config.clone();
         sim.add_node(move || PingPong::new(config.clone(), servers));
     }
-}
-
-/// A simulation of `servers` ping-pong servers over `network`, with no clients.
-pub fn build(seed: u64, servers: u32, config: &Config, network: LinkModel) -> Sim<Msg> {
-    let mut sim = Sim::new(seed, network);
-    add_servers(&mut sim, servers, config);
     sim
 }
 

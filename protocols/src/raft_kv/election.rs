@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use sim::prelude::*;
 
+use super::checks::RaftFact;
 use super::config::Config;
-use super::server::{HEARD, LEADER};
 use super::{Msg, Server};
 use sim::scenario::text::Range;
 use sim::scenario::DurationRange;
@@ -132,20 +132,25 @@ pub fn trial(setup: &Setup, seed: u64) -> Trial {
 
 /// The latest leader: (term, node, elected at).
 fn last_leader(sim: &Sim<Msg>) -> Option<(u64, u64, Time)> {
-    let facts = &sim.observations().facts;
-    facts.iter().rev().find(|f| f.name == LEADER).map(|f| (f.data[0], f.data[1], f.time))
+    let leaders = sim.observations().facts::<RaftFact>().filter_map(|f| match *f.what {
+        RaftFact::Leader { term } => Some((term, u64::from(f.node.0), f.time)),
+        _ => None,
+    });
+    leaders.last()
 }
 
 /// When the last surviving follower first heard from the first leader elected after
 /// `crashed` in a term after `term`.
 fn all_heard(sim: &Sim<Msg>, term: u64, old: u64, crashed: Time) -> Option<Time> {
-    let facts = &sim.observations().facts;
-    let new = facts.iter().find(|f| f.name == LEADER && f.time >= crashed && f.data[0] > term)?;
-    let (new_term, new_leader) = (new.data[0], new.data[1]);
+    let facts = sim.observations();
+    let (new_term, new_leader) = facts.facts::<RaftFact>().find_map(|f| match *f.what {
+        RaftFact::Leader { term: new } if f.time >= crashed && new > term => Some((new, f.node.0)),
+        _ => None,
+    })?;
     let mut last = None;
-    for server in (0..u64::from(SERVERS)).filter(|s| *s != old && *s != new_leader) {
-        let heard = facts.iter().find(|f| {
-            f.name == HEARD && f.node.0 as u64 == server && f.data[0] == new_term && f.data[1] == new_leader
+    for server in (0..SERVERS).filter(|s| u64::from(*s) != old && *s != new_leader) {
+        let heard = facts.facts::<RaftFact>().find(|f| {
+            f.node.0 == server && *f.what == RaftFact::Heard { term: new_term, leader: new_leader }
         })?;
         last = last.max(Some(heard.time));
     }

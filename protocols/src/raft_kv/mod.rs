@@ -28,19 +28,25 @@ pub use config::{Bug, Change, Config, ReadMode};
 pub use msg::Msg;
 pub use server::Server;
 
-use sim::check::ModelName;
-use sim::history::Value;
 use sim::scenario::Scenario;
-use sim::system::{Check, System};
+use sim::system::{Check, Consistency, Slot, System};
 use sim::workload::{Arg, OperationSpec};
-use sim::{NodeId, Sim};
+use sim::{Node, NodeId, Seed, Sim};
 
 /// Raft KV as a system scenarios can name.
 pub struct RaftKv;
 
+/// What every Raft KV node is built from.
+pub struct Setup {
+    config: Config,
+    servers: u32,
+    voters: u32,
+}
+
 impl System for RaftKv {
     type Msg = Msg;
     type Settings = Config;
+    type Setup = Setup;
 
     const NAME: &'static str = "raft-kv";
     const ABOUT: &'static str =
@@ -53,27 +59,26 @@ impl System for RaftKv {
         OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
     ];
     const ROLES: &'static [&'static str] = &["leader", "follower"];
-    const MODEL: Option<(ModelName, Value)> = Some((ModelName::KeyValue, Value::Nil));
+    const CONSISTENCY: Option<Consistency> = Some(Consistency::KEY_VALUE);
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate(scenario.nodes)
     }
 
-    fn add_servers(scenario: &Scenario<Config>, sim: &mut Sim<Msg>) {
+    fn setup(scenario: &Scenario<Config>, _seed: Seed) -> Setup {
         let voters = scenario.settings.initial_voters(scenario.nodes);
-        for _ in 0..scenario.nodes {
-            let config = scenario.settings.clone();
-            sim.add_node(move || Server::new(config.clone(), voters));
+        Setup { config: scenario.settings.clone(), servers: scenario.nodes, voters }
+    }
+
+    fn node(setup: &Setup, slot: Slot, _id: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        match slot {
+            Slot::Server(_) => Box::new(Server::new(setup.config.clone(), setup.voters)),
+            Slot::Client(_) | Slot::Other(_) => Box::new(Client::new(setup.config.clone(), setup.servers)),
         }
     }
 
-    fn add_client(scenario: &Scenario<Config>, servers: &[NodeId], sim: &mut Sim<Msg>) -> NodeId {
-        let (config, count) = (scenario.settings.clone(), servers.len() as u32);
-        sim.add_node(move || Client::new(config.clone(), count))
-    }
-
-    fn check(_scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> {
-        let facts = &sim.observations().facts;
+    fn check(_scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
+        let facts = sim.observations();
         vec![
             checks::election_safety(facts),
             checks::state_machine_safety(facts),

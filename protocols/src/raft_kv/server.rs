@@ -19,18 +19,11 @@ use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message as Raf
 use raft::{RawNode, ReadOnlyOption, StateRole};
 use sim::prelude::*;
 
+use super::checks::{RaftFact, Session};
 use super::config::{Bug, Config, ReadMode, Ticks};
 use super::log::{Changes, Log};
 use super::machine::{Command, Datum, Kv, KvOp, Sessions, StateMachine};
 use super::msg::{Msg, Reply};
-
-/// Fact names (see `checks`).
-pub const LEADER: &str = "raft.leader";
-/// `[index, term, client, seq]` of every entry a node applies (client `u64::MAX` for
-/// entries that are not client commands).
-pub const APPLY: &str = "raft.apply";
-/// `[term, leader]`: a server first heard from the leader of a term.
-pub const HEARD: &str = "raft.heard";
 
 /// A client waiting for a read.
 #[derive(Clone, Debug)]
@@ -169,7 +162,7 @@ impl Server {
             && message.term > self.heard_term
         {
             self.heard_term = message.term;
-            ctx.fact(HEARD, [message.term, message.from - 1, 0, 0]);
+            ctx.fact(RaftFact::Heard { term: message.term, leader: (message.from - 1) as u32 });
         }
         // Errors are messages from peers the configuration does not know: dropped.
         let _ = raw.step(message);
@@ -262,12 +255,12 @@ impl Server {
 
     fn apply(&mut self, ctx: &mut Ctx<'_, Msg>, entries: Vec<Entry>) {
         for entry in entries {
-            let (mut client, mut seq) = (u64::MAX, 0);
+            let mut session = None;
             match entry.get_entry_type() {
                 EntryType::EntryNormal if entry.data.is_empty() => {}
                 EntryType::EntryNormal => match Command::decode(&entry.data) {
                     Ok(command) => {
-                        (client, seq) = (u64::from(command.client), command.seq);
+                        session = Some(Session { client: command.client, seq: command.seq });
                         let applied = self.sessions.apply(&command);
                         if !applied.fresh {
                             ctx.count("retried commands not applied twice", 1);
@@ -299,7 +292,7 @@ impl Server {
                 }
                 EntryType::EntryConfChangeV2 => unreachable!("only simple conf changes are proposed"),
             }
-            ctx.fact(APPLY, [entry.index, entry.term, client, seq]);
+            ctx.fact(RaftFact::Apply { index: entry.index, term: entry.term, command: session });
             self.applied = entry.index;
         }
     }
@@ -342,7 +335,7 @@ impl Server {
         let leading = raw.raft.state == StateRole::Leader;
         if leading && raw.raft.term != self.led_term {
             self.led_term = raw.raft.term;
-            ctx.fact(LEADER, [raw.raft.term, u64::from(ctx.id().0), 0, 0]);
+            ctx.fact(RaftFact::Leader { term: raw.raft.term });
             ctx.set_role(Some("leader"));
         } else if !leading && self.led_term != 0 {
             self.led_term = 0;

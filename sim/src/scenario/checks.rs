@@ -32,15 +32,24 @@ pub struct ChecksSpec {
     /// The system must serve again after the faults heal.
     #[serde(default)]
     pub liveness: Option<LivenessSpec>,
-    /// Check the client history for linearizability with the system's model. Default: false.
+    /// Check the client history against the system's consistency model (linearizability,
+    /// for a system that promises it). Default: on when the system has a model and the
+    /// scenario a `[workload]`; parsing resolves it, so after `Scenario::parse` it is set.
     #[serde(default)]
-    pub linearizable: bool,
+    pub linearizable: Option<bool>,
     /// The linearizability search's budget, in search steps. Default: 10,000,000.
     #[serde(default = "linearizable_steps")]
     pub linearizable_steps: u64,
     /// An unknown linearizability verdict (budget spent) does not fail the run. Default: false.
     #[serde(default)]
     pub allow_unknown: bool,
+}
+
+impl ChecksSpec {
+    /// Whether the run checks its history against the system's consistency model.
+    pub fn is_consistency_checked(&self) -> bool {
+        self.linearizable == Some(true)
+    }
 }
 
 fn linearizable_steps() -> u64 {
@@ -53,7 +62,7 @@ impl Default for ChecksSpec {
             assertions: true,
             latency: Vec::new(),
             liveness: None,
-            linearizable: false,
+            linearizable: None,
             linearizable_steps: linearizable_steps(),
             allow_unknown: false,
         }

@@ -271,9 +271,13 @@ pub fn read(path: &Path) -> Result<(String, String), ScenarioError> {
 impl<S: DeserializeOwned> Scenario<S> {
     /// Parses and validates scenario text; `file` is only used in errors.
     pub fn parse(file: &str, text: &str, rules: &SystemRules<'_>) -> Result<Scenario<S>, ScenarioError> {
-        let scenario: Scenario<S> =
+        let mut scenario: Scenario<S> =
             toml::from_str(text).map_err(|e| ScenarioError::from_toml(file, text, &e))?;
         scenario.validate(rules).map_err(|(place, message)| locate(file, text, &place, message))?;
+        // Checked by default: a system with a consistency model has it checked on every
+        // run with a workload, unless the scenario turns it off.
+        let default = rules.has_model && scenario.workload.is_some();
+        scenario.checks.linearizable = Some(scenario.checks.linearizable.unwrap_or(default));
         Ok(scenario)
     }
 
@@ -350,13 +354,19 @@ impl<S: DeserializeOwned> Scenario<S> {
                 ));
             }
         }
-        if self.checks.linearizable && !rules.has_model {
+        if self.workload.is_some() && rules.operations.is_empty() {
+            return Err((
+                Place::top("workload"),
+                "this system takes no client operations (it drives its own): remove [workload]".into(),
+            ));
+        }
+        if self.checks.linearizable == Some(true) && !rules.has_model {
             return Err((
                 Place::key("checks", "linearizable"),
                 "this system has no linearizability model".into(),
             ));
         }
-        if self.checks.linearizable && self.workload.is_none() {
+        if self.checks.linearizable == Some(true) && self.workload.is_none() {
             return Err((
                 Place::key("checks", "linearizable"),
                 "linearizable needs a [workload] history to check".into(),
@@ -386,7 +396,8 @@ pub fn locate(file: &str, text: &str, place: &Place, message: String) -> Scenari
     let top_level = 0..text.find("\n[").map_or(text.len(), |i| i + 1);
     let region = match place.index {
         Some(index) => nth_table(text, place.section, index),
-        None if place.key.is_none() => Some(top_level.clone()),
+        // A top-level key, or a whole table (its header).
+        None if place.key.is_none() => table(text, place.section).or_else(|| Some(top_level.clone())),
         None => table(text, place.section).or_else(|| find_key(text, top_level.clone(), place.section)),
     };
     let Some(region) = region else { return ScenarioError::at(file, text, 0, message) };

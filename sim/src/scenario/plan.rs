@@ -1,6 +1,8 @@
 //! Planning: explicit faults expanded (a crash with `restart_after` becomes two faults), the
-//! swarm drawn, and both merged by time into the list the run schedules, in order, so each
-//! fault's index (and with it its random streams) is fixed by the scenario and seed alone.
+//! swarm drawn, the system's own faults (churn) added, and all merged by time into the one
+//! list the run schedules, in order, so each fault's index (and with it its random streams
+//! and what `{ fault = N }` and `restart_after` point at) is fixed by the scenario and seed
+//! alone. Nothing else schedules faults in a scenario run.
 
 use std::time::Duration;
 
@@ -44,16 +46,25 @@ pub struct PlanContext<'a> {
     pub seed: Seed,
 }
 
-/// The schedule: explicit faults expanded, the swarm drawn, merged by time (ties keep
-/// explicit faults first, in file order), with follow-up faults (`restart_after`, ...)
+/// The schedule: explicit faults expanded, the swarm drawn, the system's faults, merged by
+/// time (ties keep explicit faults first, in file order, then the swarm's, then the
+/// system's), with follow-up faults (`restart_after`, ...)
 /// pointing at the index of the fault they follow.
-pub fn plan(explicit: &[FaultSpec], swarm: Option<&SwarmSpec>, context: &PlanContext<'_>) -> Vec<Planned> {
+pub fn plan(
+    explicit: &[FaultSpec],
+    swarm: Option<&SwarmSpec>,
+    system: Vec<(Time, Fault)>,
+    context: &PlanContext<'_>,
+) -> Vec<Planned> {
     let mut drafts = Vec::new();
     for spec in explicit {
         expand(spec, context, &mut drafts);
     }
     if let Some(swarm) = swarm {
         draw_swarm(swarm, context, &mut drafts);
+    }
+    for (at, fault) in system {
+        drafts.push(Draft { at: at.since_start(), fault, follows: None });
     }
     let mut order: Vec<usize> = (0..drafts.len()).collect();
     order.sort_by_key(|&i| drafts[i].at); // stable: ties keep insertion order
@@ -146,5 +157,39 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         if let Some(after) = spec.restore_after {
             push(at + after, Fault::Network(context.network.clone()), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follow_up_points_at_its_fault_among_the_systems_faults() {
+        #[derive(serde::Deserialize)]
+        struct Faults {
+            faults: Vec<FaultSpec>,
+        }
+        let explicit: Faults =
+            toml::from_str("[[faults]]\nat = \"3s\"\ncrash = 1\nrestart_after = \"2s\"\n").unwrap();
+        let servers: Vec<NodeId> = (0..4).map(NodeId).collect();
+        let context = PlanContext {
+            servers: &servers,
+            network: &LinkModel::default(),
+            fsync_latency: Duration::ZERO,
+            duration: Duration::from_secs(10),
+            seed: Seed(1),
+        };
+        let at = |s| Time::from_duration(Duration::from_secs(s));
+        let churn = vec![
+            (at(1), Fault::Crash(Target::Node(NodeId(3)))),
+            (at(2), Fault::Crash(Target::Node(NodeId(2)))),
+            (at(4), Fault::Restart(Target::Node(NodeId(3)))),
+        ];
+        let planned = plan(&explicit.faults, None, churn, &context);
+        let faults: Vec<&Fault> = planned.iter().map(|p| &p.fault).collect();
+        assert_eq!(faults[2], &Fault::Crash(Target::Node(NodeId(1))), "{faults:?}");
+        assert_eq!(planned[4].at, at(5));
+        assert_eq!(faults[4], &Fault::Restart(Target::SameAs(2)), "the restart follows the crash at index 2");
     }
 }

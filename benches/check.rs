@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use sim::check::{check, Budget, CheckOp, KeyValue, Output, Register, Verdict};
-use sim::history::Value;
+use sim::kernel::history::Value;
 use sim::Seed;
 
 /// `ops` operations by `processes` sequential processes over `keys` keys. Each operation

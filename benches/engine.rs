@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use protocols::pingpong::{self, Config, PingPongSystem};
-use sim::queue::MinHeap;
+use sim::kernel::queue::MinHeap;
 use sim::scenario::Scenario;
 use sim::{Limits, Seed};
 
@@ -118,7 +118,7 @@ fn main() {
         let path = format!("{}/scenarios/pingpong/{file}.toml", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let mut scenario =
-            sim::system::parse::<PingPongSystem>(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+            sim::harness::system::parse::<PingPongSystem>(&path, &text).unwrap_or_else(|e| panic!("{e}"));
         scenario.settings.window = window;
         let (nodes, simulated) = (scenario.nodes, scenario.duration);
         if !only.is_empty() && !only.iter().any(|name| **name == format!("{nodes}x{window}")) {

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use protocols::raft_kv::config::{Config, LogStore};
 use protocols::raft_kv::RaftKv;
 use sim::check::{check_named, import, Budget, ModelName, Verdict};
-use sim::history::Value;
+use sim::harness::system;
+use sim::kernel::history::Value;
 use sim::scenario::Scenario;
-use sim::system;
 use sim::Limits;
 
 struct Cost {
@@ -43,7 +43,7 @@ fn measure(scenario: &Scenario<Config>, seeds: u64) -> Cost {
     };
     for seed in 0..seeds {
         let started = Instant::now();
-        let mut sim = sim::run::build::<RaftKv>(scenario, seed);
+        let mut sim = sim::harness::run::build::<RaftKv>(scenario, seed);
         sim.run(Limits::duration(scenario.duration));
         cost.simulate += started.elapsed();
         cost.events += sim.events();

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use protocols::registry;
+use sim::harness::run::RunOptions;
 use sim::report::RunReport;
-use sim::run::RunOptions;
 use sim::scenario;
 use sim::Time;
 
@@ -42,7 +42,7 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
         return bad_input(&format!("{file} seed {seed} passes: there is no failure to bisect"));
     }
     println!("bisect {file} seed {seed}: fails {bucket}");
-    if sim::run::is_whole_run_check(&check) {
+    if sim::harness::run::is_whole_run_check(&check) {
         println!(
             "{check} is judged over the whole run, so only the end decides it; look at the report's \
              timeline instead: simctl run {file} --seed {seed}"

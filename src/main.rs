@@ -10,11 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use protocols::registry;
-use sim::fault::FaultKind;
+use sim::harness::run::RunOptions;
+use sim::harness::system::Verdict;
+use sim::kernel::fault::FaultKind;
 use sim::report::{RunReport, Summary};
-use sim::run::RunOptions;
 use sim::scenario;
-use sim::system::Verdict;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
@@ -191,7 +191,7 @@ enum Command {
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    sim::run::install_panic_hook();
+    sim::harness::run::install_panic_hook();
     match Cli::parse().command {
         Command::Run { scenario, seed, out, json, trace, check_determinism, max_events } => {
             run(&scenario, seed, &out, json, RunOptions { trace, max_events }, check_determinism)
@@ -230,7 +230,7 @@ fn check_history(
         return bad_input(&format!("unknown model {model:?}; expected one of: {}", known.join(", ")));
     };
     let init = match init.map(import::parse_value).transpose() {
-        Ok(init) => init.unwrap_or(sim::history::Value::Nil),
+        Ok(init) => init.unwrap_or(sim::kernel::history::Value::Nil),
         Err(error) => return bad_input(&format!("--init: {error}")),
     };
     let forced = match format.map(|f| Format::parse(f).ok_or(f)).transpose() {

@@ -20,8 +20,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use protocols::registry;
-use sim::fault::FaultKind;
-use sim::run::RunOptions;
+use sim::harness::run::RunOptions;
+use sim::kernel::fault::FaultKind;
 use sim::scenario::{self, duration, Rate};
 use toml::{Table, Value};
 

@@ -5,12 +5,12 @@
 //! column like any other error. Each system is registered once, from its `System` impl.
 
 use serde::Deserialize;
-use sim::determinism::{self, Agreement, Divergence};
+use sim::harness::determinism::{self, Agreement, Divergence};
+use sim::harness::run::{self, RunOptions};
+use sim::harness::system::{self, System};
+use sim::kernel::workload::OperationSpec;
 use sim::report::RunReport;
-use sim::run::{self, RunOptions};
 use sim::scenario::{Scenario, ScenarioError, SystemRules, UntypedScenario};
-use sim::system::{self, System};
-use sim::workload::OperationSpec;
 use sim::Limits;
 
 use crate::kademlia::Kademlia;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use protocols::pingpong::{self, Config, PingPongSystem};
-use sim::determinism::check_determinism;
+use sim::harness::determinism::check_determinism;
 use sim::prelude::*;
 
 fn latency() -> LinkModel {
@@ -32,7 +32,7 @@ fn same_seed_same_trace_different_seeds_differ() {
 #[test]
 fn golden_trace_hashes_of_the_bench_fixed_points() {
     let text = std::fs::read_to_string("../scenarios/pingpong/bench-5.toml").unwrap();
-    let scenario = sim::system::parse::<PingPongSystem>("bench-5.toml", &text).unwrap();
+    let scenario = sim::harness::system::parse::<PingPongSystem>("bench-5.toml", &text).unwrap();
     let mut sim = pingpong::from_scenario(&scenario, 42);
     sim.run(Limits::duration(scenario.duration));
     let bench5 = (sim.trace_hash(), sim.events());

@@ -8,7 +8,7 @@ use crate::common;
 
 use common::seed;
 use protocols::registry;
-use sim::run::RunOptions;
+use sim::harness::run::RunOptions;
 
 fn shipped() -> Vec<String> {
     let files = sim::scenario::find_files(std::path::Path::new("../scenarios"));

@@ -7,8 +7,8 @@ use std::path::Path;
 use protocols::raft_kv::config::LogStore;
 use protocols::raft_kv::RaftKv;
 use protocols::registry;
-use sim::run::RunOptions;
-use sim::system;
+use sim::harness::run::RunOptions;
+use sim::harness::system;
 
 fn scenario(path: &str) -> String {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
@@ -83,7 +83,7 @@ fn run_stored(path: &str, storage: LogStore, bugs: bool, seed: u64) -> sim::repo
     if !bugs {
         parsed.settings.bugs.clear();
     }
-    sim::run::run::<RaftKv>(path, &text, &parsed, seed, &RunOptions::default()).summary
+    sim::harness::run::run::<RaftKv>(path, &text, &parsed, seed, &RunOptions::default()).summary
 }
 
 #[test]

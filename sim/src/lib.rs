@@ -37,55 +37,38 @@
 #![warn(missing_docs)]
 
 pub mod check;
-pub mod clock;
-pub mod ctx;
-pub mod determinism;
-pub mod disk;
-pub mod dist;
-pub mod engine;
-pub mod fault;
-pub mod hash;
-pub mod history;
-pub mod network;
-pub mod node;
-pub mod observe;
-pub mod partition;
-pub mod queue;
+pub mod harness;
+pub mod kernel;
 pub mod report;
-pub mod rng;
-pub mod run;
 pub mod scenario;
-pub mod system;
-pub mod time;
-pub mod trace;
-pub mod workload;
-mod world;
 
-pub use ctx::{Clock, Ctx, Network, Timers};
-pub use disk::{Disk, DiskChange, DiskConfig, DiskError, DiskHandle};
-pub use dist::Distribution;
-pub use engine::{Limits, Sim, StopReason};
-pub use fault::{Fault, FaultOutcome, FaultRecord, Target};
-pub use network::{LinkModel, NetworkStats};
-pub use node::{Message, Node, NodeId, TimerId};
-pub use partition::Partition;
-pub use rng::{Probability, Rng, Seed};
-pub use time::Time;
-pub use trace::{EventKind, TraceEvent};
-pub use workload::{Operation, Outcome};
-pub use world::Status;
+pub use kernel::ctx::{Clock, Ctx, Network, Timers};
+pub use kernel::disk::{Disk, DiskChange, DiskConfig, DiskError, DiskHandle};
+pub use kernel::dist::Distribution;
+pub use kernel::engine::{Limits, Sim, StopReason};
+pub use kernel::fault::{Fault, FaultKind, FaultOutcome, FaultRecord, Target};
+pub use kernel::ids::{Message, NodeId, TimerId};
+pub use kernel::network::{LinkModel, NetworkStats};
+pub use kernel::node::Node;
+pub use kernel::partition::Partition;
+pub use kernel::rng::{Probability, Rng, Seed};
+pub use kernel::time::Time;
+pub use kernel::trace::{EventKind, TraceEvent};
+pub use kernel::workload::{Operation, Outcome};
+pub use kernel::world::Status;
 
 /// Everything a protocol module needs, in one import.
 pub mod prelude {
-    pub use crate::ctx::{Clock, Ctx, Network, Timers};
-    pub use crate::dist::Distribution;
-    pub use crate::engine::{Limits, Sim, StopReason};
-    pub use crate::fault::{Fault, Target};
-    pub use crate::history::{Op, OpKind, Value};
-    pub use crate::network::LinkModel;
-    pub use crate::node::{Message, Node, NodeId, TimerId};
-    pub use crate::partition::Partition;
-    pub use crate::rng::Probability;
-    pub use crate::time::Time;
-    pub use crate::workload::{Operation, Outcome};
+    pub use crate::kernel::ctx::{Clock, Ctx, Network, Timers};
+    pub use crate::kernel::dist::Distribution;
+    pub use crate::kernel::engine::{Limits, Sim, StopReason};
+    pub use crate::kernel::fault::{Fault, Target};
+    pub use crate::kernel::history::{Op, OpKind, Value};
+    pub use crate::kernel::ids::{Message, NodeId, TimerId};
+    pub use crate::kernel::network::LinkModel;
+    pub use crate::kernel::node::Node;
+    pub use crate::kernel::partition::Partition;
+    pub use crate::kernel::rng::Probability;
+    pub use crate::kernel::time::Time;
+    pub use crate::kernel::workload::{Operation, Outcome};
 }

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use common::*;
-use sim::determinism::check_determinism;
+use sim::harness::determinism::check_determinism;
 use sim::prelude::*;
 use sim::TraceEvent;
 

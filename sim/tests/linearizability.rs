@@ -7,7 +7,7 @@ use sim::check::{
     check, check_named, Budget, CheckOp, KeyValue, ListAppend, Model, ModelName, Mutex, Output, Register,
     Step, Verdict,
 };
-use sim::history::Value;
+use sim::kernel::history::Value;
 
 const OPEN: u64 = u64::MAX;
 

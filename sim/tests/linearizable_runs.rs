@@ -3,11 +3,11 @@
 //! never replicate (stale reads, which the check must catch and explain).
 
 use serde::{Deserialize, Serialize};
+use sim::harness::run::{run, RunOptions};
+use sim::harness::system::{parse, Check, Consistency, Slot, System, Verdict};
+use sim::kernel::workload::{Arg, OperationSpec};
 use sim::prelude::*;
-use sim::run::{run, RunOptions};
 use sim::scenario::Scenario;
-use sim::system::{parse, Check, Consistency, Slot, System, Verdict};
-use sim::workload::{Arg, OperationSpec};
 use sim::Seed;
 
 #[derive(Clone, Debug, Hash)]

@@ -3,7 +3,7 @@
 use crate::common;
 
 use common::*;
-use sim::hash::digest;
+use sim::kernel::hash::digest;
 use sim::prelude::*;
 use sim::EventKind;
 

@@ -6,9 +6,9 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use common::*;
-use sim::history::OpKind;
+use sim::kernel::history::OpKind;
+use sim::kernel::workload::{Arg, Keys, Mode, WorkloadConfig};
 use sim::prelude::*;
-use sim::workload::{Arg, Keys, Mode, WorkloadConfig};
 
 /// Node 0 answers every request; node 1 is a client that forwards each operation to it and
 /// completes it on the answer (the operation id travels in the message).

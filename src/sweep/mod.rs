@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use protocols::registry;
-use sim::run::RunOptions;
+use sim::harness::run::RunOptions;
 use sim::scenario;
 
 pub use record::{clip, SeedResult};

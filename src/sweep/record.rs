@@ -8,8 +8,8 @@ use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use sim::harness::system::Verdict;
 use sim::report::RunReport;
-use sim::system::Verdict;
 
 /// How often one kind of fault was applied and skipped in a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

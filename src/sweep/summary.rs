@@ -130,7 +130,7 @@ pub fn dedupe(mut results: Vec<SeedResult>) -> Result<Vec<SeedResult>, Conflict>
 
 fn digest<'a>(pairs: impl Iterator<Item = (&'a str, u64, &'a str)>) -> String {
     let pairs: Vec<(&str, u64, &str)> = pairs.collect();
-    format!("{:016x}", sim::hash::digest(&pairs))
+    format!("{:016x}", sim::kernel::hash::digest(&pairs))
 }
 
 impl Summary {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sim::history::Value;
+use sim::kernel::history::Value;
 use sim::prelude::*;
 
 use super::config::{Config, Fleet, NetsizeTrack, Tables};

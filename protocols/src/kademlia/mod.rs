@@ -34,10 +34,10 @@ pub use config::{Config, Fleet};
 pub use msg::Msg;
 pub use report::KadFact;
 
-use sim::dist::Distribution;
-use sim::network::NetworkModel;
+use sim::harness::system::{Check, Slot, System};
+use sim::kernel::dist::Distribution;
+use sim::kernel::network::NetworkModel;
 use sim::scenario::Scenario;
-use sim::system::{Check, Slot, System};
 use sim::{Fault, LinkModel, Node, NodeId, Seed, Sim, Target, Time};
 
 use key::Key;

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
+use sim::harness::system::{Check, Verdict};
+use sim::kernel::workload::{OpRecord, Outcome};
 use sim::report::{histogram, Cell, Table};
 use sim::scenario::Scenario;
-use sim::system::{Check, Verdict};
-use sim::workload::{OpRecord, Outcome};
 use sim::Sim;
 
 use super::config::Config;
@@ -55,7 +55,7 @@ pub enum KadFact {
 }
 
 /// Every fact of `sim` as `KadFact`s.
-fn facts(sim: &Sim<Msg>) -> impl Iterator<Item = sim::observe::Fact<'_, KadFact>> {
+fn facts(sim: &Sim<Msg>) -> impl Iterator<Item = sim::kernel::observe::Fact<'_, KadFact>> {
     sim.observations().facts::<KadFact>()
 }
 

@@ -21,9 +21,9 @@ pub use config::{Bug, Config};
 pub use msg::Msg;
 pub use node::PingPong;
 
+use sim::harness::system::{Check, Slot as SystemSlot, System};
+use sim::kernel::workload::{Arg, OperationSpec, Outcome};
 use sim::scenario::Scenario;
-use sim::system::{Check, Slot as SystemSlot, System};
-use sim::workload::{Arg, OperationSpec, Outcome};
 use sim::{LinkModel, Node, NodeId, Seed, Sim};
 
 /// Ping-pong as a system scenarios can name.
@@ -87,5 +87,5 @@ pub fn build(seed: u64, servers: u32, config: &Config, network: LinkModel) -> Si
 
 /// The simulation a ping-pong scenario describes (servers, clients, workload, faults).
 pub fn from_scenario(scenario: &Scenario<Config>, seed: u64) -> Sim<Msg> {
-    sim::run::build::<PingPongSystem>(scenario, seed)
+    sim::harness::run::build::<PingPongSystem>(scenario, seed)
 }

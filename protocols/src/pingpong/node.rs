@@ -129,7 +129,7 @@ const LOG: &str = "replies.log";
 const RECORD: usize = 12;
 
 fn checksum(op: u64) -> u32 {
-    sim::hash::digest(&op) as u32
+    sim::kernel::hash::digest(&op) as u32
 }
 
 /// Appends and fsyncs a record; false if the disk refused (full), and then no reply goes out.

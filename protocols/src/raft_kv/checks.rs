@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sim::observe::{Fact, Observations};
-use sim::system::Check;
-use sim::workload::{OpRecord, Outcome};
+use sim::harness::system::Check;
+use sim::kernel::observe::{Fact, Observations};
+use sim::kernel::workload::{OpRecord, Outcome};
 
 /// What a Raft server states for these checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub fn acknowledged_writes_kept(facts: &Observations, operations: &[OpRecord]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim::observe::Stated;
+    use sim::kernel::observe::Stated;
     use sim::{NodeId, Time};
 
     fn stated(facts: &[(u32, RaftFact)]) -> Observations {
@@ -142,7 +142,7 @@ mod tests {
     fn two_leaders_in_one_term_fail_election_safety() {
         let leader = |term| RaftFact::Leader { term };
         let good = stated(&[(0, leader(2)), (1, leader(3)), (0, leader(2))]);
-        assert_eq!(election_safety(&good).verdict, sim::system::Verdict::Pass);
+        assert_eq!(election_safety(&good).verdict, sim::harness::system::Verdict::Pass);
         let bad = stated(&[(0, leader(2)), (1, leader(2))]);
         let check = election_safety(&bad);
         assert!(check.reason.unwrap().contains("term 2 had 2 leaders"));
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn different_entries_at_one_index_fail_state_machine_safety() {
         let good = stated(&[(0, apply(5, 2, 9, 1)), (1, apply(5, 2, 9, 1)), (1, apply(6, 2, 9, 2))]);
-        assert_eq!(state_machine_safety(&good).verdict, sim::system::Verdict::Pass);
+        assert_eq!(state_machine_safety(&good).verdict, sim::harness::system::Verdict::Pass);
         let bad = stated(&[(0, apply(5, 2, 9, 1)), (1, apply(5, 3, 9, 4))]);
         assert!(state_machine_safety(&bad).reason.unwrap().starts_with("index 5"));
         let noop =

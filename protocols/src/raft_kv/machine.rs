@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim::history::Value;
+use sim::kernel::history::Value;
 
 use super::msg::Reply;
 

@@ -28,9 +28,9 @@ pub use config::{Bug, Change, Config, ReadMode};
 pub use msg::Msg;
 pub use server::Server;
 
+use sim::harness::system::{Check, Consistency, Slot, System};
+use sim::kernel::workload::{Arg, OperationSpec};
 use sim::scenario::Scenario;
-use sim::system::{Check, Consistency, Slot, System};
-use sim::workload::{Arg, OperationSpec};
 use sim::{Node, NodeId, Seed, Sim};
 
 /// Raft KV as a system scenarios can name.

@@ -17,7 +17,7 @@ use std::fmt;
 
 use super::edn::{Edn, Reader};
 use super::op::{CheckOp, Output};
-use crate::history::{HistoryEvent, OpKind, Value};
+use crate::kernel::history::{HistoryEvent, OpKind, Value};
 
 /// A history file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,7 +29,7 @@
 use super::memo::{hash_of, Memo, Progress};
 use super::model::{Model, Step};
 use super::op::{CheckOp, Output};
-use crate::hash::mix64;
+use crate::kernel::hash::mix64;
 
 /// One event: the call or the return of an operation.
 #[derive(Clone, Copy, Debug)]
@@ -107,8 +107,10 @@ impl<'a, M: Model> Jit<'a, M> {
             order.iter().map(|&i| slots[i].take().expect("each input once")).collect();
         let ops: Vec<&CheckOp> = order.iter().map(|&i| ops[i]).collect();
         let unknown: Vec<bool> = ops.iter().map(|op| op.output == Output::Unknown).collect();
-        let signature: Vec<u64> =
-            ops.iter().map(|op| crate::hash::digest(&(&op.f, &op.key, &op.input, &op.output))).collect();
+        let signature: Vec<u64> = ops
+            .iter()
+            .map(|op| crate::kernel::hash::digest(&(&op.f, &op.key, &op.input, &op.output)))
+            .collect();
         let mut timeline: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
         for (index, op) in ops.iter().enumerate() {
             timeline.push((op.call, false, index));

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use crate::hash::StableHasher;
+use crate::kernel::hash::StableHasher;
 
 /// The memo's keys are already uniformly mixed 64-bit hashes; hashing them again is waste.
 #[derive(Default)]

@@ -242,7 +242,7 @@ impl ModelName {
 /// know is an error, not a refutation.
 pub fn check_named(
     model: ModelName,
-    init: &crate::history::Value,
+    init: &crate::kernel::history::Value,
     nil_reads_match_anything: bool,
     ops: &[CheckOp],
     budget: &Budget<'_>,

@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use super::op::{CheckOp, Output};
-use crate::history::Value;
+use crate::kernel::history::Value;
 
 /// What one operation does to a state.
 #[derive(Clone, Debug, PartialEq, Eq)]

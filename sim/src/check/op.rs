@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::history::Value;
+use crate::kernel::history::Value;
 
 /// What an operation returned.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

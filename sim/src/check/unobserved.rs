@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{CheckOp, Output};
-use crate::history::Value;
+use crate::kernel::history::Value;
 
 /// What a collapsed write writes instead of its value.
 const STAND_IN: &str = "\u{1}a value nothing reads";

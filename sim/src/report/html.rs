@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::RunReport;
-use crate::workload::{OpRecord, Outcome};
+use crate::kernel::workload::{OpRecord, Outcome};
 
 /// At most this many operations are drawn; beyond it, every k-th one (the tables still
 /// count them all).

@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::history::HistoryEvent;
-use crate::network::NetworkStats;
+use crate::harness::system::Verdict;
+use crate::kernel::history::HistoryEvent;
+use crate::kernel::network::NetworkStats;
 use crate::scenario::Phase;
-use crate::system::Verdict;
 
 /// Significant figures kept by latency histograms.
 pub const SIGNIFICANT_FIGURES: u8 = 3;
@@ -115,7 +115,7 @@ pub struct FaultLine {
     /// When, in nanoseconds.
     pub at_ns: u64,
     /// Its kind (`partition`, `crash`, ...): what a sweep's coverage counts.
-    pub kind: crate::fault::FaultKind,
+    pub kind: crate::kernel::fault::FaultKind,
     /// What, in words.
     pub fault: String,
     /// `applied` or `skipped: why`.
@@ -220,7 +220,7 @@ pub struct TraceLine {
     /// Where it happened.
     pub node: Option<u32>,
     /// What kind of event.
-    pub kind: crate::trace::EventKind,
+    pub kind: crate::kernel::trace::EventKind,
     /// The sender of a message.
     pub peer: Option<u32>,
     /// The message or fault digest, hex.
@@ -245,7 +245,7 @@ pub struct RunReport {
     /// Every event, when asked for.
     pub trace: Option<Vec<TraceLine>>,
     /// Every workload operation, for the report page's plot.
-    pub operations: Vec<crate::workload::OpRecord>,
+    pub operations: Vec<crate::kernel::workload::OpRecord>,
 }
 
 impl RunReport {

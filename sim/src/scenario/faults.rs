@@ -39,9 +39,9 @@ use serde::{Deserialize, Deserializer};
 
 use super::network::LinkChange;
 use super::text::{duration, parse_signed};
-use crate::fault::{FaultKind, Target};
-use crate::node::NodeId;
-use crate::partition::Partition;
+use crate::kernel::fault::{FaultKind, Target};
+use crate::kernel::ids::NodeId;
+use crate::kernel::partition::Partition;
 
 /// How an entry of `kind` is written, after its key: what `simctl list` shows.
 pub fn syntax(kind: FaultKind) -> &'static str {

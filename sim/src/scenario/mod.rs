@@ -66,8 +66,8 @@ pub use swarm::{
 pub use text::{duration, line_column, DurationRange, Rate};
 pub use workload::{KeyDistribution, WorkloadSpec};
 
-use crate::disk::DiskConfig;
-use crate::workload::OperationSpec;
+use crate::kernel::disk::DiskConfig;
+use crate::kernel::workload::OperationSpec;
 
 /// The most nodes a scenario may ask for.
 pub const MAX_NODES: u32 = 1_000_000;
@@ -453,8 +453,8 @@ fn headers(text: &str, header: &str) -> Vec<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dist::Distribution;
-    use crate::rng::Probability;
+    use crate::kernel::dist::Distribution;
+    use crate::kernel::rng::Probability;
 
     #[derive(Debug, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -464,7 +464,7 @@ mod tests {
     }
 
     const OPS: &[OperationSpec] =
-        &[OperationSpec { name: "ping", arg: crate::workload::Arg::None, weight: 1.0 }];
+        &[OperationSpec { name: "ping", arg: crate::kernel::workload::Arg::None, weight: 1.0 }];
     const RULES: SystemRules<'static> = SystemRules { operations: OPS, roles: &["leader"], has_model: false };
 
     const GOOD: &str = r#"

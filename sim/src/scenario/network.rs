@@ -6,10 +6,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::text::duration;
-use crate::dist::{Distribution, InvalidDistribution};
-use crate::network::{LinkModel, NetworkModel};
-use crate::node::NodeId;
-use crate::rng::Probability;
+use crate::kernel::dist::{Distribution, InvalidDistribution};
+use crate::kernel::ids::NodeId;
+use crate::kernel::network::{LinkModel, NetworkModel};
+use crate::kernel::rng::Probability;
 
 /// The `[network]` table.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -9,12 +9,12 @@ use std::time::Duration;
 use super::faults::{FaultSpec, PartitionSpec, TargetSpec};
 use super::swarm::{draw_swarm, SwarmSpec};
 use super::text::parse_signed;
-use crate::disk::DiskChange;
-use crate::fault::{Fault, Target};
-use crate::network::LinkModel;
-use crate::node::NodeId;
-use crate::rng::Seed;
-use crate::time::Time;
+use crate::kernel::disk::DiskChange;
+use crate::kernel::fault::{Fault, Target};
+use crate::kernel::ids::NodeId;
+use crate::kernel::network::LinkModel;
+use crate::kernel::rng::Seed;
+use crate::kernel::time::Time;
 
 /// A fault at its time, ready for `Sim::schedule` in list order.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,9 +3,9 @@
 use super::faults::TargetSpec;
 use super::network::link_model_toml;
 use super::text::{duration, format_signed};
-use crate::fault::{Fault, FaultRecord};
-use crate::node::NodeId;
-use crate::partition::Partition;
+use crate::kernel::fault::{Fault, FaultRecord};
+use crate::kernel::ids::NodeId;
+use crate::kernel::partition::Partition;
 
 /// The realized timeline as a `[[faults]]` list that replays it (with the swarm off).
 /// Skipped faults are kept, as they were asked for, so that every fault keeps its index

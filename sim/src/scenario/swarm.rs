@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::faults::Shape;
 use super::plan::{Draft, PlanContext};
 use super::text::{duration, DurationRange, ProbabilityRange, Rate, SignedRange};
-use crate::disk::DiskChange;
-use crate::dist::Distribution;
-use crate::fault::{Fault, Target};
-use crate::network::LinkModel;
-use crate::rng::{Probability, Rng};
+use crate::kernel::disk::DiskChange;
+use crate::kernel::dist::Distribution;
+use crate::kernel::fault::{Fault, Target};
+use crate::kernel::network::LinkModel;
+use crate::kernel::rng::{Probability, Rng};
 
 /// A swarm kind's rate with a range of durations.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

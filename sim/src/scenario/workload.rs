@@ -23,10 +23,10 @@ use serde::Deserialize;
 
 use super::network::probability;
 use super::text::{duration, Rate};
-use crate::node::NodeId;
-use crate::rng::Probability;
-use crate::time::Time;
-use crate::workload::{Keys, Mode, OperationSpec, WorkloadConfig};
+use crate::kernel::ids::NodeId;
+use crate::kernel::rng::Probability;
+use crate::kernel::time::Time;
+use crate::kernel::workload::{Keys, Mode, OperationSpec, WorkloadConfig};
 
 /// The most keys a zipfian distribution may have (its setup is linear in the keys).
 pub const MAX_ZIPFIAN_KEYS: u64 = 10_000_000;

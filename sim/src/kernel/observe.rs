@@ -10,9 +10,9 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::history::HistoryEvent;
-use crate::node::NodeId;
-use crate::time::Time;
+use super::history::HistoryEvent;
+use super::ids::NodeId;
+use super::time::Time;
 
 /// Counts for one `sometimes` assertion.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

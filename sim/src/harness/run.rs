@@ -15,15 +15,15 @@ use std::rc::Rc;
 
 use hdrhistogram::Histogram;
 
-use crate::engine::{Limits, Sim};
-use crate::fault::FaultOutcome;
-use crate::node::{Message, NodeId};
+use super::system::{Check, Consistency, Slot, System, Verdict};
+use crate::kernel::engine::{Limits, Sim};
+use crate::kernel::fault::FaultOutcome;
+use crate::kernel::ids::{Message, NodeId};
+use crate::kernel::rng::Seed;
+use crate::kernel::time::Time;
+use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
-use crate::rng::Seed;
 use crate::scenario::{plan, realized_toml, LatencyBound, Phase, PlanContext, Scenario};
-use crate::system::{Check, Consistency, Slot, System, Verdict};
-use crate::time::Time;
-use crate::workload::{OpRecord, Outcome};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]

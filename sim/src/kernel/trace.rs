@@ -8,9 +8,9 @@
 use std::fmt;
 use std::hash::Hasher;
 
-use crate::hash::StableHasher;
-use crate::node::NodeId;
-use crate::time::Time;
+use super::hash::StableHasher;
+use super::ids::NodeId;
+use super::time::Time;
 
 /// What kind of event ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

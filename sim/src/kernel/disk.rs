@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::rng::Rng;
-use crate::time::duration_to_nanos;
+use super::rng::Rng;
+use super::time::duration_to_nanos;
 
 /// How a disk behaves; every field can be changed during a run by a fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -509,7 +509,7 @@ impl DiskHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Seed;
+    use crate::kernel::rng::Seed;
 
     fn rng() -> Rng {
         Seed(1).stream("disk-test", 0)

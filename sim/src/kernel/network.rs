@@ -20,10 +20,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::dist::{Distribution, InvalidDistribution};
-use crate::hash::DetHashMap;
-use crate::node::NodeId;
-use crate::rng::{Probability, Rng};
+use super::dist::{Distribution, InvalidDistribution};
+use super::hash::DetHashMap;
+use super::ids::NodeId;
+use super::rng::{Probability, Rng};
 
 /// How one directed link behaves.
 #[derive(Clone, Debug, PartialEq)]
@@ -233,7 +233,7 @@ fn grow<T: Clone>(table: &mut Vec<T>, index: usize, fill: T) -> &mut Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Seed;
+    use crate::kernel::rng::Seed;
 
     fn ms(value: u64) -> Duration {
         Duration::from_millis(value)

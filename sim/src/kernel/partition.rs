@@ -17,9 +17,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::hash::DetHashSet;
-use crate::node::NodeId;
-use crate::rng::Rng;
+use super::hash::DetHashSet;
+use super::ids::NodeId;
+use super::rng::Rng;
 
 /// A partition shape.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -230,7 +230,7 @@ impl Cuts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Seed;
+    use crate::kernel::rng::Seed;
 
     fn ids(range: std::ops::Range<u32>) -> Vec<NodeId> {
         range.map(NodeId).collect()

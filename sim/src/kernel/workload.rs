@@ -20,12 +20,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::dist::Distribution;
-use crate::hash::DetHashMap;
-use crate::history::{HistoryEvent, Op, OpKind, Value};
-use crate::node::NodeId;
-use crate::rng::{Probability, Rng};
-use crate::time::Time;
+use super::dist::Distribution;
+use super::hash::DetHashMap;
+use super::history::{HistoryEvent, Op, OpKind, Value};
+use super::ids::NodeId;
+use super::rng::{Probability, Rng};
+use super::time::Time;
 
 /// History process ids of operations nodes start themselves begin here, far above any the
 /// driver hands out.
@@ -466,7 +466,7 @@ impl Zipf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Seed;
+    use crate::kernel::rng::Seed;
 
     fn config(keys: Keys) -> WorkloadConfig {
         WorkloadConfig {

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::rng::Rng;
-use crate::time::duration_to_nanos;
+use super::rng::Rng;
+use super::time::duration_to_nanos;
 
 /// A distribution over non-negative durations.
 #[derive(Clone, Debug, PartialEq)]
@@ -185,7 +185,7 @@ fn to_nanos(value: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Seed;
+    use crate::kernel::rng::Seed;
 
     fn ms(value: u64) -> Duration {
         Duration::from_millis(value)

@@ -6,17 +6,17 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::clock::LocalClock;
-use crate::disk::DiskHandle;
-use crate::fault::Fault;
-use crate::history::Value;
-use crate::network::{NetworkModel, Route};
-use crate::node::{Message, NodeId, TimerId};
-use crate::observe::Observations;
-use crate::partition::Cuts;
-use crate::queue::Queue;
-use crate::rng::{Rng, Seed};
-use crate::workload::{Driver, Next, Outcome};
+use super::clock::LocalClock;
+use super::disk::DiskHandle;
+use super::fault::Fault;
+use super::history::Value;
+use super::ids::{Message, NodeId, TimerId};
+use super::network::{NetworkModel, Route};
+use super::observe::Observations;
+use super::partition::Cuts;
+use super::queue::Queue;
+use super::rng::{Rng, Seed};
+use super::workload::{Driver, Next, Outcome};
 
 /// An entry of the event queue.
 #[derive(Debug)]
@@ -93,6 +93,25 @@ impl<M: Message> World<M> {
     #[inline]
     pub(crate) fn handler_time(&self, node: NodeId) -> u64 {
         self.now + self.disks[node.index()].pending_latency()
+    }
+
+    /// Whether `node` cannot run an event due at `time`: it is paused, or busy until its
+    /// fsyncs end.
+    #[inline]
+    pub(crate) fn is_waiting(&self, time: u64, node: NodeId) -> bool {
+        let process = &self.processes[node.index()];
+        process.status == Status::Paused || time < process.busy_until
+    }
+
+    /// Puts aside an event for a waiting node: in its backlog while it is paused (handled,
+    /// in arrival order, at the resume), else back in the queue at the end of its fsyncs.
+    pub(crate) fn set_aside(&mut self, node: NodeId, event: Event<M>) {
+        let process = &mut self.processes[node.index()];
+        if process.status == Status::Paused {
+            process.backlog.push_back(event);
+        } else {
+            self.queue.push(process.busy_until, event);
+        }
     }
 
     /// Whether a partition cuts `from -> to`, by link or by class (loopback never is).

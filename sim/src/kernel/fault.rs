@@ -20,11 +20,11 @@
 
 use std::fmt;
 
-use crate::disk::DiskChange;
-use crate::network::LinkModel;
-use crate::node::NodeId;
-use crate::partition::Partition;
-use crate::time::Time;
+use super::disk::DiskChange;
+use super::ids::NodeId;
+use super::network::LinkModel;
+use super::partition::Partition;
+use super::time::Time;
 
 /// Which node a fault hits, decided when it is applied.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use crate::node::NodeId;
-use crate::time::Time;
+use super::ids::NodeId;
+use super::time::Time;
 
 /// A value in an operation: keys, arguments and results.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]

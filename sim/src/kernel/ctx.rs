@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use std::sync::MutexGuard;
 
-use crate::disk::{Disk, DiskHandle};
-use crate::history::{HistoryEvent, Op, OpKind, Value};
-use crate::node::{Message, NodeId, TimerId};
-use crate::rng::Rng;
-use crate::time::Time;
-use crate::workload::Outcome;
-use crate::world::World;
+use super::disk::{Disk, DiskHandle};
+use super::history::{HistoryEvent, Op, OpKind, Value};
+use super::ids::{Message, NodeId, TimerId};
+use super::rng::Rng;
+use super::time::Time;
+use super::workload::Outcome;
+use super::world::World;
 
 /// A node's local clock.
 pub trait Clock {
@@ -125,10 +125,10 @@ impl<'a, M: Message> Ctx<'a, M> {
     }
 
     /// States a fact for the system's end-of-run checks: a value of the system's own type,
-    /// read back by type with [`Observations::facts`](crate::observe::Observations::facts).
+    /// read back by type with [`Observations::facts`](crate::kernel::observe::Observations::facts).
     pub fn fact<F: std::any::Any + std::fmt::Debug>(&mut self, fact: F) {
         let time = Time(self.world.now);
-        self.world.observations.stated.push(crate::observe::Stated::new(time, self.node, fact));
+        self.world.observations.stated.push(crate::kernel::observe::Stated::new(time, self.node, fact));
     }
 
     /// Records a sample (a latency in nanoseconds, a size).

@@ -6,53 +6,9 @@
 //! is reproducible. A crash drops the value; a restart builds a new one from the node's
 //! factory, and only what was made durable on its disk survives.
 
-use std::fmt;
-use std::hash::Hash;
-
-use crate::ctx::Ctx;
-use crate::workload::Operation;
-
-/// A node's address. Nodes are numbered from 0 in the order they were added.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct NodeId(pub u32);
-
-impl NodeId {
-    /// The id as an index into per-node tables.
-    #[inline]
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "n{}", self.0)
-    }
-}
-
-/// A pending timer, returned by `set_timer` and passed back to `on_timer`.
-///
-/// Ids are never reused while the timer is pending; cancelling a timer that already fired
-/// or was cancelled does nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TimerId {
-    pub(crate) slot: u32,
-    pub(crate) generation: u32,
-}
-
-/// What goes over the simulated wire.
-///
-/// `Hash` feeds the trace hash (a message's digest is part of every delivery event);
-/// `Clone` is for duplication; `Debug` is for traces and divergence reports.
-pub trait Message: Clone + fmt::Debug + Hash + 'static {
-    /// Bytes on the wire, for bandwidth limits. Defaults to the in-memory size; override it
-    /// when payloads live behind pointers and bandwidth matters.
-    fn wire_size(&self) -> u64 {
-        std::mem::size_of::<Self>() as u64
-    }
-}
+use super::ctx::Ctx;
+use super::ids::{Message, NodeId, TimerId};
+use super::workload::Operation;
 
 /// A protocol participant: a server, a client, anything with an address.
 pub trait Node {

@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn matches_a_sorted_order_on_random_input() {
-        let mut rng = crate::rng::Seed(4).stream("queue-test", 0);
+        let mut rng = crate::kernel::rng::Seed(4).stream("queue-test", 0);
         let mut queue = Queue::default();
         let mut expected = Vec::new();
         let mut popped = Vec::new();
@@ -184,7 +184,7 @@ mod tests {
         // instead: replaying through a sorted reference gives the same sequence.
         let mut reference = std::collections::BTreeSet::new();
         let mut replay = Vec::new();
-        let mut rng = crate::rng::Seed(4).stream("queue-test", 0);
+        let mut rng = crate::kernel::rng::Seed(4).stream("queue-test", 0);
         for i in 0..5_000u64 {
             let time = rng.below(300);
             reference.insert((time, i));

@@ -12,9 +12,9 @@
 
 use std::fmt;
 
-use crate::engine::{Limits, Sim};
-use crate::node::Message;
-use crate::trace::TraceEvent;
+use crate::kernel::engine::{Limits, Sim};
+use crate::kernel::ids::Message;
+use crate::kernel::trace::TraceEvent;
 
 /// Where two runs of the same simulation first differed.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use crate::time::{duration_to_nanos, Time};
+use super::time::{duration_to_nanos, Time};
 
 const PPM: i128 = 1_000_000;
 

@@ -15,7 +15,7 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng as _, SeedableRng};
 
-use crate::hash::mix64;
+use super::hash::mix64;
 
 /// The root seed of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

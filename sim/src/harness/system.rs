@@ -12,16 +12,17 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::check::{self, Budget, CheckOp, ModelName, Outcome};
-use crate::engine::Sim;
-use crate::fault::Fault;
-use crate::history::Value;
-use crate::network::NetworkModel;
-use crate::node::{Message, Node, NodeId};
+use crate::kernel::engine::Sim;
+use crate::kernel::fault::Fault;
+use crate::kernel::history::Value;
+use crate::kernel::ids::{Message, NodeId};
+use crate::kernel::network::NetworkModel;
+use crate::kernel::node::Node;
+use crate::kernel::rng::Seed;
+use crate::kernel::time::Time;
+use crate::kernel::workload::OperationSpec;
 use crate::report::Table;
-use crate::rng::Seed;
 use crate::scenario::{locate, Place, Scenario, ScenarioError, SystemRules};
-use crate::time::Time;
-use crate::workload::OperationSpec;
 
 /// A verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

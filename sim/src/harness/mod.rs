@@ -1,0 +1,8 @@
+//! The harness: what turns a scenario into a run of the kernel and a run into verdicts.
+//! [`system`] is what a system provides; [`run`] builds, runs and judges a scenario (its
+//! report types live in `report`, its schema in `scenario`); [`determinism`] runs a
+//! simulation twice in lock step.
+
+pub mod determinism;
+pub mod run;
+pub mod system;

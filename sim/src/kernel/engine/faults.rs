@@ -1,0 +1,194 @@
+//! Fault injection: how the engine applies a fault event to the world (see `fault` for
+//! each fault's semantics). Kept apart from the dispatch loop, which only hands a fault
+//! event here and records what it returns.
+
+use super::Sim;
+use crate::kernel::fault::{Fault, FaultOutcome, FaultRecord, Target};
+use crate::kernel::hash::digest;
+use crate::kernel::ids::{Message, NodeId};
+use crate::kernel::partition::Partition;
+use crate::kernel::rng::Rng;
+use crate::kernel::trace::{EventKind, TraceEvent};
+use crate::kernel::world::{Event, Status};
+
+impl<M: Message> Sim<M> {
+    /// Applies fault number `index` at the current time, logs it, and records it as an event.
+    pub(super) fn on_fault(&mut self, index: u64, fault: Fault) -> TraceEvent {
+        let mut choices = self.world.seed.stream("fault-choice", index);
+        let mut effects = self.world.seed.stream("fault", index);
+        let (realized, outcome) = match self.resolve(&fault, &mut choices) {
+            Ok(Some(node)) => self.realize(fault.resolved(node), &mut choices, &mut effects),
+            Ok(None) => self.realize(fault, &mut choices, &mut effects),
+            Err(reason) => (fault, FaultOutcome::Skipped(reason)),
+        };
+        if let Some(node) = realized.node() {
+            let slot = index as usize;
+            if self.fault_targets.len() <= slot {
+                self.fault_targets.resize(slot + 1, None);
+            }
+            self.fault_targets[slot] = Some(node);
+        }
+        let event = self.trace.record(TraceEvent {
+            index: 0,
+            time: self.now(),
+            node: realized.node(),
+            kind: EventKind::Fault,
+            peer: None,
+            digest: digest(&format!("{realized:?} {outcome:?}")),
+        });
+        self.fault_log.push(FaultRecord {
+            index,
+            time: self.now(),
+            fault: realized.clone(),
+            outcome: outcome.clone(),
+        });
+        if outcome == FaultOutcome::Applied {
+            if let Fault::Restart(Target::Node(node)) = realized {
+                self.boot(node);
+            }
+        }
+        event
+    }
+
+    /// The node a fault hits: `Ok(None)` for faults that hit no single node.
+    fn resolve(&self, fault: &Fault, choices: &mut Rng) -> Result<Option<NodeId>, String> {
+        let Some(target) = fault.target() else { return Ok(None) };
+        let node = match target {
+            Target::Node(node) => Some(*node),
+            Target::Random(among) => choices.pick(among).copied(),
+            Target::Role { role, among } => {
+                let holders: Vec<NodeId> = among
+                    .iter()
+                    .copied()
+                    .filter(|n| self.world.roles[n.index()] == Some(role.as_str()))
+                    .collect();
+                match choices.pick(&holders) {
+                    Some(node) => Some(*node),
+                    None => return Err(format!("no node is {role}")),
+                }
+            }
+            Target::SameAs(earlier) => self.fault_targets.get(*earlier as usize).copied().flatten(),
+        };
+        match node {
+            Some(node) if node.index() < self.nodes.len() => Ok(Some(node)),
+            Some(node) => Err(format!("{node} does not exist")),
+            None => Err(format!("{target} is not a node")),
+        }
+    }
+
+    /// Applies a partition's cuts; returns its realized form.
+    fn cut(&mut self, partition: &Partition, choices: &mut Rng) -> Fault {
+        let realized = partition.realize(choices);
+        if let Partition::Classes(groups) = &realized {
+            self.world.cuts.cut_classes(groups);
+        }
+        for (from, to) in realized.cuts(choices) {
+            self.world.cuts.cut(from, to);
+        }
+        Fault::Partition(realized)
+    }
+
+    /// Applies a fault's effect on the world; returns its realized form and outcome.
+    /// (A restart's `on_start` runs after the fault is logged, in `on_fault`.)
+    fn realize(&mut self, fault: Fault, choices: &mut Rng, effects: &mut Rng) -> (Fault, FaultOutcome) {
+        let skipped = |reason: String| FaultOutcome::Skipped(reason);
+        let now = self.now();
+        let node = fault.node().unwrap_or_default();
+        let status = self.world.processes.get(node.index()).map(|p| p.status);
+        let outcome = match &fault {
+            Fault::Partition(partition) => return (self.cut(partition, choices), FaultOutcome::Applied),
+            Fault::Isolate { among, .. } => {
+                let partition = Partition::Isolate { node: Some(node), among: among.clone() };
+                return (self.cut(&partition, choices), FaultOutcome::Applied);
+            }
+            Fault::Heal => {
+                self.world.cuts.heal();
+                FaultOutcome::Applied
+            }
+            Fault::Crash(_) if status == Some(Status::Down) => skipped(format!("{node} is down")),
+            Fault::Crash(_) => {
+                self.crash(node, effects);
+                FaultOutcome::Applied
+            }
+            Fault::Restart(_) if status != Some(Status::Down) => skipped(format!("{node} is not down")),
+            Fault::Restart(_) => FaultOutcome::Applied,
+            Fault::Pause(_) if status != Some(Status::Up) => skipped(format!("{node} is not up")),
+            Fault::Pause(_) => {
+                self.world.processes[node.index()].status = Status::Paused;
+                FaultOutcome::Applied
+            }
+            Fault::Resume(_) if status != Some(Status::Paused) => skipped(format!("{node} is not paused")),
+            Fault::Resume(_) => {
+                let process = &mut self.world.processes[node.index()];
+                process.status = Status::Up;
+                for event in std::mem::take(&mut process.backlog) {
+                    self.world.queue.push(now.as_nanos(), event);
+                }
+                FaultOutcome::Applied
+            }
+            Fault::ClockStep { delta_nanos, .. } => {
+                self.world.processes[node.index()].clock.step(now, *delta_nanos);
+                FaultOutcome::Applied
+            }
+            Fault::ClockDrift { ppm, .. } if *ppm <= -1_000_000 => {
+                skipped(format!("drift {ppm} ppm would stop {node}'s clock"))
+            }
+            Fault::ClockDrift { ppm, .. } => {
+                self.world.processes[node.index()].clock.set_drift(now, *ppm);
+                FaultOutcome::Applied
+            }
+            Fault::Corrupt { file, offset, len, .. } => {
+                let mut disk = self.world.disks[node.index()].lock();
+                if !disk.exists(file) {
+                    skipped(format!("{node} has no file {file:?}"))
+                } else if !self.budget.allow(node) {
+                    skipped(format!("damage budget spent: {node}'s disk may not be damaged"))
+                } else {
+                    disk.corrupt(file, *offset, *len, effects).expect("file exists");
+                    FaultOutcome::Applied
+                }
+            }
+            Fault::Disk { change, .. } => {
+                let mut disk = self.world.disks[node.index()].lock();
+                let config = change.apply(disk.config());
+                disk.set_config(config);
+                FaultOutcome::Applied
+            }
+            Fault::Network(model) => {
+                self.world.network.set_default(model.clone());
+                FaultOutcome::Applied
+            }
+        };
+        (fault, outcome)
+    }
+
+    /// Drops the node's value, timers, queued and in-flight messages, and unsynced writes.
+    fn crash(&mut self, node: NodeId, effects: &mut Rng) {
+        // Fence first: the node's destructors run when its value is dropped, and must not
+        // reach the disk (a crashed process runs no code).
+        self.world.disks[node.index()].fence();
+        self.nodes[node.index()] = None;
+        self.world.roles[node.index()] = None;
+        let process = &mut self.world.processes[node.index()];
+        process.status = Status::Down;
+        process.incarnation += 1;
+        process.busy_until = 0;
+        for event in std::mem::take(&mut process.backlog) {
+            match event {
+                Event::Timer { id, .. } => self.world.release_timer(id),
+                Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
+                Event::Invoke { client, record } => {
+                    self.world.queue.push(self.world.now, Event::Invoke { client, record })
+                }
+                Event::Start(_) | Event::Fault(_) | Event::Arrival => {
+                    unreachable!("only deliveries, timers and invocations queue up")
+                }
+            }
+        }
+        let mut disk = self.world.disks[node.index()].lock();
+        let tear = disk.could_tear() && self.budget.would_allow(node);
+        if disk.crash(tear, effects) {
+            self.budget.allow(node);
+        }
+    }
+}

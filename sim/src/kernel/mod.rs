@@ -1,0 +1,29 @@
+//! The kernel: the discrete-event engine and the world it simulates (nodes, their clocks,
+//! timers, disks and random streams, the network and its partitions, faults), and what nodes
+//! report (histories, facts, assertions). It knows no protocol, no scenario file and no
+//! command line: a test drives it with [`Sim`](engine::Sim) directly.
+//!
+//! Dependencies run one way: [`ids`] is a leaf; [`time`], [`rng`], [`hash`] and [`dist`]
+//! build on nothing else of the kernel; the world's parts ([`clock`], [`disk`], [`network`],
+//! [`partition`], [`history`], [`workload`], [`observe`], [`fault`]) on those; [`ctx`] and
+//! [`node`] on the world; [`engine`] on everything.
+
+pub mod clock;
+pub mod ctx;
+pub mod disk;
+pub mod dist;
+pub mod engine;
+pub mod fault;
+pub mod hash;
+pub mod history;
+pub mod ids;
+pub mod network;
+pub mod node;
+pub mod observe;
+pub mod partition;
+pub mod queue;
+pub mod rng;
+pub mod time;
+pub mod trace;
+pub mod workload;
+pub(crate) mod world;

@@ -282,6 +282,10 @@ fn same_seed_same_hash_across_processes_and_seeds_differ() {
     let (a, b, c) = (run("11"), run("11"), run("12"));
     assert_eq!(a["trace_hash"], b["trace_hash"]);
     assert_ne!(a["trace_hash"], c["trace_hash"]);
+    let file = "scenarios/pingpong/network.toml";
+    let text = std::fs::read_to_string(file).unwrap();
+    let here = protocols::registry::run(file, &text, 11, &Default::default()).unwrap();
+    assert_eq!(a["trace_hash"], here.summary.trace_hash.as_str(), "and the same in this process");
     let output = simctl(&[
         "run",
         "scenarios/pingpong/network.toml",
@@ -314,6 +318,7 @@ fn list_shows_systems_settings_fault_kinds_and_scenarios() {
         "clock",
         "disk",
         "[swarm]",
+        "{ classes }",
         "scenarios/partition.toml",
     ] {
         assert!(listed.contains(expected), "{expected:?} in\n{listed}");

@@ -1,5 +1,6 @@
-//! Determinism of whole runs: same seed same trace, in one process or two; different seeds
-//! differ; pinned golden values for the benchmark fixed points.
+//! Determinism of whole runs: same seed same trace; different seeds differ; pinned golden
+//! values for the benchmark fixed points, a Raft run and a Kademlia run. (Two processes
+//! agreeing is tests/cli.rs's, through the binary.)
 
 use std::time::Duration;
 
@@ -40,34 +41,23 @@ fn golden_trace_hashes_of_the_bench_fixed_points() {
     assert_eq!(bench5, (0x42cf_14ae_0e14_d8e5, 54_836), "bench-5 seed 42");
 }
 
-const CHILD: &str = "SIMCTL_DETERMINISM_CHILD";
-
-/// Run by `same_trace_in_two_processes` in a child process; prints the hash.
-#[test]
-fn child_prints_trace_hash() {
-    if std::env::var_os(CHILD).is_some() {
-        let (hash, events) = run(7, &(7, Config { window: 2, ..Config::default() }), 20);
-        println!("TRACE {hash:016x} {events}");
-    }
+/// The trace hash and event count of `file` (under `scenarios/`) at `seed`, through the
+/// registry as `simctl run` runs it.
+fn scenario_run(file: &str, seed: u64) -> (String, u64) {
+    let path = format!("../scenarios/{file}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let report =
+        protocols::registry::run(&path, &text, seed, &sim::harness::run::RunOptions::default()).unwrap();
+    assert!(report.summary.passed, "{file} seed {seed}: {:?}", report.summary.reasons);
+    (report.summary.trace_hash, report.summary.events)
 }
 
+/// Pinned like the ping-pong one: the Raft KV store (raft-rs, the WAL, a partition and a
+/// crash) and the Kademlia DHT (200 servers, every fleet). README shows partition.toml's.
 #[test]
-fn same_trace_in_two_processes() {
-    let child = || {
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["determinism::child_prints_trace_hash", "--exact", "--nocapture", "--test-threads", "1"])
-            .env(CHILD, "1")
-            .output()
-            .expect("the test binary runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let start = stdout.find("TRACE ").expect("child printed a hash");
-        stdout[start..].split_whitespace().take(3).collect::<Vec<_>>().join(" ")
-    };
-    let first = child();
-    let second = child();
-    assert_eq!(first, second);
-    let (hash, events) = run(7, &(7, Config { window: 2, ..Config::default() }), 20);
-    assert_eq!(first, format!("TRACE {hash:016x} {events}"), "and the same as in this process");
+fn golden_trace_hashes_of_a_raft_and_a_kademlia_run() {
+    assert_eq!(scenario_run("partition.toml", 42), ("dfea70e1dd8179f3".to_owned(), 67_212), "raft-kv");
+    assert_eq!(scenario_run("kademlia/small.toml", 42).0, "0a99899feee6ba62", "kademlia");
 }
 
 #[test]

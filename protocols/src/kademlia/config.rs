@@ -91,6 +91,25 @@ pub struct Config {
     /// The least share of provides / retrievals that must succeed, per fleet:
     /// `{ provide = 0.9, retrieve = 0.9 }`. Checked as `kademlia.success.<op>.<fleet>`.
     pub min_success: BTreeMap<String, f64>,
+    /// Planted bugs, for showing the checks catch them (canaries). Default: none.
+    pub bugs: Vec<Bug>,
+}
+
+/// A planted bug (see `scenarios/kademlia/canary/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// A DHT provide stores its provider records on the k peers nearest the provider's own
+    /// id, not the content's: the walk is right, the distance the stores are chosen by is
+    /// to the wrong key. Retrievals walk toward the content and find no record.
+    StoreNearSelf,
+}
+
+impl Config {
+    /// Whether the scenario planted `bug`.
+    pub fn has_bug(&self, bug: Bug) -> bool {
+        self.bugs.contains(&bug)
+    }
 }
 
 /// How routing tables come to be (see [`Config::tables`]).
@@ -217,6 +236,7 @@ impl Default for Config {
             interval: Duration::from_secs(5),
             provides: 20,
             min_success: BTreeMap::new(),
+            bugs: Vec::new(),
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sim::kernel::history::Value;
 use sim::prelude::*;
 
-use super::config::{Config, Fleet, NetsizeTrack, Tables};
+use super::config::{Bug, Config, Fleet, NetsizeTrack, Tables};
 use super::key::Key;
 use super::lookup::Lookup;
 use super::msg::Msg;
@@ -439,7 +439,13 @@ impl Measurer {
             // The lookup's queries still out are cancelled (upstream cancels the query's
             // context); stores already out go on.
             self.rpcs.forget(ctx, |p| p.task == id && !p.put);
-            for peer in lookup.result(&self.population) {
+            let stores = if self.config.has_bug(Bug::StoreNearSelf) {
+                // Planted: ranked by distance to this server's own key.
+                self.table.closest(self.population.key(self.me), self.config.k, &self.population)
+            } else {
+                lookup.result(&self.population)
+            };
+            for peer in stores {
                 if let std::collections::btree_map::Entry::Vacant(entry) = provide.puts.entry(peer) {
                     entry.insert(Put::Out);
                     self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);

@@ -30,7 +30,7 @@ pub mod table;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{Config, Fleet};
+pub use config::{Bug, Config, Fleet};
 pub use msg::Msg;
 pub use report::KadFact;
 

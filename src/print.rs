@@ -1,0 +1,141 @@
+//! What simctl prints on a terminal: a run's tables, and `simctl list`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use protocols::registry;
+use sim::kernel::fault::FaultKind;
+use sim::report::RunReport;
+use sim::scenario;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+pub fn list() -> ExitCode {
+    for system in registry::systems() {
+        println!("system {}: {}", system.name, system.about);
+        let operations: Vec<&str> = system.operations.iter().map(|op| op.name).collect();
+        println!("  operations: {}", operations.join(", "));
+        let roles = if system.roles.is_empty() { "none".to_owned() } else { system.roles.join(", ") };
+        println!("  roles (fault targets): {roles}");
+        println!("  [settings] defaults:");
+        for line in (system.default_settings)().lines() {
+            println!("    {line}");
+        }
+    }
+    println!("\nfault kinds ([[faults]] entries; targets: a server index, \"random\", a role, or {{ fault = N }}):");
+    for kind in FaultKind::ALL {
+        let follow_up = kind.follow_up().map(|(after, _)| format!("; {after}")).unwrap_or_default();
+        println!("  {:<10} {}{follow_up}", kind.name(), scenario::syntax(kind));
+    }
+    println!("  [swarm]    crash, partition, pause, clock, loss, disk: random faults at a rate, e.g. crash = {{ rate = \"1/10s\", down = \"1s..5s\" }}");
+    println!("\nscenarios:");
+    for path in scenario::find_files(Path::new("scenarios")) {
+        let checked = scenario::read(&path).and_then(|(file, text)| registry::validate(&file, &text));
+        match checked {
+            Ok(brief) => println!("  {}  ({}, {} servers)", path.display(), brief.system, brief.nodes),
+            Err(error) => println!("  {}  INVALID: {error}", path.display()),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool) {
+    let summary = &report.summary;
+    let network = &summary.network;
+    println!(
+        "{} ({}) seed {}: {:.3}s simulated, {} events, {} messages sent, {} delivered, {} dropped, {} duplicated",
+        summary.scenario,
+        summary.system,
+        summary.seed,
+        summary.sim_time_ns as f64 / 1e9,
+        summary.events,
+        network.sent,
+        network.delivered,
+        network.dropped,
+        network.duplicated
+    );
+    if !summary.ops.is_empty() {
+        let mut ops = Builder::default();
+        ops.push_record([
+            "operation",
+            "ok",
+            "fail",
+            "info",
+            "pending",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+        ]);
+        for (op, counts) in &summary.ops {
+            let latency = summary.latency.get(op);
+            let ms = |pick: fn(&sim::report::LatencyStats) -> f64| {
+                latency.map_or("-".to_owned(), |l| format!("{:.2}", pick(l)))
+            };
+            ops.push_record([
+                op.clone(),
+                counts.ok.to_string(),
+                counts.fail.to_string(),
+                counts.info.to_string(),
+                counts.pending.to_string(),
+                ms(|l| l.p50),
+                ms(|l| l.p90),
+                ms(|l| l.p99),
+                ms(|l| l.max),
+            ]);
+            for (phase, stats) in summary.latency_by_phase.get(op).into_iter().flatten() {
+                ops.push_record([
+                    format!("  {} faults", phase.name()),
+                    stats.count.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("{:.2}", stats.p50),
+                    format!("{:.2}", stats.p90),
+                    format!("{:.2}", stats.p99),
+                    format!("{:.2}", stats.max),
+                ]);
+            }
+        }
+        println!("{}", ops.build().with(Style::rounded()));
+    }
+    for table in &summary.tables {
+        let mut builder = Builder::default();
+        builder.push_record(table.columns.iter().cloned());
+        for row in &table.rows {
+            builder.push_record(row.iter().map(ToString::to_string));
+        }
+        println!("{}\n{}", table.title, builder.build().with(Style::rounded()));
+    }
+    if !summary.faults.is_empty() {
+        let applied = summary.faults.iter().filter(|f| f.outcome == "applied").count();
+        println!("faults: {applied} applied, {} skipped", summary.faults.len() - applied);
+        const SHOWN: usize = 12;
+        for fault in summary.faults.iter().take(SHOWN) {
+            println!(
+                "  {:>10.3}s  {}{}",
+                fault.at_ns as f64 / 1e9,
+                fault.fault,
+                if fault.outcome == "applied" { String::new() } else { format!("  ({})", fault.outcome) }
+            );
+        }
+        if summary.faults.len() > SHOWN {
+            println!("  ... {} more in faults.toml", summary.faults.len() - SHOWN);
+        }
+    }
+    let mut checks = Builder::default();
+    checks.push_record(["check", "verdict", "why"]);
+    for (name, verdict) in &summary.checks {
+        let reason = summary.reasons.get(name).cloned().unwrap_or_default();
+        checks.push_record([name.clone(), verdict.name().to_uppercase(), reason]);
+    }
+    println!("{}", checks.build().with(Style::rounded()));
+    let hash_note = if determinism_checked { " (the same in a second run)" } else { "" };
+    println!(
+        "{}: trace hash {}{hash_note}",
+        if summary.passed { "PASSED" } else { "FAILED" },
+        summary.trace_hash
+    );
+    println!("report: {}", folder.display());
+    println!("reproduce: {}", summary.reproduce);
+}

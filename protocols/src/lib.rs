@@ -4,8 +4,14 @@
 //! - [`pingpong`]: the kernel's reference workload for benchmarks and kernel tests.
 //! - [`raft_kv`]: a Raft replicated key-value store (raft-rs, its log in redb).
 //! - [`storage`]: redb on the simulated disk, for systems that keep their state in redb.
-pub mod kademlia;
-pub mod pingpong;
-pub mod raft_kv;
 pub mod registry;
 pub mod storage;
+
+systems! {
+    /// The kernel's reference workload.
+    pingpong => PingPongSystem,
+    /// A Raft replicated key-value store.
+    raft_kv => RaftKv,
+    /// A Kademlia DHT measured like parsec.
+    kademlia => Kademlia,
+}

@@ -13,10 +13,6 @@ use sim::report::RunReport;
 use sim::scenario::{Scenario, ScenarioError, SystemRules, UntypedScenario};
 use sim::Limits;
 
-use crate::kademlia::Kademlia;
-use crate::pingpong::PingPongSystem;
-use crate::raft_kv::RaftKv;
-
 /// A system the registry can run, with its operations erased to plain functions.
 pub struct Registered {
     /// The name scenarios use in `system = "..."`.
@@ -54,7 +50,8 @@ pub struct Brief {
     pub swarm: bool,
 }
 
-fn register<Y: System>() -> Registered {
+/// The registration of system `Y`: its `System` impl with its operations erased.
+pub fn register<Y: System>() -> Registered {
     Registered {
         name: Y::NAME,
         about: Y::ABOUT,
@@ -84,9 +81,21 @@ fn register<Y: System>() -> Registered {
     }
 }
 
-/// Every registered system.
+/// Every registered system, in `simctl list` order: the list `lib.rs` gives `systems!`.
 pub fn systems() -> Vec<Registered> {
-    vec![register::<PingPongSystem>(), register::<RaftKv>(), register::<Kademlia>()]
+    crate::SYSTEMS.iter().map(|register| register()).collect()
+}
+
+/// Declares each system's module and registers its `System`: one line per system, in
+/// `lib.rs`, is all a new system adds outside its folder (docs/adding-a-system.md).
+#[macro_export]
+macro_rules! systems {
+    ($($(#[$doc:meta])* $module:ident => $system:ident),* $(,)?) => {
+        $($(#[$doc])* pub mod $module;)*
+        /// Every system's registration, in order.
+        pub(crate) const SYSTEMS: &[fn() -> $crate::registry::Registered] =
+            &[$($crate::registry::register::<$module::$system>),*];
+    };
 }
 
 /// The system a scenario text names; errors point at the `system` key or the syntax error.

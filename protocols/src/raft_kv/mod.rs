@@ -16,7 +16,6 @@
 pub mod checks;
 pub mod client;
 pub mod config;
-pub mod election;
 pub mod log;
 pub mod machine;
 pub mod msg;

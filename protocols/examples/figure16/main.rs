@@ -11,7 +11,9 @@
 //! ```
 
 use hdrhistogram::Histogram;
-use protocols::raft_kv::election::{trial, Setup, Trial};
+mod election;
+
+use election::{trial, Setup, Trial};
 
 const RANGES: [(u64, u64); 10] = [
     (150, 150),

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use sim::prelude::*;
 
-use super::checks::RaftFact;
-use super::config::Config;
-use super::{Msg, Server};
+use protocols::raft_kv::checks::RaftFact;
+use protocols::raft_kv::Config;
+use protocols::raft_kv::{Msg, Server};
 use sim::scenario::text::Range;
 use sim::scenario::DurationRange;
 

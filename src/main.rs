@@ -23,7 +23,7 @@ use check_history::check_history;
 use cli::{Cli, Command};
 use print::{list, print_report};
 
-/// Exit statuses scripts and `git bisect run` can rely on (DESIGN.md).
+/// Exit statuses scripts and `git bisect run` can rely on (docs/DESIGN.md).
 const FAILED: u8 = 1;
 const BAD_INPUT: u8 = 2;
 const NONDETERMINISM: u8 = 3;

@@ -1,6 +1,7 @@
 //! Ping-pong: the kernel's reference system.
 //!
-//! Not one of the five systems: it exists to measure and test the kernel. Every server
+//! Not one of the systems simctl models: it exists to measure and test the kernel, and it is
+//! the reference for docs/adding-a-system.md. Every server
 //! keeps `window` requests outstanding, each to a random other server, and answers every
 //! request it gets; a request unanswered after `timeout` is replaced. Clients turn `ping`
 //! operations into echoes off random servers. Its cost per message is close to zero, so a

@@ -126,12 +126,14 @@ pub fn acknowledged_writes_kept(facts: &Observations, operations: &[OpRecord]) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim::kernel::observe::Stated;
     use sim::{NodeId, Time};
 
     fn stated(facts: &[(u32, RaftFact)]) -> Observations {
-        let stated = facts.iter().map(|&(node, fact)| Stated::new(Time::ZERO, NodeId(node), fact)).collect();
-        Observations { stated, ..Observations::default() }
+        let mut observations = Observations::default();
+        for &(node, fact) in facts {
+            observations.facts.state(Time::ZERO, NodeId(node), fact);
+        }
+        observations
     }
 
     fn apply(index: u64, term: u64, client: u32, seq: u64) -> RaftFact {

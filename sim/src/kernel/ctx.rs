@@ -126,9 +126,9 @@ impl<'a, M: Message> Ctx<'a, M> {
 
     /// States a fact for the system's end-of-run checks: a value of the system's own type,
     /// read back by type with [`Observations::facts`](crate::kernel::observe::Observations::facts).
-    pub fn fact<F: std::any::Any + std::fmt::Debug>(&mut self, fact: F) {
+    pub fn fact<F: std::any::Any>(&mut self, fact: F) {
         let time = Time(self.world.now);
-        self.world.observations.stated.push(crate::kernel::observe::Stated::new(time, self.node, fact));
+        self.world.observations.facts.state(time, self.node, fact);
     }
 
     /// Records a sample (a latency in nanoseconds, a size).

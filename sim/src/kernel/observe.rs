@@ -6,7 +6,7 @@
 //! evaluation is recorded as a violation and fails the run. Counters and samples are free-form
 //! metrics keyed by a static name. All maps are ordered, so reports are stable.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -36,46 +36,47 @@ pub struct Violation {
     pub name: &'static str,
 }
 
-/// A fact a node states about its protocol state, for the system's end-of-run checks (a
+/// The facts nodes state about their protocol state, for the system's end-of-run checks (a
 /// leader elected for a term, an entry applied at an index): what a check over the whole
-/// run needs but no single node can judge. The fact is the system's own type (an enum of
-/// its kinds of fact, with named fields), stated with `Ctx::fact` and read back by type
-/// with [`Observations::facts`]; the kernel only keeps it in order with its time and node.
-pub struct Stated {
-    /// When it was stated (true time).
-    pub time: Time,
-    /// The node that stated it.
-    pub node: NodeId,
-    what: Box<dyn FactValue>,
+/// run needs but no single node can judge. A fact is a value of the system's own type (an
+/// enum of its kinds of fact, with named fields), stated with `Ctx::fact` and read back by
+/// type with [`Observations::facts`]. Each type's facts are kept in one vector, in the order
+/// stated, so stating one costs a push, not an allocation.
+#[derive(Default)]
+pub struct Facts {
+    /// One `Vec<(Time, NodeId, F)>` per fact type `F`, in the order the types first appeared.
+    by_type: Vec<(TypeId, Box<dyn Any>)>,
 }
 
-impl Stated {
-    /// A stated fact (for tests of a system's checks).
-    pub fn new<F: Any + fmt::Debug>(time: Time, node: NodeId, fact: F) -> Stated {
-        Stated { time, node, what: Box::new(fact) }
+impl Facts {
+    /// Records that `node` stated `fact` at `time`.
+    pub fn state<F: Any>(&mut self, time: Time, node: NodeId, fact: F) {
+        let id = TypeId::of::<F>();
+        let index = match self.by_type.iter().position(|(t, _)| *t == id) {
+            Some(index) => index,
+            None => {
+                self.by_type.push((id, Box::new(Vec::<(Time, NodeId, F)>::new())));
+                self.by_type.len() - 1
+            }
+        };
+        let list = self.by_type[index].1.downcast_mut::<Vec<(Time, NodeId, F)>>().expect("keyed by type");
+        list.push((time, node, fact));
     }
 
-    /// The fact, if it is an `F`.
-    pub fn get<F: Any>(&self) -> Option<Fact<'_, F>> {
-        let what = (*self.what).as_any().downcast_ref::<F>()?;
-        Some(Fact { time: self.time, node: self.node, what })
+    /// The facts of type `F`, in the order they were stated.
+    pub fn of<F: Any>(&self) -> &[(Time, NodeId, F)] {
+        let id = TypeId::of::<F>();
+        self.by_type
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, list)| list.downcast_ref::<Vec<(Time, NodeId, F)>>())
+            .map_or(&[], Vec::as_slice)
     }
 }
 
-impl fmt::Debug for Stated {
+impl fmt::Debug for Facts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {:?}", self.time, self.node, self.what)
-    }
-}
-
-/// Any value a node may state as a fact.
-trait FactValue: fmt::Debug {
-    fn as_any(&self) -> &dyn Any;
-}
-
-impl<F: Any + fmt::Debug> FactValue for F {
-    fn as_any(&self) -> &dyn Any {
-        self
+        write!(f, "Facts({} types)", self.by_type.len())
     }
 }
 
@@ -113,14 +114,14 @@ pub struct Observations {
     pub counters: BTreeMap<&'static str, u64>,
     /// Samples by name (latencies, sizes), in the order recorded.
     pub samples: BTreeMap<&'static str, Vec<u64>>,
-    /// Facts, in the order stated: read them with [`facts`](Observations::facts).
-    pub stated: Vec<Stated>,
+    /// Facts, by type: read them with [`facts`](Observations::facts).
+    pub facts: Facts,
 }
 
 impl Observations {
     /// The facts of type `F`, in the order they were stated.
     pub fn facts<F: Any>(&self) -> impl Iterator<Item = Fact<'_, F>> + '_ {
-        self.stated.iter().filter_map(Stated::get)
+        self.facts.of::<F>().iter().map(|(time, node, what)| Fact { time: *time, node: *node, what })
     }
 
     pub(crate) fn sometimes(&mut self, time: Time, name: &'static str, condition: bool) {

@@ -12,7 +12,9 @@ const COUNTER: TableDefinition<&str, u64> = TableDefinition::new("counter");
 
 #[derive(Clone, Debug, Hash)]
 struct Nothing;
-impl Message for Nothing {}
+impl Message for Nothing {
+    type Timer = ();
+}
 
 /// Counts up once per tick in redb; even counts commit durably, odd ones without a sync.
 struct Counter {
@@ -36,10 +38,10 @@ impl Node for Counter {
             Database::builder().create_with_backend(SimFile::new(ctx.disk_handle(), "state.redb")).unwrap();
         ctx.sample("recovered", Counter::read(&db));
         self.db = Some(db);
-        ctx.set_timer(Duration::from_millis(10));
+        ctx.set_timer(Duration::from_millis(10), ());
     }
     fn on_message(&mut self, _: &mut Ctx<'_, Nothing>, _: NodeId, _: Nothing) {}
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Nothing>, _: TimerId) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Nothing>, _: ()) {
         let db = self.db.as_ref().unwrap();
         let next = Counter::read(db) + 1;
         let mut tx = db.begin_write().unwrap();
@@ -49,7 +51,7 @@ impl Node for Counter {
         tx.open_table(COUNTER).unwrap().insert("n", next).unwrap();
         tx.commit().unwrap();
         ctx.sample("committed", next);
-        ctx.set_timer(Duration::from_millis(10));
+        ctx.set_timer(Duration::from_millis(10), ());
     }
 }
 

@@ -26,7 +26,9 @@ enum Msg {
     Ack { upto: u64 },
 }
 
-impl Message for Msg {}
+impl Message for Msg {
+    type Timer = ();
+}
 
 const SENDER: NodeId = NodeId(0);
 const RECEIVER: NodeId = NodeId(1);
@@ -48,7 +50,7 @@ impl Node for Sender {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.send_window(ctx);
-        ctx.set_timer(Duration::from_millis(50));
+        ctx.set_timer(Duration::from_millis(50), ());
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, _from: NodeId, msg: Msg) {
@@ -61,10 +63,10 @@ impl Node for Sender {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: ()) {
         if self.acked < TOTAL {
             self.send_window(ctx); // retransmit
-            ctx.set_timer(Duration::from_millis(50));
+            ctx.set_timer(Duration::from_millis(50), ());
         }
     }
 }
@@ -95,7 +97,7 @@ impl Node for Receiver {
         ctx.send(from, Msg::Ack { upto: self.stored });
     }
 
-    fn on_timer(&mut self, _ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {}
+    fn on_timer(&mut self, _ctx: &mut Ctx<'_, Msg>, _timer: ()) {}
 }
 
 /// One run under faults; `Err` says which property broke.

@@ -12,7 +12,9 @@
 //!
 //! #[derive(Clone, Debug, Hash)]
 //! struct Hello;
-//! impl Message for Hello {}
+//! impl Message for Hello {
+//!     type Timer = ();
+//! }
 //!
 //! struct Greeter;
 //! impl Node for Greeter {
@@ -25,7 +27,7 @@
 //!     fn on_message(&mut self, ctx: &mut Ctx<'_, Hello>, _from: NodeId, _msg: Hello) {
 //!         ctx.count("greetings", 1);
 //!     }
-//!     fn on_timer(&mut self, _ctx: &mut Ctx<'_, Hello>, _timer: TimerId) {}
+//!     fn on_timer(&mut self, _ctx: &mut Ctx<'_, Hello>, _timer: ()) {}
 //! }
 //!
 //! let mut sim = Sim::new(42, LinkModel::default());

@@ -18,7 +18,7 @@ fn bouncer() -> Script {
             if ctx.id().0 % 2 == 0 {
                 ctx.send(NodeId(ctx.id().0 + 1), Num(0));
             }
-            ctx.set_timer(ms(50));
+            ctx.set_timer(ms(50), 0);
         })
         .on_message(|ctx, from, Num(n)| ctx.send(from, Num(n + 1)))
         .on_timer(|ctx, _| {
@@ -26,7 +26,7 @@ fn bouncer() -> Script {
             let peer = NodeId(ctx.id().0 ^ 1);
             let n = ctx.rng().below(1_000);
             ctx.send(peer, Num(n));
-            ctx.set_timer(ms(50));
+            ctx.set_timer(ms(50), 0);
         })
 }
 

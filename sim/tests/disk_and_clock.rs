@@ -14,14 +14,14 @@ fn logger() -> Script {
         .on_start(|ctx| {
             let len = ctx.disk().len("log").unwrap_or(0);
             ctx.sample("recovered", len);
-            ctx.set_timer(ms(10));
+            ctx.set_timer(ms(10), 0);
         })
         .on_timer(|ctx, _| {
             let offset = ctx.disk().append("log", b"record").unwrap();
             if offset / 6 % 2 == 1 {
                 ctx.disk().fsync("log").unwrap();
             }
-            ctx.set_timer(ms(10));
+            ctx.set_timer(ms(10), 0);
         })
 }
 
@@ -134,12 +134,12 @@ fn clock_offset_drift_and_steps() {
     let node = sim.add_node(
         Script::default()
             .on_start(|ctx| {
-                ctx.set_timer(ms(100));
+                ctx.set_timer(ms(100), 0);
             })
             .on_timer(|ctx, _| {
                 let now = ctx.now().as_nanos();
                 ctx.sample("local at timer", now);
-                ctx.set_timer(ms(100));
+                ctx.set_timer(ms(100), 0);
             })
             .factory(),
     );
@@ -188,7 +188,7 @@ impl Node for FlushesOnDrop {
         self.disk = Some(ctx.disk_handle());
     }
     fn on_message(&mut self, _: &mut Ctx<'_, Num>, _: NodeId, _: Num) {}
-    fn on_timer(&mut self, _: &mut Ctx<'_, Num>, _: TimerId) {}
+    fn on_timer(&mut self, _: &mut Ctx<'_, Num>, _: u64) {}
 }
 
 #[test]

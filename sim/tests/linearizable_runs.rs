@@ -18,7 +18,9 @@ enum Msg {
     Current { op: u64, value: Option<i64> },
 }
 
-impl Message for Msg {}
+impl Message for Msg {
+    type Timer = ();
+}
 
 struct Server {
     value: Option<i64>,
@@ -37,7 +39,7 @@ impl Node for Server {
             _ => {}
         }
     }
-    fn on_timer(&mut self, _: &mut Ctx<'_, Msg>, _: TimerId) {}
+    fn on_timer(&mut self, _: &mut Ctx<'_, Msg>, _: ()) {}
 }
 
 struct Client {
@@ -66,7 +68,7 @@ impl Node for Client {
             _ => {}
         }
     }
-    fn on_timer(&mut self, _: &mut Ctx<'_, Msg>, _: TimerId) {}
+    fn on_timer(&mut self, _: &mut Ctx<'_, Msg>, _: ()) {}
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -17,7 +17,7 @@ fn crash_drops_timers_and_messages_in_flight_restart_runs_a_fresh_value() {
         Script::default()
             .on_start(|ctx| {
                 ctx.send(NodeId(1), Num(1));
-                ctx.set_timer(ms(30));
+                ctx.set_timer(ms(30), 0);
             })
             .on_timer(|ctx, _| ctx.send(NodeId(1), Num(2)))
             .factory(),
@@ -29,7 +29,7 @@ fn crash_drops_timers_and_messages_in_flight_restart_runs_a_fresh_value() {
         Script::default()
             .on_start(move |ctx| {
                 counter.set(counter.get() + 1);
-                ctx.set_timer(ms(20));
+                ctx.set_timer(ms(20), 0);
             })
             .factory(),
     );
@@ -53,12 +53,12 @@ fn volatile_state_is_lost_on_crash() {
         type Msg = Num;
         fn on_start(&mut self, ctx: &mut Ctx<'_, Num>) {
             ctx.sample("value at start", self.0);
-            ctx.set_timer(ms(1));
+            ctx.set_timer(ms(1), 0);
         }
         fn on_message(&mut self, _: &mut Ctx<'_, Num>, _: NodeId, _: Num) {}
-        fn on_timer(&mut self, ctx: &mut Ctx<'_, Num>, _: TimerId) {
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Num>, _: u64) {
             self.0 += 1;
-            ctx.set_timer(ms(1));
+            ctx.set_timer(ms(1), 0);
         }
     }
     sim.add_node(|| Counter(0));
@@ -75,7 +75,7 @@ fn paused_node_handles_its_queue_on_resume() {
     sim.add_node(
         Script::default()
             .on_start(|ctx| {
-                ctx.set_timer(ms(35));
+                ctx.set_timer(ms(35), 0);
             })
             .factory(),
     );
@@ -139,26 +139,34 @@ fn restart_before_the_first_start_boots_once() {
 #[test]
 fn cancelled_timers_do_not_fire_and_stale_ids_are_harmless() {
     let mut sim = Sim::new(1, constant(ms(1)));
+    let fired = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let ids = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let (fired_in, ids_at_start, ids_at_timer) = (fired.clone(), ids.clone(), ids.clone());
     sim.add_node(
         Script::default()
-            .on_start(|ctx| {
-                let first = ctx.set_timer(ms(10));
-                let second = ctx.set_timer(ms(20));
+            .on_start(move |ctx| {
+                let first = ctx.set_timer(ms(10), 1);
+                let second = ctx.set_timer(ms(20), 2);
                 ctx.cancel_timer(first);
                 ctx.cancel_timer(first);
-                let _ = second;
+                ids_at_start.borrow_mut().extend([first, second]);
             })
-            .on_timer(|ctx, timer| {
-                ctx.count("fired", 1);
-                ctx.cancel_timer(timer); // already fired: nothing happens
-                let next = ctx.set_timer(ms(5));
-                ctx.sample("reused id differs", u64::from(next != timer));
+            .on_timer(move |ctx, tag| {
+                fired_in.borrow_mut().push(tag);
+                if tag == 2 {
+                    let second = ids_at_timer.borrow()[1];
+                    ctx.cancel_timer(second); // already fired: nothing happens
+                    let next = ctx.set_timer(ms(5), 3);
+                    ids_at_timer.borrow_mut().push(next);
+                }
             })
             .factory(),
     );
     let events = events_until(&mut sim, at_ms(26));
     assert_eq!(of_kind(&events, EventKind::Timer), vec![(20, 0, None), (25, 0, None)]);
-    assert!(sim.observations().samples["reused id differs"].iter().all(|v| *v == 1));
+    assert_eq!(*fired.borrow(), vec![2, 3], "each fired timer hands back its own payload");
+    let ids = ids.borrow();
+    assert!(ids[2] != ids[0] && ids[2] != ids[1], "a reused slot gets a new id");
 }
 
 #[test]

@@ -14,7 +14,7 @@ fn chatter() -> Script {
             if ctx.id() == NodeId(2) {
                 ctx.set_role(Some("leader"));
             }
-            ctx.set_timer(ms(5));
+            ctx.set_timer(ms(5), 0);
         })
         .on_message(|ctx, _, Num(n)| {
             ctx.disk().append("log", &n.to_le_bytes()).unwrap();
@@ -26,7 +26,7 @@ fn chatter() -> Script {
             let peer = NodeId(ctx.rng().below(5) as u32);
             let n = ctx.rng().below(100);
             ctx.send(peer, Num(n));
-            ctx.set_timer(ms(5));
+            ctx.set_timer(ms(5), 0);
         })
 }
 

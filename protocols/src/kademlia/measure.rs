@@ -13,7 +13,7 @@ use sim::prelude::*;
 use super::config::{Bug, Config, Fleet, NetsizeTrack, Tables};
 use super::key::Key;
 use super::lookup::Lookup;
-use super::msg::Msg;
+use super::msg::{Msg, Timer};
 use super::netsize::{self, Estimator};
 use super::report::KadFact;
 use super::rpc::Rpcs;
@@ -30,13 +30,6 @@ fn get_providers(rpc: u32, key: Key) -> Msg {
 
 /// The measurement servers: node id and fleet, in schedule order.
 pub type Roster = Arc<Vec<(u32, Fleet)>>;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Tick {
-    Provide,
-    Refresh,
-    Crawl,
-}
 
 /// What a request is for: a task, and whether it is one of a provide's stores (the rest are
 /// a walk's queries).
@@ -109,7 +102,6 @@ pub struct Measurer {
     rpcs: Rpcs<Purpose>,
     tasks: BTreeMap<u32, Task>,
     next_task: u32,
-    ticks: BTreeMap<TimerId, Tick>,
     estimator: Estimator,
     next_provide: u64,
 }
@@ -137,15 +129,9 @@ impl Measurer {
             rpcs: Rpcs::new(),
             tasks: BTreeMap::new(),
             next_task: 0,
-            ticks: BTreeMap::new(),
             estimator: Estimator::default(),
             next_provide: 0,
         }
-    }
-
-    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>, after: Duration, tick: Tick) {
-        let timer = ctx.set_timer(after);
-        self.ticks.insert(timer, tick);
     }
 
     fn add_task(&mut self, task: Task) -> u32 {
@@ -168,7 +154,7 @@ impl Measurer {
         if n < self.config.provides {
             self.next_provide = n;
             let at = self.config.warmup + self.config.interval * n as u32;
-            self.tick(ctx, at - now, Tick::Provide);
+            ctx.set_timer(at - now, Timer::Provide);
         }
     }
 
@@ -611,8 +597,8 @@ impl Node for Measurer {
                 self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
                 Duration::ZERO
             };
-            let tick = if self.fleet == Fleet::Fullrt { Tick::Crawl } else { Tick::Refresh };
-            self.tick(ctx, first, tick);
+            let tick = if self.fleet == Fleet::Fullrt { Timer::Crawl } else { Timer::Refresh };
+            ctx.set_timer(first, tick);
         }
         self.schedule_next(ctx);
     }
@@ -635,26 +621,27 @@ impl Node for Measurer {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        if let Some(pending) = self.rpcs.expired(timer) {
-            self.failed(ctx, pending.peer, pending.purpose);
-            return;
-        }
-        match self.ticks.remove(&timer) {
-            Some(Tick::Provide) => {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        match timer {
+            Timer::Rpc(rpc) => {
+                if let Some(pending) = self.rpcs.expired(rpc) {
+                    self.failed(ctx, pending.peer, pending.purpose);
+                }
+            }
+            Timer::Provide => {
                 let n = self.next_provide;
                 self.start_provide(ctx, n);
                 self.schedule_next(ctx);
             }
-            Some(Tick::Refresh) => {
+            Timer::Refresh => {
                 self.start_refresh(ctx);
-                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+                ctx.set_timer(self.config.refresh_interval, Timer::Refresh);
             }
-            Some(Tick::Crawl) => {
+            Timer::Crawl => {
                 self.start_crawl(ctx);
-                self.tick(ctx, self.config.crawl_interval, Tick::Crawl);
+                ctx.set_timer(self.config.crawl_interval, Timer::Crawl);
             }
-            None => {}
+            Timer::Join | Timer::Snapshot => ctx.unexpected("measurement servers neither join nor snapshot"),
         }
     }
 }

@@ -79,7 +79,26 @@ pub enum Msg {
     },
 }
 
+/// What a Kademlia timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Request `0` (of the node's `Rpcs`) got no answer in time.
+    Rpc(u32),
+    /// A bootstrapping server joins (a lookup of its own key, then its buckets).
+    Join,
+    /// A routing-table refresh.
+    Refresh,
+    /// A server states its table (`kad.table`).
+    Snapshot,
+    /// A measurement server's next scheduled provide.
+    Provide,
+    /// The accelerated client's crawl of the network.
+    Crawl,
+}
+
 impl Message for Msg {
+    type Timer = Timer;
+
     fn wire_size(&self) -> u64 {
         match self {
             Msg::Peers { closer, providers, .. } => 16 + 40 * (closer.len() + providers.len()) as u64,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sim::prelude::*;
 
-use super::msg::Msg;
+use super::msg::{Msg, Timer};
 
 /// A request waiting for its answer.
 #[derive(Clone, Copy, Debug)]
@@ -22,13 +22,12 @@ pub struct Pending<P> {
 pub struct Rpcs<P> {
     next: u32,
     pending: BTreeMap<u32, Pending<P>>,
-    timers: BTreeMap<TimerId, u32>,
 }
 
 impl<P: Copy> Rpcs<P> {
     /// None out.
     pub fn new() -> Rpcs<P> {
-        Rpcs { next: 0, pending: BTreeMap::new(), timers: BTreeMap::new() }
+        Rpcs { next: 0, pending: BTreeMap::new() }
     }
 
     /// Sends `request(rpc)` to `peer`, to fail after `timeout` unless answered.
@@ -42,9 +41,8 @@ impl<P: Copy> Rpcs<P> {
     ) {
         let rpc = self.next;
         self.next = self.next.wrapping_add(1);
-        let timer = ctx.set_timer(timeout);
+        let timer = ctx.set_timer(timeout, Timer::Rpc(rpc));
         self.pending.insert(rpc, Pending { peer, purpose, timer });
-        self.timers.insert(timer, rpc);
         ctx.send(NodeId(peer), request(rpc));
     }
 
@@ -53,13 +51,11 @@ impl<P: Copy> Rpcs<P> {
         let pending = self.pending.remove_entry(&rpc).filter(|(_, p)| p.peer == from.0)?;
         let pending = pending.1;
         ctx.cancel_timer(pending.timer);
-        self.timers.remove(&pending.timer);
         Some(pending)
     }
 
-    /// `timer` fired: the request it timed, if it was one of ours.
-    pub fn expired(&mut self, timer: TimerId) -> Option<Pending<P>> {
-        let rpc = self.timers.remove(&timer)?;
+    /// Request `rpc`'s timer fired: the request, if it is still out.
+    pub fn expired(&mut self, rpc: u32) -> Option<Pending<P>> {
         self.pending.remove(&rpc)
     }
 
@@ -70,7 +66,6 @@ impl<P: Copy> Rpcs<P> {
         for rpc in gone {
             let pending = self.pending.remove(&rpc).expect("listed");
             ctx.cancel_timer(pending.timer);
-            self.timers.remove(&pending.timer);
         }
     }
 }

@@ -23,19 +23,11 @@ use sim::prelude::*;
 use super::config::{Config, Tables};
 use super::key::Key;
 use super::lookup::Lookup;
-use super::msg::Msg;
+use super::msg::{Msg, Timer};
 use super::report::KadFact;
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
 use super::BOOTSTRAP;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tick {
-    Join,
-    Refresh,
-    /// State the table (`kad.table`).
-    Snapshot,
-}
 
 /// A DHT server.
 pub struct Server {
@@ -51,7 +43,6 @@ pub struct Server {
     next_lookup: u32,
     /// The refresh's self-lookup, while it runs: the bucket lookups follow it.
     self_lookup: Option<u32>,
-    ticks: BTreeMap<TimerId, Tick>,
 }
 
 impl Server {
@@ -68,7 +59,6 @@ impl Server {
             lookups: BTreeMap::new(),
             next_lookup: 0,
             self_lookup: None,
-            ticks: BTreeMap::new(),
         }
     }
 
@@ -90,11 +80,6 @@ impl Server {
         if from < self.population.servers {
             self.table.add(from, &self.population, self.config.k);
         }
-    }
-
-    fn tick(&mut self, ctx: &mut Ctx<'_, Msg>, after: std::time::Duration, tick: Tick) {
-        let timer = ctx.set_timer(after);
-        self.ticks.insert(timer, tick);
     }
 
     /// The bootstrap servers (other than itself) go into the table.
@@ -172,7 +157,7 @@ impl Node for Server {
         }
         let now = ctx.now().since_start();
         if now < self.config.warmup {
-            self.tick(ctx, self.config.warmup - now, Tick::Snapshot);
+            ctx.set_timer(self.config.warmup - now, Timer::Snapshot);
         }
         let bootstrap = self.config.tables == Tables::Bootstrap;
         if ctx.incarnation() > 0 {
@@ -183,11 +168,11 @@ impl Node for Server {
             self.add_bootstrappers();
         } else {
             let at = self.config.join_over.mul_f64(ctx.rng().unit());
-            self.tick(ctx, at, Tick::Join);
+            ctx.set_timer(at, Timer::Join);
             return;
         }
         if bootstrap {
-            self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+            ctx.set_timer(self.config.refresh_interval, Timer::Refresh);
         }
     }
 
@@ -239,26 +224,26 @@ impl Node for Server {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        if let Some(pending) = self.rpcs.expired(timer) {
-            self.table.remove(pending.peer, &self.population);
-            if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {
-                lookup.failed(pending.peer, &self.population);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        match timer {
+            Timer::Rpc(rpc) => {
+                let Some(pending) = self.rpcs.expired(rpc) else { return };
+                self.table.remove(pending.peer, &self.population);
+                if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {
+                    lookup.failed(pending.peer, &self.population);
+                }
+                self.drive(ctx, pending.purpose);
             }
-            self.drive(ctx, pending.purpose);
-            return;
-        }
-        match self.ticks.remove(&timer) {
-            Some(Tick::Join) => {
+            Timer::Join => {
                 self.join(ctx);
-                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+                ctx.set_timer(self.config.refresh_interval, Timer::Refresh);
             }
-            Some(Tick::Refresh) => {
+            Timer::Refresh => {
                 self.refresh(ctx);
-                self.tick(ctx, self.config.refresh_interval, Tick::Refresh);
+                ctx.set_timer(self.config.refresh_interval, Timer::Refresh);
             }
-            Some(Tick::Snapshot) => self.snapshot(ctx),
-            None => {}
+            Timer::Snapshot => self.snapshot(ctx),
+            Timer::Provide | Timer::Crawl => ctx.unexpected("DHT servers neither provide nor crawl"),
         }
     }
 }
@@ -309,8 +294,11 @@ impl Node for Indexer {
         }
     }
 
-    fn on_timer(&mut self, _ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        // The provider did not hand over its advertisement: the announcement times out there.
-        self.rpcs.expired(timer);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        match timer {
+            // The provider did not hand over its advertisement: the announcement times out there.
+            Timer::Rpc(rpc) => drop(self.rpcs.expired(rpc)),
+            _ => ctx.unexpected("the indexer sets request timers only"),
+        }
     }
 }

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 
 use sim::prelude::*;
 
-use super::{Bug, Config, Msg};
+use super::{Bug, Config, Msg, Timer};
 
 /// A client that echoes operations off random servers.
 #[derive(Debug)]
 pub struct Client {
     config: Config,
     servers: u32,
-    /// Outstanding operations by the timer that ends them.
+    /// Outstanding operations, with the timer that ends each.
     waiting: BTreeMap<u64, TimerId>,
 }
 
@@ -38,7 +38,7 @@ impl Node for Client {
         }
         let server = NodeId(ctx.rng().below(u64::from(self.servers)) as u32);
         ctx.send(server, Msg::Echo { op: op.id });
-        let timer = ctx.set_timer(self.config.timeout);
+        let timer = ctx.set_timer(self.config.timeout, Timer::Operation(op.id));
         self.waiting.insert(op.id, timer);
     }
 
@@ -54,11 +54,14 @@ impl Node for Client {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        let expired = self.waiting.iter().find(|(_, t)| **t == timer).map(|(op, _)| *op);
-        if let Some(op) = expired {
-            self.waiting.remove(&op);
-            ctx.complete(op, Outcome::Info, None);
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        match timer {
+            Timer::Operation(op) => {
+                if self.waiting.remove(&op).is_some() {
+                    ctx.complete(op, Outcome::Info, None);
+                }
+            }
+            Timer::Slot(_) => ctx.unexpected("clients set no slot timers"),
         }
     }
 }

@@ -19,7 +19,7 @@ mod node;
 
 pub use client::Client;
 pub use config::{Bug, Config};
-pub use msg::Msg;
+pub use msg::{Msg, Timer};
 pub use node::PingPong;
 
 use sim::harness::system::{Check, Slot as SystemSlot, System};

@@ -1,4 +1,4 @@
-//! The ping-pong wire.
+//! The ping-pong wire, and what its timers mean.
 
 use sim::{Message, NodeId};
 
@@ -46,4 +46,15 @@ pub enum Msg {
     },
 }
 
-impl Message for Msg {}
+/// What a ping-pong timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// A server's window slot: its request may be past its deadline.
+    Slot(u32),
+    /// A client's operation: no reply came in time.
+    Operation(u64),
+}
+
+impl Message for Msg {
+    type Timer = Timer;
+}

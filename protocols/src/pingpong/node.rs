@@ -8,7 +8,7 @@
 
 use sim::prelude::*;
 
-use super::{Bug, Config, Msg};
+use super::{Bug, Config, Msg, Timer};
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
@@ -16,8 +16,8 @@ struct Slot {
     request: u64,
     /// When it times out, on the local clock.
     deadline: Time,
-    /// The slot's timer, if armed.
-    timer: Option<TimerId>,
+    /// Whether the slot's timer is armed.
+    armed: bool,
 }
 
 /// A server that keeps `window` pings outstanding to other servers and answers every ping
@@ -59,8 +59,9 @@ impl PingPong {
         self.slots[slot].request = id;
         self.slots[slot].deadline = ctx.now() + self.config.timeout;
         ctx.send(peer, Msg::Ping { id, slot: slot as u32 });
-        if self.slots[slot].timer.is_none() {
-            self.slots[slot].timer = Some(ctx.set_timer(self.config.timeout));
+        if !self.slots[slot].armed {
+            self.slots[slot].armed = true;
+            ctx.set_timer(self.config.timeout, Timer::Slot(slot as u32));
         }
     }
 }
@@ -96,7 +97,7 @@ impl Node for PingPong {
                     ctx.send(client, Msg::Reply { op });
                 }
             }
-            Msg::Reply { .. } => ctx.always("servers get no replies", false),
+            Msg::Reply { .. } => ctx.unexpected("servers get no replies"),
             Msg::Pong { id, slot } => {
                 ctx.always("a pong answers a ping this incarnation sent", id <= self.next_request);
                 let slot = slot as usize;
@@ -108,18 +109,18 @@ impl Node for PingPong {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        let Some(slot) = self.slots.iter().position(|s| s.timer == Some(timer)) else {
-            return;
-        };
-        self.slots[slot].timer = None;
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        let Timer::Slot(slot) = timer else { return ctx.unexpected("servers set no operation timers") };
+        let slot = slot as usize;
+        self.slots[slot].armed = false;
         let now = ctx.now();
         if self.slots[slot].deadline <= now {
             ctx.count("timeouts", 1);
             self.issue(ctx, slot);
         } else {
             let remaining = self.slots[slot].deadline - now;
-            self.slots[slot].timer = Some(ctx.set_timer(remaining));
+            self.slots[slot].armed = true;
+            ctx.set_timer(remaining, Timer::Slot(slot as u32));
         }
     }
 }

@@ -18,7 +18,7 @@ use sim::prelude::*;
 
 use super::config::Config;
 use super::machine::{Command, KvOp};
-use super::msg::{Msg, Reply};
+use super::msg::{Msg, Reply, Timer};
 
 /// How long a client waits before retrying when no server knows the leader.
 const BACKOFF: Duration = Duration::from_millis(20);
@@ -75,10 +75,10 @@ impl Client {
         pending.backoff = !after.is_zero();
         if after.is_zero() {
             ctx.send(server, Msg::Request { op, command: pending.command.clone() });
-            pending.timer = Some(ctx.set_timer(self.config.request_timeout));
+            pending.timer = Some(ctx.set_timer(self.config.request_timeout, Timer::Attempt(op)));
         } else {
             // Resent when this timer fires (see `on_timer`).
-            pending.timer = Some(ctx.set_timer(after));
+            pending.timer = Some(ctx.set_timer(after, Timer::Attempt(op)));
         }
     }
 
@@ -170,10 +170,10 @@ impl Node for Client {
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: TimerId) {
-        let Some((&op, pending)) = self.pending.iter_mut().find(|(_, p)| p.timer == Some(timer)) else {
-            return;
-        };
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        // A fired attempt timer is the operation's current one: a new attempt cancels the old.
+        let Timer::Attempt(op) = timer else { return ctx.unexpected("clients do not tick") };
+        let Some(pending) = self.pending.get_mut(&op) else { return };
         if ctx.now() >= pending.deadline {
             return self.give_up(ctx, op);
         }

@@ -71,7 +71,18 @@ impl Hash for Msg {
     }
 }
 
+/// What a Raft KV timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// A server's next raft-rs tick.
+    Tick,
+    /// A client's current attempt (or backoff) of operation `0` ran out.
+    Attempt(u64),
+}
+
 impl Message for Msg {
+    type Timer = Timer;
+
     fn wire_size(&self) -> u64 {
         match self {
             Msg::Raft(m) => {

@@ -23,7 +23,7 @@ use super::checks::{RaftFact, Session};
 use super::config::{Bug, Config, ReadMode, Ticks};
 use super::log::{Changes, Log};
 use super::machine::{Command, Datum, Kv, KvOp, Sessions, StateMachine};
-use super::msg::{Msg, Reply};
+use super::msg::{Msg, Reply, Timer};
 
 /// A client waiting for a read.
 #[derive(Clone, Debug)]
@@ -109,7 +109,7 @@ impl Server {
     /// Ticks raft-rs and sets the next tick; a stopped server (no `RawNode`) ticks no more.
     fn tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(raw) = self.raw.as_mut() else { return };
-        ctx.set_timer(self.config.tick);
+        ctx.set_timer(self.config.tick, Timer::Tick);
         raw.tick();
         self.randomize(ctx);
         self.propose_membership(ctx);
@@ -404,19 +404,19 @@ impl Node for Server {
         }
         ctx.set_role(Some("follower"));
         self.randomize(ctx);
-        ctx.set_timer(self.config.tick);
+        ctx.set_timer(self.config.tick, Timer::Tick);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Raft(message) => self.on_raft(ctx, *message),
             Msg::Request { op, command } => self.on_request(ctx, from, op, command),
-            Msg::Reply { .. } => ctx.always("servers get no replies", false),
+            Msg::Reply { .. } => ctx.unexpected("servers get no replies"),
         }
         self.ready(ctx);
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: TimerId) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _tick: Timer) {
         self.tick(ctx);
         self.ready(ctx);
     }

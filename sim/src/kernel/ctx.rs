@@ -29,16 +29,18 @@ pub trait Network<M> {
     fn send(&mut self, to: NodeId, msg: M);
 }
 
-/// Timers on the node's local oscillator (drift applies, clock steps do not).
-pub trait Timers {
-    /// Fires `on_timer` after `after` of local time, unless cancelled or the node crashes.
-    fn set_timer(&mut self, after: Duration) -> TimerId;
+/// Timers on the node's local oscillator (drift applies, clock steps do not), each with a
+/// payload of type `T` that says what it is for.
+pub trait Timers<T> {
+    /// Fires `on_timer(timer)` after `after` of local time, unless cancelled or the node
+    /// crashes.
+    fn set_timer(&mut self, after: Duration, timer: T) -> TimerId;
     /// Cancels a pending timer; does nothing if it already fired or was cancelled.
     fn cancel_timer(&mut self, timer: TimerId);
 }
 
 /// The context of one handler call on one node.
-pub struct Ctx<'a, M> {
+pub struct Ctx<'a, M: Message> {
     world: &'a mut World<M>,
     node: NodeId,
 }
@@ -91,6 +93,15 @@ impl<'a, M: Message> Ctx<'a, M> {
     pub fn always(&mut self, name: &'static str, condition: bool) {
         let time = Time(self.world.handler_time(self.node));
         self.world.observations.always(time, self.node, name, condition);
+    }
+
+    /// Says that this node got something not meant for its role (a reply sent to a server,
+    /// a server's timer on a client): servers and clients share one wire type, and this is
+    /// the one way to refuse what is not for them. It is a violated assertion named `what`
+    /// that fails the run, because such a message means a protocol bug.
+    pub fn unexpected(&mut self, what: &'static str) {
+        let time = Time(self.world.handler_time(self.node));
+        self.world.observations.always(time, self.node, what, false);
     }
 
     /// Starts an operation of this node's own, one the workload driver did not hand out (a
@@ -151,9 +162,9 @@ impl<M: Message> Network<M> for Ctx<'_, M> {
     }
 }
 
-impl<M: Message> Timers for Ctx<'_, M> {
-    fn set_timer(&mut self, after: Duration) -> TimerId {
-        self.world.set_timer(self.node, after)
+impl<M: Message> Timers<M::Timer> for Ctx<'_, M> {
+    fn set_timer(&mut self, after: Duration, timer: M::Timer) -> TimerId {
+        self.world.set_timer(self.node, after, timer)
     }
 
     fn cancel_timer(&mut self, timer: TimerId) {

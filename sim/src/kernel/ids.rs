@@ -25,21 +25,28 @@ impl fmt::Display for NodeId {
     }
 }
 
-/// A pending timer, returned by `set_timer` and passed back to `on_timer`.
+/// A pending timer, returned by `set_timer`, for cancelling it.
 ///
 /// Ids are never reused while the timer is pending; cancelling a timer that already fired
-/// or was cancelled does nothing.
+/// or was cancelled does nothing. What the timer means is its payload (the protocol's
+/// [`Message::Timer`]), handed to `on_timer` when it fires: no node keeps a map from ids to
+/// meanings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerId {
     pub(crate) slot: u32,
     pub(crate) generation: u32,
 }
 
-/// What goes over the simulated wire.
+/// A protocol's vocabulary: what goes over the simulated wire, and what its timers mean.
 ///
 /// `Hash` feeds the trace hash (a message's digest is part of every delivery event);
 /// `Clone` is for duplication; `Debug` is for traces and divergence reports.
 pub trait Message: Clone + fmt::Debug + Hash + 'static {
+    /// A timer's payload, as stateright's `Actor::Timer`: set with the timer, handed back
+    /// to `on_timer` when it fires (an enum of the protocol's timeouts, say). `()` for a
+    /// protocol whose timers all mean the same thing.
+    type Timer: fmt::Debug + 'static;
+
     /// Bytes on the wire, for bandwidth limits. Defaults to the in-memory size; override it
     /// when payloads live behind pointers and bandwidth matters.
     fn wire_size(&self) -> u64 {

@@ -7,7 +7,7 @@
 //! factory, and only what was made durable on its disk survives.
 
 use super::ctx::Ctx;
-use super::ids::{Message, NodeId, TimerId};
+use super::ids::{Message, NodeId};
 use super::workload::Operation;
 
 /// A protocol participant: a server, a client, anything with an address.
@@ -21,8 +21,9 @@ pub trait Node {
     /// Called when a message arrives.
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self::Msg>, from: NodeId, msg: Self::Msg);
 
-    /// Called when a timer set by this incarnation of the node fires.
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, timer: TimerId);
+    /// Called when a timer set by this incarnation of the node fires, with the payload it
+    /// was set with.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, timer: <Self::Msg as Message>::Timer);
 
     /// Called on client nodes when the workload driver hands them an operation; the client
     /// reports its end with `Ctx::complete`. Servers never get one: the default panics.

@@ -63,20 +63,22 @@ pub(crate) struct Process<M> {
     pub(crate) busy_until: u64,
 }
 
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TimerSlot {
+/// A pending timer: its generation (so a stale id cancels nothing) and its payload, taken
+/// when it fires or dropped when its queue entry is skipped.
+#[derive(Debug)]
+pub(crate) struct TimerSlot<T> {
     pub(crate) generation: u32,
-    pub(crate) armed: bool,
+    pub(crate) payload: Option<T>,
 }
 
 /// State shared by all nodes of a simulation.
-pub(crate) struct World<M> {
+pub(crate) struct World<M: Message> {
     pub(crate) now: u64,
     pub(crate) seed: Seed,
     pub(crate) queue: Queue<Event<M>>,
     pub(crate) processes: Vec<Process<M>>,
     pub(crate) disks: Vec<DiskHandle>,
-    pub(crate) timers: Vec<TimerSlot>,
+    pub(crate) timers: Vec<TimerSlot<M::Timer>>,
     pub(crate) free_timers: Vec<u32>,
     pub(crate) network: NetworkModel,
     pub(crate) cuts: Cuts,
@@ -148,17 +150,17 @@ impl<M: Message> World<M> {
         }
     }
 
-    pub(crate) fn set_timer(&mut self, node: NodeId, after: Duration) -> TimerId {
+    pub(crate) fn set_timer(&mut self, node: NodeId, after: Duration, payload: M::Timer) -> TimerId {
         let process = &self.processes[node.index()];
         let at = self.handler_time(node).saturating_add(process.clock.true_duration(after));
         let incarnation = process.incarnation;
         let slot = match self.free_timers.pop() {
             Some(slot) => {
-                self.timers[slot as usize].armed = true;
+                self.timers[slot as usize].payload = Some(payload);
                 slot
             }
             None => {
-                self.timers.push(TimerSlot { generation: 0, armed: true });
+                self.timers.push(TimerSlot { generation: 0, payload: Some(payload) });
                 u32::try_from(self.timers.len() - 1).expect("fewer than 2^32 pending timers")
             }
         };
@@ -170,7 +172,7 @@ impl<M: Message> World<M> {
     pub(crate) fn cancel_timer(&mut self, id: TimerId) {
         if let Some(slot) = self.timers.get_mut(id.slot as usize) {
             if slot.generation == id.generation {
-                slot.armed = false;
+                slot.payload = None;
             }
         }
     }
@@ -205,11 +207,12 @@ impl<M: Message> World<M> {
         self.schedule_workload(next);
     }
 
-    /// Frees a timer's slot when its queue entry is consumed; its id goes stale.
-    pub(crate) fn release_timer(&mut self, id: TimerId) {
+    /// Frees a timer's slot when its queue entry is consumed; its id goes stale. Returns the
+    /// payload if the timer was still armed.
+    pub(crate) fn release_timer(&mut self, id: TimerId) -> Option<M::Timer> {
         let slot = &mut self.timers[id.slot as usize];
         slot.generation = slot.generation.wrapping_add(1);
-        slot.armed = false;
         self.free_timers.push(id.slot);
+        slot.payload.take()
     }
 }

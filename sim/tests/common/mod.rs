@@ -11,11 +11,14 @@ use sim::prelude::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Num(pub u64);
 
-impl Message for Num {}
+impl Message for Num {
+    /// A probe's timers carry a tag the script chooses.
+    type Timer = u64;
+}
 
 type StartFn = dyn Fn(&mut Ctx<'_, Num>);
 type MessageFn = dyn Fn(&mut Ctx<'_, Num>, NodeId, Num);
-type TimerFn = dyn Fn(&mut Ctx<'_, Num>, TimerId);
+type TimerFn = dyn Fn(&mut Ctx<'_, Num>, u64);
 type InvokeFn = dyn Fn(&mut Ctx<'_, Num>, Operation);
 
 /// What a probe does; shared by every incarnation of the node.
@@ -47,7 +50,7 @@ impl Script {
         self.message = Rc::new(f);
         self
     }
-    pub fn on_timer(mut self, f: impl Fn(&mut Ctx<'_, Num>, TimerId) + 'static) -> Script {
+    pub fn on_timer(mut self, f: impl Fn(&mut Ctx<'_, Num>, u64) + 'static) -> Script {
         self.timer = Rc::new(f);
         self
     }
@@ -75,7 +78,7 @@ impl Node for Probe {
     fn on_message(&mut self, ctx: &mut Ctx<'_, Num>, from: NodeId, msg: Num) {
         (self.script.message)(ctx, from, msg)
     }
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Num>, timer: TimerId) {
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Num>, timer: u64) {
         (self.script.timer)(ctx, timer)
     }
     fn on_invoke(&mut self, ctx: &mut Ctx<'_, Num>, op: Operation) {
@@ -121,15 +124,15 @@ pub fn sender(to: NodeId, first: Duration, every: Duration, last: Time) -> Scrip
         .on_start(move |ctx| {
             if first.is_zero() {
                 ctx.send(to, Num(0));
-                ctx.set_timer(every);
+                ctx.set_timer(every, 0);
             } else {
-                ctx.set_timer(first);
+                ctx.set_timer(first, 0);
             }
         })
         .on_timer(move |ctx, _| {
             ctx.send(to, Num(0));
             if ctx.now() + every <= last {
-                ctx.set_timer(every);
+                ctx.set_timer(every, 0);
             }
         })
 }

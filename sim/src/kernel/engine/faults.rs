@@ -175,7 +175,7 @@ impl<M: Message> Sim<M> {
         process.busy_until = 0;
         for event in std::mem::take(&mut process.backlog) {
             match event {
-                Event::Timer { id, .. } => self.world.release_timer(id),
+                Event::Timer { id, .. } => drop(self.world.release_timer(id)),
                 Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
                 Event::Invoke { client, record } => {
                     self.world.queue.push(self.world.now, Event::Invoke { client, record })

@@ -363,8 +363,8 @@ impl<M: Message> Sim<M> {
                 Some((event, text))
             }
             Event::Timer { node, incarnation, id } => {
-                let process = &mut self.world.processes[node.index()];
-                let armed = self.world.timers[id.slot as usize].armed;
+                let process = &self.world.processes[node.index()];
+                let armed = self.world.timers[id.slot as usize].payload.is_some();
                 if !armed || process.status == Status::Down || process.incarnation != incarnation {
                     self.world.release_timer(id);
                     return None;
@@ -373,7 +373,7 @@ impl<M: Message> Sim<M> {
                     self.world.set_aside(node, Event::Timer { node, incarnation, id });
                     return None;
                 }
-                self.world.release_timer(id);
+                let payload = self.world.release_timer(id).expect("an armed timer has its payload");
                 self.world.now = time;
                 let event = self.trace.record(TraceEvent {
                     index: 0,
@@ -383,8 +383,8 @@ impl<M: Message> Sim<M> {
                     peer: None,
                     digest: 0,
                 });
-                let text = describe.then(|| format!("Timer at {node}: {id:?}"));
-                self.call(node, |value, ctx| value.on_timer(ctx, id));
+                let text = describe.then(|| format!("Timer at {node}: {payload:?}"));
+                self.call(node, |value, ctx| value.on_timer(ctx, payload));
                 Some((event, text))
             }
             Event::Start(node) => {

@@ -1,5 +1,6 @@
 //! The systems simctl simulates, each a set of sans-IO nodes written against the `sim` kernel.
 //!
+//! - [`dynamo`]: a Dynamo-style leaderless store, and Dynago as its code is.
 //! - [`kademlia`]: a Kademlia DHT measured like parsec (provide / retrieve per fleet).
 //! - [`pingpong`]: the kernel's reference workload for benchmarks and kernel tests.
 //! - [`raft_kv`]: a Raft replicated key-value store (raft-rs, its log in redb).
@@ -14,4 +15,6 @@ systems! {
     raft_kv => RaftKv,
     /// A Kademlia DHT measured like parsec.
     kademlia => Kademlia,
+    /// A Dynamo-style leaderless store (and Dynago as its code is).
+    dynamo => Dynamo,
 }

@@ -108,7 +108,8 @@ fn system_of(file: &str, text: &str) -> Result<Registered, ScenarioError> {
         Ok(head) => head,
         Err(_) => {
             // Let the full parse say what is wrong, at its line and column.
-            let rules = SystemRules { operations: &[], roles: &[], has_model: false };
+            let rules =
+                SystemRules { operations: &[], roles: &[], has_model: false, model_by_default: false };
             UntypedScenario::parse(file, text, &rules)?;
             unreachable!("a scenario that parses has a system")
         }

@@ -66,3 +66,31 @@ impl redb::StorageBackend for SimFile {
         self.disk.lock().write(&self.name, offset, data).map_err(io_error)
     }
 }
+
+/// Seals the record that starts at `start` in `out`: its first 8 bytes (reserved by the
+/// caller) become `[payload length: u32 LE][CRC-32 of the payload: u32 LE]`, the rest is the
+/// payload. The framing every append-only log here uses.
+pub fn seal_record(out: &mut [u8], start: usize) {
+    let length = (out.len() - start - 8) as u32;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&length.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The payloads of the whole records at the start of `bytes`, and where they end: a record
+/// that is incomplete, fails its CRC or is empty (a torn write, or the zeros a torn write
+/// leaves before its surviving sectors) ends the log.
+pub fn scan_records(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
+    let word = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let mut payloads = Vec::new();
+    let mut at = 0;
+    while let (Some(length), Some(crc)) = (word(at), word(at + 4)) {
+        let Some(payload) = bytes.get(at + 8..at + 8 + length as usize) else { break };
+        if length == 0 || crc32fast::hash(payload) != crc {
+            break;
+        }
+        payloads.push(payload);
+        at += 8 + length as usize;
+    }
+    (payloads, at)
+}

@@ -91,10 +91,7 @@ fn encode(record: &Record<'_>, out: &mut Vec<u8>) {
             snapshot.write_to_vec(payload).expect("snapshots encode");
         }
     }
-    let length = (payload.len() - start - 8) as u32;
-    let crc = crc32fast::hash(&payload[start + 8..]);
-    payload[start..start + 4].copy_from_slice(&length.to_le_bytes());
-    payload[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    crate::storage::seal_record(payload, start);
 }
 
 fn encode_all(records: &[Record<'_>]) -> Vec<u8> {
@@ -197,14 +194,9 @@ impl Wal {
             }
         };
         let mut state = Recovered::default();
-        let mut at = 0;
-        while let (Some(length), Some(crc)) = (u32_at(&bytes, at), u32_at(&bytes, at + 4)) {
-            let Some(payload) = bytes.get(at + 8..at + 8 + length as usize) else { break };
-            if length == 0 || crc32fast::hash(payload) != crc {
-                break;
-            }
-            replay(payload, &mut state).map_err(|e| format!("{FILE} at byte {at}: {e}"))?;
-            at += 8 + length as usize;
+        let (payloads, at) = crate::storage::scan_records(&bytes);
+        for (n, payload) in payloads.into_iter().enumerate() {
+            replay(payload, &mut state).map_err(|e| format!("{FILE} record {n}: {e}"))?;
         }
         if at < bytes.len() {
             disk.lock().truncate(FILE, at as u64).map_err(|e| e.to_string())?;

@@ -82,8 +82,10 @@ impl Check {
     }
 }
 
-/// What a system promises about its client history, checked on every run that has a
-/// workload unless the scenario says `[checks] linearizable = false`.
+/// What a system's client history is checked against: on every run that has a workload
+/// unless the scenario says `[checks] linearizable = false` when the system `promised` it,
+/// else only when the scenario says `linearizable = true` (a store that is not linearizable
+/// on purpose, checked to show where it is not).
 ///
 /// The kernel's checker takes any [`Model`](crate::check::Model): a system with a model of
 /// its own passes a `judge` that calls [`check::check`](crate::check::check) with it.
@@ -93,6 +95,8 @@ pub struct Consistency {
     pub name: &'static str,
     /// Judges the history within the budget.
     pub judge: fn(&[CheckOp], &Budget<'_>) -> Result<Outcome, String>,
+    /// Whether the system promises it (checked by default) or not (checked when asked).
+    pub promised: bool,
 }
 
 impl Consistency {
@@ -100,11 +104,13 @@ impl Consistency {
     pub const KEY_VALUE: Consistency = Consistency {
         name: "linearizable",
         judge: |ops, budget| check::check_named(ModelName::KeyValue, &Value::Nil, false, ops, budget),
+        promised: true,
     };
     /// Linearizable against a read/write register starting at nil.
     pub const REGISTER: Consistency = Consistency {
         name: "linearizable",
         judge: |ops, budget| check::check_named(ModelName::Register, &Value::Nil, false, ops, budget),
+        promised: true,
     };
 }
 
@@ -189,8 +195,12 @@ pub trait System: 'static {
 
 /// Parses and validates a scenario for system `Y`: the kernel's rules, then the system's.
 pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>, ScenarioError> {
-    let rules =
-        SystemRules { operations: Y::OPERATIONS, roles: Y::ROLES, has_model: Y::CONSISTENCY.is_some() };
+    let rules = SystemRules {
+        operations: Y::OPERATIONS,
+        roles: Y::ROLES,
+        has_model: Y::CONSISTENCY.is_some(),
+        model_by_default: Y::CONSISTENCY.is_some_and(|c| c.promised),
+    };
     let scenario = Scenario::<Y::Settings>::parse(file, text, &rules)?;
     Y::validate(&scenario)
         .map_err(|(key, message)| locate(file, text, &Place::key("settings", key), message))?;

@@ -157,6 +157,9 @@ pub struct SystemRules<'a> {
     pub roles: &'a [&'a str],
     /// Whether its histories can be checked for linearizability.
     pub has_model: bool,
+    /// Whether that check runs unless the scenario turns it off (a system that promises
+    /// linearizability), or only when the scenario asks (one that does not, on purpose).
+    pub model_by_default: bool,
 }
 
 /// Where and why a scenario file is invalid.
@@ -276,7 +279,7 @@ impl<S: DeserializeOwned> Scenario<S> {
         scenario.validate(rules).map_err(|(place, message)| locate(file, text, &place, message))?;
         // Checked by default: a system with a consistency model has it checked on every
         // run with a workload, unless the scenario turns it off.
-        let default = rules.has_model && scenario.workload.is_some();
+        let default = rules.has_model && rules.model_by_default && scenario.workload.is_some();
         scenario.checks.linearizable = Some(scenario.checks.linearizable.unwrap_or(default));
         Ok(scenario)
     }
@@ -465,7 +468,8 @@ mod tests {
 
     const OPS: &[OperationSpec] =
         &[OperationSpec { name: "ping", arg: crate::kernel::workload::Arg::None, weight: 1.0 }];
-    const RULES: SystemRules<'static> = SystemRules { operations: OPS, roles: &["leader"], has_model: false };
+    const RULES: SystemRules<'static> =
+        SystemRules { operations: OPS, roles: &["leader"], has_model: false, model_by_default: false };
 
     const GOOD: &str = r#"
 name = "t"

@@ -1,0 +1,179 @@
+//! Dynamo settings: the `[settings]` table of a `dynamo` scenario.
+//!
+//! Dynago's own constants (gossip every 1 s, inactive after 15 s, queues of 100, re-dial
+//! after 5 s) are not settings: they are what its code does (`dynago.rs`).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sim::scenario::duration;
+
+pub use super::version::Conflict;
+
+/// How the store behaves.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `"dynamo"` (the design: quorums, vector clocks, hinted handoff, read repair,
+    /// anti-entropy) or `"dynago"` (Dynago at 6bb3e07 as its code is). Default: "dynamo".
+    pub mode: Mode,
+    /// N: replicas of every key (the preference list's length). Default: 3.
+    pub replicas: u32,
+    /// R: replies a read waits for. Default: 2.
+    pub read_quorum: u32,
+    /// W: acknowledgements a write waits for (the coordinator's own included). Default: 2.
+    pub write_quorum: u32,
+    /// A sloppy quorum: writes and reads go to the first N nodes the coordinator believes
+    /// healthy, a stand-in keeping a hint for each owner it replaces (Dynamo §4.6). False:
+    /// only the N owners count. Default: true.
+    pub sloppy_quorum: bool,
+    /// How replicas resolve versions: `"vclock"` (vector clocks, siblings) or `"lww"`
+    /// (last write wins by the coordinator's clock). Default: "vclock".
+    pub conflict: Conflict,
+    /// How a client resolves the siblings a read returns before it writes: `"merge"` (the
+    /// union of their sets, Jepsen's set workload) or `"take-one"` (the first). Default: "merge".
+    pub siblings: Resolve,
+    /// Partitions of the ring per server (Dynamo §6.2, strategy 3: equal partitions, each
+    /// owned by one server). Default: 8.
+    pub virtual_nodes: u32,
+    /// How long a coordinator waits for its quorum. Default: "300ms".
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// How long a client waits for one coordinator before trying the next node of the
+    /// preference list (Dynago: its one node). Default: "1s".
+    #[serde(with = "duration")]
+    pub client_timeout: Duration,
+    /// Gossip with one random peer this often; a peer that does not answer is suspected
+    /// until it is heard from again (the failure detector). Default: "1s".
+    #[serde(with = "duration")]
+    pub gossip_interval: Duration,
+    /// Try to hand hints back this often. Default: "1s".
+    #[serde(with = "duration")]
+    pub handoff_interval: Duration,
+    /// Compare one partition's Merkle tree with one other replica this often. Default: "500ms".
+    #[serde(with = "duration")]
+    pub anti_entropy_interval: Duration,
+    /// fsync every stored version and hint before acknowledging it. Default: true.
+    pub fsync: bool,
+    /// `dynamo.convergence`: every replica of every key agrees this long after the last
+    /// fault ends (and the run must last that long). Default: "20s".
+    #[serde(with = "duration")]
+    pub converge_within: Duration,
+    /// Planted bugs, for testing the checks (canaries).
+    pub bugs: Vec<Bug>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mode: Mode::Dynamo,
+            replicas: 3,
+            read_quorum: 2,
+            write_quorum: 2,
+            sloppy_quorum: true,
+            conflict: Conflict::Vclock,
+            siblings: Resolve::Merge,
+            virtual_nodes: 8,
+            request_timeout: Duration::from_millis(300),
+            client_timeout: Duration::from_secs(1),
+            gossip_interval: Duration::from_secs(1),
+            handoff_interval: Duration::from_secs(1),
+            anti_entropy_interval: Duration::from_millis(500),
+            fsync: true,
+            converge_within: Duration::from_secs(20),
+            bugs: Vec::new(),
+        }
+    }
+}
+
+/// Which protocol the servers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The Dynamo design.
+    Dynamo,
+    /// Dynago at 6bb3e07.
+    Dynago,
+}
+
+/// How a client resolves siblings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resolve {
+    /// The union of the siblings' sets.
+    Merge,
+    /// The first sibling only.
+    TakeOne,
+}
+
+/// A planted bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// Hinted handoff deletes the hint when it sends it, before the owner acknowledges.
+    HintDeletedEarly,
+    /// Read repair writes the oldest version it saw instead of the reconciled one.
+    RepairOlder,
+    /// Replicas apply versions in arrival order, replacing what they hold.
+    ArrivalOrder,
+    /// Dynago's gossip merge before 9647b15: a received entry wins only if strictly newer.
+    MergeGreater,
+}
+
+impl Config {
+    /// The rules across fields: `(settings key, message)` on failure.
+    pub fn validate(&self, nodes: u32, run: Duration) -> Result<(), (&'static str, String)> {
+        let positive = |key: &'static str, value: u32| {
+            if value == 0 {
+                Err((key, format!("{key} must be at least 1")))
+            } else {
+                Ok(())
+            }
+        };
+        positive("replicas", self.replicas)?;
+        positive("read_quorum", self.read_quorum)?;
+        positive("write_quorum", self.write_quorum)?;
+        positive("virtual_nodes", self.virtual_nodes)?;
+        if self.replicas > nodes {
+            return Err(("replicas", format!("replicas (N = {}) exceeds the {nodes} servers", self.replicas)));
+        }
+        if self.read_quorum > self.replicas {
+            return Err(("read_quorum", format!("R = {} exceeds N = {}", self.read_quorum, self.replicas)));
+        }
+        if self.write_quorum > self.replicas {
+            return Err(("write_quorum", format!("W = {} exceeds N = {}", self.write_quorum, self.replicas)));
+        }
+        if self.virtual_nodes > 256 {
+            return Err(("virtual_nodes", format!("at most 256 partitions per server, not {}", self.virtual_nodes)));
+        }
+        for (key, value) in [
+            ("request_timeout", self.request_timeout),
+            ("client_timeout", self.client_timeout),
+            ("gossip_interval", self.gossip_interval),
+            ("handoff_interval", self.handoff_interval),
+            ("anti_entropy_interval", self.anti_entropy_interval),
+        ] {
+            if value.is_zero() {
+                return Err((key, format!("{key} must be more than zero")));
+            }
+        }
+        if self.converge_within >= run {
+            return Err((
+                "converge_within",
+                format!("converge_within ({:?}) must be shorter than the run ({run:?})", self.converge_within),
+            ));
+        }
+        if self.mode == Mode::Dynago {
+            let dynamo_only = [
+                ("bugs", self.bugs.iter().any(|b| *b != Bug::MergeGreater)),
+                ("conflict", self.conflict != Conflict::Vclock),
+            ];
+            if let Some((key, _)) = dynamo_only.iter().find(|(_, set)| *set) {
+                return Err((key, format!("{key} does not apply to mode = \"dynago\" (it has no versions)")));
+            }
+        } else if self.bugs.contains(&Bug::MergeGreater) {
+            return Err(("bugs", "merge-greater is Dynago's gossip bug: it needs mode = \"dynago\"".into()));
+        }
+        Ok(())
+    }
+}

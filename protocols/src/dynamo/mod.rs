@@ -1,0 +1,131 @@
+//! A Dynamo-style leaderless store, in two modes.
+//!
+//! - `mode = "dynamo"` (the default) is the design of the Dynamo paper (DeCandia et al.,
+//!   SOSP 2007): consistent hashing with equal partitions, a preference list of N, any
+//!   server coordinating, R and W quorums, a sloppy quorum with hinted handoff, read repair,
+//!   Merkle-tree anti-entropy per partition, vector clocks with siblings (or last-write-wins
+//!   on the coordinator's clock, as Cassandra), gossip with one random peer a second as the
+//!   failure detector, and replicas durable on their simulated disks (`node.rs`, `store.rs`).
+//! - `mode = "dynago"` is Dynago (mdkhanga/dynago at 6bb3e07) as its code is:
+//!   fire-and-forget replication to every member, local reads, no versions, timestamped
+//!   gossip with 15 s inactivity, queues of 100 that block (`dynago.rs`).
+//!
+//! The store is not linearizable on purpose: its checks (`check.rs`) are that no
+//! acknowledged write is lost, that replicas converge after the faults heal, the
+//! invariants of its mechanisms, and staleness measured (t-visibility, k-staleness).
+//! Linearizability is checked only when a scenario asks (`[checks] linearizable = true`),
+//! against a set per key.
+
+mod check;
+mod client;
+mod config;
+mod dynago;
+mod msg;
+mod node;
+mod ring;
+mod store;
+mod version;
+
+pub use check::{DynamoFact, HintEvent, SetModel, Staleness};
+pub use config::{Bug, Config, Conflict, Mode, Resolve};
+pub use msg::{Msg, Timer};
+pub use ring::Ring;
+pub use version::{VClock, Version};
+
+use std::rc::Rc;
+
+use sim::harness::system::{Check, Consistency, Slot, System};
+use sim::kernel::workload::{Arg, OperationSpec};
+use sim::report::Table;
+use sim::scenario::Scenario;
+use sim::{Node, NodeId, Seed, Sim, Status, Time};
+
+/// What every node of a run shares: the settings and the ring.
+pub struct Shared {
+    config: Config,
+    ring: Ring,
+    servers: u32,
+}
+
+impl Shared {
+    /// The servers that replicate `key`: its preference list (Dynago: every server).
+    fn owners(&self, key: u64) -> Vec<u32> {
+        match self.config.mode {
+            Mode::Dynamo => self.ring.preference_list(self.ring.partition(key), self.config.replicas),
+            Mode::Dynago => (0..self.servers).collect(),
+        }
+    }
+}
+
+/// The Dynamo store as a system scenarios can name.
+pub struct Dynamo;
+
+impl System for Dynamo {
+    type Msg = Msg;
+    type Settings = Config;
+    type Setup = Rc<Shared>;
+
+    const NAME: &'static str = "dynamo";
+    const ABOUT: &'static str = "Dynamo-style leaderless store (mode dynamo: quorums, vector clocks, hinted handoff, \
+                                 read repair, anti-entropy; mode dynago: Dynago as its code is); set workload";
+    const OPERATIONS: &'static [OperationSpec] = &[
+        OperationSpec { name: "get", arg: Arg::None, weight: 0.5 },
+        OperationSpec { name: "put", arg: Arg::Unique, weight: 0.45 },
+        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
+    ];
+    const CONSISTENCY: Option<Consistency> = Some(Consistency {
+        name: "linearizable",
+        judge: |ops, budget| sim::check::check(&SetModel, ops, budget),
+        promised: false,
+    });
+
+    fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
+        scenario.settings.validate(scenario.nodes, scenario.duration)
+    }
+
+    fn setup(scenario: &Scenario<Config>, seed: Seed) -> Rc<Shared> {
+        let config = scenario.settings.clone();
+        let ring = Ring::new(scenario.nodes, config.virtual_nodes, &mut seed.stream("dynamo-ring", 0));
+        Rc::new(Shared { config, ring, servers: scenario.nodes })
+    }
+
+    fn node(setup: &Rc<Shared>, slot: Slot, _id: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        match (slot, setup.config.mode) {
+            (Slot::Server(i), Mode::Dynamo) => Box::new(node::Server::new(setup.clone(), i)),
+            (Slot::Server(i), Mode::Dynago) => Box::new(dynago::Dynago::new(setup.clone(), i)),
+            (Slot::Client(i) | Slot::Other(i), _) => Box::new(client::Client::new(setup.clone(), i)),
+        }
+    }
+
+    fn check(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
+        let facts = sim.observations();
+        let up = |node: NodeId| sim.status(node) == Status::Up;
+        let state = check::final_state(facts, up);
+        let owners = |key| shared.owners(key);
+        let config = &shared.config;
+        let healed = sim.fault_log().iter().map(|r| r.time).max().unwrap_or(Time::ZERO);
+        let deadline = healed + config.converge_within;
+        let mut checks = vec![check::acknowledged_writes_kept(facts, &state, owners, config.conflict)];
+        checks.push(if deadline > sim.now() {
+            Check::fail(
+                "dynamo.convergence",
+                format!("the run ended at {} before the bound {deadline} (last fault {healed} + converge_within)", sim.now()),
+            )
+        } else {
+            check::convergence(&state, owners, deadline)
+        });
+        checks.push(check::no_unwritten_versions(facts, sim.operations()));
+        checks.push(check::every_server_serves(sim.operations(), healed, shared.servers, up));
+        if config.mode == Mode::Dynamo {
+            if config.conflict == Conflict::Vclock {
+                checks.push(check::clocks_never_shrink(facts));
+            }
+            checks.push(check::hints_handed_back(facts, up));
+        }
+        checks
+    }
+
+    fn tables(_scenario: &Scenario<Config>, _shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
+        vec![Staleness::measure(sim.operations()).table()]
+    }
+}

@@ -1,0 +1,116 @@
+//! The Dynamo wire, and what its timers mean.
+
+use std::rc::Rc;
+
+use sim::Message;
+
+use super::version::{VClock, Version};
+
+/// A coordinator's answer to a write.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Written {
+    /// The new version's clock.
+    pub clock: VClock,
+    /// The nodes that stored it (or a hint of it) before the write was acknowledged.
+    pub replicas: Vec<u32>,
+}
+
+/// A Dynago member entry: its timestamp is the stamping node's wall clock, in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Member {
+    /// The member's node index.
+    pub node: u32,
+    /// When it was last refreshed, by whoever refreshed it, in ms of that node's clock.
+    pub timestamp: u64,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+/// Every message of both modes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Client to coordinator: read `key`.
+    Get { op: u64, key: u64 },
+    /// Client to coordinator: write `value` (a tombstone if none) with the context read.
+    Put { op: u64, key: u64, value: Option<Rc<Vec<i64>>>, context: VClock },
+    /// Coordinator to client: the siblings read.
+    GetReply { op: u64, siblings: Vec<Version> },
+    /// Coordinator to client: the write's fate (`None`: the quorum was not reached in time,
+    /// the write may or may not have been stored).
+    PutReply { op: u64, written: Option<Written> },
+    /// Coordinator to replica: store `version` (for `hint`, its owner, when a stand-in).
+    Replicate { req: u64, key: u64, version: Version, hint: Option<u32> },
+    /// Replica to coordinator: stored.
+    Replicated { req: u64 },
+    /// Coordinator to replica: what do you hold of `key`?
+    Read { req: u64, key: u64 },
+    /// Replica to coordinator: these siblings.
+    ReadReply { req: u64, siblings: Vec<Version> },
+    /// Read repair: store these versions (no answer).
+    Repair { key: u64, siblings: Vec<Version> },
+    /// A stand-in hands a hinted version back to its owner.
+    Handoff { hint: u64, key: u64, version: Version },
+    /// The owner stored it.
+    HandoffAck { hint: u64 },
+    /// Failure detection: are you there?
+    Gossip,
+    /// Yes.
+    GossipAck,
+    /// Anti-entropy: the leaves of my Merkle tree of `partition`.
+    Digest { partition: u32, leaves: [u64; 16] },
+    /// Anti-entropy: my keys in the leaves that differ (`mask`); `reply` asks for yours.
+    Sync { partition: u32, mask: u16, entries: Vec<(u64, Vec<Version>)>, reply: bool },
+    /// Dynago: a node pings its seed every second.
+    Ping,
+    /// Dynago: the seed's answer.
+    PingResponse,
+    /// Dynago: gossip of the member list.
+    ClusterInfoRequest { members: Vec<Member> },
+    /// Dynago: the receiver's entries that are newer.
+    ClusterInfoResponse { members: Vec<Member> },
+    /// Dynago: replicate a write (fire and forget on the peer's stream).
+    KeyValue { key: u64, value: Rc<Vec<i64>> },
+    /// Dynago: the stream's transport acknowledgement, naming the receiver's incarnation.
+    StreamAck { incarnation: u32 },
+}
+
+/// What a Dynamo timer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// A server's next gossip round.
+    Gossip,
+    /// A stand-in's next hinted-handoff round.
+    Handoff,
+    /// A server's next anti-entropy exchange.
+    AntiEntropy,
+    /// A coordinator's request `0` ran out of time.
+    Request(u64),
+    /// A client's current attempt of operation `0` ran out of time.
+    Attempt(u64),
+    /// Dynago: re-dial the stream to peer `0`.
+    Redial(u32),
+}
+
+fn elements(siblings: &[Version]) -> u64 {
+    siblings.iter().map(|v| 40 + 8 * v.elements().len() as u64 + 20 * (v.past.0.len() as u64 + 1)).sum()
+}
+
+impl Message for Msg {
+    type Timer = Timer;
+
+    fn wire_size(&self) -> u64 {
+        64 + match self {
+            Msg::Put { value, context, .. } => {
+                8 * value.as_ref().map_or(0, |v| v.len()) as u64 + 20 * context.0.len() as u64
+            }
+            Msg::GetReply { siblings, .. } | Msg::ReadReply { siblings, .. } | Msg::Repair { siblings, .. } => {
+                elements(siblings)
+            }
+            Msg::Replicate { version, .. } | Msg::Handoff { version, .. } => elements(std::slice::from_ref(version)),
+            Msg::Sync { entries, .. } => entries.iter().map(|(_, s)| 8 + elements(s)).sum(),
+            Msg::KeyValue { value, .. } => 8 * value.len() as u64,
+            Msg::ClusterInfoRequest { members } | Msg::ClusterInfoResponse { members } => 16 * members.len() as u64,
+            _ => 0,
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! The Dynamo server (`mode = "dynamo"`): coordinator and replica.
+//!
+//! - **Coordination** (Dynamo §4.5): any server coordinates the requests clients send it.
+//!   A write's version takes the client's context with the coordinator's counter advanced
+//!   (§4.4), goes to the first N healthy servers of the key's ring walk (sloppy quorum,
+//!   §4.6; the strict N owners when `sloppy_quorum = false`), each stand-in told which owner
+//!   it replaces, and is acknowledged once W of them stored it. A read asks the same N,
+//!   answers with the reconciled siblings of the first R replies, and repairs the replicas
+//!   that answered with less once all answered or the request timed out (read repair, §5).
+//! - **Replication**: a replica stores a version durably before it acknowledges (`store.rs`).
+//! - **Hinted handoff** (§4.6): a stand-in keeps the version as a hint, and every
+//!   `handoff_interval` offers each hint whose owner it believes up; it deletes the hint
+//!   when the owner acknowledges.
+//! - **Failure detection** (§4.8): every `gossip_interval` a server gossips with one random
+//!   peer; a peer that did not answer the last round, or a request, is suspected until
+//!   anything arrives from it.
+//! - **Anti-entropy** (§4.7): every `anti_entropy_interval` a server sends one other owner
+//!   of one of its partitions the 16 leaves of that partition's Merkle tree; the keys under
+//!   the leaves that differ go both ways and are reconciled.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use sim::prelude::*;
+
+use super::check::{DynamoFact, HintEvent};
+use super::config::Bug;
+use super::msg::{Msg, Timer, Written};
+use super::store::Store;
+use super::version::{reconcile, VClock, Version};
+use super::Shared;
+
+/// Hints offered per handoff round, so a stand-in that kept many does not flood the owner.
+const HANDOFFS_PER_ROUND: usize = 64;
+
+enum Request {
+    Write { client: NodeId, op: u64, clock: VClock, acks: Vec<u32>, asked: Vec<u32> },
+    Read { client: NodeId, op: u64, key: u64, replies: Vec<(u32, Vec<Version>)>, asked: Vec<u32>, answered: bool },
+}
+
+/// A Dynamo server.
+pub struct Server {
+    shared: Rc<Shared>,
+    me: u32,
+    store: Store,
+    suspected: BTreeSet<u32>,
+    /// The peer gossiped with last round, until it answers.
+    gossip_unanswered: Option<u32>,
+    requests: BTreeMap<u64, Request>,
+    next_request: u64,
+    /// Partitions this server is an owner of.
+    partitions: Vec<u32>,
+}
+
+impl Server {
+    /// Server `me`; its store is opened at start, from its disk.
+    pub fn new(shared: Rc<Shared>, me: u32) -> Server {
+        let store = Store::closed(shared.config.conflict);
+        let partitions = shared.ring.replicated_by(me, shared.config.replicas);
+        Server {
+            shared,
+            me,
+            store,
+            suspected: BTreeSet::new(),
+            gossip_unanswered: None,
+            requests: BTreeMap::new(),
+            next_request: 0,
+            partitions,
+        }
+    }
+
+    fn has(&self, bug: Bug) -> bool {
+        self.shared.config.bugs.contains(&bug)
+    }
+
+    /// The servers a request for `partition` goes to, each with the owner it stands in for.
+    fn targets(&self, partition: u32) -> Vec<(u32, Option<u32>)> {
+        let n = self.shared.config.replicas as usize;
+        let walk = self.shared.ring.walk(partition);
+        if !self.shared.config.sloppy_quorum {
+            return walk.into_iter().take(n).map(|s| (s, None)).collect();
+        }
+        let healthy = |s: &u32| *s == self.me || !self.suspected.contains(s);
+        let mut skipped: Vec<u32> = walk[..n].iter().copied().filter(|s| !healthy(s)).collect();
+        skipped.reverse();
+        let mut targets = Vec::with_capacity(n);
+        for (i, &server) in walk.iter().enumerate() {
+            if targets.len() == n {
+                break;
+            }
+            if healthy(&server) {
+                let hint = if i >= n { skipped.pop() } else { None };
+                targets.push((server, hint));
+            }
+        }
+        targets
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.next_request += 1;
+        self.next_request
+    }
+
+    /// Stores `version` in the main store (facts and all); false if the disk refused.
+    fn store_version(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, version: &Version) -> bool {
+        let partition = self.shared.ring.partition(key);
+        let replace = self.has(Bug::ArrivalOrder);
+        match self.store.apply(partition, key, version, replace) {
+            Ok(Some(siblings)) => {
+                ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });
+                true
+            }
+            Ok(None) => true,
+            Err(_) => {
+                ctx.count("dynamo: writes refused by a full disk", 1);
+                false
+            }
+        }
+    }
+
+    /// A replica stores a version (as a hint when it stands in for `hint`).
+    fn replicate(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, version: &Version, hint: Option<u32>) -> bool {
+        match hint {
+            None => self.store_version(ctx, key, version),
+            Some(owner) => match self.store.add_hint(owner, key, version.clone()) {
+                Ok(id) => {
+                    ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Kept });
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
+
+    fn on_put(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64, value: Option<Rc<Vec<i64>>>, ctx_clock: VClock) {
+        let partition = self.shared.ring.partition(key);
+        let local = self.store.get(partition, key);
+        let counter = local.iter().map(|v| v.clock().get(self.me)).chain([ctx_clock.get(self.me)]).max().unwrap_or(0) + 1;
+        let now = ctx.now().as_nanos();
+        let version = Version { dot: (self.me, counter), past: ctx_clock, value, timestamp: now };
+        let req = self.request_id();
+        let targets = self.targets(partition);
+        let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
+        self.requests.insert(req, Request::Write { client, op, clock: version.clock(), acks: Vec::new(), asked });
+        ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
+        for (server, hint) in targets {
+            if server == self.me {
+                if self.replicate(ctx, key, &version, hint) {
+                    self.on_replicated(ctx, req, self.me);
+                }
+            } else {
+                ctx.send(NodeId(server), Msg::Replicate { req, key, version: version.clone(), hint });
+            }
+        }
+    }
+
+    fn on_replicated(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64, from: u32) {
+        let w = self.shared.config.write_quorum as usize;
+        let Some(Request::Write { client, op, clock, acks, .. }) = self.requests.get_mut(&req) else { return };
+        if !acks.contains(&from) {
+            acks.push(from);
+        }
+        if acks.len() >= w {
+            let written = Written { clock: clock.clone(), replicas: acks.clone() };
+            ctx.send(*client, Msg::PutReply { op: *op, written: Some(written) });
+            self.requests.remove(&req);
+        }
+    }
+
+    fn on_get(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64) {
+        let partition = self.shared.ring.partition(key);
+        let req = self.request_id();
+        let targets = self.targets(partition);
+        let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
+        self.requests.insert(req, Request::Read { client, op, key, replies: Vec::new(), asked: asked.clone(), answered: false });
+        ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
+        for server in asked {
+            if server == self.me {
+                let siblings = self.read_local(key);
+                self.on_read_reply(ctx, req, self.me, siblings);
+            } else {
+                ctx.send(NodeId(server), Msg::Read { req, key });
+            }
+        }
+    }
+
+    /// What this replica holds of `key`: its own siblings and the hints it keeps of it.
+    fn read_local(&self, key: u64) -> Vec<Version> {
+        let partition = self.shared.ring.partition(key);
+        let mut siblings = self.store.get(partition, key).to_vec();
+        for version in self.store.hinted(key) {
+            reconcile(&mut siblings, version, self.shared.config.conflict);
+        }
+        siblings
+    }
+
+    fn on_read_reply(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64, from: u32, siblings: Vec<Version>) {
+        let r = self.shared.config.read_quorum as usize;
+        let Some(Request::Read { client, op, replies, asked, answered, .. }) = self.requests.get_mut(&req) else {
+            return;
+        };
+        if replies.iter().any(|(s, _)| *s == from) {
+            return;
+        }
+        replies.push((from, siblings));
+        if !*answered && replies.len() >= r {
+            *answered = true;
+            let merged = merged(replies, self.shared.config.conflict);
+            ctx.send(*client, Msg::GetReply { op: *op, siblings: merged });
+        }
+        if replies.len() == asked.len() {
+            self.finish_read(ctx, req);
+        }
+    }
+
+
+    /// Read repair: every replica that answered with less than the reconciled siblings gets
+    /// them.
+    fn finish_read(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64) {
+        let Some(Request::Read { key, replies, answered, .. }) = self.requests.remove(&req) else { return };
+        if !answered {
+            // Fewer than R answered in time: the client hears nothing and tries elsewhere.
+            ctx.count("dynamo: reads short of R", 1);
+        }
+        let merged = merged(&replies, self.shared.config.conflict);
+        let repair = if self.has(Bug::RepairOlder) {
+            let oldest = replies.iter().flat_map(|(_, s)| s).min_by_key(|v| (v.timestamp, v.dot));
+            oldest.into_iter().cloned().collect()
+        } else {
+            merged.clone()
+        };
+        for (server, siblings) in &replies {
+            if *siblings != merged && !repair.is_empty() {
+                ctx.count("dynamo: read repairs", 1);
+                if *server == self.me {
+                    for version in &repair {
+                        self.store_version(ctx, key, version);
+                    }
+                } else {
+                    ctx.send(NodeId(*server), Msg::Repair { key, siblings: repair.clone() });
+                }
+            }
+        }
+    }
+
+    fn on_request_timer(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64) {
+        let silent: Vec<u32> = match self.requests.get(&req) {
+            Some(Request::Write { acks, asked, .. }) => asked.iter().copied().filter(|s| !acks.contains(s)).collect(),
+            Some(Request::Read { replies, asked, .. }) => {
+                asked.iter().copied().filter(|s| !replies.iter().any(|(r, _)| r == s)).collect()
+            }
+            None => return,
+        };
+        self.suspected.extend(silent.into_iter().filter(|s| *s != self.me));
+        match self.requests.get(&req) {
+            Some(Request::Write { client, op, .. }) => {
+                ctx.send(*client, Msg::PutReply { op: *op, written: None });
+                self.requests.remove(&req);
+            }
+            _ => self.finish_read(ctx, req),
+        }
+    }
+
+    fn on_gossip_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if let Some(peer) = self.gossip_unanswered.take() {
+            self.suspected.insert(peer);
+        }
+        let servers = u64::from(self.shared.servers);
+        if servers > 1 {
+            let mut peer = ctx.rng().below(servers - 1) as u32;
+            if peer >= self.me {
+                peer += 1;
+            }
+            self.gossip_unanswered = Some(peer);
+            ctx.send(NodeId(peer), Msg::Gossip);
+        }
+        ctx.set_timer(self.shared.config.gossip_interval, Timer::Gossip);
+    }
+
+    fn on_handoff_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let offers: Vec<(u64, u32, u64, Version)> = self
+            .store
+            .hints()
+            .iter()
+            .filter(|(_, h)| !self.suspected.contains(&h.owner))
+            .take(HANDOFFS_PER_ROUND)
+            .map(|(&id, h)| (id, h.owner, h.key, h.version.clone()))
+            .collect();
+        for (id, owner, key, version) in offers {
+            ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Sent });
+            ctx.send(NodeId(owner), Msg::Handoff { hint: id, key, version });
+            if self.has(Bug::HintDeletedEarly) && self.store.remove_hint(id).unwrap_or(false) {
+                ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Deleted });
+            }
+        }
+        ctx.set_timer(self.shared.config.handoff_interval, Timer::Handoff);
+    }
+
+    fn on_anti_entropy_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        ctx.set_timer(self.shared.config.anti_entropy_interval, Timer::AntiEntropy);
+        let Some(&partition) = ctx.rng().pick(&self.partitions) else { return };
+        let peers: Vec<u32> = self
+            .shared
+            .ring
+            .preference_list(partition, self.shared.config.replicas)
+            .into_iter()
+            .filter(|s| *s != self.me && !self.suspected.contains(s))
+            .collect();
+        if let Some(&peer) = ctx.rng().pick(&peers) {
+            ctx.send(NodeId(peer), Msg::Digest { partition, leaves: self.store.leaves(partition) });
+        }
+    }
+
+    fn on_digest(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, partition: u32, leaves: [u64; 16]) {
+        let mine = self.store.leaves(partition);
+        let mask = (0..16).filter(|&i| mine[i] != leaves[i]).fold(0u16, |m, i| m | (1 << i));
+        if mask != 0 {
+            ctx.count("dynamo: anti-entropy exchanges", 1);
+            let entries = self.store.entries(partition, mask);
+            ctx.send(from, Msg::Sync { partition, mask, entries, reply: true });
+        }
+    }
+
+    fn on_sync(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, partition: u32, mask: u16, entries: Vec<(u64, Vec<Version>)>, reply: bool) {
+        let answer = reply.then(|| self.store.entries(partition, mask));
+        for (key, siblings) in entries {
+            for version in &siblings {
+                self.store_version(ctx, key, version);
+            }
+        }
+        if let Some(entries) = answer {
+            ctx.send(from, Msg::Sync { partition, mask, entries, reply: false });
+        }
+    }
+}
+
+impl Node for Server {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let config = &self.shared.config;
+        self.store = match Store::open(ctx.disk_handle(), config.fsync, config.conflict) {
+            Ok(store) => store,
+            Err(error) => panic!("server {}: its store does not open: {error}", ctx.id()),
+        };
+        ctx.fact(DynamoFact::Wiped);
+        let recovered: Vec<(u64, Vec<Version>)> = self.store.keys().map(|(_, k, s)| (k, s.to_vec())).collect();
+        for (key, siblings) in recovered {
+            ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });
+        }
+        let config = &self.shared.config;
+        let (gossip, handoff, anti_entropy) = (config.gossip_interval, config.handoff_interval, config.anti_entropy_interval);
+        // Rounds start at a random phase, so servers do not gossip in lock step.
+        let phase = |ctx: &mut Ctx<'_, Msg>, every: std::time::Duration| {
+            std::time::Duration::from_nanos(ctx.rng().below(every.as_nanos() as u64 + 1))
+        };
+        let at = phase(ctx, gossip);
+        ctx.set_timer(at, Timer::Gossip);
+        let at = phase(ctx, handoff);
+        ctx.set_timer(at, Timer::Handoff);
+        let at = phase(ctx, anti_entropy);
+        ctx.set_timer(at, Timer::AntiEntropy);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        if from.0 < self.shared.servers {
+            self.suspected.remove(&from.0);
+            if self.gossip_unanswered == Some(from.0) {
+                self.gossip_unanswered = None;
+            }
+        }
+        match msg {
+            Msg::Get { op, key } => self.on_get(ctx, from, op, key),
+            Msg::Put { op, key, value, context } => self.on_put(ctx, from, op, key, value, context),
+            Msg::Replicate { req, key, version, hint } => {
+                if self.replicate(ctx, key, &version, hint) {
+                    ctx.send(from, Msg::Replicated { req });
+                }
+            }
+            Msg::Replicated { req } => self.on_replicated(ctx, req, from.0),
+            Msg::Read { req, key } => {
+                let siblings = self.read_local(key);
+                ctx.send(from, Msg::ReadReply { req, siblings });
+            }
+            Msg::ReadReply { req, siblings } => self.on_read_reply(ctx, req, from.0, siblings),
+            Msg::Repair { key, siblings } => {
+                for version in &siblings {
+                    self.store_version(ctx, key, version);
+                }
+            }
+            Msg::Handoff { hint, key, version } => {
+                if self.store_version(ctx, key, &version) {
+                    ctx.send(from, Msg::HandoffAck { hint });
+                }
+            }
+            Msg::HandoffAck { hint } => {
+                let owner = self.store.hints().get(&hint).map(|h| h.owner);
+                if let Some(owner) = owner {
+                    ctx.fact(DynamoFact::Hint { id: hint, owner, event: HintEvent::Acknowledged });
+                    if self.store.remove_hint(hint).unwrap_or(false) {
+                        ctx.fact(DynamoFact::Hint { id: hint, owner, event: HintEvent::Deleted });
+                    }
+                }
+            }
+            Msg::Gossip => ctx.send(from, Msg::GossipAck),
+            Msg::GossipAck => {}
+            Msg::Digest { partition, leaves } => self.on_digest(ctx, from, partition, leaves),
+            Msg::Sync { partition, mask, entries, reply } => self.on_sync(ctx, from, partition, mask, entries, reply),
+            Msg::GetReply { .. } | Msg::PutReply { .. } => ctx.unexpected("servers get no client replies"),
+            _ => ctx.unexpected("dynamo servers speak no Dynago"),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        match timer {
+            Timer::Gossip => self.on_gossip_timer(ctx),
+            Timer::Handoff => self.on_handoff_timer(ctx),
+            Timer::AntiEntropy => self.on_anti_entropy_timer(ctx),
+            Timer::Request(req) => self.on_request_timer(ctx, req),
+            Timer::Attempt(_) | Timer::Redial(_) => ctx.unexpected("dynamo servers set no client or stream timers"),
+        }
+    }
+}
+
+/// The reconciled siblings of a read's replies.
+fn merged(replies: &[(u32, Vec<Version>)], conflict: super::version::Conflict) -> Vec<Version> {
+    let mut merged = Vec::new();
+    for version in replies.iter().flat_map(|(_, s)| s) {
+        reconcile(&mut merged, version, conflict);
+    }
+    merged
+}

@@ -1,0 +1,92 @@
+//! The ring: consistent hashing with equal partitions (Dynamo §6.2, strategy 3).
+//!
+//! The hash space is cut into Q = servers × `virtual_nodes` equal partitions, and each
+//! server owns `virtual_nodes` of them, placed by the seed. A key belongs to the partition
+//! its hash falls in; its preference list is the first N distinct servers met walking the
+//! ring clockwise from there (§4.3). Every key of a partition has the same preference list,
+//! which is what lets replicas compare a partition's Merkle tree (§4.7).
+
+use sim::kernel::hash::mix64;
+use sim::Rng;
+
+/// Partitions and their owners.
+#[derive(Clone, Debug)]
+pub struct Ring {
+    owners: Vec<u32>,
+    servers: u32,
+}
+
+impl Ring {
+    /// `servers` servers with `virtual_nodes` partitions each, placed with `rng`.
+    pub fn new(servers: u32, virtual_nodes: u32, rng: &mut Rng) -> Ring {
+        let mut owners: Vec<u32> = (0..servers).flat_map(|s| std::iter::repeat_n(s, virtual_nodes as usize)).collect();
+        rng.shuffle(&mut owners);
+        Ring { owners, servers }
+    }
+
+    /// How many partitions.
+    pub fn partitions(&self) -> u32 {
+        self.owners.len() as u32
+    }
+
+    /// The partition of `key`.
+    pub fn partition(&self, key: u64) -> u32 {
+        ((u128::from(mix64(key)) * self.owners.len() as u128) >> 64) as u32
+    }
+
+    /// Every server, in the order the ring meets them walking clockwise from `partition`:
+    /// the first N are its preference list, the rest its stand-ins in order.
+    pub fn walk(&self, partition: u32) -> Vec<u32> {
+        let mut seen = Vec::with_capacity(self.servers as usize);
+        let q = self.owners.len();
+        for step in 0..q {
+            let owner = self.owners[(partition as usize + step) % q];
+            if !seen.contains(&owner) {
+                seen.push(owner);
+                if seen.len() == self.servers as usize {
+                    break;
+                }
+            }
+        }
+        seen
+    }
+
+    /// The preference list of `partition`: its N owners.
+    pub fn preference_list(&self, partition: u32, n: u32) -> Vec<u32> {
+        let mut walk = self.walk(partition);
+        walk.truncate(n as usize);
+        walk
+    }
+
+    /// The partitions `server` is one of the N owners of.
+    pub fn replicated_by(&self, server: u32, n: u32) -> Vec<u32> {
+        (0..self.partitions()).filter(|&p| self.preference_list(p, n).contains(&server)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::Seed;
+
+    #[test]
+    fn every_partition_has_n_distinct_owners_and_load_is_even() {
+        let ring = Ring::new(5, 8, &mut Seed(1).stream("ring", 0));
+        assert_eq!(ring.partitions(), 40);
+        let mut load = [0; 5];
+        for p in 0..ring.partitions() {
+            let list = ring.preference_list(p, 3);
+            assert_eq!(list.len(), 3);
+            let mut sorted = list.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 3, "distinct owners for partition {p}");
+            for s in list {
+                load[s as usize] += 1;
+            }
+        }
+        assert_eq!(load.iter().sum::<u32>(), 120);
+        assert!(load.iter().all(|&l| (12..=36).contains(&l)), "{load:?}");
+        assert_eq!(ring.walk(0).len(), 5);
+    }
+}

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::time::Duration;
 
 use sim::check::{CheckOp, Model, Output, Step};
 use sim::harness::system::Check;
@@ -257,6 +258,11 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
     let name = "dynamo.hints_handed_back";
     let mut life: BTreeMap<(u32, u64), (u32, Vec<HintEvent>, Time)> = BTreeMap::new();
     for fact in facts.facts::<DynamoFact>() {
+        if let DynamoFact::Wiped = fact.what {
+            // A restart ends the lives of the holder's deleted hints (without fsync, their ids
+            // may be taken again).
+            life.retain(|(holder, _), (_, events, _)| *holder != fact.node.0 || !events.contains(&HintEvent::Deleted));
+        }
         if let DynamoFact::Hint { id, owner, event } = fact.what {
             let entry = life.entry((fact.node.0, *id)).or_insert((*owner, Vec::new(), fact.time));
             let seen = &entry.1;
@@ -285,18 +291,25 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
     }
 }
 
-/// `dynamo.every_server_serves`: every server up at the end that completed an operation ok
-/// during the run completes one invoked after the last fault (a server that stopped
-/// serving, Dynago blocked on a full queue, fails it).
-pub fn every_server_serves(operations: &[OpRecord], healed: Time, servers: u32, up: impl Fn(NodeId) -> bool) -> Check {
-    let ok = |r: &&OpRecord| matches!(r.completed, Some((_, Outcome::Ok(_))));
-    let served: BTreeSet<u32> = operations.iter().filter(ok).filter_map(|r| r.served_by).map(|n| n.0).collect();
-    let after: BTreeSet<u32> =
-        operations.iter().filter(ok).filter(|r| r.intended >= healed).filter_map(|r| r.served_by).map(|n| n.0).collect();
-    let stopped: Vec<u32> =
-        served.iter().copied().filter(|s| *s < servers && up(NodeId(*s)) && !after.contains(s)).collect();
+/// `dynamo.every_server_serves`: a server up at the end that acknowledged puts does not
+/// stop: its last acknowledged put is within `gap` of the last put a client invoked
+/// (Dynago blocked on a full queue with the cluster lock held takes no writes again).
+pub fn every_server_serves(operations: &[OpRecord], gap: Duration, servers: u32, up: impl Fn(NodeId) -> bool) -> Check {
+    let mut last: BTreeMap<u32, Time> = BTreeMap::new();
+    for r in operations.iter().filter(|r| r.op.f == "put") {
+        if let (Some((at, Outcome::Ok(_))), Some(server)) = (&r.completed, r.served_by) {
+            let entry = last.entry(server.0).or_insert(*at);
+            *entry = (*entry).max(*at);
+        }
+    }
+    let end = operations.iter().filter(|r| r.op.f == "put").filter_map(|r| r.invoked).max().unwrap_or(Time::ZERO);
+    let stopped: Vec<String> = last
+        .iter()
+        .filter(|(s, at)| **s < servers && up(NodeId(**s)) && **at + gap < end)
+        .map(|(s, at)| format!("n{s} (last at {at})"))
+        .collect();
     Check::from("dynamo.every_server_serves", stopped.is_empty(), || {
-        format!("servers {stopped:?} served operations, are up at the end, and completed none invoked after the last fault ({healed})")
+        format!("{} acknowledged no put in the last {gap:?} before the last put was invoked ({end}), though up", stopped.join(", "))
     })
 }
 

@@ -46,8 +46,9 @@ pub enum Msg {
     Read { req: u64, key: u64 },
     /// Replica to coordinator: these siblings.
     ReadReply { req: u64, siblings: Vec<Version> },
-    /// Read repair: store these versions (no answer).
-    Repair { key: u64, siblings: Vec<Version> },
+    /// Read repair: store these versions (no answer); `overwrite` replaces what the replica
+    /// holds (only the `repair-older` canary sets it).
+    Repair { key: u64, siblings: Vec<Version>, overwrite: bool },
     /// A stand-in hands a hinted version back to its owner.
     Handoff { hint: u64, key: u64, version: Version },
     /// The owner stored it.

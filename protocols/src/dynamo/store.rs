@@ -36,6 +36,8 @@ enum Record {
     Key { partition: u32, key: u64, siblings: Vec<Version> },
     Hint { id: u64, hint: Hint },
     HintGone { id: u64 },
+    /// Written by a compaction: hint ids start here (deleted hints' ids are never reused).
+    NextHint { id: u64 },
 }
 
 /// One replica's versions and hints.
@@ -111,6 +113,7 @@ impl Store {
                 Record::HintGone { id } => {
                     store.hints.remove(&id);
                 }
+                Record::NextHint { id } => store.next_hint = store.next_hint.max(id),
             }
         }
         if valid < bytes.len() {
@@ -157,6 +160,7 @@ impl Store {
             .map(|(&(partition, key), siblings)| Record::Key { partition, key, siblings: siblings.clone() })
             .collect();
         records.extend(self.hints.iter().map(|(&id, hint)| Record::Hint { id, hint: hint.clone() }));
+        records.push(Record::NextHint { id: self.next_hint });
         let mut bytes: Vec<u8> = Vec::new();
         for record in &records {
             let start = bytes.len();

@@ -6,6 +6,7 @@
 mod common;
 
 mod determinism;
+mod dynamo;
 mod fault_schedules;
 mod parser_fuzz;
 mod raft_kv;

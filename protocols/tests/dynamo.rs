@@ -1,0 +1,92 @@
+//! The Dynamo store end to end through the registry, as `simctl run` runs it: the flagship
+//! passes, its canaries are caught on at least 90% of 200 seeds, linearizability fails where
+//! it must and holds where it should, and bad settings are refused at their line.
+
+use sim::harness::run::RunOptions;
+use sim::harness::system::Verdict;
+
+fn run(file: &str, seed: u64) -> sim::report::RunReport {
+    let path = format!("../scenarios/dynamo/{file}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    protocols::registry::run(&path, &text, seed, &RunOptions::default()).unwrap()
+}
+
+fn verdict(report: &sim::report::RunReport, check: &str) -> Verdict {
+    *report.summary.checks.get(check).unwrap_or_else(|| panic!("no check {check}"))
+}
+
+#[test]
+fn the_flagship_passes_every_check() {
+    for seed in 0..20 {
+        let report = run("partition.toml", seed);
+        assert!(report.summary.passed, "seed {seed}: {:?}", report.summary.reasons);
+    }
+}
+
+#[test]
+fn golden_trace_hash_of_the_flagship() {
+    let report = run("partition.toml", 42);
+    assert_eq!((report.summary.trace_hash.as_str(), report.summary.events), ("17d52f3a9a8fae49", 31_061));
+}
+
+/// Each canary, with the check that must catch it: at least 180 of seeds 0..200.
+#[test]
+fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
+    let canaries = [
+        ("canary/hint-deleted-early.toml", "dynamo.hints_handed_back"),
+        ("canary/repair-older.toml", "dynamo.acknowledged_writes_kept"),
+        ("canary/arrival-order.toml", "dynamo.clocks_never_shrink"),
+        ("canary/lww-skew.toml", "dynamo.acknowledged_writes_kept"),
+        ("canary/dynago-blocked-queue.toml", "dynamo.every_server_serves"),
+        ("canary/dynago-merge-greater.toml", "dynamo.acknowledged_writes_kept"),
+    ];
+    for (file, check) in canaries {
+        let caught = (0..200).filter(|&seed| verdict(&run(file, seed), check) == Verdict::Fail).count();
+        assert!(caught >= 180, "{file}: {check} caught it on {caught} of 200 seeds");
+    }
+}
+
+#[test]
+fn linearizability_fails_under_a_sloppy_quorum_and_holds_with_strict_quorums() {
+    for seed in 0..5 {
+        let sloppy = run("sloppy-stale-read-unsafe.toml", seed);
+        assert_eq!(verdict(&sloppy, "linearizable"), Verdict::Fail, "seed {seed}");
+        let reason = &sloppy.summary.reasons["linearizable"];
+        assert!(reason.contains("whose result no order explains"), "a witness: {reason}");
+        let strict = run("strict-linearizable.toml", seed);
+        assert_eq!(
+            verdict(&strict, "linearizable"),
+            Verdict::Pass,
+            "seed {seed}: {:?}",
+            strict.summary.reasons
+        );
+    }
+}
+
+#[test]
+fn the_faithful_dynago_mode_loses_writes_and_diverges() {
+    let report = run("dynago-unsafe.toml", 1);
+    assert_eq!(verdict(&report, "dynamo.acknowledged_writes_kept"), Verdict::Fail);
+    assert_eq!(verdict(&report, "dynamo.convergence"), Verdict::Fail);
+}
+
+#[test]
+fn bad_settings_are_refused_at_their_line() {
+    let base = std::fs::read_to_string("../scenarios/dynamo/partition.toml").unwrap();
+    let cases = [
+        ("read_quorum = 2", "read_quorum = 4", "R = 4 exceeds N = 3"),
+        ("mode = \"dynamo\"", "mode = \"riak\"", "unknown variant `riak`"),
+        (
+            "mode = \"dynamo\"",
+            "mode = \"dynago\"\nconflict = \"lww\"",
+            "conflict does not apply to mode = \"dynago\"",
+        ),
+        ("replicas = 3", "replicas = 9", "exceeds the 5 servers"),
+    ];
+    for (from, to, message) in cases {
+        let text = base.replace(from, to);
+        let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
+        assert!(error.contains(message), "{to}: {error}");
+        assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
+    }
+}

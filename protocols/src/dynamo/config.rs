@@ -56,7 +56,8 @@ pub struct Config {
     /// fsync every stored version and hint before acknowledging it. Default: true.
     pub fsync: bool,
     /// `dynamo.convergence`: every replica of every key agrees this long after the last
-    /// fault ends (and the run must last that long). Default: "20s".
+    /// fault ends and the last write is invoked (and the run must last that long).
+    /// Default: "20s".
     #[serde(with = "duration")]
     pub converge_within: Duration,
     /// Planted bugs, for testing the checks (canaries).

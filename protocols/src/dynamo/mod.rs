@@ -104,12 +104,18 @@ impl System for Dynamo {
         let owners = |key| shared.owners(key);
         let config = &shared.config;
         let healed = sim.fault_log().iter().map(|r| r.time).max().unwrap_or(Time::ZERO);
-        let deadline = healed + config.converge_within;
+        // Convergence is owed once the faults have healed and the writes have stopped.
+        let last_write = sim.operations().iter().filter(|r| r.op.f != "get").filter_map(|r| r.invoked).max();
+        let quiet = healed.max(last_write.unwrap_or(Time::ZERO));
+        let deadline = quiet + config.converge_within;
         let mut checks = vec![check::acknowledged_writes_kept(facts, &state, owners, config.conflict)];
         checks.push(if deadline > sim.now() {
             Check::fail(
                 "dynamo.convergence",
-                format!("the run ended at {} before the bound {deadline} (last fault {healed} + converge_within)", sim.now()),
+                format!(
+                    "the run ended at {} before the bound {deadline} (last fault or write {quiet} + converge_within)",
+                    sim.now()
+                ),
             )
         } else {
             check::convergence(&state, owners, deadline)

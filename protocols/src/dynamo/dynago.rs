@@ -251,10 +251,8 @@ impl Dynago {
                 ctx.send(from, Msg::PingResponse);
             }
             Msg::PingResponse => {
-                if !self.members.contains_key(&SEED) {
-                    let now = now_ms(ctx);
-                    self.members.insert(SEED, Member { node: SEED, timestamp: now, active: true });
-                }
+                let now = now_ms(ctx);
+                self.members.entry(SEED).or_insert(Member { node: SEED, timestamp: now, active: true });
                 self.dial(ctx, SEED);
             }
             Msg::ClusterInfoRequest { members } => {

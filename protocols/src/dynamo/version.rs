@@ -138,7 +138,7 @@ pub fn reconcile(siblings: &mut Vec<Version>, incoming: &Version, conflict: Conf
             }
             siblings.retain(|v| !incoming.covers(v));
             siblings.push(incoming.clone());
-            siblings.sort_by(|a, b| order(a, b));
+            siblings.sort_by(order);
             true
         }
         Conflict::Lww => match siblings.first() {

@@ -450,8 +450,9 @@ mod tests {
     use super::*;
 
     fn stored(obs: &mut Observations, at: u64, node: u32, key: u64, elements: &[i64]) {
+        // One dot for every value, so replicas holding equal elements hold equal versions.
         let version =
-            Version { dot: (node, at), past: VClock::default(), value: Some(Rc::new(elements.to_vec())), timestamp: at };
+            Version { dot: (0, 1), past: VClock::default(), value: Some(Rc::new(elements.to_vec())), timestamp: 0 };
         obs.facts.state(Time(at), NodeId(node), DynamoFact::Stored { key, siblings: Rc::new(vec![version]) });
     }
 

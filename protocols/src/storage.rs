@@ -94,3 +94,48 @@ pub fn scan_records(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
     }
     (payloads, at)
 }
+
+/// Reads the append-only log `file` for replay (empty if there is none yet), first removing
+/// `next`, the file a rewrite left behind if it crashed before its rename.
+pub fn read_log(disk: &DiskHandle, file: &str, next: &str) -> Result<Vec<u8>, String> {
+    let mut disk = disk.lock();
+    if disk.exists(next) {
+        disk.remove(next).map_err(|e| e.to_string())?;
+    }
+    if disk.exists(file) {
+        disk.read_all(file).map_err(|e| e.to_string())
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// Cuts `file` to its `valid` prefix when replay stopped before its `length` (a torn
+/// tail), so that later appends start on a record boundary.
+pub fn cut_log(disk: &DiskHandle, file: &str, valid: usize, length: usize) -> Result<(), String> {
+    if valid < length {
+        disk.lock().truncate(file, valid as u64).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Replaces `file` with `bytes` as a crash cannot half-do: written to `next`, fsynced,
+/// renamed over `file`, the directory synced (without `fsync`, only written and renamed).
+pub fn replace_log(
+    disk: &DiskHandle,
+    file: &str,
+    next: &str,
+    bytes: &[u8],
+    fsync: bool,
+) -> Result<(), DiskError> {
+    let mut disk = disk.lock();
+    disk.create(next);
+    disk.append(next, bytes)?;
+    if fsync {
+        disk.fsync(next)?;
+    }
+    disk.rename(next, file)?;
+    if fsync {
+        disk.sync_dir();
+    }
+    Ok(())
+}

@@ -437,11 +437,7 @@ impl Model for SetModel {
     }
 
     fn partition(&self, ops: &[CheckOp]) -> Vec<Vec<usize>> {
-        let mut keys: BTreeMap<Option<&Value>, Vec<usize>> = BTreeMap::new();
-        for (index, op) in ops.iter().enumerate() {
-            keys.entry(op.key.as_ref()).or_default().push(index);
-        }
-        keys.into_values().collect()
+        sim::check::by_key(ops)
     }
 }
 

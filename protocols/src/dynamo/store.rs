@@ -15,7 +15,7 @@ use sim::kernel::hash::digest;
 use sim::{DiskError, DiskHandle};
 
 use super::version::{reconcile, Conflict, Version};
-use crate::storage::{scan_records, seal_record};
+use crate::storage;
 
 const FILE: &str = "dynamo.log";
 const NEXT: &str = "dynamo.log.new";
@@ -58,6 +58,18 @@ pub fn leaf(key: u64) -> usize {
     (sim::kernel::hash::mix64(key ^ 0x9e37_79b9_7f4a_7c15) >> 60) as usize
 }
 
+/// The records as framed bytes (postcard payloads).
+fn encode(records: &[Record]) -> Vec<u8> {
+    let mut bytes: Vec<u8> = Vec::new();
+    for record in records {
+        let start = bytes.len();
+        bytes.extend_from_slice(&[0; 8]);
+        bytes = postcard::to_extend(record, bytes).expect("records encode");
+        storage::seal_record(&mut bytes, start);
+    }
+    bytes
+}
+
 fn key_digest(key: u64, siblings: &[Version]) -> u64 {
     digest(&(key, siblings))
 }
@@ -65,9 +77,13 @@ fn key_digest(key: u64, siblings: &[Version]) -> u64 {
 impl Store {
     /// An empty store on no disk: a server's until `on_start` opens the one on its disk.
     pub fn closed(conflict: Conflict) -> Store {
+        Store::empty(DiskHandle::new(sim::Disk::new(sim::DiskConfig::default())), false, conflict)
+    }
+
+    fn empty(disk: DiskHandle, fsync: bool, conflict: Conflict) -> Store {
         Store {
-            disk: DiskHandle::new(sim::Disk::new(sim::DiskConfig::default())),
-            fsync: false,
+            disk,
+            fsync,
             conflict,
             data: BTreeMap::new(),
             leaves: BTreeMap::new(),
@@ -77,30 +93,11 @@ impl Store {
         }
     }
 
-    /// Opens the log on `disk` and replays it.
+    /// Opens the log on `disk` and replays it; a torn tail is cut off.
     pub fn open(disk: DiskHandle, fsync: bool, conflict: Conflict) -> Result<Store, String> {
-        let bytes = {
-            let mut disk = disk.lock();
-            if disk.exists(NEXT) {
-                disk.remove(NEXT).map_err(|e| e.to_string())?;
-            }
-            if disk.exists(FILE) {
-                disk.read_all(FILE).map_err(|e| e.to_string())?
-            } else {
-                Vec::new()
-            }
-        };
-        let mut store = Store {
-            disk,
-            fsync,
-            conflict,
-            data: BTreeMap::new(),
-            leaves: BTreeMap::new(),
-            hints: BTreeMap::new(),
-            next_hint: 0,
-            records: 0,
-        };
-        let (payloads, valid) = scan_records(&bytes);
+        let bytes = storage::read_log(&disk, FILE, NEXT)?;
+        let mut store = Store::empty(disk, fsync, conflict);
+        let (payloads, valid) = storage::scan_records(&bytes);
         for payload in payloads {
             let record: Record = postcard::from_bytes(payload).map_err(|e| format!("{FILE}: {e}"))?;
             store.records += 1;
@@ -116,9 +113,7 @@ impl Store {
                 Record::NextHint { id } => store.next_hint = store.next_hint.max(id),
             }
         }
-        if valid < bytes.len() {
-            store.disk.lock().truncate(FILE, valid as u64).map_err(|e| e.to_string())?;
-        }
+        storage::cut_log(&store.disk, FILE, valid, bytes.len())?;
         Ok(store)
     }
 
@@ -132,13 +127,7 @@ impl Store {
     }
 
     fn append(&mut self, records: &[Record]) -> Result<(), DiskError> {
-        let mut bytes: Vec<u8> = Vec::new();
-        for record in records {
-            let start = bytes.len();
-            bytes.extend_from_slice(&[0; 8]);
-            bytes = postcard::to_extend(record, bytes).expect("records encode");
-            seal_record(&mut bytes, start);
-        }
+        let bytes = encode(records);
         {
             let mut disk = self.disk.lock();
             disk.append(FILE, &bytes)?;
@@ -161,23 +150,7 @@ impl Store {
             .collect();
         records.extend(self.hints.iter().map(|(&id, hint)| Record::Hint { id, hint: hint.clone() }));
         records.push(Record::NextHint { id: self.next_hint });
-        let mut bytes: Vec<u8> = Vec::new();
-        for record in &records {
-            let start = bytes.len();
-            bytes.extend_from_slice(&[0; 8]);
-            bytes = postcard::to_extend(record, bytes).expect("records encode");
-            seal_record(&mut bytes, start);
-        }
-        let mut disk = self.disk.lock();
-        disk.create(NEXT);
-        disk.append(NEXT, &bytes)?;
-        if self.fsync {
-            disk.fsync(NEXT)?;
-        }
-        disk.rename(NEXT, FILE)?;
-        if self.fsync {
-            disk.sync_dir();
-        }
+        storage::replace_log(&self.disk, FILE, NEXT, &encode(&records), self.fsync)?;
         self.records = records.len() as u64;
         Ok(())
     }

@@ -25,6 +25,8 @@ use protobuf::{Message as _, ProtobufEnum as _};
 use raft::eraftpb::{Entry, EntryType, HardState, Snapshot};
 use sim::{DiskError, DiskHandle};
 
+use crate::storage;
+
 /// The log's file.
 pub const FILE: &str = "raft.wal";
 /// The file a compaction writes before renaming it over [`FILE`].
@@ -91,7 +93,7 @@ fn encode(record: &Record<'_>, out: &mut Vec<u8>) {
             snapshot.write_to_vec(payload).expect("snapshots encode");
         }
     }
-    crate::storage::seal_record(payload, start);
+    storage::seal_record(payload, start);
 }
 
 fn encode_all(records: &[Record<'_>]) -> Vec<u8> {
@@ -182,25 +184,13 @@ fn replay(payload: &[u8], state: &mut Recovered) -> Result<(), String> {
 impl Wal {
     /// Opens the log on `disk` and replays it; a torn tail is cut off.
     pub fn open(disk: DiskHandle, fsync: bool) -> Result<(Wal, Recovered), String> {
-        let bytes = {
-            let mut disk = disk.lock();
-            if disk.exists(NEXT) {
-                disk.remove(NEXT).map_err(|e| e.to_string())?;
-            }
-            if disk.exists(FILE) {
-                disk.read_all(FILE).map_err(|e| e.to_string())?
-            } else {
-                Vec::new()
-            }
-        };
+        let bytes = storage::read_log(&disk, FILE, NEXT)?;
         let mut state = Recovered::default();
-        let (payloads, at) = crate::storage::scan_records(&bytes);
+        let (payloads, valid) = storage::scan_records(&bytes);
         for (n, payload) in payloads.into_iter().enumerate() {
             replay(payload, &mut state).map_err(|e| format!("{FILE} record {n}: {e}"))?;
         }
-        if at < bytes.len() {
-            disk.lock().truncate(FILE, at as u64).map_err(|e| e.to_string())?;
-        }
+        storage::cut_log(&disk, FILE, valid, bytes.len())?;
         Ok((Wal { disk, fsync }, state))
     }
 
@@ -223,18 +213,7 @@ impl Wal {
         entries: &[Entry],
     ) -> Result<(), DiskError> {
         let records = [Record::Snapshot(snapshot), Record::HardState(hard_state), Record::Entries(entries)];
-        let bytes = encode_all(&records);
-        let mut disk = self.disk.lock();
-        disk.create(NEXT);
-        disk.append(NEXT, &bytes)?;
-        if self.fsync {
-            disk.fsync(NEXT)?;
-        }
-        disk.rename(NEXT, FILE)?;
-        if self.fsync {
-            disk.sync_dir();
-        }
-        Ok(())
+        storage::replace_log(&self.disk, FILE, NEXT, &encode_all(&records), self.fsync)
     }
 }
 

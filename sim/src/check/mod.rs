@@ -19,7 +19,7 @@ use std::fmt;
 
 use jit::Jit;
 use memo::Progress;
-pub use model::{KeyValue, ListAppend, Model, Mutex, Register, Step};
+pub use model::{by_key, KeyValue, ListAppend, Model, Mutex, Register, Step};
 pub use op::{CheckOp, Output};
 
 /// Steps each partition runs before the next one gets its turn.

@@ -46,8 +46,9 @@ pub trait Model {
     }
 }
 
-/// Splits by key: operations on different keys never interact.
-fn by_key(ops: &[CheckOp]) -> Vec<Vec<usize>> {
+/// Splits by key: operations on different keys never interact (for a keyed model's
+/// [`Model::partition`]).
+pub fn by_key(ops: &[CheckOp]) -> Vec<Vec<usize>> {
     let mut keys: std::collections::BTreeMap<Option<&Value>, Vec<usize>> = Default::default();
     for (index, op) in ops.iter().enumerate() {
         keys.entry(op.key.as_ref()).or_default().push(index);

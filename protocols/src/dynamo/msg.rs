@@ -38,8 +38,12 @@ pub enum Msg {
     /// Coordinator to client: the write's fate (`None`: the quorum was not reached in time,
     /// the write may or may not have been stored).
     PutReply { op: u64, written: Option<Written> },
-    /// Coordinator to replica: store `version` (for `hint`, its owner, when a stand-in).
-    Replicate { req: u64, key: u64, version: Version, hint: Option<u32> },
+    /// Coordinator to replica: store the coordinator's siblings, the new version among them
+    /// (for `hint`, its owner, when a stand-in). All of them, not the new version alone, as
+    /// Riak sends the whole object: a replica that has a coordinator's dot k then has, or has
+    /// something that covers, each of its dots below k, so a context read there claims only
+    /// what it saw (docs/design-notes.md).
+    Replicate { req: u64, key: u64, siblings: Vec<Version>, hint: Option<u32> },
     /// Replica to coordinator: stored.
     Replicated { req: u64 },
     /// Coordinator to replica: what do you hold of `key`?
@@ -49,8 +53,8 @@ pub enum Msg {
     /// Read repair: store these versions (no answer); `overwrite` replaces what the replica
     /// holds (only the `repair-older` canary sets it).
     Repair { key: u64, siblings: Vec<Version>, overwrite: bool },
-    /// A stand-in hands a hinted version back to its owner.
-    Handoff { hint: u64, key: u64, version: Version },
+    /// A stand-in hands a hint (the siblings it was given) back to its owner.
+    Handoff { hint: u64, key: u64, siblings: Vec<Version> },
     /// The owner stored it.
     HandoffAck { hint: u64 },
     /// Failure detection: are you there?
@@ -107,7 +111,7 @@ impl Message for Msg {
             Msg::GetReply { siblings, .. } | Msg::ReadReply { siblings, .. } | Msg::Repair { siblings, .. } => {
                 elements(siblings)
             }
-            Msg::Replicate { version, .. } | Msg::Handoff { version, .. } => elements(std::slice::from_ref(version)),
+            Msg::Replicate { siblings, .. } | Msg::Handoff { siblings, .. } => elements(siblings),
             Msg::Sync { entries, .. } => entries.iter().map(|(_, s)| 8 + elements(s)).sum(),
             Msg::KeyValue { value, .. } => 8 * value.len() as u64,
             Msg::ClusterInfoRequest { members } | Msg::ClusterInfoResponse { members } => 16 * members.len() as u64,

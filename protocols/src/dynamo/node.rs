@@ -7,8 +7,10 @@
 //!   it replaces, and is acknowledged once W of them stored it. A read asks the same N,
 //!   answers with the reconciled siblings of the first R replies, and repairs the replicas
 //!   that answered with less once all answered or the request timed out (read repair, §5).
-//! - **Replication**: a replica stores a version durably before it acknowledges (`store.rs`).
-//! - **Hinted handoff** (§4.6): a stand-in keeps the version as a hint, and every
+//! - **Replication**: the coordinator stores the new version, then sends every other
+//!   target its siblings of the key (the new version among them, as Riak sends the whole
+//!   object); a replica stores them durably before it acknowledges (`store.rs`).
+//! - **Hinted handoff** (§4.6): a stand-in keeps the siblings as a hint, and every
 //!   `handoff_interval` offers each hint whose owner it believes up; it deletes the hint
 //!   when the owner acknowledges.
 //! - **Failure detection** (§4.8): every `gossip_interval` a server gossips with one random
@@ -104,12 +106,12 @@ impl Server {
         self.next_request
     }
 
-    /// Stores `version` in the main store (facts and all); false if the disk refused.
+    /// Stores `versions` in the main store (facts and all); false if the disk refused.
     /// `overwrite` (a canary's) replaces what is held instead of reconciling.
-    fn store_version(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, version: &Version, overwrite: bool) -> bool {
+    fn store_versions(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, versions: &[Version], overwrite: bool) -> bool {
         let partition = self.shared.ring.partition(key);
         let replace = overwrite || self.has(Bug::ArrivalOrder);
-        match self.store.apply(partition, key, version, replace) {
+        match self.store.apply(partition, key, versions, replace) {
             Ok(Some(siblings)) => {
                 ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });
                 true
@@ -122,11 +124,11 @@ impl Server {
         }
     }
 
-    /// A replica stores a version (as a hint when it stands in for `hint`).
-    fn replicate(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, version: &Version, hint: Option<u32>) -> bool {
+    /// A replica stores a coordinator's siblings (as a hint when it stands in for `hint`).
+    fn replicate(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, siblings: &[Version], hint: Option<u32>) -> bool {
         match hint {
-            None => self.store_version(ctx, key, version, false),
-            Some(owner) => match self.store.add_hint(owner, key, version.clone()) {
+            None => self.store_versions(ctx, key, siblings, false),
+            Some(owner) => match self.store.add_hint(owner, key, siblings.to_vec()) {
                 Ok(id) => {
                     ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Kept });
                     true
@@ -147,14 +149,18 @@ impl Server {
         let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
         self.requests.insert(req, Request::Write { client, op, clock: version.clock(), acks: Vec::new(), asked });
         ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
-        for (server, hint) in targets {
-            if server == self.me {
-                if self.replicate(ctx, key, &version, hint) {
-                    self.on_replicated(ctx, req, self.me);
-                }
-            } else {
-                ctx.send(NodeId(server), Msg::Replicate { req, key, version: version.clone(), hint });
-            }
+        // The coordinator is one of its targets (an owner, and healthy to itself): it stores
+        // the version first, then sends every target its siblings with the version among them.
+        let stored = self.store_versions(ctx, key, std::slice::from_ref(&version), false);
+        if stored {
+            self.on_replicated(ctx, req, self.me);
+        }
+        let mut siblings = if stored { self.store.get(partition, key).to_vec() } else { Vec::new() };
+        if !siblings.contains(&version) {
+            siblings.push(version); // an arrival-order canary may have dropped it, or the disk refused
+        }
+        for (server, hint) in targets.into_iter().filter(|(server, _)| *server != self.me) {
+            ctx.send(NodeId(server), Msg::Replicate { req, key, siblings: siblings.clone(), hint });
         }
     }
 
@@ -256,9 +262,7 @@ impl Server {
     }
 
     fn on_repair(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, siblings: &[Version], overwrite: bool) {
-        for version in siblings {
-            self.store_version(ctx, key, version, overwrite);
-        }
+        self.store_versions(ctx, key, siblings, overwrite);
     }
 
     fn on_request_timer(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64) {
@@ -296,17 +300,17 @@ impl Server {
     }
 
     fn on_handoff_timer(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let offers: Vec<(u64, u32, u64, Version)> = self
+        let offers: Vec<(u64, u32, u64, Vec<Version>)> = self
             .store
             .hints()
             .iter()
             .filter(|(_, h)| !self.suspected.contains(&h.owner))
             .take(HANDOFFS_PER_ROUND)
-            .map(|(&id, h)| (id, h.owner, h.key, h.version.clone()))
+            .map(|(&id, h)| (id, h.owner, h.key, h.siblings.clone()))
             .collect();
-        for (id, owner, key, version) in offers {
+        for (id, owner, key, siblings) in offers {
             ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Sent });
-            ctx.send(NodeId(owner), Msg::Handoff { hint: id, key, version });
+            ctx.send(NodeId(owner), Msg::Handoff { hint: id, key, siblings });
             if self.has(Bug::HintDeletedEarly) && self.store.remove_hint(id).unwrap_or(false) {
                 ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Deleted });
             }
@@ -347,9 +351,7 @@ impl Server {
     fn on_sync(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, partition: u32, mask: u16, entries: Vec<(u64, Vec<Version>)>, reply: bool) {
         let answer = reply.then(|| self.store.entries(partition, mask));
         for (key, siblings) in entries {
-            for version in &siblings {
-                self.store_version(ctx, key, version, false);
-            }
+            self.store_versions(ctx, key, &siblings, false);
         }
         if let Some(entries) = answer {
             ctx.send(from, Msg::Sync { partition, mask, entries, reply: false });
@@ -396,8 +398,8 @@ impl Node for Server {
         match msg {
             Msg::Get { op, key } => self.on_get(ctx, from, op, key),
             Msg::Put { op, key, value, context } => self.on_put(ctx, from, op, key, value, context),
-            Msg::Replicate { req, key, version, hint } => {
-                if self.replicate(ctx, key, &version, hint) {
+            Msg::Replicate { req, key, siblings, hint } => {
+                if self.replicate(ctx, key, &siblings, hint) {
                     ctx.send(from, Msg::Replicated { req });
                 }
             }
@@ -408,8 +410,8 @@ impl Node for Server {
             }
             Msg::ReadReply { req, siblings } => self.on_read_reply(ctx, req, from.0, siblings),
             Msg::Repair { key, siblings, overwrite } => self.on_repair(ctx, key, &siblings, overwrite),
-            Msg::Handoff { hint, key, version } => {
-                if self.store_version(ctx, key, &version, false) {
+            Msg::Handoff { hint, key, siblings } => {
+                if self.store_versions(ctx, key, &siblings, false) {
                     ctx.send(from, Msg::HandoffAck { hint });
                 }
             }

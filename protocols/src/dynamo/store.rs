@@ -27,8 +27,8 @@ pub struct Hint {
     pub owner: u32,
     /// The key.
     pub key: u64,
-    /// The version.
-    pub version: Version,
+    /// The coordinator's siblings of the key, the new version among them.
+    pub siblings: Vec<Version>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,6 +136,14 @@ impl Store {
             }
         }
         self.records += records.len() as u64;
+        Ok(())
+    }
+
+    /// Rewrites the log when it holds four times the records the live state needs. Called
+    /// after the state in memory has taken the change just appended: a compaction before that
+    /// would rewrite the log without it (found by `dynamo.hints_handed_back`: a hint kept
+    /// by the append that triggered a compaction was gone after the next restart).
+    fn maybe_compact(&mut self) -> Result<(), DiskError> {
         if self.records > 4 * (self.data.len() + self.hints.len()) as u64 + 256 {
             self.compact()?;
         }
@@ -160,28 +168,34 @@ impl Store {
         self.data.get(&(partition, key)).map_or(&[], Vec::as_slice)
     }
 
-    /// Folds `version` into `key`'s siblings and makes it durable; the new siblings if
-    /// anything changed. With `replace` (the arrival-order canary) the version replaces them.
+    /// Folds `versions` into `key`'s siblings and makes the result durable (one record); the
+    /// new siblings if anything changed. With `replace` (the canaries' overwrite) the versions
+    /// replace them.
     pub fn apply(
         &mut self,
         partition: u32,
         key: u64,
-        version: &Version,
+        versions: &[Version],
         replace: bool,
     ) -> Result<Option<Vec<Version>>, DiskError> {
         let mut siblings = self.get(partition, key).to_vec();
         let changed = if replace {
-            let changed = siblings.as_slice() != std::slice::from_ref(version);
-            siblings = vec![version.clone()];
+            let changed = siblings.as_slice() != versions;
+            siblings = versions.to_vec();
             changed
         } else {
-            reconcile(&mut siblings, version, self.conflict)
+            let mut changed = false;
+            for version in versions {
+                changed |= reconcile(&mut siblings, version, self.conflict);
+            }
+            changed
         };
         if !changed {
             return Ok(None);
         }
         self.append(&[Record::Key { partition, key, siblings: siblings.clone() }])?;
         self.set(partition, key, siblings.clone());
+        self.maybe_compact()?;
         Ok(Some(siblings))
     }
 
@@ -205,12 +219,13 @@ impl Store {
     }
 
     /// Keeps a hint for `owner`; its id.
-    pub fn add_hint(&mut self, owner: u32, key: u64, version: Version) -> Result<u64, DiskError> {
+    pub fn add_hint(&mut self, owner: u32, key: u64, siblings: Vec<Version>) -> Result<u64, DiskError> {
         let id = self.next_hint;
-        let hint = Hint { owner, key, version };
+        let hint = Hint { owner, key, siblings };
         self.append(&[Record::Hint { id, hint: hint.clone() }])?;
         self.next_hint += 1;
         self.hints.insert(id, hint);
+        self.maybe_compact()?;
         Ok(id)
     }
 
@@ -221,6 +236,7 @@ impl Store {
         }
         self.append(&[Record::HintGone { id }])?;
         self.hints.remove(&id);
+        self.maybe_compact()?;
         Ok(true)
     }
 
@@ -231,7 +247,7 @@ impl Store {
 
     /// The hinted versions of `key`.
     pub fn hinted(&self, key: u64) -> impl Iterator<Item = &Version> + '_ {
-        self.hints.values().filter(move |h| h.key == key).map(|h| &h.version)
+        self.hints.values().filter(move |h| h.key == key).flat_map(|h| &h.siblings)
     }
 }
 
@@ -250,10 +266,10 @@ mod tests {
     fn a_crash_keeps_synced_versions_and_hints() {
         let disk = DiskHandle::new(Disk::new(DiskConfig::default()));
         let mut store = Store::open(disk.clone(), true, Conflict::Vclock).unwrap();
-        store.apply(1, 7, &version(0, &[1]), false).unwrap();
-        store.apply(1, 7, &version(1, &[2]), false).unwrap();
-        let hint = store.add_hint(3, 9, version(2, &[5])).unwrap();
-        let gone = store.add_hint(4, 9, version(2, &[6])).unwrap();
+        store.apply(1, 7, &[version(0, &[1])], false).unwrap();
+        store.apply(1, 7, &[version(1, &[2])], false).unwrap();
+        let hint = store.add_hint(3, 9, vec![version(2, &[5])]).unwrap();
+        let gone = store.add_hint(4, 9, vec![version(2, &[6])]).unwrap();
         store.remove_hint(gone).unwrap();
         let leaves = store.leaves(1);
         disk.lock().crash(false, &mut Seed(1).stream("t", 0));
@@ -267,9 +283,34 @@ mod tests {
     fn without_fsync_a_crash_loses_the_writes() {
         let disk = DiskHandle::new(Disk::new(DiskConfig::default()));
         let mut store = Store::open(disk.clone(), false, Conflict::Vclock).unwrap();
-        store.apply(0, 1, &version(0, &[1]), false).unwrap();
+        store.apply(0, 1, &[version(0, &[1])], false).unwrap();
         disk.lock().crash(false, &mut Seed(1).stream("t", 0));
         assert!(Store::open(disk, false, Conflict::Vclock).unwrap().get(0, 1).is_empty());
+    }
+
+    #[test]
+    fn what_the_append_that_triggers_a_compaction_wrote_survives_a_crash() {
+        let disk = DiskHandle::new(Disk::new(DiskConfig::default()));
+        let mut store = Store::open(disk.clone(), true, Conflict::Lww).unwrap();
+        let mut hints = Vec::new();
+        for i in 0..600 {
+            let mut v = version(0, &[i]);
+            v.timestamp = i as u64;
+            if i % 2 == 0 {
+                store.apply(0, 1, &[v], false).unwrap();
+            } else {
+                hints.push(store.add_hint(3, 2, vec![v]).unwrap());
+                if hints.len() > 3 {
+                    let gone = hints.remove(0);
+                    store.remove_hint(gone).unwrap();
+                }
+            }
+            let before = store.hints().keys().copied().collect::<Vec<_>>();
+            disk.lock().crash(false, &mut Seed(i as u64).stream("t", 0));
+            store = Store::open(disk.clone(), true, Conflict::Lww).unwrap();
+            assert_eq!(store.hints().keys().copied().collect::<Vec<_>>(), before, "after write {i}");
+            assert_eq!(store.get(0, 1)[0].elements(), &[i - i % 2], "after write {i}");
+        }
     }
 
     #[test]
@@ -279,7 +320,7 @@ mod tests {
         for i in 0..2000 {
             let mut v = version(0, &[i]);
             v.timestamp = i as u64;
-            store.apply(0, (i % 3) as u64, &v, false).unwrap();
+            store.apply(0, (i % 3) as u64, &[v], false).unwrap();
         }
         let len = disk.lock().len(FILE).unwrap();
         let back = Store::open(disk, true, Conflict::Lww).unwrap();

@@ -17,6 +17,9 @@ pub fn list() -> ExitCode {
         println!("  operations: {}", operations.join(", "));
         let roles = if system.roles.is_empty() { "none".to_owned() } else { system.roles.join(", ") };
         println!("  roles (fault targets): {roles}");
+        if !system.message_kinds.is_empty() {
+            println!("  message kinds ([network] kinds): {}", system.message_kinds.join(", "));
+        }
         println!("  [settings] defaults:");
         for line in (system.default_settings)().lines() {
             println!("    {line}");

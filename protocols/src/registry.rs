@@ -23,6 +23,8 @@ pub struct Registered {
     pub operations: &'static [OperationSpec],
     /// The roles its nodes report (fault targets).
     pub roles: &'static [&'static str],
+    /// Its message kinds, whose latencies `[network] kinds` may set.
+    pub message_kinds: &'static [&'static str],
     /// Its `[settings]` with their defaults, as TOML.
     pub default_settings: fn() -> String,
     validate: fn(&str, &str) -> Result<Brief, ScenarioError>,
@@ -57,6 +59,7 @@ pub fn register<Y: System>() -> Registered {
         about: Y::ABOUT,
         operations: Y::OPERATIONS,
         roles: Y::ROLES,
+        message_kinds: <Y::Msg as sim::Message>::KINDS,
         default_settings: || toml::to_string(&Y::Settings::default()).expect("settings serialize"),
         validate: |file, text| {
             let scenario = system::parse::<Y>(file, text)?;
@@ -108,8 +111,13 @@ fn system_of(file: &str, text: &str) -> Result<Registered, ScenarioError> {
         Ok(head) => head,
         Err(_) => {
             // Let the full parse say what is wrong, at its line and column.
-            let rules =
-                SystemRules { operations: &[], roles: &[], has_model: false, model_by_default: false };
+            let rules = SystemRules {
+                operations: &[],
+                roles: &[],
+                message_kinds: &[],
+                has_model: false,
+                model_by_default: false,
+            };
             UntypedScenario::parse(file, text, &rules)?;
             unreachable!("a scenario that parses has a system")
         }

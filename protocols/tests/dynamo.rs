@@ -82,11 +82,51 @@ fn bad_settings_are_refused_at_their_line() {
             "conflict does not apply to mode = \"dynago\"",
         ),
         ("replicas = 3", "replicas = 9", "exceeds the 5 servers"),
+        (
+            "loss = 0.01",
+            "loss = 0.01\nkinds = { replicat = { dist = \"constant\", value = \"1ms\" } }",
+            "unknown message kind \"replicat\"; expected one of: get, put",
+        ),
     ];
     for (from, to, message) in cases {
         let text = base.replace(from, to);
         let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
         assert!(error.contains(message), "{to}: {error}");
         assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
+    }
+}
+
+/// PBS: over seeds 0..10, the share of reads within 5 ms of a commit that saw it is within 2
+/// points of what the WARS model predicts for the same reads (the model itself reproduces
+/// the paper's figures: `dynamo::pbs` unit tests).
+#[test]
+fn measured_staleness_matches_the_wars_model() {
+    use sim::report::Cell;
+    for file in ["pbs/exp-fast-writes.toml", "pbs/exp-slow-writes.toml", "pbs/linkedin-ssd.toml"] {
+        let (mut reads, mut seen, mut predicted) = (0.0, 0.0, 0.0);
+        for seed in 0..10 {
+            let report = run(file, seed);
+            assert!(report.summary.passed, "{file} seed {seed}: {:?}", report.summary.reasons);
+            let table = report.summary.tables.iter().find(|t| t.title.starts_with("staleness")).unwrap();
+            for row in table.rows.iter().filter(|r| ["0-0.1ms", "0.1-1ms", "1-5ms"].contains(&text(&r[0]))) {
+                let (Cell::Int(n), Cell::Float(fresh), Cell::Float(model)) = (&row[1], &row[2], &row[5])
+                else {
+                    continue;
+                };
+                reads += *n as f64;
+                seen += fresh * *n as f64 / 100.0;
+                predicted += model * *n as f64 / 100.0;
+            }
+        }
+        let (measured, model) = (100.0 * seen / reads, 100.0 * predicted / reads);
+        assert!(reads > 4_000.0, "{file}: {reads} reads");
+        assert!((measured - model).abs() <= 2.0, "{file}: measured {measured:.2}%, WARS model {model:.2}%");
+    }
+}
+
+fn text(cell: &sim::report::Cell) -> &str {
+    match cell {
+        sim::report::Cell::Text(s) => s,
+        _ => "",
     }
 }

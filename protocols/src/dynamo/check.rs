@@ -345,36 +345,62 @@ impl Staleness {
         Staleness { reads }
     }
 
-    /// t-visibility and k-staleness as a table.
-    pub fn table(&self) -> Table {
-        let bounds: [(u64, &str); 8] = [
-            (0, "0"),
-            (1_000_000, "1ms"),
-            (5_000_000, "5ms"),
-            (10_000_000, "10ms"),
-            (50_000_000, "50ms"),
-            (100_000_000, "100ms"),
-            (1_000_000_000, "1s"),
-            (u64::MAX, "any"),
-        ];
-        let mut rows = Vec::new();
-        for (bound, label) in bounds {
-            let within: Vec<&(u64, bool, u32)> = self.reads.iter().filter(|(t, _, _)| *t <= bound).collect();
-            let consistent = within.iter().filter(|r| r.1).count();
-            let k2 = within.iter().filter(|r| r.2 <= 2).count();
-            let share = |n: usize| if within.is_empty() { 0.0 } else { 100.0 * n as f64 / within.len() as f64 };
-            rows.push(vec![
-                Cell::Text(format!("<= {label}")),
-                Cell::Int(within.len() as u64),
-                Cell::Float(share(consistent)),
-                Cell::Float(share(k2)),
-            ]);
+    /// The time bins of the table: reads whose latest put committed `[low, high)` before.
+    pub const BINS: [(u64, u64, &'static str); 9] = [
+        (0, 100_000, "0-0.1ms"),
+        (100_000, 1_000_000, "0.1-1ms"),
+        (1_000_000, 5_000_000, "1-5ms"),
+        (5_000_000, 10_000_000, "5-10ms"),
+        (10_000_000, 50_000_000, "10-50ms"),
+        (50_000_000, 100_000_000, "50-100ms"),
+        (100_000_000, 1_000_000_000, "100ms-1s"),
+        (1_000_000_000, u64::MAX, ">=1s"),
+        (0, u64::MAX, "all"),
+    ];
+
+    /// Per bin: (reads, consistent, k <= 2, k <= 3), counts.
+    pub fn bins(&self) -> Vec<(&'static str, [u64; 4])> {
+        Staleness::BINS
+            .iter()
+            .map(|&(low, high, label)| {
+                let mut counts = [0u64; 4];
+                for &(_, _, k) in self.reads.iter().filter(|r| (low..high).contains(&r.0)) {
+                    counts[0] += 1;
+                    counts[1] += u64::from(k == 1);
+                    counts[2] += u64::from(k <= 2);
+                    counts[3] += u64::from(k <= 3);
+                }
+                (label, counts)
+            })
+            .collect()
+    }
+
+    /// t-visibility (the share of reads that saw the latest acknowledged put, by time since
+    /// it committed) and k-staleness (within k versions of it) as a table; with a WARS
+    /// model, beside each bin the share the model predicts for the same reads.
+    pub fn table(&self, model: Option<&super::pbs::Curve>) -> Table {
+        let rows = self
+            .bins()
+            .into_iter()
+            .zip(Staleness::BINS)
+            .map(|((label, [reads, fresh, k2, k3]), (low, high, _))| {
+                let share = |n: f64| if reads == 0 { Cell::Empty } else { Cell::Float(100.0 * n / reads as f64) };
+                let mut row =
+                    vec![Cell::Text(label.into()), Cell::Int(reads), share(fresh as f64), share(k2 as f64), share(k3 as f64)];
+                if let Some(curve) = model {
+                    let predicted: f64 =
+                        self.reads.iter().filter(|r| (low..high).contains(&r.0)).map(|r| curve.at(r.0)).sum();
+                    row.push(share(predicted));
+                }
+                row
+            })
+            .collect();
+        let mut columns: Vec<String> =
+            ["since commit", "reads", "consistent %", "k <= 2 %", "k <= 3 %"].map(String::from).into();
+        if model.is_some() {
+            columns.push("WARS model %".into());
         }
-        Table {
-            title: "staleness: reads by time since the latest acknowledged put of their key".into(),
-            columns: vec!["since commit".into(), "reads".into(), "consistent %".into(), "k <= 2 %".into()],
-            rows,
-        }
+        Table { title: "staleness: reads by time since the latest acknowledged put of their key".into(), columns, rows }
     }
 }
 

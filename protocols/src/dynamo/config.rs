@@ -50,9 +50,18 @@ pub struct Config {
     /// Try to hand hints back this often. Default: "1s".
     #[serde(with = "duration")]
     pub handoff_interval: Duration,
+    /// Read repair (Dynamo §5): after a read, replicas that answered with less get the
+    /// reconciled siblings. False turns it off (PBS's model has none; Cassandra makes it a
+    /// chance per read). Default: true.
+    pub read_repair: bool,
     /// Compare one partition's Merkle tree with one other replica this often. Default: "500ms".
     #[serde(with = "duration")]
     pub anti_entropy_interval: Duration,
+    /// How a coordinator reaches its own replica: `"local"` (in place, at once) or
+    /// `"network"` (through loopback messages like every other replica, so that a message
+    /// kind's latency applies to all N replicas, as PBS's WARS model draws it).
+    /// Default: "local".
+    pub coordinator_replica: CoordinatorReplica,
     /// fsync every stored version and hint before acknowledging it. Default: true.
     pub fsync: bool,
     /// `dynamo.convergence`: every replica of every key agrees this long after the last
@@ -79,7 +88,9 @@ impl Default for Config {
             client_timeout: Duration::from_secs(1),
             gossip_interval: Duration::from_secs(1),
             handoff_interval: Duration::from_secs(1),
+            read_repair: true,
             anti_entropy_interval: Duration::from_millis(500),
+            coordinator_replica: CoordinatorReplica::Local,
             fsync: true,
             converge_within: Duration::from_secs(20),
             bugs: Vec::new(),
@@ -95,6 +106,16 @@ pub enum Mode {
     Dynamo,
     /// Dynago at 6bb3e07.
     Dynago,
+}
+
+/// How a coordinator reaches its own replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoordinatorReplica {
+    /// In place.
+    Local,
+    /// Through loopback messages.
+    Network,
 }
 
 /// How a client resolves siblings.

@@ -22,13 +22,15 @@ mod config;
 mod dynago;
 mod msg;
 mod node;
+mod pbs;
 mod ring;
 mod store;
 mod version;
 
 pub use check::{DynamoFact, HintEvent, SetModel, Staleness};
-pub use config::{Bug, Config, Conflict, Mode, Resolve};
+pub use config::{Bug, Config, Conflict, CoordinatorReplica, Mode, Resolve};
 pub use msg::{Msg, Timer};
+pub use pbs::{Curve, Model as WarsModel, Wars};
 pub use ring::Ring;
 pub use version::{VClock, Version};
 
@@ -55,6 +57,25 @@ impl Shared {
             Mode::Dynago => (0..self.servers).collect(),
         }
     }
+}
+
+/// PBS's WARS model of a scenario whose coordinators reach every replica through the
+/// network (`coordinator_replica = "network"`): W, A, R and S are the latencies of the
+/// `replicate`, `replicated`, `read` and `read-reply` kinds (the network's where unset).
+fn wars_model(scenario: &Scenario<Config>) -> Option<WarsModel> {
+    let config = &scenario.settings;
+    if config.mode != Mode::Dynamo || config.coordinator_replica != CoordinatorReplica::Network {
+        return None;
+    }
+    let network = &scenario.network;
+    let latency = |kind: &str| network.kinds.get(kind).unwrap_or(&network.latency).0.clone();
+    let wars = Wars { w: latency("replicate"), a: latency("replicated"), r: latency("read"), s: latency("read-reply") };
+    Some(WarsModel {
+        wars,
+        replicas: config.replicas as usize,
+        read_quorum: config.read_quorum as usize,
+        write_quorum: config.write_quorum as usize,
+    })
 }
 
 /// The Dynamo store as a system scenarios can name.
@@ -135,7 +156,10 @@ impl System for Dynamo {
         checks
     }
 
-    fn tables(_scenario: &Scenario<Config>, _shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
-        vec![Staleness::measure(sim.operations()).table()]
+    fn tables(scenario: &Scenario<Config>, _shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
+        let staleness = Staleness::measure(sim.operations());
+        let until = staleness.reads.iter().map(|r| r.0).max().unwrap_or(0).min(10_000_000_000);
+        let curve = wars_model(scenario).map(|model| Curve::new(&model, until, 2_000, &mut sim.stream("pbs", 0)));
+        vec![staleness.table(curve.as_ref())]
     }
 }

@@ -103,6 +103,47 @@ fn elements(siblings: &[Version]) -> u64 {
 impl Message for Msg {
     type Timer = Timer;
 
+    /// PBS's WARS latencies are those of `replicate` (W), `replicated` (A), `read` (R) and
+    /// `read-reply` (S).
+    const KINDS: &'static [&'static str] = &[
+        "get",
+        "put",
+        "get-reply",
+        "put-reply",
+        "replicate",
+        "replicated",
+        "read",
+        "read-reply",
+        "repair",
+        "handoff",
+        "gossip",
+        "anti-entropy",
+        "dynago",
+    ];
+
+    fn kind(&self) -> usize {
+        match self {
+            Msg::Get { .. } => 0,
+            Msg::Put { .. } => 1,
+            Msg::GetReply { .. } => 2,
+            Msg::PutReply { .. } => 3,
+            Msg::Replicate { .. } => 4,
+            Msg::Replicated { .. } => 5,
+            Msg::Read { .. } => 6,
+            Msg::ReadReply { .. } => 7,
+            Msg::Repair { .. } => 8,
+            Msg::Handoff { .. } | Msg::HandoffAck { .. } => 9,
+            Msg::Gossip | Msg::GossipAck => 10,
+            Msg::Digest { .. } | Msg::Sync { .. } => 11,
+            Msg::Ping
+            | Msg::PingResponse
+            | Msg::ClusterInfoRequest { .. }
+            | Msg::ClusterInfoResponse { .. }
+            | Msg::KeyValue { .. }
+            | Msg::StreamAck { .. } => 12,
+        }
+    }
+
     fn wire_size(&self) -> u64 {
         64 + match self {
             Msg::Put { value, context, .. } => {

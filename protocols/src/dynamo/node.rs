@@ -26,7 +26,7 @@ use std::rc::Rc;
 use sim::prelude::*;
 
 use super::check::{DynamoFact, HintEvent};
-use super::config::Bug;
+use super::config::{Bug, CoordinatorReplica};
 use super::msg::{Msg, Timer, Written};
 use super::store::Store;
 use super::version::{reconcile, VClock, Version};
@@ -54,6 +54,9 @@ pub struct Server {
     partitions: Vec<u32>,
     /// The partition anti-entropy compares next (an index into `partitions`).
     next_exchange: usize,
+    /// Versions this coordinator issued that its own replica has not stored yet (with
+    /// `coordinator_replica = "network"`), sent along with every later write of their key.
+    issued: BTreeMap<u64, Vec<Version>>,
 }
 
 impl Server {
@@ -71,6 +74,7 @@ impl Server {
             next_request: 0,
             partitions,
             next_exchange: 0,
+            issued: BTreeMap::new(),
         }
     }
 
@@ -111,7 +115,15 @@ impl Server {
     fn store_versions(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, versions: &[Version], overwrite: bool) -> bool {
         let partition = self.shared.ring.partition(key);
         let replace = overwrite || self.has(Bug::ArrivalOrder);
-        match self.store.apply(partition, key, versions, replace) {
+        let result = self.store.apply(partition, key, versions, replace);
+        if let Some(issued) = self.issued.get_mut(&key) {
+            let held = self.store.get(partition, key);
+            issued.retain(|v| !held.iter().any(|h| h.covers(v)));
+            if issued.is_empty() {
+                self.issued.remove(&key);
+            }
+        }
+        match result {
             Ok(Some(siblings)) => {
                 ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });
                 true
@@ -140,8 +152,9 @@ impl Server {
 
     fn on_put(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64, value: Option<Rc<Vec<i64>>>, ctx_clock: VClock) {
         let partition = self.shared.ring.partition(key);
-        let local = self.store.get(partition, key);
-        let counter = local.iter().map(|v| v.clock().get(self.me)).chain([ctx_clock.get(self.me)]).max().unwrap_or(0) + 1;
+        let issued = self.issued.get(&key).map_or(&[][..], Vec::as_slice);
+        let held = self.store.get(partition, key).iter().chain(issued);
+        let counter = held.map(|v| v.clock().get(self.me)).chain([ctx_clock.get(self.me)]).max().unwrap_or(0) + 1;
         let now = ctx.now().as_nanos();
         let version = Version { dot: (self.me, counter), past: ctx_clock, value, timestamp: now };
         let req = self.request_id();
@@ -149,18 +162,29 @@ impl Server {
         let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
         self.requests.insert(req, Request::Write { client, op, clock: version.clock(), acks: Vec::new(), asked });
         ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
-        // The coordinator is one of its targets (an owner, and healthy to itself): it stores
-        // the version first, then sends every target its siblings with the version among them.
-        let stored = self.store_versions(ctx, key, std::slice::from_ref(&version), false);
+        let through_network = self.shared.config.coordinator_replica == CoordinatorReplica::Network;
+        // The coordinator is one of its targets (an owner, and healthy to itself). It stores
+        // the version first (or, with its replica reached through the network, keeps it as
+        // issued until its own Replicate arrives), then sends every target its siblings with
+        // the version among them.
+        let stored = !through_network && self.store_versions(ctx, key, std::slice::from_ref(&version), false);
         if stored {
             self.on_replicated(ctx, req, self.me);
         }
-        let mut siblings = if stored { self.store.get(partition, key).to_vec() } else { Vec::new() };
-        if !siblings.contains(&version) {
-            siblings.push(version); // an arrival-order canary may have dropped it, or the disk refused
+        let mut siblings = self.store.get(partition, key).to_vec();
+        for issued in self.issued.get(&key).into_iter().flatten() {
+            reconcile(&mut siblings, issued, self.shared.config.conflict);
         }
-        for (server, hint) in targets.into_iter().filter(|(server, _)| *server != self.me) {
-            ctx.send(NodeId(server), Msg::Replicate { req, key, siblings: siblings.clone(), hint });
+        if !siblings.contains(&version) {
+            siblings.push(version.clone()); // an arrival-order canary may have dropped it, or the disk refused
+        }
+        if through_network {
+            self.issued.entry(key).or_default().push(version);
+        }
+        for (server, hint) in targets {
+            if server != self.me || through_network {
+                ctx.send(NodeId(server), Msg::Replicate { req, key, siblings: siblings.clone(), hint });
+            }
         }
     }
 
@@ -184,8 +208,9 @@ impl Server {
         let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
         self.requests.insert(req, Request::Read { client, op, key, replies: Vec::new(), asked: asked.clone(), answered: false });
         ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
+        let through_network = self.shared.config.coordinator_replica == CoordinatorReplica::Network;
         for server in asked {
-            if server == self.me {
+            if server == self.me && !through_network {
                 let siblings = self.read_local(key);
                 self.on_read_reply(ctx, req, self.me, siblings);
             } else {
@@ -231,6 +256,9 @@ impl Server {
         if !answered {
             // Fewer than R answered in time: the client hears nothing and tries elsewhere.
             ctx.count("dynamo: reads short of R", 1);
+        }
+        if !self.shared.config.read_repair {
+            return;
         }
         let merged = merged(&replies, self.shared.config.conflict);
         if self.has(Bug::RepairOlder) {

@@ -52,6 +52,7 @@ fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::M
     let servers: Vec<NodeId> = (0..scenario.nodes).map(|i| add(&mut sim, Slot::Server(i))).collect();
     Y::network(scenario, &setup, sim.network_mut());
     scenario.network.apply_overrides(sim.network_mut());
+    scenario.network.apply_kinds(<Y::Msg as Message>::KINDS, sim.network_mut());
     let disk = scenario.disk.config();
     for &server in &servers {
         sim.set_disk_config(server, disk.clone());

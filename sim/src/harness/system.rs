@@ -198,6 +198,7 @@ pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>,
     let rules = SystemRules {
         operations: Y::OPERATIONS,
         roles: Y::ROLES,
+        message_kinds: <Y::Msg as Message>::KINDS,
         has_model: Y::CONSISTENCY.is_some(),
         model_by_default: Y::CONSISTENCY.is_some_and(|c| c.promised),
     };

@@ -47,6 +47,16 @@ pub trait Message: Clone + fmt::Debug + Hash + 'static {
     /// protocol whose timers all mean the same thing.
     type Timer: fmt::Debug + 'static;
 
+    /// The names of the protocol's message kinds, for latencies per kind (`[network.kinds]`
+    /// in a scenario: PBS's W, A, R and S are the latencies of four kinds). Default: none.
+    const KINDS: &'static [&'static str] = &[];
+
+    /// This message's kind, an index into [`KINDS`](Self::KINDS); consulted only when a
+    /// kind has a latency of its own.
+    fn kind(&self) -> usize {
+        0
+    }
+
     /// Bytes on the wire, for bandwidth limits. Defaults to the in-memory size; override it
     /// when payloads live behind pointers and bandwidth matters.
     fn wire_size(&self) -> u64 {

@@ -13,6 +13,9 @@
 //!   `wire_size / bandwidth`, and a message waits for the ones sent before it.
 //! - A duplicate is an independent second delivery of the same message.
 //!
+//! A message kind with a latency of its own (`set_kind_latency`) draws its delay from that
+//! instead of its link's latency; loss, duplication, FIFO and bandwidth stay the link's.
+//!
 //! Which model a link uses, most specific first: a per-link override, the sender's per-node
 //! override, the receiver's per-node override, the pair of the two nodes' classes (regions),
 //! the default. The most specific model applies in full; fields are not merged.
@@ -111,6 +114,8 @@ pub struct NetworkModel {
     class: Vec<u16>,
     per_class: BTreeMap<(u16, u16), usize>,
     links: DetHashMap<(NodeId, NodeId), LinkState>,
+    /// Latency per message kind (an index into `Message::KINDS`), where one is set.
+    by_kind: Vec<Option<Distribution>>,
     pub(crate) stats: NetworkStats,
 }
 
@@ -159,6 +164,18 @@ impl NetworkModel {
         self.per_class.insert((from, to), index);
     }
 
+    /// Gives message kind `kind` (an index into `Message::KINDS`) a latency of its own, on
+    /// every link and on loopback.
+    pub fn set_kind_latency(&mut self, kind: usize, latency: Distribution) {
+        grow(&mut self.by_kind, kind, None)[kind] = Some(latency);
+    }
+
+    /// The latency of message kind `kind`, if it has one of its own.
+    #[inline]
+    pub fn kind_latency(&self, kind: usize) -> Option<&Distribution> {
+        self.by_kind.get(kind).and_then(Option::as_ref)
+    }
+
     /// Message counts so far.
     pub fn stats(&self) -> NetworkStats {
         self.stats
@@ -184,14 +201,23 @@ impl NetworkModel {
 
     /// Decides the fate of a message sent at `now` (nanoseconds) and updates link state.
     #[inline]
-    pub(crate) fn route(&mut self, now: u64, from: NodeId, to: NodeId, size: u64, rng: &mut Rng) -> Route {
+    pub(crate) fn route(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        to: NodeId,
+        size: u64,
+        kind: usize,
+        rng: &mut Rng,
+    ) -> Route {
         let model = self.model(from, to);
         if rng.chance(model.loss) {
             self.stats.dropped_loss += 1;
             return Route::Lost;
         }
-        let latency = model.latency.sample_nanos(rng);
-        let duplicate = rng.chance(model.duplicate).then(|| model.latency.sample_nanos(rng));
+        let delay = self.kind_latency(kind).unwrap_or(&model.latency);
+        let latency = delay.sample_nanos(rng);
+        let duplicate = rng.chance(model.duplicate).then(|| delay.sample_nanos(rng));
         let (fifo, bandwidth) = (model.fifo, model.bandwidth);
         self.stats.duplicated += u64::from(duplicate.is_some());
         if !(fifo || bandwidth.is_some()) {
@@ -264,6 +290,20 @@ mod tests {
     }
 
     #[test]
+    fn a_kind_with_a_latency_of_its_own_takes_it_on_every_link() {
+        let mut network = NetworkModel::new(LinkModel::with_latency(Distribution::Constant(ms(3))));
+        network.set_link(NodeId(0), NodeId(1), LinkModel::with_latency(Distribution::Constant(ms(7))));
+        network.set_kind_latency(2, Distribution::Constant(ms(50)));
+        let mut rng = Seed(1).stream("network", 0);
+        let mut at =
+            |from, to, kind| arrivals(network.route(0, NodeId(from), NodeId(to), 8, kind, &mut rng))[0];
+        assert_eq!(at(0, 1, 0), 7_000_000, "other kinds keep the link's");
+        assert_eq!(at(0, 1, 2), 50_000_000, "the kind's beats the link's");
+        assert_eq!(at(1, 0, 2), 50_000_000, "and the default's");
+        assert_eq!(at(1, 0, 1), 3_000_000);
+    }
+
+    #[test]
     fn fifo_never_overtakes() {
         let model = LinkModel {
             latency: Distribution::Uniform { min: ms(1), max: ms(100) },
@@ -274,7 +314,7 @@ mod tests {
         let mut rng = Seed(1).stream("network", 0);
         let mut last = 0;
         for i in 0..1000 {
-            let at = arrivals(network.route(i * 10_000, NodeId(0), NodeId(1), 8, &mut rng))[0];
+            let at = arrivals(network.route(i * 10_000, NodeId(0), NodeId(1), 8, 0, &mut rng))[0];
             assert!(at >= last);
             last = at;
         }
@@ -290,10 +330,10 @@ mod tests {
         let mut network = NetworkModel::new(model);
         let mut rng = Seed(1).stream("network", 0);
         let times: Vec<u64> =
-            (0..3).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 1_000, &mut rng))[0]).collect();
+            (0..3).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 1_000, 0, &mut rng))[0]).collect();
         assert_eq!(times, vec![11_000_000, 12_000_000, 13_000_000]);
         // Another link is not slowed down.
-        assert_eq!(arrivals(network.route(0, NodeId(1), NodeId(0), 1_000, &mut rng)), vec![11_000_000]);
+        assert_eq!(arrivals(network.route(0, NodeId(1), NodeId(0), 1_000, 0, &mut rng)), vec![11_000_000]);
     }
 
     #[test]
@@ -302,7 +342,7 @@ mod tests {
         let mut network = NetworkModel::new(model);
         let mut rng = Seed(1).stream("network", 0);
         let copies: usize =
-            (0..50_000).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 8, &mut rng)).len()).sum();
+            (0..50_000).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 8, 0, &mut rng)).len()).sum();
         // 50,000 + Binomial(50,000, 0.2): mean 10,000, sd ~89.
         assert!((59_600..60_400).contains(&copies), "{copies}");
         assert_eq!(network.stats().duplicated as usize, copies - 50_000);

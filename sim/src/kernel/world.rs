@@ -131,7 +131,14 @@ impl<M: Message> World<M> {
         self.network.stats.sent += 1;
         let incarnation = self.processes[to.index()].incarnation;
         if from == to {
-            self.queue.push(now, Event::Deliver { from, to, incarnation, admitted: true, msg });
+            // Loopback is instant, unless the kind has a latency of its own (a replica process
+            // beside its coordinator: PBS draws every replica's W, A, R and S).
+            let rng = &mut self.processes[from.index()].network_rng;
+            let delay = self.network.kind_latency(msg.kind()).map_or(0, |d| d.sample_nanos(rng));
+            self.queue.push(
+                now.saturating_add(delay),
+                Event::Deliver { from, to, incarnation, admitted: true, msg },
+            );
             return;
         }
         if self.is_cut(from, to) {
@@ -139,7 +146,9 @@ impl<M: Message> World<M> {
             return;
         }
         let rng = &mut self.processes[from.index()].network_rng;
-        if let Route::Arrive(at, duplicate) = self.network.route(now, from, to, msg.wire_size(), rng) {
+        if let Route::Arrive(at, duplicate) =
+            self.network.route(now, from, to, msg.wire_size(), msg.kind(), rng)
+        {
             if let Some(again) = duplicate {
                 let copy = msg.clone();
                 self.queue.push(at, Event::Deliver { from, to, incarnation, admitted: false, msg });

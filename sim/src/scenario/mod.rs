@@ -157,6 +157,8 @@ pub struct SystemRules<'a> {
     pub roles: &'a [&'a str],
     /// Whether its histories can be checked for linearizability.
     pub has_model: bool,
+    /// The names of its message kinds (`[network] kinds` may set their latencies).
+    pub message_kinds: &'a [&'a str],
     /// Whether that check runs unless the scenario turns it off (a system that promises
     /// linearizability), or only when the scenario asks (one that does not, on purpose).
     pub model_by_default: bool,
@@ -322,6 +324,14 @@ impl<S: DeserializeOwned> Scenario<S> {
                 return Err((Place::entry("network.nodes", index, "node"), does_not_exist(node)));
             }
         }
+        if let Some(kind) = self.network.kinds.keys().find(|k| !rules.message_kinds.contains(&k.as_str())) {
+            let known = if rules.message_kinds.is_empty() {
+                "this system names no message kinds".to_owned()
+            } else {
+                format!("expected one of: {}", rules.message_kinds.join(", "))
+            };
+            return Err((Place::key("network", "kinds"), format!("unknown message kind {kind:?}; {known}")));
+        }
         if self.disk.sector_size == Some(0) {
             return Err((Place::key("disk", "sector_size"), "sector_size must be at least 1".into()));
         }
@@ -468,8 +478,13 @@ mod tests {
 
     const OPS: &[OperationSpec] =
         &[OperationSpec { name: "ping", arg: crate::kernel::workload::Arg::None, weight: 1.0 }];
-    const RULES: SystemRules<'static> =
-        SystemRules { operations: OPS, roles: &["leader"], has_model: false, model_by_default: false };
+    const RULES: SystemRules<'static> = SystemRules {
+        operations: OPS,
+        roles: &["leader"],
+        message_kinds: &[],
+        has_model: false,
+        model_by_default: false,
+    };
 
     const GOOD: &str = r#"
 name = "t"

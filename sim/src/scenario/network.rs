@@ -1,6 +1,7 @@
 //! `[network]`: the default link model, per-link and per-node overrides, and the network
 //! changes faults make.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -36,6 +37,11 @@ pub struct NetworkSpec {
     /// Overrides for every link to and from a node, `[[network.nodes]]`.
     #[serde(default)]
     pub nodes: Vec<NodeOverride>,
+    /// Latency per message kind, `kinds = { replicate = { dist = ... }, ... }`, kinds named
+    /// by the system (`simctl list`); a kind's latency replaces its link's, on every link and
+    /// on loopback. Default: none.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, LatencySpec>,
 }
 
 impl Default for NetworkSpec {
@@ -48,6 +54,7 @@ impl Default for NetworkSpec {
             bandwidth: None,
             links: Vec::new(),
             nodes: Vec::new(),
+            kinds: BTreeMap::new(),
         }
     }
 }
@@ -159,6 +166,14 @@ impl NetworkSpec {
         }
         for node in &self.nodes {
             network.set_node(NodeId(node.node), node.change.apply(&base));
+        }
+    }
+
+    /// Installs the latencies per message kind; `kinds` are the system's (validated at parse).
+    pub fn apply_kinds(&self, kinds: &[&str], network: &mut NetworkModel) {
+        for (name, latency) in &self.kinds {
+            let kind = kinds.iter().position(|k| k == name).expect("kinds are validated at parse");
+            network.set_kind_latency(kind, latency.0.clone());
         }
     }
 }

@@ -55,7 +55,7 @@ impl Client {
     fn route(&self, key: u64) -> Vec<u32> {
         match self.shared.config.mode {
             Mode::Dynago => vec![self.me % self.shared.servers],
-            Mode::Dynamo => self.shared.ring.walk(self.shared.ring.partition(key)),
+            Mode::Dynamo => self.shared.ring.walk(self.shared.ring.partition(key)).to_vec(),
         }
     }
 

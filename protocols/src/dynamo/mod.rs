@@ -53,7 +53,7 @@ impl Shared {
     /// The servers that replicate `key`: its preference list (Dynago: every server).
     fn owners(&self, key: u64) -> Vec<u32> {
         match self.config.mode {
-            Mode::Dynamo => self.ring.preference_list(self.ring.partition(key), self.config.replicas),
+            Mode::Dynamo => self.ring.preference_list(self.ring.partition(key), self.config.replicas).to_vec(),
             Mode::Dynago => (0..self.servers).collect(),
         }
     }

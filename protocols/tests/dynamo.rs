@@ -29,20 +29,30 @@ fn golden_trace_hash_of_the_flagship() {
     assert_eq!((report.summary.trace_hash.as_str(), report.summary.events), ("04d8d03dfee3bf0f", 31_007));
 }
 
-/// Each canary, with the check that must catch it: at least 180 of seeds 0..200.
+/// Each canary, with the checks that catch it: one of them fails on at least 180 of seeds
+/// 0..200 (each canary's scenario without its bug or fault passes: README).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
-    let canaries = [
-        ("canary/hint-deleted-early.toml", "dynamo.hints_handed_back"),
-        ("canary/repair-older.toml", "dynamo.acknowledged_writes_kept"),
-        ("canary/arrival-order.toml", "dynamo.clocks_never_shrink"),
-        ("canary/lww-skew.toml", "dynamo.acknowledged_writes_kept"),
-        ("canary/dynago-blocked-queue.toml", "dynamo.every_server_serves"),
-        ("canary/dynago-merge-greater.toml", "dynamo.acknowledged_writes_kept"),
+    let canaries: [(&str, &[&str]); 7] = [
+        ("canary/hint-deleted-early.toml", &["dynamo.hints_handed_back"]),
+        ("canary/repair-older.toml", &["dynamo.acknowledged_writes_kept"]),
+        ("canary/arrival-order.toml", &["dynamo.clocks_never_shrink"]),
+        ("canary/lww-skew.toml", &["dynamo.acknowledged_writes_kept"]),
+        ("canary/dynago-blocked-queue.toml", &["dynamo.every_server_serves"]),
+        ("canary/dynago-merge-greater.toml", &["dynamo.acknowledged_writes_kept"]),
+        (
+            "canary/dynago-forward-channel.toml",
+            &["dynamo.no_unwritten_versions", "dynamo.acknowledged_writes_kept"],
+        ),
     ];
-    for (file, check) in canaries {
-        let caught = (0..200).filter(|&seed| verdict(&run(file, seed), check) == Verdict::Fail).count();
-        assert!(caught >= 180, "{file}: {check} caught it on {caught} of 200 seeds");
+    for (file, checks) in canaries {
+        let caught = (0..200)
+            .filter(|&seed| {
+                let report = run(file, seed);
+                checks.iter().any(|check| verdict(&report, check) == Verdict::Fail)
+            })
+            .count();
+        assert!(caught >= 180, "{file}: {checks:?} caught it on {caught} of 200 seeds");
     }
 }
 

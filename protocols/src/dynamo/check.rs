@@ -198,9 +198,10 @@ pub fn convergence(state: &Final, owners: impl Fn(u64) -> Vec<u32>, deadline: Ti
     Check::pass("dynamo.convergence")
 }
 
-/// `dynamo.no_unwritten_versions`: every element any server ever held under a key was put
-/// to that key by a client.
+/// `dynamo.no_unwritten_versions`: every element any server ever held under a key, and
+/// every element a read of a key returned, was put to that key by a client.
 pub fn no_unwritten_versions(facts: &Observations, operations: &[OpRecord]) -> Check {
+    let name = "dynamo.no_unwritten_versions";
     let mut put: BTreeSet<(u64, i64)> = BTreeSet::new();
     for record in operations.iter().filter(|r| r.op.f == "put") {
         if let Value::Int(e) = record.op.value {
@@ -211,13 +212,24 @@ pub fn no_unwritten_versions(facts: &Observations, operations: &[OpRecord]) -> C
         if let DynamoFact::Stored { key, siblings } = fact.what {
             if let Some(e) = siblings.iter().flat_map(|v| v.elements()).find(|e| !put.contains(&(*key, **e))) {
                 return Check::fail(
-                    "dynamo.no_unwritten_versions",
+                    name,
                     format!("{} held element {e} under key {key} at {}, which no client put there", fact.node, fact.time),
                 );
             }
         }
     }
-    Check::pass("dynamo.no_unwritten_versions")
+    for record in operations.iter().filter(|r| r.op.f == "get") {
+        if let Some((at, Outcome::Ok(Value::List(items)))) = &record.completed {
+            let key = record.op.key;
+            if let Some(e) = items.iter().find(|v| !matches!(v, Value::Int(e) if put.contains(&(key, *e)))) {
+                return Check::fail(
+                    name,
+                    format!("get of key {key} (operation {}) returned {e} at {at}, which no client put there", record.op.id),
+                );
+            }
+        }
+    }
+    Check::pass(name)
 }
 
 /// `dynamo.clocks_never_shrink`: between restarts, the clock of what a server holds of a key

@@ -137,6 +137,13 @@ impl Node for Client {
         match msg {
             Msg::GetReply { op, siblings } => self.on_get_reply(ctx, from, op, siblings),
             Msg::PutReply { op, written } => self.on_put_reply(ctx, from, op, written),
+            Msg::Refused { op } => {
+                // An HTTP error: nothing written if the read was refused, unknown if the write was.
+                let Some(p) = self.pending.remove(&op) else { return };
+                ctx.cancel_timer(p.timer);
+                let outcome = if p.read.is_some() { Outcome::Info } else { Outcome::Fail };
+                ctx.complete(op, outcome, Some(from));
+            }
             _ => ctx.unexpected("clients get only replies"),
         }
     }

@@ -17,6 +17,9 @@ pub struct Config {
     /// `"dynamo"` (the design: quorums, vector clocks, hinted handoff, read repair,
     /// anti-entropy) or `"dynago"` (Dynago at 6bb3e07 as its code is). Default: "dynamo".
     pub mode: Mode,
+    /// Dynago's later hash ring (`mode = "dynago"` only): 150 virtual nodes a node, one owner
+    /// per key, GET and SET forwarded to it with a 5 s timeout, no replication. Default: false.
+    pub ring: bool,
     /// N: replicas of every key (the preference list's length). Default: 3.
     pub replicas: u32,
     /// R: replies a read waits for. Default: 2.
@@ -77,6 +80,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             mode: Mode::Dynamo,
+            ring: false,
             replicas: 3,
             read_quorum: 2,
             write_quorum: 2,
@@ -189,12 +193,16 @@ impl Config {
             let dynamo_only = [
                 ("bugs", self.bugs.iter().any(|b| *b != Bug::MergeGreater)),
                 ("conflict", self.conflict != Conflict::Vclock),
+                ("siblings", self.siblings != Resolve::Merge),
+                ("coordinator_replica", self.coordinator_replica != CoordinatorReplica::Local),
             ];
             if let Some((key, _)) = dynamo_only.iter().find(|(_, set)| *set) {
-                return Err((key, format!("{key} does not apply to mode = \"dynago\" (it has no versions)")));
+                return Err((key, format!("{key} does not apply to mode = \"dynago\" (it has no versions or siblings)")));
             }
         } else if self.bugs.contains(&Bug::MergeGreater) {
             return Err(("bugs", "merge-greater is Dynago's gossip bug: it needs mode = \"dynago\"".into()));
+        } else if self.ring {
+            return Err(("ring", "ring is Dynago's hash ring: it needs mode = \"dynago\"".into()));
         }
         Ok(())
     }

@@ -18,6 +18,9 @@
 //! - **Reads**: local. The store is a plain map (no versions, no deletes); a restarted node
 //!   starts empty.
 //!
+//! - **The hash ring** (HEAD, `ring = true`, `hash_ring.rs`): GET and SET go to the key's
+//!   single owner, forwarded with a 5 s timeout, answers on a channel without request ids.
+//!
 //! Values are the set workload's sets, carried whole, where Dynago carries strings.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +33,7 @@ use super::check::DynamoFact;
 use super::config::Bug;
 use super::msg::{Member, Msg, Timer, Written};
 use super::version::{VClock, Version};
+use super::hash_ring::{Forwards, Waiter};
 use super::Shared;
 
 /// The seed every node dials.
@@ -71,6 +75,10 @@ struct Blocked {
 
 /// A Dynago node.
 pub struct Dynago {
+    /// With `ring = true`: the forward channels of GET and SET, and forwards numbered.
+    gets: Forwards<Option<Rc<Vec<i64>>>>,
+    sets: Forwards<()>,
+    next_forward: u64,
     shared: Rc<Shared>,
     me: u32,
     store: BTreeMap<u64, Rc<Vec<i64>>>,
@@ -85,6 +93,9 @@ fn now_ms(ctx: &Ctx<'_, Msg>) -> u64 {
     ctx.now().as_nanos() / 1_000_000
 }
 
+/// A forward's timeout (`FORWARD_TIMEOUT` at HEAD).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Dynago keeps no versions: a value is stated as one version with an empty clock.
 fn as_version(value: &Rc<Vec<i64>>) -> Version {
     Version { dot: (0, 0), past: VClock::default(), value: Some(value.clone()), timestamp: 0 }
@@ -94,6 +105,9 @@ impl Dynago {
     /// Node `me`, knowing only itself (and the seed, which it dials at start).
     pub fn new(shared: Rc<Shared>, me: u32) -> Dynago {
         Dynago {
+            gets: Forwards::default(),
+            sets: Forwards::default(),
+            next_forward: 0,
             shared,
             me,
             store: BTreeMap::new(),
@@ -221,11 +235,32 @@ impl Dynago {
             return self.waiting.push_back((from, msg));
         }
         match msg {
+            Msg::Get { op, key } if self.shared.hash_ring.is_some() => self.forward_get(ctx, from, op, key),
+            Msg::Put { op, key, value, .. } if self.shared.hash_ring.is_some() => {
+                self.forward_set(ctx, from, op, key, value)
+            }
             Msg::Get { op, key } => {
                 let siblings = self.store.get(&key).map(as_version).into_iter().collect();
                 ctx.send(from, Msg::GetReply { op, siblings });
             }
             Msg::Put { op, key, value, .. } => self.on_put(ctx, from, op, key, value),
+            Msg::ForwardGet { key } => ctx.send(from, Msg::ForwardGetResponse { value: self.store.get(&key).cloned() }),
+            Msg::ForwardSet { key, value } => {
+                self.set(ctx, key, value);
+                ctx.send(from, Msg::ForwardSetResponse);
+            }
+            Msg::ForwardGetResponse { value } => {
+                if let Some((waiter, value)) = self.gets.answer(value) {
+                    let siblings = value.as_ref().map(as_version).into_iter().collect();
+                    ctx.send(waiter.client, Msg::GetReply { op: waiter.op, siblings });
+                }
+            }
+            Msg::ForwardSetResponse => {
+                if let Some((waiter, ())) = self.sets.answer(()) {
+                    let written = Written { clock: VClock::default(), replicas: vec![self.me] };
+                    ctx.send(waiter.client, Msg::PutReply { op: waiter.op, written: Some(written) });
+                }
+            }
             Msg::KeyValue { key, value } => {
                 self.set(ctx, key, value);
                 let incarnation = ctx.incarnation();
@@ -272,6 +307,63 @@ impl Dynago {
     }
 }
 
+impl Dynago {
+    /// The owner of `key` on the ring of the members this node knows as active.
+    fn owner(&self, key: u64) -> u32 {
+        let ring = self.shared.hash_ring.as_ref().expect("ring mode");
+        let active = |n: u32| n == self.me || self.members.get(&n).is_some_and(|m| m.active);
+        ring.owner(key, active).unwrap_or(self.me)
+    }
+
+    fn next_waiter(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64) -> Waiter {
+        self.next_forward += 1;
+        ctx.set_timer(FORWARD_TIMEOUT, Timer::Forward(self.next_forward));
+        Waiter { client, op, seq: self.next_forward }
+    }
+
+    fn forward_get(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64) {
+        let owner = self.owner(key);
+        if owner == self.me {
+            let siblings = self.store.get(&key).map(as_version).into_iter().collect();
+            return ctx.send(client, Msg::GetReply { op, siblings });
+        }
+        let waiter = self.next_waiter(ctx, client, op);
+        match self.gets.wait(waiter) {
+            Some(stale) => {
+                ctx.sometimes("dynago ring: a GET took an answer left in the channel", true);
+                let siblings = stale.as_ref().map(as_version).into_iter().collect();
+                ctx.send(client, Msg::GetReply { op, siblings });
+            }
+            None => ctx.send(NodeId(owner), Msg::ForwardGet { key }),
+        }
+    }
+
+    fn forward_set(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64, value: Option<Rc<Vec<i64>>>) {
+        let Some(value) = value else {
+            ctx.count("dynago: deletes refused (it has none)", 1);
+            return ctx.send(client, Msg::PutReply { op, written: None });
+        };
+        let owner = self.owner(key);
+        let written = || Some(Written { clock: VClock::default(), replicas: vec![owner] });
+        if owner == self.me {
+            self.set(ctx, key, value);
+            return ctx.send(client, Msg::PutReply { op, written: written() });
+        }
+        ctx.send(NodeId(owner), Msg::ForwardSet { key, value });
+        let waiter = self.next_waiter(ctx, client, op);
+        if self.sets.wait(waiter).is_some() {
+            ctx.sometimes("dynago ring: a SET took an answer left in the channel", true);
+            ctx.send(client, Msg::PutReply { op, written: written() });
+        }
+    }
+
+    fn on_forward_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, seq: u64) {
+        if let Some(waiter) = self.gets.expire(seq).or_else(|| self.sets.expire(seq)) {
+            ctx.send(waiter.client, Msg::Refused { op: waiter.op });
+        }
+    }
+}
+
 impl Node for Dynago {
     type Msg = Msg;
 
@@ -297,6 +389,7 @@ impl Node for Dynago {
                 self.dial(ctx, peer);
                 self.replicate(ctx);
             }
+            Timer::Forward(seq) => self.on_forward_timeout(ctx, seq),
             _ => ctx.unexpected("Dynago sets gossip and re-dial timers only"),
         }
     }

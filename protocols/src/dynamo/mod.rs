@@ -20,6 +20,7 @@ mod check;
 mod client;
 mod config;
 mod dynago;
+mod hash_ring;
 mod msg;
 mod node;
 mod pbs;
@@ -46,6 +47,8 @@ use sim::{Node, NodeId, Seed, Sim, Status, Time};
 pub struct Shared {
     config: Config,
     ring: Ring,
+    /// Dynago's hash ring, with `ring = true`.
+    hash_ring: Option<hash_ring::HashRing>,
     servers: u32,
 }
 
@@ -54,7 +57,10 @@ impl Shared {
     fn owners(&self, key: u64) -> Vec<u32> {
         match self.config.mode {
             Mode::Dynamo => self.ring.preference_list(self.ring.partition(key), self.config.replicas).to_vec(),
-            Mode::Dynago => (0..self.servers).collect(),
+            Mode::Dynago => match &self.hash_ring {
+                Some(ring) => ring.owner(key, |_| true).into_iter().collect(),
+                None => (0..self.servers).collect(),
+            },
         }
     }
 }
@@ -107,7 +113,8 @@ impl System for Dynamo {
     fn setup(scenario: &Scenario<Config>, seed: Seed) -> Rc<Shared> {
         let config = scenario.settings.clone();
         let ring = Ring::new(scenario.nodes, config.virtual_nodes, &mut seed.stream("dynamo-ring", 0));
-        Rc::new(Shared { config, ring, servers: scenario.nodes })
+        let hash_ring = config.ring.then(|| hash_ring::HashRing::new(scenario.nodes));
+        Rc::new(Shared { config, ring, hash_ring, servers: scenario.nodes })
     }
 
     fn node(setup: &Rc<Shared>, slot: Slot, _id: NodeId) -> Box<dyn Node<Msg = Msg>> {

@@ -77,6 +77,16 @@ pub enum Msg {
     KeyValue { key: u64, value: Rc<Vec<i64>> },
     /// Dynago: the stream's transport acknowledgement, naming the receiver's incarnation.
     StreamAck { incarnation: u32 },
+    /// Dynago's ring: a GET forwarded to the key's owner.
+    ForwardGet { key: u64 },
+    /// Dynago's ring: its answer (no request id, as in Dynago).
+    ForwardGetResponse { value: Option<Rc<Vec<i64>>> },
+    /// Dynago's ring: a SET forwarded to the key's owner.
+    ForwardSet { key: u64, value: Rc<Vec<i64>> },
+    /// Dynago's ring: its answer (no request id).
+    ForwardSetResponse,
+    /// Dynago's ring, to a client: the forward timed out (an HTTP error).
+    Refused { op: u64 },
 }
 
 /// What a Dynamo timer is for.
@@ -94,6 +104,8 @@ pub enum Timer {
     Attempt(u64),
     /// Dynago: re-dial the stream to peer `0`.
     Redial(u32),
+    /// Dynago's ring: forward `0` ran out of time.
+    Forward(u64),
 }
 
 fn elements(siblings: &[Version]) -> u64 {
@@ -140,7 +152,12 @@ impl Message for Msg {
             | Msg::ClusterInfoRequest { .. }
             | Msg::ClusterInfoResponse { .. }
             | Msg::KeyValue { .. }
-            | Msg::StreamAck { .. } => 12,
+            | Msg::StreamAck { .. }
+            | Msg::ForwardGet { .. }
+            | Msg::ForwardGetResponse { .. }
+            | Msg::ForwardSet { .. }
+            | Msg::ForwardSetResponse
+            | Msg::Refused { .. } => 12,
         }
     }
 
@@ -154,7 +171,8 @@ impl Message for Msg {
             }
             Msg::Replicate { siblings, .. } | Msg::Handoff { siblings, .. } => elements(siblings),
             Msg::Sync { entries, .. } => entries.iter().map(|(_, s)| 8 + elements(s)).sum(),
-            Msg::KeyValue { value, .. } => 8 * value.len() as u64,
+            Msg::KeyValue { value, .. } | Msg::ForwardSet { value, .. } => 8 * value.len() as u64,
+            Msg::ForwardGetResponse { value } => 8 * value.as_ref().map_or(0, |v| v.len()) as u64,
             Msg::ClusterInfoRequest { members } | Msg::ClusterInfoResponse { members } => 16 * members.len() as u64,
             _ => 0,
         }

@@ -103,12 +103,7 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
         println!("{}", ops.build().with(Style::rounded()));
     }
     for table in &summary.tables {
-        let mut builder = Builder::default();
-        builder.push_record(table.columns.iter().cloned());
-        for row in &table.rows {
-            builder.push_record(row.iter().map(ToString::to_string));
-        }
-        println!("{}\n{}", table.title, builder.build().with(Style::rounded()));
+        println!("{}", render_table(table));
     }
     if !summary.faults.is_empty() {
         let applied = summary.faults.iter().filter(|f| f.outcome == "applied").count();
@@ -141,4 +136,14 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
     );
     println!("report: {}", folder.display());
     println!("reproduce: {}", summary.reproduce);
+}
+
+/// A system's table under its title.
+pub fn render_table(table: &sim::report::Table) -> String {
+    let mut builder = Builder::default();
+    builder.push_record(table.columns.iter().cloned());
+    for row in &table.rows {
+        builder.push_record(row.iter().map(ToString::to_string));
+    }
+    format!("{}\n{}", table.title, builder.build().with(Style::rounded()))
 }

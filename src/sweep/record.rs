@@ -9,7 +9,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use sim::harness::system::Verdict;
-use sim::report::RunReport;
+use sim::report::{RunReport, Table};
 
 /// How often one kind of fault was applied and skipped in a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,10 @@ pub struct SeedResult {
     /// (V2 encoding, base64), so merged shards give exact aggregate percentiles.
     #[serde(default)]
     pub latency: BTreeMap<String, String>,
+    /// The system's additive tables (counts and shares: staleness), which the summary adds
+    /// up over seeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
 }
 
 impl SeedResult {
@@ -102,6 +106,7 @@ impl SeedResult {
             sometimes: summary.sometimes.clone(),
             faults,
             latency,
+            tables: summary.tables.iter().filter(|t| t.is_additive()).cloned().collect(),
         }
     }
 
@@ -130,6 +135,7 @@ impl SeedResult {
             sometimes: BTreeMap::new(),
             faults: BTreeMap::new(),
             latency: BTreeMap::new(),
+            tables: Vec::new(),
         }
     }
 

@@ -58,6 +58,9 @@ pub struct ScenarioSummary {
     pub sometimes: BTreeMap<String, usize>,
     /// Fault kind → in how many seeds it was applied, and how often in all.
     pub faults: BTreeMap<String, FaultCoverage>,
+    /// The system's additive tables (staleness), added up over every seed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<sim::report::Table>,
 }
 
 /// The seeds of one failure bucket.
@@ -227,6 +230,15 @@ impl Summary {
         if any_latency {
             out += &format!("latency over all seeds:\n{}\n", latency.build().with(Style::rounded()));
         }
+        for (file, s) in &self.scenarios {
+            for table in &s.tables {
+                out += &format!(
+                    "{file}, added up over {} seeds: {}\n",
+                    s.seeds,
+                    crate::print::render_table(table)
+                );
+            }
+        }
 
         let mut coverage = Builder::default();
         coverage.push_record([
@@ -289,7 +301,13 @@ impl ScenarioSummary {
         let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
         let mut sometimes: BTreeMap<String, usize> = BTreeMap::new();
         let mut faults: BTreeMap<String, FaultCoverage> = BTreeMap::new();
+        let mut tables: Vec<sim::report::Table> = Vec::new();
         for result in results {
+            for table in &result.tables {
+                if !tables.iter_mut().any(|total| total.add(table)) {
+                    tables.push(table.clone());
+                }
+            }
             if let Some(name) = result.bucket.as_ref().filter(|_| !result.passed) {
                 let bucket = buckets.entry(name.clone()).or_insert_with(|| Bucket {
                     count: 0,
@@ -333,6 +351,7 @@ impl ScenarioSummary {
             latency: histograms.iter().map(|(op, h)| (op.clone(), LatencyStats::of(h))).collect(),
             sometimes,
             faults,
+            tables,
         })
     }
 }

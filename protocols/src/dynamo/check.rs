@@ -396,7 +396,7 @@ impl Staleness {
             .into_iter()
             .zip(Staleness::BINS)
             .map(|((label, [reads, fresh, k2, k3]), (low, high, _))| {
-                let share = |n: f64| if reads == 0 { Cell::Empty } else { Cell::Float(100.0 * n / reads as f64) };
+                let share = |n: f64| Cell::share(n, reads);
                 let mut row =
                     vec![Cell::Text(label.into()), Cell::Int(reads), share(fresh as f64), share(k2 as f64), share(k3 as f64)];
                 if let Some(curve) = model {

@@ -174,8 +174,9 @@ pub struct Summary {
 }
 
 /// A table of a system's own results: printed in the terminal, kept in `summary.json` with
-/// its numbers as numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// its numbers as numbers. A table whose cells are all labels, counts and shares is
+/// *additive*: a sweep adds it up over its seeds ([`Table::add`]).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Table {
     /// What it shows.
     pub title: String,
@@ -186,7 +187,7 @@ pub struct Table {
 }
 
 /// One cell of a [`Table`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Cell {
     /// Words.
@@ -195,8 +196,23 @@ pub enum Cell {
     Int(u64),
     /// A measurement, printed with two decimals.
     Float(f64),
+    /// A share: `part` of `of` (a count of reads, `part` of them consistent), printed as a
+    /// percentage; shares add up over seeds part to part and whole to whole.
+    Share {
+        /// The part (fractional where it is an expectation).
+        part: f64,
+        /// The whole.
+        of: u64,
+    },
     /// No value.
     Empty,
+}
+
+impl Cell {
+    /// `part` of `of`.
+    pub fn share(part: f64, of: u64) -> Cell {
+        Cell::Share { part, of }
+    }
 }
 
 impl std::fmt::Display for Cell {
@@ -205,8 +221,51 @@ impl std::fmt::Display for Cell {
             Cell::Text(text) => f.write_str(text),
             Cell::Int(n) => write!(f, "{n}"),
             Cell::Float(x) => write!(f, "{x:.2}"),
-            Cell::Empty => f.write_str("-"),
+            Cell::Share { of: 0, .. } | Cell::Empty => f.write_str("-"),
+            Cell::Share { part, of } => write!(f, "{:.2}", 100.0 * part / *of as f64),
         }
+    }
+}
+
+impl Table {
+    /// Whether a sweep can add this table up: every row starts with a label and the rest
+    /// are counts, shares or empty.
+    pub fn is_additive(&self) -> bool {
+        self.rows.iter().all(|row| {
+            matches!(row.first(), Some(Cell::Text(_)))
+                && row[1..].iter().all(|c| matches!(c, Cell::Int(_) | Cell::Share { .. } | Cell::Empty))
+        })
+    }
+
+    /// Adds `other` (the same table of another seed) to this one, row by row by label;
+    /// counts and shares add up, a row only one side has is kept. False if the two are not
+    /// the same additive table.
+    pub fn add(&mut self, other: &Table) -> bool {
+        if self.title != other.title
+            || self.columns != other.columns
+            || !self.is_additive()
+            || !other.is_additive()
+        {
+            return false;
+        }
+        for row in &other.rows {
+            match self.rows.iter_mut().find(|mine| mine[0] == row[0]) {
+                None => self.rows.push(row.clone()),
+                Some(mine) => {
+                    for (a, b) in mine.iter_mut().zip(row).skip(1) {
+                        *a = match (&*a, b) {
+                            (Cell::Int(x), Cell::Int(y)) => Cell::Int(x + y),
+                            (Cell::Share { part: p, of: o }, Cell::Share { part: q, of: n }) => {
+                                Cell::Share { part: p + q, of: o + n }
+                            }
+                            (Cell::Empty, other) | (other, Cell::Empty) => other.clone(),
+                            (mine, _) => mine.clone(),
+                        };
+                    }
+                }
+            }
+        }
+        true
     }
 }
 
@@ -360,5 +419,26 @@ mod tests {
         assert!(text.contains("Total count    =         1000]"), "{text}");
         let stats = LatencyStats::of(&h);
         assert_eq!((stats.count, stats.p50.round(), stats.p99.round()), (1000, 500.0, 990.0));
+    }
+
+    #[test]
+    fn additive_tables_add_up_by_row_label() {
+        let table = |rows: Vec<Vec<Cell>>| Table {
+            title: "t".into(),
+            columns: vec!["bin".into(), "n".into(), "ok %".into()],
+            rows,
+        };
+        let label = |s: &str| Cell::Text(s.into());
+        let mut total = table(vec![vec![label("a"), Cell::Int(2), Cell::share(1.0, 2)]]);
+        let seed = table(vec![
+            vec![label("a"), Cell::Int(6), Cell::share(6.0, 6)],
+            vec![label("b"), Cell::Int(1), Cell::Empty],
+        ]);
+        assert!(total.add(&seed));
+        assert_eq!(total.rows[0], vec![label("a"), Cell::Int(8), Cell::share(7.0, 8)]);
+        assert_eq!(total.rows[0][2].to_string(), "87.50");
+        assert_eq!(total.rows.len(), 2, "a row only one seed has is kept");
+        let mut measured = table(vec![vec![label("a"), Cell::Float(1.5), Cell::Empty]]);
+        assert!(!measured.is_additive() && !measured.add(&seed), "a measurement does not add up");
     }
 }

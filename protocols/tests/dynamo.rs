@@ -119,13 +119,14 @@ fn measured_staleness_matches_the_wars_model() {
             assert!(report.summary.passed, "{file} seed {seed}: {:?}", report.summary.reasons);
             let table = report.summary.tables.iter().find(|t| t.title.starts_with("staleness")).unwrap();
             for row in table.rows.iter().filter(|r| ["0-0.1ms", "0.1-1ms", "1-5ms"].contains(&text(&r[0]))) {
-                let (Cell::Int(n), Cell::Float(fresh), Cell::Float(model)) = (&row[1], &row[2], &row[5])
+                let (Cell::Int(n), Cell::Share { part: fresh, .. }, Cell::Share { part: model, .. }) =
+                    (&row[1], &row[2], &row[5])
                 else {
-                    continue;
+                    panic!("{file}: a staleness row of a count and shares: {row:?}");
                 };
                 reads += *n as f64;
-                seen += fresh * *n as f64 / 100.0;
-                predicted += model * *n as f64 / 100.0;
+                seen += fresh;
+                predicted += model;
             }
         }
         let (measured, model) = (100.0 * seen / reads, 100.0 * predicted / reads);

@@ -141,3 +141,33 @@ fn text(cell: &sim::report::Cell) -> &str {
         _ => "",
     }
 }
+
+/// PBS's closed form for k-staleness with non-expanding quorums, N = 3, R = W = 1: a read is
+/// within k versions of the latest with probability 1 - (2/3)^k. Over seeds 0..10, every
+/// read added up, within 2 points for k = 1, 2, 3.
+#[test]
+fn k_staleness_matches_the_closed_form() {
+    use sim::report::Cell;
+    let (mut reads, mut within) = (0u64, [0.0f64; 3]);
+    for seed in 0..10 {
+        let report = run("pbs/k-staleness-unsafe.toml", seed);
+        let table = report.summary.tables.iter().find(|t| t.title.starts_with("staleness")).unwrap();
+        let row = table.rows.iter().find(|r| text(&r[0]) == "all").expect("an all row");
+        let Cell::Int(n) = row[1] else { panic!("reads: {row:?}") };
+        reads += n;
+        for (k, cell) in row[2..5].iter().enumerate() {
+            let Cell::Share { part, .. } = cell else { panic!("a share: {row:?}") };
+            within[k] += part;
+        }
+    }
+    assert!(reads > 10_000, "{reads} reads");
+    for (k, count) in within.iter().enumerate() {
+        let measured = 100.0 * count / reads as f64;
+        let closed_form = 100.0 * (1.0 - (2.0f64 / 3.0).powi(k as i32 + 1));
+        assert!(
+            (measured - closed_form).abs() <= 2.0,
+            "k <= {}: measured {measured:.2}%, closed form {closed_form:.2}%",
+            k + 1
+        );
+    }
+}

@@ -65,6 +65,10 @@ pub struct Config {
     /// kind's latency applies to all N replicas, as PBS's WARS model draws it).
     /// Default: "local".
     pub coordinator_replica: CoordinatorReplica,
+    /// Where a write goes: `"all"` (the N targets, Dynamo) or `"quorum"` (W of them at random,
+    /// PBS's non-expanding quorums, for k-staleness; needs `coordinator_replica =
+    /// "network"`). Default: "all".
+    pub write_fanout: WriteFanout,
     /// fsync every stored version and hint before acknowledging it. Default: true.
     pub fsync: bool,
     /// `dynamo.convergence`: every replica of every key agrees this long after the last
@@ -95,6 +99,7 @@ impl Default for Config {
             read_repair: true,
             anti_entropy_interval: Duration::from_millis(500),
             coordinator_replica: CoordinatorReplica::Local,
+            write_fanout: WriteFanout::All,
             fsync: true,
             converge_within: Duration::from_secs(20),
             bugs: Vec::new(),
@@ -120,6 +125,16 @@ pub enum CoordinatorReplica {
     Local,
     /// Through loopback messages.
     Network,
+}
+
+/// Where a write goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteFanout {
+    /// Every target.
+    All,
+    /// W targets at random.
+    Quorum,
 }
 
 /// How a client resolves siblings.
@@ -183,6 +198,12 @@ impl Config {
                 return Err((key, format!("{key} must be more than zero")));
             }
         }
+        if self.write_fanout == WriteFanout::Quorum && self.coordinator_replica != CoordinatorReplica::Network {
+            return Err((
+                "write_fanout",
+                "write_fanout = \"quorum\" needs coordinator_replica = \"network\" (else the coordinator always stores)".into(),
+            ));
+        }
         if self.converge_within >= run {
             return Err((
                 "converge_within",
@@ -195,6 +216,7 @@ impl Config {
                 ("conflict", self.conflict != Conflict::Vclock),
                 ("siblings", self.siblings != Resolve::Merge),
                 ("coordinator_replica", self.coordinator_replica != CoordinatorReplica::Local),
+                ("write_fanout", self.write_fanout != WriteFanout::All),
             ];
             if let Some((key, _)) = dynamo_only.iter().find(|(_, set)| *set) {
                 return Err((key, format!("{key} does not apply to mode = \"dynago\" (it has no versions or siblings)")));

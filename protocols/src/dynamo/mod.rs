@@ -29,7 +29,7 @@ mod store;
 mod version;
 
 pub use check::{DynamoFact, HintEvent, SetModel, Staleness};
-pub use config::{Bug, Config, Conflict, CoordinatorReplica, Mode, Resolve};
+pub use config::{Bug, Config, Conflict, CoordinatorReplica, Mode, Resolve, WriteFanout};
 pub use msg::{Msg, Timer};
 pub use pbs::{Curve, Model as WarsModel, Wars};
 pub use ring::Ring;
@@ -66,11 +66,13 @@ impl Shared {
 }
 
 /// PBS's WARS model of a scenario whose coordinators reach every replica through the
-/// network (`coordinator_replica = "network"`): W, A, R and S are the latencies of the
+/// network (`coordinator_replica = "network"`) and send every write to all N (the model's
+/// expanding quorums): W, A, R and S are the latencies of the
 /// `replicate`, `replicated`, `read` and `read-reply` kinds (the network's where unset).
 fn wars_model(scenario: &Scenario<Config>) -> Option<WarsModel> {
     let config = &scenario.settings;
-    if config.mode != Mode::Dynamo || config.coordinator_replica != CoordinatorReplica::Network {
+    let expanding = config.write_fanout == WriteFanout::All;
+    if config.mode != Mode::Dynamo || config.coordinator_replica != CoordinatorReplica::Network || !expanding {
         return None;
     }
     let network = &scenario.network;

@@ -26,7 +26,7 @@ use std::rc::Rc;
 use sim::prelude::*;
 
 use super::check::{DynamoFact, HintEvent};
-use super::config::{Bug, CoordinatorReplica};
+use super::config::{Bug, Conflict, CoordinatorReplica, WriteFanout};
 use super::msg::{Msg, Timer, Written};
 use super::store::Store;
 use super::version::{reconcile, VClock, Version};
@@ -158,7 +158,12 @@ impl Server {
         let now = ctx.now().as_nanos();
         let version = Version { dot: (self.me, counter), past: ctx_clock, value, timestamp: now };
         let req = self.request_id();
-        let targets = self.targets(partition);
+        let mut targets = self.targets(partition);
+        if self.shared.config.write_fanout == WriteFanout::Quorum {
+            // PBS's non-expanding quorums: the write goes to W of the N, chosen at random.
+            ctx.rng().shuffle(&mut targets);
+            targets.truncate(self.shared.config.write_quorum as usize);
+        }
         let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
         self.requests.insert(req, Request::Write { client, op, clock: version.clock(), acks: Vec::new(), asked });
         ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
@@ -171,14 +176,18 @@ impl Server {
         if stored {
             self.on_replicated(ctx, req, self.me);
         }
-        let mut siblings = self.store.get(partition, key).to_vec();
+        // Last-write-wins needs no context, so it sends the new version alone (and keeps no
+        // issued versions): the siblings go along only so that a vector-clock context read
+        // anywhere claims no version it did not see.
+        let vclock = self.shared.config.conflict == Conflict::Vclock;
+        let mut siblings = if vclock { self.store.get(partition, key).to_vec() } else { Vec::new() };
         for issued in self.issued.get(&key).into_iter().flatten() {
             reconcile(&mut siblings, issued, self.shared.config.conflict);
         }
         if !siblings.contains(&version) {
             siblings.push(version.clone()); // an arrival-order canary may have dropped it, or the disk refused
         }
-        if through_network {
+        if through_network && vclock {
             self.issued.entry(key).or_default().push(version);
         }
         for (server, hint) in targets {

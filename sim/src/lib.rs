@@ -53,6 +53,7 @@ pub use kernel::ids::{Message, NodeId, TimerId};
 pub use kernel::network::{LinkModel, NetworkStats};
 pub use kernel::node::Node;
 pub use kernel::partition::Partition;
+pub use kernel::payload::Payload;
 pub use kernel::rng::{Probability, Rng, Seed};
 pub use kernel::time::Time;
 pub use kernel::trace::{EventKind, TraceEvent};

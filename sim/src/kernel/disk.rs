@@ -21,12 +21,20 @@
 //!   it sends afterwards leave later, and the node handles nothing else until it is done.
 //! - With a `capacity`, a write that would make the live files larger fails with
 //!   [`DiskError::Full`] and changes nothing.
+//! - With a `write_bandwidth`, every write costs its length over the bandwidth of the
+//!   calling handler's time, as an fsync costs its latency.
+//! - A file may hold a [`Payload`] instead of bytes (`put_blob`): described content whose
+//!   full length counts against capacity and write time, but which the disk does not hold.
+//!   It is replaced whole, made durable by `fsync` like any file (a crash before that loses
+//!   it, never tears it), and corruption flips real bits in it. `read` materialises its
+//!   bytes; `write` and `truncate` refuse it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::payload::Payload;
 use super::rng::Rng;
 use super::time::duration_to_nanos;
 
@@ -41,11 +49,19 @@ pub struct DiskConfig {
     pub torn_writes: bool,
     /// The unit of a torn write. Default: 512 bytes.
     pub sector_size: u64,
+    /// Bytes per second writes proceed at. Default: unlimited (writes take no time).
+    pub write_bandwidth: Option<u64>,
 }
 
 impl Default for DiskConfig {
     fn default() -> DiskConfig {
-        DiskConfig { capacity: None, fsync_latency: Duration::ZERO, torn_writes: false, sector_size: 512 }
+        DiskConfig {
+            capacity: None,
+            fsync_latency: Duration::ZERO,
+            torn_writes: false,
+            sector_size: 512,
+            write_bandwidth: None,
+        }
     }
 }
 
@@ -68,6 +84,7 @@ impl DiskChange {
             fsync_latency: self.fsync_latency.unwrap_or(config.fsync_latency),
             torn_writes: self.torn_writes.unwrap_or(config.torn_writes),
             sector_size: config.sector_size,
+            write_bandwidth: config.write_bandwidth,
         }
     }
 }
@@ -86,6 +103,9 @@ pub enum DiskError {
         /// Bytes still free.
         available: u64,
     },
+    /// Byte access to a file of described content, or payload access to a file of bytes.
+    #[error("{0} does not hold {1}")]
+    Kind(String, &'static str),
 }
 
 /// Counts of what a disk did, for metrics and tests.
@@ -115,6 +135,9 @@ struct Inode {
     dirty: Vec<(usize, usize)>,
     /// The last write since the last fsync, for torn writes (kept while they are on).
     last_write: Option<(usize, Vec<u8>)>,
+    /// Described content in place of `live` / `durable` bytes.
+    live_blob: Option<Payload>,
+    durable_blob: Option<Payload>,
 }
 
 impl Inode {
@@ -126,7 +149,19 @@ impl Inode {
     }
 
     fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty() || self.live.len() != self.durable.len()
+        !self.dirty.is_empty() || self.live.len() != self.durable.len() || self.live_blob != self.durable_blob
+    }
+
+    /// The live length, bytes or described.
+    fn live_len(&self) -> u64 {
+        self.live_blob.as_ref().map_or(self.live.len() as u64, Payload::len)
+    }
+
+    fn bytes_mut(&mut self, name: &str) -> Result<&mut Self, DiskError> {
+        match self.live_blob {
+            Some(_) => Err(DiskError::Kind(name.to_owned(), "bytes")),
+            None => Ok(self),
+        }
     }
 
     /// Copies the dirty ranges to the durable view. Every byte that differs between the two
@@ -143,6 +178,7 @@ impl Inode {
         }
         self.dirty.clear();
         self.last_write = None;
+        self.durable_blob.clone_from(&self.live_blob);
     }
 }
 
@@ -198,7 +234,7 @@ impl Disk {
 
     /// The length of a live file.
     pub fn len(&self, name: &str) -> Result<u64, DiskError> {
-        Ok(self.inode(name)?.live.len() as u64)
+        Ok(self.inode(name)?.live_len())
     }
 
     /// Whether the disk holds no live files.
@@ -218,9 +254,13 @@ impl Disk {
     pub fn write(&mut self, name: &str, offset: u64, data: &[u8]) -> Result<(), DiskError> {
         let offset = usize::try_from(offset).expect("offset fits in memory");
         let end = offset + data.len();
+        if let Some(&index) = self.live_names.get(name) {
+            self.inodes[index].bytes_mut(name)?;
+        }
         let growth = end.saturating_sub(self.live_names.get(name).map_or(0, |&i| self.inodes[i].live.len()));
         self.reserve(growth as u64)?;
         self.create(name);
+        self.charge_write(data.len() as u64);
         let index = self.live_names[name];
         let inode = &mut self.inodes[index];
         if inode.live.len() < end {
@@ -246,7 +286,15 @@ impl Disk {
 
     /// Reads into `buf` from `offset`; returns how many bytes were read (short at the end).
     pub fn read(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, DiskError> {
-        let live = &self.inode(name)?.live;
+        let inode = self.inode(name)?;
+        if let Some(blob) = &inode.live_blob {
+            let part = blob.slice(offset, buf.len() as u64);
+            for (i, byte) in buf.iter_mut().take(part.len() as usize).enumerate() {
+                *byte = part.byte(i as u64);
+            }
+            return Ok(part.len() as usize);
+        }
+        let live = &inode.live;
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(live.len());
         let n = buf.len().min(live.len() - start);
         buf[..n].copy_from_slice(&live[start..start + n]);
@@ -255,13 +303,37 @@ impl Disk {
 
     /// The whole live content of a file.
     pub fn read_all(&self, name: &str) -> Result<Vec<u8>, DiskError> {
-        Ok(self.inode(name)?.live.clone())
+        let inode = self.inode(name)?;
+        Ok(inode.live_blob.as_ref().map_or_else(|| inode.live.clone(), Payload::bytes))
+    }
+
+    /// Replaces the file `name` (creating it) with described content; durable on `fsync`.
+    pub fn put_blob(&mut self, name: &str, payload: Payload) -> Result<(), DiskError> {
+        let old = self.live_names.get(name).map_or(0, |&i| self.inodes[i].live_len());
+        self.reserve(payload.len().saturating_sub(old))?;
+        self.create(name);
+        self.charge_write(payload.len());
+        self.stats.writes += 1;
+        self.stats.bytes_written += payload.len();
+        self.used = self.used + payload.len() - old;
+        let inode = &mut self.inodes[self.live_names[name]];
+        inode.live.clear();
+        inode.dirty.clear();
+        inode.last_write = None;
+        inode.live_blob = Some(payload);
+        Ok(())
+    }
+
+    /// The described content of `name`, flips included.
+    pub fn get_blob(&self, name: &str) -> Result<Payload, DiskError> {
+        self.inode(name)?.live_blob.clone().ok_or_else(|| DiskError::Kind(name.to_owned(), "described content"))
     }
 
     /// Cuts or zero-extends a file to `len` bytes.
     pub fn truncate(&mut self, name: &str, len: u64) -> Result<(), DiskError> {
         let len = usize::try_from(len).expect("length fits in memory");
         let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
+        self.inodes[index].bytes_mut(name)?;
         let old = self.inodes[index].live.len();
         if len > old {
             self.reserve((len - old) as u64)?;
@@ -297,7 +369,7 @@ impl Disk {
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), DiskError> {
         let index = self.live_names.remove(from).ok_or_else(|| DiskError::NotFound(from.to_owned()))?;
         if let Some(replaced) = self.live_names.insert(to.to_owned(), index) {
-            self.used -= self.inodes[replaced].live.len() as u64;
+            self.used -= self.inodes[replaced].live_len();
         }
         Ok(())
     }
@@ -305,7 +377,7 @@ impl Disk {
     /// Removes a file from the live namespace.
     pub fn remove(&mut self, name: &str) -> Result<(), DiskError> {
         let index = self.live_names.remove(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
-        self.used -= self.inodes[index].live.len() as u64;
+        self.used -= self.inodes[index].live_len();
         Ok(())
     }
 
@@ -340,6 +412,7 @@ impl Disk {
             let inode = &mut self.inodes[index];
             let last_write = inode.last_write.take();
             inode.live.clone_from(&inode.durable);
+            inode.live_blob.clone_from(&inode.durable_blob);
             inode.dirty.clear();
             let Some((offset, data)) = last_write.filter(|_| tear) else { continue };
             let first_sector = offset / sector;
@@ -357,7 +430,7 @@ impl Disk {
         }
         self.live_names = self.durable_names.clone();
         self.collect_garbage();
-        self.used = self.live_names.values().map(|&i| self.inodes[i].live.len() as u64).sum();
+        self.used = self.live_names.values().map(|&i| self.inodes[i].live_len()).sum();
         self.stats.crashes += 1;
         self.stats.torn += u64::from(torn);
         torn
@@ -369,6 +442,18 @@ impl Disk {
     pub fn corrupt(&mut self, name: &str, offset: u64, len: u64, rng: &mut Rng) -> Result<u64, DiskError> {
         let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
         let inode = &mut self.inodes[index];
+        if inode.live_blob.is_some() || inode.durable_blob.is_some() {
+            let end = offset.saturating_add(len);
+            let size = inode.live_blob.iter().chain(&inode.durable_blob).map(Payload::len).max().unwrap_or(0);
+            for position in offset..end.min(size) {
+                let mask = rng.between(1, 255) as u8;
+                for blob in inode.live_blob.iter_mut().chain(inode.durable_blob.iter_mut()) {
+                    blob.flip(position, mask);
+                }
+            }
+            self.stats.corruptions += 1;
+            return Ok(end.min(size).saturating_sub(offset));
+        }
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
         let mut corrupted = 0;
@@ -390,6 +475,13 @@ impl Disk {
     #[cfg(test)]
     fn take_pending_latency(&mut self) -> u64 {
         self.pending_latency.swap(0, Ordering::Relaxed)
+    }
+
+    fn charge_write(&mut self, bytes: u64) {
+        if let Some(per_second) = self.config.write_bandwidth.filter(|b| *b > 0) {
+            let nanos = u64::try_from(u128::from(bytes) * 1_000_000_000 / u128::from(per_second)).unwrap_or(u64::MAX);
+            self.pending_latency.fetch_add(nanos, Ordering::Relaxed);
+        }
     }
 
     fn charge_sync(&mut self) {
@@ -650,6 +742,44 @@ mod tests {
             seen.insert(content.len());
         }
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![4, 12, 16, 18]);
+    }
+
+    #[test]
+    fn described_content_is_durable_on_fsync_and_counts_its_length() {
+        let mut disk = Disk::new(DiskConfig { capacity: Some(10 << 20), ..DiskConfig::default() });
+        let chunk = Payload::new(9, 4 << 20);
+        disk.put_blob("a", chunk.clone()).unwrap();
+        assert_eq!((disk.used(), disk.len("a").unwrap()), (4 << 20, 4 << 20));
+        disk.put_blob("b", Payload::new(10, 4 << 20)).unwrap();
+        assert!(matches!(disk.put_blob("c", Payload::new(11, 4 << 20)), Err(DiskError::Full { .. })));
+        disk.fsync("a").unwrap();
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.get_blob("a").unwrap(), chunk, "synced: survives");
+        assert!(!disk.exists("b"), "never synced: lost");
+        assert_eq!(disk.used(), 4 << 20);
+        let mut head = [0u8; 16];
+        assert_eq!(disk.read("a", 100, &mut head).unwrap(), 16);
+        assert_eq!(head.to_vec(), chunk.slice(100, 16).bytes(), "reads materialise the bytes");
+        assert!(matches!(disk.write("a", 0, b"x"), Err(DiskError::Kind(..))));
+        disk.write("log", 0, b"bytes").unwrap();
+        assert!(matches!(disk.get_blob("log"), Err(DiskError::Kind(..))));
+        disk.remove("a").unwrap();
+        assert_eq!(disk.used(), 5);
+    }
+
+    #[test]
+    fn corruption_flips_real_bits_of_described_content_and_writes_take_time() {
+        let mut disk = Disk::new(DiskConfig { write_bandwidth: Some(100_000_000), ..DiskConfig::default() });
+        disk.put_blob("chunk", Payload::new(1, 1_000_000)).unwrap();
+        assert_eq!(disk.take_pending_latency(), 10_000_000, "1 MB at 100 MB/s takes 10 ms");
+        disk.fsync("chunk").unwrap();
+        assert_eq!(disk.corrupt("chunk", 999_990, 64, &mut rng()).unwrap(), 10, "clipped to the file");
+        let damaged = disk.get_blob("chunk").unwrap();
+        assert!(!damaged.is_pristine());
+        assert_ne!(damaged.digest(), Payload::new(1, 1_000_000).digest());
+        assert_eq!(damaged.slice(0, 999_990).digest(), Payload::new(1, 999_990).digest(), "the rest is intact");
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.get_blob("chunk").unwrap(), damaged, "on the medium: a crash keeps it");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod network;
 pub mod node;
 pub mod observe;
 pub mod partition;
+pub mod payload;
 pub mod queue;
 pub mod rng;
 pub mod time;

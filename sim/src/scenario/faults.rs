@@ -22,7 +22,8 @@
 //!
 //! Other kinds: `heal = true`; `restart = T`; `pause = T` with optional `resume_after`;
 //! `resume = T`; `clock = { node = T, step = "-500ms" }` or `{ node = T, drift_ppm = 200 }`;
-//! `disk = { node = T, corrupt = { file = "log", offset = 0, len = 64 } }` or
+//! `disk = { node = T, corrupt = { file = "log", offset = 0, len = 64 } }` (a `file` ending in
+//! `*` hits one of the files that start with what precedes it, drawn per seed) or
 //! `{ node = T, fsync_latency = "50ms", capacity = 4096, torn_writes = true }` (any of the
 //! three; capacity may be "unlimited"); `network = { loss = 0.3, ... }` (any `[network]` field)
 //! with optional `restore_after`. Node faults hit servers only (indices `0..nodes`).

@@ -63,7 +63,7 @@ pub use realized::realized_toml;
 pub use swarm::{
     SwarmClock, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec, MAX_SWARM_FAULTS,
 };
-pub use text::{duration, line_column, DurationRange, Rate};
+pub use text::{duration, line_column, Bytes, DurationRange, Rate};
 pub use workload::{KeyDistribution, WorkloadSpec};
 
 use crate::kernel::disk::DiskConfig;
@@ -125,9 +125,12 @@ pub struct DiskSpec {
     /// A crash leaves torn last writes. Default: false.
     #[serde(default)]
     pub torn_writes: bool,
-    /// Bytes each disk holds. Default: unlimited.
+    /// Bytes each disk holds (`4096`, `"10GiB"`). Default: unlimited.
     #[serde(default)]
-    pub capacity: Option<u64>,
+    pub capacity: Option<Bytes>,
+    /// Bytes per second each disk writes (`"200MB"`). Default: unlimited.
+    #[serde(default)]
+    pub write_bandwidth: Option<Bytes>,
     /// Sector size for torn writes. Default: 512.
     #[serde(default)]
     pub sector_size: Option<u64>,
@@ -141,7 +144,8 @@ impl DiskSpec {
     pub fn config(&self) -> DiskConfig {
         let default = DiskConfig::default();
         DiskConfig {
-            capacity: self.capacity,
+            capacity: self.capacity.map(|b| b.0),
+            write_bandwidth: self.write_bandwidth.map(|b| b.0),
             fsync_latency: self.fsync_latency.unwrap_or(default.fsync_latency),
             torn_writes: self.torn_writes,
             sector_size: self.sector_size.unwrap_or(default.sector_size),

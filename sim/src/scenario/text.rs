@@ -1,5 +1,6 @@
 //! The text forms scenario values are written in: durations (`"150ms"`), signed durations
-//! (`"-500ms"`), rates (`"200/s"`, `"1/10s"`) and ranges (`"150ms..300ms"`, `"0.1..0.5"`).
+//! (`"-500ms"`), rates (`"200/s"`, `"1/10s"`), ranges (`"150ms..300ms"`, `"0.1..0.5"`) and
+//! byte sizes (`"64KiB"`, `"100 MB"`, or a plain integer).
 
 use std::fmt;
 use std::time::Duration;
@@ -100,6 +101,49 @@ pub mod duration {
                 None => serializer.serialize_none(),
             }
         }
+    }
+}
+
+/// A number of bytes, written as an integer or with a unit (`"64KiB"`, `"3MB"`, `"1 GiB"`;
+/// KB is 1000 bytes, KiB 1024).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    /// Parses a byte size; the error says what was expected.
+    pub fn parse(text: &str) -> Result<Bytes, String> {
+        text.trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|size| Bytes(size.as_u64()))
+            .map_err(|_| format!("expected a size like \"64KiB\" or \"3MB\", got {text:?}"))
+    }
+}
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", bytesize::ByteSize(self.0).display().iec())
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(u64),
+            Text(String),
+        }
+        match Written::deserialize(deserializer) {
+            Ok(Written::Number(n)) => Ok(Bytes(n)),
+            Ok(Written::Text(text)) => Bytes::parse(&text).map_err(serde::de::Error::custom),
+            Err(_) => Err(serde::de::Error::custom("expected a size: a number of bytes or a string like \"64KiB\"")),
+        }
+    }
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
     }
 }
 

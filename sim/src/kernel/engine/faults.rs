@@ -139,13 +139,25 @@ impl<M: Message> Sim<M> {
             }
             Fault::Corrupt { file, offset, len, .. } => {
                 let mut disk = self.world.disks[node.index()].lock();
-                if !disk.exists(file) {
-                    skipped(format!("{node} has no file {file:?}"))
-                } else if !self.budget.allow(node) {
-                    skipped(format!("damage budget spent: {node}'s disk may not be damaged"))
-                } else {
-                    disk.corrupt(file, *offset, *len, effects).expect("file exists");
-                    FaultOutcome::Applied
+                // `prefix*` names one of the files whose names start with `prefix`, drawn
+                // from the effects stream (a chunk a scenario cannot name in advance).
+                let chosen = match file.strip_suffix('*') {
+                    Some(prefix) => {
+                        let matching: Vec<String> = disk.list().into_iter().filter(|n| n.starts_with(prefix)).collect();
+                        (!matching.is_empty())
+                            .then(|| matching[effects.between(0, matching.len() as u64 - 1) as usize].clone())
+                    }
+                    None => disk.exists(file).then(|| file.clone()),
+                };
+                match chosen {
+                    None => skipped(format!("{node} has no file {file:?}")),
+                    Some(_) if !self.budget.allow(node) => {
+                        skipped(format!("damage budget spent: {node}'s disk may not be damaged"))
+                    }
+                    Some(name) => {
+                        disk.corrupt(&name, *offset, *len, effects).expect("file exists");
+                        FaultOutcome::Applied
+                    }
                 }
             }
             Fault::Disk { change, .. } => {

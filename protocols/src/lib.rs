@@ -17,4 +17,6 @@ systems! {
     kademlia => Kademlia,
     /// A Dynamo-style leaderless store (and Dynago as its code is).
     dynamo => Dynamo,
+    /// A chunked, replicated storage collective (and collective as its code is).
+    collective => Collective,
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::text::duration;
+use super::text::{duration, Bytes};
 use crate::kernel::dist::{Distribution, InvalidDistribution};
 use crate::kernel::ids::NodeId;
 use crate::kernel::network::{LinkModel, NetworkModel};
@@ -28,9 +28,9 @@ pub struct NetworkSpec {
     /// Deliver in send order on every link. Default: false.
     #[serde(default)]
     pub fifo: bool,
-    /// Link bandwidth in bytes per second. Default: unlimited.
+    /// Link bandwidth in bytes per second (`1000000`, `"125MB"`). Default: unlimited.
     #[serde(default)]
-    pub bandwidth: Option<u64>,
+    pub bandwidth: Option<Bytes>,
     /// Overrides for directed links, `[[network.links]]`; fields not given are the default's.
     #[serde(default)]
     pub links: Vec<LinkOverride>,
@@ -81,7 +81,7 @@ pub struct LinkChange {
     pub fifo: Option<bool>,
     /// New bandwidth, bytes per second.
     #[serde(default)]
-    pub bandwidth: Option<u64>,
+    pub bandwidth: Option<Bytes>,
 }
 
 impl LinkChange {
@@ -92,7 +92,7 @@ impl LinkChange {
             loss: self.loss.unwrap_or(base.loss),
             duplicate: self.duplicate.unwrap_or(base.duplicate),
             fifo: self.fifo.unwrap_or(base.fifo),
-            bandwidth: self.bandwidth.or(base.bandwidth),
+            bandwidth: self.bandwidth.map(|b| b.0).or(base.bandwidth),
         }
     }
 }
@@ -149,7 +149,7 @@ impl NetworkSpec {
             loss: self.loss,
             duplicate: self.duplicate,
             fifo: self.fifo,
-            bandwidth: self.bandwidth,
+            bandwidth: self.bandwidth.map(|b| b.0),
         }
     }
 

@@ -1,0 +1,316 @@
+//! The collective's checks, read from the client history, the facts the nodes state, and
+//! the disks at the end.
+//!
+//! - `collective.acknowledged_files_intact`: a read returns exactly the content of a put
+//!   (never bytes no put wrote), and a file whose put was acknowledged reads back as that
+//!   content whenever it is read after the acknowledgement with no other write to its path
+//!   under way, and in the audit at the end — as long as no more than RF − 1 storage nodes
+//!   were lost for good or had their disks damaged.
+//! - `collective.replication_restored` (durable): `restore_within` after the last node
+//!   lost for good went down (or at the end), every chunk a file refers to is held by
+//!   `replication` nodes that are not lost.
+//! - `collective.no_orphans` (durable): at the end, no node's disk holds a chunk its
+//!   owner's files do not refer to.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use sim::harness::system::Check;
+use sim::kernel::workload::OpRecord;
+use sim::report::{Cell, Table};
+use sim::kernel::history::Value;
+use sim::kernel::observe::Observations;
+use sim::{Fault, FaultOutcome, NodeId, Outcome, Sim, Status, Time};
+
+use super::config::Mode;
+use super::msg::{ChunkId, Msg, Path};
+use super::Shared;
+
+/// What nodes state for the checks.
+#[derive(Clone, Debug)]
+pub enum CollectiveFact {
+    /// A storage node stored a chunk (and synced it, in durable mode).
+    Holds { chunk: ChunkId },
+    /// A storage node deleted a chunk.
+    Drops { chunk: ChunkId },
+    /// A storage node started holding exactly these (what its disk kept).
+    Inventory { chunks: Vec<ChunkId> },
+    /// A coordinator started with these files (reloaded; none if in memory only).
+    Loaded { files: Vec<(Path, Vec<ChunkId>)> },
+    /// A coordinator's entry of a path changed (`None`: removed).
+    File { path: Path, chunks: Option<Vec<ChunkId>> },
+}
+
+/// Every check of a run.
+pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
+    let config = &shared.config;
+    let storage: Vec<NodeId> = shared.storage.iter().flatten().copied().collect();
+    let mut lost = BTreeMap::new();
+    let mut damaged = BTreeSet::new();
+    for record in sim.fault_log() {
+        let Some(node) = record.fault.node().filter(|n| storage.contains(n)) else { continue };
+        match (&record.fault, &record.outcome) {
+            (Fault::Crash(_), FaultOutcome::Applied) => {
+                lost.insert(node, record.time);
+            }
+            (Fault::Corrupt { .. }, FaultOutcome::Applied) => {
+                damaged.insert(node);
+            }
+            _ => {}
+        }
+    }
+    // Lost for good: down at the end.
+    lost.retain(|node, _| sim.status(*node) == Status::Down);
+    let harmed = lost.keys().chain(&damaged).collect::<BTreeSet<_>>().len();
+    let within_budget = harmed < config.replication as usize;
+    let mut checks =
+        vec![acknowledged_files_intact(shared, sim.operations(), within_budget.then_some(shared.audit_at), harmed)];
+    if config.mode == Mode::Durable {
+        let last_loss = lost.values().max().copied();
+        let at = last_loss.map_or(sim.now(), |t| t + config.restore_within);
+        let facts = sim.observations();
+        checks.push(if at > sim.now() {
+            Check::fail(
+                "collective.replication_restored",
+                format!("the run ended at {} before the bound {at} (last loss + restore_within)", sim.now()),
+            )
+        } else if !within_budget {
+            Check::pass("collective.replication_restored")
+        } else {
+            let gone: BTreeSet<NodeId> = lost.keys().copied().collect();
+            replication_restored(facts, at, &gone, config.replication as usize)
+        });
+        let held: Vec<(NodeId, Vec<ChunkId>)> = storage
+            .iter()
+            .filter(|n| sim.status(**n) == Status::Up)
+            .map(|n| (*n, sim.disk(*n).list().iter().filter_map(|name| ChunkId::parse(name)).collect()))
+            .collect();
+        let coordinators_up = (0..shared.members).all(|m| sim.status(NodeId(m)) == Status::Up);
+        checks.push(if coordinators_up {
+            no_orphans(&files_at(facts, sim.now()), &held)
+        } else {
+            Check::fail("collective.no_orphans", "a coordinator is down at the end: what its files refer to is unknown")
+        });
+    }
+    checks
+}
+
+/// Per path, the writes that may have taken effect: (invoked, acknowledged at, value).
+type Writes = Vec<(Time, Option<Time>, Value)>;
+
+/// `collective.acknowledged_files_intact`. `audit_from` is when the audit starts, `None`
+/// when more than RF − 1 nodes were harmed (`harmed`): then a read that fails or returns an
+/// older file is excused, but content no put wrote never is.
+pub fn acknowledged_files_intact(
+    shared: &Shared,
+    operations: &[OpRecord],
+    audit_from: Option<Time>,
+    harmed: usize,
+) -> Check {
+    let name = "collective.acknowledged_files_intact";
+    let mut writes: BTreeMap<u64, Writes> = BTreeMap::new();
+    for record in operations.iter().filter(|r| matches!(r.op.f.as_str(), "put" | "delete")) {
+        let Some(invoked) = record.invoked else { continue };
+        let acked = match &record.completed {
+            Some((_, Outcome::Fail)) => continue,
+            Some((at, Outcome::Ok(_))) => Some(*at),
+            _ => None,
+        };
+        let value = if record.op.f == "put" { record.op.value.clone() } else { Value::Nil };
+        writes.entry(record.op.key).or_default().push((invoked, acked, value));
+    }
+    let show = |v: &Value| match v {
+        Value::Nil => "no file".to_string(),
+        Value::Int(id) => format!("put #{id} ({} bytes)", shared.size_of(*id as u64)),
+        other => format!("{other}"),
+    };
+    for read in operations.iter().filter(|r| r.op.f == "get") {
+        let (Some(invoked), Some((returned, outcome))) = (read.invoked, &read.completed) else { continue };
+        let path = shared.path_name(read.op.key);
+        if let Outcome::Ok(Value::Str(bad)) = outcome {
+            return Check::fail(name, format!("a get of {path} ({invoked}..{returned}) read content no put wrote: {bad}"));
+        }
+        let Some(audit_from) = audit_from else { continue };
+        let empty = Vec::new();
+        let candidates = writes.get(&read.op.key).unwrap_or(&empty);
+        // The last write acknowledged before the read began...
+        let Some(at) = candidates.iter().filter(|w| w.1.is_some_and(|at| at < invoked)).map(|w| w.1).max().flatten()
+        else {
+            continue;
+        };
+        let last = candidates.iter().find(|w| w.1 == Some(at)).expect("the maximum is one of them");
+        // ...and no other write that may take effect after it, before the read ends.
+        let raced = candidates.iter().any(|w| w.0 < *returned && w.1.is_none_or(|t| t > at));
+        if raced {
+            continue;
+        }
+        let acked = last.1.expect("acknowledged");
+        match outcome {
+            Outcome::Ok(value) if *value != last.2 => {
+                return Check::fail(
+                    name,
+                    format!(
+                        "{} of {path} was acknowledged at {acked}, but a get ({invoked}..{returned}) read {}",
+                        show(&last.2),
+                        show(value)
+                    ),
+                );
+            }
+            Outcome::Fail | Outcome::Info if invoked >= audit_from => {
+                return Check::fail(
+                    name,
+                    format!(
+                        "{} of {path} was acknowledged at {acked}, but the audit read at {invoked} failed ({harmed} nodes harmed)",
+                        show(&last.2)
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    Check::pass(name)
+}
+
+/// The coordinators' files at `at`, replayed from their facts: owner -> path -> chunks.
+pub fn files_at(facts: &Observations, at: Time) -> BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>> {
+    let mut files: BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>> = BTreeMap::new();
+    for fact in facts.facts::<CollectiveFact>().take_while(|f| f.time <= at) {
+        match fact.what {
+            CollectiveFact::Loaded { files: loaded } => {
+                files.insert(fact.node.0, loaded.iter().cloned().collect());
+            }
+            CollectiveFact::File { path, chunks: Some(chunks) } => {
+                files.entry(fact.node.0).or_default().insert(*path, chunks.clone());
+            }
+            CollectiveFact::File { path, chunks: None } => {
+                files.entry(fact.node.0).or_default().remove(path);
+            }
+            _ => {}
+        }
+    }
+    files
+}
+
+/// The storage nodes' chunks at `at`, replayed from their facts.
+fn held_at(facts: &Observations, at: Time) -> BTreeMap<NodeId, BTreeSet<ChunkId>> {
+    let mut held: BTreeMap<NodeId, BTreeSet<ChunkId>> = BTreeMap::new();
+    for fact in facts.facts::<CollectiveFact>().take_while(|f| f.time <= at) {
+        match fact.what {
+            CollectiveFact::Inventory { chunks } => {
+                held.insert(fact.node, chunks.iter().copied().collect());
+            }
+            CollectiveFact::Holds { chunk } => {
+                held.entry(fact.node).or_default().insert(*chunk);
+            }
+            CollectiveFact::Drops { chunk } => {
+                held.entry(fact.node).or_default().remove(chunk);
+            }
+            _ => {}
+        }
+    }
+    held
+}
+
+/// `collective.replication_restored` at `at`: every referenced chunk has `replication`
+/// holders outside `gone`.
+pub fn replication_restored(facts: &Observations, at: Time, gone: &BTreeSet<NodeId>, replication: usize) -> Check {
+    let name = "collective.replication_restored";
+    let files = files_at(facts, at);
+    let held = held_at(facts, at);
+    let mut copies: BTreeMap<ChunkId, usize> = BTreeMap::new();
+    for (node, chunks) in &held {
+        if !gone.contains(node) {
+            for chunk in chunks {
+                *copies.entry(*chunk).or_default() += 1;
+            }
+        }
+    }
+    for chunks in files.values().flat_map(BTreeMap::values) {
+        for chunk in chunks {
+            let n = copies.get(chunk).copied().unwrap_or(0);
+            if n < replication {
+                return Check::fail(
+                    name,
+                    format!("at {at}, chunk {chunk} has {n} of {replication} replicas on nodes not lost"),
+                );
+            }
+        }
+    }
+    Check::pass(name)
+}
+
+/// `collective.no_orphans`: every chunk on a disk is referred to by its owner's files.
+pub fn no_orphans(files: &BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>>, held: &[(NodeId, Vec<ChunkId>)]) -> Check {
+    let name = "collective.no_orphans";
+    let empty = BTreeMap::new();
+    for (node, chunks) in held {
+        for chunk in chunks {
+            let owner = files.get(&chunk.owner).unwrap_or(&empty);
+            if !owner.get(&chunk.path).is_some_and(|c| c.contains(chunk)) {
+                return Check::fail(name, format!("{node} holds chunk {chunk}, which no file of member {} refers to", chunk.owner));
+            }
+        }
+    }
+    Check::pass(name)
+}
+
+/// Write and read throughput in simulated time by file size, as the real system's notes
+/// report it: each acknowledged put's and each whole-file get's size over its latency, the
+/// median per size class.
+pub struct Throughput {
+    /// Per class: puts, their median MB/s in thousandths, gets, theirs.
+    rows: Vec<(&'static str, [u64; 4])>,
+}
+
+/// The size classes: the real system's chunk-size boundaries.
+const CLASSES: [(&str, u64); 3] =
+    [("small (< 1 MiB)", 1 << 20), ("medium (1-100 MiB)", 100 << 20), ("large (> 100 MiB)", u64::MAX)];
+
+impl Throughput {
+    /// From the history: acknowledged puts, and gets that read a whole file back.
+    pub fn measure(shared: &Shared, operations: &[OpRecord]) -> Throughput {
+        let mut rates: [[Vec<u64>; 2]; 3] = Default::default();
+        for record in operations {
+            let (Some(invoked), Some((done, Outcome::Ok(value)))) = (record.invoked, &record.completed) else {
+                continue;
+            };
+            let (id, side) = match (record.op.f.as_str(), value, &record.op.value) {
+                ("put", _, Value::Int(id)) => (*id as u64, 0),
+                ("get", Value::Int(id), _) => (*id as u64, 1),
+                _ => continue,
+            };
+            let size = shared.size_of(id);
+            let class = CLASSES.iter().position(|(_, max)| size < *max).expect("the last class is unbounded");
+            let nanos = done.saturating_since(invoked).as_nanos().max(1);
+            rates[class][side].push((u128::from(size) * 1_000_000 / nanos) as u64);
+        }
+        let median = |v: &mut Vec<u64>| {
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(0)
+        };
+        let rows = CLASSES
+            .iter()
+            .zip(rates.iter_mut())
+            .map(|((label, _), [puts, gets])| {
+                (*label, [puts.len() as u64, median(puts), gets.len() as u64, median(gets)])
+            })
+            .collect();
+        Throughput { rows }
+    }
+
+    /// The table: operations and median MB/s (10^6 bytes a second).
+    pub fn table(&self) -> Table {
+        Table {
+            title: "Throughput by file size (simulated time, median per operation)".into(),
+            columns: ["files", "puts", "write MB/s", "gets", "read MB/s"].map(String::from).to_vec(),
+            rows: self
+                .rows
+                .iter()
+                .map(|(label, [puts, write, gets, read])| {
+                    let rate = |n: u64, r: u64| if n == 0 { Cell::Empty } else { Cell::Float(r as f64 / 1000.0) };
+                    vec![Cell::Text((*label).into()), Cell::Int(*puts), rate(*puts, *write), Cell::Int(*gets), rate(*gets, *read)]
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! A storage collective: chunked, replicated files across members, in two modes.
+//!
+//! After ColeGreenlee/collective at 317ed19 (before its federation rewrite). Members
+//! (alice, bob, ...) each run a coordinator; storage nodes register with their member's
+//! coordinator; coordinators peer, share their node lists and heartbeat each other. A client
+//! puts a whole file to its member's coordinator, which cuts it into chunks (by file size),
+//! places replica i of chunk c on healthy node (c + i) mod n, and keeps the file entries and
+//! chunk allocations.
+//!
+//! - `mode = "collective"` is the code as it is: RF 2, replicas written one after the
+//!   other with 10 s timeouts, a chunk stored when one replica is (a chunk with none is left
+//!   out and the put still succeeds), metadata in the coordinator's memory only, reads from
+//!   the first healthy replica without checksums, nodes re-registered from their
+//!   heartbeats.
+//! - `mode = "durable"` (the default) is the design it reaches for: metadata in redb on the
+//!   coordinator's disk, a put acknowledged only when every chunk has its replicas (or the
+//!   scenario's write quorum), checksums verified on read with failover, re-replication of
+//!   the chunks of lost nodes, and removal of chunks no file refers to.
+//!
+//! File content is described, not held ([`sim::Payload`]): a put of id `v` writes the
+//! first `size(v)` bytes of stream `v`, every chunk is a slice of it, and corruption flips
+//! real bits the checksum sees. The checks (`check.rs`) judge reads by content.
+
+mod check;
+mod client;
+mod config;
+mod coordinator;
+mod meta;
+mod msg;
+mod node;
+
+pub use check::{CollectiveFact, Throughput};
+pub use config::{Bug, Config, Mode, Sizes};
+pub use msg::{Answer, ChunkId, Msg, Path, Timer};
+
+use std::rc::Rc;
+
+use sim::check::{check_named, ModelName};
+use sim::harness::system::{Check, Consistency, Slot, System};
+use sim::kernel::workload::{Arg, OperationSpec};
+use sim::report::Table;
+use sim::scenario::Scenario;
+use sim::kernel::history::Value;
+use sim::{Node, NodeId, Payload, Seed, Sim, Time};
+
+/// What every node of a run shares: the settings and who is who.
+pub struct Shared {
+    config: Config,
+    sizes: Sizes,
+    seed: Seed,
+    /// Member m's coordinator is server m.
+    members: u32,
+    /// Each member's storage nodes.
+    storage: Vec<Vec<NodeId>>,
+    /// Clients stop taking operations and read back what they wrote from here on.
+    audit_at: Time,
+}
+
+impl Shared {
+    fn new(config: Config, seed: Seed, duration: std::time::Duration) -> Shared {
+        let members = config.members.len() as u32;
+        let mut next = members;
+        let storage = config
+            .members
+            .iter()
+            .map(|&n| {
+                let nodes = (next..next + n).map(NodeId).collect();
+                next += n;
+                nodes
+            })
+            .collect();
+        let audit_at = Time::ZERO + duration.saturating_sub(config.audit);
+        Shared { sizes: config.sizes(), config, seed, members, storage, audit_at }
+    }
+
+    /// Member `m`'s coordinator.
+    fn coordinator(&self, member: u32) -> NodeId {
+        NodeId(member)
+    }
+
+    /// The member whose namespace `path` is in (and whose coordinator keeps its entry).
+    fn owner(&self, path: Path) -> u32 {
+        (path % u64::from(self.members)) as u32
+    }
+
+    /// The member server `id` belongs to.
+    fn member_of(&self, id: NodeId) -> u32 {
+        if id.0 < self.members {
+            return id.0;
+        }
+        self.storage.iter().position(|nodes| nodes.contains(&id)).expect("a server") as u32
+    }
+
+    /// The size of the file put with value `id`: drawn from the seed, so every node knows it.
+    pub fn size_of(&self, id: u64) -> u64 {
+        self.sizes.draw(self.seed.stream("collective-size", id).unit())
+    }
+
+    /// The content put with value `id`.
+    pub fn content(&self, id: u64) -> Payload {
+        Payload::new(id, self.size_of(id))
+    }
+
+    /// The value a read of `parts` returns: the put whose content it is exactly, else a
+    /// mark no put wrote (`bad:` and what was read).
+    pub fn identify(&self, parts: &[Payload]) -> Value {
+        let whole = Payload::join(parts);
+        match whole {
+            Some(p) if p.offset() == 0 && p.is_pristine() && p.len() == self.size_of(p.seed()) => {
+                Value::Int(p.seed() as i64)
+            }
+            _ => {
+                let bytes: u64 = parts.iter().map(Payload::len).sum();
+                let flipped = parts.iter().filter(|p| !p.is_pristine()).count();
+                Value::Str(format!("bad:{} chunks,{bytes} bytes,{flipped} corrupt", parts.len()))
+            }
+        }
+    }
+
+    /// The text of a path.
+    pub fn path_name(&self, path: Path) -> String {
+        format!("/m{}/d{}/f{path}", self.owner(path), path % u64::from(self.config.dirs))
+    }
+}
+
+/// The storage collective as a system scenarios can name.
+pub struct Collective;
+
+impl System for Collective {
+    type Msg = Msg;
+    type Settings = Config;
+    type Setup = Rc<Shared>;
+
+    const NAME: &'static str = "collective";
+    const ABOUT: &'static str = "chunked, replicated file storage across members (mode collective: its code at \
+                                 317ed19; mode durable: persisted metadata, write quorums, checksums, re-replication, GC)";
+    const OPERATIONS: &'static [OperationSpec] = &[
+        OperationSpec { name: "put", arg: Arg::Unique, weight: 0.35 },
+        OperationSpec { name: "get", arg: Arg::None, weight: 0.45 },
+        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
+        OperationSpec { name: "mkdir", arg: Arg::None, weight: 0.05 },
+        OperationSpec { name: "list", arg: Arg::None, weight: 0.1 },
+    ];
+    const ROLES: &'static [&'static str] = &["coordinator", "storage"];
+    const CONSISTENCY: Option<Consistency> = Some(Consistency {
+        name: "linearizable",
+        // A register per path: put, get and delete; mkdir and list are not about one path.
+        judge: |ops, budget| {
+            let files: Vec<_> = ops.iter().filter(|op| !matches!(op.f.as_str(), "mkdir" | "list")).cloned().collect();
+            check_named(ModelName::KeyValue, &Value::Nil, false, &files, budget)
+        },
+        promised: true,
+    });
+
+    fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
+        scenario.settings.validate(scenario.nodes, scenario.duration)
+    }
+
+    fn setup(scenario: &Scenario<Config>, seed: Seed) -> Rc<Shared> {
+        Rc::new(Shared::new(scenario.settings.clone(), seed, scenario.duration))
+    }
+
+    fn node(shared: &Rc<Shared>, slot: Slot, id: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        match slot {
+            Slot::Server(i) if i < shared.members => Box::new(coordinator::Coordinator::new(shared.clone(), i)),
+            Slot::Server(_) => Box::new(node::StorageNode::new(shared.clone(), id)),
+            Slot::Client(_) | Slot::Other(_) => Box::new(client::Client::new(shared.clone())),
+        }
+    }
+
+    fn check(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
+        check::all(shared, sim)
+    }
+
+    fn tables(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
+        vec![Throughput::measure(shared, sim.operations()).table()]
+    }
+}

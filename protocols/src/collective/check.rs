@@ -4,7 +4,8 @@
 //! - `collective.acknowledged_files_intact`: a read returns exactly the content of a put
 //!   (never bytes no put wrote), and a file whose put was acknowledged reads back as that
 //!   content whenever it is read after the acknowledgement with no other write to its path
-//!   under way, and in the audit at the end — as long as no more than RF − 1 storage nodes
+//!   that could be ordered after it (one not acknowledged before it began), and in the
+//!   audit at the end — as long as no more than RF − 1 storage nodes
 //!   were lost for good or had their disks damaged.
 //! - `collective.replication_restored` (durable): `restore_within` after the last node
 //!   lost for good went down (or at the end), every chunk a file refers to is held by
@@ -139,8 +140,9 @@ pub fn acknowledged_files_intact(
             continue;
         };
         let last = candidates.iter().find(|w| w.1 == Some(at)).expect("the maximum is one of them");
-        // ...and no other write that may take effect after it, before the read ends.
-        let raced = candidates.iter().any(|w| w.0 < *returned && w.1.is_none_or(|t| t > at));
+        // ...and no other write that may take effect after it, before the read ends: every
+        // other write invoked before the read returned was acknowledged before it began.
+        let raced = candidates.iter().any(|w| !std::ptr::eq(w, last) && w.0 < *returned && w.1.is_none_or(|t| t >= last.0));
         if raced {
             continue;
         }

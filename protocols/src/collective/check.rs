@@ -269,13 +269,17 @@ const CLASSES: [(&str, u64); 3] =
     [("small (< 1 MiB)", 1 << 20), ("medium (1-100 MiB)", 100 << 20), ("large (> 100 MiB)", u64::MAX)];
 
 impl Throughput {
-    /// From the history: acknowledged puts, and gets that read a whole file back.
+    /// From the history: acknowledged puts, and gets that read a whole file back, before
+    /// the audit (which reads every path at once).
     pub fn measure(shared: &Shared, operations: &[OpRecord]) -> Throughput {
         let mut rates: [[Vec<u64>; 2]; 3] = Default::default();
         for record in operations {
             let (Some(invoked), Some((done, Outcome::Ok(value)))) = (record.invoked, &record.completed) else {
                 continue;
             };
+            if invoked >= shared.audit_at {
+                continue;
+            }
             let (id, side) = match (record.op.f.as_str(), value, &record.op.value) {
                 ("put", _, Value::Int(id)) => (*id as u64, 0),
                 ("get", Value::Int(id), _) => (*id as u64, 1),

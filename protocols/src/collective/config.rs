@@ -31,10 +31,11 @@ pub struct Config {
     /// One chunk size for every file. Default: by file size, as the real system cuts them
     /// (64 KiB under 1 MiB, 4 MiB over 100 MiB, else 1 MiB).
     pub chunk_size: Option<Bytes>,
-    /// File sizes: `"3MB"` (every file), or `"64KiB..16MiB"` (log-uniform: as many files
-    /// between 64 and 128 KiB as between 8 and 16 MiB). Drawn per put from the seed, so
-    /// every node knows a file's size from its id. Default: "64KiB..8MiB".
-    pub file_size: String,
+    /// File sizes: `"3MB"` (every file), `"64KiB..16MiB"` (log-uniform: as many files
+    /// between 64 and 128 KiB as between 8 and 16 MiB), or a list of these, one picked at
+    /// random per file (`["3MB", "1GB"]`). Drawn per put from the seed, so every node knows
+    /// a file's size from its id. Default: "64KiB..8MiB".
+    pub file_size: FileSize,
     /// Directories in each member's namespace (key k is `/m{k % members}/d{k % dirs}/f{k}`).
     /// Default: 4.
     pub dirs: u32,
@@ -98,7 +99,7 @@ impl Default for Config {
             replication: 2,
             write_quorum: None,
             chunk_size: None,
-            file_size: "64KiB..8MiB".into(),
+            file_size: FileSize::One("64KiB..8MiB".into()),
             dirs: 4,
             parallel_chunks: 4,
             store_timeout: secs(10),
@@ -143,6 +144,16 @@ pub enum Bug {
     /// 6bc05bd: reassembly gave every chunk index 0, so a file of several chunks reads back
     /// empty, reported as success.
     ReassemblyIndexZero,
+}
+
+/// `file_size` as written: one size or range, or a list of them.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum FileSize {
+    /// One size or range.
+    One(String),
+    /// One of these, picked per file.
+    Choice(Vec<String>),
 }
 
 /// File sizes to draw from: `[min, max]`, log-uniform.
@@ -198,9 +209,14 @@ impl Config {
         }
     }
 
-    /// The file sizes (validated).
-    pub fn sizes(&self) -> Sizes {
-        Sizes::parse(&self.file_size).expect("validated")
+    /// The file sizes: one is picked per file, then a size drawn from it.
+    pub fn sizes(&self) -> Result<Vec<Sizes>, String> {
+        let texts = match &self.file_size {
+            FileSize::One(text) => std::slice::from_ref(text),
+            FileSize::Choice(texts) if texts.is_empty() => return Err("file_size lists no sizes".into()),
+            FileSize::Choice(texts) => texts.as_slice(),
+        };
+        texts.iter().map(|t| Sizes::parse(t)).collect()
     }
 
     /// Whether `bug` is planted.
@@ -248,7 +264,7 @@ impl Config {
         if self.chunk_size.is_some_and(|c| c.0 == 0) {
             return Err(("chunk_size", "chunk_size must be more than zero".into()));
         }
-        Sizes::parse(&self.file_size).map_err(|e| ("file_size", e))?;
+        self.sizes().map_err(|e| ("file_size", e))?;
         if self.dirs == 0 {
             return Err(("dirs", "dirs must be at least 1".into()));
         }

@@ -30,7 +30,7 @@ mod msg;
 mod node;
 
 pub use check::{CollectiveFact, Throughput};
-pub use config::{Bug, Config, Mode, Sizes};
+pub use config::{Bug, Config, FileSize, Mode, Sizes};
 pub use msg::{Answer, ChunkId, Msg, Path, Timer};
 
 use std::rc::Rc;
@@ -46,7 +46,7 @@ use sim::{Node, NodeId, Payload, Seed, Sim, Time};
 /// What every node of a run shares: the settings and who is who.
 pub struct Shared {
     config: Config,
-    sizes: Sizes,
+    sizes: Vec<Sizes>,
     seed: Seed,
     /// Member m's coordinator is server m.
     members: u32,
@@ -70,7 +70,7 @@ impl Shared {
             })
             .collect();
         let audit_at = Time::ZERO + duration.saturating_sub(config.audit);
-        Shared { sizes: config.sizes(), config, seed, members, storage, audit_at }
+        Shared { sizes: config.sizes().expect("validated"), config, seed, members, storage, audit_at }
     }
 
     /// Member `m`'s coordinator.
@@ -93,7 +93,9 @@ impl Shared {
 
     /// The size of the file put with value `id`: drawn from the seed, so every node knows it.
     pub fn size_of(&self, id: u64) -> u64 {
-        self.sizes.draw(self.seed.stream("collective-size", id).unit())
+        let mut rng = self.seed.stream("collective-size", id);
+        let sizes = &self.sizes[rng.below(self.sizes.len() as u64) as usize];
+        sizes.draw(rng.unit())
     }
 
     /// The content put with value `id`.

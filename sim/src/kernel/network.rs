@@ -11,6 +11,14 @@
 //!   later one waits, as on a TCP connection); equal arrival times keep send order.
 //! - A link with a bandwidth serialises messages: each occupies the link for
 //!   `wire_size / bandwidth`, and a message waits for the ones sent before it.
+//! - With a node bandwidth, every node's interface is shared by all its flows: a message
+//!   leaves once the sender's interface has sent what was queued before it (and its link
+//!   allows), and arrives no sooner than the receiver's interface has taken in what is due
+//!   before it plus its own transmission time. Arrival slots are taken in send order, an
+//!   approximation of a switch's output queue that needs no rescheduling. A message that
+//!   fits in one packet (`PACKET` bytes) interleaves with the bulk transfers, as packets
+//!   of different flows do on a real interface: it takes its own transmission time and
+//!   waits for no queue (a heartbeat is not stuck behind a 1 GiB upload).
 //! - A duplicate is an independent second delivery of the same message.
 //!
 //! A message kind with a latency of its own (`set_kind_latency`) draws its delay from that
@@ -116,6 +124,10 @@ pub struct NetworkModel {
     links: DetHashMap<(NodeId, NodeId), LinkState>,
     /// Latency per message kind (an index into `Message::KINDS`), where one is set.
     by_kind: Vec<Option<Distribution>>,
+    /// Bytes per second of every node's interface, if limited.
+    node_bandwidth: Option<u64>,
+    /// Per node: when its interface is free to send, and to receive.
+    interfaces: Vec<(u64, u64)>,
     pub(crate) stats: NetworkStats,
 }
 
@@ -162,6 +174,12 @@ impl NetworkModel {
     pub fn set_class_link(&mut self, from: u16, to: u16, model: LinkModel) {
         let index = self.add_override(model);
         self.per_class.insert((from, to), index);
+    }
+
+    /// Limits every node's interface to `bytes_per_second`, shared by its flows (`None`:
+    /// unlimited).
+    pub fn set_node_bandwidth(&mut self, bytes_per_second: Option<u64>) {
+        self.node_bandwidth = bytes_per_second.filter(|b| *b > 0);
     }
 
     /// Gives message kind `kind` (an index into `Message::KINDS`) a latency of its own, on
@@ -220,19 +238,39 @@ impl NetworkModel {
         let duplicate = rng.chance(model.duplicate).then(|| delay.sample_nanos(rng));
         let (fifo, bandwidth) = (model.fifo, model.bandwidth);
         self.stats.duplicated += u64::from(duplicate.is_some());
-        if !(fifo || bandwidth.is_some()) {
+        let interface = self.node_bandwidth.filter(|_| from != to && size > PACKET);
+        let latency = match self.node_bandwidth {
+            Some(bytes_per_second) if from != to && size <= PACKET => {
+                latency.saturating_add(transmit_nanos(size, bytes_per_second))
+            }
+            _ => latency,
+        };
+        if !(fifo || bandwidth.is_some() || interface.is_some()) {
             return Route::Arrive(now.saturating_add(latency), duplicate.map(|d| now.saturating_add(d)));
         }
         let link = self.links.entry((from, to)).or_default();
         let mut departure = now;
         if let Some(bytes_per_second) = bandwidth.filter(|b| *b > 0) {
-            let transmit = u64::try_from(u128::from(size) * 1_000_000_000 / u128::from(bytes_per_second))
-                .unwrap_or(u64::MAX);
-            departure = link.free_at.max(now).saturating_add(transmit);
+            departure = link.free_at.max(now).saturating_add(transmit_nanos(size, bytes_per_second));
             link.free_at = departure;
         }
+        // The receiver's interface: the earliest it can have taken the message in.
+        let mut received = 0;
+        if let Some(bytes_per_second) = interface {
+            let transmit = transmit_nanos(size, bytes_per_second);
+            let needed = from.index().max(to.index()) + 1;
+            if self.interfaces.len() < needed {
+                self.interfaces.resize(needed, (0, 0));
+            }
+            let sent = self.interfaces[from.index()].0.max(now).saturating_add(transmit);
+            self.interfaces[from.index()].0 = sent;
+            departure = departure.max(sent);
+            let inbound = &mut self.interfaces[to.index()].1;
+            received = (*inbound).max(departure.saturating_add(latency).saturating_sub(transmit)).saturating_add(transmit);
+            *inbound = received;
+        }
         let mut arrive = |delay: u64| {
-            let mut at = departure.saturating_add(delay);
+            let mut at = departure.saturating_add(delay).max(received);
             if fifo {
                 at = at.max(link.last_arrival);
                 link.last_arrival = at;
@@ -247,6 +285,14 @@ impl NetworkModel {
         self.overrides.push(model);
         self.overrides.len() - 1
     }
+}
+
+/// Messages up to this size interleave with bulk transfers on a node's interface.
+pub const PACKET: u64 = 1500;
+
+/// Nanoseconds `size` bytes take at `bytes_per_second`.
+fn transmit_nanos(size: u64, bytes_per_second: u64) -> u64 {
+    u64::try_from(u128::from(size) * 1_000_000_000 / u128::from(bytes_per_second)).unwrap_or(u64::MAX)
 }
 
 fn grow<T: Clone>(table: &mut Vec<T>, index: usize, fill: T) -> &mut Vec<T> {
@@ -287,6 +333,21 @@ mod tests {
         assert_eq!(latency(0, 2), Distribution::Constant(ms(7)), "link beats class");
         assert_eq!(latency(4, 2), Distribution::Constant(ms(20)), "sender node beats class");
         assert_eq!(latency(2, 4), Distribution::Constant(ms(20)), "receiver node applies too");
+    }
+
+    #[test]
+    fn a_node_interface_is_shared_by_its_flows() {
+        let mut network = NetworkModel::new(LinkModel::with_latency(Distribution::Constant(ms(1))));
+        network.set_node_bandwidth(Some(1_000_000)); // 1 MB/s: 100 kB take 100 ms
+        let mut rng = Seed(1).stream("network", 0);
+        let mut at = |from, to| arrivals(network.route(0, NodeId(from), NodeId(to), 100_000, 0, &mut rng))[0];
+        assert_eq!(at(0, 1), 101_000_000, "sent in 100 ms, then 1 ms on the wire");
+        assert_eq!(at(0, 2), 201_000_000, "the sender's second flow waits for its first");
+        assert_eq!(at(3, 2), 301_000_000, "the receiver takes in one flow after the other");
+        assert_eq!(at(4, 5), 101_000_000, "other nodes' interfaces are their own");
+        assert_eq!(at(6, 6), 1_000_000, "loopback does not cross the interface");
+        let small = arrivals(network.route(0, NodeId(0), NodeId(2), 1_000, 0, &mut rng))[0];
+        assert_eq!(small, 2_000_000, "a one-packet message interleaves: 1 ms to send, 1 ms on the wire");
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct NetworkSpec {
     /// Overrides for every link to and from a node, `[[network.nodes]]`.
     #[serde(default)]
     pub nodes: Vec<NodeOverride>,
+    /// What each node's network interface carries, bytes per second, shared by all its
+    /// flows in each direction (`"125MB"`: 1 Gbit/s). Default: unlimited.
+    #[serde(default)]
+    pub node_bandwidth: Option<Bytes>,
     /// Latency per message kind, `kinds = { replicate = { dist = ... }, ... }`, kinds named
     /// by the system (`simctl list`); a kind's latency replaces its link's, on every link and
     /// on loopback. Default: none.
@@ -54,6 +58,7 @@ impl Default for NetworkSpec {
             bandwidth: None,
             links: Vec::new(),
             nodes: Vec::new(),
+            node_bandwidth: None,
             kinds: BTreeMap::new(),
         }
     }
@@ -167,6 +172,7 @@ impl NetworkSpec {
         for node in &self.nodes {
             network.set_node(NodeId(node.node), node.change.apply(&base));
         }
+        network.set_node_bandwidth(self.node_bandwidth.map(|b| b.0));
     }
 
     /// Installs the latencies per message kind; `kinds` are the system's (validated at parse).

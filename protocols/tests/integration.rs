@@ -5,6 +5,7 @@
 
 mod common;
 
+mod collective;
 mod determinism;
 mod dynamo;
 mod fault_schedules;

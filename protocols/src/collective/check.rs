@@ -320,3 +320,96 @@ impl Throughput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::harness::system::Verdict;
+    use sim::kernel::workload::Operation;
+    use sim::{Payload, Seed};
+
+    use crate::collective::Config;
+
+    fn shared() -> Shared {
+        Shared::new(Config::default(), Seed(1), std::time::Duration::from_secs(100))
+    }
+
+    fn op(f: &str, key: u64, value: Value, at: (u64, u64), outcome: Outcome) -> OpRecord {
+        OpRecord {
+            op: Operation { id: at.0, process: at.0, f: f.into(), key, value },
+            client: NodeId(20),
+            intended: Time(at.0),
+            invoked: Some(Time(at.0)),
+            completed: Some((Time(at.1), outcome)),
+            served_by: Some(NodeId(0)),
+        }
+    }
+
+    fn ok(v: Value) -> Outcome {
+        Outcome::Ok(v)
+    }
+
+    #[test]
+    fn a_read_of_an_older_file_after_an_acknowledged_put_fails_and_is_named() {
+        let s = shared();
+        let history = [
+            op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)),
+            op("put", 3, Value::Int(8), (30, 40), ok(Value::Nil)),
+            op("get", 3, Value::Nil, (50, 60), ok(Value::Int(7))),
+        ];
+        let check = acknowledged_files_intact(&s, &history, Some(Time(1_000)), 0);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().contains("put #8"), "names the put");
+        // The same read while the second put is still under way may return either.
+        let mut raced = history.clone();
+        raced[1] = op("put", 3, Value::Int(8), (30, 55), ok(Value::Nil));
+        raced[2] = op("get", 3, Value::Nil, (50, 60), ok(Value::Int(7)));
+        assert_eq!(acknowledged_files_intact(&s, &raced[..], Some(Time(1_000)), 0).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn content_no_put_wrote_always_fails_and_a_failed_audit_fails_within_the_budget() {
+        let s = shared();
+        let mut corrupt = Payload::new(7, s.size_of(7));
+        corrupt.flip(3, 1);
+        let bad = s.identify(&[corrupt]);
+        assert!(matches!(&bad, Value::Str(t) if t.starts_with("bad:")), "{bad:?}");
+        assert_eq!(s.identify(&[s.content(7)]), Value::Int(7));
+        let history = [op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)), op("get", 3, Value::Nil, (50, 60), ok(bad))];
+        assert_eq!(acknowledged_files_intact(&s, &history, None, 5).verdict, Verdict::Fail, "even beyond the budget");
+        let audit = [op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)), op("get", 3, Value::Nil, (50, 60), Outcome::Fail)];
+        assert_eq!(acknowledged_files_intact(&s, &audit, Some(Time(50)), 0).verdict, Verdict::Fail);
+        assert_eq!(acknowledged_files_intact(&s, &audit, Some(Time(51)), 0).verdict, Verdict::Pass, "not the audit");
+        assert_eq!(acknowledged_files_intact(&s, &audit, None, 2).verdict, Verdict::Pass, "beyond the budget");
+    }
+
+    fn chunk(path: u64, index: u32) -> ChunkId {
+        ChunkId { owner: 0, path, index, tag: 1 }
+    }
+
+    #[test]
+    fn a_chunk_below_its_replication_or_no_file_refers_to_fails() {
+        let mut obs = Observations::default();
+        obs.facts.state(Time(1), NodeId(0), CollectiveFact::Loaded { files: vec![] });
+        obs.facts.state(Time(2), NodeId(3), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        obs.facts.state(Time(2), NodeId(4), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        obs.facts.state(Time(3), NodeId(0), CollectiveFact::File { path: 5, chunks: Some(vec![chunk(5, 0)]) });
+        let none = BTreeSet::new();
+        assert_eq!(replication_restored(&obs, Time(10), &none, 2).verdict, Verdict::Pass);
+        let lost = BTreeSet::from([NodeId(4)]);
+        let check = replication_restored(&obs, Time(10), &lost, 2);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().contains("1 of 2 replicas"));
+        obs.facts.state(Time(20), NodeId(5), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        assert_eq!(replication_restored(&obs, Time(30), &lost, 2).verdict, Verdict::Pass, "copied to n5");
+        assert_eq!(replication_restored(&obs, Time(10), &lost, 2).verdict, Verdict::Fail, "not yet at 10");
+
+        let files = files_at(&obs, Time(30));
+        let held = vec![(NodeId(3), vec![chunk(5, 0)]), (NodeId(5), vec![chunk(5, 0), chunk(6, 0)])];
+        let check = no_orphans(&files, &held);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().starts_with("n5 holds chunk"));
+        obs.facts.state(Time(40), NodeId(0), CollectiveFact::File { path: 5, chunks: None });
+        assert_eq!(no_orphans(&files_at(&obs, Time(40)), &held[..1]).verdict, Verdict::Fail, "its file was deleted");
+    }
+}

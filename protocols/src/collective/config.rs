@@ -319,7 +319,7 @@ mod tests {
         assert_eq!((sizes.min, sizes.max), (64 << 10, 16 << 20));
         assert_eq!(sizes.draw(0.0), 64 << 10);
         let mid = sizes.draw(0.5);
-        assert!((1 << 20) - 10 <= mid && mid <= (1 << 20) + 10, "the geometric middle: {mid}");
+        assert!(((1 << 20) - 10..=(1 << 20) + 10).contains(&mid), "the geometric middle: {mid}");
         assert_eq!(Sizes::parse("3MB").unwrap(), Sizes { min: 3_000_000, max: 3_000_000 });
         assert!(Sizes::parse("0..1MB").is_err());
         assert!(Sizes::parse("2MB..1MB").is_err());

@@ -326,7 +326,10 @@ impl Disk {
 
     /// The described content of `name`, flips included.
     pub fn get_blob(&self, name: &str) -> Result<Payload, DiskError> {
-        self.inode(name)?.live_blob.clone().ok_or_else(|| DiskError::Kind(name.to_owned(), "described content"))
+        self.inode(name)?
+            .live_blob
+            .clone()
+            .ok_or_else(|| DiskError::Kind(name.to_owned(), "described content"))
     }
 
     /// Cuts or zero-extends a file to `len` bytes.
@@ -479,7 +482,8 @@ impl Disk {
 
     fn charge_write(&mut self, bytes: u64) {
         if let Some(per_second) = self.config.write_bandwidth.filter(|b| *b > 0) {
-            let nanos = u64::try_from(u128::from(bytes) * 1_000_000_000 / u128::from(per_second)).unwrap_or(u64::MAX);
+            let nanos =
+                u64::try_from(u128::from(bytes) * 1_000_000_000 / u128::from(per_second)).unwrap_or(u64::MAX);
             self.pending_latency.fetch_add(nanos, Ordering::Relaxed);
         }
     }
@@ -777,7 +781,11 @@ mod tests {
         let damaged = disk.get_blob("chunk").unwrap();
         assert!(!damaged.is_pristine());
         assert_ne!(damaged.digest(), Payload::new(1, 1_000_000).digest());
-        assert_eq!(damaged.slice(0, 999_990).digest(), Payload::new(1, 999_990).digest(), "the rest is intact");
+        assert_eq!(
+            damaged.slice(0, 999_990).digest(),
+            Payload::new(1, 999_990).digest(),
+            "the rest is intact"
+        );
         disk.crash(false, &mut rng());
         assert_eq!(disk.get_blob("chunk").unwrap(), damaged, "on the medium: a crash keeps it");
     }

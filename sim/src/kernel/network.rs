@@ -266,7 +266,9 @@ impl NetworkModel {
             self.interfaces[from.index()].0 = sent;
             departure = departure.max(sent);
             let inbound = &mut self.interfaces[to.index()].1;
-            received = (*inbound).max(departure.saturating_add(latency).saturating_sub(transmit)).saturating_add(transmit);
+            received = (*inbound)
+                .max(departure.saturating_add(latency).saturating_sub(transmit))
+                .saturating_add(transmit);
             *inbound = received;
         }
         let mut arrive = |delay: u64| {

@@ -67,7 +67,12 @@ impl Payload {
     pub fn slice(&self, offset: u64, len: u64) -> Payload {
         let start = offset.min(self.len);
         let end = start.saturating_add(len).min(self.len);
-        let flips = self.flips.iter().filter(|(p, _)| (start..end).contains(p)).map(|&(p, x)| (p - start, x)).collect();
+        let flips = self
+            .flips
+            .iter()
+            .filter(|(p, _)| (start..end).contains(p))
+            .map(|&(p, x)| (p - start, x))
+            .collect();
         Payload { seed: self.seed, offset: self.offset + start, len: end - start, flips }
     }
 

@@ -136,7 +136,9 @@ impl<'de> Deserialize<'de> for Bytes {
         match Written::deserialize(deserializer) {
             Ok(Written::Number(n)) => Ok(Bytes(n)),
             Ok(Written::Text(text)) => Bytes::parse(&text).map_err(serde::de::Error::custom),
-            Err(_) => Err(serde::de::Error::custom("expected a size: a number of bytes or a string like \"64KiB\"")),
+            Err(_) => {
+                Err(serde::de::Error::custom("expected a size: a number of bytes or a string like \"64KiB\""))
+            }
         }
     }
 }

@@ -143,7 +143,8 @@ impl<M: Message> Sim<M> {
                 // from the effects stream (a chunk a scenario cannot name in advance).
                 let chosen = match file.strip_suffix('*') {
                     Some(prefix) => {
-                        let matching: Vec<String> = disk.list().into_iter().filter(|n| n.starts_with(prefix)).collect();
+                        let matching: Vec<String> =
+                            disk.list().into_iter().filter(|n| n.starts_with(prefix)).collect();
                         (!matching.is_empty())
                             .then(|| matching[effects.between(0, matching.len() as u64 - 1) as usize].clone())
                     }

@@ -156,6 +156,9 @@ pub enum FileSize {
     Choice(Vec<String>),
 }
 
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
 /// File sizes to draw from: `[min, max]`, log-uniform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizes {
@@ -197,15 +200,30 @@ impl Config {
         self.write_quorum.unwrap_or(self.replication)
     }
 
+    /// Whether a file of `size` bytes takes the real code's streaming path: clients stream
+    /// files over 4 MiB, which the coordinator cuts into 3 MiB chunks and stores up to 10
+    /// at a time (`mode = "collective"` only).
+    pub fn streams(&self, size: u64) -> bool {
+        self.mode == Mode::Collective && size > 4 * MIB
+    }
+
     /// The chunk size of a file of `size` bytes.
     pub fn chunk_size(&self, size: u64) -> u64 {
-        const KIB: u64 = 1024;
-        const MIB: u64 = 1024 * KIB;
         match self.chunk_size {
             Some(fixed) => fixed.0,
+            None if self.streams(size) => 3 * MIB,
             None if size < MIB => 64 * KIB,
             None if size > 100 * MIB => 4 * MIB,
             None => MIB,
+        }
+    }
+
+    /// Chunks a write of `size` bytes stores at once.
+    pub fn chunks_in_flight(&self, size: u64) -> usize {
+        match self.mode {
+            Mode::Durable => self.parallel_chunks as usize,
+            Mode::Collective if self.streams(size) => 10,
+            Mode::Collective => 1,
         }
     }
 
@@ -311,6 +329,10 @@ mod tests {
         assert_eq!(config.chunk_size(500 << 10), 64 << 10);
         assert_eq!(config.chunk_size(3_000_000), 1 << 20);
         assert_eq!(config.chunk_size(1 << 30), 4 << 20);
+        let faithful = Config { mode: Mode::Collective, ..Config::default() };
+        assert_eq!(faithful.chunk_size(3_000_000), 1 << 20, "uploaded whole");
+        assert_eq!(faithful.chunk_size(1 << 30), 3 << 20, "streamed");
+        assert_eq!((faithful.chunks_in_flight(3_000_000), faithful.chunks_in_flight(1 << 30)), (1, 10));
     }
 
     #[test]

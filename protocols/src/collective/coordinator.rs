@@ -4,7 +4,8 @@
 //! Placement is the real one: the healthy nodes the coordinator knows (its own and its
 //! peers'), in id order, replica i of chunk c on node (c + i) mod n. A `collective` write
 //! stores each chunk's replicas one after the other (each with `store_timeout`), one chunk
-//! at a time, keeps a chunk if one replica stored it, and commits whatever it kept. A
+//! at a time (a streamed file over 4 MiB: 3 MiB chunks, 10 at a time), keeps a chunk if one
+//! replica stored it, and commits whatever it kept. A
 //! `durable` write sends each chunk to `replication` nodes at once, replaces a failed one
 //! with the next candidate, moves `parallel_chunks` chunks at a time, and commits (to redb)
 //! only if every chunk reached the write quorum; else it fails and deletes what it stored.
@@ -301,13 +302,10 @@ impl Coordinator {
     /// Starts what the write may start now, and finishes it when every chunk is done.
     fn advance_write(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64) {
         let durable = self.durable();
-        let (parallel, replication) = if durable {
-            (self.shared.config.parallel_chunks as usize, self.shared.config.replication as usize)
-        } else {
-            (1, 1)
-        };
+        let replication = self.shared.config.replication as usize;
         let timeout = self.shared.config.store_timeout;
         let Some(write) = self.writes.get_mut(&id) else { return };
+        let parallel = self.shared.config.chunks_in_flight(write.size);
         let mut sends = Vec::new();
         // Chunks in flight: fill their replica slots; then start new chunks.
         loop {

@@ -84,7 +84,7 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         let held: Vec<(NodeId, Vec<ChunkId>)> = storage
             .iter()
             .filter(|n| sim.status(**n) == Status::Up)
-            .map(|n| (*n, sim.disk(*n).list().iter().filter_map(|name| ChunkId::parse(name)).collect()))
+            .map(|n| (*n, sim.disk(*n).names_with_prefix("chunk/").filter_map(ChunkId::parse).collect()))
             .collect();
         let coordinators_up = (0..shared.members).all(|m| sim.status(NodeId(m)) == Status::Up);
         checks.push(if coordinators_up {

@@ -7,7 +7,7 @@
 //! registers again if its last heartbeat went unanswered or its coordinator did not know it
 //! (3 dials, 5 s apart) — unless the `no-reregister` bug is planted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -38,13 +38,23 @@ pub struct StorageNode {
     registered: bool,
     waiting: BTreeMap<u64, (Waiting, TimerId)>,
     next_req: u64,
+    /// The chunks on its disk: listed at start (as the real node reloads its list on
+    /// restart), kept up to date by stores and deletes.
+    chunks: BTreeSet<ChunkId>,
 }
 
 impl StorageNode {
     /// Node `id`.
     pub fn new(shared: Rc<Shared>, id: NodeId) -> StorageNode {
         let coordinator = shared.coordinator(shared.member_of(id));
-        StorageNode { shared, coordinator, registered: false, waiting: BTreeMap::new(), next_req: 0 }
+        StorageNode {
+            shared,
+            coordinator,
+            registered: false,
+            waiting: BTreeMap::new(),
+            next_req: 0,
+            chunks: BTreeSet::new(),
+        }
     }
 
     fn request(&mut self, ctx: &mut Ctx<'_, Msg>, waiting: Waiting, msg: impl FnOnce(u64) -> Msg) {
@@ -70,13 +80,10 @@ impl StorageNode {
         let ok = disk.put_blob(&name, data).is_ok() && (!durable || disk.fsync(&name).is_ok());
         drop(disk);
         if ok {
+            self.chunks.insert(chunk);
             ctx.fact(CollectiveFact::Holds { chunk });
         }
         ok
-    }
-
-    fn held(&self, ctx: &mut Ctx<'_, Msg>) -> Vec<ChunkId> {
-        ctx.disk().list().iter().filter_map(|name| ChunkId::parse(name)).collect()
     }
 }
 
@@ -85,8 +92,8 @@ impl Node for StorageNode {
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         ctx.set_role(Some("storage"));
-        let chunks = self.held(ctx);
-        ctx.fact(CollectiveFact::Inventory { chunks });
+        self.chunks = ctx.disk().names_with_prefix("chunk/").filter_map(ChunkId::parse).collect();
+        ctx.fact(CollectiveFact::Inventory { chunks: self.chunks.iter().copied().collect() });
         self.register(ctx, 1);
         let config = &self.shared.config;
         let (heartbeat, reregister) = (config.node_heartbeat, config.reregister_interval);
@@ -125,6 +132,7 @@ impl Node for StorageNode {
                 if disk.remove(&name).is_ok() {
                     disk.sync_dir();
                     drop(disk);
+                    self.chunks.remove(&chunk);
                     ctx.fact(CollectiveFact::Drops { chunk });
                 }
             }
@@ -138,7 +146,7 @@ impl Node for StorageNode {
                 }
             }
             Msg::Inventory { req, owner } => {
-                let chunks = self.held(ctx).into_iter().filter(|c| c.owner == owner).collect();
+                let chunks = self.chunks.iter().filter(|c| c.owner == owner).copied().collect();
                 ctx.send(from, Msg::Held { req, chunks });
             }
             _ => ctx.unexpected("storage nodes get coordinator requests only"),

@@ -138,6 +138,9 @@ struct Inode {
     /// Described content in place of `live` / `durable` bytes.
     live_blob: Option<Payload>,
     durable_blob: Option<Payload>,
+    /// Whether a durable name may point at it (false: none does), so that syncing a new
+    /// file's name need not search the durable namespace.
+    durably_named: bool,
 }
 
 impl Inode {
@@ -225,6 +228,14 @@ impl Disk {
     /// Live file names, in order.
     pub fn list(&self) -> Vec<String> {
         self.live_names.keys().cloned().collect()
+    }
+
+    /// Live file names that start with `prefix`, in order, without copying them.
+    pub fn names_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.live_names
+            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .map(|(name, _)| name.as_str())
+            .take_while(move |name| name.starts_with(prefix))
     }
 
     /// Whether a live file has this name.
@@ -353,9 +364,13 @@ impl Disk {
         let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
         self.inodes[index].sync();
         if self.durable_names.get(name) != Some(&index) {
-            let live_names = &self.live_names;
-            self.durable_names.retain(|n, i| *i != index || live_names.get(n) == Some(&index));
+            if self.inodes[index].durably_named {
+                // Renamed since it was durable: its old durable name goes.
+                let live_names = &self.live_names;
+                self.durable_names.retain(|n, i| *i != index || live_names.get(n) == Some(&index));
+            }
             self.durable_names.insert(name.to_owned(), index);
+            self.inodes[index].durably_named = true;
         }
         self.charge_sync();
         Ok(())
@@ -365,6 +380,7 @@ impl Disk {
     /// Costs `fsync_latency`.
     pub fn sync_dir(&mut self) {
         self.durable_names = self.live_names.clone();
+        self.mark_durably_named();
         self.charge_sync();
     }
 
@@ -524,6 +540,16 @@ impl Disk {
             *index = renumber[*index];
         }
         self.durable_names = self.live_names.clone();
+        self.mark_durably_named();
+    }
+
+    fn mark_durably_named(&mut self) {
+        for inode in &mut self.inodes {
+            inode.durably_named = false;
+        }
+        for &index in self.durable_names.values() {
+            self.inodes[index].durably_named = true;
+        }
     }
 }
 
@@ -769,6 +795,10 @@ mod tests {
         assert!(matches!(disk.get_blob("log"), Err(DiskError::Kind(..))));
         disk.remove("a").unwrap();
         assert_eq!(disk.used(), 5);
+        disk.put_blob("chunk/2", Payload::new(1, 1)).unwrap();
+        disk.put_blob("chunk/1", Payload::new(1, 1)).unwrap();
+        disk.put_blob("chunks", Payload::new(1, 1)).unwrap();
+        assert_eq!(disk.names_with_prefix("chunk/").collect::<Vec<_>>(), ["chunk/1", "chunk/2"]);
     }
 
     #[test]

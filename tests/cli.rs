@@ -325,3 +325,20 @@ fn list_shows_systems_settings_fault_kinds_and_scenarios() {
     }
     assert!(!listed.contains("INVALID"), "{listed}");
 }
+
+#[test]
+fn a_systems_own_tables_are_in_the_terminal_and_in_report_html() {
+    let out = scratch("tables");
+    let args =
+        ["run", "scenarios/collective/crash-restart.toml", "--seed", "3", "--out", out.to_str().unwrap()];
+    let output = simctl(&args);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("Throughput by file size"), "{}", stdout(&output));
+    let page =
+        std::fs::read_to_string(out.join("collective-crash-restart").join("3").join("report.html")).unwrap();
+    assert!(page.contains("<h2>Throughput by file size"), "the table's title in report.html");
+    assert!(
+        page.contains("<th>write MB/s</th>") && page.contains("<td>small (&lt; 1 MiB)</td>"),
+        "its cells, escaped"
+    );
+}

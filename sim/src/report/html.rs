@@ -81,6 +81,21 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
     }
     out += "</table>";
     out += &plot(report, operations);
+    for table in &s.tables {
+        let _ = write!(out, "<h2>{}</h2><table><tr>", escape(&table.title));
+        for column in &table.columns {
+            let _ = write!(out, "<th>{}</th>", escape(column));
+        }
+        out += "</tr>";
+        for row in &table.rows {
+            out += "<tr>";
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", escape(&cell.to_string()));
+            }
+            out += "</tr>";
+        }
+        out += "</table>";
+    }
     let n = &s.network;
     let _ = write!(
         out,

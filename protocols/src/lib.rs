@@ -19,4 +19,6 @@ systems! {
     dynamo => Dynamo,
     /// A chunked, replicated storage collective (and collective as its code is).
     collective => Collective,
+    /// A dataset service: TAR dataranges in an object store, metadata in a transactional store.
+    datas3t => Datas3t,
 }

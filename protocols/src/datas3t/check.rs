@@ -1,0 +1,237 @@
+//! datas3t's checks, from the metadata store's commits, the client history, and the object
+//! store's disk at the end.
+//!
+//! - `datas3t.every_datapoint_once`: after every commit no datapoint is in two ranges, and
+//!   at the end every datapoint of every acknowledged upload is in one (unless a delete of
+//!   it was asked for after the upload began).
+//! - `datas3t.downloads_exact`: every download is a TAR a standard reader accepts whose
+//!   every byte is some upload's datapoint, and, where the history leaves no doubt, the
+//!   latest acknowledged upload's, with no datapoint missing.
+//! - `datas3t.no_dangling_rows`: at the end every range's objects exist.
+//! - `datas3t.no_orphans` (liveness): at the end, after the faults, the leases and the
+//!   deletion worker's longest idle poll, every object belongs to a range and no multipart
+//!   upload is left.
+//! - `datas3t.upload_plan_fits`: the object store never refused a planned PUT as too large.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use sim::harness::system::Check;
+use sim::kernel::history::Value;
+use sim::kernel::observe::Observations;
+use sim::kernel::workload::OpRecord;
+use sim::{Outcome, Sim, Status, Time};
+
+use super::msg::{Msg, Range};
+use super::{s3, Shared};
+
+/// What the stores state for the checks.
+#[derive(Clone, Debug)]
+pub enum Datas3tFact {
+    /// The metadata store started with these ranges.
+    Loaded { ranges: Vec<Range> },
+    /// A commit added and removed these ranges.
+    Committed { added: Vec<Range>, removed: Vec<u64> },
+    /// The object store refused a PUT of `size` bytes as too large.
+    RefusedPut { key: String, size: u64 },
+}
+
+/// Every check of a run.
+pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
+    let facts = sim.observations();
+    let ops = sim.operations();
+    let per = shared.config.datapoints_per_upload;
+    let (overlaps, ranges) = replay(facts);
+    let mut checks = vec![every_datapoint_once(overlaps, &ranges, ops, per), downloads_exact(ops, per)];
+    if sim.status(shared.object_store) == Status::Up {
+        let disk = sim.disk(shared.object_store);
+        let objects: BTreeSet<String> = s3::objects(&disk).into_iter().collect();
+        let uploads = s3::uploads(&disk, "");
+        drop(disk);
+        checks.push(no_dangling_rows(&ranges, &objects));
+        let config = &shared.config;
+        let quiet = sim.fault_log().iter().map(|r| r.time).chain(ops.iter().filter_map(|r| r.invoked)).max();
+        let due = quiet.unwrap_or(Time::ZERO) + config.upload_lease * 2 + config.deletion_idle_max;
+        checks.push(if due > sim.now() {
+            Check::fail("datas3t.no_orphans", format!("the run ended at {} before the quiet it needs ({due})", sim.now()))
+        } else {
+            no_orphans(&ranges, &objects, &uploads)
+        });
+    } else {
+        for name in ["datas3t.no_dangling_rows", "datas3t.no_orphans"] {
+            checks.push(Check::fail(name, "the object store is down at the end"));
+        }
+    }
+    let refused: Vec<String> = facts
+        .facts::<Datas3tFact>()
+        .filter_map(|f| match f.what {
+            Datas3tFact::RefusedPut { key, size } => Some(format!("{key} ({size} bytes) at {}", f.time)),
+            _ => None,
+        })
+        .collect();
+    checks.push(Check::from("datas3t.upload_plan_fits", refused.is_empty(), || {
+        format!("the object store refused a single PUT as too large: {}", refused[0])
+    }));
+    checks
+}
+
+/// Replays the commits: the first overlap seen after a commit, and the ranges at the end.
+fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
+    let mut ranges: BTreeMap<u64, Range> = BTreeMap::new();
+    let mut overlap = None;
+    for fact in facts.facts::<Datas3tFact>() {
+        match fact.what {
+            Datas3tFact::Loaded { ranges: loaded } => ranges = loaded.iter().map(|r| (r.id, r.clone())).collect(),
+            Datas3tFact::Committed { added, removed } => {
+                for id in removed {
+                    ranges.remove(id);
+                }
+                ranges.extend(added.iter().map(|r| (r.id, r.clone())));
+                if overlap.is_none() {
+                    let mut sorted: Vec<&Range> = ranges.values().collect();
+                    sorted.sort_by_key(|r| (r.first, r.id));
+                    if let Some(w) = sorted.windows(2).find(|w| w[0].last >= w[1].first) {
+                        overlap = Some(format!(
+                            "after a commit at {}, ranges #{} [{}..={}] and #{} [{}..={}] both hold datapoint {}",
+                            fact.time, w[0].id, w[0].first, w[0].last, w[1].id, w[1].first, w[1].last, w[1].first
+                        ));
+                    }
+                }
+            }
+            Datas3tFact::RefusedPut { .. } => {}
+        }
+    }
+    (overlap, ranges)
+}
+
+/// `datas3t.every_datapoint_once`.
+fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, ops: &[OpRecord], per: u64) -> Check {
+    let name = "datas3t.every_datapoint_once";
+    if let Some(overlap) = overlap {
+        return Check::fail(name, overlap);
+    }
+    let deletes: Vec<(u64, Time)> = ops
+        .iter()
+        .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
+        .filter_map(|r| Some((r.op.key, r.invoked?)))
+        .collect();
+    for upload in ops.iter().filter(|r| r.op.f == "upload") {
+        let (Some(invoked), Some((done, Outcome::Ok(_)))) = (upload.invoked, &upload.completed) else { continue };
+        if deletes.iter().any(|(key, at)| *key == upload.op.key && *at > invoked) {
+            continue;
+        }
+        let (first, last) = (upload.op.key * per, upload.op.key * per + per - 1);
+        for n in first..=last {
+            if !ranges.values().any(|r| (r.first..=r.last).contains(&n)) {
+                return Check::fail(
+                    name,
+                    format!("datapoint {n} of upload #{} (acknowledged at {done}) is in no range at the end", upload.op.id),
+                );
+            }
+        }
+    }
+    Check::pass(name)
+}
+
+/// Per datapoint: the uploads that may have written it: (invoked, acknowledged at, version).
+type Writes = BTreeMap<u64, Vec<(Time, Option<Time>, i64)>>;
+
+/// `datas3t.downloads_exact`.
+fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
+    let name = "datas3t.downloads_exact";
+    let mut writes: Writes = BTreeMap::new();
+    for r in ops.iter().filter(|r| r.op.f == "upload") {
+        let (Some(invoked), Value::Int(version)) = (r.invoked, &r.op.value) else { continue };
+        let acked = match &r.completed {
+            Some((_, Outcome::Fail)) => continue,
+            Some((at, Outcome::Ok(_))) => Some(*at),
+            _ => None,
+        };
+        for n in r.op.key * per..(r.op.key + 1) * per {
+            writes.entry(n).or_default().push((invoked, acked, *version));
+        }
+    }
+    let deletes: Vec<(u64, Time)> = ops
+        .iter()
+        .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
+        .filter_map(|r| Some((r.op.key, r.invoked?)))
+        .collect();
+    for r in ops.iter().filter(|r| r.op.f == "download") {
+        let (Some(invoked), Some((returned, Outcome::Ok(value)))) = (r.invoked, &r.completed) else { continue };
+        let got: BTreeMap<u64, i64> = match value {
+            Value::List(items) => items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::List(pair) => match pair.as_slice() {
+                        [Value::Int(n), Value::Int(v)] => Some((*n as u64, *v)),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect(),
+            other => return Check::fail(name, format!("a download ({invoked}..{returned}) returned {other}")),
+        };
+        let (first, last) = (r.op.key * per, (r.op.key + 2) * per - 1);
+        for n in first..=last {
+            let empty = Vec::new();
+            let candidates = writes.get(&n).unwrap_or(&empty);
+            if let Some(v) = got.get(&n) {
+                if !candidates.iter().any(|w| w.2 == *v) {
+                    return Check::fail(name, format!("a download at {invoked} returned datapoint {n} of version {v}, which no upload wrote"));
+                }
+            }
+            if deletes.iter().any(|(key, at)| *key == n / per && *at < *returned) {
+                continue;
+            }
+            let Some(at) = candidates.iter().filter_map(|w| w.1).filter(|t| *t < invoked).max() else { continue };
+            let latest = candidates.iter().find(|w| w.1 == Some(at)).expect("the maximum is one of them");
+            let raced = candidates.iter().any(|w| !std::ptr::eq(w, latest) && w.0 < *returned && w.1.is_none_or(|t| t >= latest.0));
+            if raced {
+                continue;
+            }
+            match got.get(&n) {
+                Some(v) if *v == latest.2 => {}
+                Some(v) => {
+                    return Check::fail(
+                        name,
+                        format!("datapoint {n}: upload #{} was acknowledged at {at}, but a download at {invoked} returned version {v}", latest.2),
+                    )
+                }
+                None => {
+                    return Check::fail(
+                        name,
+                        format!("datapoint {n}: upload #{} was acknowledged at {at}, but a download at {invoked} left it out", latest.2),
+                    )
+                }
+            }
+        }
+    }
+    Check::pass(name)
+}
+
+/// `datas3t.no_dangling_rows`.
+fn no_dangling_rows(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>) -> Check {
+    for r in ranges.values() {
+        for key in [&r.data_key, &r.index_key] {
+            if !objects.contains(key) {
+                return Check::fail(
+                    "datas3t.no_dangling_rows",
+                    format!("range #{} [{}..={}] refers to {key}, which the object store does not have", r.id, r.first, r.last),
+                );
+            }
+        }
+    }
+    Check::pass("datas3t.no_dangling_rows")
+}
+
+/// `datas3t.no_orphans`.
+fn no_orphans(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>, uploads: &[(u64, String)]) -> Check {
+    let referenced: BTreeSet<&String> = ranges.values().flat_map(|r| [&r.data_key, &r.index_key]).collect();
+    if let Some(orphan) = objects.iter().find(|o| !referenced.contains(o)) {
+        return Check::fail("datas3t.no_orphans", format!("{orphan} belongs to no range"));
+    }
+    if let Some((id, key)) = uploads.first() {
+        return Check::fail("datas3t.no_orphans", format!("multipart upload {id} of {key} was never completed or aborted"));
+    }
+    Check::pass("datas3t.no_orphans")
+}

@@ -1,0 +1,331 @@
+//! The metadata store: the real service's tables, each transaction run atomically and
+//! committed to redb on the node's simulated disk before it is answered.
+//!
+//! PostgreSQL runs the real service at READ COMMITTED; here one request is one
+//! transaction, run whole. The races that matter are between requests (an overlap checked
+//! in one transaction and a range created in another), and those interleave exactly as
+//! they do there; docs/design-notes.md says what this leaves out.
+
+use std::collections::BTreeMap;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use sim::prelude::*;
+
+use super::check::Datas3tFact;
+use super::msg::{Msg, Range, Txn, TxnResult, Upload};
+use crate::storage::SimFile;
+
+const FILE: &str = "meta.redb";
+const ROWS: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("rows");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const RANGE: u8 = 0;
+const UPLOAD: u8 = 1;
+const DELETION: u8 = 2;
+
+/// The dataset's name (one datas3t per run).
+pub const NAME: &str = "ds";
+
+/// The tables.
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    /// `datas3ts.upload_counter`.
+    pub counter: u64,
+    /// The next row id.
+    pub next_id: u64,
+    /// `dataranges`.
+    pub ranges: BTreeMap<u64, Range>,
+    /// `datarange_uploads` and `aggregate_uploads`.
+    pub uploads: BTreeMap<u64, Upload>,
+    /// `objects_to_delete`.
+    pub deletions: BTreeMap<u64, String>,
+}
+
+/// A row change, applied to redb and to the tables together.
+#[derive(Clone, Debug)]
+enum Change {
+    Range(u64, Option<Range>),
+    Upload(u64, Option<Upload>),
+    Deletion(u64, Option<String>),
+}
+
+/// The object keys of an upload: with the counter (the fix of 9cae85f) or without.
+pub fn keys(first: u64, last: u64, counter: Option<u64>) -> (String, String) {
+    let stem = match counter {
+        Some(c) => format!("datas3t/{NAME}/dataranges/{first:020}-{last:020}-{c:012}"),
+        None => format!("datas3t/{NAME}/dataranges/{first:020}-{last:020}"),
+    };
+    (format!("{stem}.tar"), format!("{stem}.index"))
+}
+
+impl Tables {
+    fn intersecting(&self, first: u64, last: u64) -> Vec<Range> {
+        let mut ranges: Vec<Range> =
+            self.ranges.values().filter(|r| r.first <= last && r.last >= first).cloned().collect();
+        ranges.sort_by_key(|r| (r.first, r.id));
+        ranges
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Runs `txn`: its result and the changes to commit (none if refused).
+    fn run(&mut self, txn: &Txn) -> (TxnResult, Vec<Change>, bool) {
+        let mut changes = Vec::new();
+        let mut meta = false;
+        let result = match txn {
+            Txn::Overlapping { first, last } => TxnResult::Ranges(self.intersecting(*first, *last)),
+            Txn::Start { first, last, data_size, aggregate, started, counter_in_keys } => {
+                let sources = if *aggregate {
+                    let sources = self.intersecting(*first, *last);
+                    let covered = sources.len() >= 2
+                        && sources.first().is_some_and(|s| s.first == *first)
+                        && sources.last().is_some_and(|s| s.last == *last)
+                        && sources.windows(2).all(|w| w[0].last + 1 == w[1].first);
+                    if !covered {
+                        return (TxnResult::Refused("the span is not covered by 2 or more ranges without gaps"), changes, false);
+                    }
+                    Some(sources.iter().map(|s| s.id).collect())
+                } else {
+                    None
+                };
+                self.counter += 1;
+                meta = true;
+                let (data_key, index_key) = keys(*first, *last, counter_in_keys.then_some(self.counter));
+                let id = self.id();
+                let upload = Upload {
+                    id,
+                    first: *first,
+                    last: *last,
+                    multipart: None,
+                    data_key,
+                    index_key,
+                    data_size: *data_size,
+                    started: *started,
+                    sources,
+                };
+                changes.push(Change::Upload(id, Some(upload.clone())));
+                TxnResult::Upload(Some(upload))
+            }
+            Txn::SetMultipart { upload, multipart } => match self.uploads.get(upload) {
+                Some(row) => {
+                    changes.push(Change::Upload(*upload, Some(Upload { multipart: Some(*multipart), ..row.clone() })));
+                    TxnResult::Done
+                }
+                None => TxnResult::Refused("no such upload"),
+            },
+            Txn::Get { upload } => TxnResult::Upload(self.uploads.get(upload).cloned()),
+            Txn::Complete { upload, recheck, delete_own } => {
+                let Some(row) = self.uploads.get(upload).cloned() else {
+                    return (TxnResult::Refused("no such upload"), changes, false);
+                };
+                let span = self.intersecting(row.first, row.last);
+                if *recheck {
+                    let conflict = match &row.sources {
+                        None => !span.is_empty(),
+                        Some(ids) => span.iter().map(|r| r.id).collect::<Vec<_>>() != *ids,
+                    };
+                    if conflict {
+                        return (TxnResult::Refused("a completed range overlaps it"), changes, false);
+                    }
+                }
+                meta = true;
+                let id = self.id();
+                let range = Range {
+                    id,
+                    first: row.first,
+                    last: row.last,
+                    data_key: row.data_key.clone(),
+                    index_key: row.index_key.clone(),
+                    size: row.data_size,
+                };
+                if let Some(sources) = &row.sources {
+                    // Query the ranges in the span and schedule their objects for deletion
+                    // (68990f3: after inserting the aggregate, which is then in the span).
+                    let mut doomed = span.clone();
+                    if *delete_own {
+                        doomed.push(range.clone());
+                    }
+                    for r in &doomed {
+                        for key in [&r.data_key, &r.index_key] {
+                            let d = self.id();
+                            changes.push(Change::Deletion(d, Some(key.clone())));
+                        }
+                    }
+                    for source in sources {
+                        changes.push(Change::Range(*source, None));
+                    }
+                }
+                changes.push(Change::Range(id, Some(range)));
+                changes.push(Change::Upload(*upload, None));
+                TxnResult::Done
+            }
+            Txn::Drop { upload } => {
+                if let Some(row) = self.uploads.get(upload).cloned() {
+                    for key in [row.data_key, row.index_key] {
+                        let d = self.id();
+                        changes.push(Change::Deletion(d, Some(key)));
+                    }
+                    changes.push(Change::Upload(*upload, None));
+                    meta = true;
+                }
+                TxnResult::Done
+            }
+            Txn::Ranges { first, last } => TxnResult::Ranges(self.intersecting(*first, *last)),
+            Txn::DeleteRange { first, last, schedule } => {
+                let found: Vec<Range> =
+                    self.ranges.values().filter(|r| r.first == *first && r.last == *last).cloned().collect();
+                for r in &found {
+                    changes.push(Change::Range(r.id, None));
+                    if *schedule {
+                        for key in [&r.data_key, &r.index_key] {
+                            let d = self.id();
+                            meta = true;
+                            changes.push(Change::Deletion(d, Some(key.clone())));
+                        }
+                    }
+                }
+                TxnResult::Ranges(found)
+            }
+            Txn::TakeDeletions { limit } => {
+                TxnResult::Deletions(self.deletions.iter().take(*limit).map(|(id, k)| (*id, k.clone())).collect())
+            }
+            Txn::Deleted { ids } => {
+                changes.extend(ids.iter().map(|id| Change::Deletion(*id, None)));
+                TxnResult::Done
+            }
+            Txn::Stale { before } => {
+                TxnResult::Uploads(self.uploads.values().filter(|u| u.started < *before).cloned().collect())
+            }
+        };
+        (result, changes, meta)
+    }
+
+    fn apply(&mut self, change: &Change) {
+        match change.clone() {
+            Change::Range(id, Some(r)) => drop(self.ranges.insert(id, r)),
+            Change::Range(id, None) => drop(self.ranges.remove(&id)),
+            Change::Upload(id, Some(u)) => drop(self.uploads.insert(id, u)),
+            Change::Upload(id, None) => drop(self.uploads.remove(&id)),
+            Change::Deletion(id, Some(k)) => drop(self.deletions.insert(id, k)),
+            Change::Deletion(id, None) => drop(self.deletions.remove(&id)),
+        }
+    }
+}
+
+/// The metadata store node.
+pub struct MetadataStore {
+    db: Option<Database>,
+    tables: Tables,
+}
+
+impl MetadataStore {
+    /// A store (it opens its database at start).
+    pub fn new() -> MetadataStore {
+        MetadataStore { db: None, tables: Tables::default() }
+    }
+
+    fn open(ctx: &mut Ctx<'_, Msg>) -> Result<(Database, Tables), Box<dyn std::error::Error>> {
+        let db = Database::builder().create_with_backend(SimFile::new(ctx.disk_handle(), FILE))?;
+        let mut tables = Tables::default();
+        let tx = db.begin_read()?;
+        if let Ok(meta) = tx.open_table(META) {
+            tables.counter = meta.get("counter")?.map_or(0, |v| v.value());
+            tables.next_id = meta.get("next_id")?.map_or(0, |v| v.value());
+        }
+        if let Ok(rows) = tx.open_table(ROWS) {
+            for row in rows.iter()? {
+                let (key, bytes) = row?;
+                let ((table, id), bytes) = (key.value(), bytes.value());
+                match table {
+                    RANGE => drop(tables.ranges.insert(id, postcard::from_bytes(bytes)?)),
+                    UPLOAD => drop(tables.uploads.insert(id, postcard::from_bytes(bytes)?)),
+                    _ => drop(tables.deletions.insert(id, postcard::from_bytes(bytes)?)),
+                }
+            }
+        }
+        drop(tx);
+        Ok((db, tables))
+    }
+
+    fn commit(&self, changes: &[Change], meta: bool) -> Result<(), Box<dyn std::error::Error>> {
+        let Some(db) = &self.db else { return Err("the database is not open".into()) };
+        let tx = db.begin_write()?;
+        {
+            let mut rows = tx.open_table(ROWS)?;
+            for change in changes {
+                let (table, id, bytes) = match change {
+                    Change::Range(id, r) => (RANGE, *id, r.as_ref().map(postcard::to_allocvec)),
+                    Change::Upload(id, u) => (UPLOAD, *id, u.as_ref().map(postcard::to_allocvec)),
+                    Change::Deletion(id, k) => (DELETION, *id, k.as_ref().map(postcard::to_allocvec)),
+                };
+                match bytes {
+                    Some(bytes) => drop(rows.insert((table, id), bytes?.as_slice())?),
+                    None => drop(rows.remove((table, id))?),
+                }
+            }
+            if meta {
+                let mut m = tx.open_table(META)?;
+                m.insert("counter", self.tables.counter)?;
+                m.insert("next_id", self.tables.next_id)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Default for MetadataStore {
+    fn default() -> MetadataStore {
+        MetadataStore::new()
+    }
+}
+
+impl Node for MetadataStore {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        ctx.set_role(Some("metadata-store"));
+        match MetadataStore::open(ctx) {
+            Ok((db, tables)) => {
+                let ranges = tables.ranges.values().cloned().collect();
+                ctx.fact(Datas3tFact::Loaded { ranges });
+                self.db = Some(db);
+                self.tables = tables;
+            }
+            Err(_) => ctx.always("datas3t.metadata_opens", false),
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        let Msg::Txn { req, txn } = msg else { return ctx.unexpected("the metadata store takes transactions only") };
+        let before = (self.tables.counter, self.tables.next_id);
+        let (result, changes, meta) = self.tables.run(&txn);
+        if changes.is_empty() && !meta {
+            return ctx.send(from, Msg::TxnReply { req, result });
+        }
+        if self.commit(&changes, meta).is_err() {
+            (self.tables.counter, self.tables.next_id) = before;
+            return ctx.send(from, Msg::TxnReply { req, result: TxnResult::Refused("the commit failed") });
+        }
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        for change in &changes {
+            self.tables.apply(change);
+            match change {
+                Change::Range(_, Some(r)) => added.push(r.clone()),
+                Change::Range(id, None) => removed.push(*id),
+                _ => {}
+            }
+        }
+        if !added.is_empty() || !removed.is_empty() {
+            ctx.fact(Datas3tFact::Committed { added, removed });
+        }
+        ctx.send(from, Msg::TxnReply { req, result });
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: super::msg::Timer) {
+        ctx.unexpected("the metadata store sets no timers");
+    }
+}

@@ -1,0 +1,98 @@
+//! A dataset service: numbered datapoints kept as TAR dataranges in an object store, with
+//! their metadata in a transactional store, after draganm/datas3t at fa4800e.
+//!
+//! Three servers: the datas3t server (n0), the object store (n1, S3's semantics on its
+//! disk: `s3.rs`) and the metadata store (n2, the service's tables in redb: `db.rs`);
+//! clients build real TARs with the `tar` crate (`tarball.rs`, `client.rs`). The server's
+//! flows (`server.rs`) are the real ones: uploads checked for overlap, planned as one
+//! presigned PUT or a multipart upload, completed by validating the index and a few
+//! headers; aggregates of 2 or more adjacent ranges; downloads as ranged GETs through an
+//! index cache; deletes; a deletion worker.
+//!
+//! - `mode = "datas3t"` is the code as it is.
+//! - `mode = "safe"` (the default) is the design it reaches for: the completing transaction
+//!   re-checks the overlap (and an aggregate its sources), a delete schedules its objects in
+//!   the transaction that deletes its row, and uploads not completed within a lease are
+//!   aborted and their objects collected (docs/design-notes.md says why each).
+
+mod check;
+mod client;
+mod config;
+mod db;
+mod msg;
+mod s3;
+mod server;
+pub mod tarball;
+
+pub use check::Datas3tFact;
+pub use client::content;
+pub use config::{Bug, Config, Mode};
+pub use msg::{Msg, Range, Timer, Upload};
+
+use std::rc::Rc;
+
+use sim::harness::system::{Check, Slot, System};
+use sim::kernel::workload::{Arg, OperationSpec};
+use sim::scenario::Scenario;
+use sim::{Node, NodeId, Seed, Sim};
+
+/// What every node of a run shares.
+pub struct Shared {
+    config: Config,
+    /// The seed datapoint contents are drawn from.
+    seed: u64,
+    server: NodeId,
+    object_store: NodeId,
+    metadata_store: NodeId,
+}
+
+/// The dataset service as a system scenarios can name.
+pub struct Datas3t;
+
+impl System for Datas3t {
+    type Msg = Msg;
+    type Settings = Config;
+    type Setup = Rc<Shared>;
+
+    const NAME: &'static str = "datas3t";
+    const ABOUT: &'static str = "numbered datapoints as TAR dataranges in an object store, metadata in a transactional \
+                                 store (mode datas3t: its code at fa4800e; mode safe: the design it reaches for)";
+    const OPERATIONS: &'static [OperationSpec] = &[
+        OperationSpec { name: "upload", arg: Arg::Unique, weight: 0.4 },
+        OperationSpec { name: "aggregate", arg: Arg::None, weight: 0.15 },
+        OperationSpec { name: "download", arg: Arg::None, weight: 0.4 },
+        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
+    ];
+    const ROLES: &'static [&'static str] = &["server", "object-store", "metadata-store"];
+
+    fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
+        scenario.settings.validate()?;
+        if scenario.nodes != 3 {
+            return Err(("nodes", format!("datas3t runs on 3 servers (the server, the object store, the metadata store), not {}", scenario.nodes)));
+        }
+        Ok(())
+    }
+
+    fn setup(scenario: &Scenario<Config>, seed: Seed) -> Rc<Shared> {
+        Rc::new(Shared {
+            config: scenario.settings.clone(),
+            seed: seed.stream("datas3t-content", 0).next_u64(),
+            server: NodeId(0),
+            object_store: NodeId(1),
+            metadata_store: NodeId(2),
+        })
+    }
+
+    fn node(shared: &Rc<Shared>, slot: Slot, _id: NodeId) -> Box<dyn Node<Msg = Msg>> {
+        match slot {
+            Slot::Server(0) => Box::new(server::Server::new(shared.clone())),
+            Slot::Server(1) => Box::new(s3::ObjectStore::new(shared.clone())),
+            Slot::Server(_) => Box::new(db::MetadataStore::new()),
+            Slot::Client(_) | Slot::Other(_) => Box::new(client::Client::new(shared.clone())),
+        }
+    }
+
+    fn check(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
+        check::all(shared, sim)
+    }
+}

@@ -1,0 +1,575 @@
+//! The datas3t server: the upload, aggregate, download and delete flows, the deletion
+//! worker, and (safe mode) the lease collector, each a sequence of metadata-store
+//! transactions and object-store requests.
+//!
+//! A flow waits for one answer at a time. Object-store requests that fail with a 500 or get
+//! no answer within `request_timeout` are retried `retries` times with backoff from 100 ms
+//! doubling (to 5 s); a metadata-store transaction that gets no answer fails its flow. The
+//! index cache is in memory: a restart loses it and every flow in progress.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::Duration;
+
+use sim::prelude::*;
+
+use super::config::{Bug, Mode};
+use super::msg::{Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Timer, Txn, TxnResult, Upload, Url};
+use super::tarball::{self, IndexEntry, TRAILER};
+use super::Shared;
+
+/// What a flow gets back.
+#[derive(Clone, Debug)]
+enum Outcome {
+    S3(S3Response),
+    Db(TxnResult),
+    /// No answer (after the retries, for the object store).
+    Lost,
+}
+
+/// Where a completion is in its validation.
+#[derive(Clone, Debug)]
+enum Check {
+    Assemble,
+    HeadIndex,
+    HeadData,
+    Index { data_size: u64 },
+    Headers { data_size: u64, index: Vec<IndexEntry>, picks: Vec<usize> },
+    Commit,
+    Dropped(&'static str),
+    Refused(&'static str),
+}
+
+#[derive(Clone, Debug)]
+enum Flow {
+    Upload { op: u64, client: NodeId, first: u64, last: u64, size: u64, aggregate: bool, row: Option<Upload>, sources: Vec<Range> },
+    Complete { op: u64, client: NodeId, etags: Vec<u64>, row: Option<Upload>, check: Check },
+    Cancel { op: u64, client: NodeId, row: Option<Upload> },
+    Download { op: u64, client: NodeId, first: u64, last: u64, ranges: Vec<Range>, next: usize, pieces: Vec<Url> },
+    Delete { op: u64, client: NodeId, range: Option<Range>, span: (u64, u64) },
+    Deletions { taken: Vec<(u64, String)> },
+    Leases { rows: Option<Vec<Upload>>, stale: Vec<Upload> },
+}
+
+/// A request in flight: its flow, what to resend, how often it was tried.
+struct Waiting {
+    flow: u64,
+    call: Call,
+    attempts: u32,
+    timer: TimerId,
+}
+
+#[derive(Clone, Debug)]
+enum Call {
+    S3(S3Request),
+    Db(Txn),
+}
+
+/// The server.
+pub struct Server {
+    shared: Rc<Shared>,
+    flows: BTreeMap<u64, Flow>,
+    waiting: BTreeMap<u64, Waiting>,
+    /// Index key -> index (the real one is on disk, keyed the same way; a restart empties it here).
+    cache: BTreeMap<String, Vec<IndexEntry>>,
+    next: u64,
+    idle: Duration,
+}
+
+impl Server {
+    /// A server.
+    pub fn new(shared: Rc<Shared>) -> Server {
+        let idle = shared.config.deletion_poll;
+        Server { shared, flows: BTreeMap::new(), waiting: BTreeMap::new(), cache: BTreeMap::new(), next: 0, idle }
+    }
+
+    fn safe(&self) -> bool {
+        self.shared.config.mode == Mode::Safe
+    }
+
+    fn id(&mut self, ctx: &Ctx<'_, Msg>) -> u64 {
+        self.next += 1;
+        (u64::from(ctx.incarnation()) << 40) | self.next
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Msg>, flow: Flow, call: Call) {
+        let id = self.id(ctx);
+        self.flows.insert(id, flow);
+        self.call(ctx, id, call, 0);
+    }
+
+    fn call(&mut self, ctx: &mut Ctx<'_, Msg>, flow: u64, call: Call, attempts: u32) {
+        let req = self.id(ctx);
+        match &call {
+            Call::S3(request) => ctx.send(self.shared.object_store, Msg::S3 { req, request: request.clone() }),
+            Call::Db(txn) => ctx.send(self.shared.metadata_store, Msg::Txn { req, txn: txn.clone() }),
+        }
+        let timer = ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
+        self.waiting.insert(req, Waiting { flow, call, attempts, timer });
+    }
+
+    fn s3(&mut self, ctx: &mut Ctx<'_, Msg>, flow: u64, request: S3Request) {
+        self.call(ctx, flow, Call::S3(request), 0);
+    }
+
+    fn db(&mut self, ctx: &mut Ctx<'_, Msg>, flow: u64, txn: Txn) {
+        self.call(ctx, flow, Call::Db(txn), 0);
+    }
+
+    /// An answer (or its absence) for request `req`.
+    fn answered(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64, outcome: Option<Outcome>) {
+        let Some(waiting) = self.waiting.remove(&req) else { return };
+        ctx.cancel_timer(waiting.timer);
+        let retry = matches!(
+            (&waiting.call, &outcome),
+            (Call::S3(_), None | Some(Outcome::S3(S3Response::Error(S3Error::Internal))))
+        );
+        if retry && waiting.attempts < self.shared.config.retries {
+            let backoff = (Duration::from_millis(100) * 2u32.pow(waiting.attempts)).min(Duration::from_secs(5));
+            let again = self.id(ctx);
+            let timer = ctx.set_timer(backoff, Timer::Retry(again));
+            self.waiting.insert(again, Waiting { attempts: waiting.attempts + 1, timer, ..waiting });
+            return;
+        }
+        self.advance(ctx, waiting.flow, outcome.unwrap_or(Outcome::Lost));
+    }
+
+    fn reply(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, client: NodeId, op: u64, reply: Reply) {
+        self.flows.remove(&id);
+        ctx.send(client, Msg::Reply { op, reply });
+    }
+
+    fn url(&self, ctx: &Ctx<'_, Msg>, grant: Grant) -> Url {
+        Url { grant, expires: ctx.now() + self.shared.config.url_expiry }
+    }
+
+    /// The data URLs of an upload of `size` bytes: one PUT, or parts of the part size,
+    /// doubled while there would be more than 10,000.
+    fn data_urls(&self, ctx: &Ctx<'_, Msg>, row: &Upload) -> (Vec<Url>, u64) {
+        let config = &self.shared.config;
+        match row.multipart {
+            None => (vec![self.url(ctx, Grant::Put { key: row.data_key.clone() })], row.data_size),
+            Some(upload) => {
+                let mut part_size = config.part_size.0;
+                while row.data_size.div_ceil(part_size) > 10_000 {
+                    part_size *= 2;
+                }
+                let parts = row.data_size.div_ceil(part_size).max(1) as u32;
+                let urls = (1..=parts).map(|part| self.url(ctx, Grant::Part { upload, part })).collect();
+                (urls, part_size)
+            }
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, request: Request) {
+        let safe = self.safe();
+        match request {
+            Request::StartUpload { first, count, data_size } => {
+                let last = first + count.max(1) - 1;
+                let flow = Flow::Upload { op, client, first, last, size: data_size, aggregate: false, row: None, sources: vec![] };
+                self.start(ctx, flow, Call::Db(Txn::Overlapping { first, last }));
+            }
+            Request::StartAggregate { first, last } => {
+                let flow = Flow::Upload { op, client, first, last, size: 0, aggregate: true, row: None, sources: vec![] };
+                self.start(ctx, flow, Call::Db(Txn::Ranges { first, last }));
+            }
+            Request::CompleteUpload { upload, etags } => {
+                let flow = Flow::Complete { op, client, etags, row: None, check: Check::Assemble };
+                self.start(ctx, flow, Call::Db(Txn::Get { upload }));
+            }
+            Request::CancelUpload { upload } => {
+                self.start(ctx, Flow::Cancel { op, client, row: None }, Call::Db(Txn::Get { upload }));
+            }
+            Request::Download { first, last } => {
+                let flow = Flow::Download { op, client, first, last, ranges: vec![], next: 0, pieces: vec![] };
+                self.start(ctx, flow, Call::Db(Txn::Ranges { first, last }));
+            }
+            Request::Delete { first, last } if safe => {
+                let txn = Txn::DeleteRange { first, last, schedule: true };
+                self.start(ctx, Flow::Delete { op, client, range: None, span: (first, last) }, Call::Db(txn));
+            }
+            Request::Delete { first, last } => {
+                // The range [first, last] exactly, if there is one.
+                let txn = Txn::Ranges { first, last };
+                self.start(ctx, Flow::Delete { op, client, range: None, span: (first, last) }, Call::Db(txn));
+            }
+        }
+    }
+
+    fn advance(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, outcome: Outcome) {
+        let Some(flow) = self.flows.get(&id).cloned() else { return };
+        match flow {
+            Flow::Upload { .. } => self.upload(ctx, id, flow, outcome),
+            Flow::Complete { .. } => self.complete(ctx, id, flow, outcome),
+            Flow::Cancel { op, client, row } => match (row, outcome) {
+                (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
+                    self.flows.insert(id, Flow::Cancel { op, client, row: Some(row.clone()) });
+                    match row.multipart {
+                        Some(upload) => self.s3(ctx, id, S3Request::Abort { upload }),
+                        None => self.db(ctx, id, Txn::Drop { upload: row.id }),
+                    }
+                }
+                (Some(row), Outcome::S3(_)) => self.db(ctx, id, Txn::Drop { upload: row.id }),
+                (Some(_), Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
+                _ => self.reply(ctx, id, client, op, Reply::Failed("the cancel failed")),
+            },
+            Flow::Download { .. } => self.download(ctx, id, flow, outcome),
+            Flow::Delete { op, client, range, span } => match (range, outcome) {
+                (None, Outcome::Db(TxnResult::Ranges(found))) if self.safe() => {
+                    let reply = if found.is_empty() { Reply::Failed("no such range") } else { Reply::Done };
+                    self.reply(ctx, id, client, op, reply);
+                }
+                (None, Outcome::Db(TxnResult::Ranges(ranges))) => {
+                    // The real order: delete the objects, then the row.
+                    match ranges.into_iter().find(|r| (r.first, r.last) == span) {
+                        Some(range) => {
+                            let keys = vec![range.data_key.clone(), range.index_key.clone()];
+                            self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span });
+                            self.s3(ctx, id, S3Request::Delete { keys });
+                        }
+                        None => self.reply(ctx, id, client, op, Reply::Failed("no such range")),
+                    }
+                }
+                (Some(range), Outcome::S3(S3Response::Deleted(_))) => {
+                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: false };
+                    self.db(ctx, id, txn);
+                }
+                (Some(_), Outcome::Db(TxnResult::Ranges(_))) => self.reply(ctx, id, client, op, Reply::Done),
+                _ => self.reply(ctx, id, client, op, Reply::Failed("the delete failed")),
+            },
+            Flow::Deletions { .. } => self.deletions(ctx, id, flow, outcome),
+            Flow::Leases { .. } => self.leases(ctx, id, flow, outcome),
+        }
+    }
+
+    fn upload(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
+        let Flow::Upload { op, client, first, last, size, aggregate, row, sources } = flow else { unreachable!() };
+        let config = self.shared.config.clone();
+        let now = ctx.now();
+        match (row, outcome) {
+            (None, Outcome::Db(TxnResult::Ranges(found))) if !aggregate => {
+                if !found.is_empty() {
+                    return self.reply(ctx, id, client, op, Reply::Failed("overlaps a completed range"));
+                }
+                let txn = Txn::Start {
+                    first,
+                    last,
+                    data_size: size,
+                    aggregate: false,
+                    started: now,
+                    counter_in_keys: !config.has(Bug::NoUploadCounter),
+                };
+                self.flows.insert(id, Flow::Upload { op, client, first, last, size, aggregate, row: None, sources: vec![] });
+                self.db(ctx, id, txn);
+            }
+            (None, Outcome::Db(TxnResult::Ranges(found))) => {
+                // The aggregate's size: its sources' entries under one trailer; 079d590
+                // counted the datapoints' bytes alone.
+                let total: u64 = found.iter().map(|r| r.size).sum();
+                let n = found.len() as u64;
+                let estimate = if config.has(Bug::SizeEstimate) {
+                    total.saturating_sub(TRAILER * n + tarball::BLOCK * (last - first + 1))
+                } else {
+                    total.saturating_sub(TRAILER * n.saturating_sub(1))
+                };
+                let txn = Txn::Start {
+                    first,
+                    last,
+                    data_size: estimate,
+                    aggregate: true,
+                    started: now,
+                    counter_in_keys: !config.has(Bug::NoUploadCounter),
+                };
+                self.flows.insert(id, Flow::Upload { op, client, first, last, size: estimate, aggregate, row: None, sources: found });
+                self.db(ctx, id, txn);
+            }
+            (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
+                let multipart = row.data_size >= config.multipart_threshold.0;
+                self.flows.insert(id, Flow::Upload { op, client, first, last, size, aggregate, row: Some(row.clone()), sources });
+                if multipart {
+                    self.s3(ctx, id, S3Request::Create { key: row.data_key });
+                } else {
+                    self.plan(ctx, id);
+                }
+            }
+            (Some(row), Outcome::S3(S3Response::Created(upload))) => {
+                let row = Upload { multipart: Some(upload), ..row };
+                self.flows.insert(id, Flow::Upload { op, client, first, last, size, aggregate, row: Some(row.clone()), sources });
+                self.db(ctx, id, Txn::SetMultipart { upload: row.id, multipart: upload });
+            }
+            (Some(_), Outcome::Db(TxnResult::Done)) => self.plan(ctx, id),
+            (_, Outcome::Db(TxnResult::Refused(why))) => self.reply(ctx, id, client, op, Reply::Failed(why)),
+            _ => self.reply(ctx, id, client, op, Reply::Failed("the upload could not start")),
+        }
+    }
+
+    fn plan(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64) {
+        let Some(Flow::Upload { op, client, row: Some(row), sources, aggregate, .. }) = self.flows.get(&id).cloned() else {
+            return;
+        };
+        let (data, part_size) = self.data_urls(ctx, &row);
+        let index = self.url(ctx, Grant::Put { key: row.index_key.clone() });
+        let reply = if aggregate {
+            let ids = row.sources.clone().unwrap_or_default();
+            let sources = sources
+                .iter()
+                .filter(|s| ids.contains(&s.id))
+                .map(|s| {
+                    let get = |key: &String| self.url(ctx, Grant::Get { key: key.clone(), range: None });
+                    (get(&s.data_key), get(&s.index_key))
+                })
+                .collect();
+            Reply::AggregatePlan { upload: row.id, sources, data, part_size, index }
+        } else {
+            Reply::UploadPlan { upload: row.id, data, part_size, index }
+        };
+        self.reply(ctx, id, client, op, reply);
+    }
+
+    fn complete(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
+        let Flow::Complete { op, client, etags, row, check } = flow else { unreachable!() };
+        let set = |server: &mut Server, row: &Upload, check: Check| {
+            server.flows.insert(id, Flow::Complete { op, client, etags: etags.clone(), row: Some(row.clone()), check });
+        };
+        let fail = |server: &mut Server, ctx: &mut Ctx<'_, Msg>, row: &Upload, why: &'static str| {
+            // A failed validation: schedule both objects for deletion, delete the row.
+            set(server, row, Check::Dropped(why));
+            server.db(ctx, id, Txn::Drop { upload: row.id });
+        };
+        let row = match (row, &outcome) {
+            (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
+                let row = row.clone();
+                match row.multipart {
+                    Some(upload) => {
+                        set(self, &row, Check::Assemble);
+                        let parts = etags.iter().enumerate().map(|(i, e)| (i as u32 + 1, *e)).collect();
+                        self.s3(ctx, id, S3Request::Complete { upload, parts });
+                    }
+                    None => {
+                        set(self, &row, Check::HeadIndex);
+                        self.s3(ctx, id, S3Request::Head { key: row.index_key.clone() });
+                    }
+                }
+                return;
+            }
+            (None, _) => return self.reply(ctx, id, client, op, Reply::Failed("no such upload")),
+            (Some(row), _) => row,
+        };
+        match (check, outcome) {
+            (Check::Assemble, Outcome::S3(S3Response::Done)) => {
+                set(self, &row, Check::HeadIndex);
+                self.s3(ctx, id, S3Request::Head { key: row.index_key.clone() });
+            }
+            (Check::Assemble, _) => fail(self, ctx, &row, "the multipart upload did not complete"),
+            (Check::HeadIndex, Outcome::S3(S3Response::Size(_))) => {
+                set(self, &row, Check::HeadData);
+                self.s3(ctx, id, S3Request::Head { key: row.data_key.clone() });
+            }
+            (Check::HeadData, Outcome::S3(S3Response::Size(data_size))) => {
+                if row.sources.is_none() && data_size != row.data_size {
+                    return fail(self, ctx, &row, "the data's size is not the size announced");
+                }
+                set(self, &row, Check::Index { data_size });
+                self.s3(ctx, id, S3Request::Get { key: row.index_key.clone(), range: None });
+            }
+            (Check::Index { data_size }, Outcome::S3(S3Response::Body(bytes))) => {
+                let index = match tarball::parse_index(&bytes) {
+                    Ok(index) if !index.is_empty() => index,
+                    _ => return fail(self, ctx, &row, "the index is empty or malformed"),
+                };
+                if index.last().expect("not empty").end() + TRAILER != data_size {
+                    return fail(self, ctx, &row, "the index does not end where the data does");
+                }
+                if index.len() as u64 != row.last - row.first + 1 {
+                    return fail(self, ctx, &row, "the index does not hold one entry per datapoint");
+                }
+                // The first, the last and up to 3 random middle entries.
+                let mut picks = vec![0, index.len() - 1];
+                for _ in 0..3.min(index.len().saturating_sub(2)) {
+                    picks.push(1 + ctx.rng().below(index.len() as u64 - 2) as usize);
+                }
+                picks.sort_unstable();
+                picks.dedup();
+                self.header(ctx, id, &row, data_size, index, picks);
+            }
+            (Check::Headers { data_size, index, mut picks }, Outcome::S3(S3Response::Body(block))) => {
+                let at = picks.remove(0);
+                let expected = (tarball::name(row.first + at as u64), index[at].size);
+                let stated = tarball::read_header(&block).ok();
+                if stated.as_ref().map(|(n, s)| (tarball::number(n), *s)) != Some((tarball::number(&expected.0), expected.1)) {
+                    return fail(self, ctx, &row, "a header does not match the index");
+                }
+                if picks.is_empty() {
+                    set(self, &row, Check::Commit);
+                    let txn = Txn::Complete {
+                        upload: row.id,
+                        recheck: self.safe(),
+                        delete_own: self.shared.config.has(Bug::AggregateDeletesItself),
+                    };
+                    self.db(ctx, id, txn);
+                } else {
+                    self.header(ctx, id, &row, data_size, index, picks);
+                }
+            }
+            (Check::Commit, Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
+            (Check::Commit, Outcome::Db(TxnResult::Refused(why))) if self.safe() => {
+                set(self, &row, Check::Refused(why));
+                self.db(ctx, id, Txn::Drop { upload: row.id });
+            }
+            (Check::Dropped(why) | Check::Refused(why), _) => self.reply(ctx, id, client, op, Reply::Failed(why)),
+            (Check::HeadIndex | Check::HeadData | Check::Index { .. } | Check::Headers { .. }, Outcome::S3(S3Response::Error(S3Error::NotFound))) => {
+                fail(self, ctx, &row, "an object is missing")
+            }
+            _ => self.reply(ctx, id, client, op, Reply::Failed("the completion failed")),
+        }
+    }
+
+    fn header(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, row: &Upload, data_size: u64, index: Vec<IndexEntry>, picks: Vec<usize>) {
+        let offset = index[picks[0]].header_offset;
+        let request = S3Request::Get { key: row.data_key.clone(), range: Some((offset, offset + tarball::BLOCK)) };
+        if let Some(Flow::Complete { check, .. }) = self.flows.get_mut(&id) {
+            *check = Check::Headers { data_size, index, picks };
+        }
+        self.s3(ctx, id, request);
+    }
+
+    fn download(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
+        let Flow::Download { op, client, first, last, mut ranges, mut next, mut pieces } = flow else { unreachable!() };
+        match outcome {
+            Outcome::Db(TxnResult::Ranges(found)) => ranges = found,
+            Outcome::S3(S3Response::Body(bytes)) => match tarball::parse_index(&bytes) {
+                Ok(index) => {
+                    self.cache.insert(ranges[next].index_key.clone(), index);
+                }
+                Err(_) => return self.reply(ctx, id, client, op, Reply::Failed("an index is malformed")),
+            },
+            _ => return self.reply(ctx, id, client, op, Reply::Failed("the download could not be planned")),
+        }
+        while next < ranges.len() {
+            let range = &ranges[next];
+            let Some(index) = self.cache.get(&range.index_key) else {
+                let key = range.index_key.clone();
+                self.flows.insert(id, Flow::Download { op, client, first, last, ranges, next, pieces });
+                return self.s3(ctx, id, S3Request::Get { key, range: None });
+            };
+            let from = first.max(range.first) - range.first;
+            let to = last.min(range.last) - range.first;
+            if let (Some(a), Some(b)) = (index.get(from as usize), index.get(to as usize)) {
+                let grant = Grant::Get { key: range.data_key.clone(), range: Some((a.header_offset, b.end())) };
+                pieces.push(self.url(ctx, grant));
+            }
+            next += 1;
+        }
+        self.reply(ctx, id, client, op, Reply::DownloadPlan { pieces });
+    }
+
+    fn deletions(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
+        let Flow::Deletions { taken } = flow else { unreachable!() };
+        let config = &self.shared.config;
+        let (poll, idle_max) = (config.deletion_poll, config.deletion_idle_max);
+        match outcome {
+            Outcome::Db(TxnResult::Deletions(rows)) if rows.is_empty() => {
+                self.flows.remove(&id);
+                self.idle = (self.idle.mul_f64(1.5)).min(idle_max);
+                ctx.set_timer(self.idle, Timer::Deletion);
+            }
+            Outcome::Db(TxnResult::Deletions(rows)) => {
+                let keys: BTreeSet<String> = rows.iter().map(|(_, k)| k.clone()).collect();
+                self.flows.insert(id, Flow::Deletions { taken: rows });
+                self.s3(ctx, id, S3Request::Delete { keys: keys.into_iter().collect() });
+            }
+            Outcome::S3(S3Response::Deleted(keys)) => {
+                let ids = taken.iter().filter(|(_, k)| keys.contains(k)).map(|(id, _)| *id).collect();
+                self.flows.insert(id, Flow::Deletions { taken: vec![] });
+                self.db(ctx, id, Txn::Deleted { ids });
+            }
+            _ => {
+                self.flows.remove(&id);
+                self.idle = poll;
+                ctx.set_timer(poll, Timer::Deletion);
+            }
+        }
+    }
+
+    fn leases(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
+        let Flow::Leases { rows, stale } = flow else { unreachable!() };
+        let lease = self.shared.config.upload_lease;
+        let now = ctx.now();
+        match (rows, outcome) {
+            (None, Outcome::Db(TxnResult::Uploads(all))) => {
+                let stale = all.iter().filter(|u| u.started + lease < now).cloned().collect();
+                self.flows.insert(id, Flow::Leases { rows: Some(all), stale });
+                let prefix = format!("datas3t/{}/", super::db::NAME);
+                self.s3(ctx, id, S3Request::ListUploads { prefix });
+            }
+            (Some(all), Outcome::S3(S3Response::Uploads(uploads))) => {
+                // Abort the multipart uploads of stale rows, and those no row knows.
+                let live: BTreeSet<&String> = all.iter().filter(|u| !stale.contains(u)).map(|u| &u.data_key).collect();
+                let doomed: Vec<u64> = uploads.iter().filter(|(_, key)| !live.contains(key)).map(|(u, _)| *u).collect();
+                for upload in doomed {
+                    let abort = self.id(ctx);
+                    self.flows.insert(abort, Flow::Leases { rows: Some(vec![]), stale: vec![] });
+                    self.s3(ctx, abort, S3Request::Abort { upload });
+                }
+                self.drop_next(ctx, id, stale);
+            }
+            (Some(_), Outcome::Db(TxnResult::Done)) => self.drop_next(ctx, id, stale),
+            _ => {
+                self.flows.remove(&id);
+            }
+        }
+    }
+
+    /// Drops the next stale upload row (its objects scheduled for deletion).
+    fn drop_next(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, mut stale: Vec<Upload>) {
+        if stale.is_empty() {
+            self.flows.remove(&id);
+            return;
+        }
+        let row = stale.remove(0);
+        self.flows.insert(id, Flow::Leases { rows: Some(vec![]), stale });
+        self.db(ctx, id, Txn::Drop { upload: row.id });
+    }
+}
+
+impl Node for Server {
+    type Msg = Msg;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        ctx.set_role(Some("server"));
+        ctx.set_timer(self.shared.config.deletion_poll, Timer::Deletion);
+        if self.safe() {
+            ctx.set_timer(self.shared.config.upload_lease / 2, Timer::Leases);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Request { op, request } => self.on_request(ctx, from, op, request),
+            Msg::S3Reply { req, response } => self.answered(ctx, req, Some(Outcome::S3(response))),
+            Msg::TxnReply { req, result } => self.answered(ctx, req, Some(Outcome::Db(result))),
+            _ => ctx.unexpected("the server takes client requests and store answers"),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        match timer {
+            Timer::Request(req) => self.answered(ctx, req, None),
+            Timer::Retry(req) => {
+                if let Some(waiting) = self.waiting.remove(&req) {
+                    self.call(ctx, waiting.flow, waiting.call, waiting.attempts);
+                }
+            }
+            Timer::Deletion => {
+                let limit = 1000;
+                self.start(ctx, Flow::Deletions { taken: vec![] }, Call::Db(Txn::TakeDeletions { limit }));
+            }
+            Timer::Leases => {
+                let now = ctx.now();
+                self.start(ctx, Flow::Leases { rows: None, stale: vec![] }, Call::Db(Txn::Stale { before: now + Duration::from_nanos(1) }));
+                ctx.set_timer(self.shared.config.upload_lease / 2, Timer::Leases);
+            }
+            Timer::Operation(_) => ctx.unexpected("servers set request, retry and worker timers"),
+        }
+    }
+}

@@ -161,6 +161,11 @@ impl Client {
         let Some(p) = self.pending.get_mut(&op) else { return };
         match p.then {
             Then::Complete => {
+                if ctx.rng().unit() < self.shared.config.abandon_rate {
+                    // The client disappears: its objects are up, its upload never completed.
+                    return self.done(ctx, op, Outcome::Info);
+                }
+                let Some(p) = self.pending.get_mut(&op) else { return };
                 let (upload, etags) = (p.upload.expect("planned"), std::mem::take(&mut p.etags));
                 self.ask(ctx, op, Request::CompleteUpload { upload, etags });
             }

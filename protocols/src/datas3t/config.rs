@@ -54,6 +54,9 @@ pub struct Config {
     /// multipart upload aborted, its objects deleted, its row removed. Default: "120s".
     #[serde(with = "duration")]
     pub upload_lease: Duration,
+    /// The share of uploads whose client disappears after putting its objects, before it
+    /// completes (or cancels) them. Default: 0.
+    pub abandon_rate: f64,
     /// Planted bugs (the real service's fixed ones), for testing the checks.
     pub bugs: Vec<Bug>,
 }
@@ -78,6 +81,7 @@ impl Default for Config {
             deletion_poll: Duration::from_secs(1),
             deletion_idle_max: Duration::from_secs(60),
             upload_lease: Duration::from_secs(120),
+            abandon_rate: 0.0,
             bugs: Vec::new(),
         }
     }
@@ -130,7 +134,9 @@ impl Config {
                 return Err((key, format!("{key} must be more than zero")));
             }
         }
-        for (key, value) in [("s3_error_rate", self.s3_error_rate), ("s3_timeout_rate", self.s3_timeout_rate)] {
+        for (key, value) in
+            [("s3_error_rate", self.s3_error_rate), ("s3_timeout_rate", self.s3_timeout_rate), ("abandon_rate", self.abandon_rate)]
+        {
             if !(0.0..1.0).contains(&value) {
                 return Err((key, format!("{key} must be in [0, 1), not {value}")));
             }

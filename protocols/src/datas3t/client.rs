@@ -244,6 +244,7 @@ impl Client {
         }
         match reply {
             Reply::Failed(_) => self.done(ctx, op, Outcome::Fail),
+            Reply::Unknown => self.done(ctx, op, Outcome::Info),
             Reply::Done => self.done(ctx, op, Outcome::Ok(Value::Nil)),
             Reply::UploadPlan { upload, data, part_size, index } if p.kind == Kind::Upload => {
                 p.upload = Some(upload);

@@ -206,8 +206,10 @@ pub enum Reply {
     DownloadPlan { pieces: Vec<Url> },
     /// Done.
     Done,
-    /// Refused or failed, and why.
+    /// Refused or failed, and why: nothing changed.
     Failed(&'static str),
+    /// The metadata store did not answer a transaction that writes: it may have committed.
+    Unknown,
 }
 
 /// datas3t's messages.

@@ -235,7 +235,9 @@ impl Server {
                     self.db(ctx, id, txn);
                 }
                 (Some(_), Outcome::Db(TxnResult::Ranges(_))) => self.reply(ctx, id, client, op, Reply::Done),
-                _ => self.reply(ctx, id, client, op, Reply::Failed("the delete failed")),
+                (None, Outcome::Db(_)) => self.reply(ctx, id, client, op, Reply::Failed("the delete failed")),
+                // A deletion or a transaction that got no answer may have happened.
+                _ => self.reply(ctx, id, client, op, Reply::Unknown),
             },
             Flow::Deletions { .. } => self.deletions(ctx, id, flow, outcome),
             Flow::Leases { .. } => self.leases(ctx, id, flow, outcome),
@@ -412,6 +414,7 @@ impl Server {
                 }
             }
             (Check::Commit, Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
+            (Check::Commit, Outcome::Lost) => self.reply(ctx, id, client, op, Reply::Unknown),
             (Check::Commit, Outcome::Db(TxnResult::Refused(why))) if self.safe() => {
                 set(self, &row, Check::Refused(why));
                 self.db(ctx, id, Txn::Drop { upload: row.id });

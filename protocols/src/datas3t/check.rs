@@ -12,6 +12,7 @@
 //!   deletion worker's longest idle poll, every object belongs to a range and no multipart
 //!   upload is left.
 //! - `datas3t.upload_plan_fits`: the object store never refused a planned PUT as too large.
+//! - `datas3t.malformed_rejected`: no upload a client sent malformed was acknowledged.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -34,6 +35,8 @@ pub enum Datas3tFact {
     Committed { added: Vec<Range>, removed: Vec<u64> },
     /// The object store refused a PUT of `size` bytes as too large.
     RefusedPut { key: String, size: u64 },
+    /// A client sent upload `op` malformed (`how`: see the client's `malform`).
+    Malformed { op: u64, how: u64 },
 }
 
 /// Every check of a run.
@@ -72,7 +75,22 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
     checks.push(Check::from("datas3t.upload_plan_fits", refused.is_empty(), || {
         format!("the object store refused a single PUT as too large: {}", refused[0])
     }));
+    checks.push(malformed_rejected(facts, ops));
     checks
+}
+
+/// `datas3t.malformed_rejected`: no upload a client sent malformed was acknowledged.
+fn malformed_rejected(facts: &Observations, ops: &[OpRecord]) -> Check {
+    let name = "datas3t.malformed_rejected";
+    for fact in facts.facts::<Datas3tFact>() {
+        let Datas3tFact::Malformed { op, how } = fact.what else { continue };
+        let accepted = ops.iter().any(|r| r.op.id == *op && matches!(r.completed, Some((_, Outcome::Ok(_)))));
+        if accepted {
+            let what = ["an index cut short", "a header naming another datapoint", "an index missing its last entry"];
+            return Check::fail(name, format!("upload #{op} was acknowledged with {}", what[(*how).min(2) as usize]));
+        }
+    }
+    Check::pass(name)
 }
 
 /// Replays the commits: the first overlap seen after a commit, and the ranges at the end.
@@ -98,7 +116,7 @@ fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
                     }
                 }
             }
-            Datas3tFact::RefusedPut { .. } => {}
+            Datas3tFact::RefusedPut { .. } | Datas3tFact::Malformed { .. } => {}
         }
     }
     (overlap, ranges)

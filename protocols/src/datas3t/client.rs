@@ -14,6 +14,7 @@ use std::rc::Rc;
 use sim::kernel::hash::mix64;
 use sim::prelude::*;
 
+use super::check::Datas3tFact;
 use super::msg::{Body, Grant, Msg, Reply, Request, S3Error, S3Request, S3Response, Timer, Url};
 use super::tarball::{self, Datarange, TRAILER};
 use super::Shared;
@@ -32,6 +33,25 @@ pub fn content(seed: u64, n: u64, version: u64, max: u64) -> Vec<u8> {
     }
     bytes.truncate(len as usize);
     bytes
+}
+
+/// Breaks a datarange the way a faulty client could: 0 cuts the index short, 1 makes the
+/// first header name another datapoint (checksum fixed, so only the name is wrong), 2 drops
+/// the index's last entry.
+fn malform(range: &mut Datarange, how: u64) {
+    match how {
+        0 => range.index.truncate(range.index.len() - 7),
+        1 => {
+            let mut header = tar::Header::new_ustar();
+            header.as_mut_bytes().copy_from_slice(&range.tar[..512]);
+            let (name, _) = tarball::read_header(&range.tar[..512]).expect("a header we built");
+            let n = tarball::number(&name).expect("a datapoint name");
+            header.set_path(tarball::name(n + 1_000_000)).expect("a datapoint name fits");
+            header.set_cksum();
+            range.tar[..512].copy_from_slice(header.as_bytes());
+        }
+        _ => range.index.truncate(range.index.len() - 16),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,7 +307,12 @@ impl Node for Client {
                 let files: Vec<(u64, Vec<u8>)> = (first..=last)
                     .map(|n| (n, content(self.shared.seed, n, *version as u64, config.max_datapoint_size.0)))
                     .collect();
-                let tar = tarball::build(&files);
+                let mut tar = tarball::build(&files);
+                if ctx.rng().unit() < config.malformed_rate {
+                    let how = ctx.rng().below(3);
+                    malform(&mut tar, how);
+                    ctx.fact(Datas3tFact::Malformed { op: op.id, how });
+                }
                 let request = Request::StartUpload { first, count: per, data_size: tar.tar.len() as u64 };
                 let mut p = self.pending_for(Kind::Upload, first, last);
                 p.tar = Some(tar);

@@ -57,6 +57,10 @@ pub struct Config {
     /// The share of uploads whose client disappears after putting its objects, before it
     /// completes (or cancels) them. Default: 0.
     pub abandon_rate: f64,
+    /// The share of uploads whose client sends a malformed datarange (an index cut short,
+    /// a header naming another datapoint, or an index missing its last entry), which the
+    /// server must reject. Default: 0.
+    pub malformed_rate: f64,
     /// Planted bugs (the real service's fixed ones), for testing the checks.
     pub bugs: Vec<Bug>,
 }
@@ -82,6 +86,7 @@ impl Default for Config {
             deletion_idle_max: Duration::from_secs(60),
             upload_lease: Duration::from_secs(120),
             abandon_rate: 0.0,
+            malformed_rate: 0.0,
             bugs: Vec::new(),
         }
     }
@@ -135,7 +140,7 @@ impl Config {
             }
         }
         for (key, value) in
-            [("s3_error_rate", self.s3_error_rate), ("s3_timeout_rate", self.s3_timeout_rate), ("abandon_rate", self.abandon_rate)]
+            [("s3_error_rate", self.s3_error_rate), ("s3_timeout_rate", self.s3_timeout_rate), ("abandon_rate", self.abandon_rate), ("malformed_rate", self.malformed_rate)]
         {
             if !(0.0..1.0).contains(&value) {
                 return Err((key, format!("{key} must be in [0, 1), not {value}")));

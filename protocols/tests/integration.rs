@@ -6,6 +6,7 @@
 mod common;
 
 mod collective;
+mod datas3t;
 mod determinism;
 mod dynamo;
 mod fault_schedules;

@@ -253,3 +253,83 @@ fn no_orphans(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>, uploads
     }
     Check::pass("datas3t.no_orphans")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::harness::system::Verdict;
+    use sim::kernel::workload::Operation;
+    use sim::NodeId;
+
+    fn range(id: u64, first: u64, last: u64) -> Range {
+        Range { id, first, last, data_key: format!("d{id}"), index_key: format!("i{id}"), size: 1 }
+    }
+
+    fn op(id: u64, f: &str, key: u64, value: Value, at: (u64, u64), outcome: Outcome) -> OpRecord {
+        OpRecord {
+            op: Operation { id, process: id, f: f.into(), key, value },
+            client: NodeId(9),
+            intended: Time(at.0),
+            invoked: Some(Time(at.0)),
+            completed: Some((Time(at.1), outcome)),
+            served_by: None,
+        }
+    }
+
+    #[test]
+    fn two_ranges_over_one_datapoint_fail_after_the_commit_that_made_them() {
+        let mut obs = Observations::default();
+        obs.facts.state(Time(1), NodeId(2), Datas3tFact::Committed { added: vec![range(1, 0, 9)], removed: vec![] });
+        obs.facts.state(Time(2), NodeId(2), Datas3tFact::Committed { added: vec![range(2, 10, 19)], removed: vec![] });
+        let (overlap, _) = replay(&obs);
+        assert!(overlap.is_none());
+        obs.facts.state(Time(3), NodeId(2), Datas3tFact::Committed { added: vec![range(3, 5, 14)], removed: vec![] });
+        // Removed again at once: the overlap after the commit at 3 is still found.
+        obs.facts.state(Time(4), NodeId(2), Datas3tFact::Committed { added: vec![], removed: vec![3] });
+        let (overlap, ranges) = replay(&obs);
+        assert!(overlap.unwrap().contains("after a commit at 0.000000003s"));
+        let lost = [op(7, "upload", 3, Value::Int(7), (10, 20), Outcome::Ok(Value::Nil))];
+        let check = every_datapoint_once(None, &ranges, &lost, 10);
+        assert_eq!(check.verdict, Verdict::Fail, "datapoints 30..39 are in no range");
+        assert!(check.reason.unwrap().contains("datapoint 30 of upload #7"));
+    }
+
+    #[test]
+    fn a_download_of_an_older_version_or_with_a_datapoint_missing_fails() {
+        let pair = |n: i64, v: i64| Value::List(vec![Value::Int(n), Value::Int(v)]);
+        let upload = |id, v, at| op(id, "upload", 0, Value::Int(v), at, Outcome::Ok(Value::Nil));
+        let download = |got: Vec<Value>| op(9, "download", 0, Value::Nil, (100, 110), Outcome::Ok(Value::List(got)));
+        let all = |v| (0..2).map(|n| pair(n, v)).collect::<Vec<_>>();
+        let history = [upload(1, 1, (0, 10)), upload(2, 2, (20, 30)), download(all(2))];
+        assert_eq!(downloads_exact(&history, 2).verdict, Verdict::Pass);
+        let stale = [upload(1, 1, (0, 10)), upload(2, 2, (20, 30)), download(all(1))];
+        assert!(downloads_exact(&stale, 2).reason.unwrap().contains("returned version 1"));
+        let missing = [upload(1, 1, (0, 10)), download(vec![pair(0, 1)])];
+        assert!(downloads_exact(&missing, 2).reason.unwrap().contains("datapoint 1: upload #1"));
+        let invented = [upload(1, 1, (0, 10)), download(vec![pair(0, 1), pair(1, 5)])];
+        assert!(downloads_exact(&invented, 2).reason.unwrap().contains("which no upload wrote"));
+    }
+
+    #[test]
+    fn rows_without_objects_and_objects_without_rows_fail() {
+        let ranges: BTreeMap<u64, Range> = [(1, range(1, 0, 9))].into();
+        let objects: BTreeSet<String> = ["d1".to_string()].into();
+        assert!(no_dangling_rows(&ranges, &objects).reason.unwrap().contains("refers to i1"));
+        let objects: BTreeSet<String> = ["d1", "i1", "stray"].map(String::from).into();
+        assert_eq!(no_dangling_rows(&ranges, &objects).verdict, Verdict::Pass);
+        assert!(no_orphans(&ranges, &objects, &[]).reason.unwrap().contains("stray belongs to no range"));
+        let objects: BTreeSet<String> = ["d1", "i1"].map(String::from).into();
+        assert!(no_orphans(&ranges, &objects, &[(4, "k".into())]).reason.unwrap().contains("multipart upload 4"));
+        assert_eq!(no_orphans(&ranges, &objects, &[]).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn an_acknowledged_malformed_upload_fails() {
+        let mut obs = Observations::default();
+        obs.facts.state(Time(1), NodeId(3), Datas3tFact::Malformed { op: 5, how: 1 });
+        let rejected = [op(5, "upload", 0, Value::Int(5), (1, 2), Outcome::Fail)];
+        assert_eq!(malformed_rejected(&obs, &rejected).verdict, Verdict::Pass);
+        let accepted = [op(5, "upload", 0, Value::Int(5), (1, 2), Outcome::Ok(Value::Nil))];
+        assert!(malformed_rejected(&obs, &accepted).reason.unwrap().contains("a header naming another datapoint"));
+    }
+}

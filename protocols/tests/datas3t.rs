@@ -1,0 +1,121 @@
+//! The dataset service end to end through the registry: the safe mode passes its
+//! scenarios, the real service's fixed bugs are caught on at least 90% of 200 seeds, the
+//! faithful mode puts datapoints in two ranges on its own, and bad settings are refused at
+//! their line.
+
+use sim::harness::run::RunOptions;
+use sim::harness::system::Verdict;
+use sim::report::RunReport;
+
+fn run_text(path: &str, text: &str, seed: u64) -> RunReport {
+    protocols::registry::run(path, text, seed, &RunOptions::default()).unwrap()
+}
+
+fn run(file: &str, seed: u64) -> RunReport {
+    let path = format!("../scenarios/datas3t/{file}");
+    run_text(&path, &std::fs::read_to_string(&path).unwrap(), seed)
+}
+
+/// The scenario with `mode = "datas3t"`: the real code under the same faults.
+fn run_faithful(file: &str, seed: u64) -> RunReport {
+    let path = format!("../scenarios/datas3t/{file}");
+    let text = std::fs::read_to_string(&path).unwrap().replace("mode = \"safe\"", "mode = \"datas3t\"");
+    run_text(&path, &text, seed)
+}
+
+fn verdict(report: &RunReport, check: &str) -> Verdict {
+    *report.summary.checks.get(check).unwrap_or_else(|| panic!("no check {check}"))
+}
+
+const CHECKS: [&str; 6] = [
+    "datas3t.every_datapoint_once",
+    "datas3t.downloads_exact",
+    "datas3t.no_dangling_rows",
+    "datas3t.no_orphans",
+    "datas3t.upload_plan_fits",
+    "datas3t.malformed_rejected",
+];
+
+#[test]
+fn the_safe_mode_passes_every_check_under_each_fault() {
+    for file in [
+        "uploads.toml",
+        "server-crash.toml",
+        "s3-failures.toml",
+        "metadata-crash.toml",
+        "abandoned-uploads.toml",
+        "malformed.toml",
+    ] {
+        for seed in 0..5 {
+            let report = run(file, seed);
+            assert!(report.summary.passed, "{file} seed {seed}: {:?}", report.summary.reasons);
+            for check in CHECKS {
+                assert_eq!(verdict(&report, check), Verdict::Pass, "{file} seed {seed}: {check}");
+            }
+        }
+    }
+}
+
+#[test]
+fn golden_trace_hash_of_the_flagship() {
+    let report = run("uploads.toml", 42);
+    assert_eq!((report.summary.trace_hash.as_str(), report.summary.events), ("752c47a9d850e19b", 5_298));
+}
+
+/// Each canary runs the safe mode with one bug, so only the bug can fail it; the same
+/// scenarios pass without it (README).
+#[test]
+fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
+    let canaries: [(&str, &[&str]); 3] = [
+        ("canary/aggregate-deletes-itself.toml", &["datas3t.no_dangling_rows"]),
+        ("canary/no-upload-counter.toml", &["datas3t.downloads_exact", "datas3t.no_dangling_rows"]),
+        ("canary/size-estimate.toml", &["datas3t.upload_plan_fits"]),
+    ];
+    for (file, checks) in canaries {
+        let caught = (0..200)
+            .filter(|&seed| {
+                let report = run(file, seed);
+                checks.iter().any(|check| verdict(&report, check) == Verdict::Fail)
+            })
+            .count();
+        assert!(caught >= 180, "{file}: {checks:?} caught it on {caught} of 200 seeds");
+    }
+}
+
+/// Without a re-check in the completing transaction, two uploads of one range that both
+/// passed the check at their start both complete.
+#[test]
+fn the_faithful_mode_puts_datapoints_in_two_ranges() {
+    let caught = (0..10)
+        .filter(|&seed| {
+            verdict(&run_faithful("uploads.toml", seed), "datas3t.every_datapoint_once") == Verdict::Fail
+        })
+        .count();
+    assert!(caught >= 5, "two ranges over one datapoint on {caught} of 10 seeds");
+    let report = run_faithful("abandoned-uploads.toml", 1);
+    assert_eq!(
+        verdict(&report, "datas3t.no_orphans"),
+        Verdict::Fail,
+        "abandoned uploads are never collected"
+    );
+}
+
+#[test]
+fn bad_settings_are_refused_at_their_line() {
+    let base = std::fs::read_to_string("../scenarios/datas3t/uploads.toml").unwrap();
+    let cases = [
+        ("part_size = \"4KiB\"", "part_size = 0", "part_size must be more than zero"),
+        ("mode = \"safe\"", "mode = \"postgres\"", "unknown variant `postgres`"),
+        ("mode = \"safe\"", "mode = \"safe\"\nbugs = [\"aggregate\"]", "unknown variant `aggregate`"),
+        ("mode = \"safe\"", "mode = \"safe\"\ns3_error_rate = 1.5", "s3_error_rate must be in [0, 1)"),
+        ("mode = \"safe\"", "mode = \"safe\"\naggregate_ranges = 1", "an aggregate joins at least 2 ranges"),
+        ("nodes = 3", "nodes = 4", "datas3t runs on 3 servers"),
+    ];
+    for (from, to, message) in cases {
+        assert!(base.contains(from), "{from}");
+        let text = base.replace(from, to);
+        let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
+        assert!(error.contains(message), "{to}: {error}");
+        assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
+    }
+}

@@ -143,19 +143,29 @@ impl Server {
         Url { grant, expires: ctx.now() + self.shared.config.url_expiry }
     }
 
+    /// A URL to upload `row`'s objects with. The safe mode lets it expire with the upload's
+    /// lease, so that no PUT lands after the lease collector dropped the row (the object
+    /// store checks expiry on arrival; the collector drops only rows whose lease is over).
+    fn upload_url(&self, ctx: &Ctx<'_, Msg>, row: &Upload, grant: Grant) -> Url {
+        match self.shared.config.mode {
+            Mode::Safe => Url { grant, expires: row.started + self.shared.config.upload_lease },
+            Mode::Datas3t => self.url(ctx, grant),
+        }
+    }
+
     /// The data URLs of an upload of `size` bytes: one PUT, or parts of the part size,
     /// doubled while there would be more than 10,000.
     fn data_urls(&self, ctx: &Ctx<'_, Msg>, row: &Upload) -> (Vec<Url>, u64) {
         let config = &self.shared.config;
         match row.multipart {
-            None => (vec![self.url(ctx, Grant::Put { key: row.data_key.clone() })], row.data_size),
+            None => (vec![self.upload_url(ctx, row, Grant::Put { key: row.data_key.clone() })], row.data_size),
             Some(upload) => {
                 let mut part_size = config.part_size.0;
                 while row.data_size.div_ceil(part_size) > 10_000 {
                     part_size *= 2;
                 }
                 let parts = row.data_size.div_ceil(part_size).max(1) as u32;
-                let urls = (1..=parts).map(|part| self.url(ctx, Grant::Part { upload, part })).collect();
+                let urls = (1..=parts).map(|part| self.upload_url(ctx, row, Grant::Part { upload, part })).collect();
                 (urls, part_size)
             }
         }
@@ -310,7 +320,7 @@ impl Server {
             return;
         };
         let (data, part_size) = self.data_urls(ctx, &row);
-        let index = self.url(ctx, Grant::Put { key: row.index_key.clone() });
+        let index = self.upload_url(ctx, &row, Grant::Put { key: row.index_key.clone() });
         let reply = if aggregate {
             let ids = row.sources.clone().unwrap_or_default();
             let sources = sources

@@ -120,8 +120,14 @@ impl Bytes {
 }
 
 impl fmt::Display for Bytes {
+    /// The largest binary unit that keeps it exact (`"20MiB"`), else bytes (`"1500"`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", bytesize::ByteSize(self.0).display().iec())
+        for (unit, size) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if self.0 >= size && self.0 % size == 0 {
+                return write!(f, "{}{unit}", self.0 / size);
+            }
+        }
+        write!(f, "{}", self.0)
     }
 }
 
@@ -144,8 +150,13 @@ impl<'de> Deserialize<'de> for Bytes {
 }
 
 impl Serialize for Bytes {
+    /// As written: `"20MiB"` where a binary unit is exact, else a number.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(self.0)
+        if self.0 >= 1024 && self.0 % 1024 == 0 {
+            serializer.serialize_str(&self.to_string())
+        } else {
+            serializer.serialize_u64(self.0)
+        }
     }
 }
 
@@ -300,6 +311,19 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_units_and_print_back_exactly() {
+        assert_eq!(Bytes::parse("64KiB"), Ok(Bytes(65_536)));
+        assert_eq!(Bytes::parse("3MB"), Ok(Bytes(3_000_000)));
+        assert_eq!(Bytes::parse(" 1 GiB "), Ok(Bytes(1 << 30)));
+        assert!(Bytes::parse("lots").unwrap_err().contains("expected a size"));
+        assert_eq!(Bytes(20 << 20).to_string(), "20MiB");
+        assert_eq!(Bytes(3_000_000).to_string(), "3000000");
+        for text in ["64KiB", "20MiB", "5GiB", "1500"] {
+            assert_eq!(Bytes::parse(text).unwrap().to_string(), text, "round trip");
+        }
+    }
 
     #[test]
     fn durations_round_trip() {

@@ -60,6 +60,7 @@ enum Kind {
     Aggregate,
     Download,
     Delete,
+    Import,
 }
 
 /// What to do once the queued object-store calls are done.
@@ -327,6 +328,7 @@ impl Node for Client {
             }
             ("download", _) => (Kind::Download, first, last + per, Request::Download { first, last: last + per }),
             ("delete", _) => (Kind::Delete, first, last, Request::Delete { first, last }),
+            ("import", _) => (Kind::Import, first, last, Request::Import),
             _ => return ctx.complete(op.id, Outcome::Fail, None),
         };
         let p = self.pending_for(kind, first, last);
@@ -347,7 +349,7 @@ impl Node for Client {
             Timer::Request(req) => self.s3_answered(ctx, req, None),
             Timer::Operation(op) => {
                 // No answer from the server: a completion may have committed.
-                let unknown = self.pending.get(&op).is_some_and(|p| p.kind != Kind::Download && p.upload.is_some() || p.kind == Kind::Delete);
+                let unknown = self.pending.get(&op).is_some_and(|p| p.kind != Kind::Download && p.upload.is_some() || matches!(p.kind, Kind::Delete | Kind::Import));
                 if let Some(p) = self.pending.get_mut(&op) {
                     p.timer = None;
                 }

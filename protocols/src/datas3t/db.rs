@@ -198,6 +198,31 @@ impl Tables {
             Txn::Stale { before } => {
                 TxnResult::Uploads(self.uploads.values().filter(|u| u.started < *before).cloned().collect())
             }
+            Txn::Import { pairs, counters, careful } => {
+                let known: std::collections::BTreeSet<&String> = self.ranges.values().map(|r| &r.data_key).collect();
+                let doomed: std::collections::BTreeSet<&String> = self.deletions.values().collect();
+                let uploading: std::collections::BTreeSet<&String> = self.uploads.values().map(|u| &u.data_key).collect();
+                let mut taken: Vec<(u64, u64)> = self.ranges.values().map(|r| (r.first, r.last)).collect();
+                let mut added = Vec::new();
+                for pair in pairs {
+                    if known.contains(&pair.data_key) {
+                        continue;
+                    }
+                    let overlaps = taken.iter().any(|(f, l)| *f <= pair.last && *l >= pair.first);
+                    if *careful && (doomed.contains(&pair.data_key) || uploading.contains(&pair.data_key) || overlaps) {
+                        continue;
+                    }
+                    taken.push((pair.first, pair.last));
+                    added.push(pair.clone());
+                }
+                for pair in added {
+                    let id = self.id();
+                    changes.push(Change::Range(id, Some(Range { id, ..pair })));
+                }
+                self.counter = self.counter.max(counters.iter().copied().max().unwrap_or(0));
+                meta = true;
+                TxnResult::Done
+            }
         };
         (result, changes, meta)
     }

@@ -62,6 +62,7 @@ impl System for Datas3t {
         OperationSpec { name: "aggregate", arg: Arg::None, weight: 0.15 },
         OperationSpec { name: "download", arg: Arg::None, weight: 0.4 },
         OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
+        OperationSpec { name: "import", arg: Arg::None, weight: 0.0 },
     ];
     const ROLES: &'static [&'static str] = &["server", "object-store", "metadata-store"];
 

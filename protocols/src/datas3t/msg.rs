@@ -83,8 +83,8 @@ pub enum S3Response {
     Etag(u64),
     /// The keys DeleteObjects confirmed.
     Deleted(Vec<String>),
-    /// Keys.
-    Keys(Vec<String>),
+    /// Keys and sizes.
+    Keys(Vec<(String, u64)>),
     /// Multipart uploads in progress: (id, key).
     Uploads(Vec<(u64, String)>),
     /// An error.
@@ -159,6 +159,10 @@ pub enum Txn {
     Deleted { ids: Vec<u64> },
     /// Upload rows started before `before`.
     Stale { before: Time },
+    /// Import: a range for every (data, index) object pair no range has; raise the upload
+    /// counter past every counter seen. With `careful`, skip pairs scheduled for deletion,
+    /// pairs of uploads in progress, and pairs that overlap a range.
+    Import { pairs: Vec<Range>, counters: Vec<u64>, careful: bool },
 }
 
 /// A transaction's result.
@@ -193,6 +197,8 @@ pub enum Request {
     Download { first: u64, last: u64 },
     /// Delete the range [first, last].
     Delete { first: u64, last: u64 },
+    /// Import the ranges the bucket holds that the metadata does not.
+    Import,
 }
 
 /// The service's answer.

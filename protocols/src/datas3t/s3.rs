@@ -158,7 +158,11 @@ impl Node for ObjectStore {
                 S3Response::Deleted(keys)
             }
             S3Request::List { prefix } => {
-                let keys = ctx.disk().names_with_prefix(&object(&prefix)).map(|n| n["obj/".len()..].to_owned()).collect();
+                let disk = ctx.disk();
+                let keys = disk
+                    .names_with_prefix(&object(&prefix))
+                    .map(|n| (n["obj/".len()..].to_owned(), disk.len(n).unwrap_or(0)))
+                    .collect();
                 S3Response::Keys(keys)
             }
             S3Request::ListUploads { prefix } => S3Response::Uploads(uploads(&ctx.disk(), &prefix)),

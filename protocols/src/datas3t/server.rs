@@ -49,6 +49,7 @@ enum Flow {
     Delete { op: u64, client: NodeId, range: Option<Range>, span: (u64, u64) },
     Deletions { taken: Vec<(u64, String)> },
     Leases { rows: Option<Vec<Upload>>, stale: Vec<Upload> },
+    Import { op: u64, client: NodeId, listed: bool },
 }
 
 /// A request in flight: its flow, what to resend, how often it was tried.
@@ -198,6 +199,10 @@ impl Server {
                 let txn = Txn::DeleteRange { first, last, schedule: true };
                 self.start(ctx, Flow::Delete { op, client, range: None, span: (first, last) }, Call::Db(txn));
             }
+            Request::Import => {
+                let prefix = format!("datas3t/{}/dataranges/", super::db::NAME);
+                self.start(ctx, Flow::Import { op, client, listed: false }, Call::S3(S3Request::List { prefix }));
+            }
             Request::Delete { first, last } => {
                 // The range [first, last] exactly, if there is one.
                 let txn = Txn::Ranges { first, last };
@@ -250,6 +255,16 @@ impl Server {
                 _ => self.reply(ctx, id, client, op, Reply::Unknown),
             },
             Flow::Deletions { .. } => self.deletions(ctx, id, flow, outcome),
+            Flow::Import { op, client, listed } => match (listed, outcome) {
+                (false, Outcome::S3(S3Response::Keys(keys))) => {
+                    let (pairs, counters) = import_pairs(&keys);
+                    self.flows.insert(id, Flow::Import { op, client, listed: true });
+                    self.db(ctx, id, Txn::Import { pairs, counters, careful: self.safe() });
+                }
+                (true, Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
+                (true, Outcome::Lost) => self.reply(ctx, id, client, op, Reply::Unknown),
+                _ => self.reply(ctx, id, client, op, Reply::Failed("the import failed")),
+            },
             Flow::Leases { .. } => self.leases(ctx, id, flow, outcome),
         }
     }
@@ -543,6 +558,29 @@ impl Server {
         self.flows.insert(id, Flow::Leases { rows: Some(vec![]), stale });
         self.db(ctx, id, Txn::Drop { upload: row.id });
     }
+}
+
+/// The (data, index) object pairs of a listing, as ranges (ids to be given), and the
+/// upload counters their keys carry.
+fn import_pairs(keys: &[(String, u64)]) -> (Vec<Range>, Vec<u64>) {
+    let sizes: BTreeMap<&str, u64> = keys.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    let mut pairs = Vec::new();
+    let mut counters = Vec::new();
+    for (key, size) in keys {
+        let Some(stem) = key.strip_suffix(".tar") else { continue };
+        let index_key = format!("{stem}.index");
+        if !sizes.contains_key(index_key.as_str()) {
+            continue;
+        }
+        let name = stem.rsplit('/').next().unwrap_or(stem);
+        let mut parts = name.split('-').map(str::parse::<u64>);
+        let (Some(Ok(first)), Some(Ok(last))) = (parts.next(), parts.next()) else { continue };
+        if let Some(Ok(counter)) = parts.next() {
+            counters.push(counter);
+        }
+        pairs.push(Range { id: 0, first, last, data_key: key.clone(), index_key, size: *size });
+    }
+    (pairs, counters)
 }
 
 impl Node for Server {

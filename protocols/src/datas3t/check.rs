@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use sim::harness::system::Check;
+use sim::report::{Cell, Table};
 use sim::kernel::history::Value;
 use sim::kernel::observe::Observations;
 use sim::kernel::workload::OpRecord;
@@ -225,6 +226,57 @@ fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
         }
     }
     Check::pass(name)
+}
+
+/// The size classes of the latency table: a datarange's TAR bytes.
+const SIZES: [(&str, u64); 3] = [("< 16 KiB", 16 << 10), ("16 KiB - 1 MiB", 1 << 20), (">= 1 MiB", u64::MAX)];
+
+/// Upload and download latency (simulated) per size class: the TAR bytes an upload wrote
+/// (its datapoints' headers, contents and padding), a download read.
+pub fn latency_by_size(shared: &Shared, ops: &[OpRecord]) -> Table {
+    let config = &shared.config;
+    let per = config.datapoints_per_upload;
+    let entry = |n: u64, v: u64| 512 + super::content_len(shared.seed, n, v, config.max_datapoint_size.0).div_ceil(512) * 512;
+    let mut samples: BTreeMap<(&str, usize), Vec<u64>> = BTreeMap::new();
+    for r in ops {
+        let (Some(invoked), Some((done, Outcome::Ok(value)))) = (r.invoked, &r.completed) else { continue };
+        let bytes = match (r.op.f.as_str(), &r.op.value, value) {
+            ("upload", Value::Int(v), _) => (r.op.key * per..(r.op.key + 1) * per).map(|n| entry(n, *v as u64)).sum::<u64>() + 1024,
+            ("download", _, Value::List(items)) => items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::List(pair) => match pair.as_slice() {
+                        [Value::Int(n), Value::Int(v)] => Some(entry(*n as u64, *v as u64)),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .sum::<u64>() + 1024,
+            _ => continue,
+        };
+        let class = SIZES.iter().position(|(_, max)| bytes < *max).expect("the last class is unbounded");
+        let f = if r.op.f == "upload" { "upload" } else { "download" };
+        samples.entry((f, class)).or_default().push(done.saturating_since(invoked).as_nanos() as u64);
+    }
+    let quantile = |v: &[u64], q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64 / 1e6;
+    let rows = samples
+        .iter_mut()
+        .map(|((f, class), v)| {
+            v.sort_unstable();
+            vec![
+                Cell::Text(format!("{f} {}", SIZES[*class].0)),
+                Cell::Int(v.len() as u64),
+                Cell::Float(quantile(v, 0.5)),
+                Cell::Float(quantile(v, 0.99)),
+                Cell::Float(quantile(v, 1.0)),
+            ]
+        })
+        .collect();
+    Table {
+        title: "Latency by size class (simulated ms)".into(),
+        columns: ["operation and TAR size", "ok", "p50 ms", "p99 ms", "max ms"].map(String::from).to_vec(),
+        rows,
+    }
 }
 
 /// `datas3t.no_dangling_rows`.

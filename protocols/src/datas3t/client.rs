@@ -19,10 +19,19 @@ use super::msg::{Body, Grant, Msg, Reply, Request, S3Error, S3Request, S3Respons
 use super::tarball::{self, Datarange, TRAILER};
 use super::Shared;
 
+fn word(seed: u64, n: u64, version: u64, i: u64) -> u64 {
+    mix64(seed ^ mix64(n.wrapping_mul(0x9E37_79B9) ^ mix64(version ^ i)))
+}
+
+/// The length of `content(seed, n, version, max)`, without making it.
+pub fn content_len(seed: u64, n: u64, version: u64, max: u64) -> u64 {
+    16 + word(seed, n, version, u64::MAX) % max
+}
+
 /// Datapoint `n` as the upload with value `version` writes it (`max`: the size bound).
 pub fn content(seed: u64, n: u64, version: u64, max: u64) -> Vec<u8> {
-    let word = |i: u64| mix64(seed ^ mix64(n.wrapping_mul(0x9E37_79B9) ^ mix64(version ^ i)));
-    let len = 16 + word(u64::MAX) % max;
+    let word = |i: u64| word(seed, n, version, i);
+    let len = content_len(seed, n, version, max);
     let mut bytes = Vec::with_capacity(len as usize);
     bytes.extend_from_slice(&n.to_be_bytes());
     bytes.extend_from_slice(&version.to_be_bytes());

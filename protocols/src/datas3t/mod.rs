@@ -25,13 +25,14 @@ mod server;
 pub mod tarball;
 
 pub use check::Datas3tFact;
-pub use client::content;
+pub use client::{content, content_len};
 pub use config::{Bug, Config, Mode};
 pub use msg::{Msg, Range, Timer, Upload};
 
 use std::rc::Rc;
 
 use sim::harness::system::{Check, Slot, System};
+use sim::report::Table;
 use sim::kernel::workload::{Arg, OperationSpec};
 use sim::scenario::Scenario;
 use sim::{Node, NodeId, Seed, Sim};
@@ -95,5 +96,9 @@ impl System for Datas3t {
 
     fn check(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         check::all(shared, sim)
+    }
+
+    fn tables(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
+        vec![check::latency_by_size(shared, sim.operations())]
     }
 }

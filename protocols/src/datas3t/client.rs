@@ -16,7 +16,7 @@ use sim::prelude::*;
 
 use super::check::Datas3tFact;
 use super::msg::{Body, Grant, Msg, Reply, Request, S3Error, S3Request, S3Response, Timer, Url};
-use super::tarball::{self, Datarange, TRAILER};
+use super::tarball::{self, Datarange, Layout, TRAILER};
 use super::Shared;
 
 fn word(seed: u64, n: u64, version: u64, i: u64) -> u64 {
@@ -63,6 +63,29 @@ fn malform(range: &mut Datarange, how: u64) {
     }
 }
 
+/// A datarange to upload: described (its bytes rendered where read) or, when a client
+/// breaks one or an aggregate's sources came back as bytes, held.
+enum Built {
+    Described(Layout),
+    Bytes(Datarange),
+}
+
+impl Built {
+    fn body(&self) -> Body {
+        match self {
+            Built::Described(layout) => Body::Tar(Rc::new(layout.clone())),
+            Built::Bytes(range) => Body::bytes(&range.tar),
+        }
+    }
+
+    fn index(&self) -> Vec<u8> {
+        match self {
+            Built::Described(layout) => layout.index(),
+            Built::Bytes(range) => range.index.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Upload,
@@ -85,7 +108,7 @@ struct Pending {
     first: u64,
     last: u64,
     /// The TAR being uploaded (an upload's, or an aggregate's once concatenated).
-    tar: Option<Datarange>,
+    tar: Option<Built>,
     upload: Option<u64>,
     /// The object-store calls left, in order, and what comes after them.
     calls: VecDeque<S3Request>,
@@ -201,9 +224,22 @@ impl Client {
             }
             Then::Concatenate => {
                 let bodies = std::mem::take(&mut p.bodies);
-                let sources: Vec<Datarange> =
-                    bodies.chunks(2).map(|pair| Datarange { tar: pair[0].to_vec(), index: pair[1].to_vec() }).collect();
-                let Ok(joined) = tarball::concat(&sources) else { return self.give_up(ctx, op) };
+                let layouts: Option<Vec<&Layout>> = bodies
+                    .chunks(2)
+                    .map(|pair| match &pair[0] {
+                        Body::Tar(layout) => Some(layout.as_ref()),
+                        Body::Bytes(_) => None,
+                    })
+                    .collect();
+                let joined = match layouts.and_then(|l| Layout::concat(&l)) {
+                    Some(layout) => Built::Described(layout),
+                    None => {
+                        let sources: Vec<Datarange> =
+                            bodies.chunks(2).map(|pair| Datarange { tar: pair[0].to_vec(), index: pair[1].to_vec() }).collect();
+                        let Ok(joined) = tarball::concat(&sources) else { return self.give_up(ctx, op) };
+                        Built::Bytes(joined)
+                    }
+                };
                 let (data, part_size, index) = p.plan.take().expect("planned");
                 p.tar = Some(joined);
                 if !self.queue_upload(op, &data, part_size, index) {
@@ -212,7 +248,7 @@ impl Client {
                 self.next_call(ctx, op, 0);
             }
             Then::Verify => {
-                let mut bytes: Vec<u8> = p.bodies.iter().flat_map(|b| b.iter().copied()).collect();
+                let mut bytes: Vec<u8> = p.bodies.iter().flat_map(Body::to_vec).collect();
                 bytes.resize(bytes.len() + TRAILER as usize, 0);
                 let (first, last) = (p.first, p.last);
                 let value = self.verify(&bytes, first, last);
@@ -225,19 +261,22 @@ impl Client {
     fn queue_upload(&mut self, op: u64, data: &[Url], part_size: u64, index: Url) -> bool {
         let Some(p) = self.pending.get_mut(&op) else { return false };
         let tar = p.tar.as_ref().expect("built");
+        let body = tar.body();
         let single = matches!(data, [Url { grant: Grant::Put { .. }, .. }]);
         if single {
-            p.calls.push_back(S3Request::Presigned { url: data[0].clone(), body: Some(Body::from(tar.tar.as_slice())) });
+            p.calls.push_back(S3Request::Presigned { url: data[0].clone(), body: Some(body) });
         } else {
-            let parts: Vec<&[u8]> = tar.tar.chunks(part_size.max(1) as usize).collect();
-            if parts.len() != data.len() {
+            let part_size = part_size.max(1);
+            if body.len().div_ceil(part_size) != data.len() as u64 {
                 return false;
             }
-            for (url, part) in data.iter().zip(parts) {
-                p.calls.push_back(S3Request::Presigned { url: url.clone(), body: Some(Body::from(part)) });
+            for (i, url) in data.iter().enumerate() {
+                let start = i as u64 * part_size;
+                let part = Body::bytes(&body.slice(start, start + part_size));
+                p.calls.push_back(S3Request::Presigned { url: url.clone(), body: Some(part) });
             }
         }
-        p.calls.push_back(S3Request::Presigned { url: index, body: Some(Body::from(tar.index.as_slice())) });
+        p.calls.push_back(S3Request::Presigned { url: index, body: Some(Body::bytes(&tar.index())) });
         p.then = Then::Complete;
         true
     }
@@ -314,16 +353,19 @@ impl Node for Client {
         let (first, last) = (op.key * per, op.key * per + per - 1);
         let (kind, first, last, request) = match (op.f.as_str(), &op.value) {
             ("upload", Value::Int(version)) => {
-                let files: Vec<(u64, Vec<u8>)> = (first..=last)
-                    .map(|n| (n, content(self.shared.seed, n, *version as u64, config.max_datapoint_size.0)))
-                    .collect();
-                let mut tar = tarball::build(&files);
+                let (seed, max, v) = (self.shared.seed, config.max_datapoint_size.0, *version as u64);
+                let entries = (first..=last).map(|n| (n, v, content_len(seed, n, v, max))).collect();
+                let mut tar = Built::Described(Layout { seed, max, entries });
                 if ctx.rng().unit() < config.malformed_rate {
+                    // Built with the tar crate, then broken.
+                    let files: Vec<(u64, Vec<u8>)> = (first..=last).map(|n| (n, content(seed, n, v, max))).collect();
+                    let mut range = tarball::build(&files);
                     let how = ctx.rng().below(3);
-                    malform(&mut tar, how);
+                    malform(&mut range, how);
                     ctx.fact(Datas3tFact::Malformed { op: op.id, how });
+                    tar = Built::Bytes(range);
                 }
-                let request = Request::StartUpload { first, count: per, data_size: tar.tar.len() as u64 };
+                let request = Request::StartUpload { first, count: per, data_size: tar.body().len() };
                 let mut p = self.pending_for(Kind::Upload, first, last);
                 p.tar = Some(tar);
                 self.pending.insert(op.id, p);

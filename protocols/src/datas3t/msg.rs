@@ -5,8 +5,53 @@ use std::rc::Rc;
 
 use sim::{Message, Time};
 
-/// Bytes on the wire, shared rather than copied.
-pub type Body = Rc<[u8]>;
+use super::tarball::Layout;
+
+/// Bytes on the wire: real bytes (shared rather than copied), or a datarange described by
+/// its layout, whose bytes are rendered where they are read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// Real bytes.
+    Bytes(Rc<[u8]>),
+    /// A described TAR.
+    Tar(Rc<Layout>),
+}
+
+impl Body {
+    /// Real bytes.
+    pub fn bytes(bytes: &[u8]) -> Body {
+        Body::Bytes(Rc::from(bytes))
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::Tar(layout) => layout.len(),
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes `[start, end)`, rendered if described.
+    pub fn slice(&self, start: u64, end: u64) -> Vec<u8> {
+        match self {
+            Body::Bytes(bytes) => {
+                let end = (end as usize).min(bytes.len());
+                bytes[(start as usize).min(end)..end].to_vec()
+            }
+            Body::Tar(layout) => layout.render(start, end),
+        }
+    }
+
+    /// All of it, rendered if described.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.slice(0, self.len())
+    }
+}
 
 /// What a presigned URL lets its holder do.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -259,6 +304,6 @@ impl Message for Msg {
             Msg::S3Reply { response: S3Response::Body(body), .. } => body.len(),
             _ => 0,
         };
-        128 + body as u64
+        128 + body
     }
 }

@@ -6,7 +6,32 @@
 //! object is on disk and synced before the request is answered. An object is the file
 //! `obj/{key}`; a multipart upload's parts are `mpu/{id}/{part}` and its key `mpu/{id}/key`.
 //! A share of requests fails with a 500 (`s3_error_rate`) or is never answered
-//! (`s3_timeout_rate`), drawn from the node's stream, so clients must retry.
+//! (`s3_timeout_rate`), drawn from the node's stream, so clients must retry. An object is
+//! stored as its bytes or, for a datarange PUT described (`Body::Tar`), as its layout,
+//! rendered when a range of it is read.
+
+/// An object file's first byte: bytes follow, or a postcard layout.
+const BYTES: u8 = 0;
+const LAYOUT: u8 = 1;
+
+fn encode(body: &Body) -> Vec<u8> {
+    match body {
+        Body::Bytes(bytes) => std::iter::once(BYTES).chain(bytes.iter().copied()).collect(),
+        Body::Tar(layout) => {
+            let mut out = vec![LAYOUT];
+            out.extend(postcard::to_allocvec(layout.as_ref()).expect("layouts encode"));
+            out
+        }
+    }
+}
+
+fn decode(file: &[u8]) -> Option<Body> {
+    match file.split_first()? {
+        (&BYTES, bytes) => Some(Body::bytes(bytes)),
+        (&LAYOUT, layout) => Some(Body::Tar(std::rc::Rc::new(postcard::from_bytes(layout).ok()?))),
+        _ => None,
+    }
+}
 
 use std::rc::Rc;
 
@@ -32,37 +57,38 @@ impl ObjectStore {
         ObjectStore { shared, next: 0 }
     }
 
-    fn put(&mut self, ctx: &mut Ctx<'_, Msg>, key: &str, body: &[u8]) -> S3Response {
-        if body.len() as u64 > self.shared.config.put_limit.0 {
-            ctx.fact(Datas3tFact::RefusedPut { key: key.to_owned(), size: body.len() as u64 });
+    fn put(&mut self, ctx: &mut Ctx<'_, Msg>, key: &str, body: &Body) -> S3Response {
+        if body.len() > self.shared.config.put_limit.0 {
+            ctx.fact(Datas3tFact::RefusedPut { key: key.to_owned(), size: body.len() });
             return S3Response::Error(S3Error::TooLarge);
         }
         let name = object(key);
         let mut disk = ctx.disk();
         let _ = disk.remove(&name);
-        match disk.write(&name, 0, body).and_then(|()| disk.fsync(&name)) {
+        match disk.write(&name, 0, &encode(body)).and_then(|()| disk.fsync(&name)) {
             Ok(()) => S3Response::Done,
             Err(_) => S3Response::Error(S3Error::Internal),
         }
     }
 
     fn get(&self, ctx: &mut Ctx<'_, Msg>, key: &str, range: Option<(u64, u64)>) -> S3Response {
-        let Ok(bytes) = ctx.disk().read_all(&object(key)) else { return S3Response::Error(S3Error::NotFound) };
-        let (start, end) = range.unwrap_or((0, bytes.len() as u64));
-        let end = (end as usize).min(bytes.len());
-        let start = (start as usize).min(end);
-        S3Response::Body(Body::from(&bytes[start..end]))
+        match (stored(&ctx.disk(), key), range) {
+            (None, _) => S3Response::Error(S3Error::NotFound),
+            (Some(body), None) => S3Response::Body(body),
+            (Some(body), Some((start, end))) => S3Response::Body(Body::bytes(&body.slice(start, end))),
+        }
     }
 
-    fn part(&mut self, ctx: &mut Ctx<'_, Msg>, upload: u64, part: u32, body: &[u8]) -> S3Response {
+    fn part(&mut self, ctx: &mut Ctx<'_, Msg>, upload: u64, part: u32, body: &Body) -> S3Response {
+        let body = body.to_vec();
         let mut disk = ctx.disk();
         if !disk.exists(&format!("mpu/{upload}/key")) {
             return S3Response::Error(S3Error::NoSuchUpload);
         }
         let name = format!("mpu/{upload}/{part:05}");
         let _ = disk.remove(&name);
-        match disk.write(&name, 0, body).and_then(|()| disk.fsync(&name)) {
-            Ok(()) => S3Response::Etag(sim::kernel::hash::digest(body)),
+        match disk.write(&name, 0, &body).and_then(|()| disk.fsync(&name)) {
+            Ok(()) => S3Response::Etag(sim::kernel::hash::digest(&body[..])),
             Err(_) => S3Response::Error(S3Error::Internal),
         }
     }
@@ -84,6 +110,7 @@ impl ObjectStore {
         let name = object(&key);
         let mut disk = ctx.disk();
         let _ = disk.remove(&name);
+        bytes.insert(0, BYTES);
         let written = disk.write(&name, 0, &bytes).and_then(|()| disk.fsync(&name));
         bytes.clear();
         if written.is_err() {
@@ -129,9 +156,9 @@ impl Node for ObjectStore {
                 (Grant::Part { upload, part }, Some(body)) => self.part(ctx, upload, part, &body),
                 _ => S3Response::Error(S3Error::InvalidPart),
             },
-            S3Request::Head { key } => match ctx.disk().len(&object(&key)) {
-                Ok(size) => S3Response::Size(size),
-                Err(_) => S3Response::Error(S3Error::NotFound),
+            S3Request::Head { key } => match stored(&ctx.disk(), &key) {
+                Some(body) => S3Response::Size(body.len()),
+                None => S3Response::Error(S3Error::NotFound),
             },
             S3Request::Get { key, range } => self.get(ctx, &key, range),
             S3Request::Create { key } => {
@@ -161,7 +188,10 @@ impl Node for ObjectStore {
                 let disk = ctx.disk();
                 let keys = disk
                     .names_with_prefix(&object(&prefix))
-                    .map(|n| (n["obj/".len()..].to_owned(), disk.len(n).unwrap_or(0)))
+                    .map(|n| {
+                        let key = &n["obj/".len()..];
+                        (key.to_owned(), stored(&disk, key).map_or(0, |b| b.len()))
+                    })
                     .collect();
                 S3Response::Keys(keys)
             }
@@ -173,6 +203,11 @@ impl Node for ObjectStore {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: super::msg::Timer) {
         ctx.unexpected("the object store sets no timers");
     }
+}
+
+/// The object `key`, if stored.
+fn stored(disk: &sim::Disk, key: &str) -> Option<Body> {
+    decode(&disk.read_all(&object(key)).ok()?)
 }
 
 /// The multipart uploads in progress whose key starts with `prefix`: (id, key).

@@ -400,7 +400,7 @@ impl Server {
                 self.s3(ctx, id, S3Request::Get { key: row.index_key.clone(), range: None });
             }
             (Check::Index { data_size }, Outcome::S3(S3Response::Body(bytes))) => {
-                let index = match tarball::parse_index(&bytes) {
+                let index = match tarball::parse_index(&bytes.to_vec()) {
                     Ok(index) if !index.is_empty() => index,
                     _ => return fail(self, ctx, &row, "the index is empty or malformed"),
                 };
@@ -422,7 +422,7 @@ impl Server {
             (Check::Headers { data_size, index, mut picks }, Outcome::S3(S3Response::Body(block))) => {
                 let at = picks.remove(0);
                 let expected = (tarball::name(row.first + at as u64), index[at].size);
-                let stated = tarball::read_header(&block).ok();
+                let stated = tarball::read_header(&block.to_vec()).ok();
                 if stated.as_ref().map(|(n, s)| (tarball::number(n), *s)) != Some((tarball::number(&expected.0), expected.1)) {
                     return fail(self, ctx, &row, "a header does not match the index");
                 }
@@ -465,7 +465,7 @@ impl Server {
         let Flow::Download { op, client, first, last, mut ranges, mut next, mut pieces } = flow else { unreachable!() };
         match outcome {
             Outcome::Db(TxnResult::Ranges(found)) => ranges = found,
-            Outcome::S3(S3Response::Body(bytes)) => match tarball::parse_index(&bytes) {
+            Outcome::S3(S3Response::Body(bytes)) => match tarball::parse_index(&bytes.to_vec()) {
                 Ok(index) => {
                     self.cache.insert(ranges[next].index_key.clone(), index);
                 }

@@ -178,3 +178,110 @@ mod tests {
         assert!(parse_index(&[0; 15]).is_err());
     }
 }
+
+/// A datarange described, not held: its entries (datapoint, version, content length), whose
+/// bytes are `content(seed, n, version, max)`. It renders to exactly the bytes `build`
+/// makes of the same files (a test holds it), any byte range of them on demand, so a run
+/// can keep a million datapoints in a few bytes each.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Layout {
+    /// The content's seed and size bound.
+    pub seed: u64,
+    /// The largest datapoint.
+    pub max: u64,
+    /// (datapoint, version, content length), in order.
+    pub entries: Vec<(u64, u64, u64)>,
+}
+
+impl Layout {
+    /// The TAR's length.
+    pub fn len(&self) -> u64 {
+        self.entries.iter().map(|e| BLOCK + e.2.div_ceil(BLOCK) * BLOCK).sum::<u64>() + TRAILER
+    }
+
+    /// Whether it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Its index.
+    pub fn index(&self) -> Vec<u8> {
+        let mut index = Vec::with_capacity(16 * self.entries.len());
+        let mut offset = 0;
+        for &(_, _, size) in &self.entries {
+            push_entry(&mut index, IndexEntry { header_offset: offset, header_blocks: 1, size });
+            offset += BLOCK + size.div_ceil(BLOCK) * BLOCK;
+        }
+        index
+    }
+
+    /// The entries of several layouts under one trailer (an aggregate).
+    pub fn concat(layouts: &[&Layout]) -> Option<Layout> {
+        let first = layouts.first()?;
+        if layouts.iter().any(|l| l.seed != first.seed || l.max != first.max) {
+            return None;
+        }
+        Some(Layout { seed: first.seed, max: first.max, entries: layouts.iter().flat_map(|l| l.entries.iter().copied()).collect() })
+    }
+
+    /// Bytes `[start, end)` of the TAR (clipped to it).
+    pub fn render(&self, start: u64, end: u64) -> Vec<u8> {
+        let end = end.min(self.len());
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let mut offset = 0;
+        for &(n, version, size) in &self.entries {
+            let length = BLOCK + size.div_ceil(BLOCK) * BLOCK;
+            if offset + length > start && offset < end {
+                let mut bytes = header(n, size).to_vec();
+                bytes.extend_from_slice(&super::client::content(self.seed, n, version, self.max));
+                bytes.resize(length as usize, 0);
+                let from = start.saturating_sub(offset) as usize;
+                let to = (end - offset).min(length) as usize;
+                out.extend_from_slice(&bytes[from..to]);
+            }
+            offset += length;
+            if offset >= end {
+                break;
+            }
+        }
+        if end > offset {
+            // The trailer's zeros.
+            out.resize(out.len() + (end - start.max(offset)) as usize, 0);
+        }
+        out
+    }
+}
+
+/// The ustar header `tar::Builder` writes for datapoint `n` of `size` bytes.
+fn header(n: u64, size: u64) -> [u8; 512] {
+    let mut header = tar::Header::new_ustar();
+    header.set_path(name(n)).expect("a datapoint name fits a ustar header");
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    *header.as_bytes()
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn a_layout_renders_the_bytes_the_tar_crate_builds() {
+        let (seed, max) = (7, 900);
+        let entries: Vec<(u64, u64, u64)> =
+            (40..46).map(|n| (n, n * 3, super::super::client::content_len(seed, n, n * 3, max))).collect();
+        let files: Vec<(u64, Vec<u8>)> = entries.iter().map(|e| (e.0, super::super::client::content(seed, e.0, e.1, max))).collect();
+        let built = build(&files);
+        let layout = Layout { seed, max, entries };
+        assert_eq!(layout.len(), built.tar.len() as u64);
+        assert_eq!(layout.render(0, layout.len()), built.tar);
+        assert_eq!(layout.index(), built.index);
+        for (a, b) in [(0, 1), (500, 1700), (1023, 1025), (layout.len() - 1100, layout.len())] {
+            assert_eq!(layout.render(a, b), built.tar[a as usize..b as usize].to_vec(), "bytes {a}..{b}");
+        }
+        let (left, right) = (Layout { entries: layout.entries[..2].to_vec(), ..layout.clone() }, Layout { entries: layout.entries[2..].to_vec(), ..layout.clone() });
+        assert_eq!(Layout::concat(&[&left, &right]).unwrap(), layout);
+    }
+}

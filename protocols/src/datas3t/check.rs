@@ -95,29 +95,46 @@ fn malformed_rejected(facts: &Observations, ops: &[OpRecord]) -> Check {
 }
 
 /// Replays the commits: the first overlap seen after a commit, and the ranges at the end.
+/// Ranges are kept ordered by their first datapoint, so a commit checks only the
+/// neighbours of what it added (the rest did not change).
 fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
     let mut ranges: BTreeMap<u64, Range> = BTreeMap::new();
+    let mut ordered: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     let mut overlap = None;
     for fact in facts.facts::<Datas3tFact>() {
-        match fact.what {
-            Datas3tFact::Loaded { ranges: loaded } => ranges = loaded.iter().map(|r| (r.id, r.clone())).collect(),
+        let added = match fact.what {
+            Datas3tFact::Loaded { ranges: loaded } => {
+                ranges = loaded.iter().map(|r| (r.id, r.clone())).collect();
+                ordered = ranges.values().map(|r| ((r.first, r.id), r.last)).collect();
+                loaded.as_slice()
+            }
             Datas3tFact::Committed { added, removed } => {
                 for id in removed {
-                    ranges.remove(id);
-                }
-                ranges.extend(added.iter().map(|r| (r.id, r.clone())));
-                if overlap.is_none() {
-                    let mut sorted: Vec<&Range> = ranges.values().collect();
-                    sorted.sort_by_key(|r| (r.first, r.id));
-                    if let Some(w) = sorted.windows(2).find(|w| w[0].last >= w[1].first) {
-                        overlap = Some(format!(
-                            "after a commit at {}, ranges #{} [{}..={}] and #{} [{}..={}] both hold datapoint {}",
-                            fact.time, w[0].id, w[0].first, w[0].last, w[1].id, w[1].first, w[1].last, w[1].first
-                        ));
+                    if let Some(r) = ranges.remove(id) {
+                        ordered.remove(&(r.first, r.id));
                     }
                 }
+                for r in added {
+                    ranges.insert(r.id, r.clone());
+                    ordered.insert((r.first, r.id), r.last);
+                }
+                added.as_slice()
             }
-            Datas3tFact::RefusedPut { .. } | Datas3tFact::Malformed { .. } => {}
+            Datas3tFact::RefusedPut { .. } | Datas3tFact::Malformed { .. } => continue,
+        };
+        for r in added {
+            if overlap.is_some() {
+                break;
+            }
+            let before = ordered.range(..(r.first, r.id)).next_back().filter(|(_, last)| **last >= r.first);
+            let after = ordered.range((r.first, r.id + 1)..).next().filter(|((first, _), _)| *first <= r.last);
+            if let Some(((first, id), last)) = before.or(after) {
+                let n = r.first.max(*first);
+                overlap = Some(format!(
+                    "after a commit at {}, ranges #{id} [{first}..={last}] and #{} [{}..={}] both hold datapoint {n}",
+                    fact.time, r.id, r.first, r.last
+                ));
+            }
         }
     }
     (overlap, ranges)
@@ -134,6 +151,8 @@ fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, 
         .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
         .filter_map(|r| Some((r.op.key, r.invoked?)))
         .collect();
+    let ordered: BTreeMap<u64, u64> = ranges.values().map(|r| (r.first, r.last)).collect();
+    let covered = |n: u64| ordered.range(..=n).next_back().is_some_and(|(_, last)| *last >= n);
     for upload in ops.iter().filter(|r| r.op.f == "upload") {
         let (Some(invoked), Some((done, Outcome::Ok(_)))) = (upload.invoked, &upload.completed) else { continue };
         if deletes.iter().any(|(key, at)| *key == upload.op.key && *at > invoked) {
@@ -141,7 +160,7 @@ fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, 
         }
         let (first, last) = (upload.op.key * per, upload.op.key * per + per - 1);
         for n in first..=last {
-            if !ranges.values().any(|r| (r.first..=r.last).contains(&n)) {
+            if !covered(n) {
                 return Check::fail(
                     name,
                     format!("datapoint {n} of upload #{} (acknowledged at {done}) is in no range at the end", upload.op.id),
@@ -152,7 +171,8 @@ fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, 
     Check::pass(name)
 }
 
-/// Per datapoint: the uploads that may have written it: (invoked, acknowledged at, version).
+/// Per range slot (workload key): the uploads that may have written its datapoints:
+/// (invoked, acknowledged at, version).
 type Writes = BTreeMap<u64, Vec<(Time, Option<Time>, i64)>>;
 
 /// `datas3t.downloads_exact`.
@@ -166,9 +186,7 @@ fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
             Some((at, Outcome::Ok(_))) => Some(*at),
             _ => None,
         };
-        for n in r.op.key * per..(r.op.key + 1) * per {
-            writes.entry(n).or_default().push((invoked, acked, *version));
-        }
+        writes.entry(r.op.key).or_default().push((invoked, acked, *version));
     }
     let deletes: Vec<(u64, Time)> = ops
         .iter()
@@ -193,7 +211,7 @@ fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
         let (first, last) = (r.op.key * per, (r.op.key + 2) * per - 1);
         for n in first..=last {
             let empty = Vec::new();
-            let candidates = writes.get(&n).unwrap_or(&empty);
+            let candidates = writes.get(&(n / per)).unwrap_or(&empty);
             if let Some(v) = got.get(&n) {
                 if !candidates.iter().any(|w| w.2 == *v) {
                     return Check::fail(name, format!("a download at {invoked} returned datapoint {n} of version {v}, which no upload wrote"));
@@ -276,6 +294,17 @@ pub fn latency_by_size(shared: &Shared, ops: &[OpRecord]) -> Table {
         title: "Latency by size class (simulated ms)".into(),
         columns: ["operation and TAR size", "ok", "p50 ms", "p99 ms", "max ms"].map(String::from).to_vec(),
         rows,
+    }
+}
+
+/// The dataranges at the end: how many, and the datapoints they hold.
+pub fn ranges_at_end(facts: &Observations) -> Table {
+    let (_, ranges) = replay(facts);
+    let datapoints: u64 = ranges.values().map(|r| r.last - r.first + 1).sum();
+    Table {
+        title: "Dataranges at the end".into(),
+        columns: ["dataranges", "datapoints"].map(String::from).to_vec(),
+        rows: vec![vec![Cell::Int(ranges.len() as u64), Cell::Int(datapoints)]],
     }
 }
 

@@ -130,12 +130,49 @@ pub struct Client {
     /// Object-store request id -> operation.
     calls: BTreeMap<u64, u64>,
     next: u64,
+    /// The bulk load's ranges left for this client, and its upload in progress.
+    load: VecDeque<u64>,
+    loading: Option<u64>,
 }
 
 impl Client {
-    /// A client.
-    pub fn new(shared: Rc<Shared>) -> Client {
-        Client { shared, pending: BTreeMap::new(), calls: BTreeMap::new(), next: 0 }
+    /// Client `me`: in a bulk load it uploads ranges me, me + clients, ...
+    pub fn new(shared: Rc<Shared>, me: u64) -> Client {
+        let step = shared.clients.max(1);
+        let load = (me..shared.config.load).step_by(step as usize).collect();
+        Client { shared, pending: BTreeMap::new(), calls: BTreeMap::new(), next: 0, load, loading: None }
+    }
+
+    /// Starts the next upload of the bulk load (its version: past any workload value).
+    fn load_next(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let Some(key) = self.load.pop_front() else { return };
+        let version = (1 << 40) + key;
+        let op = ctx.begin_operation("upload", key, Value::Int(version as i64));
+        self.loading = Some(op);
+        self.start_upload(ctx, op, key, version);
+    }
+
+    fn start_upload(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, key: u64, v: u64) {
+        let config = &self.shared.config;
+        let per = config.datapoints_per_upload;
+        let (first, last) = (key * per, key * per + per - 1);
+        let (seed, max) = (self.shared.seed, config.max_datapoint_size.0);
+        let entries = (first..=last).map(|n| (n, v, content_len(seed, n, v, max))).collect();
+        let mut tar = Built::Described(Layout { seed, max, entries });
+        if ctx.rng().unit() < config.malformed_rate {
+            // Built with the tar crate, then broken.
+            let files: Vec<(u64, Vec<u8>)> = (first..=last).map(|n| (n, content(seed, n, v, max))).collect();
+            let mut range = tarball::build(&files);
+            let how = ctx.rng().below(3);
+            malform(&mut range, how);
+            ctx.fact(Datas3tFact::Malformed { op, how });
+            tar = Built::Bytes(range);
+        }
+        let request = Request::StartUpload { first, count: per, data_size: tar.body().len() };
+        let mut p = self.pending_for(Kind::Upload, first, last);
+        p.tar = Some(tar);
+        self.pending.insert(op, p);
+        self.ask(ctx, op, request);
     }
 
     fn ask(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, request: Request) {
@@ -157,6 +194,10 @@ impl Client {
             }
         }
         ctx.complete(op, outcome, Some(self.shared.server));
+        if self.loading == Some(op) {
+            self.loading = None;
+            self.load_next(ctx);
+        }
     }
 
     /// Sends the next queued object-store call, or does what comes after them.
@@ -345,32 +386,16 @@ impl Client {
 impl Node for Client {
     type Msg = Msg;
 
-    fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.load_next(ctx);
+    }
 
     fn on_invoke(&mut self, ctx: &mut Ctx<'_, Msg>, op: Operation) {
         let config = &self.shared.config;
         let per = config.datapoints_per_upload;
         let (first, last) = (op.key * per, op.key * per + per - 1);
         let (kind, first, last, request) = match (op.f.as_str(), &op.value) {
-            ("upload", Value::Int(version)) => {
-                let (seed, max, v) = (self.shared.seed, config.max_datapoint_size.0, *version as u64);
-                let entries = (first..=last).map(|n| (n, v, content_len(seed, n, v, max))).collect();
-                let mut tar = Built::Described(Layout { seed, max, entries });
-                if ctx.rng().unit() < config.malformed_rate {
-                    // Built with the tar crate, then broken.
-                    let files: Vec<(u64, Vec<u8>)> = (first..=last).map(|n| (n, content(seed, n, v, max))).collect();
-                    let mut range = tarball::build(&files);
-                    let how = ctx.rng().below(3);
-                    malform(&mut range, how);
-                    ctx.fact(Datas3tFact::Malformed { op: op.id, how });
-                    tar = Built::Bytes(range);
-                }
-                let request = Request::StartUpload { first, count: per, data_size: tar.body().len() };
-                let mut p = self.pending_for(Kind::Upload, first, last);
-                p.tar = Some(tar);
-                self.pending.insert(op.id, p);
-                return self.ask(ctx, op.id, request);
-            }
+            ("upload", Value::Int(version)) => return self.start_upload(ctx, op.id, op.key, *version as u64),
             ("aggregate", _) => {
                 let span = config.aggregate_ranges;
                 let k0 = op.key - op.key % span;

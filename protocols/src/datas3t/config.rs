@@ -61,6 +61,9 @@ pub struct Config {
     /// a header naming another datapoint, or an index missing its last entry), which the
     /// server must reject. Default: 0.
     pub malformed_rate: f64,
+    /// Before the workload, the clients upload ranges 0..load between them, one at a time
+    /// each (a bulk load: the scale case's million datapoints). Default: 0.
+    pub load: u64,
     /// Planted bugs (the real service's fixed ones), for testing the checks.
     pub bugs: Vec<Bug>,
 }
@@ -87,6 +90,7 @@ impl Default for Config {
             upload_lease: Duration::from_secs(120),
             abandon_rate: 0.0,
             malformed_rate: 0.0,
+            load: 0,
             bugs: Vec::new(),
         }
     }

@@ -42,6 +42,8 @@ pub struct Shared {
     config: Config,
     /// The seed datapoint contents are drawn from.
     seed: u64,
+    /// Workload clients.
+    clients: u64,
     server: NodeId,
     object_store: NodeId,
     metadata_store: NodeId,
@@ -79,6 +81,7 @@ impl System for Datas3t {
         Rc::new(Shared {
             config: scenario.settings.clone(),
             seed: seed.stream("datas3t-content", 0).next_u64(),
+            clients: scenario.workload.as_ref().map_or(0, |w| u64::from(w.clients)),
             server: NodeId(0),
             object_store: NodeId(1),
             metadata_store: NodeId(2),
@@ -90,7 +93,7 @@ impl System for Datas3t {
             Slot::Server(0) => Box::new(server::Server::new(shared.clone())),
             Slot::Server(1) => Box::new(s3::ObjectStore::new(shared.clone())),
             Slot::Server(_) => Box::new(db::MetadataStore::new()),
-            Slot::Client(_) | Slot::Other(_) => Box::new(client::Client::new(shared.clone())),
+            Slot::Client(i) | Slot::Other(i) => Box::new(client::Client::new(shared.clone(), u64::from(i))),
         }
     }
 
@@ -99,6 +102,6 @@ impl System for Datas3t {
     }
 
     fn tables(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
-        vec![check::latency_by_size(shared, sim.operations())]
+        vec![check::latency_by_size(shared, sim.operations()), check::ranges_at_end(sim.observations())]
     }
 }

@@ -116,11 +116,14 @@ impl Tables {
                 None => TxnResult::Refused("no such upload"),
             },
             Txn::Get { upload } => TxnResult::Upload(self.uploads.get(upload).cloned()),
-            Txn::Complete { upload, recheck, delete_own } => {
+            Txn::Complete { upload, recheck, delete_own, span: queried } => {
                 let Some(row) = self.uploads.get(upload).cloned() else {
                     return (TxnResult::Refused("no such upload"), changes, false);
                 };
-                let span = self.intersecting(row.first, row.last);
+                let span = match queried {
+                    Some(span) => span.clone(),
+                    None => self.intersecting(row.first, row.last),
+                };
                 if *recheck {
                     let conflict = match &row.sources {
                         None => !span.is_empty(),

@@ -189,8 +189,11 @@ pub enum Txn {
     /// An upload row.
     Get { upload: u64 },
     /// Create the datarange and delete the upload row; with `recheck`, first fail if a
-    /// completed range overlaps it (or, for an aggregate, if a source is gone).
-    Complete { upload: u64, recheck: bool, delete_own: bool },
+    /// completed range overlaps it (or, for an aggregate, if a source is gone). An
+    /// aggregate schedules the objects of `span` for deletion (the ranges its transaction's
+    /// query saw: READ COMMITTED, statement by statement), or, without it, of the ranges in
+    /// its span now.
+    Complete { upload: u64, recheck: bool, delete_own: bool, span: Option<Vec<Range>> },
     /// Schedule an upload's objects for deletion and delete its row.
     Drop { upload: u64 },
     /// The ranges that intersect [first, last], ordered.

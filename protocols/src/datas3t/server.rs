@@ -35,6 +35,7 @@ enum Check {
     HeadData,
     Index { data_size: u64 },
     Headers { data_size: u64, index: Vec<IndexEntry>, picks: Vec<usize> },
+    Query,
     Commit,
     Dropped(&'static str),
     Refused(&'static str),
@@ -426,18 +427,19 @@ impl Server {
                 if stated.as_ref().map(|(n, s)| (tarball::number(n), *s)) != Some((tarball::number(&expected.0), expected.1)) {
                     return fail(self, ctx, &row, "a header does not match the index");
                 }
-                if picks.is_empty() {
-                    set(self, &row, Check::Commit);
-                    let txn = Txn::Complete {
-                        upload: row.id,
-                        recheck: self.safe(),
-                        delete_own: self.shared.config.has(Bug::AggregateDeletesItself),
-                    };
-                    self.db(ctx, id, txn);
+                if picks.is_empty() && row.sources.is_some() && !self.safe() {
+                    // The real aggregate completion is one READ COMMITTED transaction whose
+                    // first statement queries the span; other transactions may commit
+                    // before its writes, and it acts on what the query saw.
+                    set(self, &row, Check::Query);
+                    self.db(ctx, id, Txn::Ranges { first: row.first, last: row.last });
+                } else if picks.is_empty() {
+                    self.commit(ctx, id, &row, None);
                 } else {
                     self.header(ctx, id, &row, data_size, index, picks);
                 }
             }
+            (Check::Query, Outcome::Db(TxnResult::Ranges(span))) => self.commit(ctx, id, &row, Some(span)),
             (Check::Commit, Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
             (Check::Commit, Outcome::Lost) => self.reply(ctx, id, client, op, Reply::Unknown),
             (Check::Commit, Outcome::Db(TxnResult::Refused(why))) if self.safe() => {
@@ -450,6 +452,20 @@ impl Server {
             }
             _ => self.reply(ctx, id, client, op, Reply::Failed("the completion failed")),
         }
+    }
+
+    /// The completing transaction (its writes, after `span` was queried, if it was).
+    fn commit(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, row: &Upload, span: Option<Vec<Range>>) {
+        if let Some(Flow::Complete { check, .. }) = self.flows.get_mut(&id) {
+            *check = Check::Commit;
+        }
+        let txn = Txn::Complete {
+            upload: row.id,
+            recheck: self.safe(),
+            delete_own: self.shared.config.has(Bug::AggregateDeletesItself),
+            span,
+        };
+        self.db(ctx, id, txn);
     }
 
     fn header(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, row: &Upload, data_size: u64, index: Vec<IndexEntry>, picks: Vec<usize>) {

@@ -24,6 +24,7 @@ use sim::kernel::observe::Observations;
 use sim::kernel::workload::OpRecord;
 use sim::{Outcome, Sim, Status, Time};
 
+use super::config::Config;
 use super::msg::{Msg, Range};
 use super::{s3, Shared};
 
@@ -44,9 +45,9 @@ pub enum Datas3tFact {
 pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
     let facts = sim.observations();
     let ops = sim.operations();
-    let per = shared.config.datapoints_per_upload;
     let (overlaps, ranges) = replay(facts);
-    let mut checks = vec![every_datapoint_once(overlaps, &ranges, ops, per), downloads_exact(ops, per)];
+    let config = &shared.config;
+    let mut checks = vec![every_datapoint_once(overlaps, &ranges, ops, config), downloads_exact(ops, config)];
     if sim.status(shared.object_store) == Status::Up {
         let disk = sim.disk(shared.object_store);
         let objects: BTreeSet<String> = s3::objects(&disk).into_iter().collect();
@@ -141,24 +142,23 @@ fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
 }
 
 /// `datas3t.every_datapoint_once`.
-fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, ops: &[OpRecord], per: u64) -> Check {
+fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, ops: &[OpRecord], config: &Config) -> Check {
     let name = "datas3t.every_datapoint_once";
     if let Some(overlap) = overlap {
         return Check::fail(name, overlap);
     }
-    let deletes: Vec<(u64, Time)> = ops
-        .iter()
-        .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
-        .filter_map(|r| Some((r.op.key, r.invoked?)))
-        .collect();
+    let deletes = deletes(ops, config);
     let ordered: BTreeMap<u64, u64> = ranges.values().map(|r| (r.first, r.last)).collect();
     let covered = |n: u64| ordered.range(..=n).next_back().is_some_and(|(_, last)| *last >= n);
     for upload in ops.iter().filter(|r| r.op.f == "upload") {
-        let (Some(invoked), Some((done, Outcome::Ok(_)))) = (upload.invoked, &upload.completed) else { continue };
-        if deletes.iter().any(|(key, at)| *key == upload.op.key && *at > invoked) {
+        let (Some(invoked), Some((done, Outcome::Ok(_))), Value::Int(v)) = (upload.invoked, &upload.completed, &upload.op.value)
+        else {
+            continue;
+        };
+        let (first, last) = config.upload_range(upload.op.key, *v as u64);
+        if deletes.iter().any(|(f, l, at)| *f <= last && *l >= first && *at > invoked) {
             continue;
         }
-        let (first, last) = (upload.op.key * per, upload.op.key * per + per - 1);
         for n in first..=last {
             if !covered(n) {
                 return Check::fail(
@@ -171,13 +171,23 @@ fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, 
     Check::pass(name)
 }
 
-/// Per range slot (workload key): the uploads that may have written its datapoints:
-/// (invoked, acknowledged at, version).
-type Writes = BTreeMap<u64, Vec<(Time, Option<Time>, i64)>>;
+/// The deletes that may have happened: (first, last, invoked).
+fn deletes(ops: &[OpRecord], config: &Config) -> Vec<(u64, u64, Time)> {
+    let per = config.datapoints_per_upload;
+    ops.iter()
+        .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
+        .filter_map(|r| Some((r.op.key * per, r.op.key * per + per - 1, r.invoked?)))
+        .collect()
+}
+
+/// By first datapoint: the uploads that may have written their range:
+/// (last, invoked, acknowledged at, version).
+type Writes = BTreeMap<u64, Vec<(u64, Time, Option<Time>, i64)>>;
 
 /// `datas3t.downloads_exact`.
-fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
+fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
     let name = "datas3t.downloads_exact";
+    let per = config.datapoints_per_upload;
     let mut writes: Writes = BTreeMap::new();
     for r in ops.iter().filter(|r| r.op.f == "upload") {
         let (Some(invoked), Value::Int(version)) = (r.invoked, &r.op.value) else { continue };
@@ -186,13 +196,10 @@ fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
             Some((at, Outcome::Ok(_))) => Some(*at),
             _ => None,
         };
-        writes.entry(r.op.key).or_default().push((invoked, acked, *version));
+        let (first, last) = config.upload_range(r.op.key, *version as u64);
+        writes.entry(first).or_default().push((last, invoked, acked, *version));
     }
-    let deletes: Vec<(u64, Time)> = ops
-        .iter()
-        .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
-        .filter_map(|r| Some((r.op.key, r.invoked?)))
-        .collect();
+    let deletes = deletes(ops, config);
     for r in ops.iter().filter(|r| r.op.f == "download") {
         let (Some(invoked), Some((returned, Outcome::Ok(value)))) = (r.invoked, &r.completed) else { continue };
         let got: BTreeMap<u64, i64> = match value {
@@ -210,14 +217,16 @@ fn downloads_exact(ops: &[OpRecord], per: u64) -> Check {
         };
         let (first, last) = (r.op.key * per, (r.op.key + 2) * per - 1);
         for n in first..=last {
-            let empty = Vec::new();
-            let candidates = writes.get(&(n / per)).unwrap_or(&empty);
+            let candidates: Vec<(Time, Option<Time>, i64)> = writes
+                .range(n.saturating_sub(per - 1)..=n)
+                .flat_map(|(_, ws)| ws.iter().filter(|w| w.0 >= n).map(|w| (w.1, w.2, w.3)))
+                .collect();
             if let Some(v) = got.get(&n) {
                 if !candidates.iter().any(|w| w.2 == *v) {
                     return Check::fail(name, format!("a download at {invoked} returned datapoint {n} of version {v}, which no upload wrote"));
                 }
             }
-            if deletes.iter().any(|(key, at)| *key == n / per && *at < *returned) {
+            if deletes.iter().any(|(f, l, at)| (*f..=*l).contains(&n) && *at < *returned) {
                 continue;
             }
             let Some(at) = candidates.iter().filter_map(|w| w.1).filter(|t| *t < invoked).max() else { continue };
@@ -253,13 +262,15 @@ const SIZES: [(&str, u64); 3] = [("< 16 KiB", 16 << 10), ("16 KiB - 1 MiB", 1 <<
 /// (its datapoints' headers, contents and padding), a download read.
 pub fn latency_by_size(shared: &Shared, ops: &[OpRecord]) -> Table {
     let config = &shared.config;
-    let per = config.datapoints_per_upload;
     let entry = |n: u64, v: u64| 512 + super::content_len(shared.seed, n, v, config.max_datapoint_size.0).div_ceil(512) * 512;
     let mut samples: BTreeMap<(&str, usize), Vec<u64>> = BTreeMap::new();
     for r in ops {
         let (Some(invoked), Some((done, Outcome::Ok(value)))) = (r.invoked, &r.completed) else { continue };
         let bytes = match (r.op.f.as_str(), &r.op.value, value) {
-            ("upload", Value::Int(v), _) => (r.op.key * per..(r.op.key + 1) * per).map(|n| entry(n, *v as u64)).sum::<u64>() + 1024,
+            ("upload", Value::Int(v), _) => {
+                let (first, last) = config.upload_range(r.op.key, *v as u64);
+                (first..=last).map(|n| entry(n, *v as u64)).sum::<u64>() + 1024
+            }
             ("download", _, Value::List(items)) => items
                 .iter()
                 .filter_map(|item| match item {
@@ -370,7 +381,8 @@ mod tests {
         let (overlap, ranges) = replay(&obs);
         assert!(overlap.unwrap().contains("after a commit at 0.000000003s"));
         let lost = [op(7, "upload", 3, Value::Int(7), (10, 20), Outcome::Ok(Value::Nil))];
-        let check = every_datapoint_once(None, &ranges, &lost, 10);
+        let config = Config { datapoints_per_upload: 10, ..Config::default() };
+        let check = every_datapoint_once(None, &ranges, &lost, &config);
         assert_eq!(check.verdict, Verdict::Fail, "datapoints 30..39 are in no range");
         assert!(check.reason.unwrap().contains("datapoint 30 of upload #7"));
     }
@@ -381,14 +393,15 @@ mod tests {
         let upload = |id, v, at| op(id, "upload", 0, Value::Int(v), at, Outcome::Ok(Value::Nil));
         let download = |got: Vec<Value>| op(9, "download", 0, Value::Nil, (100, 110), Outcome::Ok(Value::List(got)));
         let all = |v| (0..2).map(|n| pair(n, v)).collect::<Vec<_>>();
+        let config = Config { datapoints_per_upload: 2, ..Config::default() };
         let history = [upload(1, 1, (0, 10)), upload(2, 2, (20, 30)), download(all(2))];
-        assert_eq!(downloads_exact(&history, 2).verdict, Verdict::Pass);
+        assert_eq!(downloads_exact(&history, &config).verdict, Verdict::Pass);
         let stale = [upload(1, 1, (0, 10)), upload(2, 2, (20, 30)), download(all(1))];
-        assert!(downloads_exact(&stale, 2).reason.unwrap().contains("returned version 1"));
+        assert!(downloads_exact(&stale, &config).reason.unwrap().contains("returned version 1"));
         let missing = [upload(1, 1, (0, 10)), download(vec![pair(0, 1)])];
-        assert!(downloads_exact(&missing, 2).reason.unwrap().contains("datapoint 1: upload #1"));
+        assert!(downloads_exact(&missing, &config).reason.unwrap().contains("datapoint 1: upload #1"));
         let invented = [upload(1, 1, (0, 10)), download(vec![pair(0, 1), pair(1, 5)])];
-        assert!(downloads_exact(&invented, 2).reason.unwrap().contains("which no upload wrote"));
+        assert!(downloads_exact(&invented, &config).reason.unwrap().contains("which no upload wrote"));
     }
 
     #[test]

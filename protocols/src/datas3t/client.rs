@@ -155,7 +155,7 @@ impl Client {
     fn start_upload(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, key: u64, v: u64) {
         let config = &self.shared.config;
         let per = config.datapoints_per_upload;
-        let (first, last) = (key * per, key * per + per - 1);
+        let (first, last) = config.upload_range(key, v);
         let (seed, max) = (self.shared.seed, config.max_datapoint_size.0);
         let entries = (first..=last).map(|n| (n, v, content_len(seed, n, v, max))).collect();
         let mut tar = Built::Described(Layout { seed, max, entries });

@@ -64,6 +64,9 @@ pub struct Config {
     /// Before the workload, the clients upload ranges 0..load between them, one at a time
     /// each (a bulk load: the scale case's million datapoints). Default: 0.
     pub load: u64,
+    /// Uploads with an odd value are shifted by half a range, so uploads overlap partly
+    /// as well as wholly. Default: false.
+    pub stagger: bool,
     /// Planted bugs (the real service's fixed ones), for testing the checks.
     pub bugs: Vec<Bug>,
 }
@@ -91,6 +94,7 @@ impl Default for Config {
             abandon_rate: 0.0,
             malformed_rate: 0.0,
             load: 0,
+            stagger: false,
             bugs: Vec::new(),
         }
     }
@@ -122,6 +126,13 @@ pub enum Bug {
 }
 
 impl Config {
+    /// The datapoints the upload of workload key `key` with value `version` writes.
+    pub fn upload_range(&self, key: u64, version: u64) -> (u64, u64) {
+        let per = self.datapoints_per_upload;
+        let shift = if self.stagger && version % 2 == 1 { per / 2 } else { 0 };
+        (key * per + shift, key * per + shift + per - 1)
+    }
+
     /// Whether `bug` is planted.
     pub fn has(&self, bug: Bug) -> bool {
         self.bugs.contains(&bug)

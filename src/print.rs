@@ -86,6 +86,23 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
                 ms(|l| l.p99),
                 ms(|l| l.max),
             ]);
+            // The operation's latency classes (`<op>.<class>`, a system's size classes).
+            let prefix = format!("{op}.");
+            for (class, stats) in
+                summary.latency.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix))
+            {
+                ops.push_record([
+                    format!("  {}", &class[prefix.len()..]),
+                    stats.count.to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("{:.2}", stats.p50),
+                    format!("{:.2}", stats.p90),
+                    format!("{:.2}", stats.p99),
+                    format!("{:.2}", stats.max),
+                ]);
+            }
             for (phase, stats) in summary.latency_by_phase.get(op).into_iter().flatten() {
                 ops.push_record([
                     format!("  {} faults", phase.name()),

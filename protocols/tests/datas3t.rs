@@ -59,6 +59,9 @@ fn the_safe_mode_passes_every_check_under_each_fault() {
 #[test]
 fn golden_trace_hash_of_the_flagship() {
     let report = run("uploads.toml", 42);
+    let classes: Vec<&String> = report.summary.latency.keys().filter(|k| k.contains('.')).collect();
+    assert!(classes.contains(&&"upload.16KiB-1MiB".to_string()), "latency per size class: {classes:?}");
+    assert!(report.histograms.keys().any(|(op, _)| op == "download.16KiB-1MiB"), "its histogram");
     assert_eq!((report.summary.trace_hash.as_str(), report.summary.events), ("b0559c8087bc1071", 5_298));
 }
 

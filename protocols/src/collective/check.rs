@@ -268,7 +268,21 @@ pub struct Throughput {
 const CLASSES: [(&str, u64); 3] =
     [("small (< 1 MiB)", 1 << 20), ("medium (1-100 MiB)", 100 << 20), ("large (> 100 MiB)", u64::MAX)];
 
+/// The same classes as latency histogram names (`put.medium.hgrm`).
+const CLASS_NAMES: [&str; 3] = ["small", "medium", "large"];
+
 impl Throughput {
+    /// The size class of an acknowledged put or of a get that read a whole file.
+    pub fn class(shared: &Shared, record: &OpRecord) -> Option<&'static str> {
+        let Some((_, Outcome::Ok(value))) = &record.completed else { return None };
+        let id = match (record.op.f.as_str(), value, &record.op.value) {
+            ("put", _, Value::Int(id)) | ("get", Value::Int(id), _) => *id as u64,
+            _ => return None,
+        };
+        let size = shared.size_of(id);
+        CLASSES.iter().position(|(_, max)| size < *max).map(|i| CLASS_NAMES[i])
+    }
+
     /// From the history: acknowledged puts, and gets that read a whole file back, before
     /// the audit (which reads every path at once).
     pub fn measure(shared: &Shared, operations: &[OpRecord]) -> Throughput {

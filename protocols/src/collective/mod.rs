@@ -37,7 +37,7 @@ use std::rc::Rc;
 
 use sim::check::{check_named, ModelName};
 use sim::harness::system::{Check, Consistency, Slot, System};
-use sim::kernel::workload::{Arg, OperationSpec};
+use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
 use sim::report::Table;
 use sim::scenario::Scenario;
 use sim::kernel::history::Value;
@@ -172,6 +172,10 @@ impl System for Collective {
 
     fn check(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         check::all(shared, sim)
+    }
+
+    fn latency_class(shared: &Rc<Shared>, record: &OpRecord) -> Option<String> {
+        Throughput::class(shared, record).map(str::to_owned)
     }
 
     fn tables(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {

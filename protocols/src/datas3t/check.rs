@@ -255,57 +255,33 @@ fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
     Check::pass(name)
 }
 
-/// The size classes of the latency table: a datarange's TAR bytes.
-const SIZES: [(&str, u64); 3] = [("< 16 KiB", 16 << 10), ("16 KiB - 1 MiB", 1 << 20), (">= 1 MiB", u64::MAX)];
+/// The size classes of uploads and downloads: the TAR bytes written or read.
+const SIZES: [(&str, u64); 3] = [("lt16KiB", 16 << 10), ("16KiB-1MiB", 1 << 20), ("ge1MiB", u64::MAX)];
 
-/// Upload and download latency (simulated) per size class: the TAR bytes an upload wrote
-/// (its datapoints' headers, contents and padding), a download read.
-pub fn latency_by_size(shared: &Shared, ops: &[OpRecord]) -> Table {
+/// The size class of an acknowledged upload or download (its latency is reported per
+/// class too: `upload.16KiB-1MiB.hgrm`).
+pub fn size_class(shared: &Shared, r: &OpRecord) -> Option<&'static str> {
     let config = &shared.config;
     let entry = |n: u64, v: u64| 512 + super::content_len(shared.seed, n, v, config.max_datapoint_size.0).div_ceil(512) * 512;
-    let mut samples: BTreeMap<(&str, usize), Vec<u64>> = BTreeMap::new();
-    for r in ops {
-        let (Some(invoked), Some((done, Outcome::Ok(value)))) = (r.invoked, &r.completed) else { continue };
-        let bytes = match (r.op.f.as_str(), &r.op.value, value) {
-            ("upload", Value::Int(v), _) => {
-                let (first, last) = config.upload_range(r.op.key, *v as u64);
-                (first..=last).map(|n| entry(n, *v as u64)).sum::<u64>() + 1024
-            }
-            ("download", _, Value::List(items)) => items
-                .iter()
-                .filter_map(|item| match item {
-                    Value::List(pair) => match pair.as_slice() {
-                        [Value::Int(n), Value::Int(v)] => Some(entry(*n as u64, *v as u64)),
-                        _ => None,
-                    },
+    let Some((_, Outcome::Ok(value))) = &r.completed else { return None };
+    let bytes = match (r.op.f.as_str(), &r.op.value, value) {
+        ("upload", Value::Int(v), _) => {
+            let (first, last) = config.upload_range(r.op.key, *v as u64);
+            (first..=last).map(|n| entry(n, *v as u64)).sum::<u64>() + 1024
+        }
+        ("download", _, Value::List(items)) => {
+            let entries = items.iter().filter_map(|item| match item {
+                Value::List(pair) => match pair.as_slice() {
+                    [Value::Int(n), Value::Int(v)] => Some(entry(*n as u64, *v as u64)),
                     _ => None,
-                })
-                .sum::<u64>() + 1024,
-            _ => continue,
-        };
-        let class = SIZES.iter().position(|(_, max)| bytes < *max).expect("the last class is unbounded");
-        let f = if r.op.f == "upload" { "upload" } else { "download" };
-        samples.entry((f, class)).or_default().push(done.saturating_since(invoked).as_nanos() as u64);
-    }
-    let quantile = |v: &[u64], q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64 / 1e6;
-    let rows = samples
-        .iter_mut()
-        .map(|((f, class), v)| {
-            v.sort_unstable();
-            vec![
-                Cell::Text(format!("{f} {}", SIZES[*class].0)),
-                Cell::Int(v.len() as u64),
-                Cell::Float(quantile(v, 0.5)),
-                Cell::Float(quantile(v, 0.99)),
-                Cell::Float(quantile(v, 1.0)),
-            ]
-        })
-        .collect();
-    Table {
-        title: "Latency by size class (simulated ms)".into(),
-        columns: ["operation and TAR size", "ok", "p50 ms", "p99 ms", "max ms"].map(String::from).to_vec(),
-        rows,
-    }
+                },
+                _ => None,
+            });
+            entries.sum::<u64>() + 1024
+        }
+        _ => return None,
+    };
+    SIZES.iter().find(|(_, max)| bytes < *max).map(|(name, _)| *name)
 }
 
 /// The dataranges at the end: how many, and the datapoints they hold.

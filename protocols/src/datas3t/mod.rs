@@ -33,7 +33,7 @@ use std::rc::Rc;
 
 use sim::harness::system::{Check, Slot, System};
 use sim::report::Table;
-use sim::kernel::workload::{Arg, OperationSpec};
+use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
 use sim::scenario::Scenario;
 use sim::{Node, NodeId, Seed, Sim};
 
@@ -101,7 +101,11 @@ impl System for Datas3t {
         check::all(shared, sim)
     }
 
-    fn tables(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
-        vec![check::latency_by_size(shared, sim.operations()), check::ranges_at_end(sim.observations())]
+    fn latency_class(shared: &Rc<Shared>, record: &OpRecord) -> Option<String> {
+        check::size_class(shared, record).map(str::to_owned)
+    }
+
+    fn tables(_scenario: &Scenario<Config>, _shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
+        vec![check::ranges_at_end(sim.observations())]
     }
 }

@@ -249,13 +249,15 @@ fn judge<Y: System>(
         if let (Some(latency), Some((_, Outcome::Ok(_)))) = (record.latency_nanos(), &record.completed) {
             // Phases only mean something when faults were applied.
             let phase = window.map(|_| phase_of(record, window));
-            let keys = std::iter::once(None).chain(phase.map(Some));
-            for key in keys.map(|phase| (record.op.f.clone(), phase)) {
-                histograms
-                    .entry(key)
-                    .or_insert_with(report::histogram)
-                    .record(latency.max(1))
-                    .expect("histograms resize");
+            let class = Y::latency_class(setup, record).map(|class| format!("{}.{class}", record.op.f));
+            for op in std::iter::once(record.op.f.clone()).chain(class) {
+                for phase in std::iter::once(None).chain(phase.map(Some)) {
+                    histograms
+                        .entry((op.clone(), phase))
+                        .or_insert_with(report::histogram)
+                        .record(latency.max(1))
+                        .expect("histograms resize");
+                }
             }
         }
     }

@@ -20,7 +20,7 @@ use crate::kernel::network::NetworkModel;
 use crate::kernel::node::Node;
 use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
-use crate::kernel::workload::OperationSpec;
+use crate::kernel::workload::{OpRecord, OperationSpec};
 use crate::report::Table;
 use crate::scenario::{locate, Place, Scenario, ScenarioError, SystemRules};
 
@@ -181,6 +181,13 @@ pub trait System: 'static {
 
     /// The system's own invariants, checked at the end of the run.
     fn check(scenario: &Scenario<Self::Settings>, setup: &Self::Setup, sim: &Sim<Self::Msg>) -> Vec<Check>;
+
+    /// A class an operation's latency is also reported under (a size class): besides
+    /// `<op>`'s, it goes into the histogram `<op>.<class>` (its own `.hgrm` file, a row in
+    /// the terminal, an entry in `summary.json`). Default: none.
+    fn latency_class(_setup: &Self::Setup, _record: &OpRecord) -> Option<String> {
+        None
+    }
 
     /// The system's own result tables (a fleet comparison, a hop-count distribution), for the
     /// terminal and `summary.json`. Default: none.

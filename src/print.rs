@@ -86,35 +86,31 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
                 ms(|l| l.p99),
                 ms(|l| l.max),
             ]);
-            // The operation's latency classes (`<op>.<class>`, a system's size classes).
+            // Rows under the operation: its latency classes (`<op>.<class>`, a system's size
+            // classes), then its latency before, during and after the faults.
+            let sub_row = |label: String, stats: &sim::report::LatencyStats| {
+                let ms = |x: f64| format!("{x:.2}");
+                let count = stats.count.to_string();
+                [
+                    label,
+                    count,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    ms(stats.p50),
+                    ms(stats.p90),
+                    ms(stats.p99),
+                    ms(stats.max),
+                ]
+            };
             let prefix = format!("{op}.");
             for (class, stats) in
                 summary.latency.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix))
             {
-                ops.push_record([
-                    format!("  {}", &class[prefix.len()..]),
-                    stats.count.to_string(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    format!("{:.2}", stats.p50),
-                    format!("{:.2}", stats.p90),
-                    format!("{:.2}", stats.p99),
-                    format!("{:.2}", stats.max),
-                ]);
+                ops.push_record(sub_row(format!("  {}", &class[prefix.len()..]), stats));
             }
             for (phase, stats) in summary.latency_by_phase.get(op).into_iter().flatten() {
-                ops.push_record([
-                    format!("  {} faults", phase.name()),
-                    stats.count.to_string(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    format!("{:.2}", stats.p50),
-                    format!("{:.2}", stats.p90),
-                    format!("{:.2}", stats.p99),
-                    format!("{:.2}", stats.max),
-                ]);
+                ops.push_record(sub_row(format!("  {} faults", phase.name()), stats));
             }
         }
         println!("{}", ops.build().with(Style::rounded()));

@@ -3,28 +3,18 @@
 //! least 90% of 200 seeds, the faithful mode fails where its code is weak, the throughput
 //! follows the bandwidth model, and bad settings are refused at their line.
 
-use sim::harness::run::RunOptions;
 use sim::harness::system::Verdict;
 use sim::report::{Cell, RunReport};
 
-fn run_text(path: &str, text: &str, seed: u64) -> RunReport {
-    protocols::registry::run(path, text, seed, &RunOptions::default()).unwrap()
-}
+use crate::common::{assert_canaries_caught, assert_refused_at_line, run_scenario, verdict};
 
 fn run(file: &str, seed: u64) -> RunReport {
-    let path = format!("../scenarios/collective/{file}");
-    run_text(&path, &std::fs::read_to_string(&path).unwrap(), seed)
+    run_scenario("collective", file, seed, None)
 }
 
 /// The scenario with `mode = "collective"`: the real code under the same faults.
 fn run_faithful(file: &str, seed: u64) -> RunReport {
-    let path = format!("../scenarios/collective/{file}");
-    let text = std::fs::read_to_string(&path).unwrap().replace("mode = \"durable\"", "mode = \"collective\"");
-    run_text(&path, &text, seed)
-}
-
-fn verdict(report: &RunReport, check: &str) -> Verdict {
-    *report.summary.checks.get(check).unwrap_or_else(|| panic!("no check {check}"))
+    run_scenario("collective", file, seed, Some(("mode = \"durable\"", "mode = \"collective\"")))
 }
 
 #[test]
@@ -54,20 +44,14 @@ fn golden_trace_hash_of_the_flagship() {
 /// 0..200 (the same scenarios without the bug pass: the test above and README).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
-    let canaries: [(&str, &[&str]); 3] = [
-        ("canary/concurrent-upload.toml", &["collective.acknowledged_files_intact", "linearizable"]),
-        ("canary/no-reregister.toml", &["collective.acknowledged_files_intact"]),
-        ("canary/reassembly-index-zero.toml", &["collective.acknowledged_files_intact"]),
-    ];
-    for (file, checks) in canaries {
-        let caught = (0..200)
-            .filter(|&seed| {
-                let report = run(file, seed);
-                checks.iter().any(|check| verdict(&report, check) == Verdict::Fail)
-            })
-            .count();
-        assert!(caught >= 180, "{file}: {checks:?} caught it on {caught} of 200 seeds");
-    }
+    assert_canaries_caught(
+        "collective",
+        &[
+            ("canary/concurrent-upload.toml", &["collective.acknowledged_files_intact", "linearizable"]),
+            ("canary/no-reregister.toml", &["collective.acknowledged_files_intact"]),
+            ("canary/reassembly-index-zero.toml", &["collective.acknowledged_files_intact"]),
+        ],
+    );
 }
 
 #[test]
@@ -126,11 +110,5 @@ fn bad_settings_are_refused_at_their_line() {
         ),
         ("bandwidth = \"125MB\"", "bandwidth = \"fast\"", "expected a size"),
     ];
-    for (from, to, message) in cases {
-        assert!(base.contains(from), "{from}");
-        let text = base.replace(from, to);
-        let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
-        assert!(error.contains(message), "{to}: {error}");
-        assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
-    }
+    assert_refused_at_line(&base, &cases);
 }

@@ -3,28 +3,18 @@
 //! faithful mode puts datapoints in two ranges on its own, and bad settings are refused at
 //! their line.
 
-use sim::harness::run::RunOptions;
 use sim::harness::system::Verdict;
 use sim::report::RunReport;
 
-fn run_text(path: &str, text: &str, seed: u64) -> RunReport {
-    protocols::registry::run(path, text, seed, &RunOptions::default()).unwrap()
-}
+use crate::common::{assert_canaries_caught, assert_refused_at_line, run_scenario, verdict};
 
 fn run(file: &str, seed: u64) -> RunReport {
-    let path = format!("../scenarios/datas3t/{file}");
-    run_text(&path, &std::fs::read_to_string(&path).unwrap(), seed)
+    run_scenario("datas3t", file, seed, None)
 }
 
 /// The scenario with `mode = "datas3t"`: the real code under the same faults.
 fn run_faithful(file: &str, seed: u64) -> RunReport {
-    let path = format!("../scenarios/datas3t/{file}");
-    let text = std::fs::read_to_string(&path).unwrap().replace("mode = \"safe\"", "mode = \"datas3t\"");
-    run_text(&path, &text, seed)
-}
-
-fn verdict(report: &RunReport, check: &str) -> Verdict {
-    *report.summary.checks.get(check).unwrap_or_else(|| panic!("no check {check}"))
+    run_scenario("datas3t", file, seed, Some(("mode = \"safe\"", "mode = \"datas3t\"")))
 }
 
 const CHECKS: [&str; 6] = [
@@ -69,20 +59,14 @@ fn golden_trace_hash_of_the_flagship() {
 /// scenarios pass without it (README).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
-    let canaries: [(&str, &[&str]); 3] = [
-        ("canary/aggregate-deletes-itself.toml", &["datas3t.no_dangling_rows"]),
-        ("canary/no-upload-counter.toml", &["datas3t.downloads_exact", "datas3t.no_dangling_rows"]),
-        ("canary/size-estimate.toml", &["datas3t.upload_plan_fits"]),
-    ];
-    for (file, checks) in canaries {
-        let caught = (0..200)
-            .filter(|&seed| {
-                let report = run(file, seed);
-                checks.iter().any(|check| verdict(&report, check) == Verdict::Fail)
-            })
-            .count();
-        assert!(caught >= 180, "{file}: {checks:?} caught it on {caught} of 200 seeds");
-    }
+    assert_canaries_caught(
+        "datas3t",
+        &[
+            ("canary/aggregate-deletes-itself.toml", &["datas3t.no_dangling_rows"]),
+            ("canary/no-upload-counter.toml", &["datas3t.downloads_exact", "datas3t.no_dangling_rows"]),
+            ("canary/size-estimate.toml", &["datas3t.upload_plan_fits"]),
+        ],
+    );
 }
 
 /// Without a re-check in the completing transaction, two uploads of one range that both
@@ -114,11 +98,5 @@ fn bad_settings_are_refused_at_their_line() {
         ("mode = \"safe\"", "mode = \"safe\"\naggregate_ranges = 1", "an aggregate joins at least 2 ranges"),
         ("nodes = 3", "nodes = 4", "datas3t runs on 3 servers"),
     ];
-    for (from, to, message) in cases {
-        assert!(base.contains(from), "{from}");
-        let text = base.replace(from, to);
-        let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
-        assert!(error.contains(message), "{to}: {error}");
-        assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
-    }
+    assert_refused_at_line(&base, &cases);
 }

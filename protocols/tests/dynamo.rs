@@ -2,17 +2,12 @@
 //! passes, its canaries are caught on at least 90% of 200 seeds, linearizability fails where
 //! it must and holds where it should, and bad settings are refused at their line.
 
-use sim::harness::run::RunOptions;
 use sim::harness::system::Verdict;
 
-fn run(file: &str, seed: u64) -> sim::report::RunReport {
-    let path = format!("../scenarios/dynamo/{file}");
-    let text = std::fs::read_to_string(&path).unwrap();
-    protocols::registry::run(&path, &text, seed, &RunOptions::default()).unwrap()
-}
+use crate::common::{assert_canaries_caught, assert_refused_at_line, run_scenario, verdict};
 
-fn verdict(report: &sim::report::RunReport, check: &str) -> Verdict {
-    *report.summary.checks.get(check).unwrap_or_else(|| panic!("no check {check}"))
+fn run(file: &str, seed: u64) -> sim::report::RunReport {
+    run_scenario("dynamo", file, seed, None)
 }
 
 #[test]
@@ -33,27 +28,21 @@ fn golden_trace_hash_of_the_flagship() {
 /// 0..200 (each canary's scenario without its bug or fault passes: README).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
-    let canaries: [(&str, &[&str]); 7] = [
-        ("canary/hint-deleted-early.toml", &["dynamo.hints_handed_back"]),
-        ("canary/repair-older.toml", &["dynamo.acknowledged_writes_kept"]),
-        ("canary/arrival-order.toml", &["dynamo.clocks_never_shrink"]),
-        ("canary/lww-skew.toml", &["dynamo.acknowledged_writes_kept"]),
-        ("canary/dynago-blocked-queue.toml", &["dynamo.every_server_serves"]),
-        ("canary/dynago-merge-greater.toml", &["dynamo.acknowledged_writes_kept"]),
-        (
-            "canary/dynago-forward-channel.toml",
-            &["dynamo.no_unwritten_versions", "dynamo.acknowledged_writes_kept"],
-        ),
-    ];
-    for (file, checks) in canaries {
-        let caught = (0..200)
-            .filter(|&seed| {
-                let report = run(file, seed);
-                checks.iter().any(|check| verdict(&report, check) == Verdict::Fail)
-            })
-            .count();
-        assert!(caught >= 180, "{file}: {checks:?} caught it on {caught} of 200 seeds");
-    }
+    assert_canaries_caught(
+        "dynamo",
+        &[
+            ("canary/hint-deleted-early.toml", &["dynamo.hints_handed_back"]),
+            ("canary/repair-older.toml", &["dynamo.acknowledged_writes_kept"]),
+            ("canary/arrival-order.toml", &["dynamo.clocks_never_shrink"]),
+            ("canary/lww-skew.toml", &["dynamo.acknowledged_writes_kept"]),
+            ("canary/dynago-blocked-queue.toml", &["dynamo.every_server_serves"]),
+            ("canary/dynago-merge-greater.toml", &["dynamo.acknowledged_writes_kept"]),
+            (
+                "canary/dynago-forward-channel.toml",
+                &["dynamo.no_unwritten_versions", "dynamo.acknowledged_writes_kept"],
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -98,12 +87,7 @@ fn bad_settings_are_refused_at_their_line() {
             "unknown message kind \"replicat\"; expected one of: get, put",
         ),
     ];
-    for (from, to, message) in cases {
-        let text = base.replace(from, to);
-        let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
-        assert!(error.contains(message), "{to}: {error}");
-        assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
-    }
+    assert_refused_at_line(&base, &cases);
 }
 
 /// PBS: over seeds 0..10, the share of reads within 5 ms of a commit that saw it is within 2

@@ -289,7 +289,7 @@ impl Config {
         if self.parallel_chunks == 0 {
             return Err(("parallel_chunks", "parallel_chunks must be at least 1".into()));
         }
-        for (key, value) in [
+        sim::scenario::nonzero(&[
             ("store_timeout", self.store_timeout),
             ("retrieve_timeout", self.retrieve_timeout),
             ("health_interval", self.health_interval),
@@ -301,11 +301,7 @@ impl Config {
             ("lost_after", self.lost_after),
             ("gc_interval", self.gc_interval),
             ("client_timeout", self.client_timeout),
-        ] {
-            if value.is_zero() {
-                return Err((key, format!("{key} must be more than zero")));
-            }
-        }
+        ])?;
         if self.audit >= run {
             return Err(("audit", format!("audit ({:?}) must be shorter than the run ({run:?})", self.audit)));
         }

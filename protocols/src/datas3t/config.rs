@@ -149,11 +149,11 @@ impl Config {
         if self.aggregate_ranges < 2 {
             return Err(("aggregate_ranges", "an aggregate joins at least 2 ranges".into()));
         }
-        for (key, value) in [("multipart_threshold", self.multipart_threshold), ("part_size", self.part_size), ("put_limit", self.put_limit)] {
-            if value.0 == 0 {
-                return Err((key, format!("{key} must be more than zero")));
-            }
-        }
+        sim::scenario::nonzero(&[
+            ("multipart_threshold", self.multipart_threshold),
+            ("part_size", self.part_size),
+            ("put_limit", self.put_limit),
+        ])?;
         for (key, value) in
             [("s3_error_rate", self.s3_error_rate), ("s3_timeout_rate", self.s3_timeout_rate), ("abandon_rate", self.abandon_rate), ("malformed_rate", self.malformed_rate)]
         {
@@ -161,18 +161,14 @@ impl Config {
                 return Err((key, format!("{key} must be in [0, 1), not {value}")));
             }
         }
-        for (key, value) in [
+        sim::scenario::nonzero(&[
             ("request_timeout", self.request_timeout),
             ("client_timeout", self.client_timeout),
             ("url_expiry", self.url_expiry),
             ("deletion_poll", self.deletion_poll),
             ("deletion_idle_max", self.deletion_idle_max),
             ("upload_lease", self.upload_lease),
-        ] {
-            if value.is_zero() {
-                return Err((key, format!("{key} must be more than zero")));
-            }
-        }
+        ])?;
         Ok(())
     }
 }

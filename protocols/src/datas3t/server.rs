@@ -50,6 +50,8 @@ enum Flow {
     Delete { op: u64, client: NodeId, range: Option<Range>, span: (u64, u64) },
     Deletions { taken: Vec<(u64, String)> },
     Leases { rows: Option<Vec<Upload>>, stale: Vec<Upload> },
+    /// An abort of an abandoned multipart upload, whose answer changes nothing.
+    Abort,
     Import { op: u64, client: NodeId, listed: bool },
 }
 
@@ -267,6 +269,9 @@ impl Server {
                 _ => self.reply(ctx, id, client, op, Reply::Failed("the import failed")),
             },
             Flow::Leases { .. } => self.leases(ctx, id, flow, outcome),
+            Flow::Abort => {
+                self.flows.remove(&id);
+            }
         }
     }
 
@@ -551,9 +556,7 @@ impl Server {
                 let live: BTreeSet<&String> = all.iter().filter(|u| !stale.contains(u)).map(|u| &u.data_key).collect();
                 let doomed: Vec<u64> = uploads.iter().filter(|(_, key)| !live.contains(key)).map(|(u, _)| *u).collect();
                 for upload in doomed {
-                    let abort = self.id(ctx);
-                    self.flows.insert(abort, Flow::Leases { rows: Some(vec![]), stale: vec![] });
-                    self.s3(ctx, abort, S3Request::Abort { upload });
+                    self.start(ctx, Flow::Abort, Call::S3(S3Request::Abort { upload }));
                 }
                 self.drop_next(ctx, id, stale);
             }

@@ -187,17 +187,13 @@ impl Config {
         if self.virtual_nodes > 256 {
             return Err(("virtual_nodes", format!("at most 256 partitions per server, not {}", self.virtual_nodes)));
         }
-        for (key, value) in [
+        sim::scenario::nonzero(&[
             ("request_timeout", self.request_timeout),
             ("client_timeout", self.client_timeout),
             ("gossip_interval", self.gossip_interval),
             ("handoff_interval", self.handoff_interval),
             ("anti_entropy_interval", self.anti_entropy_interval),
-        ] {
-            if value.is_zero() {
-                return Err((key, format!("{key} must be more than zero")));
-            }
-        }
+        ])?;
         if self.write_fanout == WriteFanout::Quorum && self.coordinator_replica != CoordinatorReplica::Network {
             return Err((
                 "write_fanout",

@@ -245,6 +245,15 @@ impl Place {
     }
 }
 
+/// For a system's settings validation: the first of `fields` that is zero (a duration, a
+/// size, a count), as `(settings key, "<key> must be more than zero")`.
+pub fn nonzero<T: Default + PartialEq>(fields: &[(&'static str, T)]) -> Result<(), (&'static str, String)> {
+    match fields.iter().find(|(_, value)| *value == T::default()) {
+        Some((key, _)) => Err((key, format!("{key} must be more than zero"))),
+        None => Ok(()),
+    }
+}
+
 /// Every `.toml` file under `dir`, recursively, sorted (none if `dir` does not exist).
 pub fn find_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use sim::backend::Backend;
 use clap::{Parser, Subcommand};
 
 use crate::sweep;
@@ -46,6 +47,9 @@ pub enum Command {
         /// Stop after this many events; the run is then inconclusive (exit 4).
         #[arg(long)]
         max_events: Option<u64>,
+        /// Which simulator runs it: native (simctl's engine), madsim or turmoil.
+        #[arg(long, default_value = "native")]
+        backend: Backend,
     },
     /// Re-run a report's scenario and seed; exit 3 if the trace hash differs.
     #[command(after_help = "Example:\n  simctl replay reports/partition/42")]
@@ -157,6 +161,8 @@ pub enum Command {
         scenarios: Vec<PathBuf>,
         #[arg(long)]
         max_events: Option<u64>,
+        #[arg(long, default_value = "native")]
+        backend: Backend,
         #[arg(long)]
         reports: Option<PathBuf>,
     },

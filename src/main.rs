@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use protocols::registry;
+use sim::backend::Backend;
 use sim::harness::run::RunOptions;
 use sim::harness::system::Verdict;
 use sim::report::Summary;
@@ -39,8 +40,8 @@ fn main() -> ExitCode {
     restore_sigpipe();
     sim::harness::run::install_panic_hook();
     match Cli::parse().command {
-        Command::Run { scenario, seed, out, json, trace, check_determinism, max_events } => {
-            run(&scenario, seed, &out, json, RunOptions { trace, max_events }, check_determinism)
+        Command::Run { scenario, seed, out, json, trace, check_determinism, max_events, backend } => {
+            run(&scenario, seed, &out, json, RunOptions { trace, max_events, backend }, check_determinism)
         }
         Command::Replay { report } => replay(&report),
         Command::Validate { scenarios } => validate(&scenarios),
@@ -51,8 +52,8 @@ fn main() -> ExitCode {
         }
         Command::Bisect { scenario, seed, window } => bisect::bisect(&scenario, seed, window),
         Command::Merge { files, junit, json } => sweep::merge(&files, junit.as_deref(), json),
-        Command::SweepWorker { scenarios, max_events, reports } => {
-            sweep::worker(&scenarios, max_events, reports.as_deref())
+        Command::SweepWorker { scenarios, max_events, backend, reports } => {
+            sweep::worker(&scenarios, RunOptions { trace: false, max_events, backend }, reports.as_deref())
         }
         Command::CheckHistory { files, model, init, format, budget, max_states, json } => {
             check_history(&files, &model, init.as_deref(), format.as_deref(), &budget, max_states, json)
@@ -87,6 +88,9 @@ fn run(
         Ok(read) => read,
         Err(error) => return bad_input(&error),
     };
+    if check_determinism && options.backend != Backend::Native {
+        return hosted_determinism(&file, &text, seed, out, json, &options);
+    }
     if check_determinism {
         match registry::check_determinism(&file, &text, seed) {
             Err(error) => return bad_input(&error),
@@ -112,6 +116,42 @@ fn run(
         print_report(&report, &folder, check_determinism);
     }
     verdict_status(&report.summary)
+}
+
+/// `--check-determinism` on a hosted backend: its events cannot be stepped in lock step from
+/// outside, so the run is made twice and what it produced is compared: the trace hash (every
+/// boot, delivery, timer, invocation and fault, in order, with its time), the history and the
+/// verdicts.
+fn hosted_determinism(file: &str, text: &str, seed: u64, out: &Path, json: bool, options: &RunOptions) -> ExitCode {
+    let runs = (registry::run(file, text, seed, options), registry::run(file, text, seed, options));
+    let (first, second) = match runs {
+        (Ok(first), Ok(second)) => (first, second),
+        (Err(error), _) | (_, Err(error)) => return bad_input(&error),
+    };
+    let backend = options.backend;
+    let differs = [
+        ("trace hash", first.summary.trace_hash != second.summary.trace_hash),
+        ("history", first.history != second.history),
+        ("verdicts", first.summary.checks != second.summary.checks),
+    ];
+    if let Some((what, _)) = differs.iter().find(|(_, differs)| *differs) {
+        eprintln!(
+            "nondeterminism on {backend}: the {what} differs between two runs (trace hashes {} and {})",
+            first.summary.trace_hash, second.summary.trace_hash
+        );
+        eprintln!("reproduce: simctl run {file} --seed {seed} --backend {backend} --check-determinism");
+        return ExitCode::from(NONDETERMINISM);
+    }
+    let folder = match first.write(out) {
+        Ok(folder) => folder,
+        Err(error) => return bad_input(&format!("cannot write the report under {}: {error}", out.display())),
+    };
+    if json {
+        println!("{}", first.summary_json());
+    } else {
+        print_report(&first, &folder, true);
+    }
+    verdict_status(&first.summary)
 }
 
 fn verdict_status(summary: &Summary) -> ExitCode {
@@ -143,7 +183,12 @@ fn replay(folder: &Path) -> ExitCode {
         return bad_input(&format!("{}: no seed, trace_hash or file", folder.join("summary.json").display()));
     };
     let label = folder.join("scenario.toml").display().to_string();
-    let report = match registry::run(&label, &text, seed, &RunOptions::default()) {
+    let backend = match summary["backend"].as_str().unwrap_or("native").parse::<Backend>() {
+        Ok(backend) => backend,
+        Err(error) => return bad_input(&format!("{}: {error}", folder.join("summary.json").display())),
+    };
+    let options = RunOptions { backend, ..RunOptions::default() };
+    let report = match registry::run(&label, &text, seed, &options) {
         Ok(report) => report,
         Err(error) => return bad_input(&error),
     };

@@ -74,6 +74,7 @@ pub fn register<Y: System>() -> Registered {
         },
         run: |file, text, seed, options| {
             let scenario = system::parse::<Y>(file, text)?;
+            run::check_backend::<Y>(file, text, &scenario, seed, options)?;
             Ok(run::run::<Y>(file, text, &scenario, seed, options))
         },
         determinism: |file, text, seed| {

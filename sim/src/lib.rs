@@ -38,6 +38,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod check;
 pub mod harness;
 pub mod kernel;
@@ -58,6 +59,7 @@ pub use kernel::rng::{Probability, Rng, Seed};
 pub use kernel::time::Time;
 pub use kernel::trace::{EventKind, TraceEvent};
 pub use kernel::workload::{Operation, Outcome};
+pub use kernel::wire::Wire;
 pub use kernel::world::Status;
 
 /// Everything a protocol module needs, in one import.

@@ -55,6 +55,9 @@ pub struct SweepArgs {
     /// Fail a seed that runs more events than this.
     #[arg(long)]
     pub max_events: Option<u64>,
+    /// Which simulator runs the seeds: native (simctl's engine), madsim or turmoil.
+    #[arg(long, default_value = "native")]
+    pub backend: sim::backend::Backend,
     /// Fail a seed that runs longer than this in wall time.
     #[arg(long, default_value = "300s")]
     pub seed_timeout: String,
@@ -175,6 +178,7 @@ fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
         names,
         jobs: workers,
         max_events: args.max_events,
+        backend: args.backend,
         seed_timeout,
         reports: Some(args.reports.clone()),
         fail_fast: args.fail_fast,
@@ -281,7 +285,7 @@ pub fn merge(files: &[PathBuf], junit: Option<&Path>, json: bool) -> ExitCode {
 
 /// `simctl sweep-worker`: runs the seeds named on stdin (`<scenario index> <seed>` lines),
 /// one JSON result line each on stdout.
-pub fn worker(scenarios: &[PathBuf], max_events: Option<u64>, reports: Option<&Path>) -> ExitCode {
+pub fn worker(scenarios: &[PathBuf], options: RunOptions, reports: Option<&Path>) -> ExitCode {
     let mut read = Vec::new();
     for path in scenarios {
         match scenario::read(path) {
@@ -289,7 +293,6 @@ pub fn worker(scenarios: &[PathBuf], max_events: Option<u64>, reports: Option<&P
             Err(error) => return bad_input(&error),
         }
     }
-    let options = RunOptions { trace: false, max_events };
     let stdout = std::io::stdout();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };

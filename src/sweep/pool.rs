@@ -28,6 +28,8 @@ pub struct PoolOptions {
     pub jobs: usize,
     /// Per-seed event budget.
     pub max_events: Option<u64>,
+    /// The simulator that runs the seeds.
+    pub backend: sim::backend::Backend,
     /// Per-seed wall-time budget.
     pub seed_timeout: Duration,
     /// Where failing seeds' report folders go.
@@ -138,6 +140,7 @@ fn spawn(options: &PoolOptions, exe: &PathBuf, index: usize) -> Result<Worker, S
     if let Some(max_events) = options.max_events {
         command.arg("--max-events").arg(max_events.to_string());
     }
+    command.arg("--backend").arg(options.backend.name());
     if let Some(reports) = &options.reports {
         command.arg("--reports").arg(reports);
     }

@@ -53,7 +53,7 @@ impl fmt::Display for ChunkId {
 }
 
 /// What a coordinator answers a client.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Answer {
     /// The operation took effect.
     Done,
@@ -64,11 +64,11 @@ pub enum Answer {
     /// A listing: the paths in the directory.
     Listing(Vec<Path>),
     /// It failed, and did not take effect.
-    Failed(&'static str),
+    Failed(#[serde(with = "sim::kernel::wire::interned")] sim::kernel::wire::StaticStr),
 }
 
 /// The collective's messages.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     // Client -> coordinator.
     /// Write a whole file (streamed in 1 MiB messages in the real system: one message of

@@ -9,7 +9,7 @@ use super::tarball::Layout;
 
 /// Bytes on the wire: real bytes (shared rather than copied), or a datarange described by
 /// its layout, whose bytes are rendered where they are read.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Body {
     /// Real bytes.
     Bytes(Rc<[u8]>),
@@ -54,7 +54,7 @@ impl Body {
 }
 
 /// What a presigned URL lets its holder do.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Grant {
     /// PUT the object.
     Put { key: String },
@@ -65,7 +65,7 @@ pub enum Grant {
 }
 
 /// A presigned URL: a grant and its expiry (by the object store's clock).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Url {
     /// What it allows.
     pub grant: Grant,
@@ -74,7 +74,7 @@ pub struct Url {
 }
 
 /// An object-store request.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum S3Request {
     /// A presigned request with its body (PUT, part) or none (GET).
     Presigned { url: Url, body: Option<Body> },
@@ -97,7 +97,7 @@ pub enum S3Request {
 }
 
 /// What the object store can fail with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum S3Error {
     /// 404.
     NotFound,
@@ -114,7 +114,7 @@ pub enum S3Error {
 }
 
 /// An object-store answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum S3Response {
     /// Done (PUT, complete, abort).
     Done,
@@ -177,7 +177,7 @@ pub struct Upload {
 }
 
 /// A metadata-store transaction, run atomically (one request, one commit).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Txn {
     /// The completed ranges that overlap [first, last].
     Overlapping { first: u64, last: u64 },
@@ -214,7 +214,7 @@ pub enum Txn {
 }
 
 /// A transaction's result.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TxnResult {
     /// Committed.
     Done,
@@ -227,11 +227,11 @@ pub enum TxnResult {
     /// Objects to delete: (row id, key).
     Deletions(Vec<(u64, String)>),
     /// Refused, with why (rolled back).
-    Refused(&'static str),
+    Refused(#[serde(with = "sim::kernel::wire::interned")] sim::kernel::wire::StaticStr),
 }
 
 /// A service request from a client.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Request {
     /// Start uploading datapoints [first, first + count), a TAR of `data_size` bytes.
     StartUpload { first: u64, count: u64, data_size: u64 },
@@ -250,7 +250,7 @@ pub enum Request {
 }
 
 /// The service's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// Where to upload: the data (one PUT, or parts of `part_size`) and the index.
     UploadPlan { upload: u64, data: Vec<Url>, part_size: u64, index: Url },
@@ -261,13 +261,13 @@ pub enum Reply {
     /// Done.
     Done,
     /// Refused or failed, and why: nothing changed.
-    Failed(&'static str),
+    Failed(#[serde(with = "sim::kernel::wire::interned")] sim::kernel::wire::StaticStr),
     /// The metadata store did not answer a transaction that writes: it may have committed.
     Unknown,
 }
 
 /// datas3t's messages.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// Client -> server.
     Request { op: u64, request: Request },

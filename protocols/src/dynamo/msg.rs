@@ -7,7 +7,7 @@ use sim::Message;
 use super::version::{VClock, Version};
 
 /// A coordinator's answer to a write.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     /// The new version's clock.
     pub clock: VClock,
@@ -16,7 +16,7 @@ pub struct Written {
 }
 
 /// A Dynago member entry: its timestamp is the stamping node's wall clock, in ms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// The member's node index.
     pub node: u32,
@@ -27,7 +27,7 @@ pub struct Member {
 }
 
 /// Every message of both modes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// Client to coordinator: read `key`.
     Get { op: u64, key: u64 },

@@ -6,7 +6,7 @@ use sim::Message;
 use super::key::Key;
 
 /// A message. Requests carry an `rpc` number their answer echoes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// FIND_NODE: the `k` closest peers to `target` you know.
     FindNode {

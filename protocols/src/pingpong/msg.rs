@@ -4,7 +4,7 @@ use sim::{Message, NodeId};
 
 /// Requests and answers between servers (`Ping`/`Pong`), and a client's echo, relayed
 /// through a second server (`Echo`, `Relay`, `Relayed`, `Reply`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// A server's request to another server.
     Ping {

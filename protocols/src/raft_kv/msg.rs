@@ -9,10 +9,10 @@ use sim::{Message, NodeId};
 use super::machine::{Command, Datum};
 
 /// Everything that crosses the network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
-    /// A raft-rs message between servers.
-    Raft(Box<eraftpb::Message>),
+    /// A raft-rs message between servers, on the wire in raft-rs's own protobuf encoding.
+    Raft(#[serde(with = "protobuf_bytes")] Box<eraftpb::Message>),
     /// A client's command.
     Request {
         /// The workload operation, echoed in the reply.
@@ -91,5 +91,22 @@ impl Message for Msg {
             }
             Msg::Request { .. } | Msg::Reply { .. } => 64,
         }
+    }
+}
+
+/// raft-rs's messages cross a byte network as the protobuf raft-rs itself speaks.
+mod protobuf_bytes {
+    use protobuf::Message as _;
+    use raft::eraftpb;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(msg: &eraftpb::Message, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes = msg.write_to_bytes().map_err(serde::ser::Error::custom)?;
+        serializer.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<eraftpb::Message>, D::Error> {
+        let bytes = <Vec<u8>>::deserialize(deserializer)?;
+        eraftpb::Message::parse_from_bytes(&bytes).map(Box::new).map_err(serde::de::Error::custom)
     }
 }

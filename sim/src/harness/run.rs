@@ -16,6 +16,7 @@ use std::rc::Rc;
 use hdrhistogram::Histogram;
 
 use super::system::{Check, Consistency, Slot, System, Verdict};
+use crate::backend::{self, Backend};
 use crate::kernel::engine::{Limits, Sim};
 use crate::kernel::fault::FaultOutcome;
 use crate::kernel::ids::{Message, NodeId};
@@ -23,7 +24,7 @@ use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
-use crate::scenario::{plan, realized_toml, LatencyBound, Phase, PlanContext, Scenario};
+use crate::scenario::{locate, plan, realized_toml, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -33,6 +34,8 @@ pub struct RunOptions {
     /// Stop after this many events: the run is then inconclusive (verdict unknown), never a
     /// hang. Default: no limit.
     pub max_events: Option<u64>,
+    /// Which simulator runs it. Default: the native engine.
+    pub backend: Backend,
 }
 
 /// Builds the simulation a scenario describes, with its faults scheduled, ready to run.
@@ -79,6 +82,34 @@ fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::M
     (sim, setup)
 }
 
+/// Checks that `options.backend` can run this scenario as `run` would build it, before
+/// anything runs: the error names what the backend lacks (`--trace`, a fault, a network
+/// setting) or the command that builds a simctl with it.
+pub fn check_backend<Y: System>(
+    file: &str,
+    text: &str,
+    scenario: &Scenario<Y::Settings>,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<Vec<String>, ScenarioError> {
+    let backend = options.backend;
+    if backend == Backend::Native {
+        return Ok(Vec::new());
+    }
+    let plain = |message: String| ScenarioError { file: file.to_owned(), line: None, column: None, message };
+    if options.trace {
+        return Err(plain(format!("--trace records the native engine's events; {backend} runs without it")));
+    }
+    if options.max_events.is_some() {
+        return Err(plain(format!("--max-events counts the native engine's events; {backend} runs without it")));
+    }
+    if backend == Backend::Turmoil && scenario.turmoil.tick.is_zero() {
+        return Err(locate(file, text, &Place::key("turmoil", "tick"), "turmoil's tick must be more than zero".into()));
+    }
+    let sim = build::<Y>(scenario, seed);
+    backend::check(&sim, backend).map(|plan| plan.notes).map_err(|why| plain(format!("--backend {backend}: {why}")))
+}
+
 thread_local! {
     /// Where the last protocol panic on this thread happened, recorded by the hook that
     /// `install_panic_hook` installs.
@@ -119,9 +150,19 @@ pub fn run<Y: System>(
     let until = Time::from_duration(scenario.duration);
     let max_events = options.max_events.unwrap_or(u64::MAX);
     let mut trace = options.trace.then(Vec::new);
+    let hosted = match options.backend {
+        Backend::Native => None,
+        backend => Some((backend, backend::check(&sim, backend).unwrap_or_else(|why| {
+            panic!("check_backend refuses what {backend} cannot run before `run`: {why}")
+        }))),
+    };
     LAST_PANIC.with(|last| last.borrow_mut().take());
     IN_RUN.with(|flag| flag.set(true));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match trace.as_mut() {
+        _ if hosted.is_some() => {
+            let (backend, plan) = hosted.as_ref().expect("hosted");
+            backend::drive(&mut sim, *backend, plan, until, scenario.turmoil.tick, seed);
+        }
         Some(lines) => {
             while sim.events() < max_events {
                 let Some((event, what)) = sim.step_described_until(until) else { break };
@@ -152,7 +193,13 @@ pub fn run<Y: System>(
         })
     });
     let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
-    judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace)
+    let mut report = judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace);
+    report.summary.backend = options.backend.name().to_owned();
+    report.summary.backend_notes = hosted.map(|(_, plan)| plan.notes).unwrap_or_default();
+    if options.backend != Backend::Native {
+        report.summary.reproduce.push_str(&format!(" --backend {}", options.backend));
+    }
+    report
 }
 
 /// Whether the check named `check` is about the whole run (`complete`, `liveness`, the
@@ -363,6 +410,8 @@ fn judge<Y: System>(
         scenario: scenario.name.clone(),
         system: scenario.system.clone(),
         seed,
+        backend: Backend::Native.name().to_owned(),
+        backend_notes: Vec::new(),
         trace_hash: format!("{:016x}", sim.trace_hash()),
         events: sim.events(),
         sim_time_ns: sim.now().as_nanos(),

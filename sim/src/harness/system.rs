@@ -16,6 +16,7 @@ use crate::kernel::engine::Sim;
 use crate::kernel::fault::Fault;
 use crate::kernel::history::Value;
 use crate::kernel::ids::{Message, NodeId};
+use crate::kernel::wire::Wire;
 use crate::kernel::network::NetworkModel;
 use crate::kernel::node::Node;
 use crate::kernel::rng::Seed;
@@ -134,8 +135,9 @@ pub enum Slot {
 /// keys, a roster) is computed once, and a factory is a function, not a closure each
 /// system clones its settings into. `docs/adding-a-system.md` walks through one.
 pub trait System: 'static {
-    /// The wire type of its nodes.
-    type Msg: Message;
+    /// The wire type of its nodes; `Wire` (serde) for the backends whose networks carry
+    /// bytes.
+    type Msg: Message + Wire;
     /// Its `[settings]` table.
     type Settings: DeserializeOwned + Serialize + Default + Clone + Debug;
     /// What it builds once per run from the scenario and the seed, shared by every hook.

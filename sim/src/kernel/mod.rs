@@ -26,5 +26,6 @@ pub mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;
+pub mod wire;
 pub mod workload;
 pub(crate) mod world;

@@ -194,6 +194,24 @@ impl NetworkModel {
         self.by_kind.get(kind).and_then(Option::as_ref)
     }
 
+    /// What makes some links or messages differ from the default model, if anything (a
+    /// backend with one model for every link cannot express it).
+    pub fn uniformity(&self) -> Option<&'static str> {
+        if !self.per_link.is_empty() {
+            Some("a model of some links' own ([[network.links]])")
+        } else if self.per_node.iter().any(Option::is_some) {
+            Some("a model of some nodes' own ([[network.nodes]])")
+        } else if !self.per_class.is_empty() {
+            Some("latencies between node classes (regions)")
+        } else if self.by_kind.iter().any(Option::is_some) {
+            Some("latencies per message kind ([network.kinds])")
+        } else if self.node_bandwidth.is_some() {
+            Some("node interfaces' bandwidth ([network] node_bandwidth)")
+        } else {
+            None
+        }
+    }
+
     /// Message counts so far.
     pub fn stats(&self) -> NetworkStats {
         self.stats

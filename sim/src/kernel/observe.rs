@@ -40,8 +40,8 @@ pub struct Violation {
 /// leader elected for a term, an entry applied at an index): what a check over the whole
 /// run needs but no single node can judge. A fact is a value of the system's own type (an
 /// enum of its kinds of fact, with named fields), stated with `Ctx::fact` and read back by
-/// type with [`Observations::facts`]. Each type's facts are kept in one vector, in the order
-/// stated, so stating one costs a push, not an allocation.
+/// type with [`Observations::facts`]. Each type's facts are kept in one vector, in time order
+/// (ties in the order stated), so stating one costs a push, not an allocation.
 #[derive(Default)]
 pub struct Facts {
     /// One `Vec<(Time, NodeId, F)>` per fact type `F`, in the order the types first appeared.
@@ -60,10 +60,13 @@ impl Facts {
             }
         };
         let list = self.by_type[index].1.downcast_mut::<Vec<(Time, NodeId, F)>>().expect("keyed by type");
-        list.push((time, node, fact));
+        // In time order: the native engine states facts in time order anyway (a push); a
+        // hosted run's tasks may state them out of order within a backend tick.
+        let at = list.iter().rposition(|(t, _, _)| *t <= time).map_or(0, |i| i + 1);
+        list.insert(at, (time, node, fact));
     }
 
-    /// The facts of type `F`, in the order they were stated.
+    /// The facts of type `F`, in time order (ties in the order they were stated).
     pub fn of<F: Any>(&self) -> &[(Time, NodeId, F)] {
         let id = TypeId::of::<F>();
         self.by_type
@@ -119,7 +122,7 @@ pub struct Observations {
 }
 
 impl Observations {
-    /// The facts of type `F`, in the order they were stated.
+    /// The facts of type `F`, in time order (ties in the order they were stated).
     pub fn facts<F: Any>(&self) -> impl Iterator<Item = Fact<'_, F>> + '_ {
         self.facts.of::<F>().iter().map(|(time, node, what)| Fact { time: *time, node: *node, what })
     }

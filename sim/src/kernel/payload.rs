@@ -18,7 +18,7 @@ use std::hash::{Hash, Hasher};
 use super::hash::{mix64, StableHasher};
 
 /// `len` bytes of the stream `seed` from `offset`, with bits flipped by faults.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Payload {
     seed: u64,
     offset: u64,

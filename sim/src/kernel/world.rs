@@ -87,6 +87,22 @@ pub(crate) struct World<M: Message> {
     pub(crate) roles: Vec<Option<&'static str>>,
     /// The workload driver, if the simulation has a workload.
     pub(crate) workload: Option<Driver>,
+    /// Set when another simulator (madsim, turmoil) drives this world: its clock and
+    /// network carry time and messages, and node-local events wait in per-node queues.
+    pub(crate) hosted: Option<Box<Hosted<M>>>,
+}
+
+/// What the world keeps when another simulator drives it (`Sim::host`): the messages each
+/// node sent during its handler, for the backend to carry, and each node's own events
+/// (timers, workload invocations, loopback deliveries) in time order, for the node's task
+/// to run when they are due. Faults and open-loop arrivals stay in the world's queue, run by
+/// the backend's controller.
+pub(crate) struct Hosted<M: Message> {
+    pub(crate) outbox: Vec<Vec<(NodeId, M)>>,
+    pub(crate) local: Vec<Queue<Event<M>>>,
+    /// Nodes whose local queue got an event from another node's handler or the
+    /// controller: their task must recompute when it wakes.
+    pub(crate) woken: Vec<NodeId>,
 }
 
 impl<M: Message> World<M> {
@@ -112,7 +128,24 @@ impl<M: Message> World<M> {
         if process.status == Status::Paused {
             process.backlog.push_back(event);
         } else {
-            self.queue.push(process.busy_until, event);
+            let at = process.busy_until;
+            self.push_node_event(node, at, event);
+        }
+    }
+
+    /// Queues an event that runs on `node`: in the world's queue, or in the node's own
+    /// queue when another simulator drives the world.
+    #[inline]
+    pub(crate) fn push_node_event(&mut self, node: NodeId, at: u64, event: Event<M>) {
+        match &mut self.hosted {
+            None => self.queue.push(at, event),
+            Some(hosted) => {
+                let local = &mut hosted.local[node.index()];
+                if local.peek_time().is_none_or(|first| at < first) {
+                    hosted.woken.push(node);
+                }
+                local.push(at, event);
+            }
         }
     }
 
@@ -130,12 +163,17 @@ impl<M: Message> World<M> {
         let now = self.handler_time(from);
         self.network.stats.sent += 1;
         let incarnation = self.processes[to.index()].incarnation;
+        if let Some(hosted) = self.hosted.as_mut().filter(|_| from != to) {
+            hosted.outbox[from.index()].push((to, msg));
+            return;
+        }
         if from == to {
             // Loopback is instant, unless the kind has a latency of its own (a replica process
             // beside its coordinator: PBS draws every replica's W, A, R and S).
             let rng = &mut self.processes[from.index()].network_rng;
             let delay = self.network.kind_latency(msg.kind()).map_or(0, |d| d.sample_nanos(rng));
-            self.queue.push(
+            self.push_node_event(
+                to,
                 now.saturating_add(delay),
                 Event::Deliver { from, to, incarnation, admitted: true, msg },
             );
@@ -174,7 +212,7 @@ impl<M: Message> World<M> {
             }
         };
         let id = TimerId { slot, generation: self.timers[slot as usize].generation };
-        self.queue.push(at, Event::Timer { node, incarnation, id });
+        self.push_node_event(node, at, Event::Timer { node, incarnation, id });
         id
     }
 
@@ -192,7 +230,7 @@ impl<M: Message> World<M> {
             match next {
                 Next::Invoke(at, record) => {
                     let client = self.workload.as_ref().expect("a workload").records[record].client;
-                    self.queue.push(at, Event::Invoke { client, record });
+                    self.push_node_event(client, at, Event::Invoke { client, record });
                 }
                 Next::Arrival(at) => self.queue.push(at, Event::Arrival),
             }

@@ -131,6 +131,11 @@ pub struct Summary {
     pub system: String,
     /// The seed.
     pub seed: u64,
+    /// The backend that ran it (native, madsim, turmoil).
+    pub backend: String,
+    /// How the backend mapped what it has no exact equivalent for (hosted backends only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backend_notes: Vec<String>,
     /// The trace hash, 16 hex digits.
     pub trace_hash: String,
     /// Events run.

@@ -106,6 +106,26 @@ pub struct Scenario<S> {
     /// What the run must satisfy.
     #[serde(default)]
     pub checks: ChecksSpec,
+    /// How the turmoil backend runs it (`--backend turmoil`). Default: 1 ms ticks.
+    #[serde(default)]
+    pub turmoil: TurmoilSpec,
+}
+
+/// The `[turmoil]` table: turmoil's step (its tick). The simulated duration is the
+/// scenario's `duration`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurmoilSpec {
+    /// How far each turmoil step moves time: every host runs that long per step, and
+    /// messages are delivered and faults applied at step boundaries. Default: 1 ms.
+    #[serde(with = "duration")]
+    pub tick: Duration,
+}
+
+impl Default for TurmoilSpec {
+    fn default() -> TurmoilSpec {
+        TurmoilSpec { tick: Duration::from_millis(1) }
+    }
 }
 
 fn empty_table<S: DeserializeOwned>() -> S {

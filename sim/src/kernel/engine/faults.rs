@@ -42,7 +42,8 @@ impl<M: Message> Sim<M> {
             fault: realized.clone(),
             outcome: outcome.clone(),
         });
-        if outcome == FaultOutcome::Applied {
+        // A hosted world boots the node when its backend restarts the node's software.
+        if outcome == FaultOutcome::Applied && self.world.hosted.is_none() {
             if let Fault::Restart(Target::Node(node)) = realized {
                 self.boot(node);
             }
@@ -122,7 +123,7 @@ impl<M: Message> Sim<M> {
                 let process = &mut self.world.processes[node.index()];
                 process.status = Status::Up;
                 for event in std::mem::take(&mut process.backlog) {
-                    self.world.queue.push(now.as_nanos(), event);
+                    self.world.push_node_event(node, now.as_nanos(), event);
                 }
                 FaultOutcome::Applied
             }
@@ -191,7 +192,7 @@ impl<M: Message> Sim<M> {
                 Event::Timer { id, .. } => drop(self.world.release_timer(id)),
                 Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
                 Event::Invoke { client, record } => {
-                    self.world.queue.push(self.world.now, Event::Invoke { client, record })
+                    self.world.push_node_event(client, self.world.now, Event::Invoke { client, record })
                 }
                 Event::Start(_) | Event::Fault(_) | Event::Arrival => {
                     unreachable!("only deliveries, timers and invocations queue up")

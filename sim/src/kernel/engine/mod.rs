@@ -11,6 +11,9 @@
 //! visible network behaviour.
 
 mod faults;
+mod hosted;
+
+pub use hosted::HostAction;
 
 use std::sync::MutexGuard;
 use std::time::Duration;
@@ -95,6 +98,7 @@ impl<M: Message> Sim<M> {
                 observations: Observations::default(),
                 roles: Vec::new(),
                 workload: None,
+                hosted: None,
             },
             next_fault: 0,
             fault_targets: Vec::new(),

@@ -93,6 +93,8 @@ pub struct HostedLink {
     pub min: Duration,
     /// The largest latency.
     pub max: Duration,
+    /// The mean latency (turmoil shapes its curve to it).
+    pub mean: Duration,
     /// Probability that a message is lost.
     pub loss: f64,
 }
@@ -164,35 +166,79 @@ pub(crate) fn map_link(model: &LinkModel, backend: Backend, notes: &mut Vec<Stri
     if model.fifo {
         return Err(format!("[network] fifo = true: {backend}'s datagrams are not delivered in send order"));
     }
-    let (min, max) = match &model.latency {
-        Distribution::Constant(c) => (*c, *c),
-        Distribution::Uniform { min, max } => (*min, *max),
+    let (min, max, mean) = match &model.latency {
+        Distribution::Constant(c) => (*c, *c, *c),
+        Distribution::Uniform { min, max } => (*min, *max, (*min + *max) / 2),
         other => {
-            let (low, high) = quantiles(other);
+            let (low, high, mean) = quantiles(other);
             note(
                 notes,
                 format!(
                     "latency {other:?} has no equivalent on {backend}: drawn from {low:?}..{high:?} (its 1st to 99th percentile)"
                 ),
             );
-            (low, high)
+            (low, high, mean)
         }
     };
     if backend == Backend::Turmoil && min != max {
         note(
             notes,
-            "turmoil draws latency from an exponential curve between its min and max, not uniformly".into(),
+            "turmoil draws latency from an exponential curve between its min and max, in whole milliseconds, \
+             not as the scenario says: the curve is set so that the mean latency is the scenario's"
+                .into(),
         );
     }
-    Ok(HostedLink { min, max, loss: model.loss.as_f64() })
+    if backend == Backend::Turmoil && model.loss.as_f64() > 0.0 {
+        note(
+            notes,
+            "turmoil loses a message by failing its link (repaired at the next message): the messages \
+             in flight on that link are lost with it"
+                .into(),
+        );
+    }
+    if backend == Backend::Madsim {
+        note(
+            notes,
+            "madsim's endpoints add at least 2 ms to every message (a sleep of at least 1 ms at send and at \
+             receive): simctl takes 2 ms off the latency range it gives madsim, down to zero"
+                .into(),
+        );
+    }
+    Ok(HostedLink { min, max, mean, loss: model.loss.as_f64() })
 }
 
-/// The 1st and 99th percentiles of a distribution, from 10,000 draws of a fixed stream.
-fn quantiles(latency: &Distribution) -> (Duration, Duration) {
+/// The 1st and 99th percentiles of a distribution, and its mean between them, from 10,000
+/// draws of a fixed stream.
+fn quantiles(latency: &Distribution) -> (Duration, Duration, Duration) {
     let mut rng = Seed(0).stream("backend-latency", 0);
     let mut draws: Vec<u64> = (0..10_000).map(|_| latency.sample_nanos(&mut rng)).collect();
     draws.sort_unstable();
-    (Duration::from_nanos(draws[100]), Duration::from_nanos(draws[9_899]))
+    let (low, high) = (draws[100], draws[9_899]);
+    let mean = draws.iter().map(|d| u128::from((*d).clamp(low, high))).sum::<u128>() / draws.len() as u128;
+    (Duration::from_nanos(low), Duration::from_nanos(high), Duration::from_nanos(mean as u64))
+}
+
+/// turmoil draws a latency as `min + (max - min) * min(X, 1)` with `X ~ Exp(rate)`; the
+/// rate whose mean `E[min(X, 1)] = (1 - e^-rate) / rate` puts the mean latency at `mean`.
+#[cfg_attr(not(feature = "turmoil"), allow(dead_code))]
+pub(crate) fn turmoil_curve(link: &HostedLink) -> Option<f64> {
+    let span = link.max.saturating_sub(link.min).as_secs_f64();
+    if span <= 0.0 {
+        return None;
+    }
+    let target = (link.mean.saturating_sub(link.min).as_secs_f64() / span).clamp(0.001, 0.999);
+    let mean_of = |rate: f64| (1.0 - libm::exp(-rate)) / rate;
+    // The mean falls from 1 (rate -> 0) to 0 (rate -> infinity): bisect on a log scale.
+    let (mut low, mut high) = (1e-6_f64, 1e4_f64);
+    for _ in 0..100 {
+        let mid = libm::sqrt(low * high);
+        if mean_of(mid) > target {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    Some(libm::sqrt(low * high))
 }
 
 /// Runs `sim` (built, not started) on `backend` until `until` with `plan` (from [`check`]);
@@ -208,6 +254,8 @@ pub fn drive<M: Message + crate::kernel::wire::Wire>(
     seed: u64,
 ) {
     use std::panic::{self, AssertUnwindSafe};
+    #[cfg(not(feature = "turmoil"))]
+    let _ = tick; // turmoil's step: unused in a build without turmoil
     sim.host();
     let shared = task::Shared::new(std::mem::replace(sim, Sim::new(seed, LinkModel::default())));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match backend {

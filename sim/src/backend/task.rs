@@ -22,8 +22,8 @@ pub(crate) trait Net {
     type Socket;
     /// Binds `node`'s socket.
     async fn bind(node: NodeId) -> Self::Socket;
-    /// Sends `bytes` to `to`.
-    async fn send(socket: &Self::Socket, to: NodeId, bytes: Vec<u8>);
+    /// Sends `bytes` to `to`, without waiting (a node's sends do not queue behind each other).
+    fn send(socket: &Self::Socket, to: NodeId, bytes: Vec<u8>);
     /// The next datagram and who sent it.
     async fn recv(socket: &Self::Socket) -> (NodeId, Vec<u8>);
     /// The simulation's time now, as the running task sees it.
@@ -81,31 +81,51 @@ async fn sleep_until_some<N: Net>(at: Option<Time>) {
 }
 
 /// Node `node`'s software: boots the node and runs its events until the backend stops it.
+///
+/// Receiving runs beside the event loop, in the same task, and never stops: a backend's
+/// receive need not be cancel-safe (madsim's is not: a datagram handed to a dropped receive
+/// is gone), so it is never raced against a timer.
 pub(crate) async fn node_main<N: Net, M: Message + Wire>(shared: Rc<Shared<M>>, node: NodeId) {
     let socket = N::bind(node).await;
-    shared.sim.borrow_mut().hosted_boot(node, N::now());
-    loop {
-        let (outbox, busy_until) = {
-            let mut sim = shared.sim.borrow_mut();
-            (sim.hosted_outbox(node), sim.busy_until(node))
-        };
-        shared.wake_woken();
-        for (to, msg) in outbox {
-            N::send(&socket, to, msg.to_bytes()).await;
-        }
-        if busy_until > N::now() {
-            N::sleep_until(busy_until).await;
-        }
-        let next = shared.sim.borrow().hosted_next(node);
-        tokio::select! {
-            biased;
-            () = sleep_until_some::<N>(next) => shared.sim.borrow_mut().hosted_run_due(node, N::now()),
-            (from, bytes) = N::recv(&socket) => {
-                let msg = M::from_bytes(&bytes)
-                    .unwrap_or_else(|e| panic!("{node} cannot decode a message from {from}: {e}"));
-                shared.sim.borrow_mut().hosted_deliver(N::now(), from, node, msg);
+    let (arrived, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let receive = async {
+        loop {
+            let datagram = N::recv(&socket).await;
+            if arrived.send(datagram).is_err() {
+                return;
             }
-            () = shared.wake[node.index()].notified() => {}
         }
+    };
+    let run = async {
+        shared.sim.borrow_mut().hosted_boot(node, N::now());
+        loop {
+            let (outbox, busy_until) = {
+                let mut sim = shared.sim.borrow_mut();
+                (sim.hosted_outbox(node), sim.busy_until(node))
+            };
+            shared.wake_woken();
+            for (to, msg) in outbox {
+                N::send(&socket, to, msg.to_bytes());
+            }
+            if busy_until > N::now() {
+                N::sleep_until(busy_until).await;
+            }
+            let next = shared.sim.borrow().hosted_next(node);
+            tokio::select! {
+                biased;
+                () = sleep_until_some::<N>(next) => shared.sim.borrow_mut().hosted_run_due(node, N::now()),
+                Some((from, bytes)) = inbox.recv() => {
+                    let msg = M::from_bytes(&bytes)
+                        .unwrap_or_else(|e| panic!("{node} cannot decode a message from {from}: {e}"));
+                    shared.sim.borrow_mut().hosted_deliver(N::now(), from, node, msg);
+                }
+                () = shared.wake[node.index()].notified() => {}
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = run => {}
+        _ = receive => {}
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use turmoil::net::UdpSocket;
 
 use super::task::{node_main, Net, Shared};
-use super::{HostedLink, Plan};
+use super::{turmoil_curve, HostedLink, Plan};
 use crate::kernel::engine::HostAction;
 use crate::kernel::ids::{Message, NodeId};
 use crate::kernel::time::Time;
@@ -51,10 +51,11 @@ impl Net for TurmoilNet {
             .unwrap_or_else(|e| panic!("{node} cannot bind its port: {e}"))
     }
 
-    async fn send(socket: &UdpSocket, to: NodeId, bytes: Vec<u8>) {
+    fn send(socket: &UdpSocket, to: NodeId, bytes: Vec<u8>) {
         let address = ADDRESSES.with(|a| a.borrow().0[to.index()]);
-        // A datagram that cannot be sent is lost, as on a real network.
-        let _ = socket.send_to(&bytes, (address, PORT)).await;
+        // turmoil queues a datagram on its link at once; one that cannot be sent is lost,
+        // as on a real network.
+        let _ = socket.try_send_to(&bytes, (address, PORT));
     }
 
     async fn recv(socket: &UdpSocket) -> (NodeId, Vec<u8>) {
@@ -95,7 +96,7 @@ pub(super) fn run<M: Message + Wire>(
     seed: u64,
 ) -> Result<(), String> {
     let nodes = shared.sim.borrow().node_count();
-    let HostedLink { min, max, loss } = plan.link.clone();
+    let HostedLink { min, max, loss, .. } = plan.link.clone();
     let mut net = turmoil::Builder::new()
         .simulation_duration(Duration::from_nanos(until.as_nanos()) + tick * 2)
         .tick_duration(tick)
@@ -106,6 +107,9 @@ pub(super) fn run<M: Message + Wire>(
         .udp_capacity(1 << 16)
         .rng_seed(seed)
         .build();
+    if let Some(curve) = turmoil_curve(&plan.link) {
+        net.set_message_latency_curve(curve);
+    }
     for i in 0..nodes {
         let shared = Rc::clone(shared);
         net.host(host_name(i), move || {
@@ -157,6 +161,9 @@ fn steps<M: Message + Wire>(
                     let link = super::map_link(&model, super::Backend::Turmoil, &mut Vec::new())?;
                     net.set_max_message_latency(link.max);
                     net.set_fail_rate(link.loss);
+                    if let Some(curve) = turmoil_curve(&link) {
+                        net.set_message_latency_curve(curve);
+                    }
                 }
             }
         }

@@ -113,12 +113,10 @@ pub struct Plan {
 pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String> {
     backend.available().map_err(str::to_owned)?;
     let mut notes = Vec::new();
-    if let Some(why) = sim.network().uniformity() {
-        return Err(format!(
-            "{backend} has one network model for every link; this scenario sets {why}, which it cannot express"
-        ));
-    }
-    let link = map_link(sim.network().default_model(), backend, &mut notes)?;
+    let model = sim.network().uniform_model().map_err(|why| {
+        format!("{backend} has one network model for every link; this scenario sets {why}, which it cannot express")
+    })?;
+    let link = map_link(model, backend, &mut notes)?;
     for fault in sim.scheduled_faults() {
         match fault {
             Fault::Pause(_) | Fault::Resume(_) if backend == Backend::Turmoil => {

@@ -13,7 +13,6 @@ use tokio::sync::Notify;
 use crate::kernel::ids::{Message, NodeId};
 use crate::kernel::time::Time;
 use crate::kernel::wire::Wire;
-use crate::kernel::world::Status;
 use crate::Sim;
 
 /// What a backend's runtime gives a node task.
@@ -50,15 +49,17 @@ impl<M: Message + Wire> Shared<M> {
     /// Wakes the tasks whose next own event moved earlier; a node whose software is down
     /// has no task, and the controller runs its events.
     pub(crate) fn wake_woken(&self) {
-        let woken: Vec<(NodeId, Status)> = {
+        let woken: Vec<(NodeId, bool)> = {
             let mut sim = self.sim.borrow_mut();
             let woken = sim.hosted_woken();
-            woken.into_iter().map(|node| (node, sim.status(node))).collect()
+            woken.into_iter().map(|node| (node, sim.is_crashed(node))).collect()
         };
-        for (node, status) in woken {
-            match status {
-                Status::Down => self.controller.notify_one(),
-                _ => self.wake[node.index()].notify_one(),
+        for (node, crashed) in woken {
+            // A crashed node has no task: the controller runs its events.
+            if crashed {
+                self.controller.notify_one();
+            } else {
+                self.wake[node.index()].notify_one();
             }
         }
     }

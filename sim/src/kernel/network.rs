@@ -194,21 +194,24 @@ impl NetworkModel {
         self.by_kind.get(kind).and_then(Option::as_ref)
     }
 
-    /// What makes some links or messages differ from the default model, if anything (a
-    /// backend with one model for every link cannot express it).
-    pub fn uniformity(&self) -> Option<&'static str> {
+    /// The one model every link follows, or what makes some links or messages differ (a
+    /// backend with one model for every link cannot express that). Nodes all in one class
+    /// follow that class's model, if it has one.
+    pub fn uniform_model(&self) -> Result<&LinkModel, &'static str> {
         if !self.per_link.is_empty() {
-            Some("a model of some links' own ([[network.links]])")
+            Err("a model of some links' own ([[network.links]])")
         } else if self.per_node.iter().any(Option::is_some) {
-            Some("a model of some nodes' own ([[network.nodes]])")
-        } else if !self.per_class.is_empty() {
-            Some("latencies between node classes (regions)")
+            Err("a model of some nodes' own ([[network.nodes]])")
         } else if self.by_kind.iter().any(Option::is_some) {
-            Some("latencies per message kind ([network.kinds])")
+            Err("latencies per message kind ([network.kinds])")
         } else if self.node_bandwidth.is_some() {
-            Some("node interfaces' bandwidth ([network] node_bandwidth)")
+            Err("node interfaces' bandwidth ([network] node_bandwidth)")
+        } else if self.per_class.is_empty() {
+            Ok(&self.default)
+        } else if self.class.iter().all(|&c| c == 0) && self.per_class.keys().all(|&k| k == (0, 0)) {
+            Ok(self.per_class.get(&(0, 0)).map_or(&self.default, |&i| &self.overrides[i]))
         } else {
-            None
+            Err("latencies between node classes (regions)")
         }
     }
 

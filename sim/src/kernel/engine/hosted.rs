@@ -132,7 +132,7 @@ impl<M: Message> Sim<M> {
     pub fn hosted_next_global(&self) -> Option<Time> {
         let hosted = self.world.hosted.as_deref().expect("a hosted simulation");
         let down = (0..self.nodes.len())
-            .filter(|&i| self.world.processes[i].status == Status::Down)
+            .filter(|&i| self.is_crashed(NodeId(i as u32)))
             .filter_map(|i| hosted.local[i].peek_time());
         self.world.queue.peek_time().into_iter().chain(down).min().map(Time)
     }
@@ -145,7 +145,7 @@ impl<M: Message> Sim<M> {
             self.on_event(now.as_nanos().max(self.world.now), event, false);
         }
         for node in (0..self.nodes.len()).map(|i| NodeId(i as u32)) {
-            if self.world.processes[node.index()].status == Status::Down {
+            if self.is_crashed(node) {
                 self.hosted_run_due(node, now);
             }
         }
@@ -169,6 +169,13 @@ impl<M: Message> Sim<M> {
             });
         }
         actions
+    }
+
+    /// Whether `node` is down after a crash (a node not booted yet is down too, but its
+    /// software is about to start and run its own events).
+    pub fn is_crashed(&self, node: NodeId) -> bool {
+        let process = &self.world.processes[node.index()];
+        process.status == Status::Down && process.incarnation > 0
     }
 
     /// Ends a hosted run at `until`: the clock reads `until`, and what nodes reported from

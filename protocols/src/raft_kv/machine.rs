@@ -207,6 +207,10 @@ pub struct Sessions<M> {
     pub machine: M,
     /// Kept responses by client and sequence number.
     responses: BTreeMap<u32, BTreeMap<u64, Reply>>,
+    /// The highest `lowest` each client has sent: every command below it has had its
+    /// answer, so a late attempt of one is not applied (its kept response may be gone).
+    #[serde(default)]
+    floors: BTreeMap<u32, u64>,
 }
 
 /// What applying a command did.
@@ -221,12 +225,18 @@ pub struct Applied {
 impl<M: StateMachine<Command = KvOp, Output = Reply> + Serialize + for<'a> Deserialize<'a>> Sessions<M> {
     /// Applies a committed command once per (client, seq).
     pub fn apply(&mut self, command: &Command) -> Applied {
+        // The floor is the highest `lowest` seen, not this command's: a retry sent before
+        // its operation ended carries an older `lowest`, and may be applied after a later
+        // command dropped its kept response (found on madsim, docs/design-notes.md).
+        let floor = self.floors.entry(command.client).or_default();
+        *floor = (*floor).max(command.lowest);
+        let floor = *floor;
         let responses = self.responses.entry(command.client).or_default();
-        *responses = responses.split_off(&command.lowest);
+        *responses = responses.split_off(&floor);
         if let Some(reply) = responses.get(&command.seq) {
             return Applied { reply: reply.clone(), fresh: false };
         }
-        if command.seq < command.lowest {
+        if command.seq < floor {
             // The client already has this response: it cannot be waiting for it.
             return Applied { reply: Reply::Unknown, fresh: false };
         }
@@ -288,5 +298,19 @@ mod tests {
         sessions.apply(&command(2, 2, KvOp::Put(1, Datum::Int(2))));
         assert_eq!(sessions.responses[&7].len(), 1);
         assert_eq!(sessions.apply(&command(1, 2, KvOp::Put(1, Datum::Int(1)))).reply, Reply::Unknown);
+    }
+
+    #[test]
+    fn a_late_retry_below_the_floor_is_not_applied_again() {
+        // Put 5 is applied; its client then finishes it and sends put 9 (lowest 9), which
+        // drops 5's kept response. A retry of put 5 sent earlier (lowest 5) commits later:
+        // it must not apply again over the value written since.
+        let mut sessions = Sessions::<Kv>::default();
+        assert!(sessions.apply(&command(5, 5, KvOp::Put(1, Datum::Int(5)))).fresh);
+        assert!(sessions.apply(&command(9, 9, KvOp::Put(2, Datum::Int(9)))).fresh);
+        sessions.apply(&Command { client: 2, seq: 1, lowest: 1, op: KvOp::Put(1, Datum::Int(100)) });
+        let late = sessions.apply(&command(5, 5, KvOp::Put(1, Datum::Int(5))));
+        assert_eq!((late.reply, late.fresh), (Reply::Unknown, false));
+        assert_eq!(sessions.apply(&command(10, 10, KvOp::Get(1))).reply, Reply::Done(Datum::Int(100)));
     }
 }

@@ -56,6 +56,8 @@ struct Measure {
 }
 
 /// Runs `simctl` with `args` and waits for it: its exit status, stdout, and peak RSS in KiB.
+/// (`wait4` reaps the child, for its resource usage; `Child::wait` cannot give that.)
+#[allow(clippy::zombie_processes)]
 fn measured(simctl: &str, args: &[&str]) -> (bool, String, i64) {
     let child = Command::new(simctl).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn();
     let mut child = child.unwrap_or_else(|e| panic!("{simctl}: {e}"));
@@ -87,8 +89,9 @@ fn measure(build: &Build, file: &str, seed: u64) -> Measure {
     assert!(ok, "{} {run:?} did not finish", build.simctl);
     let jsonl = format!("{out}/seed.jsonl");
     let _ = std::fs::remove_file(&jsonl);
+    let seeds = format!("{seed}..{}", seed + 1);
     let sweep = [
-        &["sweep", file, "--seeds", &format!("{seed}..{}", seed + 1), "--jobs", "1", "--out", &jsonl][..],
+        &["sweep", file, "--seeds", &seeds, "--jobs", "1", "--out", &jsonl][..],
         &["--reports", out],
         &backend,
     ]
@@ -105,8 +108,12 @@ fn measure(build: &Build, file: &str, seed: u64) -> Measure {
 }
 
 fn main() {
-    let seeds: u64 = std::env::args().skip(1).find(|a| !a.starts_with('-')).map_or(1, |a| a.parse().expect("SEEDS"));
-    assert!(Path::new("scenarios/partition.toml").exists(), "run from the repository root (cargo bench does)");
+    let seeds: u64 =
+        std::env::args().skip(1).find(|a| !a.starts_with('-')).map_or(1, |a| a.parse().expect("SEEDS"));
+    assert!(
+        Path::new("scenarios/partition.toml").exists(),
+        "run from the repository root (cargo bench does)"
+    );
     let builds = builds();
     println!("\n| case | backend | messages / wall s | sim s / wall s | peak MiB | × native (messages/s) |");
     println!("|---|---|---:|---:|---:|---:|");

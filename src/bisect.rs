@@ -28,7 +28,8 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
         Err(error) => return bad_input(&error),
     };
     let run = |max_events: Option<u64>, trace: bool| -> Result<RunReport, String> {
-        registry::run(&file, &text, seed, &RunOptions { trace, max_events, ..RunOptions::default() }).map_err(|e| e.to_string())
+        registry::run(&file, &text, seed, &RunOptions { trace, max_events, ..RunOptions::default() })
+            .map_err(|e| e.to_string())
     };
     let full = match run(None, false) {
         Ok(report) => report,

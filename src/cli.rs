@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use sim::backend::Backend;
 use clap::{Parser, Subcommand};
+use sim::backend::Backend;
 
 use crate::sweep;
 

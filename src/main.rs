@@ -122,7 +122,14 @@ fn run(
 /// outside, so the run is made twice and what it produced is compared: the trace hash (every
 /// boot, delivery, timer, invocation and fault, in order, with its time), the history and the
 /// verdicts.
-fn hosted_determinism(file: &str, text: &str, seed: u64, out: &Path, json: bool, options: &RunOptions) -> ExitCode {
+fn hosted_determinism(
+    file: &str,
+    text: &str,
+    seed: u64,
+    out: &Path,
+    json: bool,
+    options: &RunOptions,
+) -> ExitCode {
     let runs = (registry::run(file, text, seed, options), registry::run(file, text, seed, options));
     let (first, second) = match runs {
         (Ok(first), Ok(second)) => (first, second),

@@ -12,8 +12,8 @@
 use protocols::registry;
 use sim::backend::Backend;
 use sim::harness::run::RunOptions;
-use sim::report::RunReport;
 use sim::harness::system::Verdict;
+use sim::report::RunReport;
 
 /// The hosted backends of this build.
 fn hosted() -> Vec<Backend> {
@@ -37,8 +37,12 @@ fn assert_correct(report: &RunReport, what: &str) {
         .summary
         .checks
         .iter()
-        .filter(|(name, verdict)| !name.starts_with("latency.") && **verdict != Verdict::Pass && **verdict != Verdict::Skipped)
-        .map(|(name, verdict)| format!("{name}: {verdict:?} {}", report.summary.reasons.get(name).cloned().unwrap_or_default()))
+        .filter(|(name, verdict)| {
+            !name.starts_with("latency.") && **verdict != Verdict::Pass && **verdict != Verdict::Skipped
+        })
+        .map(|(name, verdict)| {
+            format!("{name}: {verdict:?} {}", report.summary.reasons.get(name).cloned().unwrap_or_default())
+        })
         .collect();
     assert!(failed.is_empty(), "{what} on {}: {failed:#?}", report.summary.backend);
     assert!(report.summary.events > 0, "{what} on {} ran nothing", report.summary.backend);
@@ -66,7 +70,9 @@ fn this_build_names_its_backends() {
 #[test]
 fn a_seed_gives_the_same_run_twice_on_each_backend() {
     for backend in hosted() {
-        for file in ["scenarios/pingpong/crash.toml", "scenarios/partition.toml", "scenarios/dynamo/partition.toml"] {
+        for file in
+            ["scenarios/pingpong/crash.toml", "scenarios/partition.toml", "scenarios/dynamo/partition.toml"]
+        {
             let (a, b) = (run(file, 7, backend), run(file, 7, backend));
             assert_eq!(a.summary.trace_hash, b.summary.trace_hash, "{file} on {backend}");
             assert_eq!(a.history, b.history, "{file} on {backend}");
@@ -82,9 +88,10 @@ fn a_seed_gives_the_same_run_twice_on_each_backend() {
 /// and a round trip takes the same time, so the counts agree closely.
 #[test]
 fn ping_pong_agrees_with_the_native_engine() {
-    let text = std::fs::read_to_string("scenarios/pingpong/bench-5.toml")
-        .unwrap()
-        .replace(r#"latency = { dist = "uniform", min = "1ms", max = "10ms" }"#, r#"latency = { dist = "constant", value = "5ms" }"#);
+    let text = std::fs::read_to_string("scenarios/pingpong/bench-5.toml").unwrap().replace(
+        r#"latency = { dist = "uniform", min = "1ms", max = "10ms" }"#,
+        r#"latency = { dist = "constant", value = "5ms" }"#,
+    );
     assert!(text.contains("constant"), "bench-5 sets its latency as this test expects");
     let native = run_text("bench-5-constant.toml", &text, 1, Backend::Native);
     assert_correct(&native, "ping-pong");
@@ -104,7 +111,8 @@ fn ping_pong_agrees_with_the_native_engine() {
 #[test]
 fn raft_kv_agrees_with_the_native_engine() {
     let text = std::fs::read_to_string("scenarios/partition.toml").unwrap();
-    let fault_free = text[..text.find("[[faults]]").expect("partition.toml has faults")].replace("loss = 0.01", "loss = 0.0");
+    let fault_free = text[..text.find("[[faults]]").expect("partition.toml has faults")]
+        .replace("loss = 0.01", "loss = 0.0");
     let native = run_text("partition-fault-free.toml", &fault_free, 3, Backend::Native);
     assert_correct(&native, "raft-kv");
     let ok = |report: &RunReport| report.summary.ops.values().map(|c| c.ok).sum::<u64>();
@@ -112,7 +120,12 @@ fn raft_kv_agrees_with_the_native_engine() {
         let hosted = run_text("partition-fault-free.toml", &fault_free, 3, backend);
         assert_correct(&hosted, "raft-kv");
         assert_eq!(hosted.summary.checks.get("linearizable"), Some(&Verdict::Pass), "{backend}");
-        assert!(near(ok(&hosted), ok(&native), 0.10), "{backend}: {} operations ok, native {}", ok(&hosted), ok(&native));
+        assert!(
+            near(ok(&hosted), ok(&native), 0.10),
+            "{backend}: {} operations ok, native {}",
+            ok(&hosted),
+            ok(&native)
+        );
     }
 }
 
@@ -164,7 +177,9 @@ fn what_a_backend_cannot_express_is_refused_before_the_run() {
         refuse(&duplicate, backend, "never duplicates");
         refuse(&base.replace("[network]", "[network]\nbandwidth = \"1MB\""), backend, "bandwidth");
         let options = RunOptions { backend, trace: true, ..RunOptions::default() };
-        let error = registry::run("x.toml", &base, 1, &options).err().expect("--trace is refused");
+        let Err(error) = registry::run("x.toml", &base, 1, &options) else {
+            panic!("{backend} ran with --trace")
+        };
         assert!(error.to_string().contains("--trace"), "{error}");
     }
     if hosted().contains(&Backend::Turmoil) {

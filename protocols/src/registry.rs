@@ -29,8 +29,12 @@ pub struct Registered {
     pub default_settings: fn() -> String,
     validate: fn(&str, &str) -> Result<Brief, ScenarioError>,
     run: fn(&str, &str, u64, &RunOptions) -> Result<RunReport, ScenarioError>,
+    check_backend: fn(&str, &str, u64, &RunOptions) -> Result<BackendNotes, ScenarioError>,
     determinism: fn(&str, &str, u64) -> Result<DoubleRun, ScenarioError>,
 }
+
+/// How a backend maps what it has no exact equivalent for, one line each.
+pub type BackendNotes = Vec<String>;
 
 /// A lock-step double run: agreement, or the first divergence.
 pub type DoubleRun = Result<Agreement, Box<Divergence>>;
@@ -76,6 +80,10 @@ pub fn register<Y: System>() -> Registered {
             let scenario = system::parse::<Y>(file, text)?;
             run::check_backend::<Y>(file, text, &scenario, seed, options)?;
             Ok(run::run::<Y>(file, text, &scenario, seed, options))
+        },
+        check_backend: |file, text, seed, options| {
+            let scenario = system::parse::<Y>(file, text)?;
+            run::check_backend::<Y>(file, text, &scenario, seed, options)
         },
         determinism: |file, text, seed| {
             let scenario: Scenario<Y::Settings> = system::parse::<Y>(file, text)?;
@@ -139,6 +147,17 @@ pub fn validate(file: &str, text: &str) -> Result<Brief, ScenarioError> {
 /// Runs scenario text with a seed.
 pub fn run(file: &str, text: &str, seed: u64, options: &RunOptions) -> Result<RunReport, ScenarioError> {
     (system_of(file, text)?.run)(file, text, seed, options)
+}
+
+/// Whether `options.backend` can run scenario text with a seed, without running it: the
+/// notes on what it maps, or what it cannot express.
+pub fn check_backend(
+    file: &str,
+    text: &str,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<Vec<String>, ScenarioError> {
+    (system_of(file, text)?.check_backend)(file, text, seed, options)
 }
 
 /// Runs scenario text twice in lock step; reports the first event that differs.

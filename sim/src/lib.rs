@@ -58,8 +58,8 @@ pub use kernel::payload::Payload;
 pub use kernel::rng::{Probability, Rng, Seed};
 pub use kernel::time::Time;
 pub use kernel::trace::{EventKind, TraceEvent};
-pub use kernel::workload::{Operation, Outcome};
 pub use kernel::wire::Wire;
+pub use kernel::workload::{Operation, Outcome};
 pub use kernel::world::Status;
 
 /// Everything a protocol module needs, in one import.

@@ -10,7 +10,7 @@ use sim::prelude::*;
 use sim::scenario::Scenario;
 use sim::Seed;
 
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug, Hash, serde::Serialize, serde::Deserialize)]
 enum Msg {
     Write { op: u64, value: i64 },
     Read { op: u64 },

@@ -89,15 +89,24 @@ struct Plan {
 
 fn prepare(args: &SweepArgs) -> Result<Plan, String> {
     let mut files = Vec::new();
+    let mut texts = Vec::new();
     let mut names = Vec::new();
     for path in &args.scenarios {
         let (file, text) = scenario::read(path).map_err(|e| e.to_string())?;
         let brief = registry::validate(&file, &text).map_err(|e| e.to_string())?;
         files.push(file);
+        texts.push(text);
         names.push(brief.name);
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE);
     let seeds = shard.select(&seeds::parse(&args.seeds)?);
+    // A backend that cannot run a scenario says so once, before any worker starts (a
+    // swarm's faults differ by seed: a later seed's are checked when it runs).
+    let options = RunOptions { backend: args.backend, ..RunOptions::default() };
+    for (file, text) in files.iter().zip(&texts) {
+        let seed = seeds.first().copied().unwrap_or(0);
+        registry::check_backend(file, text, seed, &options).map_err(|e| e.to_string())?;
+    }
     if args.jobs == Some(0) {
         return Err("--jobs 0: at least one worker is needed".into());
     }

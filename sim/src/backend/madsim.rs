@@ -112,7 +112,12 @@ async fn software<M: Message + Wire>(node: NodeId) {
 }
 
 /// Runs the hosted simulation in `shared` on madsim with `seed` until `until`.
-pub(super) fn run<M: Message + Wire>(shared: &Rc<Shared<M>>, plan: &Plan, until: Time, seed: u64) -> Result<(), String> {
+pub(super) fn run<M: Message + Wire>(
+    shared: &Rc<Shared<M>>,
+    plan: &Plan,
+    until: Time,
+    seed: u64,
+) -> Result<(), String> {
     let mut config = madsim::Config::default();
     config.net.send_latency = latency_range(&plan.link);
     config.net.packet_loss_rate = plan.link.loss;
@@ -125,7 +130,13 @@ pub(super) fn run<M: Message + Wire>(shared: &Rc<Shared<M>>, plan: &Plan, until:
         let ids: Vec<madsim::task::NodeId> = (0..nodes)
             .map(|i| {
                 let node = NodeId(i as u32);
-                handle.create_node().name(node.to_string()).ip(address(node)).init(move || software::<M>(node)).build().id()
+                handle
+                    .create_node()
+                    .name(node.to_string())
+                    .ip(address(node))
+                    .init(move || software::<M>(node))
+                    .build()
+                    .id()
             })
             .collect();
         let outcome = control(&controller, &ids, until).await;

@@ -21,12 +21,12 @@ use crate::kernel::network::LinkModel;
 use crate::kernel::rng::Seed;
 use crate::Sim;
 
+#[cfg(all(feature = "madsim", madsim))]
+pub mod madsim;
 #[cfg(any(feature = "turmoil", all(feature = "madsim", madsim)))]
 mod task;
 #[cfg(feature = "turmoil")]
 pub mod turmoil;
-#[cfg(all(feature = "madsim", madsim))]
-pub mod madsim;
 
 /// Which simulator runs a scenario.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -151,7 +151,11 @@ fn note(notes: &mut Vec<String>, line: String) {
 }
 
 /// A link model as `backend` draws it, or why it cannot.
-pub(crate) fn map_link(model: &LinkModel, backend: Backend, notes: &mut Vec<String>) -> Result<HostedLink, String> {
+pub(crate) fn map_link(
+    model: &LinkModel,
+    backend: Backend,
+    notes: &mut Vec<String>,
+) -> Result<HostedLink, String> {
     if model.duplicate.as_f64() > 0.0 {
         return Err(format!(
             "[network] duplicate = {}: {backend}'s network never duplicates a message",

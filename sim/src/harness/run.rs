@@ -24,7 +24,9 @@ use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
-use crate::scenario::{locate, plan, realized_toml, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError};
+use crate::scenario::{
+    locate, plan, realized_toml, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError,
+};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -101,13 +103,22 @@ pub fn check_backend<Y: System>(
         return Err(plain(format!("--trace records the native engine's events; {backend} runs without it")));
     }
     if options.max_events.is_some() {
-        return Err(plain(format!("--max-events counts the native engine's events; {backend} runs without it")));
+        return Err(plain(format!(
+            "--max-events counts the native engine's events; {backend} runs without it"
+        )));
     }
     if backend == Backend::Turmoil && scenario.turmoil.tick.is_zero() {
-        return Err(locate(file, text, &Place::key("turmoil", "tick"), "turmoil's tick must be more than zero".into()));
+        return Err(locate(
+            file,
+            text,
+            &Place::key("turmoil", "tick"),
+            "turmoil's tick must be more than zero".into(),
+        ));
     }
     let sim = build::<Y>(scenario, seed);
-    backend::check(&sim, backend).map(|plan| plan.notes).map_err(|why| plain(format!("--backend {backend}: {why}")))
+    backend::check(&sim, backend)
+        .map(|plan| plan.notes)
+        .map_err(|why| plain(format!("--backend {backend}: {why}")))
 }
 
 thread_local! {
@@ -152,9 +163,12 @@ pub fn run<Y: System>(
     let mut trace = options.trace.then(Vec::new);
     let hosted = match options.backend {
         Backend::Native => None,
-        backend => Some((backend, backend::check(&sim, backend).unwrap_or_else(|why| {
-            panic!("check_backend refuses what {backend} cannot run before `run`: {why}")
-        }))),
+        backend => Some((
+            backend,
+            backend::check(&sim, backend).unwrap_or_else(|why| {
+                panic!("check_backend refuses what {backend} cannot run before `run`: {why}")
+            }),
+        )),
     };
     LAST_PANIC.with(|last| last.borrow_mut().take());
     IN_RUN.with(|flag| flag.set(true));

@@ -166,9 +166,10 @@ impl<M: Message> Sim<M> {
                 Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal => HostAction::Cuts,
                 Fault::Network(model) => HostAction::Network(model.clone()),
                 // The clock a node reads and its disk are simctl's on every backend.
-                Fault::ClockStep { .. } | Fault::ClockDrift { .. } | Fault::Corrupt { .. } | Fault::Disk { .. } => {
-                    continue
-                }
+                Fault::ClockStep { .. }
+                | Fault::ClockDrift { .. }
+                | Fault::Corrupt { .. }
+                | Fault::Disk { .. } => continue,
             });
         }
         actions

@@ -57,6 +57,13 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
         network.dropped,
         network.duplicated
     );
+    if summary.backend != "native" {
+        // The backend decides loss and partitions: its drops are not counted one by one.
+        println!("backend: {} (dropped counts only what simctl saw; the rest of sent - delivered was lost in {} or in flight at the end)", summary.backend, summary.backend);
+        for note in &summary.backend_notes {
+            println!("  note: {note}");
+        }
+    }
     if !summary.ops.is_empty() {
         let mut ops = Builder::default();
         ops.push_record([

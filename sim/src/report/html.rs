@@ -34,7 +34,7 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
          .unknown,.skipped{{color:#8a6d00}}code{{background:#f4f4f4;padding:2px 4px}}\
          </style></head><body>\
          <h1>{name} <small>({system}, seed {seed})</small> <span class=\"{class}\">{v}</span></h1>\
-         <p>{secs:.3} s simulated, {events} events, trace hash <code>{hash}</code>. \
+         <p>{secs:.3} s simulated on the {backend} backend, {events} events, trace hash <code>{hash}</code>. \
          Reproduce: <code>{reproduce}</code></p>",
         name = escape(&s.scenario),
         system = escape(&s.system),
@@ -44,8 +44,12 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
         secs = s.sim_time_ns as f64 / 1e9,
         events = s.events,
         hash = s.trace_hash,
+        backend = escape(&s.backend),
         reproduce = escape(&s.reproduce),
     );
+    for note in &s.backend_notes {
+        let _ = write!(out, "<p><small>{}: {}</small></p>", escape(&s.backend), escape(note));
+    }
     out += "<h2>Checks</h2><table><tr><th>check</th><th>verdict</th><th>why</th></tr>";
     for (name, verdict) in &s.checks {
         let reason = s.reasons.get(name).map(|r| escape(r)).unwrap_or_default();

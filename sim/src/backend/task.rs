@@ -1,7 +1,7 @@
 //! A node's task on a hosted backend, and what the tasks of one run share.
 //!
-//! Every backend runs the same loop per node: boot, then forever: send what the last
-//! handler sent, sit out its fsyncs, and wait for the first of the node's next own event
+//! Every backend runs the same loop per node: boot, then forever: sit out the last
+//! handler's fsyncs, send what it sent, and wait for the first of the node's next own event
 //! (a timer, an invocation), a message from the network, or a wake-up from another task.
 //! Only the five primitives of [`Net`] differ between backends.
 
@@ -105,11 +105,13 @@ pub(crate) async fn node_main<N: Net, M: Message + Wire>(shared: Rc<Shared<M>>, 
                 (sim.hosted_outbox(node), sim.busy_until(node))
             };
             shared.wake_woken();
-            for (to, msg) in outbox {
-                N::send(&socket, to, msg.to_bytes());
-            }
+            // As on the native engine, what a handler sent after its fsyncs leaves when they
+            // end (a send made before them waits too: the conservative side).
             if busy_until > N::now() {
                 N::sleep_until(busy_until).await;
+            }
+            for (to, msg) in outbox {
+                N::send(&socket, to, msg.to_bytes());
             }
             let next = shared.sim.borrow().hosted_next(node);
             tokio::select! {

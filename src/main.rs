@@ -17,7 +17,7 @@ use protocols::registry;
 use sim::backend::Backend;
 use sim::harness::run::RunOptions;
 use sim::harness::system::Verdict;
-use sim::report::Summary;
+use sim::report::{RunReport, Summary};
 use sim::scenario;
 
 use check_history::check_history;
@@ -106,6 +106,12 @@ fn run(
         Ok(report) => report,
         Err(error) => return bad_input(&error),
     };
+    finish(&report, out, json, check_determinism)
+}
+
+/// Writes a run's report folder, prints it (the tables, or `summary.json` with `--json`),
+/// and returns the exit status of its verdicts.
+fn finish(report: &RunReport, out: &Path, json: bool, determinism_checked: bool) -> ExitCode {
     let folder = match report.write(out) {
         Ok(folder) => folder,
         Err(error) => return bad_input(&format!("cannot write the report under {}: {error}", out.display())),
@@ -113,7 +119,7 @@ fn run(
     if json {
         println!("{}", report.summary_json());
     } else {
-        print_report(&report, &folder, check_determinism);
+        print_report(report, &folder, determinism_checked);
     }
     verdict_status(&report.summary)
 }
@@ -149,16 +155,7 @@ fn hosted_determinism(
         eprintln!("reproduce: simctl run {file} --seed {seed} --backend {backend} --check-determinism");
         return ExitCode::from(NONDETERMINISM);
     }
-    let folder = match first.write(out) {
-        Ok(folder) => folder,
-        Err(error) => return bad_input(&format!("cannot write the report under {}: {error}", out.display())),
-    };
-    if json {
-        println!("{}", first.summary_json());
-    } else {
-        print_report(&first, &folder, true);
-    }
-    verdict_status(&first.summary)
+    finish(&first, out, json, true)
 }
 
 fn verdict_status(summary: &Summary) -> ExitCode {

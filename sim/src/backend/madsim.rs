@@ -170,14 +170,12 @@ async fn control<M: Message + Wire>(
                 HostAction::Pause(node) => handle.pause(ids[node.index()]),
                 HostAction::Resume(node) => handle.resume(ids[node.index()]),
                 HostAction::Cuts => {
-                    let sim = shared.sim.borrow();
-                    for (a, &from) in ids.iter().enumerate() {
-                        for (b, &to) in ids.iter().enumerate().filter(|(b, _)| *b != a) {
-                            if sim.is_cut(NodeId(a as u32), NodeId(b as u32)) {
-                                net.clog_link(from, to);
-                            } else {
-                                net.unclog_link(from, to);
-                            }
+                    for (from, to, cut) in shared.sim.borrow().link_cuts() {
+                        let (from, to) = (ids[from.index()], ids[to.index()]);
+                        if cut {
+                            net.clog_link(from, to);
+                        } else {
+                            net.unclog_link(from, to);
                         }
                     }
                 }

@@ -150,14 +150,12 @@ fn steps<M: Message + Wire>(
                     return Err(format!("turmoil cannot pause or resume a host ({node})"))
                 }
                 HostAction::Cuts => {
-                    let sim = shared.sim.borrow();
-                    for (a, &from) in addresses.iter().enumerate() {
-                        for (b, &to) in addresses.iter().enumerate().filter(|(b, _)| *b != a) {
-                            if sim.is_cut(NodeId(a as u32), NodeId(b as u32)) {
-                                net.partition_oneway(from, to);
-                            } else {
-                                net.repair_oneway(from, to);
-                            }
+                    for (from, to, cut) in shared.sim.borrow().link_cuts() {
+                        let (from, to) = (addresses[from.index()], addresses[to.index()]);
+                        if cut {
+                            net.partition_oneway(from, to);
+                        } else {
+                            net.repair_oneway(from, to);
                         }
                     }
                 }

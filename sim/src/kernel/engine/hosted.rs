@@ -33,7 +33,7 @@ pub enum HostAction {
     Pause(NodeId),
     /// Poll them again.
     Resume(NodeId),
-    /// The partition changed: cut exactly the links [`Sim::is_cut`] names.
+    /// The partition changed: cut exactly the links [`Sim::link_cuts`] names.
     Cuts,
     /// Every link now follows this model.
     Network(LinkModel),
@@ -190,9 +190,15 @@ impl<M: Message> Sim<M> {
         self.world.observations.history.sort_by_key(|event| event.time);
     }
 
-    /// Whether a partition cuts `from -> to` now.
-    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.world.is_cut(from, to)
+    /// Every ordered pair of distinct nodes, with whether a partition cuts it now: what a
+    /// backend mirrors, link by link, after `HostAction::Cuts`.
+    pub fn link_cuts(&self) -> Vec<(NodeId, NodeId, bool)> {
+        let nodes = (0..self.nodes.len() as u32).map(NodeId);
+        nodes
+            .clone()
+            .flat_map(|from| nodes.clone().filter(move |&to| to != from).map(move |to| (from, to)))
+            .map(|(from, to)| (from, to, self.world.is_cut(from, to)))
+            .collect()
     }
 
     /// The faults still scheduled, in no particular order (a backend checks it can express

@@ -59,7 +59,7 @@ fn node_at(ip: IpAddr) -> NodeId {
 
 /// What madsim adds to every datagram: its endpoints sleep before a send and after a
 /// receive, and a madsim sleep lasts at least a millisecond.
-pub(super) const ENDPOINT_DELAY: Duration = Duration::from_millis(2);
+const ENDPOINT_DELAY: Duration = Duration::from_millis(2);
 
 /// madsim's latency range: `min..max` less what its endpoints add, at least a nanosecond
 /// wide (it draws from a half-open range).

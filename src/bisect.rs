@@ -43,7 +43,7 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
         return bad_input(&format!("{file} seed {seed} passes: there is no failure to bisect"));
     }
     println!("bisect {file} seed {seed}: fails {bucket}");
-    if sim::harness::run::is_whole_run_check(&check) {
+    if check == "complete" || full.summary.whole_run_checks.contains(&check) {
         println!(
             "{check} is judged over the whole run, so only the end decides it; look at the report's \
              timeline instead: simctl run {file} --seed {seed}"

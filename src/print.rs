@@ -151,7 +151,11 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
     let hash_note = if determinism_checked { " (the same in a second run)" } else { "" };
     println!(
         "{}: trace hash {}{hash_note}",
-        if summary.passed { "PASSED" } else { "FAILED" },
+        match crate::verdict_status_code(summary) {
+            0 => "PASSED",
+            crate::INCONCLUSIVE => "INCONCLUSIVE",
+            _ => "FAILED",
+        },
         summary.trace_hash
     );
     println!("report: {}", folder.display());

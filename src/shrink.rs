@@ -21,26 +21,42 @@ use std::time::Duration;
 
 use protocols::registry;
 use sim::harness::run::RunOptions;
-use sim::kernel::fault::FaultKind;
-use sim::scenario::{self, duration, Rate};
+use sim::scenario::{self, duration, FaultAction, FaultSpec, Rate};
 use toml::{Table, Value};
 
 use crate::sweep::SeedResult;
 use crate::{bad_input, FAILED};
 
-/// The kinds whose start and end the shrinker joins into one entry (crash and restart,
-/// pause and resume, partition and heal): `(start, end, *_after key)`. A network change's
-/// restore is a network change itself, so it is left as two entries.
-fn pairs() -> impl Iterator<Item = (FaultKind, FaultKind, &'static str)> {
-    FaultKind::ALL.into_iter().filter_map(|start| {
-        let (after, end) = start.follow_up()?;
-        (end != start).then_some((start, end, after))
-    })
+/// A scenario being shrunk: its tables, and, once the faults are pinned to the realized
+/// timeline, that timeline as typed entries (which replace `[[faults]]` and `[swarm]`).
+#[derive(Clone, PartialEq)]
+struct Candidate {
+    doc: Table,
+    faults: Option<Vec<FaultSpec>>,
 }
 
-/// Whether an entry of this kind ends an earlier fault's effect.
-fn is_ending(kind: &str) -> bool {
-    pairs().any(|(_, end, _)| end.name() == kind)
+impl Candidate {
+    /// The scenario text this candidate runs.
+    fn text(&self) -> String {
+        let mut doc = self.doc.clone();
+        if let Some(faults) = &self.faults {
+            doc.remove("swarm");
+            doc.remove("faults");
+            if !faults.is_empty() {
+                let tables = faults.iter().map(|f| Value::Table(f.to_toml())).collect();
+                doc.insert("faults".into(), Value::Array(tables));
+            }
+        }
+        toml::to_string(&doc).expect("scenario tables serialize")
+    }
+
+    fn faults(&self) -> &[FaultSpec] {
+        self.faults.as_deref().unwrap_or_default()
+    }
+
+    fn faults_mut(&mut self) -> &mut Vec<FaultSpec> {
+        self.faults.get_or_insert_with(Vec::new)
+    }
 }
 
 struct Shrinker {
@@ -53,13 +69,12 @@ struct Shrinker {
 
 impl Shrinker {
     /// Whether the candidate fails in the same bucket (an invalid candidate does not).
-    fn fails(&mut self, candidate: &Table) -> bool {
+    fn fails(&mut self, candidate: &Candidate) -> bool {
         if self.runs >= self.max_runs {
             return false;
         }
         self.runs += 1;
-        let text = toml::to_string(candidate).expect("scenario tables serialize");
-        match registry::run(&self.file, &text, self.seed, &RunOptions::default()) {
+        match registry::run(&self.file, &candidate.text(), self.seed, &RunOptions::default()) {
             Ok(report) => {
                 let result = SeedResult::from_report(&self.file, &report, 0.0);
                 !result.passed && result.bucket.as_deref() == Some(self.bucket.as_str())
@@ -68,43 +83,26 @@ impl Shrinker {
         }
     }
 
-    /// Tries `change` on a copy of `doc`; keeps it if the run still fails the same way.
-    fn attempt(&mut self, doc: &mut Table, change: impl FnOnce(&mut Table) -> bool) -> bool {
-        let mut candidate = doc.clone();
+    /// Tries `change` on a copy of `current`; keeps it if the run still fails the same way.
+    fn attempt(&mut self, current: &mut Candidate, change: impl FnOnce(&mut Candidate) -> bool) -> bool {
+        let mut candidate = current.clone();
         if !change(&mut candidate) || !self.fails(&candidate) {
             return false;
         }
-        *doc = candidate;
+        *current = candidate;
         true
     }
-}
-
-fn faults(doc: &Table) -> Vec<Value> {
-    doc.get("faults").and_then(Value::as_array).cloned().unwrap_or_default()
-}
-
-fn set_faults(doc: &mut Table, faults: Vec<Value>) {
-    if faults.is_empty() {
-        doc.remove("faults");
-    } else {
-        doc.insert("faults".into(), Value::Array(faults));
-    }
-}
-
-fn at(fault: &Value) -> Duration {
-    fault.get("at").and_then(Value::as_str).and_then(|t| duration::parse(t).ok()).unwrap_or_default()
 }
 
 fn run_length(doc: &Table) -> Duration {
     doc.get("duration").and_then(Value::as_str).and_then(|t| duration::parse(t).ok()).unwrap_or_default()
 }
 
-/// One line for a fault: `4s partition { groups = [[3], [0, 1, 2, 4]] }`.
-fn describe(fault: &Value) -> String {
-    let Some(table) = fault.as_table() else { return fault.to_string() };
+/// One line for a fault: `4s partition = { groups = [[3], [0, 1, 2, 4]] }`.
+fn describe(fault: &FaultSpec) -> String {
     let what: Vec<String> =
-        table.iter().filter(|(k, _)| *k != "at").map(|(k, v)| format!("{k} = {v}")).collect();
-    format!("{} {}", duration::format(at(fault)), what.join(", "))
+        fault.to_toml().iter().filter(|(k, _)| *k != "at").map(|(k, v)| format!("{k} = {v}")).collect();
+    format!("{} {}", duration::format(fault.at), what.join(", "))
 }
 
 /// Start and end faults of the realized timeline joined back into one fault each, as a
@@ -112,60 +110,47 @@ fn describe(fault: &Value) -> String {
 /// `crash = N, restart_after = ...`; a partition and the next heal, `heal_after`; a pause
 /// and its resume, `resume_after`. Dropping then removes both halves at once, and shortening
 /// shortens the `*_after` duration.
-fn paired(list: &[Value]) -> Vec<Value> {
+fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
     let mut used = vec![false; list.len()];
     let mut out = Vec::new();
     for (i, fault) in list.iter().enumerate() {
         if used[i] {
             continue;
         }
+        used[i] = true;
         let mut fault = fault.clone();
-        if let Some(table) = fault.as_table_mut() {
-            for (start, end, after) in pairs() {
-                let Some(target) = table.get(start.name()).cloned() else { continue };
-                let matches = |other: &Value| match other.get(end.name()) {
-                    // A heal ends every partition; a restart or resume ends its own server's.
-                    Some(value) => start == FaultKind::Partition || *value == target,
-                    None => false,
-                };
-                let ending = (i + 1..list.len()).find(|&j| !used[j] && matches(&list[j]));
-                if let Some(j) = ending {
-                    used[j] = true;
-                    let length = at(&list[j]).saturating_sub(at(&list[i]));
-                    table.insert(after.into(), duration::format(length).into());
-                }
+        // A heal ends every partition; a restart or resume ends its own server's.
+        let ends = |other: &FaultAction| match (&fault.action, other) {
+            (FaultAction::Partition { .. }, FaultAction::Heal) => true,
+            (FaultAction::Crash { node, .. }, FaultAction::Restart { node: other }) => node == other,
+            (FaultAction::Pause { node, .. }, FaultAction::Resume { node: other }) => node == other,
+            _ => false,
+        };
+        let ending = (i + 1..list.len()).find(|&j| !used[j] && ends(&list[j].action));
+        if let Some(j) = ending.filter(|&j| list[j].at > fault.at) {
+            if let Some(after) = fault.action.after_mut() {
+                used[j] = true;
+                *after = Some(list[j].at - fault.at);
             }
         }
-        used[i] = true;
         out.push(fault);
     }
     out
 }
 
 /// The faults of a run with one server fewer: faults of the last server are dropped and it is
-/// taken out of partition groups; a partition left with one group is dropped.
-fn without_server(list: &[Value], server: i64) -> Vec<Value> {
+/// taken out of partitions; a partition left with nothing to cut is dropped.
+fn without_server(list: &[FaultSpec], server: u32) -> Vec<FaultSpec> {
     let mut out = Vec::new();
     for fault in list {
-        let Some(table) = fault.as_table() else { continue };
-        let targets_it = ["crash", "restart", "pause", "resume"]
-            .iter()
-            .any(|k| table.get(*k) == Some(&Value::Integer(server)));
-        if targets_it {
+        if fault.action.target().and_then(|t| t.index()) == Some(server) {
             continue;
         }
         let mut fault = fault.clone();
-        if let Some(groups) =
-            fault.get_mut("partition").and_then(|p| p.get_mut("groups")).and_then(Value::as_array_mut)
-        {
-            for group in groups.iter_mut() {
-                if let Some(members) = group.as_array_mut() {
-                    members.retain(|m| *m != Value::Integer(server));
-                }
-            }
-            groups.retain(|g| g.as_array().is_some_and(|m| !m.is_empty()));
-            if groups.len() < 2 {
-                continue;
+        if let FaultAction::Partition { partition, .. } = &mut fault.action {
+            match partition.without(server) {
+                Some(smaller) => *partition = smaller,
+                None => continue,
             }
         }
         out.push(fault);
@@ -174,24 +159,24 @@ fn without_server(list: &[Value], server: i64) -> Vec<Value> {
 }
 
 /// Delta debugging over the fault list: drop chunks of it while the run fails.
-fn drop_faults(shrinker: &mut Shrinker, doc: &mut Table) {
+fn drop_faults(shrinker: &mut Shrinker, current: &mut Candidate) {
     let mut chunks = 2;
     loop {
-        let list = faults(doc);
+        let list = current.faults().to_vec();
         if list.is_empty() {
             return;
         }
         let size = list.len().div_ceil(chunks);
         let mut removed = false;
         for start in (0..list.len()).step_by(size.max(1)) {
-            let kept: Vec<Value> = list
+            let kept: Vec<FaultSpec> = list
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i < start || *i >= start + size)
                 .map(|(_, f)| f.clone())
                 .collect();
-            if shrinker.attempt(doc, |c| {
-                set_faults(c, kept);
+            if shrinker.attempt(current, |c| {
+                *c.faults_mut() = kept;
                 true
             }) {
                 removed = true;
@@ -210,62 +195,40 @@ fn drop_faults(shrinker: &mut Shrinker, doc: &mut Table) {
 
 /// Halves each fault's `*_after` duration, then moves each fault toward its neighbour,
 /// while the run fails: endings earlier, the rest later. Returns how many changes were kept.
-fn shorten(shrinker: &mut Shrinker, doc: &mut Table) -> usize {
+fn shorten(shrinker: &mut Shrinker, current: &mut Candidate) -> usize {
     let mut moves = 0;
-    for index in 0..faults(doc).len() {
-        for key in ["restart_after", "resume_after", "heal_after", "restore_after"] {
-            loop {
-                let list = faults(doc);
-                let Some(length) =
-                    list[index].get(key).and_then(Value::as_str).and_then(|t| duration::parse(t).ok())
-                else {
-                    break;
-                };
-                if length < Duration::from_millis(2) {
-                    break;
-                }
-                let halved = duration::format(length / 2);
-                let kept = shrinker.attempt(doc, |c| {
-                    let mut list = faults(c);
-                    let changed =
-                        list[index].as_table_mut().map(|t| t.insert(key.into(), halved.into())).is_some();
-                    set_faults(c, list);
-                    changed
-                });
-                if !kept {
-                    break;
-                }
-                moves += 1;
-            }
-        }
-        loop {
-            let list = faults(doc);
-            let fault = &list[index];
-            let now = at(fault);
-            let ending = fault.as_table().is_some_and(|t| t.keys().any(|k| is_ending(k)));
-            let target = if ending {
-                let previous = if index == 0 { Duration::ZERO } else { at(&list[index - 1]) };
-                previous + (now - previous) / 2
-            } else {
-                let next = list.get(index + 1).map_or(run_length(doc), at);
-                now + next.saturating_sub(now) / 2
-            };
-            let step = target.abs_diff(now);
-            if step < Duration::from_millis(1) {
+    for index in 0..current.faults().len() {
+        while let Some(length) = current.faults()[index].action.after() {
+            if length < Duration::from_millis(2) {
                 break;
             }
-            let moved = shrinker.attempt(doc, |c| {
-                let mut list = faults(c);
-                list[index]
-                    .as_table_mut()
-                    .map(|t| t.insert("at".into(), Value::String(duration::format(target))))
-                    .is_some()
-                    && {
-                        set_faults(c, list);
-                        true
-                    }
+            let kept = shrinker.attempt(current, |c| {
+                let after = c.faults_mut()[index].action.after_mut().expect("it has a follow-up");
+                *after = Some(length / 2);
+                true
             });
-            if !moved {
+            if !kept {
+                break;
+            }
+            moves += 1;
+        }
+        loop {
+            let list = current.faults();
+            let now = list[index].at;
+            let target = if list[index].action.is_ending() {
+                let previous = if index == 0 { Duration::ZERO } else { list[index - 1].at };
+                previous + (now - previous) / 2
+            } else {
+                let next = list.get(index + 1).map_or(run_length(&current.doc), |f| f.at);
+                now + next.saturating_sub(now) / 2
+            };
+            if target.abs_diff(now) < Duration::from_millis(1) {
+                break;
+            }
+            if !shrinker.attempt(current, |c| {
+                c.faults_mut()[index].at = target;
+                true
+            }) {
                 break;
             }
             moves += 1;
@@ -275,15 +238,18 @@ fn shorten(shrinker: &mut Shrinker, doc: &mut Table) -> usize {
 }
 
 /// Lowers a whole-number workload setting (clients, keys) while the run fails.
-fn lower_count(shrinker: &mut Shrinker, doc: &mut Table, key: &str, floor: i64) {
+fn lower_count(shrinker: &mut Shrinker, candidate: &mut Candidate, key: &str, floor: i64) {
     loop {
-        let Some(current) = doc.get("workload").and_then(|w| w.get(key)).and_then(Value::as_integer) else {
+        let Some(current) =
+            candidate.doc.get("workload").and_then(|w| w.get(key)).and_then(Value::as_integer)
+        else {
             return;
         };
         let candidates = [(current / 2).max(floor), current - 1];
         let lowered = candidates.iter().filter(|&&v| v >= floor && v < current).any(|&value| {
-            shrinker.attempt(doc, |c| {
-                c.get_mut("workload")
+            shrinker.attempt(candidate, |c| {
+                c.doc
+                    .get_mut("workload")
                     .and_then(Value::as_table_mut)
                     .map(|w| w.insert(key.into(), value.into()))
                     .is_some()
@@ -295,16 +261,17 @@ fn lower_count(shrinker: &mut Shrinker, doc: &mut Table, key: &str, floor: i64) 
     }
 }
 
-fn lower_rate(shrinker: &mut Shrinker, doc: &mut Table) {
-    while let Some(rate) = doc.get("workload").and_then(|w| w.get("rate")).and_then(Value::as_str) {
+fn lower_rate(shrinker: &mut Shrinker, candidate: &mut Candidate) {
+    while let Some(rate) = candidate.doc.get("workload").and_then(|w| w.get("rate")).and_then(Value::as_str) {
         let Ok(rate) = Rate::parse(rate) else { return };
         let half = rate.per_second / 2.0;
         if half < 0.5 {
             return;
         }
         let text = format!("{}/s", (half * 100.0).round() / 100.0);
-        if !shrinker.attempt(doc, |c| {
-            c.get_mut("workload")
+        if !shrinker.attempt(candidate, |c| {
+            c.doc
+                .get_mut("workload")
                 .and_then(Value::as_table_mut)
                 .map(|w| w.insert("rate".into(), text.into()))
                 .is_some()
@@ -314,16 +281,16 @@ fn lower_rate(shrinker: &mut Shrinker, doc: &mut Table) {
     }
 }
 
-fn shorter_run(shrinker: &mut Shrinker, doc: &mut Table) {
+fn shorter_run(shrinker: &mut Shrinker, candidate: &mut Candidate) {
     loop {
-        let length = run_length(doc);
-        let last_fault = faults(doc).iter().map(at).max().unwrap_or_default();
+        let length = run_length(&candidate.doc);
+        let last_fault = candidate.faults().iter().map(|f| f.at).max().unwrap_or_default();
         let target = last_fault + (length.saturating_sub(last_fault)) / 2;
         if length.saturating_sub(target) < Duration::from_millis(100) {
             return;
         }
-        if !shrinker.attempt(doc, |c| {
-            c.insert("duration".into(), duration::format(target).into());
+        if !shrinker.attempt(candidate, |c| {
+            c.doc.insert("duration".into(), duration::format(target).into());
             true
         }) {
             return;
@@ -331,12 +298,13 @@ fn shorter_run(shrinker: &mut Shrinker, doc: &mut Table) {
     }
 }
 
-fn fewer_nodes(shrinker: &mut Shrinker, doc: &mut Table) {
-    while let Some(nodes) = doc.get("nodes").and_then(Value::as_integer).filter(|n| *n > 1) {
-        if !shrinker.attempt(doc, |c| {
-            c.insert("nodes".into(), (nodes - 1).into());
-            let list = without_server(&faults(c), nodes - 1);
-            set_faults(c, list);
+fn fewer_nodes(shrinker: &mut Shrinker, candidate: &mut Candidate) {
+    while let Some(nodes) = candidate.doc.get("nodes").and_then(Value::as_integer).filter(|n| *n > 1) {
+        if !shrinker.attempt(candidate, |c| {
+            c.doc.insert("nodes".into(), (nodes - 1).into());
+            if let Some(faults) = &mut c.faults {
+                *faults = without_server(faults, (nodes - 1) as u32);
+            }
             true
         }) {
             return;
@@ -358,7 +326,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     let Some(bucket) = original.bucket.clone().filter(|_| !original.passed) else {
         return bad_input(&format!("{file} seed {seed} passes: there is no failure to shrink"));
     };
-    let mut doc: Table = match text.parse() {
+    let doc: Table = match text.parse() {
         Ok(doc) => doc,
         Err(error) => return bad_input(&format!("{file}: {error}")),
     };
@@ -366,19 +334,17 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     println!("shrinking {file} seed {seed}, which fails: {bucket}");
 
     // Pin the faults: the realized timeline instead of [swarm] and role or random targets.
-    let realized: Table = report.faults_toml.parse().unwrap_or_default();
-    let realized = realized.get("faults").and_then(Value::as_array).cloned().unwrap_or_default();
+    let realized = scenario::realized(&report.fault_log);
     let before = Shape::of(&doc, realized.len());
-    let mut pinned = doc.clone();
-    pinned.remove("swarm");
-    set_faults(&mut pinned, realized.clone());
+    let mut current = Candidate { doc, faults: None };
+    let pinned = Candidate { doc: current.doc.clone(), faults: Some(realized.clone()) };
     let faults_pinned = shrinker.fails(&pinned);
     if faults_pinned {
-        doc = pinned;
+        current = pinned;
         let pairs = paired(&realized);
         if pairs.len() < realized.len() {
-            shrinker.attempt(&mut doc, |c| {
-                set_faults(c, pairs);
+            shrinker.attempt(&mut current, |c| {
+                c.faults = Some(pairs);
                 true
             });
         }
@@ -390,31 +356,32 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
 
     let mut moves = 0;
     for _round in 0..3 {
-        let start = doc.clone();
+        let start = current.clone();
         if faults_pinned {
-            drop_faults(&mut shrinker, &mut doc);
-            moves += shorten(&mut shrinker, &mut doc);
+            drop_faults(&mut shrinker, &mut current);
+            moves += shorten(&mut shrinker, &mut current);
         }
-        lower_count(&mut shrinker, &mut doc, "clients", 1);
-        lower_rate(&mut shrinker, &mut doc);
-        lower_count(&mut shrinker, &mut doc, "keys", 1);
-        shorter_run(&mut shrinker, &mut doc);
-        fewer_nodes(&mut shrinker, &mut doc);
-        if doc == start {
+        lower_count(&mut shrinker, &mut current, "clients", 1);
+        lower_rate(&mut shrinker, &mut current);
+        lower_count(&mut shrinker, &mut current, "keys", 1);
+        shorter_run(&mut shrinker, &mut current);
+        fewer_nodes(&mut shrinker, &mut current);
+        if current == start {
             break;
         }
     }
 
-    let name = doc.get("name").and_then(Value::as_str).unwrap_or("scenario").to_owned();
+    let name = current.doc.get("name").and_then(Value::as_str).unwrap_or("scenario").to_owned();
     let out = out.map_or_else(
         || PathBuf::from("reports").join(&name).join(seed.to_string()).join("shrunk.toml"),
         Path::to_path_buf,
     );
-    doc.insert("name".into(), format!("{name}-shrunk").into());
-    let kept = faults(&doc);
+    current.doc.insert("name".into(), format!("{name}-shrunk").into());
+    let kept = current.faults().to_vec();
     let original: Vec<String> =
         if faults_pinned { paired(&realized).iter().map(describe).collect() } else { Vec::new() };
-    let after = Shape::of(&doc, kept.len());
+    let written_faults = current.doc.get("faults").and_then(Value::as_array).map_or(0, Vec::len);
+    let after = Shape::of(&current.doc, if faults_pinned { kept.len() } else { written_faults });
     let mut account = vec![
         format!(
             "faults      {} realized events -> {} faults kept ({moves} changes shortened them)",
@@ -445,7 +412,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     for line in &account {
         header += &format!("# {line}\n");
     }
-    let body = toml::to_string(&doc).expect("scenario tables serialize");
+    let body = current.text();
     let written = format!("{header}\n{body}");
     if let Some(parent) = out.parent() {
         let _ = std::fs::create_dir_all(parent);

@@ -190,6 +190,54 @@ fn an_exhausted_event_budget_is_inconclusive() {
 }
 
 #[test]
+fn whole_run_checks_of_a_run_cut_by_its_event_budget_are_unknown_not_failed() {
+    // Regression: a cut run used to fail dynamo.convergence ("the run ended ... before the
+    // bound") and exit 1; only the end of a run decides convergence or handing back.
+    let out = scratch("budget-whole-run");
+    let args = ["--seed", "1", "--max-events", "20000", "--json", "--out", out.to_str().unwrap()];
+    let output = simctl(&[&["run", "scenarios/dynamo/scale.toml"][..], &args].concat());
+    assert_eq!(output.status.code(), Some(4), "{}{}", stdout(&output), stderr(&output));
+    let s = summary(&output);
+    for check in ["complete", "dynamo.convergence", "dynamo.hints_handed_back"] {
+        assert_eq!(s["checks"][check].as_str(), Some("unknown"), "{check}: {}", s["reasons"]);
+    }
+    assert!(s["whole_run_checks"].as_array().unwrap().iter().any(|c| c == "dynamo.convergence"));
+    // Safety checks are still judged on the prefix.
+    assert_eq!(s["checks"]["dynamo.acknowledged_writes_kept"].as_str(), Some("pass"));
+    // A sweep counts such seeds as inconclusive (exit 4), not as failures.
+    let results = out.join("sweep.jsonl");
+    let output = simctl(&[
+        "sweep",
+        "scenarios/dynamo/scale.toml",
+        "--seeds",
+        "0..2",
+        "--max-events",
+        "20000",
+        "--json",
+        "--out",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(4), "{}{}", stdout(&output), stderr(&output));
+    let s = summary(&output);
+    assert_eq!((s["failed"].as_u64(), s["inconclusive"].as_u64()), (Some(0), Some(2)), "{s}");
+}
+
+#[test]
+fn a_check_owed_after_the_end_of_the_run_is_unknown() {
+    // converge_within reaches past the end: the check cannot be judged, which is not a
+    // failure of the system.
+    let dir = scratch("owed");
+    let text = std::fs::read_to_string("scenarios/dynamo/partition.toml").unwrap();
+    let text = text.replacen("[settings]", "[settings]\nconverge_within = \"44s\"", 1);
+    let file = write(&dir, "late.toml", &text);
+    let output = simctl(&["run", &file, "--seed", "1", "--json", "--out", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(4), "{}{}", stdout(&output), stderr(&output));
+    let s = summary(&output);
+    assert_eq!(s["checks"]["dynamo.convergence"].as_str(), Some("unknown"));
+    assert!(s["reasons"]["dynamo.convergence"].as_str().unwrap().contains("lengthen duration"), "{s}");
+}
+
+#[test]
 fn replay_agrees_and_detects_a_changed_scenario() {
     let out = scratch("replay");
     simctl(&["run", "scenarios/pingpong/crash.toml", "--seed", "5", "--out", out.to_str().unwrap()]);

@@ -23,9 +23,13 @@ fn escape(text: &str) -> String {
     out
 }
 
+fn failed(result: &SeedResult) -> bool {
+    !result.passed && !result.inconclusive
+}
+
 /// The XML for results sorted by scenario and seed.
 pub fn xml(results: &[SeedResult]) -> String {
-    let failures = results.iter().filter(|r| !r.passed).count();
+    let failures = results.iter().filter(|r| failed(r)).count();
     let seconds = |ms: f64| format!("{:.3}", ms / 1e3);
     let total: f64 = results.iter().map(|r| r.wall_ms).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -40,10 +44,11 @@ pub fn xml(results: &[SeedResult]) -> String {
         let suite: Vec<&SeedResult> = results[start..].iter().take_while(|r| &r.scenario == file).collect();
         start += suite.len();
         out += &format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{}\">\n",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
             escape(file),
             suite.len(),
-            suite.iter().filter(|r| !r.passed).count(),
+            suite.iter().filter(|r| failed(r)).count(),
+            suite.iter().filter(|r| r.inconclusive).count(),
             seconds(suite.iter().map(|r| r.wall_ms).sum())
         );
         for result in suite {
@@ -55,6 +60,12 @@ pub fn xml(results: &[SeedResult]) -> String {
             );
             if result.passed {
                 out += &format!("{head}/>\n");
+            } else if result.inconclusive {
+                // Undecided, not failed: JUnit's nearest word is skipped.
+                out += &format!(
+                    "{head}>\n      <skipped message=\"inconclusive: {}\"/>\n    </testcase>\n",
+                    escape(result.reason.as_deref().unwrap_or("inconclusive"))
+                );
             } else {
                 out += &format!(
                     "{head}>\n      <failure message=\"{}\" type=\"{}\">{}\nreproduce: {}</failure>\n    </testcase>\n",

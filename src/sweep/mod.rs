@@ -26,7 +26,7 @@ pub use record::{clip, SeedResult};
 use seeds::Shard;
 use summary::Summary;
 
-use crate::{bad_input, BAD_INPUT, FAILED, NONDETERMINISM};
+use crate::{bad_input, BAD_INPUT, FAILED, INCONCLUSIVE, NONDETERMINISM};
 
 /// What `simctl sweep` was asked.
 #[derive(clap::Args)]
@@ -272,6 +272,8 @@ fn finish(results: Vec<SeedResult>, junit: Option<&Path>, json: bool) -> ExitCod
     }
     if summary.failed > 0 {
         ExitCode::from(FAILED)
+    } else if summary.inconclusive > 0 {
+        ExitCode::from(INCONCLUSIVE)
     } else {
         ExitCode::SUCCESS
     }

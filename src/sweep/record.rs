@@ -33,6 +33,10 @@ pub struct SeedResult {
     pub trace_hash: String,
     /// Every check passed or was skipped.
     pub passed: bool,
+    /// The run failed no check but could not decide one (stopped at its event budget, a
+    /// check owed after the end): inconclusive, not a failure of the system.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive: bool,
     /// The check that decided the failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_check: Option<String>,
@@ -96,6 +100,7 @@ impl SeedResult {
             seed: summary.seed,
             trace_hash: summary.trace_hash.clone(),
             passed: summary.passed,
+            inconclusive: decided.is_some_and(|check| summary.checks.get(check) == Some(&Verdict::Unknown)),
             failed_check: decided.map(str::to_owned),
             bucket: decided.map(|check| bucket(check, reason.as_deref().unwrap_or(""))),
             reason,
@@ -125,6 +130,7 @@ impl SeedResult {
             seed,
             trace_hash: String::new(),
             passed: false,
+            inconclusive: false,
             failed_check: Some(check.to_owned()),
             bucket: Some(bucket(check, &reason)),
             reason: Some(reason),

@@ -27,6 +27,8 @@ pub struct Summary {
     pub passed: usize,
     /// Seeds that failed.
     pub failed: usize,
+    /// Seeds that failed no check but left one undecided (see `SeedResult::inconclusive`).
+    pub inconclusive: usize,
     /// A digest over every (scenario, seed, trace hash), 16 hex digits.
     pub digest: String,
     /// Per scenario file.
@@ -46,6 +48,8 @@ pub struct ScenarioSummary {
     pub passed: usize,
     /// Seeds that failed.
     pub failed: usize,
+    /// Seeds that failed no check but left one undecided.
+    pub inconclusive: usize,
     /// A digest over its (seed, trace hash) pairs.
     pub digest: String,
     /// Events over all its seeds.
@@ -147,7 +151,7 @@ impl Summary {
             scenarios.insert(file.clone(), ScenarioSummary::of(&results[start..end])?);
             start = end;
         }
-        let passed = results.iter().filter(|r| r.passed).count();
+        let (passed, inconclusive) = count(results);
         let mut slowest: Vec<(String, u64, f64)> =
             results.iter().map(|r| (r.scenario.clone(), r.seed, r.wall_ms)).collect();
         slowest.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -155,7 +159,8 @@ impl Summary {
         Ok(Summary {
             seeds: results.len(),
             passed,
-            failed: results.len() - passed,
+            failed: results.len() - passed - inconclusive,
+            inconclusive,
             digest: digest(results.iter().map(|r| (r.scenario.as_str(), r.seed, r.trace_hash.as_str()))),
             scenarios,
             timing: Timing { seed_seconds: results.iter().map(|r| r.wall_ms).sum::<f64>() / 1e3, slowest },
@@ -166,20 +171,29 @@ impl Summary {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut overview = Builder::default();
-        overview.push_record(["scenario", "seeds", "passed", "failed", "events/seed", "digest"]);
+        overview.push_record([
+            "scenario",
+            "seeds",
+            "passed",
+            "failed",
+            "inconclusive",
+            "events/seed",
+            "digest",
+        ]);
         for (file, s) in &self.scenarios {
             overview.push_record([
                 file.clone(),
                 s.seeds.to_string(),
                 s.passed.to_string(),
                 s.failed.to_string(),
+                s.inconclusive.to_string(),
                 (s.events / s.seeds.max(1) as u64).to_string(),
                 s.digest.clone(),
             ]);
         }
         out += &format!("{}\n", overview.build().with(Style::rounded()));
 
-        if self.failed > 0 {
+        if self.failed + self.inconclusive > 0 {
             let mut buckets = Builder::default();
             buckets.push_record(["scenario", "failure bucket", "seeds", "first seeds"]);
             let mut reproduce = Vec::new();
@@ -195,7 +209,8 @@ impl Summary {
                     reproduce.push(format!("  {}\n      {}", bucket.reproduce, bucket.example));
                 }
             }
-            out += &format!("failures by bucket:\n{}\n", buckets.build().with(Style::rounded()));
+            let heading = if self.inconclusive > 0 { "failures and inconclusive seeds" } else { "failures" };
+            out += &format!("{heading} by bucket:\n{}\n", buckets.build().with(Style::rounded()));
             out += &format!("reproduce the first seed of each bucket:\n{}\n", reproduce.join("\n"));
         }
 
@@ -284,11 +299,16 @@ impl Summary {
             .collect();
         out += &format!("slowest seeds: {}\n", slowest.join(", "));
         out += &format!(
-            "{}: {} seeds, {} passed, {} failed; digest {} over every seed's trace hash\n",
-            if self.failed == 0 { "PASSED" } else { "FAILED" },
+            "{}: {} seeds, {} passed, {} failed, {} inconclusive; digest {} over every seed's trace hash\n",
+            match (self.failed, self.inconclusive) {
+                (0, 0) => "PASSED",
+                (0, _) => "INCONCLUSIVE",
+                _ => "FAILED",
+            },
             self.seeds,
             self.passed,
             self.failed,
+            self.inconclusive,
             self.digest
         );
         out
@@ -339,12 +359,13 @@ impl ScenarioSummary {
                 coverage.skipped += count.skipped;
             }
         }
-        let passed = results.iter().filter(|r| r.passed).count();
+        let (passed, inconclusive) = count(results);
         Ok(ScenarioSummary {
             name: results[0].name.clone(),
             seeds: results.len(),
             passed,
-            failed: results.len() - passed,
+            failed: results.len() - passed - inconclusive,
+            inconclusive,
             digest: digest(results.iter().map(|r| ("", r.seed, r.trace_hash.as_str()))),
             events: results.iter().map(|r| r.events).sum(),
             buckets,
@@ -354,4 +375,9 @@ impl ScenarioSummary {
             tables,
         })
     }
+}
+
+/// Seeds that passed, and seeds that were inconclusive.
+fn count(results: &[SeedResult]) -> (usize, usize) {
+    (results.iter().filter(|r| r.passed).count(), results.iter().filter(|r| r.inconclusive).count())
 }

@@ -70,28 +70,28 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         let last_loss = lost.values().max().copied();
         let at = last_loss.map_or(sim.now(), |t| t + config.restore_within);
         let facts = sim.observations();
-        checks.push(if at > sim.now() {
-            Check::fail(
-                "collective.replication_restored",
-                format!("the run ended at {} before the bound {at} (last loss + restore_within)", sim.now()),
-            )
-        } else if !within_budget {
-            Check::pass("collective.replication_restored")
-        } else {
-            let gone: BTreeSet<NodeId> = lost.keys().copied().collect();
-            replication_restored(facts, at, &gone, config.replication as usize)
-        });
+        checks.push(Check::owed("collective.replication_restored", at, sim.now(), "the last loss + restore_within", || {
+            if within_budget {
+                let gone: BTreeSet<NodeId> = lost.keys().copied().collect();
+                replication_restored(facts, at, &gone, config.replication as usize)
+            } else {
+                Check::pass("collective.replication_restored")
+            }
+        }));
         let held: Vec<(NodeId, Vec<ChunkId>)> = storage
             .iter()
             .filter(|n| sim.status(**n) == Status::Up)
             .map(|n| (*n, sim.disk(*n).names_with_prefix("chunk/").filter_map(ChunkId::parse).collect()))
             .collect();
         let coordinators_up = (0..shared.members).all(|m| sim.status(NodeId(m)) == Status::Up);
-        checks.push(if coordinators_up {
-            no_orphans(&files_at(facts, sim.now()), &held)
-        } else {
-            Check::fail("collective.no_orphans", "a coordinator is down at the end: what its files refer to is unknown")
-        });
+        checks.push(
+            if coordinators_up {
+                no_orphans(&files_at(facts, sim.now()), &held)
+            } else {
+                Check::unknown("collective.no_orphans", "a coordinator is down at the end: what its files refer to is unknown")
+            }
+            .of_whole_run(),
+        );
     }
     checks
 }

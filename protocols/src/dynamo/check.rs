@@ -296,10 +296,12 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
         !events.contains(&HintEvent::Deleted) && up(NodeId(*holder)) && up(NodeId(*owner))
     });
     match kept {
+        // Handing back is owed by the end of the run only; the rules above hold at any point.
         Some(((holder, id), (owner, _, at))) => {
             Check::fail(name, format!("hint {id} kept by n{holder} since {at} was never handed back to n{owner}"))
+                .of_whole_run()
         }
-        None => Check::pass(name),
+        None => Check::pass(name).of_whole_run(),
     }
 }
 

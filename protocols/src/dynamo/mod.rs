@@ -139,22 +139,21 @@ impl System for Dynamo {
         let quiet = healed.max(last_write.unwrap_or(Time::ZERO));
         let deadline = quiet + config.converge_within;
         let mut checks = vec![check::acknowledged_writes_kept(facts, &state, owners, config.conflict)];
-        checks.push(if deadline > sim.now() {
-            Check::fail(
-                "dynamo.convergence",
-                format!(
-                    "the run ended at {} before the bound {deadline} (last fault or write {quiet} + converge_within)",
-                    sim.now()
-                ),
-            )
-        } else {
-            check::convergence(&state, owners, deadline)
-        });
+        checks.push(Check::owed(
+            "dynamo.convergence",
+            deadline,
+            sim.now(),
+            &format!("the last fault or write at {quiet} + converge_within"),
+            || check::convergence(&state, owners, deadline),
+        ));
         checks.push(check::no_unwritten_versions(facts, sim.operations()));
         if config.mode == Mode::Dynago {
             // In Dynamo mode a server coordinates the keys it heads the preference list of,
             // which may be few: the kernel's liveness check covers service there.
-            checks.push(check::every_server_serves(sim.operations(), config.client_timeout * 5, shared.servers, up));
+            checks.push(
+                check::every_server_serves(sim.operations(), config.client_timeout * 5, shared.servers, up)
+                    .of_whole_run(),
+            );
         }
         if config.mode == Mode::Dynamo {
             if config.conflict == Conflict::Vclock {

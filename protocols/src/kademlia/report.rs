@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use sim::harness::system::{Check, Verdict};
+use sim::harness::system::Check;
 use sim::kernel::workload::{OpRecord, Outcome};
 use sim::report::{histogram, Cell, Table};
 use sim::scenario::Scenario;
@@ -96,26 +96,36 @@ pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> 
     let mut checks = Vec::new();
     let name = "kademlia.retrievable";
     if fault_free(scenario) {
-        let bad = sim.operations().iter().find(|r| !matches!(r.completed, Some((_, Outcome::Ok(_)))));
-        checks.push(Check::from(name, bad.is_none(), || {
-            let r = bad.expect("found");
-            let what = match &r.completed {
-                None => "was still running at the end of the run".to_owned(),
-                Some((at, outcome)) => format!("ended {outcome:?} at {at}"),
-            };
-            format!(
-                "with no faults every provide and retrieval must succeed; {} #{} (provide {}) by n{} {what}",
-                r.op.f, r.op.id, r.op.key, r.client.0
-            )
-        }));
+        // An operation that failed refutes it on any prefix; one still running only at the end.
+        let failed = sim.operations().iter().find(|r| matches!(r.completed, Some((_, ref o)) if !matches!(o, Outcome::Ok(_))));
+        let running = sim.operations().iter().find(|r| r.completed.is_none());
+        let check = match failed.map(|r| (r, false)).or(running.map(|r| (r, true))) {
+            None => Check::pass(name).of_whole_run(),
+            Some((r, whole_run)) => {
+                let what = match &r.completed {
+                    None => "was still running at the end of the run".to_owned(),
+                    Some((at, outcome)) => format!("ended {outcome:?} at {at}"),
+                };
+                let check = Check::fail(
+                    name,
+                    format!(
+                        "with no faults every provide and retrieval must succeed; {} #{} (provide {}) by n{} {what}",
+                        r.op.f, r.op.id, r.op.key, r.client.0
+                    ),
+                );
+                if whole_run {
+                    check.of_whole_run()
+                } else {
+                    check
+                }
+            }
+        };
+        checks.push(check);
     } else {
-        checks.push(Check {
-            name: name.into(),
-            verdict: Verdict::Skipped,
-            reason: Some(
-                "faults, churn, loss or unreachable servers: failures are expected; see min_success".into(),
-            ),
-        });
+        checks.push(Check::skipped(
+            name,
+            "faults, churn, loss or unreachable servers: failures are expected; see min_success",
+        ));
     }
     let mut by_op: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for record in sim.operations() {
@@ -131,7 +141,7 @@ pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> 
             let f = format!("{op}.{}", fleet.name());
             let (ok, failed) = by_op.get(f.as_str()).copied().unwrap_or_default();
             let share = if ok + failed == 0 { 0.0 } else { ok as f64 / (ok + failed) as f64 };
-            checks.push(Check::from(
+            checks.push(Check::of_whole_run(Check::from(
                 format!("kademlia.success.{f}"),
                 ok + failed > 0 && share >= *min,
                 || {
@@ -142,7 +152,7 @@ pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> 
                         min * 100.0
                     )
                 },
-            ));
+            )));
         }
     }
     checks

@@ -24,9 +24,7 @@ use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
-use crate::scenario::{
-    locate, plan, realized_toml, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError,
-};
+use crate::scenario::{locate, plan, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -216,13 +214,6 @@ pub fn run<Y: System>(
     report
 }
 
-/// Whether the check named `check` is about the whole run (`complete`, `liveness`, the
-/// `latency.*` bounds): on a run stopped at its event budget `judge` leaves these
-/// inconclusive, and only the end of a run decides them.
-pub fn is_whole_run_check(check: &str) -> bool {
-    check == "complete" || check == "liveness" || check.starts_with("latency.")
-}
-
 /// Why a run ended before its duration, if it did.
 struct Stop {
     panic: Option<String>,
@@ -263,14 +254,10 @@ fn consistency(scenario: &Scenario<impl Sized>, consistency: Consistency, sim: &
     match outcome.verdict {
         Found::Linearizable => Check::pass(name),
         Found::NotLinearizable(witness) => Check::fail(name, format!("not linearizable: {witness}")),
-        Found::Unknown(reason) if scenario.checks.allow_unknown => Check {
-            name: name.into(),
-            verdict: Verdict::Skipped,
-            reason: Some(format!("unknown, allowed by allow_unknown: {reason}")),
-        },
-        Found::Unknown(reason) => {
-            Check { name: name.into(), verdict: Verdict::Unknown, reason: Some(reason) }
+        Found::Unknown(reason) if scenario.checks.allow_unknown => {
+            Check::skipped(name, format!("unknown, allowed by allow_unknown: {reason}"))
         }
+        Found::Unknown(reason) => Check::unknown(name, reason),
     }
 }
 
@@ -324,14 +311,10 @@ fn judge<Y: System>(
     }
     let mut checks = Vec::new();
     if let Some(budget) = budget {
-        checks.push(Check {
-            name: "complete".into(),
-            verdict: Verdict::Unknown,
-            reason: Some(format!(
-                "stopped at the event budget ({budget} events) at {}, before the end",
-                sim.now()
-            )),
-        });
+        checks.push(Check::unknown(
+            "complete",
+            format!("stopped at the event budget ({budget} events) at {}, before the end", sim.now()),
+        ));
     }
     checks.push(Check::from("no_panic", panic.is_none(), || {
         format!("a protocol panicked: {}", panic.clone().unwrap_or_default())
@@ -349,63 +332,51 @@ fn judge<Y: System>(
             )
         })
     } else {
-        Check {
-            name: "assertions".into(),
-            verdict: Verdict::Skipped,
-            reason: Some("assertions = false in [checks]".into()),
-        }
+        Check::skipped("assertions", "assertions = false in [checks]")
     });
-    // Checks about the whole run cannot be judged on a prefix; safety checks can.
-    let cut_short = |name: String| Check {
-        name,
-        verdict: Verdict::Unknown,
-        reason: Some("the run stopped at the event budget, before the end".into()),
-    };
-    for bound in scenario.checks.latency.iter().filter(|_| budget.is_some()) {
-        for (name, _, _) in bound.bounds() {
-            checks.push(cut_short(latency_check_name(bound, name)));
-        }
-    }
-    if budget.is_some() && scenario.checks.liveness.is_some() {
-        checks.push(cut_short("liveness".into()));
-    }
-    for bound in scenario.checks.latency.iter().filter(|_| budget.is_none()) {
+    for bound in &scenario.checks.latency {
         let histogram = histograms.get(&(bound.op.clone(), bound.phase));
         let scope = bound.phase.map(|p| format!(" invoked {} faults", p.name())).unwrap_or_default();
         for (name, quantile, limit) in bound.bounds() {
             let check_name = latency_check_name(bound, name);
-            checks.push(match histogram {
-                None => Check::fail(check_name, format!("no {} operation{scope} completed", bound.op)),
-                Some(h) => {
-                    let value = if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) };
-                    Check::from(check_name, u128::from(value) <= limit.as_nanos(), || {
-                        format!(
-                            "{name} of {}{scope} was {:.3}ms, bound {:?}",
-                            bound.op,
-                            value as f64 / 1e6,
-                            limit
-                        )
-                    })
+            checks.push(
+                match histogram {
+                    None => Check::fail(check_name, format!("no {} operation{scope} completed", bound.op)),
+                    Some(h) => {
+                        let value = if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) };
+                        Check::from(check_name, u128::from(value) <= limit.as_nanos(), || {
+                            format!(
+                                "{name} of {}{scope} was {:.3}ms, bound {:?}",
+                                bound.op,
+                                value as f64 / 1e6,
+                                limit
+                            )
+                        })
+                    }
                 }
-            });
+                .of_whole_run(),
+            );
         }
     }
-    if let Some(liveness) = scenario.checks.liveness.as_ref().filter(|_| budget.is_none()) {
+    if let Some(liveness) = &scenario.checks.liveness {
         let healed = window.map_or(Time::ZERO, |(_, end)| end);
         let deadline = healed + liveness.within;
         let served = sim.operations().iter().any(|r| {
             r.intended >= healed && matches!(&r.completed, Some((at, Outcome::Ok(_))) if *at <= deadline)
         });
-        checks.push(if healed > Time::from_duration(liveness.heal_by) {
-            Check::fail(
-                "liveness",
-                format!("faults went on until {healed}, after heal_by {:?}", liveness.heal_by),
-            )
-        } else {
-            Check::from("liveness", served, || {
-                format!("no operation invoked after the last fault ({healed}) completed ok by {deadline}")
-            })
-        });
+        checks.push(
+            if healed > Time::from_duration(liveness.heal_by) {
+                Check::fail(
+                    "liveness",
+                    format!("faults went on until {healed}, after heal_by {:?}", liveness.heal_by),
+                )
+            } else {
+                Check::from("liveness", served, || {
+                    format!("no operation invoked after the last fault ({healed}) completed ok by {deadline}")
+                })
+            }
+            .of_whole_run(),
+        );
     }
     if let Some(model) = Y::CONSISTENCY.filter(|_| scenario.checks.is_consistency_checked()) {
         checks.push(consistency(scenario, model, sim));
@@ -413,11 +384,20 @@ fn judge<Y: System>(
     if panic.is_none() {
         checks.extend(Y::check(scenario, setup, sim));
     } else {
-        checks.push(Check {
-            name: format!("{}.invariants", Y::NAME),
-            verdict: Verdict::Skipped,
-            reason: Some("the run panicked; state is incomplete".into()),
-        });
+        checks
+            .push(Check::skipped(format!("{}.invariants", Y::NAME), "the run panicked; state is incomplete"));
+    }
+    if budget.is_some() {
+        // Checks about the whole run cannot be judged on a prefix; safety checks can.
+        for check in checks.iter_mut().filter(|c| c.whole_run) {
+            let so_far = match (&check.verdict, &check.reason) {
+                (Verdict::Pass, _) => "; it held so far".to_owned(),
+                (Verdict::Fail, Some(reason)) => format!("; so far: {reason}"),
+                _ => String::new(),
+            };
+            check.verdict = Verdict::Unknown;
+            check.reason = Some(format!("the run stopped at the event budget, before the end{so_far}"));
+        }
     }
     let reproduce = format!("simctl run {file} --seed {seed}");
     let summary = Summary {
@@ -432,6 +412,7 @@ fn judge<Y: System>(
         passed: checks.iter().all(|c| matches!(c.verdict, Verdict::Pass | Verdict::Skipped)),
         checks: checks.iter().map(|c| (c.name.clone(), c.verdict)).collect(),
         reasons: checks.iter().filter_map(|c| c.reason.clone().map(|r| (c.name.clone(), r))).collect(),
+        whole_run_checks: checks.iter().filter(|c| c.whole_run).map(|c| c.name.clone()).collect(),
         ops,
         latency: histograms
             .iter()
@@ -472,7 +453,7 @@ fn judge<Y: System>(
         summary,
         history: sim.observations().history.clone(),
         histograms,
-        faults_toml: realized_toml(sim.fault_log()),
+        fault_log: sim.fault_log().to_vec(),
         scenario_text: text.to_owned(),
         trace,
         operations: sim.operations().to_vec(),

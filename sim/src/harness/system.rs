@@ -60,17 +60,52 @@ pub struct Check {
     pub verdict: Verdict,
     /// Why, for every verdict but pass.
     pub reason: Option<String>,
+    /// Whether only the end of the run decides it (convergence, nothing left behind, a
+    /// bound after the last fault), as opposed to a safety property a prefix of the run can
+    /// refute. A run stopped at its event budget leaves such a check unknown, and bisecting
+    /// a failure of one is refused.
+    pub whole_run: bool,
 }
 
 impl Check {
     /// A passing check.
     pub fn pass(name: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Pass, reason: None }
+        Check { name: name.into(), verdict: Verdict::Pass, reason: None, whole_run: false }
     }
 
     /// A failing check and why.
     pub fn fail(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Fail, reason: Some(reason.into()) }
+        Check { name: name.into(), verdict: Verdict::Fail, reason: Some(reason.into()), whole_run: false }
+    }
+
+    /// A check that could not be decided, and why.
+    pub fn unknown(name: impl Into<String>, reason: impl Into<String>) -> Check {
+        Check { name: name.into(), verdict: Verdict::Unknown, reason: Some(reason.into()), whole_run: false }
+    }
+
+    /// A check that was not made, and why.
+    pub fn skipped(name: impl Into<String>, reason: impl Into<String>) -> Check {
+        Check { name: name.into(), verdict: Verdict::Skipped, reason: Some(reason.into()), whole_run: false }
+    }
+
+    /// This check, marked as decided by the end of the run only (see [`Check::whole_run`]).
+    pub fn of_whole_run(self) -> Check {
+        Check { whole_run: true, ..self }
+    }
+
+    /// A whole-run check owed by `due` (the last fault plus the time the system is given to
+    /// recover, say): `judge()` if the run reached `due`, else unknown, because the run
+    /// ended (at `end`) before the check was owed; never a failure of the system.
+    pub fn owed(name: &str, due: Time, end: Time, why: &str, judge: impl FnOnce() -> Check) -> Check {
+        let check = if due > end {
+            Check::unknown(
+                name,
+                format!("the run ended at {end}, before {due} ({why}), when this is owed: lengthen duration"),
+            )
+        } else {
+            judge()
+        };
+        check.of_whole_run()
     }
 
     /// Pass if `holds`, else fail with `reason()`.

@@ -148,6 +148,9 @@ pub struct Summary {
     pub checks: BTreeMap<String, Verdict>,
     /// Check name → why, for every verdict but pass.
     pub reasons: BTreeMap<String, String>,
+    /// The checks only the end of a run decides (convergence, liveness, latency bounds):
+    /// unknown on a run stopped at its event budget, and not bisectable.
+    pub whole_run_checks: Vec<String>,
     /// Operation kind → counts by outcome.
     pub ops: BTreeMap<String, OpCounts>,
     /// Operation kind → latency of operations that completed ok, in ms (failed and unknown
@@ -302,8 +305,8 @@ pub struct RunReport {
     pub history: Vec<HistoryEvent>,
     /// Latency histograms by operation kind and phase (`None`: all phases).
     pub histograms: BTreeMap<(String, Option<Phase>), Histogram<u64>>,
-    /// The realized faults as a `[[faults]]` list.
-    pub faults_toml: String,
+    /// The realized fault timeline (written as `faults.toml`, a `[[faults]]` list).
+    pub fault_log: Vec<crate::kernel::fault::FaultRecord>,
     /// The scenario text as run.
     pub scenario_text: String,
     /// Every event, when asked for.
@@ -320,7 +323,7 @@ impl RunReport {
         std::fs::write(dir.join("summary.json"), self.summary_json() + "\n")?;
         std::fs::write(dir.join("report.html"), html::page(self, &self.operations))?;
         std::fs::write(dir.join("scenario.toml"), &self.scenario_text)?;
-        std::fs::write(dir.join("faults.toml"), &self.faults_toml)?;
+        std::fs::write(dir.join("faults.toml"), crate::scenario::realized_toml(&self.fault_log))?;
         let mut history = String::new();
         for event in &self.history {
             history += &serde_json::to_string(event).map_err(io::Error::other)?;

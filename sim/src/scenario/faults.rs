@@ -32,17 +32,16 @@
 //! schedule; `realized.rs` writes what happened back out as `faults.toml`.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::de;
+use serde::Deserialize;
 
 use super::network::LinkChange;
-use super::text::{duration, parse_signed};
-use crate::kernel::fault::{FaultKind, Target};
-use crate::kernel::ids::NodeId;
-use crate::kernel::partition::Partition;
+use super::shapes::{PartitionSpec, TargetSpec};
+use super::text::{duration, format_signed, parse_signed};
+use crate::kernel::disk::DiskChange;
+use crate::kernel::fault::{Fault, FaultKind};
 
 /// How an entry of `kind` is written, after its key: what `simctl list` shows.
 pub fn syntax(kind: FaultKind) -> &'static str {
@@ -61,249 +60,348 @@ pub fn syntax(kind: FaultKind) -> &'static str {
     }
 }
 
-/// Which node a fault hits, as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TargetSpec {
-    /// A server index.
-    Node(u32),
-    /// A random server.
-    Random,
-    /// A server in this role, as nodes report it.
-    Role(String),
-    /// The node fault number `N` (in the schedule) hit: `{ fault = N }`.
-    SameAs(u64),
+/// One `[[faults]]` entry, parsed once: when, and what. Scenario files, the realized
+/// timeline (`faults.toml`) and the shrinker all read and write this one type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    /// When it happens.
+    pub at: Duration,
+    /// What happens.
+    pub action: FaultAction,
 }
 
-impl<'de> Deserialize<'de> for TargetSpec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TargetSpec, D::Error> {
-        struct TargetVisitor;
-        impl<'de> Visitor<'de> for TargetVisitor {
-            type Value = TargetSpec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a node index, \"random\", a role such as \"leader\", or {{ fault = N }}")
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<TargetSpec, E> {
-                u32::try_from(value)
-                    .map(TargetSpec::Node)
-                    .map_err(|_| E::custom(format!("node index {value} is out of range")))
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<TargetSpec, E> {
-                u32::try_from(value)
-                    .map(TargetSpec::Node)
-                    .map_err(|_| E::custom(format!("node index {value} is out of range")))
-            }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<TargetSpec, E> {
-                match value {
-                    "random" => Ok(TargetSpec::Random),
-                    "" => Err(E::custom("a target cannot be empty")),
-                    role => Ok(TargetSpec::Role(role.to_owned())),
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TargetSpec, A::Error> {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct SameAs {
-                    fault: u64,
-                }
-                let same = SameAs::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(TargetSpec::SameAs(same.fault))
-            }
-        }
-        deserializer.deserialize_any(TargetVisitor)
-    }
-}
-
-impl TargetSpec {
-    pub(super) fn target(&self, servers: &[NodeId]) -> Target {
-        match self {
-            TargetSpec::Node(index) => Target::Node(NodeId(*index)),
-            TargetSpec::Random => Target::Random(servers.to_vec()),
-            TargetSpec::Role(role) => Target::Role { role: role.clone(), among: servers.to_vec() },
-            TargetSpec::SameAs(index) => Target::SameAs(*index),
-        }
-    }
-
-    pub(super) fn to_toml(target: &Target) -> toml::Value {
-        match target {
-            Target::Node(node) => toml::Value::Integer(i64::from(node.0)),
-            Target::Random(_) => "random".into(),
-            Target::Role { role, .. } => role.as_str().into(),
-            Target::SameAs(index) => toml::Value::Table(toml::Table::from_iter([(
-                "fault".to_owned(),
-                toml::Value::Integer(*index as i64),
-            )])),
-        }
-    }
-}
-
-/// The random partition shapes, by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Shape {
-    /// A random majority and minority.
-    MajorityMinority,
-    /// One random node alone.
-    Isolate,
-    /// Two halves and a bridge node.
-    Bridge,
-    /// Overlapping majorities.
-    MajoritiesRing,
-}
-
-impl Shape {
-    pub(super) const ALL: [Shape; 4] =
-        [Shape::MajorityMinority, Shape::Isolate, Shape::Bridge, Shape::MajoritiesRing];
-
-    pub(super) fn partition(self, among: &[NodeId]) -> Partition {
-        let among = among.to_vec();
-        match self {
-            Shape::MajorityMinority => Partition::MajorityMinority { among },
-            Shape::Isolate => Partition::Isolate { node: None, among },
-            Shape::Bridge => Partition::Bridge { among },
-            Shape::MajoritiesRing => Partition::MajoritiesRing { among },
-        }
-    }
-}
-
-/// A partition, as written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PartitionSpec {
-    /// A named random shape over the servers.
-    Shape(Shape),
-    /// Explicit groups.
-    Groups(Vec<Vec<u32>>),
-    /// One node against the other servers: an index, `"random"`, a role, `{ fault = N }`.
-    Isolate(TargetSpec),
-    /// Messages from `from` to `to` dropped.
-    OneWay {
-        /// Senders.
-        from: Vec<u32>,
-        /// Receivers.
-        to: Vec<u32>,
+/// What a fault entry does: one variant per kind, with the follow-up (`heal_after`,
+/// `restart_after`, ...) where the kind has one.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Cut links, and heal them all `heal_after` later.
+    Partition {
+        /// The shape.
+        partition: PartitionSpec,
+        /// Heal this long after.
+        heal_after: Option<Duration>,
     },
-    /// Explicit directed cuts.
-    Cuts(Vec<[u32; 2]>),
-    /// Groups of network classes (the regions a system puts its nodes in).
-    Classes(Vec<Vec<u16>>),
+    /// Remove every cut.
+    Heal,
+    /// Crash a server, and restart it `restart_after` later.
+    Crash {
+        /// Which server.
+        node: TargetSpec,
+        /// Restart the same server this long after.
+        restart_after: Option<Duration>,
+    },
+    /// Restart a crashed server.
+    Restart {
+        /// Which server.
+        node: TargetSpec,
+    },
+    /// Pause a server, and resume it `resume_after` later.
+    Pause {
+        /// Which server.
+        node: TargetSpec,
+        /// Resume the same server this long after.
+        resume_after: Option<Duration>,
+    },
+    /// Resume a paused server.
+    Resume {
+        /// Which server.
+        node: TargetSpec,
+    },
+    /// Move a server's clock reading.
+    ClockStep {
+        /// Whose clock.
+        node: TargetSpec,
+        /// Nanoseconds to move it by (negative: backwards).
+        step: i64,
+    },
+    /// Set a server's clock drift.
+    ClockDrift {
+        /// Whose clock.
+        node: TargetSpec,
+        /// Parts per million (positive: runs fast); more than -1,000,000.
+        ppm: i64,
+    },
+    /// Flip bits in a region of a file.
+    Corrupt {
+        /// Whose disk.
+        node: TargetSpec,
+        /// The file; `prefix*` is one of the files starting with `prefix`, drawn per seed.
+        file: String,
+        /// First byte.
+        offset: u64,
+        /// Bytes to corrupt, at least 1.
+        len: u64,
+    },
+    /// Change a server's disk configuration.
+    Disk {
+        /// Whose disk.
+        node: TargetSpec,
+        /// The fields that change (at least one).
+        change: DiskChange,
+    },
+    /// Change the default link model, and restore `[network]` `restore_after` later.
+    Network {
+        /// The fields that change.
+        change: LinkChange,
+        /// Restore this long after.
+        restore_after: Option<Duration>,
+    },
 }
 
-impl<'de> Deserialize<'de> for PartitionSpec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<PartitionSpec, D::Error> {
-        struct PartitionVisitor;
-        impl<'de> Visitor<'de> for PartitionVisitor {
-            type Value = PartitionSpec;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(
-                    f,
-                    "\"majority-minority\", \"isolate\", \"bridge\", \"majorities-ring\", or a table with one of \
-                     groups, isolate, one_way, cuts, classes"
-                )
+impl FaultAction {
+    /// Its kind: the key it is written under.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::Partition { .. } => FaultKind::Partition,
+            FaultAction::Heal => FaultKind::Heal,
+            FaultAction::Crash { .. } => FaultKind::Crash,
+            FaultAction::Restart { .. } => FaultKind::Restart,
+            FaultAction::Pause { .. } => FaultKind::Pause,
+            FaultAction::Resume { .. } => FaultKind::Resume,
+            FaultAction::ClockStep { .. } | FaultAction::ClockDrift { .. } => FaultKind::Clock,
+            FaultAction::Corrupt { .. } | FaultAction::Disk { .. } => FaultKind::Disk,
+            FaultAction::Network { .. } => FaultKind::Network,
+        }
+    }
+
+    /// The follow-up's duration (`heal_after`, `restart_after`, ...), for the kinds that have
+    /// one; the shrinker shortens it through this.
+    pub fn after_mut(&mut self) -> Option<&mut Option<Duration>> {
+        match self {
+            FaultAction::Partition { heal_after: after, .. }
+            | FaultAction::Crash { restart_after: after, .. }
+            | FaultAction::Pause { resume_after: after, .. }
+            | FaultAction::Network { restore_after: after, .. } => Some(after),
+            _ => None,
+        }
+    }
+
+    /// The follow-up's duration, if set.
+    pub fn after(&self) -> Option<Duration> {
+        self.clone().after_mut().and_then(|after| *after)
+    }
+
+    /// The server it hits, as written (for a partition, the isolated node).
+    pub fn target(&self) -> Option<&TargetSpec> {
+        match self {
+            FaultAction::Partition { partition: PartitionSpec::Isolate(node), .. }
+            | FaultAction::Crash { node, .. }
+            | FaultAction::Restart { node }
+            | FaultAction::Pause { node, .. }
+            | FaultAction::Resume { node }
+            | FaultAction::ClockStep { node, .. }
+            | FaultAction::ClockDrift { node, .. }
+            | FaultAction::Corrupt { node, .. }
+            | FaultAction::Disk { node, .. } => Some(node),
+            FaultAction::Partition { .. } | FaultAction::Heal | FaultAction::Network { .. } => None,
+        }
+    }
+
+    /// Whether it ends an earlier fault's effect (heal, restart, resume): the shrinker moves
+    /// these earlier, the others later.
+    pub fn is_ending(&self) -> bool {
+        matches!(self, FaultAction::Heal | FaultAction::Restart { .. } | FaultAction::Resume { .. })
+    }
+
+    /// A fault the kernel planned or realized, as an entry writes it.
+    pub fn of(fault: &Fault) -> FaultAction {
+        let of = TargetSpec::of;
+        match fault {
+            Fault::Partition(partition) => {
+                FaultAction::Partition { partition: PartitionSpec::of(partition), heal_after: None }
             }
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<PartitionSpec, E> {
-                Shape::deserialize(de::value::StrDeserializer::<E>::new(value)).map(PartitionSpec::Shape)
+            Fault::Isolate { node, .. } => {
+                FaultAction::Partition { partition: PartitionSpec::Isolate(of(node)), heal_after: None }
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PartitionSpec, A::Error> {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct OneWay {
-                    from: Vec<u32>,
-                    to: Vec<u32>,
-                }
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct Table {
-                    groups: Option<Vec<Vec<u32>>>,
-                    isolate: Option<TargetSpec>,
-                    one_way: Option<OneWay>,
-                    cuts: Option<Vec<[u32; 2]>>,
-                    classes: Option<Vec<Vec<u16>>>,
-                }
-                let table = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                match (table.groups, table.isolate, table.one_way, table.cuts, table.classes) {
-                    (Some(groups), None, None, None, None) => Ok(PartitionSpec::Groups(groups)),
-                    (None, Some(node), None, None, None) => Ok(PartitionSpec::Isolate(node)),
-                    (None, None, Some(OneWay { from, to }), None, None) => {
-                        Ok(PartitionSpec::OneWay { from, to })
-                    }
-                    (None, None, None, Some(cuts), None) => Ok(PartitionSpec::Cuts(cuts)),
-                    (None, None, None, None, Some(classes)) => Ok(PartitionSpec::Classes(classes)),
-                    _ => Err(de::Error::custom(
-                        "a partition table has exactly one of groups, isolate, one_way, cuts, classes",
-                    )),
-                }
+            Fault::Heal => FaultAction::Heal,
+            Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None },
+            Fault::Restart(node) => FaultAction::Restart { node: of(node) },
+            Fault::Pause(node) => FaultAction::Pause { node: of(node), resume_after: None },
+            Fault::Resume(node) => FaultAction::Resume { node: of(node) },
+            Fault::ClockStep { node, delta_nanos } => {
+                FaultAction::ClockStep { node: of(node), step: *delta_nanos }
+            }
+            Fault::ClockDrift { node, ppm } => FaultAction::ClockDrift { node: of(node), ppm: *ppm },
+            Fault::Corrupt { node, file, offset, len } => {
+                FaultAction::Corrupt { node: of(node), file: file.clone(), offset: *offset, len: *len }
+            }
+            Fault::Disk { node, change } => FaultAction::Disk { node: of(node), change: change.clone() },
+            Fault::Network(model) => {
+                FaultAction::Network { change: LinkChange::of(model), restore_after: None }
             }
         }
-        deserializer.deserialize_any(PartitionVisitor)
+    }
+
+    /// The value under the entry's kind key, and the follow-up key and value if set.
+    fn to_toml(&self) -> (toml::Value, Option<(&'static str, Duration)>) {
+        let table = |pairs: Vec<(&str, toml::Value)>| {
+            toml::Value::Table(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        };
+        let follow =
+            |after: &Option<Duration>| after.map(|a| (self.kind().follow_up().expect("has one").0, a));
+        match self {
+            FaultAction::Partition { partition, heal_after } => (partition.to_toml(), follow(heal_after)),
+            FaultAction::Heal => (true.into(), None),
+            FaultAction::Crash { node, restart_after } => (node.to_toml(), follow(restart_after)),
+            FaultAction::Pause { node, resume_after } => (node.to_toml(), follow(resume_after)),
+            FaultAction::Restart { node } | FaultAction::Resume { node } => (node.to_toml(), None),
+            FaultAction::ClockStep { node, step } => {
+                (table(vec![("node", node.to_toml()), ("step", format_signed(*step).into())]), None)
+            }
+            FaultAction::ClockDrift { node, ppm } => {
+                (table(vec![("node", node.to_toml()), ("drift_ppm", (*ppm).into())]), None)
+            }
+            FaultAction::Corrupt { node, file, offset, len } => {
+                let corrupt = table(vec![
+                    ("file", file.as_str().into()),
+                    ("offset", (*offset as i64).into()),
+                    ("len", (*len as i64).into()),
+                ]);
+                (table(vec![("node", node.to_toml()), ("corrupt", corrupt)]), None)
+            }
+            FaultAction::Disk { node, change } => {
+                let mut pairs = vec![("node", node.to_toml())];
+                if let Some(latency) = change.fsync_latency {
+                    pairs.push(("fsync_latency", duration::format(latency).into()));
+                }
+                if let Some(capacity) = change.capacity {
+                    pairs.push((
+                        "capacity",
+                        capacity.map_or_else(|| "unlimited".into(), |c| (c as i64).into()),
+                    ));
+                }
+                if let Some(torn) = change.torn_writes {
+                    pairs.push(("torn_writes", torn.into()));
+                }
+                (table(pairs), None)
+            }
+            FaultAction::Network { change, restore_after } => {
+                (toml::Value::Table(change.to_toml()), follow(restore_after))
+            }
+        }
     }
 }
 
-impl PartitionSpec {
-    pub(super) fn partition(&self, servers: &[NodeId]) -> Partition {
-        let ids = |nodes: &[u32]| nodes.iter().copied().map(NodeId).collect::<Vec<_>>();
-        match self {
-            PartitionSpec::Shape(shape) => shape.partition(servers),
-            PartitionSpec::Groups(groups) => Partition::Groups(groups.iter().map(|g| ids(g)).collect()),
-            PartitionSpec::Isolate(TargetSpec::Node(node)) => {
-                Partition::Isolate { node: Some(NodeId(*node)), among: servers.to_vec() }
-            }
-            PartitionSpec::Isolate(TargetSpec::Random) => {
-                Partition::Isolate { node: None, among: servers.to_vec() }
-            }
-            PartitionSpec::Isolate(_) => unreachable!("planned as Fault::Isolate"),
-            PartitionSpec::OneWay { from, to } => Partition::OneWay { from: ids(from), to: ids(to) },
-            PartitionSpec::Cuts(cuts) => {
-                Partition::Cuts(cuts.iter().map(|[a, b]| (NodeId(*a), NodeId(*b))).collect())
-            }
-            PartitionSpec::Classes(classes) => Partition::Classes(classes.clone()),
+impl FaultSpec {
+    /// The entry as a `[[faults]]` table: `at`, the kind's key, the follow-up if set.
+    pub fn to_toml(&self) -> toml::Table {
+        let mut entry = toml::Table::new();
+        entry.insert("at".into(), duration::format(self.at).into());
+        let (value, follow_up) = self.action.to_toml();
+        entry.insert(self.action.kind().name().into(), value);
+        if let Some((key, after)) = follow_up {
+            entry.insert(key.into(), duration::format(after).into());
         }
+        entry
     }
 
-    fn nodes(&self) -> Vec<u32> {
-        match self {
-            PartitionSpec::Shape(_) => Vec::new(),
-            PartitionSpec::Groups(groups) => groups.concat(),
-            PartitionSpec::Isolate(TargetSpec::Node(node)) => vec![*node],
-            PartitionSpec::Isolate(_) => Vec::new(),
-            PartitionSpec::OneWay { from, to } => [from.as_slice(), to.as_slice()].concat(),
-            PartitionSpec::Cuts(cuts) => cuts.iter().flatten().copied().collect(),
-            PartitionSpec::Classes(_) => Vec::new(),
+    /// The rules that need the rest of the scenario (the servers, the roles, the run's
+    /// length): `(key, message)` on failure.
+    pub fn validate(
+        &self,
+        nodes: u32,
+        roles: &[&str],
+        duration: Duration,
+    ) -> Result<(), (&'static str, String)> {
+        let key = self.action.kind().name();
+        if self.at >= duration {
+            return Err((
+                "at",
+                format!(
+                    "at {} is not before the end of the run ({})",
+                    duration::format(self.at),
+                    duration::format(duration)
+                ),
+            ));
         }
+        match self.action.target() {
+            Some(TargetSpec::Node(index)) if *index >= nodes => {
+                return Err((key, format!("node {index} does not exist (servers are 0..{nodes})")));
+            }
+            Some(TargetSpec::Role(role)) if !roles.contains(&role.as_str()) => {
+                let known = if roles.is_empty() {
+                    "this system reports no roles".to_owned()
+                } else {
+                    format!("roles: {}", roles.join(", "))
+                };
+                return Err((
+                    key,
+                    format!("unknown target {role:?}: expected a node index, \"random\", {{ fault = N }}; {known}"),
+                ));
+            }
+            _ => {}
+        }
+        if let FaultAction::Partition { partition, .. } = &self.action {
+            if let Some(node) = partition.nodes().into_iter().find(|n| *n >= nodes) {
+                return Err(("partition", format!("node {node} does not exist (servers are 0..{nodes})")));
+            }
+        }
+        Ok(())
     }
+}
+
+/// A `[[faults]]` table as written, before it becomes a [`FaultSpec`]: every kind's key is
+/// optional here, and [`WrittenFault::parse`] checks that exactly one is set.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrittenFault {
+    #[serde(with = "duration")]
+    at: Duration,
+    #[serde(default)]
+    partition: Option<PartitionSpec>,
+    #[serde(default, with = "duration::option")]
+    heal_after: Option<Duration>,
+    #[serde(default)]
+    heal: Option<bool>,
+    #[serde(default)]
+    crash: Option<TargetSpec>,
+    #[serde(default, with = "duration::option")]
+    restart_after: Option<Duration>,
+    #[serde(default)]
+    restart: Option<TargetSpec>,
+    #[serde(default)]
+    pause: Option<TargetSpec>,
+    #[serde(default, with = "duration::option")]
+    resume_after: Option<Duration>,
+    #[serde(default)]
+    resume: Option<TargetSpec>,
+    #[serde(default)]
+    clock: Option<ClockTable>,
+    #[serde(default)]
+    disk: Option<DiskTable>,
+    #[serde(default)]
+    network: Option<LinkChange>,
+    #[serde(default, with = "duration::option")]
+    restore_after: Option<Duration>,
 }
 
 /// `clock = { node = T, step = "-500ms" }` or `{ node = T, drift_ppm = 200 }`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClockSpec {
-    /// Whose clock.
-    pub node: TargetSpec,
-    /// Move the reading by this much.
+struct ClockTable {
+    node: TargetSpec,
     #[serde(default)]
-    pub step: Option<String>,
-    /// Run fast (positive) or slow by this many parts per million.
+    step: Option<String>,
     #[serde(default)]
-    pub drift_ppm: Option<i64>,
+    drift_ppm: Option<i64>,
 }
 
 /// `corrupt = { file = "log", offset = 0, len = 64 }`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CorruptSpec {
-    /// The file.
-    pub file: String,
-    /// First byte. Default: 0.
+struct CorruptTable {
+    file: String,
     #[serde(default)]
-    pub offset: u64,
-    /// Bytes to corrupt.
-    pub len: u64,
+    offset: u64,
+    len: u64,
 }
 
 /// A disk capacity: bytes, or `"unlimited"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Capacity(pub Option<u64>);
+struct Capacity(Option<u64>);
 
 impl<'de> Deserialize<'de> for Capacity {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Capacity, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Capacity, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Text {
@@ -323,84 +421,22 @@ impl<'de> Deserialize<'de> for Capacity {
 /// `disk = { node = T, ... }`: corruption, or a change of configuration.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DiskFaultSpec {
-    /// Whose disk.
-    pub node: TargetSpec,
-    /// Flip bits in a region of a file.
+struct DiskTable {
+    node: TargetSpec,
     #[serde(default)]
-    pub corrupt: Option<CorruptSpec>,
-    /// New fsync latency.
+    corrupt: Option<CorruptTable>,
     #[serde(default, with = "duration::option")]
-    pub fsync_latency: Option<Duration>,
-    /// New capacity.
+    fsync_latency: Option<Duration>,
     #[serde(default)]
-    pub capacity: Option<Capacity>,
-    /// Torn writes on or off.
+    capacity: Option<Capacity>,
     #[serde(default)]
-    pub torn_writes: Option<bool>,
+    torn_writes: Option<bool>,
 }
 
-/// One `[[faults]]` entry.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    /// When it happens.
-    #[serde(with = "duration")]
-    pub at: Duration,
-    /// Partition.
-    #[serde(default)]
-    pub partition: Option<PartitionSpec>,
-    /// With `partition`: heal this long after.
-    #[serde(default, with = "duration::option")]
-    pub heal_after: Option<Duration>,
-    /// Remove every cut.
-    #[serde(default)]
-    pub heal: Option<bool>,
-    /// Crash a node.
-    #[serde(default)]
-    pub crash: Option<TargetSpec>,
-    /// With `crash`: restart the same node this long after.
-    #[serde(default, with = "duration::option")]
-    pub restart_after: Option<Duration>,
-    /// Restart a crashed node.
-    #[serde(default)]
-    pub restart: Option<TargetSpec>,
-    /// Pause a node.
-    #[serde(default)]
-    pub pause: Option<TargetSpec>,
-    /// With `pause`: resume the same node this long after.
-    #[serde(default, with = "duration::option")]
-    pub resume_after: Option<Duration>,
-    /// Resume a paused node.
-    #[serde(default)]
-    pub resume: Option<TargetSpec>,
-    /// A clock fault.
-    #[serde(default)]
-    pub clock: Option<ClockSpec>,
-    /// A disk fault.
-    #[serde(default)]
-    pub disk: Option<DiskFaultSpec>,
-    /// A change to the default link model.
-    #[serde(default)]
-    pub network: Option<LinkChange>,
-    /// With `network`: restore `[network]` this long after.
-    #[serde(default, with = "duration::option")]
-    pub restore_after: Option<Duration>,
-}
-
-impl FaultSpec {
-    /// The kinds this entry sets (exactly one is valid).
-    pub fn kinds(&self) -> Vec<FaultKind> {
-        FaultKind::ALL.into_iter().filter(|kind| self.sets(*kind)).collect()
-    }
-
-    /// The entry's kind, once validated.
-    pub fn kind(&self) -> FaultKind {
-        self.kinds()[0]
-    }
-
-    fn sets(&self, kind: FaultKind) -> bool {
-        match kind {
+impl WrittenFault {
+    /// The kinds this table sets (exactly one is valid).
+    fn kinds(&self) -> Vec<FaultKind> {
+        let sets = |kind: FaultKind| match kind {
             FaultKind::Partition => self.partition.is_some(),
             FaultKind::Heal => self.heal.is_some(),
             FaultKind::Crash => self.crash.is_some(),
@@ -410,152 +446,124 @@ impl FaultSpec {
             FaultKind::Clock => self.clock.is_some(),
             FaultKind::Disk => self.disk.is_some(),
             FaultKind::Network => self.network.is_some(),
-        }
+        };
+        FaultKind::ALL.into_iter().filter(|kind| sets(*kind)).collect()
     }
 
-    fn follow_up_set(&self, key: &str) -> bool {
-        match key {
-            "heal_after" => self.heal_after.is_some(),
-            "restart_after" => self.restart_after.is_some(),
-            "resume_after" => self.resume_after.is_some(),
-            "restore_after" => self.restore_after.is_some(),
-            _ => unreachable!("FaultKind::follow_up names these four"),
-        }
-    }
-
-    /// The rules across this entry's fields: `(key, message)` on failure.
-    pub fn validate(
-        &self,
-        nodes: u32,
-        roles: &[&str],
-        duration: Duration,
-    ) -> Result<(), (&'static str, String)> {
+    /// The typed entry, or `(key, message)` for the rule this table breaks.
+    pub fn parse(self) -> Result<FaultSpec, (&'static str, String)> {
         let kinds = self.kinds();
-        if kinds.len() != 1 {
+        let [kind] = kinds[..] else {
             let names = |kinds: &[FaultKind]| kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
             let found = if kinds.is_empty() { "none".to_owned() } else { names(&kinds) };
             return Err((
                 "at",
                 format!("a fault has exactly one of {}; found {found}", names(&FaultKind::ALL)),
             ));
-        }
-        if self.at >= duration {
-            return Err((
-                "at",
-                format!(
-                    "at {} is not before the end of the run ({})",
-                    duration::format(self.at),
-                    duration::format(duration)
-                ),
-            ));
-        }
-        for kind in FaultKind::ALL {
-            if let Some((after, _)) = kind.follow_up() {
-                if self.follow_up_set(after) && !self.sets(kind) {
-                    return Err((after, format!("{after} goes with {kind}, not with {}", kinds[0])));
-                }
-            }
-        }
-        for after in
-            [self.heal_after, self.restart_after, self.resume_after, self.restore_after].into_iter().flatten()
-        {
-            if after.is_zero() {
-                return Err((
-                    kinds[0].name(),
-                    "a duration after a fault must be greater than zero".to_owned(),
-                ));
-            }
-        }
-        if self.heal == Some(false) {
-            return Err(("heal", "heal = false does nothing; remove it".to_owned()));
-        }
-        let check_target = |key: &'static str, target: &TargetSpec| match target {
-            TargetSpec::Node(index) if *index >= nodes => {
-                Err((key, format!("node {index} does not exist (servers are 0..{nodes})")))
-            }
-            TargetSpec::Role(role) if !roles.contains(&role.as_str()) => {
-                let known = if roles.is_empty() {
-                    "this system reports no roles".to_owned()
-                } else {
-                    format!("roles: {}", roles.join(", "))
-                };
-                Err((key, format!("unknown target {role:?}: expected a node index, \"random\", {{ fault = N }}; {known}")))
-            }
-            _ => Ok(()),
         };
-        if let Some(PartitionSpec::Isolate(target)) = &self.partition {
-            check_target("partition", target)?;
-        }
-        for (key, target) in [
-            ("crash", &self.crash),
-            ("restart", &self.restart),
-            ("pause", &self.pause),
-            ("resume", &self.resume),
-        ] {
-            if let Some(target) = target {
-                check_target(key, target)?;
-            }
-        }
-        if let Some(partition) = &self.partition {
-            if let Some(node) = partition.nodes().into_iter().find(|n| *n >= nodes) {
-                return Err(("partition", format!("node {node} does not exist (servers are 0..{nodes})")));
-            }
-            if let PartitionSpec::Groups(groups) = partition {
-                let all: Vec<u32> = groups.concat();
-                let unique: BTreeSet<u32> = all.iter().copied().collect();
-                if unique.len() != all.len() {
-                    return Err(("partition", "a node appears in two groups".to_owned()));
+        let follow_ups = [
+            ("heal_after", self.heal_after, FaultKind::Partition),
+            ("restart_after", self.restart_after, FaultKind::Crash),
+            ("resume_after", self.resume_after, FaultKind::Pause),
+            ("restore_after", self.restore_after, FaultKind::Network),
+        ];
+        for (key, after, owner) in follow_ups {
+            match after {
+                Some(_) if owner != kind => {
+                    return Err((key, format!("{key} goes with {owner}, not with {kind}")))
                 }
-            }
-            if let PartitionSpec::Classes(groups) = partition {
-                let all: Vec<u16> = groups.concat();
-                let unique: BTreeSet<u16> = all.iter().copied().collect();
-                if unique.len() != all.len() || groups.len() < 2 {
+                Some(after) if after.is_zero() => {
                     return Err((
-                        "partition",
-                        "classes needs two or more groups, each class in one".to_owned(),
-                    ));
-                }
-            }
-        }
-        if let Some(clock) = &self.clock {
-            check_target("clock", &clock.node)?;
-            match (&clock.step, clock.drift_ppm) {
-                (Some(step), None) => {
-                    parse_signed(step).map_err(|e| ("clock", e))?;
-                }
-                (None, Some(ppm)) if ppm <= -1_000_000 => {
-                    return Err((
-                        "clock",
-                        format!("drift_ppm {ppm} would stop the clock (must be > -1000000)"),
-                    ));
-                }
-                (None, Some(_)) => {}
-                _ => return Err(("clock", "a clock fault has exactly one of step, drift_ppm".to_owned())),
-            }
-        }
-        if let Some(disk) = &self.disk {
-            check_target("disk", &disk.node)?;
-            let changes = [disk.fsync_latency.is_some(), disk.capacity.is_some(), disk.torn_writes.is_some()];
-            match (&disk.corrupt, changes.iter().any(|c| *c)) {
-                (Some(corrupt), false) if corrupt.len == 0 => {
-                    return Err(("disk", "corrupt.len must be at least 1".to_owned()))
-                }
-                (Some(_), false) | (None, true) => {}
-                (Some(_), true) => {
-                    return Err((
-                        "disk",
-                        "a disk fault either corrupts or changes the configuration, not both".to_owned(),
+                        kind.name(),
+                        "a duration after a fault must be greater than zero".to_owned(),
                     ))
                 }
-                (None, false) => {
-                    return Err((
-                        "disk",
-                        "a disk fault needs corrupt, fsync_latency, capacity or torn_writes".to_owned(),
-                    ))
-                }
+                _ => {}
             }
         }
-        Ok(())
+        let at = self.at;
+        let action = match kind {
+            FaultKind::Partition => {
+                let partition = self.partition.expect("its kind");
+                if let PartitionSpec::Groups(groups) = &partition {
+                    let all: Vec<u32> = groups.concat();
+                    if all.iter().collect::<BTreeSet<_>>().len() != all.len() {
+                        return Err(("partition", "a node appears in two groups".to_owned()));
+                    }
+                }
+                if let PartitionSpec::Classes(groups) = &partition {
+                    let all: Vec<u16> = groups.concat();
+                    if all.iter().collect::<BTreeSet<_>>().len() != all.len() || groups.len() < 2 {
+                        return Err((
+                            "partition",
+                            "classes needs two or more groups, each class in one".to_owned(),
+                        ));
+                    }
+                }
+                FaultAction::Partition { partition, heal_after: self.heal_after }
+            }
+            FaultKind::Heal if self.heal == Some(false) => {
+                return Err(("heal", "heal = false does nothing; remove it".to_owned()))
+            }
+            FaultKind::Heal => FaultAction::Heal,
+            FaultKind::Crash => {
+                FaultAction::Crash { node: self.crash.expect("its kind"), restart_after: self.restart_after }
+            }
+            FaultKind::Restart => FaultAction::Restart { node: self.restart.expect("its kind") },
+            FaultKind::Pause => {
+                FaultAction::Pause { node: self.pause.expect("its kind"), resume_after: self.resume_after }
+            }
+            FaultKind::Resume => FaultAction::Resume { node: self.resume.expect("its kind") },
+            FaultKind::Clock => {
+                let ClockTable { node, step, drift_ppm } = self.clock.expect("its kind");
+                match (step, drift_ppm) {
+                    (Some(step), None) => {
+                        FaultAction::ClockStep { node, step: parse_signed(&step).map_err(|e| ("clock", e))? }
+                    }
+                    (None, Some(ppm)) if ppm <= -1_000_000 => {
+                        return Err((
+                            "clock",
+                            format!("drift_ppm {ppm} would stop the clock (must be > -1000000)"),
+                        ))
+                    }
+                    (None, Some(ppm)) => FaultAction::ClockDrift { node, ppm },
+                    _ => {
+                        return Err(("clock", "a clock fault has exactly one of step, drift_ppm".to_owned()))
+                    }
+                }
+            }
+            FaultKind::Disk => {
+                let DiskTable { node, corrupt, fsync_latency, capacity, torn_writes } =
+                    self.disk.expect("its kind");
+                let change = DiskChange { capacity: capacity.map(|c| c.0), fsync_latency, torn_writes };
+                let changes = change != DiskChange::default();
+                match corrupt {
+                    Some(_) if changes => {
+                        return Err((
+                            "disk",
+                            "a disk fault either corrupts or changes the configuration, not both".to_owned(),
+                        ))
+                    }
+                    Some(corrupt) if corrupt.len == 0 => {
+                        return Err(("disk", "corrupt.len must be at least 1".to_owned()))
+                    }
+                    Some(CorruptTable { file, offset, len }) => {
+                        FaultAction::Corrupt { node, file, offset, len }
+                    }
+                    None if changes => FaultAction::Disk { node, change },
+                    None => {
+                        return Err((
+                            "disk",
+                            "a disk fault needs corrupt, fsync_latency, capacity or torn_writes".to_owned(),
+                        ))
+                    }
+                }
+            }
+            FaultKind::Network => FaultAction::Network {
+                change: self.network.expect("its kind"),
+                restore_after: self.restore_after,
+            },
+        };
+        Ok(FaultSpec { at, action })
     }
 }

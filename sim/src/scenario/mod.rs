@@ -39,6 +39,7 @@ mod faults;
 mod network;
 mod plan;
 mod realized;
+mod shapes;
 mod swarm;
 pub mod text;
 mod workload;
@@ -52,14 +53,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 pub use checks::{ChecksSpec, LatencyBound, LivenessSpec, Phase};
-pub use faults::{
-    syntax, Capacity, ClockSpec, CorruptSpec, DiskFaultSpec, FaultSpec, PartitionSpec, Shape, TargetSpec,
-};
-pub use network::{
-    latency_toml, link_model_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes,
-};
+pub use faults::{syntax, FaultAction, FaultSpec, WrittenFault};
+pub use network::{latency_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes};
 pub use plan::{plan, PlanContext, Planned};
-pub use realized::realized_toml;
+pub use realized::{realized, realized_toml};
+pub use shapes::{PartitionSpec, Shape, TargetSpec};
 pub use swarm::{
     SwarmClock, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec, MAX_SWARM_FAULTS,
 };
@@ -97,9 +95,12 @@ pub struct Scenario<S> {
     /// The client workload. Default: none.
     #[serde(default)]
     pub workload: Option<WorkloadSpec>,
-    /// Explicit faults, `[[faults]]`.
-    #[serde(default)]
+    /// Explicit faults, `[[faults]]`, each parsed into what it does (by `parse`).
+    #[serde(skip)]
     pub faults: Vec<FaultSpec>,
+    /// The `[[faults]]` tables as read; `parse` turns them into `faults` and empties this.
+    #[serde(default, rename = "faults")]
+    written_faults: Vec<WrittenFault>,
     /// Random faults drawn per seed.
     #[serde(default)]
     pub swarm: Option<SwarmSpec>,
@@ -311,6 +312,12 @@ impl<S: DeserializeOwned> Scenario<S> {
     pub fn parse(file: &str, text: &str, rules: &SystemRules<'_>) -> Result<Scenario<S>, ScenarioError> {
         let mut scenario: Scenario<S> =
             toml::from_str(text).map_err(|e| ScenarioError::from_toml(file, text, &e))?;
+        for (index, written) in std::mem::take(&mut scenario.written_faults).into_iter().enumerate() {
+            let fault = written.parse().map_err(|(key, message)| {
+                locate(file, text, &Place::entry("faults", index, key), format!("fault {index}: {message}"))
+            })?;
+            scenario.faults.push(fault);
+        }
         scenario.validate(rules).map_err(|(place, message)| locate(file, text, &place, message))?;
         // Checked by default: a system with a consistency model has it checked on every
         // run with a workload, unless the scenario turns it off.

@@ -90,6 +90,38 @@ pub struct LinkChange {
 }
 
 impl LinkChange {
+    /// The change that sets every field to `model`'s.
+    pub fn of(model: &LinkModel) -> LinkChange {
+        LinkChange {
+            latency: Some(LatencySpec(model.latency.clone())),
+            loss: Some(model.loss),
+            duplicate: Some(model.duplicate),
+            fifo: Some(model.fifo),
+            bandwidth: model.bandwidth.map(Bytes),
+        }
+    }
+
+    /// The fields it sets, as a table a scenario writes.
+    pub fn to_toml(&self) -> toml::Table {
+        let mut table = toml::Table::new();
+        if let Some(latency) = &self.latency {
+            table.insert("latency".into(), toml::Value::Table(latency_toml(&latency.0)));
+        }
+        if let Some(loss) = self.loss {
+            table.insert("loss".into(), toml::Value::Float(loss.as_f64()));
+        }
+        if let Some(duplicate) = self.duplicate {
+            table.insert("duplicate".into(), toml::Value::Float(duplicate.as_f64()));
+        }
+        if let Some(fifo) = self.fifo {
+            table.insert("fifo".into(), toml::Value::Boolean(fifo));
+        }
+        if let Some(bandwidth) = self.bandwidth {
+            table.insert("bandwidth".into(), toml::Value::Integer(bandwidth.0 as i64));
+        }
+        table
+    }
+
     /// `base` with the given fields replaced.
     pub fn apply(&self, base: &LinkModel) -> LinkModel {
         LinkModel {
@@ -308,19 +340,6 @@ pub fn latency_toml(distribution: &Distribution) -> toml::Table {
     table
 }
 
-/// A link model as a `[network]`-style TOML table (without overrides).
-pub fn link_model_toml(model: &LinkModel) -> toml::Table {
-    let mut table = toml::Table::new();
-    table.insert("latency".into(), toml::Value::Table(latency_toml(&model.latency)));
-    table.insert("loss".into(), toml::Value::Float(model.loss.as_f64()));
-    table.insert("duplicate".into(), toml::Value::Float(model.duplicate.as_f64()));
-    table.insert("fifo".into(), toml::Value::Boolean(model.fifo));
-    if let Some(bandwidth) = model.bandwidth {
-        table.insert("bandwidth".into(), toml::Value::Integer(bandwidth as i64));
-    }
-    table
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,7 +357,7 @@ mod tests {
             fifo: true,
             bandwidth: Some(1_000_000),
         };
-        let text = toml::to_string(&link_model_toml(&model)).unwrap();
+        let text = toml::to_string(&LinkChange::of(&model).to_toml()).unwrap();
         let spec: NetworkSpec = toml::from_str(&text).unwrap();
         assert_eq!(spec.link_model(), model, "{text}");
     }

@@ -6,10 +6,9 @@
 
 use std::time::Duration;
 
-use super::faults::{FaultSpec, PartitionSpec, TargetSpec};
+use super::faults::{FaultAction, FaultSpec};
+use super::shapes::{PartitionSpec, TargetSpec};
 use super::swarm::{draw_swarm, SwarmSpec};
-use super::text::parse_signed;
-use crate::kernel::disk::DiskChange;
 use crate::kernel::fault::{Fault, Target};
 use crate::kernel::ids::NodeId;
 use crate::kernel::network::LinkModel;
@@ -101,61 +100,60 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         drafts.len() - 1
     };
     let at = spec.at;
-    if let Some(partition) = &spec.partition {
-        let fault = match partition {
-            PartitionSpec::Isolate(target @ (TargetSpec::Role(_) | TargetSpec::SameAs(_))) => {
-                Fault::Isolate { node: target.target(servers), among: servers.to_vec() }
+    let after = spec.action.after().map(|after| at + after);
+    match &spec.action {
+        FaultAction::Partition { partition, .. } => {
+            let fault = match partition {
+                PartitionSpec::Isolate(target @ (TargetSpec::Role(_) | TargetSpec::SameAs(_))) => {
+                    Fault::Isolate { node: target.target(servers), among: servers.to_vec() }
+                }
+                _ => Fault::Partition(partition.partition(servers)),
+            };
+            push(at, fault, None);
+            if let Some(end) = after {
+                push(end, Fault::Heal, None);
             }
-            _ => Fault::Partition(partition.partition(servers)),
-        };
-        push(at, fault, None);
-        if let Some(after) = spec.heal_after {
-            push(at + after, Fault::Heal, None);
         }
-    } else if spec.heal.is_some() {
-        push(at, Fault::Heal, None);
-    } else if let Some(target) = &spec.crash {
-        let crash = push(at, Fault::Crash(target.target(servers)), None);
-        if let Some(after) = spec.restart_after {
-            push(at + after, Fault::Restart(Target::SameAs(0)), Some(crash));
+        FaultAction::Heal => {
+            push(at, Fault::Heal, None);
         }
-    } else if let Some(target) = &spec.restart {
-        push(at, Fault::Restart(target.target(servers)), None);
-    } else if let Some(target) = &spec.pause {
-        let pause = push(at, Fault::Pause(target.target(servers)), None);
-        if let Some(after) = spec.resume_after {
-            push(at + after, Fault::Resume(Target::SameAs(0)), Some(pause));
-        }
-    } else if let Some(target) = &spec.resume {
-        push(at, Fault::Resume(target.target(servers)), None);
-    } else if let Some(clock) = &spec.clock {
-        let node = clock.node.target(servers);
-        let fault = match (&clock.step, clock.drift_ppm) {
-            (Some(step), _) => Fault::ClockStep { node, delta_nanos: parse_signed(step).expect("validated") },
-            (None, Some(ppm)) => Fault::ClockDrift { node, ppm },
-            (None, None) => unreachable!("validated"),
-        };
-        push(at, fault, None);
-    } else if let Some(disk) = &spec.disk {
-        let node = disk.node.target(servers);
-        let fault = match &disk.corrupt {
-            Some(corrupt) => {
-                Fault::Corrupt { node, file: corrupt.file.clone(), offset: corrupt.offset, len: corrupt.len }
+        FaultAction::Crash { node, .. } => {
+            let crash = push(at, Fault::Crash(node.target(servers)), None);
+            if let Some(end) = after {
+                push(end, Fault::Restart(Target::SameAs(0)), Some(crash));
             }
-            None => Fault::Disk {
-                node,
-                change: DiskChange {
-                    capacity: disk.capacity.map(|c| c.0),
-                    fsync_latency: disk.fsync_latency,
-                    torn_writes: disk.torn_writes,
-                },
-            },
-        };
-        push(at, fault, None);
-    } else if let Some(change) = &spec.network {
-        push(at, Fault::Network(change.apply(context.network)), None);
-        if let Some(after) = spec.restore_after {
-            push(at + after, Fault::Network(context.network.clone()), None);
+        }
+        FaultAction::Restart { node } => {
+            push(at, Fault::Restart(node.target(servers)), None);
+        }
+        FaultAction::Pause { node, .. } => {
+            let pause = push(at, Fault::Pause(node.target(servers)), None);
+            if let Some(end) = after {
+                push(end, Fault::Resume(Target::SameAs(0)), Some(pause));
+            }
+        }
+        FaultAction::Resume { node } => {
+            push(at, Fault::Resume(node.target(servers)), None);
+        }
+        FaultAction::ClockStep { node, step } => {
+            push(at, Fault::ClockStep { node: node.target(servers), delta_nanos: *step }, None);
+        }
+        FaultAction::ClockDrift { node, ppm } => {
+            push(at, Fault::ClockDrift { node: node.target(servers), ppm: *ppm }, None);
+        }
+        FaultAction::Corrupt { node, file, offset, len } => {
+            let fault =
+                Fault::Corrupt { node: node.target(servers), file: file.clone(), offset: *offset, len: *len };
+            push(at, fault, None);
+        }
+        FaultAction::Disk { node, change } => {
+            push(at, Fault::Disk { node: node.target(servers), change: change.clone() }, None);
+        }
+        FaultAction::Network { change, .. } => {
+            push(at, Fault::Network(change.apply(context.network)), None);
+            if let Some(end) = after {
+                push(end, Fault::Network(context.network.clone()), None);
+            }
         }
     }
 }
@@ -166,12 +164,13 @@ mod tests {
 
     #[test]
     fn a_follow_up_points_at_its_fault_among_the_systems_faults() {
-        #[derive(serde::Deserialize)]
-        struct Faults {
-            faults: Vec<FaultSpec>,
-        }
-        let explicit: Faults =
-            toml::from_str("[[faults]]\nat = \"3s\"\ncrash = 1\nrestart_after = \"2s\"\n").unwrap();
+        let crash = FaultSpec {
+            at: Duration::from_secs(3),
+            action: FaultAction::Crash {
+                node: TargetSpec::Node(1),
+                restart_after: Some(Duration::from_secs(2)),
+            },
+        };
         let servers: Vec<NodeId> = (0..4).map(NodeId).collect();
         let context = PlanContext {
             servers: &servers,
@@ -186,7 +185,7 @@ mod tests {
             (at(2), Fault::Crash(Target::Node(NodeId(2)))),
             (at(4), Fault::Restart(Target::Node(NodeId(3)))),
         ];
-        let planned = plan(&explicit.faults, None, churn, &context);
+        let planned = plan(&[crash], None, churn, &context);
         let faults: Vec<&Fault> = planned.iter().map(|p| &p.fault).collect();
         assert_eq!(faults[2], &Fault::Crash(Target::Node(NodeId(1))), "{faults:?}");
         assert_eq!(planned[4].at, at(5));

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::faults::Shape;
 use super::plan::{Draft, PlanContext};
+use super::shapes::Shape;
 use super::text::{duration, DurationRange, ProbabilityRange, Rate, SignedRange};
 use crate::kernel::disk::DiskChange;
 use crate::kernel::dist::Distribution;

@@ -109,7 +109,7 @@ fn describe(fault: &FaultSpec) -> String {
 /// person writes them: a crash of server N and the next restart of N become
 /// `crash = N, restart_after = ...`; a partition and the next heal, `heal_after`; a pause
 /// and its resume, `resume_after`. Dropping then removes both halves at once, and shortening
-/// shortens the `*_after` duration.
+/// shortens the `*_after` duration. A clog and the next unclog become `unclog_after`.
 fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
     let mut used = vec![false; list.len()];
     let mut out = Vec::new();
@@ -122,6 +122,7 @@ fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
         // A heal ends every partition; a restart or resume ends its own server's.
         let ends = |other: &FaultAction| match (&fault.action, other) {
             (FaultAction::Partition { .. }, FaultAction::Heal) => true,
+            (FaultAction::Clog { .. }, FaultAction::Unclog) => true,
             (FaultAction::Crash { node, .. }, FaultAction::Restart { node: other }) => node == other,
             (FaultAction::Pause { node, .. }, FaultAction::Resume { node: other }) => node == other,
             _ => false,
@@ -147,7 +148,9 @@ fn without_server(list: &[FaultSpec], server: u32) -> Vec<FaultSpec> {
             continue;
         }
         let mut fault = fault.clone();
-        if let FaultAction::Partition { partition, .. } = &mut fault.action {
+        if let FaultAction::Partition { partition, .. } | FaultAction::Clog { partition, .. } =
+            &mut fault.action
+        {
             match partition.without(server) {
                 Some(smaller) => *partition = smaller,
                 None => continue,

@@ -31,6 +31,15 @@ fn fault() -> impl Strategy<Value = Fault> {
         (node(), node())
             .prop_map(|(a, b)| Fault::Partition(Partition::OneWay { from: vec![a], to: vec![b] })),
         Just(Fault::Heal),
+        any::<bool>().prop_map(|reorder| Fault::Clog {
+            partition: Partition::MajorityMinority { among: among() },
+            reorder
+        }),
+        node().prop_map(|n| Fault::Clog {
+            partition: Partition::Isolate { node: Some(n), among: among() },
+            reorder: false
+        }),
+        Just(Fault::Unclog),
         node().prop_map(|n| Fault::Crash(n.into())),
         node().prop_map(|n| Fault::Restart(n.into())),
         node().prop_map(|n| Fault::Pause(n.into())),

@@ -5,10 +5,19 @@
 //! was outstanding when it was set. When it fires, a request past its deadline is replaced,
 //! and the timer is re-armed for the current request's deadline. A timer per request would
 //! be set and cancelled for every message; this costs one timer event per slot per timeout.
+//!
+//! Request ids carry the incarnation that sent them in their top bits. A node keeps no
+//! state across a crash, so without them its counter restarts at 1, and a pong to a ping
+//! of its previous life (held by a clogged link for seconds, then released) would be taken
+//! as the answer to a new request with the same id; clogging in the swarm found this
+//! (docs/design-notes.md, "Clogging").
 
 use sim::prelude::*;
 
 use super::{Bug, Config, Msg, Timer};
+
+/// Request ids are `incarnation << INCARNATION_SHIFT | counter`.
+const INCARNATION_SHIFT: u32 = 40;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
@@ -54,6 +63,9 @@ impl PingPong {
     /// Sends a new request on `slot` to a random peer.
     fn issue(&mut self, ctx: &mut Ctx<'_, Msg>, slot: usize) {
         let Some(peer) = self.random_peer(ctx) else { return };
+        if self.next_request == 0 {
+            self.next_request = u64::from(ctx.incarnation()) << INCARNATION_SHIFT;
+        }
         self.next_request += 1;
         let id = self.next_request;
         self.slots[slot].request = id;
@@ -99,7 +111,11 @@ impl Node for PingPong {
             }
             Msg::Reply { .. } => ctx.unexpected("servers get no replies"),
             Msg::Pong { id, slot } => {
-                ctx.always("a pong answers a ping this incarnation sent", id <= self.next_request);
+                ctx.always("a pong answers a ping this node sent", id <= self.next_request);
+                if id >> INCARNATION_SHIFT < u64::from(ctx.incarnation()) {
+                    ctx.sometimes("a pong to a ping of an earlier incarnation arrives", true);
+                    return ctx.count("stale pongs", 1);
+                }
                 let slot = slot as usize;
                 if self.slots.get(slot).is_some_and(|s| s.request == id) {
                     ctx.count("pongs", 1);

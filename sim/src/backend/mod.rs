@@ -124,6 +124,12 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                      links, but no pause): remove the pause and resume faults, or use madsim or native"
                     .into())
             }
+            Fault::Clog { .. } | Fault::Unclog => {
+                return Err(format!(
+                    "clogging holds messages in simctl's network, and {backend}'s network carries them: \
+                     remove the clog faults, or use the native engine"
+                ))
+            }
             Fault::Network(model) => {
                 map_link(model, backend, &mut notes)
                     .map_err(|why| format!("a network fault's model: {why}"))?;

@@ -14,6 +14,20 @@
 //!   before the crash are already on the wire and are still delivered.
 //! - `Restart`: a fresh value is built by the node's factory and `on_start` runs. Messages
 //!   sent to the node while it was down and arriving after the restart are delivered.
+//!
+//! Network faults:
+//! - `Partition`/`Heal`: see `partition`.
+//! - `Clog`/`Unclog` (FoundationDB's clogging): the links of a partition shape hold every
+//!   message that arrives on them instead of delivering or dropping it. Sending is not
+//!   affected; a message in flight when the clog starts is held when it arrives. `Unclog`
+//!   removes every clog and releases the held messages at once, at the unclog time, in the
+//!   order they arrived, or in an order drawn from the fault's stream if the clog said
+//!   `reorder` (a burst of late messages from an old term or epoch). A released message is
+//!   judged again as it is delivered: dropped if its receiver crashed or restarted since it
+//!   was sent, or if a partition cuts its link then, held again by a newer clog. Timers are
+//!   not affected. Held messages count as in flight.
+//!
+//! Process faults, continued:
 //! - `Pause`/`Resume`: a paused node runs nothing; messages that arrive and timers that
 //!   fire meanwhile queue up, and on resume it handles them, in arrival order, at the resume
 //!   time (a stop-the-world GC pause, or SIGSTOP/SIGCONT).
@@ -78,6 +92,16 @@ pub enum Fault {
     },
     /// Removes every cut.
     Heal,
+    /// Makes the links of a partition shape hold the messages arriving on them (see the
+    /// module docs).
+    Clog {
+        /// The links, as a partition shape.
+        partition: Partition,
+        /// Release the held messages in a drawn order rather than in arrival order.
+        reorder: bool,
+    },
+    /// Removes every clog and releases what the clogs held.
+    Unclog,
     /// Crashes a node (see the module docs).
     Crash(Target),
     /// Restarts a crashed node.
@@ -133,6 +157,10 @@ pub enum FaultKind {
     Partition,
     /// Removes every cut.
     Heal,
+    /// Holds the messages on a partition shape's links.
+    Clog,
+    /// Releases every clog.
+    Unclog,
     /// Crashes a node.
     Crash,
     /// Restarts a crashed node.
@@ -151,9 +179,11 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the order `simctl list` shows them.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Partition,
         FaultKind::Heal,
+        FaultKind::Clog,
+        FaultKind::Unclog,
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Pause,
@@ -168,6 +198,8 @@ impl FaultKind {
         match self {
             FaultKind::Partition => "partition",
             FaultKind::Heal => "heal",
+            FaultKind::Clog => "clog",
+            FaultKind::Unclog => "unclog",
             FaultKind::Crash => "crash",
             FaultKind::Restart => "restart",
             FaultKind::Pause => "pause",
@@ -183,6 +215,7 @@ impl FaultKind {
     pub fn follow_up(self) -> Option<(&'static str, FaultKind)> {
         match self {
             FaultKind::Partition => Some(("heal_after", FaultKind::Heal)),
+            FaultKind::Clog => Some(("unclog_after", FaultKind::Unclog)),
             FaultKind::Crash => Some(("restart_after", FaultKind::Restart)),
             FaultKind::Pause => Some(("resume_after", FaultKind::Resume)),
             FaultKind::Network => Some(("restore_after", FaultKind::Network)),
@@ -203,6 +236,8 @@ impl Fault {
         match self {
             Fault::Partition(_) | Fault::Isolate { .. } => FaultKind::Partition,
             Fault::Heal => FaultKind::Heal,
+            Fault::Clog { .. } => FaultKind::Clog,
+            Fault::Unclog => FaultKind::Unclog,
             Fault::Crash(_) => FaultKind::Crash,
             Fault::Restart(_) => FaultKind::Restart,
             Fault::Pause(_) => FaultKind::Pause,
@@ -224,7 +259,9 @@ impl Fault {
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
-            Fault::Partition(_) | Fault::Heal | Fault::Network(_) => None,
+            Fault::Partition(_) | Fault::Heal | Fault::Clog { .. } | Fault::Unclog | Fault::Network(_) => {
+                None
+            }
         }
     }
 
@@ -238,7 +275,9 @@ impl Fault {
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
-            Fault::Partition(_) | Fault::Heal | Fault::Network(_) => None,
+            Fault::Partition(_) | Fault::Heal | Fault::Clog { .. } | Fault::Unclog | Fault::Network(_) => {
+                None
+            }
         }
     }
 
@@ -289,6 +328,12 @@ impl fmt::Display for Fault {
             Fault::Partition(Partition::MajoritiesRing { .. }) => write!(f, "partition: majorities-ring"),
             Fault::Isolate { node, .. } => write!(f, "partition: isolate {node}"),
             Fault::Heal => write!(f, "heal"),
+            Fault::Clog { partition, reorder } => {
+                let shape = Fault::Partition(partition.clone()).to_string();
+                let shape = shape.trim_start_matches("partition").trim_start_matches(':').trim_start();
+                write!(f, "clog {shape}{}", if *reorder { ", released out of order" } else { "" })
+            }
+            Fault::Unclog => write!(f, "unclog"),
             Fault::Crash(target) => write!(f, "crash {target}"),
             Fault::Restart(target) => write!(f, "restart {target}"),
             Fault::Pause(target) => write!(f, "pause {target}"),

@@ -90,6 +90,8 @@ pub struct NetworkStats {
     pub dropped_crashed: u64,
     /// Extra copies created by duplication.
     pub duplicated: u64,
+    /// Times a message arrived on a clogged link and was held (until an unclog).
+    pub clogged: u64,
 }
 
 impl NetworkStats {

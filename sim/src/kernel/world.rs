@@ -82,6 +82,12 @@ pub(crate) struct World<M: Message> {
     pub(crate) free_timers: Vec<u32>,
     pub(crate) network: NetworkModel,
     pub(crate) cuts: Cuts,
+    /// Links that hold the messages arriving on them instead of delivering them (a clog).
+    pub(crate) clogs: Cuts,
+    /// The messages clogged links hold, in arrival order, released by an unclog.
+    pub(crate) held: Vec<Event<M>>,
+    /// Whether a clog since the last unclog asked for its messages out of order.
+    pub(crate) clog_reorder: bool,
     pub(crate) observations: Observations,
     /// Each node's last reported role ("leader", "follower"), for fault targets.
     pub(crate) roles: Vec<Option<&'static str>>,
@@ -152,10 +158,21 @@ impl<M: Message> World<M> {
     /// Whether a partition cuts `from -> to`, by link or by class (loopback never is).
     #[inline]
     pub(crate) fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.cuts.is_cut(from, to)
-            || (self.cuts.has_class_cuts()
+        self.separates(&self.cuts, from, to)
+    }
+
+    /// Whether a clog holds messages on `from -> to`.
+    #[inline]
+    pub(crate) fn is_clogged(&self, from: NodeId, to: NodeId) -> bool {
+        self.separates(&self.clogs, from, to)
+    }
+
+    #[inline]
+    fn separates(&self, cuts: &Cuts, from: NodeId, to: NodeId) -> bool {
+        cuts.is_cut(from, to)
+            || (cuts.has_class_cuts()
                 && from != to
-                && self.cuts.is_class_cut(self.network.class(from), self.network.class(to)))
+                && cuts.is_class_cut(self.network.class(from), self.network.class(to)))
     }
 
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: M) {

@@ -91,6 +91,8 @@ pub struct NetworkSummary {
     pub dropped_partition: u64,
     /// Dropped because the receiver was down.
     pub dropped_crashed: u64,
+    /// Held by a clogged link until it unclogged.
+    pub clogged: u64,
 }
 
 impl From<NetworkStats> for NetworkSummary {
@@ -103,6 +105,7 @@ impl From<NetworkStats> for NetworkSummary {
             dropped_loss: stats.dropped_loss,
             dropped_partition: stats.dropped_partition,
             dropped_crashed: stats.dropped_crashed,
+            clogged: stats.clogged,
         }
     }
 }

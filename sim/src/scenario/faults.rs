@@ -51,6 +51,8 @@ pub fn syntax(kind: FaultKind) -> &'static str {
              { one_way = { from, to } } | { cuts } | { classes }"
         }
         FaultKind::Heal => "true: remove every cut",
+        FaultKind::Clog => "a partition shape whose links hold messages; reorder = true releases them out of order",
+        FaultKind::Unclog => "true: release every clog's messages",
         FaultKind::Crash | FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
         FaultKind::Disk => {
@@ -83,6 +85,17 @@ pub enum FaultAction {
     },
     /// Remove every cut.
     Heal,
+    /// Hold the messages on a partition shape's links, and release them `unclog_after` later.
+    Clog {
+        /// The links.
+        partition: PartitionSpec,
+        /// Release them in a drawn order (`reorder = true`), not in arrival order.
+        reorder: bool,
+        /// Unclog this long after.
+        unclog_after: Option<Duration>,
+    },
+    /// Release every clog.
+    Unclog,
     /// Crash a server, and restart it `restart_after` later.
     Crash {
         /// Which server.
@@ -154,6 +167,8 @@ impl FaultAction {
         match self {
             FaultAction::Partition { .. } => FaultKind::Partition,
             FaultAction::Heal => FaultKind::Heal,
+            FaultAction::Clog { .. } => FaultKind::Clog,
+            FaultAction::Unclog => FaultKind::Unclog,
             FaultAction::Crash { .. } => FaultKind::Crash,
             FaultAction::Restart { .. } => FaultKind::Restart,
             FaultAction::Pause { .. } => FaultKind::Pause,
@@ -169,6 +184,7 @@ impl FaultAction {
     pub fn after_mut(&mut self) -> Option<&mut Option<Duration>> {
         match self {
             FaultAction::Partition { heal_after: after, .. }
+            | FaultAction::Clog { unclog_after: after, .. }
             | FaultAction::Crash { restart_after: after, .. }
             | FaultAction::Pause { resume_after: after, .. }
             | FaultAction::Network { restore_after: after, .. } => Some(after),
@@ -193,14 +209,24 @@ impl FaultAction {
             | FaultAction::ClockDrift { node, .. }
             | FaultAction::Corrupt { node, .. }
             | FaultAction::Disk { node, .. } => Some(node),
-            FaultAction::Partition { .. } | FaultAction::Heal | FaultAction::Network { .. } => None,
+            FaultAction::Partition { .. }
+            | FaultAction::Heal
+            | FaultAction::Clog { .. }
+            | FaultAction::Unclog
+            | FaultAction::Network { .. } => None,
         }
     }
 
     /// Whether it ends an earlier fault's effect (heal, restart, resume): the shrinker moves
     /// these earlier, the others later.
     pub fn is_ending(&self) -> bool {
-        matches!(self, FaultAction::Heal | FaultAction::Restart { .. } | FaultAction::Resume { .. })
+        matches!(
+            self,
+            FaultAction::Heal
+                | FaultAction::Unclog
+                | FaultAction::Restart { .. }
+                | FaultAction::Resume { .. }
+        )
     }
 
     /// A fault the kernel planned or realized, as an entry writes it.
@@ -214,6 +240,12 @@ impl FaultAction {
                 FaultAction::Partition { partition: PartitionSpec::Isolate(of(node)), heal_after: None }
             }
             Fault::Heal => FaultAction::Heal,
+            Fault::Clog { partition, reorder } => FaultAction::Clog {
+                partition: PartitionSpec::of(partition),
+                reorder: *reorder,
+                unclog_after: None,
+            },
+            Fault::Unclog => FaultAction::Unclog,
             Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None },
             Fault::Restart(node) => FaultAction::Restart { node: of(node) },
             Fault::Pause(node) => FaultAction::Pause { node: of(node), resume_after: None },
@@ -232,24 +264,36 @@ impl FaultAction {
         }
     }
 
-    /// The value under the entry's kind key, and the follow-up key and value if set.
-    fn to_toml(&self) -> (toml::Value, Option<(&'static str, Duration)>) {
+    /// The value under the entry's kind key, and the entry's other keys (the follow-up).
+    fn to_toml(&self) -> (toml::Value, Vec<(&'static str, toml::Value)>) {
         let table = |pairs: Vec<(&str, toml::Value)>| {
             toml::Value::Table(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
         };
-        let follow =
-            |after: &Option<Duration>| after.map(|a| (self.kind().follow_up().expect("has one").0, a));
+        let key = self.kind().follow_up().map(|(key, _)| key);
+        let follow = |after: &Option<Duration>| {
+            after
+                .map(|a| (key.expect("a kind with a follow-up"), duration::format(a).into()))
+                .into_iter()
+                .collect()
+        };
         match self {
             FaultAction::Partition { partition, heal_after } => (partition.to_toml(), follow(heal_after)),
-            FaultAction::Heal => (true.into(), None),
+            FaultAction::Heal | FaultAction::Unclog => (true.into(), Vec::new()),
+            FaultAction::Clog { partition, reorder, unclog_after } => {
+                let mut keys: Vec<(&'static str, toml::Value)> = follow(unclog_after);
+                if *reorder {
+                    keys.push(("reorder", true.into()));
+                }
+                (partition.to_toml(), keys)
+            }
             FaultAction::Crash { node, restart_after } => (node.to_toml(), follow(restart_after)),
             FaultAction::Pause { node, resume_after } => (node.to_toml(), follow(resume_after)),
-            FaultAction::Restart { node } | FaultAction::Resume { node } => (node.to_toml(), None),
+            FaultAction::Restart { node } | FaultAction::Resume { node } => (node.to_toml(), Vec::new()),
             FaultAction::ClockStep { node, step } => {
-                (table(vec![("node", node.to_toml()), ("step", format_signed(*step).into())]), None)
+                (table(vec![("node", node.to_toml()), ("step", format_signed(*step).into())]), Vec::new())
             }
             FaultAction::ClockDrift { node, ppm } => {
-                (table(vec![("node", node.to_toml()), ("drift_ppm", (*ppm).into())]), None)
+                (table(vec![("node", node.to_toml()), ("drift_ppm", (*ppm).into())]), Vec::new())
             }
             FaultAction::Corrupt { node, file, offset, len } => {
                 let corrupt = table(vec![
@@ -257,7 +301,7 @@ impl FaultAction {
                     ("offset", (*offset as i64).into()),
                     ("len", (*len as i64).into()),
                 ]);
-                (table(vec![("node", node.to_toml()), ("corrupt", corrupt)]), None)
+                (table(vec![("node", node.to_toml()), ("corrupt", corrupt)]), Vec::new())
             }
             FaultAction::Disk { node, change } => {
                 let mut pairs = vec![("node", node.to_toml())];
@@ -273,7 +317,7 @@ impl FaultAction {
                 if let Some(torn) = change.torn_writes {
                     pairs.push(("torn_writes", torn.into()));
                 }
-                (table(pairs), None)
+                (table(pairs), Vec::new())
             }
             FaultAction::Network { change, restore_after } => {
                 (toml::Value::Table(change.to_toml()), follow(restore_after))
@@ -287,10 +331,10 @@ impl FaultSpec {
     pub fn to_toml(&self) -> toml::Table {
         let mut entry = toml::Table::new();
         entry.insert("at".into(), duration::format(self.at).into());
-        let (value, follow_up) = self.action.to_toml();
+        let (value, keys) = self.action.to_toml();
         entry.insert(self.action.kind().name().into(), value);
-        if let Some((key, after)) = follow_up {
-            entry.insert(key.into(), duration::format(after).into());
+        for (key, value) in keys {
+            entry.insert(key.into(), value);
         }
         entry
     }
@@ -331,9 +375,16 @@ impl FaultSpec {
             }
             _ => {}
         }
-        if let FaultAction::Partition { partition, .. } = &self.action {
+        if let FaultAction::Partition { partition, .. } | FaultAction::Clog { partition, .. } = &self.action {
             if let Some(node) = partition.nodes().into_iter().find(|n| *n >= nodes) {
-                return Err(("partition", format!("node {node} does not exist (servers are 0..{nodes})")));
+                return Err((key, format!("node {node} does not exist (servers are 0..{nodes})")));
+            }
+            if let (
+                FaultAction::Clog { .. },
+                PartitionSpec::Isolate(TargetSpec::Role(_) | TargetSpec::SameAs(_)),
+            ) = (&self.action, partition)
+            {
+                return Err((key, "a clog isolates a node index or \"random\", not a role".to_owned()));
             }
         }
         Ok(())
@@ -353,6 +404,14 @@ pub struct WrittenFault {
     heal_after: Option<Duration>,
     #[serde(default)]
     heal: Option<bool>,
+    #[serde(default)]
+    clog: Option<PartitionSpec>,
+    #[serde(default)]
+    reorder: Option<bool>,
+    #[serde(default, with = "duration::option")]
+    unclog_after: Option<Duration>,
+    #[serde(default)]
+    unclog: Option<bool>,
     #[serde(default)]
     crash: Option<TargetSpec>,
     #[serde(default, with = "duration::option")]
@@ -439,6 +498,8 @@ impl WrittenFault {
         let sets = |kind: FaultKind| match kind {
             FaultKind::Partition => self.partition.is_some(),
             FaultKind::Heal => self.heal.is_some(),
+            FaultKind::Clog => self.clog.is_some(),
+            FaultKind::Unclog => self.unclog.is_some(),
             FaultKind::Crash => self.crash.is_some(),
             FaultKind::Restart => self.restart.is_some(),
             FaultKind::Pause => self.pause.is_some(),
@@ -463,6 +524,7 @@ impl WrittenFault {
         };
         let follow_ups = [
             ("heal_after", self.heal_after, FaultKind::Partition),
+            ("unclog_after", self.unclog_after, FaultKind::Clog),
             ("restart_after", self.restart_after, FaultKind::Crash),
             ("resume_after", self.resume_after, FaultKind::Pause),
             ("restore_after", self.restore_after, FaultKind::Network),
@@ -481,31 +543,33 @@ impl WrittenFault {
                 _ => {}
             }
         }
+        if self.reorder.is_some() && kind != FaultKind::Clog {
+            return Err(("reorder", format!("reorder goes with clog, not with {kind}")));
+        }
         let at = self.at;
         let action = match kind {
             FaultKind::Partition => {
                 let partition = self.partition.expect("its kind");
-                if let PartitionSpec::Groups(groups) = &partition {
-                    let all: Vec<u32> = groups.concat();
-                    if all.iter().collect::<BTreeSet<_>>().len() != all.len() {
-                        return Err(("partition", "a node appears in two groups".to_owned()));
-                    }
-                }
-                if let PartitionSpec::Classes(groups) = &partition {
-                    let all: Vec<u16> = groups.concat();
-                    if all.iter().collect::<BTreeSet<_>>().len() != all.len() || groups.len() < 2 {
-                        return Err((
-                            "partition",
-                            "classes needs two or more groups, each class in one".to_owned(),
-                        ));
-                    }
-                }
+                check_shape("partition", &partition)?;
                 FaultAction::Partition { partition, heal_after: self.heal_after }
             }
             FaultKind::Heal if self.heal == Some(false) => {
                 return Err(("heal", "heal = false does nothing; remove it".to_owned()))
             }
             FaultKind::Heal => FaultAction::Heal,
+            FaultKind::Clog => {
+                let partition = self.clog.expect("its kind");
+                check_shape("clog", &partition)?;
+                FaultAction::Clog {
+                    partition,
+                    reorder: self.reorder == Some(true),
+                    unclog_after: self.unclog_after,
+                }
+            }
+            FaultKind::Unclog if self.unclog == Some(false) => {
+                return Err(("unclog", "unclog = false does nothing; remove it".to_owned()))
+            }
+            FaultKind::Unclog => FaultAction::Unclog,
             FaultKind::Crash => {
                 FaultAction::Crash { node: self.crash.expect("its kind"), restart_after: self.restart_after }
             }
@@ -565,5 +629,95 @@ impl WrittenFault {
             },
         };
         Ok(FaultSpec { at, action })
+    }
+}
+
+/// The rules of a partition shape that need nothing else: no node in two groups, at least
+/// two groups of classes.
+fn check_shape(key: &'static str, partition: &PartitionSpec) -> Result<(), (&'static str, String)> {
+    if let PartitionSpec::Groups(groups) = partition {
+        let all: Vec<u32> = groups.concat();
+        if all.iter().collect::<BTreeSet<_>>().len() != all.len() {
+            return Err((key, "a node appears in two groups".to_owned()));
+        }
+    }
+    if let PartitionSpec::Classes(groups) = partition {
+        let all: Vec<u16> = groups.concat();
+        if all.iter().collect::<BTreeSet<_>>().len() != all.len() || groups.len() < 2 {
+            return Err((key, "classes needs two or more groups, each class in one".to_owned()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::rng::Probability;
+    use crate::scenario::Shape;
+
+    /// Every kind as an entry writes it, back through the written table to the same value.
+    #[test]
+    fn every_kind_round_trips_through_its_table() {
+        let secs = Duration::from_secs;
+        let node = TargetSpec::Node(2);
+        let actions = vec![
+            FaultAction::Partition {
+                partition: PartitionSpec::Groups(vec![vec![0], vec![1, 2]]),
+                heal_after: Some(secs(2)),
+            },
+            FaultAction::Partition {
+                partition: PartitionSpec::Isolate(TargetSpec::Role("leader".into())),
+                heal_after: None,
+            },
+            FaultAction::Heal,
+            FaultAction::Clog {
+                partition: PartitionSpec::Shape(Shape::Bridge),
+                reorder: true,
+                unclog_after: Some(secs(1)),
+            },
+            FaultAction::Clog {
+                partition: PartitionSpec::Cuts(vec![[0, 1]]),
+                reorder: false,
+                unclog_after: None,
+            },
+            FaultAction::Unclog,
+            FaultAction::Crash { node: TargetSpec::Random, restart_after: Some(secs(3)) },
+            FaultAction::Restart { node: TargetSpec::SameAs(4) },
+            FaultAction::Pause { node: node.clone(), resume_after: Some(secs(1)) },
+            FaultAction::Resume { node: node.clone() },
+            FaultAction::ClockStep { node: node.clone(), step: -1_500_000 },
+            FaultAction::ClockDrift { node: node.clone(), ppm: 200 },
+            FaultAction::Corrupt { node: node.clone(), file: "chunk/*".into(), offset: 3, len: 9 },
+            FaultAction::Disk {
+                node: node.clone(),
+                change: DiskChange {
+                    capacity: Some(None),
+                    fsync_latency: Some(secs(1)),
+                    torn_writes: Some(true),
+                },
+            },
+            FaultAction::Network {
+                change: LinkChange { loss: Some(Probability::new(0.25).unwrap()), ..LinkChange::default() },
+                restore_after: Some(secs(5)),
+            },
+        ];
+        for action in actions {
+            let spec = FaultSpec { at: Duration::from_millis(1_500), action };
+            let text = toml::to_string(&spec.to_toml()).unwrap();
+            let written: WrittenFault = toml::from_str(&text).unwrap();
+            assert_eq!(written.parse(), Ok(spec.clone()), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_table_breaking_a_rule_names_the_key() {
+        let parse = |text: &str| toml::from_str::<WrittenFault>(text).unwrap().parse().unwrap_err();
+        assert_eq!(parse("at = \"1s\"").0, "at");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, pause, resume, clock, disk, network; found heal, crash");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal_after = \"1s\"").0, "heal_after");
+        assert_eq!(parse("at = \"1s\"\nheal = true\nreorder = true").0, "reorder");
+        assert_eq!(parse("at = \"1s\"\nclog = { groups = [[0], [0, 1]] }").0, "clog");
+        assert_eq!(parse("at = \"1s\"\nclock = { node = 1, step = \"soon\" }").0, "clock");
     }
 }

@@ -59,7 +59,8 @@ pub use plan::{plan, PlanContext, Planned};
 pub use realized::{realized, realized_toml};
 pub use shapes::{PartitionSpec, Shape, TargetSpec};
 pub use swarm::{
-    SwarmClock, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec, MAX_SWARM_FAULTS,
+    SwarmClock, SwarmClog, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec,
+    MAX_SWARM_FAULTS,
 };
 pub use text::{duration, line_column, Bytes, DurationRange, Rate};
 pub use workload::{KeyDistribution, WorkloadSpec};

@@ -117,6 +117,15 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         FaultAction::Heal => {
             push(at, Fault::Heal, None);
         }
+        FaultAction::Clog { partition, reorder, .. } => {
+            push(at, Fault::Clog { partition: partition.partition(servers), reorder: *reorder }, None);
+            if let Some(end) = after {
+                push(end, Fault::Unclog, None);
+            }
+        }
+        FaultAction::Unclog => {
+            push(at, Fault::Unclog, None);
+        }
         FaultAction::Crash { node, .. } => {
             let crash = push(at, Fault::Crash(node.target(servers)), None);
             if let Some(end) = after {

@@ -51,6 +51,22 @@ pub struct SwarmPartition {
     pub shapes: Vec<Shape>,
 }
 
+/// `[swarm] clog = { rate, duration, shapes = [...], reorder = true }`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmClog {
+    /// How often, on average.
+    pub rate: Rate,
+    /// How long each clog holds its messages.
+    pub duration: DurationRange,
+    /// Which shapes to draw from. Default: all four.
+    #[serde(default = "all_shapes")]
+    pub shapes: Vec<Shape>,
+    /// Release the held messages out of order. Default: false.
+    #[serde(default)]
+    pub reorder: bool,
+}
+
 fn all_shapes() -> Vec<Shape> {
     Shape::ALL.to_vec()
 }
@@ -102,6 +118,9 @@ pub struct SwarmSpec {
     /// Partitions of random shapes, each healed after `duration`.
     #[serde(default)]
     pub partition: Option<SwarmPartition>,
+    /// Clogs of random shapes, each released after `duration`.
+    #[serde(default)]
+    pub clog: Option<SwarmClog>,
     /// Pauses of random servers.
     #[serde(default)]
     pub pause: Option<SwarmSpan>,
@@ -124,15 +143,17 @@ impl SwarmSpec {
                 return Err(("until", "until is after the end of the run".to_owned()));
             }
         }
-        if let Some(partition) = &self.partition {
-            if partition.shapes.is_empty() {
-                return Err(("partition", "shapes must name at least one shape".to_owned()));
-            }
+        if self.partition.as_ref().is_some_and(|p| p.shapes.is_empty()) {
+            return Err(("partition", "shapes must name at least one shape".to_owned()));
+        }
+        if self.clog.as_ref().is_some_and(|c| c.shapes.is_empty()) {
+            return Err(("clog", "shapes must name at least one shape".to_owned()));
         }
         let until = self.until.unwrap_or(duration).as_secs_f64();
         let rates = [
             ("crash", self.crash.as_ref().map(|c| c.rate)),
             ("partition", self.partition.as_ref().map(|p| p.rate)),
+            ("clog", self.clog.as_ref().map(|c| c.rate)),
             ("pause", self.pause.as_ref().map(|p| p.rate)),
             ("clock", self.clock.as_ref().map(|c| c.rate)),
             ("loss", self.loss.as_ref().map(|l| l.rate)),
@@ -221,6 +242,14 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
             };
             push(at, Fault::Network(burst), None);
             push(at + between(&loss.duration, &mut rng), Fault::Network(context.network.clone()), None);
+        }
+    }
+    if let Some(clog) = &swarm.clog {
+        let mut rng = stream(6);
+        for at in times(&clog.rate, until, &mut rng) {
+            let shape = *rng.pick(&clog.shapes).expect("validated: at least one shape");
+            push(at, Fault::Clog { partition: shape.partition(servers), reorder: clog.reorder }, None);
+            push(at + between(&clog.duration, &mut rng), Fault::Unclog, None);
         }
     }
     if let Some(disk) = &swarm.disk {

@@ -106,6 +106,31 @@ impl<M: Message> Sim<M> {
                 self.world.cuts.heal();
                 FaultOutcome::Applied
             }
+            Fault::Clog { partition, reorder } => {
+                let realized = partition.realize(choices);
+                if let Partition::Classes(groups) = &realized {
+                    self.world.clogs.cut_classes(groups);
+                }
+                for (from, to) in realized.cuts(choices) {
+                    self.world.clogs.cut(from, to);
+                }
+                self.world.clog_reorder |= *reorder;
+                return (Fault::Clog { partition: realized, reorder: *reorder }, FaultOutcome::Applied);
+            }
+            Fault::Unclog => {
+                self.world.clogs.heal();
+                let mut held = std::mem::take(&mut self.world.held);
+                if std::mem::take(&mut self.world.clog_reorder) {
+                    effects.shuffle(&mut held);
+                }
+                for event in held {
+                    let Event::Deliver { to, .. } = &event else {
+                        unreachable!("clogs hold deliveries only")
+                    };
+                    self.world.push_node_event(*to, now.as_nanos(), event);
+                }
+                FaultOutcome::Applied
+            }
             Fault::Crash(_) if status == Some(Status::Down) => skipped(format!("{node} is down")),
             Fault::Crash(_) => {
                 self.crash(node, effects);

@@ -164,6 +164,9 @@ impl<M: Message> Sim<M> {
                 Fault::Pause(_) => HostAction::Pause(node.expect("a pause hits a node")),
                 Fault::Resume(_) => HostAction::Resume(node.expect("a resume hits a node")),
                 Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal => HostAction::Cuts,
+                Fault::Clog { .. } | Fault::Unclog => {
+                    unreachable!("backend::check refuses clogs: hosted networks carry the messages")
+                }
                 Fault::Network(model) => HostAction::Network(model.clone()),
                 // The clock a node reads and its disk are simctl's on every backend.
                 Fault::ClockStep { .. }

@@ -95,6 +95,9 @@ impl<M: Message> Sim<M> {
                 free_timers: Vec::new(),
                 network: NetworkModel::new(network),
                 cuts: Cuts::default(),
+                clogs: Cuts::default(),
+                held: Vec::new(),
+                clog_reorder: false,
                 observations: Observations::default(),
                 roles: Vec::new(),
                 workload: None,
@@ -304,7 +307,7 @@ impl<M: Message> Sim<M> {
         let queued = self.world.queue.iter().filter(|event| is_message(event)).count();
         let waiting: usize =
             self.world.processes.iter().map(|p| p.backlog.iter().filter(|e| is_message(e)).count()).sum();
-        (queued + waiting) as u64
+        (queued + waiting + self.world.held.len()) as u64
     }
 
     /// How many nodes there are.
@@ -346,6 +349,10 @@ impl<M: Message> Sim<M> {
                 } else if cut {
                     self.world.network.stats.dropped_partition += 1;
                     kind = EventKind::DropPartitioned;
+                } else if !admitted && self.world.is_clogged(from, to) {
+                    self.world.network.stats.clogged += 1;
+                    self.world.held.push(Event::Deliver { from, to, incarnation, admitted, msg });
+                    return None;
                 } else if self.world.is_waiting(time, to) {
                     self.world.set_aside(to, Event::Deliver { from, to, incarnation, admitted: true, msg });
                     return None;

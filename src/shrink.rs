@@ -129,6 +129,19 @@ fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
         };
         let ending = (i + 1..list.len()).find(|&j| !used[j] && ends(&list[j].action));
         if let Some(j) = ending.filter(|&j| list[j].at > fault.at) {
+            // A wipe of the crashed server at its restart is the same fault's `wiped`.
+            let wipe = (i + 1..j).find(|&w| {
+                !used[w]
+                    && list[w].at == list[j].at
+                    && matches!((&fault.action, &list[w].action),
+                        (FaultAction::Crash { node, .. }, FaultAction::Wipe { node: wiped }) if node == wiped)
+            });
+            if let Some(w) = wipe {
+                used[w] = true;
+                if let FaultAction::Crash { wiped, .. } = &mut fault.action {
+                    *wiped = true;
+                }
+            }
             if let Some(after) = fault.action.after_mut() {
                 used[j] = true;
                 *after = Some(list[j].at - fault.at);

@@ -42,6 +42,7 @@ fn fault() -> impl Strategy<Value = Fault> {
         Just(Fault::Unclog),
         node().prop_map(|n| Fault::Crash(n.into())),
         node().prop_map(|n| Fault::Restart(n.into())),
+        node().prop_map(|n| Fault::Wipe(n.into())),
         node().prop_map(|n| Fault::Pause(n.into())),
         node().prop_map(|n| Fault::Resume(n.into())),
         (node(), -2_000i64..2_000)

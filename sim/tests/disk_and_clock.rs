@@ -58,6 +58,28 @@ fn fsync_latency_delays_what_follows_and_keeps_the_node_busy() {
 }
 
 #[test]
+fn a_wiped_node_restarts_with_its_identity_and_an_empty_disk() {
+    let mut sim = Sim::new(1, constant(ms(1)));
+    let node = sim.add_node(logger().factory());
+    let other = sim.add_node(logger().factory());
+    sim.set_damage_budget(Some(1));
+    // Records 2 and 4 are synced by 55 ms; the wipe takes them too.
+    sim.schedule(at_ms(55), Fault::Crash(node.into()));
+    sim.schedule(at_ms(57), Fault::Wipe(node.into()));
+    sim.schedule(at_ms(60), Fault::Restart(node.into()));
+    sim.run_until(at_ms(61));
+    assert_eq!(sim.observations().samples["recovered"], vec![0, 0, 0], "two first starts and the restart");
+    assert_eq!(sim.disk(node).stats().wipes, 1);
+    assert!(
+        matches!(sim.apply(Fault::Wipe(other.into())), FaultOutcome::Skipped(r) if r.contains("not down"))
+    );
+    sim.apply(Fault::Crash(other.into()));
+    let outcome = sim.apply(Fault::Wipe(other.into()));
+    assert!(matches!(outcome, FaultOutcome::Skipped(r) if r.contains("budget")), "a wipe is damage");
+    assert!(sim.disk(other).exists("log"), "its synced records survive");
+}
+
+#[test]
 fn torn_writes_and_corruption_respect_the_damage_budget() {
     let mut sim = Sim::new(1, constant(ms(1)));
     let writer = Script::default().on_start(|ctx| {

@@ -140,7 +140,7 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                     "clock faults are applied by simctl's clock layer: the node reads {backend}'s time through it"
                 ),
             ),
-            Fault::Corrupt { .. } | Fault::Disk { .. } => note(
+            Fault::Corrupt { .. } | Fault::Disk { .. } | Fault::Wipe(_) => note(
                 &mut notes,
                 "disk faults are simctl's: nodes keep simctl's simulated disk on every backend".into(),
             ),

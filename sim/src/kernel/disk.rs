@@ -15,6 +15,9 @@
 //!   0 up to all of them; bytes between the durable end of the file and the surviving sectors
 //!   read as zeros. Earlier unsynced writes to the file are lost, so a log can end in a torn
 //!   record after a hole: exactly what recovery code must detect.
+//! - A wipe (FoundationDB's RebootAndDelete, a replaced drive) removes every file from both
+//!   views of a disk whose node is down: the node restarts with the same identity and empty
+//!   storage.
 //! - Corruption flips bits in a stored region of both views: reads return wrong bytes and no
 //!   error, as with a latent sector error that escaped the drive's ECC.
 //! - Every `fsync`/`sync_dir` costs `fsync_latency` of the calling handler's time: messages
@@ -123,6 +126,8 @@ pub struct DiskStats {
     pub torn: u64,
     /// Corruption faults applied.
     pub corruptions: u64,
+    /// Wipes applied.
+    pub wipes: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -453,6 +458,15 @@ impl Disk {
         self.stats.crashes += 1;
         self.stats.torn += u64::from(torn);
         torn
+    }
+
+    /// Removes every file, durable or not; the configuration stays.
+    pub fn wipe(&mut self) {
+        self.inodes.clear();
+        self.live_names.clear();
+        self.durable_names.clear();
+        self.used = 0;
+        self.stats.wipes += 1;
     }
 
     /// Flips bits in `len` bytes of `name` from `offset` (clipped to the file), in both

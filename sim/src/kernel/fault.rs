@@ -28,6 +28,9 @@
 //!   not affected. Held messages count as in flight.
 //!
 //! Process faults, continued:
+//! - `Wipe`: a down node's disk loses every file, durable or not (see `disk`); it counts
+//!   against the damage budget. With the restart that follows, the node comes back with
+//!   its identity and nothing else: FoundationDB's RebootAndDelete.
 //! - `Pause`/`Resume`: a paused node runs nothing; messages that arrive and timers that
 //!   fire meanwhile queue up, and on resume it handles them, in arrival order, at the resume
 //!   time (a stop-the-world GC pause, or SIGSTOP/SIGCONT).
@@ -106,6 +109,8 @@ pub enum Fault {
     Crash(Target),
     /// Restarts a crashed node.
     Restart(Target),
+    /// Empties a down node's disk.
+    Wipe(Target),
     /// Pauses a node.
     Pause(Target),
     /// Resumes a paused node.
@@ -165,6 +170,8 @@ pub enum FaultKind {
     Crash,
     /// Restarts a crashed node.
     Restart,
+    /// Empties a down node's disk.
+    Wipe,
     /// Pauses a node.
     Pause,
     /// Resumes a paused node.
@@ -179,13 +186,14 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the order `simctl list` shows them.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Partition,
         FaultKind::Heal,
         FaultKind::Clog,
         FaultKind::Unclog,
         FaultKind::Crash,
         FaultKind::Restart,
+        FaultKind::Wipe,
         FaultKind::Pause,
         FaultKind::Resume,
         FaultKind::Clock,
@@ -202,6 +210,7 @@ impl FaultKind {
             FaultKind::Unclog => "unclog",
             FaultKind::Crash => "crash",
             FaultKind::Restart => "restart",
+            FaultKind::Wipe => "wipe",
             FaultKind::Pause => "pause",
             FaultKind::Resume => "resume",
             FaultKind::Clock => "clock",
@@ -240,6 +249,7 @@ impl Fault {
             Fault::Unclog => FaultKind::Unclog,
             Fault::Crash(_) => FaultKind::Crash,
             Fault::Restart(_) => FaultKind::Restart,
+            Fault::Wipe(_) => FaultKind::Wipe,
             Fault::Pause(_) => FaultKind::Pause,
             Fault::Resume(_) => FaultKind::Resume,
             Fault::ClockStep { .. } | Fault::ClockDrift { .. } => FaultKind::Clock,
@@ -251,9 +261,11 @@ impl Fault {
     /// The target of a fault that hits one node.
     pub fn target(&self) -> Option<&Target> {
         match self {
-            Fault::Crash(target) | Fault::Restart(target) | Fault::Pause(target) | Fault::Resume(target) => {
-                Some(target)
-            }
+            Fault::Crash(target)
+            | Fault::Restart(target)
+            | Fault::Wipe(target)
+            | Fault::Pause(target)
+            | Fault::Resume(target) => Some(target),
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::Corrupt { node, .. }
@@ -267,9 +279,11 @@ impl Fault {
 
     fn target_mut(&mut self) -> Option<&mut Target> {
         match self {
-            Fault::Crash(target) | Fault::Restart(target) | Fault::Pause(target) | Fault::Resume(target) => {
-                Some(target)
-            }
+            Fault::Crash(target)
+            | Fault::Restart(target)
+            | Fault::Wipe(target)
+            | Fault::Pause(target)
+            | Fault::Resume(target) => Some(target),
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::Corrupt { node, .. }
@@ -336,6 +350,7 @@ impl fmt::Display for Fault {
             Fault::Unclog => write!(f, "unclog"),
             Fault::Crash(target) => write!(f, "crash {target}"),
             Fault::Restart(target) => write!(f, "restart {target}"),
+            Fault::Wipe(target) => write!(f, "wipe {target}'s disk"),
             Fault::Pause(target) => write!(f, "pause {target}"),
             Fault::Resume(target) => write!(f, "resume {target}"),
             Fault::ClockStep { node, delta_nanos } => {

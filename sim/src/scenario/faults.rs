@@ -53,7 +53,9 @@ pub fn syntax(kind: FaultKind) -> &'static str {
         FaultKind::Heal => "true: remove every cut",
         FaultKind::Clog => "a partition shape whose links hold messages; reorder = true releases them out of order",
         FaultKind::Unclog => "true: release every clog's messages",
-        FaultKind::Crash | FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
+        FaultKind::Crash => "target; restart_after, and wiped = true to restart into an empty disk",
+        FaultKind::Wipe => "target (a down server): its disk loses every file",
+        FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
         FaultKind::Disk => {
             "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes }"
@@ -102,6 +104,13 @@ pub enum FaultAction {
         node: TargetSpec,
         /// Restart the same server this long after.
         restart_after: Option<Duration>,
+        /// Wipe its disk just before that restart (`wiped = true`).
+        wiped: bool,
+    },
+    /// Empty a down server's disk.
+    Wipe {
+        /// Which server.
+        node: TargetSpec,
     },
     /// Restart a crashed server.
     Restart {
@@ -171,6 +180,7 @@ impl FaultAction {
             FaultAction::Unclog => FaultKind::Unclog,
             FaultAction::Crash { .. } => FaultKind::Crash,
             FaultAction::Restart { .. } => FaultKind::Restart,
+            FaultAction::Wipe { .. } => FaultKind::Wipe,
             FaultAction::Pause { .. } => FaultKind::Pause,
             FaultAction::Resume { .. } => FaultKind::Resume,
             FaultAction::ClockStep { .. } | FaultAction::ClockDrift { .. } => FaultKind::Clock,
@@ -203,6 +213,7 @@ impl FaultAction {
             FaultAction::Partition { partition: PartitionSpec::Isolate(node), .. }
             | FaultAction::Crash { node, .. }
             | FaultAction::Restart { node }
+            | FaultAction::Wipe { node }
             | FaultAction::Pause { node, .. }
             | FaultAction::Resume { node }
             | FaultAction::ClockStep { node, .. }
@@ -246,7 +257,8 @@ impl FaultAction {
                 unclog_after: None,
             },
             Fault::Unclog => FaultAction::Unclog,
-            Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None },
+            Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None, wiped: false },
+            Fault::Wipe(node) => FaultAction::Wipe { node: of(node) },
             Fault::Restart(node) => FaultAction::Restart { node: of(node) },
             Fault::Pause(node) => FaultAction::Pause { node: of(node), resume_after: None },
             Fault::Resume(node) => FaultAction::Resume { node: of(node) },
@@ -286,9 +298,17 @@ impl FaultAction {
                 }
                 (partition.to_toml(), keys)
             }
-            FaultAction::Crash { node, restart_after } => (node.to_toml(), follow(restart_after)),
+            FaultAction::Crash { node, restart_after, wiped } => {
+                let mut keys: Vec<(&'static str, toml::Value)> = follow(restart_after);
+                if *wiped {
+                    keys.push(("wiped", true.into()));
+                }
+                (node.to_toml(), keys)
+            }
             FaultAction::Pause { node, resume_after } => (node.to_toml(), follow(resume_after)),
-            FaultAction::Restart { node } | FaultAction::Resume { node } => (node.to_toml(), Vec::new()),
+            FaultAction::Restart { node } | FaultAction::Wipe { node } | FaultAction::Resume { node } => {
+                (node.to_toml(), Vec::new())
+            }
             FaultAction::ClockStep { node, step } => {
                 (table(vec![("node", node.to_toml()), ("step", format_signed(*step).into())]), Vec::new())
             }
@@ -417,7 +437,11 @@ pub struct WrittenFault {
     #[serde(default, with = "duration::option")]
     restart_after: Option<Duration>,
     #[serde(default)]
+    wiped: Option<bool>,
+    #[serde(default)]
     restart: Option<TargetSpec>,
+    #[serde(default)]
+    wipe: Option<TargetSpec>,
     #[serde(default)]
     pause: Option<TargetSpec>,
     #[serde(default, with = "duration::option")]
@@ -502,6 +526,7 @@ impl WrittenFault {
             FaultKind::Unclog => self.unclog.is_some(),
             FaultKind::Crash => self.crash.is_some(),
             FaultKind::Restart => self.restart.is_some(),
+            FaultKind::Wipe => self.wipe.is_some(),
             FaultKind::Pause => self.pause.is_some(),
             FaultKind::Resume => self.resume.is_some(),
             FaultKind::Clock => self.clock.is_some(),
@@ -546,6 +571,9 @@ impl WrittenFault {
         if self.reorder.is_some() && kind != FaultKind::Clog {
             return Err(("reorder", format!("reorder goes with clog, not with {kind}")));
         }
+        if self.wiped.is_some() && (kind != FaultKind::Crash || self.restart_after.is_none()) {
+            return Err(("wiped", "wiped goes with crash and restart_after".to_owned()));
+        }
         let at = self.at;
         let action = match kind {
             FaultKind::Partition => {
@@ -570,9 +598,12 @@ impl WrittenFault {
                 return Err(("unclog", "unclog = false does nothing; remove it".to_owned()))
             }
             FaultKind::Unclog => FaultAction::Unclog,
-            FaultKind::Crash => {
-                FaultAction::Crash { node: self.crash.expect("its kind"), restart_after: self.restart_after }
-            }
+            FaultKind::Crash => FaultAction::Crash {
+                node: self.crash.expect("its kind"),
+                restart_after: self.restart_after,
+                wiped: self.wiped == Some(true),
+            },
+            FaultKind::Wipe => FaultAction::Wipe { node: self.wipe.expect("its kind") },
             FaultKind::Restart => FaultAction::Restart { node: self.restart.expect("its kind") },
             FaultKind::Pause => {
                 FaultAction::Pause { node: self.pause.expect("its kind"), resume_after: self.resume_after }
@@ -682,7 +713,9 @@ mod tests {
                 unclog_after: None,
             },
             FaultAction::Unclog,
-            FaultAction::Crash { node: TargetSpec::Random, restart_after: Some(secs(3)) },
+            FaultAction::Crash { node: TargetSpec::Random, restart_after: Some(secs(3)), wiped: true },
+            FaultAction::Crash { node: node.clone(), restart_after: None, wiped: false },
+            FaultAction::Wipe { node: node.clone() },
             FaultAction::Restart { node: TargetSpec::SameAs(4) },
             FaultAction::Pause { node: node.clone(), resume_after: Some(secs(1)) },
             FaultAction::Resume { node: node.clone() },
@@ -714,9 +747,10 @@ mod tests {
     fn a_table_breaking_a_rule_names_the_key() {
         let parse = |text: &str| toml::from_str::<WrittenFault>(text).unwrap().parse().unwrap_err();
         assert_eq!(parse("at = \"1s\"").0, "at");
-        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, pause, resume, clock, disk, network; found heal, crash");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, pause, resume, clock, disk, network; found heal, crash");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal_after = \"1s\"").0, "heal_after");
         assert_eq!(parse("at = \"1s\"\nheal = true\nreorder = true").0, "reorder");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nwiped = true").0, "wiped");
         assert_eq!(parse("at = \"1s\"\nclog = { groups = [[0], [0, 1]] }").0, "clog");
         assert_eq!(parse("at = \"1s\"\nclock = { node = 1, step = \"soon\" }").0, "clock");
     }

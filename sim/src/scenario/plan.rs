@@ -87,6 +87,7 @@ pub fn plan(
 fn retarget(fault: Fault, target: Target) -> Fault {
     match fault {
         Fault::Restart(_) => Fault::Restart(target),
+        Fault::Wipe(_) => Fault::Wipe(target),
         Fault::Resume(_) => Fault::Resume(target),
         Fault::Disk { change, .. } => Fault::Disk { node: target, change },
         other => other,
@@ -126,11 +127,17 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         FaultAction::Unclog => {
             push(at, Fault::Unclog, None);
         }
-        FaultAction::Crash { node, .. } => {
+        FaultAction::Crash { node, wiped, .. } => {
             let crash = push(at, Fault::Crash(node.target(servers)), None);
             if let Some(end) = after {
+                if *wiped {
+                    push(end, Fault::Wipe(Target::SameAs(0)), Some(crash));
+                }
                 push(end, Fault::Restart(Target::SameAs(0)), Some(crash));
             }
+        }
+        FaultAction::Wipe { node } => {
+            push(at, Fault::Wipe(node.target(servers)), None);
         }
         FaultAction::Restart { node } => {
             push(at, Fault::Restart(node.target(servers)), None);
@@ -178,6 +185,7 @@ mod tests {
             action: FaultAction::Crash {
                 node: TargetSpec::Node(1),
                 restart_after: Some(Duration::from_secs(2)),
+                wiped: false,
             },
         };
         let servers: Vec<NodeId> = (0..4).map(NodeId).collect();

@@ -115,6 +115,10 @@ pub struct SwarmSpec {
     /// Crashes of random servers, each restarted after `down`.
     #[serde(default)]
     pub crash: Option<SwarmCrash>,
+    /// Crashes of random servers, each restarted after `down` into a wiped disk (within
+    /// `[disk] damage_budget`).
+    #[serde(default)]
+    pub wipe: Option<SwarmCrash>,
     /// Partitions of random shapes, each healed after `duration`.
     #[serde(default)]
     pub partition: Option<SwarmPartition>,
@@ -152,6 +156,7 @@ impl SwarmSpec {
         let until = self.until.unwrap_or(duration).as_secs_f64();
         let rates = [
             ("crash", self.crash.as_ref().map(|c| c.rate)),
+            ("wipe", self.wipe.as_ref().map(|c| c.rate)),
             ("partition", self.partition.as_ref().map(|p| p.rate)),
             ("clog", self.clog.as_ref().map(|c| c.rate)),
             ("pause", self.pause.as_ref().map(|p| p.rate)),
@@ -250,6 +255,15 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
             let shape = *rng.pick(&clog.shapes).expect("validated: at least one shape");
             push(at, Fault::Clog { partition: shape.partition(servers), reorder: clog.reorder }, None);
             push(at + between(&clog.duration, &mut rng), Fault::Unclog, None);
+        }
+    }
+    if let Some(wipe) = &swarm.wipe {
+        let mut rng = stream(7);
+        for at in times(&wipe.rate, until, &mut rng) {
+            let first = push(at, Fault::Crash(random()), None);
+            let end = at + between(&wipe.down, &mut rng);
+            push(end, Fault::Wipe(Target::SameAs(0)), Some(first));
+            push(end, Fault::Restart(Target::SameAs(0)), Some(first));
         }
     }
     if let Some(disk) = &swarm.disk {

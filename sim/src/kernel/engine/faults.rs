@@ -138,6 +138,14 @@ impl<M: Message> Sim<M> {
             }
             Fault::Restart(_) if status != Some(Status::Down) => skipped(format!("{node} is not down")),
             Fault::Restart(_) => FaultOutcome::Applied,
+            Fault::Wipe(_) if status != Some(Status::Down) => skipped(format!("{node} is not down")),
+            Fault::Wipe(_) if !self.budget.allow(node) => {
+                skipped(format!("damage budget spent: {node}'s disk may not be damaged"))
+            }
+            Fault::Wipe(_) => {
+                self.world.disks[node.index()].lock().wipe();
+                FaultOutcome::Applied
+            }
             Fault::Pause(_) if status != Some(Status::Up) => skipped(format!("{node} is not up")),
             Fault::Pause(_) => {
                 self.world.processes[node.index()].status = Status::Paused;

@@ -172,6 +172,7 @@ impl<M: Message> Sim<M> {
                 Fault::ClockStep { .. }
                 | Fault::ClockDrift { .. }
                 | Fault::Corrupt { .. }
+                | Fault::Wipe(_)
                 | Fault::Disk { .. } => continue,
             });
         }

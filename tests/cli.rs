@@ -280,6 +280,33 @@ fn faults_toml_replays_the_same_run_with_the_swarm_off() {
 }
 
 #[test]
+fn faults_toml_replays_a_run_with_clogs_and_fault_points() {
+    // The raft swarm draws clogs and has [buggify]; faults.toml carries both the realized
+    // faults and the active points, so with [swarm] and [buggify] removed it replays the run.
+    let out = scratch("swarm-points");
+    let file = "scenarios/raft/swarm.toml";
+    let run = |path: &str| {
+        summary(&simctl(&["run", path, "--seed", "5", "--json", "--out", out.to_str().unwrap()]))
+    };
+    let original = run(file);
+    let sometimes = original["sometimes"].as_object().unwrap();
+    assert!(sometimes.keys().any(|k| k.starts_with("buggify ")), "a point was active: {sometimes:?}");
+    assert!(
+        original["faults"].as_array().unwrap().iter().any(|f| f["kind"] == "clog"),
+        "the swarm drew a clog"
+    );
+    let scenario = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let without = scenario[..scenario.find("[swarm]").unwrap()].to_owned()
+        + &scenario[scenario.find("[checks]").unwrap()..];
+    let faults = std::fs::read_to_string(out.join("swarm/5/faults.toml")).unwrap();
+    assert!(faults.contains("[buggify]") && faults.contains("points = 1.0"), "{faults}");
+    let path = write(&out, "explicit.toml", &format!("{without}\n{faults}"));
+    let replayed = run(&path);
+    assert_eq!(replayed["trace_hash"], original["trace_hash"]);
+    assert_eq!(replayed["sometimes"], original["sometimes"]);
+}
+
+#[test]
 fn trace_writes_every_event() {
     let out = scratch("trace");
     let s = summary(&simctl(&[

@@ -45,6 +45,7 @@ pub mod kernel;
 pub mod report;
 pub mod scenario;
 
+pub use kernel::buggify::{BuggifyConfig, PointStat};
 pub use kernel::ctx::{Clock, Ctx, Network, Timers};
 pub use kernel::disk::{Disk, DiskChange, DiskConfig, DiskError, DiskHandle};
 pub use kernel::dist::Distribution;

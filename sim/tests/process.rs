@@ -195,3 +195,59 @@ fn step_api_and_limits() {
     assert_eq!(sim.network_stats().delivered, 10);
     assert_eq!(sim.now(), at_ms(10), "quiescent: the clock stays at the last event");
 }
+
+/// A node that asks two fault points at every tick and counts what fired.
+fn pointed() -> Script {
+    Script::default()
+        .on_start(|ctx| {
+            ctx.set_timer(ms(1), 0);
+        })
+        .on_timer(|ctx, _| {
+            if ctx.buggify("test.a") {
+                ctx.count("a fired", 1);
+            }
+            if ctx.buggify("test.b") {
+                ctx.count("b fired", 1);
+            }
+            ctx.set_timer(ms(1), 0);
+        })
+}
+
+fn run_points(seed: u64, config: Option<sim::BuggifyConfig>) -> Sim<Num> {
+    let mut sim = Sim::new(seed, constant(ms(1)));
+    sim.add_node(pointed().factory());
+    sim.set_buggify(config);
+    sim.run_until(at_ms(1_000));
+    sim
+}
+
+#[test]
+fn fault_points_are_off_unless_turned_on_and_then_drawn_per_seed() {
+    let off = run_points(1, None);
+    assert!(off.observations().counters.is_empty(), "no [buggify]: no point fires");
+    assert_eq!(off.buggify_points().count(), 0, "and nothing is drawn");
+    let on = |points: f64, only: Option<&[&str]>| sim::BuggifyConfig {
+        points: Probability::new(points).unwrap(),
+        fire: Probability::new(0.25).unwrap(),
+        only: only.map(|names| names.iter().map(|n| (*n).to_owned()).collect()),
+    };
+    // Every point active: each fires at about a quarter of its 1,000 calls.
+    let all = run_points(1, Some(on(1.0, None)));
+    for (name, stat) in all.buggify_points() {
+        assert!(stat.active && stat.evaluated == 1_000, "{name}: {stat:?}");
+        assert!((180..=320).contains(&stat.fired), "{name}: {stat:?}");
+    }
+    // A point's firing does not depend on the other point being active.
+    let only_a = run_points(1, Some(on(1.0, Some(&["test.a"]))));
+    assert_eq!(only_a.observations().counters.get("a fired"), all.observations().counters.get("a fired"));
+    assert_eq!(only_a.observations().counters.get("b fired"), None);
+    // Per seed, a point is active or not as a whole: over seeds about a quarter are.
+    let active: usize = (0..200)
+        .map(|seed| run_points(seed, Some(on(0.25, None))).buggify_points().filter(|(_, s)| s.active).count())
+        .sum();
+    assert!((60..=140).contains(&active), "{active} of 400 point-runs active");
+    assert_eq!(
+        run_points(9, Some(on(0.25, None))).trace_hash(),
+        run_points(9, Some(on(0.25, None))).trace_hash()
+    );
+}

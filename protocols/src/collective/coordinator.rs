@@ -789,7 +789,9 @@ impl Node for Coordinator {
                 }
             }
             Timer::Gc => {
-                let interval = config.gc_interval;
+                // Fault point: collect again soon, racing uploads whose chunks are not yet in a
+                // file.
+                let interval = if ctx.buggify("collective.gc_soon") { config.gc_interval / 10 } else { config.gc_interval };
                 let timeout = config.health_timeout;
                 let member = self.member;
                 for node in self.healthy() {

@@ -637,7 +637,11 @@ impl Node for Server {
             Timer::Leases => {
                 let now = ctx.now();
                 self.start(ctx, Flow::Leases { rows: None, stale: vec![] }, Call::Db(Txn::Stale { before: now + Duration::from_nanos(1) }));
-                ctx.set_timer(self.shared.config.upload_lease / 2, Timer::Leases);
+                // Fault point: the next collection soon, racing uploads that finish as their
+                // lease ends.
+                let every = self.shared.config.upload_lease / 2;
+                let every = if ctx.buggify("datas3t.leases_soon") { every / 10 } else { every };
+                ctx.set_timer(every, Timer::Leases);
             }
             Timer::Operation(_) => ctx.unexpected("servers set request, retry and worker timers"),
         }

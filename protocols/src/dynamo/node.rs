@@ -266,7 +266,8 @@ impl Server {
             // Fewer than R answered in time: the client hears nothing and tries elsewhere.
             ctx.count("dynamo: reads short of R", 1);
         }
-        if !self.shared.config.read_repair {
+        // Fault point: read repair is best effort; anti-entropy must converge without it.
+        if !self.shared.config.read_repair || ctx.buggify("dynamo.skip_read_repair") {
             return;
         }
         let merged = merged(&replies, self.shared.config.conflict);
@@ -357,7 +358,11 @@ impl Server {
                 ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Deleted });
             }
         }
-        ctx.set_timer(self.shared.config.handoff_interval, Timer::Handoff);
+        // Fault point: the next round soon, so handoffs race the writes and acknowledgements
+        // of the round before.
+        let interval = self.shared.config.handoff_interval;
+        let interval = if ctx.buggify("dynamo.handoff_soon") { interval / 10 } else { interval };
+        ctx.set_timer(interval, Timer::Handoff);
     }
 
     /// Anti-entropy walks this server's partitions round-robin (as Riak's active

@@ -189,9 +189,13 @@ impl Node for Server {
             Msg::GetProviders { rpc, key } => {
                 self.met(from.0);
                 let now = ctx.now();
+                // Fault point: answer as a server whose record expired early would, with closer
+                // peers only; the lookup must go on to the other closest servers.
+                let withhold = ctx.buggify("kademlia.withhold_providers");
                 let providers = self
                     .providers
                     .get(&key)
+                    .filter(|_| !withhold)
                     .map(|records| {
                         records.iter().filter(|(_, until)| *until > now).map(|(p, _)| *p).collect()
                     })

@@ -101,7 +101,12 @@ impl Server {
     fn randomize(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(raw) = self.raw.as_mut() else { return };
         if raw.raft.state != StateRole::Leader && raw.raft.election_elapsed == 0 {
-            let timeout = ctx.rng().between(self.ticks.election_low as u64, self.ticks.election_high as u64);
+            // Fault point: the shortest timeout raft-rs allows, so elections overlap more.
+            let timeout = if ctx.buggify("raft.short_election_timeout") {
+                self.ticks.election_low as u64
+            } else {
+                ctx.rng().between(self.ticks.election_low as u64, self.ticks.election_high as u64)
+            };
             raw.raft.set_randomized_election_timeout(timeout as usize);
         }
     }
@@ -318,7 +323,10 @@ impl Server {
         let raw = self.raw.as_mut().expect("running");
         let snapshot_index = raw.store().snapshot_index();
         let due = every > 0 && self.applied >= snapshot_index + every;
-        if !(due || self.conf_changed && self.applied > snapshot_index) {
+        // Fault point: snapshot and compact now, so followers catch up from snapshots that
+        // race new entries.
+        let early = self.applied > snapshot_index && ctx.buggify("raft.early_compaction");
+        if !(due || early || self.conf_changed && self.applied > snapshot_index) {
             return;
         }
         self.conf_changed = false;

@@ -23,7 +23,9 @@ use crate::kernel::ids::{Message, NodeId};
 use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 use crate::kernel::workload::{OpRecord, Outcome};
-use crate::report::{self, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine};
+use crate::report::{
+    self, BuggifyRealized, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine,
+};
 use crate::scenario::{locate, plan, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError};
 
 /// How to run.
@@ -61,6 +63,7 @@ fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::M
         sim.set_disk_config(server, disk.clone());
     }
     sim.set_damage_budget(scenario.disk.damage_budget);
+    sim.set_buggify(scenario.buggify.as_ref().map(|b| b.config()));
     if let Some(workload) = &scenario.workload {
         let clients = (0..workload.clients).map(|i| add(&mut sim, Slot::Client(i))).collect();
         sim.set_workload(workload.config(clients, scenario.duration, Y::OPERATIONS));
@@ -442,7 +445,17 @@ fn judge<Y: System>(
         fault_window_ns: window.map(|(start, end)| [start.as_nanos(), end.as_nanos()]),
         network: sim.network_stats().into(),
         counters: sim.observations().counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
-        sometimes: sim.observations().sometimes.iter().map(|(k, s)| ((*k).to_owned(), s.hits)).collect(),
+        sometimes: sim
+            .observations()
+            .sometimes
+            .iter()
+            .map(|(k, s)| ((*k).to_owned(), s.hits))
+            .chain(
+                sim.buggify_points()
+                    .filter(|(_, p)| p.active)
+                    .map(|(k, p)| (format!("buggify {k}"), p.fired)),
+            )
+            .collect(),
         tables: if panic.is_none() { Y::tables(scenario, setup, sim) } else { Vec::new() },
         panic,
         file: file.to_owned(),
@@ -454,6 +467,10 @@ fn judge<Y: System>(
         history: sim.observations().history.clone(),
         histograms,
         fault_log: sim.fault_log().to_vec(),
+        buggify: sim.buggify_config().map(|config| BuggifyRealized {
+            fire: config.fire.as_f64(),
+            active: sim.buggify_points().filter(|(_, p)| p.active).map(|(k, _)| k.to_owned()).collect(),
+        }),
         scenario_text: text.to_owned(),
         trace,
         operations: sim.operations().to_vec(),

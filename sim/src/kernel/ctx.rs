@@ -89,6 +89,13 @@ impl<'a, M: Message> Ctx<'a, M> {
         self.world.observations.sometimes(time, name, condition);
     }
 
+    /// Whether the fault point `name` fires here (FoundationDB's BUGGIFY; see `buggify`):
+    /// always false unless the scenario has `[buggify]`. Name points `<system>.<what>`.
+    pub fn buggify(&mut self, name: &'static str) -> bool {
+        let seed = self.world.seed;
+        self.world.buggify.fires(seed, name)
+    }
+
     /// States something that must hold; a false condition is a violation that fails the run.
     pub fn always(&mut self, name: &'static str, condition: bool) {
         let time = Time(self.world.handler_time(self.node));

@@ -8,6 +8,7 @@
 //! [`partition`], [`history`], [`workload`], [`observe`], [`fault`]) on those; [`ctx`] and
 //! [`node`] on the world; [`engine`] on everything.
 
+pub mod buggify;
 pub mod clock;
 pub mod ctx;
 pub mod disk;

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::buggify::Buggify;
 use super::clock::LocalClock;
 use super::disk::DiskHandle;
 use super::fault::Fault;
@@ -89,6 +90,8 @@ pub(crate) struct World<M: Message> {
     /// Whether a clog since the last unclog asked for its messages out of order.
     pub(crate) clog_reorder: bool,
     pub(crate) observations: Observations,
+    /// The fault points of protocol code (`Ctx::buggify`).
+    pub(crate) buggify: Buggify,
     /// Each node's last reported role ("leader", "follower"), for fault targets.
     pub(crate) roles: Vec<Option<&'static str>>,
     /// The workload driver, if the simulation has a workload.

@@ -125,6 +125,35 @@ pub struct FaultLine {
     pub outcome: String,
 }
 
+/// The fault points a run with `[buggify]` had active: as a `[buggify]` table with
+/// `points = 1.0` and `only` naming them, it replays the same points firing the same way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BuggifyRealized {
+    /// The chance an active point fired at a call.
+    pub fire: f64,
+    /// The active points.
+    pub active: Vec<String>,
+}
+
+impl BuggifyRealized {
+    /// The `[buggify]` table, with a comment.
+    pub fn to_toml(&self) -> String {
+        let mut table = toml::Table::new();
+        table.insert("points".into(), 1.0.into());
+        table.insert("fire".into(), self.fire.into());
+        table.insert(
+            "only".into(),
+            toml::Value::Array(self.active.iter().map(|p| p.as_str().into()).collect()),
+        );
+        let root = toml::Table::from_iter([("buggify".to_owned(), toml::Value::Table(table))]);
+        format!(
+            "\n# The {} fault points active in this run; this table makes the same points active\n# and fire the same way.\n{}",
+            self.active.len(),
+            toml::to_string(&root).expect("tables serialize")
+        )
+    }
+}
+
 /// `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
@@ -310,6 +339,8 @@ pub struct RunReport {
     pub histograms: BTreeMap<(String, Option<Phase>), Histogram<u64>>,
     /// The realized fault timeline (written as `faults.toml`, a `[[faults]]` list).
     pub fault_log: Vec<crate::kernel::fault::FaultRecord>,
+    /// With `[buggify]`: the points that were active, written into `faults.toml` too.
+    pub buggify: Option<BuggifyRealized>,
     /// The scenario text as run.
     pub scenario_text: String,
     /// Every event, when asked for.
@@ -326,7 +357,11 @@ impl RunReport {
         std::fs::write(dir.join("summary.json"), self.summary_json() + "\n")?;
         std::fs::write(dir.join("report.html"), html::page(self, &self.operations))?;
         std::fs::write(dir.join("scenario.toml"), &self.scenario_text)?;
-        std::fs::write(dir.join("faults.toml"), crate::scenario::realized_toml(&self.fault_log))?;
+        let mut faults = crate::scenario::realized_toml(&self.fault_log);
+        if let Some(buggify) = &self.buggify {
+            faults += &buggify.to_toml();
+        }
+        std::fs::write(dir.join("faults.toml"), faults)?;
         let mut history = String::new();
         for event in &self.history {
             history += &serde_json::to_string(event).map_err(io::Error::other)?;

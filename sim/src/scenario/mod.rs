@@ -34,6 +34,7 @@
 //! Why `[settings]` and not `[system]`: TOML forbids a key that is both a string
 //! (`system = "raft-kv"`) and a table (`[system]`); see docs/design-notes.md.
 
+mod buggify;
 mod checks;
 mod faults;
 mod network;
@@ -52,6 +53,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use buggify::BuggifySpec;
 pub use checks::{ChecksSpec, LatencyBound, LivenessSpec, Phase};
 pub use faults::{syntax, FaultAction, FaultSpec, WrittenFault};
 pub use network::{latency_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes};
@@ -108,6 +110,9 @@ pub struct Scenario<S> {
     /// What the run must satisfy.
     #[serde(default)]
     pub checks: ChecksSpec,
+    /// Fault points in protocol code. Default: off (every point false).
+    #[serde(default)]
+    pub buggify: Option<BuggifySpec>,
     /// How the turmoil backend runs it (`--backend turmoil`). Default: 1 ms ticks.
     #[serde(default)]
     pub turmoil: TurmoilSpec,
@@ -388,6 +393,9 @@ impl<S: DeserializeOwned> Scenario<S> {
         }
         if let Some(swarm) = &self.swarm {
             swarm.validate(self.duration).map_err(|(key, message)| (Place::key("swarm", key), message))?;
+        }
+        if let Some(buggify) = &self.buggify {
+            buggify.validate().map_err(|(key, message)| (Place::key("buggify", key), message))?;
         }
         for (index, bound) in self.checks.latency.iter().enumerate() {
             if bound.bounds().is_empty() {

@@ -18,6 +18,7 @@ pub use hosted::HostAction;
 use std::sync::MutexGuard;
 use std::time::Duration;
 
+use super::buggify::{Buggify, BuggifyConfig, PointStat};
 use super::ctx::Ctx;
 
 use super::disk::{Disk, DiskConfig, DiskHandle};
@@ -99,6 +100,7 @@ impl<M: Message> Sim<M> {
                 held: Vec::new(),
                 clog_reorder: false,
                 observations: Observations::default(),
+                buggify: Buggify::default(),
                 roles: Vec::new(),
                 workload: None,
                 hosted: None,
@@ -161,6 +163,22 @@ impl<M: Message> Sim<M> {
     /// Replaces a node's disk configuration.
     pub fn set_disk_config(&mut self, node: NodeId, config: DiskConfig) {
         self.world.disks[node.index()].lock().set_config(config);
+    }
+
+    /// Turns protocol fault points on (`Ctx::buggify`); `None` leaves every point false.
+    pub fn set_buggify(&mut self, config: Option<BuggifyConfig>) {
+        self.world.buggify = Buggify::new(config);
+    }
+
+    /// The fault points the run met: name, and whether each was active, how often it was
+    /// called and how often it fired.
+    pub fn buggify_points(&self) -> impl Iterator<Item = (&'static str, &PointStat)> + '_ {
+        self.world.buggify.points.iter().map(|(name, stat)| (*name, stat))
+    }
+
+    /// The fault point configuration, if points are on.
+    pub fn buggify_config(&self) -> Option<&BuggifyConfig> {
+        self.world.buggify.config()
     }
 
     /// Allows disk damage (corruption, torn writes) on at most `max_nodes` nodes.

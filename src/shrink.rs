@@ -119,10 +119,13 @@ fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
         }
         used[i] = true;
         let mut fault = fault.clone();
-        // A heal ends every partition; a restart or resume ends its own server's.
+        // A restart or resume ends its own server's crash or pause.
         let ends = |other: &FaultAction| match (&fault.action, other) {
-            (FaultAction::Partition { .. }, FaultAction::Heal) => true,
-            (FaultAction::Clog { .. }, FaultAction::Unclog) => true,
+            // A heal of every cut, or of this partition's (the realized list is in index order).
+            (FaultAction::Partition { .. }, FaultAction::Heal { partition: one })
+            | (FaultAction::Clog { .. }, FaultAction::Unclog { clog: one }) => {
+                one.is_none_or(|n| n == i as u64)
+            }
             (FaultAction::Crash { node, .. }, FaultAction::Restart { node: other }) => node == other,
             (FaultAction::Pause { node, .. }, FaultAction::Resume { node: other }) => node == other,
             _ => false,

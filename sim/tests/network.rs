@@ -177,6 +177,29 @@ fn a_released_message_to_a_node_that_crashed_meanwhile_is_dropped() {
 }
 
 #[test]
+fn healing_one_partition_leaves_another_in_force() {
+    // Two partitions cut 0 -> 1 (faults 0 and 1); healing fault 0 leaves fault 1's cut,
+    // healing fault 1 as well opens the link.
+    let mut sim = Sim::new(1, constant(ms(1)));
+    sim.add_node(send_at(&[5, 15, 25]).factory());
+    sim.add_node(counting_receiver().factory());
+    let cut = || Partition::OneWay { from: vec![NodeId(0)], to: vec![NodeId(1)] };
+    sim.schedule(at_ms(1), Fault::Partition(cut()));
+    sim.schedule(at_ms(2), Fault::Partition(Partition::Groups(vec![vec![NodeId(0)], vec![NodeId(1)]])));
+    sim.schedule(at_ms(10), Fault::HealOne(0));
+    sim.schedule(at_ms(20), Fault::HealOne(1));
+    sim.schedule(at_ms(30), Fault::HealOne(1));
+    let events = events_until(&mut sim, at_ms(100));
+    assert_eq!(
+        of_kind(&events, EventKind::Deliver),
+        vec![(26, 1, Some(0))],
+        "only the send after both heals"
+    );
+    let outcomes: Vec<String> = sim.fault_log().iter().map(|r| r.outcome.to_string()).collect();
+    assert!(outcomes[4].starts_with("skipped"), "{outcomes:?}");
+}
+
+#[test]
 fn majority_minority_lets_the_majority_talk() {
     let mut sim = Sim::new(11, constant(ms(1)));
     let broadcast = Script::default()

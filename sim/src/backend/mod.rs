@@ -124,7 +124,7 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                      links, but no pause): remove the pause and resume faults, or use madsim or native"
                     .into())
             }
-            Fault::Clog { .. } | Fault::Unclog => {
+            Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) => {
                 return Err(format!(
                     "clogging holds messages in simctl's network, and {backend}'s network carries them: \
                      remove the clog faults, or use the native engine"

@@ -17,11 +17,14 @@
 //!
 //! Network faults:
 //! - `Partition`/`Heal`: see `partition`.
+//! - `HealOne(N)` removes the cuts of partition fault `N` only: a link another partition
+//!   also cut stays cut (a swarm heal does not end an explicit partition).
 //! - `Clog`/`Unclog` (FoundationDB's clogging): the links of a partition shape hold every
 //!   message that arrives on them instead of delivering or dropping it. Sending is not
 //!   affected; a message in flight when the clog starts is held when it arrives. `Unclog`
-//!   removes every clog and releases the held messages at once, at the unclog time, in the
-//!   order they arrived, or in an order drawn from the fault's stream if the clog said
+//!   removes every clog (`UnclogOne(N)` clog fault `N` only) and releases the held messages
+//!   whose links no clog holds any more, at once, at the unclog time, in the order they
+//!   arrived, or in an order drawn from the fault's stream if a clog released said
 //!   `reorder` (a burst of late messages from an old term or epoch). A released message is
 //!   judged again as it is delivered: dropped if its receiver crashed or restarted since it
 //!   was sent, or if a partition cuts its link then, held again by a newer clog. Timers are
@@ -95,6 +98,9 @@ pub enum Fault {
     },
     /// Removes every cut.
     Heal,
+    /// Removes the cuts of partition fault number `N`, leaving the links other partitions
+    /// cut (`heal_after`, a swarm partition's end).
+    HealOne(u64),
     /// Makes the links of a partition shape hold the messages arriving on them (see the
     /// module docs).
     Clog {
@@ -105,6 +111,8 @@ pub enum Fault {
     },
     /// Removes every clog and releases what the clogs held.
     Unclog,
+    /// Removes clog fault number `N` and releases what no other clog holds.
+    UnclogOne(u64),
     /// Crashes a node (see the module docs).
     Crash(Target),
     /// Restarts a crashed node.
@@ -244,9 +252,9 @@ impl Fault {
     pub fn kind(&self) -> FaultKind {
         match self {
             Fault::Partition(_) | Fault::Isolate { .. } => FaultKind::Partition,
-            Fault::Heal => FaultKind::Heal,
+            Fault::Heal | Fault::HealOne(_) => FaultKind::Heal,
             Fault::Clog { .. } => FaultKind::Clog,
-            Fault::Unclog => FaultKind::Unclog,
+            Fault::Unclog | Fault::UnclogOne(_) => FaultKind::Unclog,
             Fault::Crash(_) => FaultKind::Crash,
             Fault::Restart(_) => FaultKind::Restart,
             Fault::Wipe(_) => FaultKind::Wipe,
@@ -271,9 +279,13 @@ impl Fault {
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
-            Fault::Partition(_) | Fault::Heal | Fault::Clog { .. } | Fault::Unclog | Fault::Network(_) => {
-                None
-            }
+            Fault::Partition(_)
+            | Fault::Heal
+            | Fault::HealOne(_)
+            | Fault::Clog { .. }
+            | Fault::Unclog
+            | Fault::UnclogOne(_)
+            | Fault::Network(_) => None,
         }
     }
 
@@ -289,9 +301,13 @@ impl Fault {
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
-            Fault::Partition(_) | Fault::Heal | Fault::Clog { .. } | Fault::Unclog | Fault::Network(_) => {
-                None
-            }
+            Fault::Partition(_)
+            | Fault::Heal
+            | Fault::HealOne(_)
+            | Fault::Clog { .. }
+            | Fault::Unclog
+            | Fault::UnclogOne(_)
+            | Fault::Network(_) => None,
         }
     }
 
@@ -342,6 +358,8 @@ impl fmt::Display for Fault {
             Fault::Partition(Partition::MajoritiesRing { .. }) => write!(f, "partition: majorities-ring"),
             Fault::Isolate { node, .. } => write!(f, "partition: isolate {node}"),
             Fault::Heal => write!(f, "heal"),
+            Fault::HealOne(partition) => write!(f, "heal the partition of fault #{partition}"),
+            Fault::UnclogOne(clog) => write!(f, "unclog the clog of fault #{clog}"),
             Fault::Clog { partition, reorder } => {
                 let shape = Fault::Partition(partition.clone()).to_string();
                 let shape = shape.trim_start_matches("partition").trim_start_matches(':').trim_start();

@@ -6,7 +6,8 @@
 //! fault log records, so a replay does not depend on drawing the same numbers again.
 //!
 //! Cuts accumulate: two partitions applied one after the other cut the union of their links.
-//! `Heal` removes every cut. Only links among the nodes a shape names are cut; nodes it does
+//! `Heal` removes every cut; healing one partition (`heal_after`, `heal = { fault = N }`)
+//! removes the links it cut and leaves the links another partition also cut. Only links among the nodes a shape names are cut; nodes it does
 //! not mention (typically clients) keep talking to everyone.
 //!
 //! When a partition affects messages in flight: a message is delivered only if its link is
@@ -15,9 +16,9 @@
 //! then; a message sent before a heal across a cut stays lost. Loopback (a node to itself) is
 //! never cut.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::hash::DetHashSet;
+use super::hash::DetHashMap;
 use super::ids::NodeId;
 use super::rng::Rng;
 
@@ -153,20 +154,29 @@ fn sorted(nodes: &[NodeId]) -> Vec<NodeId> {
     set.into_iter().collect()
 }
 
-/// The set of cut directed links, with a fast path when nothing is cut.
+/// The cut directed links, each with the partitions (by fault index) that cut it, so that
+/// healing one partition leaves the links others cut; with a fast path when nothing is cut.
 #[derive(Clone, Debug, Default)]
 pub struct Cuts {
-    links: DetHashSet<(NodeId, NodeId)>,
+    /// Each cut link and how many partitions cut it.
+    links: DetHashMap<(NodeId, NodeId), u32>,
     /// For each node, how many cut links it sends on (0 means nothing to look up).
     outgoing: Vec<u32>,
-    /// Class partitions: for each, every class's group (`None`: not cut).
-    classes: Vec<Vec<Option<usize>>>,
+    /// Class partitions: the partition, and every class's group (`None`: not cut).
+    classes: Vec<(u64, Vec<Option<usize>>)>,
+    /// The links each partition cut.
+    owned: BTreeMap<u64, BTreeSet<(NodeId, NodeId)>>,
 }
 
 impl Cuts {
-    /// Cuts `from -> to` (self-links are ignored: loopback is never cut).
-    pub fn cut(&mut self, from: NodeId, to: NodeId) {
-        if from != to && self.links.insert((from, to)) {
+    /// Partition `owner` cuts `from -> to` (self-links are ignored: loopback is never cut).
+    pub fn cut(&mut self, owner: u64, from: NodeId, to: NodeId) {
+        if from == to || !self.owned.entry(owner).or_default().insert((from, to)) {
+            return;
+        }
+        let count = self.links.entry((from, to)).or_insert(0);
+        *count += 1;
+        if *count == 1 {
             if self.outgoing.len() <= from.index() {
                 self.outgoing.resize(from.index() + 1, 0);
             }
@@ -174,8 +184,8 @@ impl Cuts {
         }
     }
 
-    /// Cuts every link between classes in different `groups`.
-    pub fn cut_classes(&mut self, groups: &[Vec<u16>]) {
+    /// Partition `owner` cuts every link between classes in different `groups`.
+    pub fn cut_classes(&mut self, owner: u64, groups: &[Vec<u16>]) {
         let classes = groups.iter().flatten().map(|c| usize::from(*c) + 1).max().unwrap_or(0);
         let mut group_of = vec![None; classes];
         for (i, group) in groups.iter().enumerate() {
@@ -183,13 +193,13 @@ impl Cuts {
                 group_of[usize::from(*class)] = Some(i);
             }
         }
-        self.classes.push(group_of);
+        self.classes.push((owner, group_of));
     }
 
     /// Whether a class partition separates classes `from` and `to`.
     #[inline]
     pub fn is_class_cut(&self, from: u16, to: u16) -> bool {
-        self.classes.iter().any(|group_of| {
+        self.classes.iter().any(|(_, group_of)| {
             let group = |c: u16| group_of.get(usize::from(c)).copied().flatten();
             matches!((group(from), group(to)), (Some(a), Some(b)) if a != b)
         })
@@ -206,6 +216,24 @@ impl Cuts {
         self.links.clear();
         self.outgoing.clear();
         self.classes.clear();
+        self.owned.clear();
+    }
+
+    /// Removes the cuts of partition `owner`; links other partitions cut stay cut. Returns
+    /// whether it had any.
+    pub fn heal_one(&mut self, owner: u64) -> bool {
+        let classes = self.classes.len();
+        self.classes.retain(|(o, _)| *o != owner);
+        let links = self.owned.remove(&owner).unwrap_or_default();
+        for link in &links {
+            let count = self.links.get_mut(link).expect("an owned link is cut");
+            *count -= 1;
+            if *count == 0 {
+                self.links.remove(link);
+                self.outgoing[link.0.index()] -= 1;
+            }
+        }
+        !links.is_empty() || self.classes.len() != classes
     }
 
     /// Whether `from -> to` is cut.
@@ -213,7 +241,7 @@ impl Cuts {
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
         !self.links.is_empty()
             && self.outgoing.get(from.index()).is_some_and(|n| *n > 0)
-            && self.links.contains(&(from, to))
+            && self.links.contains_key(&(from, to))
     }
 
     /// How many directed links are cut.
@@ -239,7 +267,7 @@ mod tests {
     fn apply(partition: &Partition) -> Cuts {
         let mut cuts = Cuts::default();
         for (a, b) in partition.cuts(&mut Seed(1).stream("faults", 0)) {
-            cuts.cut(a, b);
+            cuts.cut(0, a, b);
         }
         cuts
     }
@@ -247,6 +275,22 @@ mod tests {
     /// For each node, how many of `among` (itself included) it can send to.
     fn reach(cuts: &Cuts, among: &[NodeId]) -> Vec<usize> {
         among.iter().map(|&a| among.iter().filter(|&&b| !cuts.is_cut(a, b)).count()).collect()
+    }
+
+    #[test]
+    fn healing_one_partition_leaves_the_links_another_cut() {
+        let mut cuts = Cuts::default();
+        cuts.cut(1, NodeId(0), NodeId(1));
+        cuts.cut(1, NodeId(0), NodeId(2));
+        cuts.cut(2, NodeId(0), NodeId(1));
+        cuts.cut_classes(2, &[vec![0], vec![1]]);
+        assert!(cuts.heal_one(1));
+        assert!(cuts.is_cut(NodeId(0), NodeId(1)), "partition 2 still cuts it");
+        assert!(!cuts.is_cut(NodeId(0), NodeId(2)));
+        assert!(cuts.has_class_cuts());
+        assert!(!cuts.heal_one(1), "nothing left of partition 1");
+        assert!(cuts.heal_one(2));
+        assert!(cuts.is_empty() && !cuts.has_class_cuts() && !cuts.is_cut(NodeId(0), NodeId(1)));
     }
 
     #[test]
@@ -303,7 +347,7 @@ mod tests {
     #[test]
     fn class_partitions_cut_between_listed_groups_only() {
         let mut cuts = Cuts::default();
-        cuts.cut_classes(&[vec![3], vec![0, 1]]);
+        cuts.cut_classes(0, &[vec![3], vec![0, 1]]);
         assert!(cuts.is_class_cut(3, 0) && cuts.is_class_cut(1, 3));
         assert!(!cuts.is_class_cut(0, 1), "same group");
         assert!(!cuts.is_class_cut(2, 3) && !cuts.is_class_cut(3, 9), "classes not listed are not cut");

@@ -87,8 +87,8 @@ pub(crate) struct World<M: Message> {
     pub(crate) clogs: Cuts,
     /// The messages clogged links hold, in arrival order, released by an unclog.
     pub(crate) held: Vec<Event<M>>,
-    /// Whether a clog since the last unclog asked for its messages out of order.
-    pub(crate) clog_reorder: bool,
+    /// The clogs in force (by fault index) that release their messages out of order.
+    pub(crate) clog_reorder: std::collections::BTreeSet<u64>,
     pub(crate) observations: Observations,
     /// The fault points of protocol code (`Ctx::buggify`).
     pub(crate) buggify: Buggify,

@@ -50,9 +50,9 @@ pub fn syntax(kind: FaultKind) -> &'static str {
             "\"majority-minority\" | \"isolate\" | \"bridge\" | \"majorities-ring\" | { groups } | { isolate } | \
              { one_way = { from, to } } | { cuts } | { classes }"
         }
-        FaultKind::Heal => "true: remove every cut",
+        FaultKind::Heal => "true: remove every cut | { fault = N }: the cuts of partition N only",
         FaultKind::Clog => "a partition shape whose links hold messages; reorder = true releases them out of order",
-        FaultKind::Unclog => "true: release every clog's messages",
+        FaultKind::Unclog => "true: release every clog's messages | { fault = N }: clog N only",
         FaultKind::Crash => "target; restart_after, and wiped = true to restart into an empty disk",
         FaultKind::Wipe => "target (a down server): its disk loses every file",
         FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
@@ -85,8 +85,11 @@ pub enum FaultAction {
         /// Heal this long after.
         heal_after: Option<Duration>,
     },
-    /// Remove every cut.
-    Heal,
+    /// Remove every cut, or (`{ fault = N }`) partition N's only.
+    Heal {
+        /// The partition fault to heal, or every cut.
+        partition: Option<u64>,
+    },
     /// Hold the messages on a partition shape's links, and release them `unclog_after` later.
     Clog {
         /// The links.
@@ -96,8 +99,11 @@ pub enum FaultAction {
         /// Unclog this long after.
         unclog_after: Option<Duration>,
     },
-    /// Release every clog.
-    Unclog,
+    /// Release every clog, or (`{ fault = N }`) clog N only.
+    Unclog {
+        /// The clog fault to release, or every clog.
+        clog: Option<u64>,
+    },
     /// Crash a server, and restart it `restart_after` later.
     Crash {
         /// Which server.
@@ -175,9 +181,9 @@ impl FaultAction {
     pub fn kind(&self) -> FaultKind {
         match self {
             FaultAction::Partition { .. } => FaultKind::Partition,
-            FaultAction::Heal => FaultKind::Heal,
+            FaultAction::Heal { .. } => FaultKind::Heal,
             FaultAction::Clog { .. } => FaultKind::Clog,
-            FaultAction::Unclog => FaultKind::Unclog,
+            FaultAction::Unclog { .. } => FaultKind::Unclog,
             FaultAction::Crash { .. } => FaultKind::Crash,
             FaultAction::Restart { .. } => FaultKind::Restart,
             FaultAction::Wipe { .. } => FaultKind::Wipe,
@@ -221,9 +227,9 @@ impl FaultAction {
             | FaultAction::Corrupt { node, .. }
             | FaultAction::Disk { node, .. } => Some(node),
             FaultAction::Partition { .. }
-            | FaultAction::Heal
+            | FaultAction::Heal { .. }
             | FaultAction::Clog { .. }
-            | FaultAction::Unclog
+            | FaultAction::Unclog { .. }
             | FaultAction::Network { .. } => None,
         }
     }
@@ -233,8 +239,8 @@ impl FaultAction {
     pub fn is_ending(&self) -> bool {
         matches!(
             self,
-            FaultAction::Heal
-                | FaultAction::Unclog
+            FaultAction::Heal { .. }
+                | FaultAction::Unclog { .. }
                 | FaultAction::Restart { .. }
                 | FaultAction::Resume { .. }
         )
@@ -250,13 +256,15 @@ impl FaultAction {
             Fault::Isolate { node, .. } => {
                 FaultAction::Partition { partition: PartitionSpec::Isolate(of(node)), heal_after: None }
             }
-            Fault::Heal => FaultAction::Heal,
+            Fault::Heal => FaultAction::Heal { partition: None },
+            Fault::HealOne(partition) => FaultAction::Heal { partition: Some(*partition) },
+            Fault::UnclogOne(clog) => FaultAction::Unclog { clog: Some(*clog) },
             Fault::Clog { partition, reorder } => FaultAction::Clog {
                 partition: PartitionSpec::of(partition),
                 reorder: *reorder,
                 unclog_after: None,
             },
-            Fault::Unclog => FaultAction::Unclog,
+            Fault::Unclog => FaultAction::Unclog { clog: None },
             Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None, wiped: false },
             Fault::Wipe(node) => FaultAction::Wipe { node: of(node) },
             Fault::Restart(node) => FaultAction::Restart { node: of(node) },
@@ -290,7 +298,13 @@ impl FaultAction {
         };
         match self {
             FaultAction::Partition { partition, heal_after } => (partition.to_toml(), follow(heal_after)),
-            FaultAction::Heal | FaultAction::Unclog => (true.into(), Vec::new()),
+            FaultAction::Heal { partition: one } | FaultAction::Unclog { clog: one } => {
+                let value = match one {
+                    None => true.into(),
+                    Some(index) => TargetSpec::SameAs(*index).to_toml(),
+                };
+                (value, Vec::new())
+            }
             FaultAction::Clog { partition, reorder, unclog_after } => {
                 let mut keys: Vec<(&'static str, toml::Value)> = follow(unclog_after);
                 if *reorder {
@@ -423,7 +437,7 @@ pub struct WrittenFault {
     #[serde(default, with = "duration::option")]
     heal_after: Option<Duration>,
     #[serde(default)]
-    heal: Option<bool>,
+    heal: Option<Ending>,
     #[serde(default)]
     clog: Option<PartitionSpec>,
     #[serde(default)]
@@ -431,7 +445,7 @@ pub struct WrittenFault {
     #[serde(default, with = "duration::option")]
     unclog_after: Option<Duration>,
     #[serde(default)]
-    unclog: Option<bool>,
+    unclog: Option<Ending>,
     #[serde(default)]
     crash: Option<TargetSpec>,
     #[serde(default, with = "duration::option")]
@@ -456,6 +470,39 @@ pub struct WrittenFault {
     network: Option<LinkChange>,
     #[serde(default, with = "duration::option")]
     restore_after: Option<Duration>,
+}
+
+/// `heal = true` (every cut) or `heal = { fault = N }` (partition N's), and the same for
+/// `unclog`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ending(Option<u64>);
+
+impl<'de> Deserialize<'de> for Ending {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Ending, D::Error> {
+        struct EndingVisitor;
+        impl<'de> de::Visitor<'de> for EndingVisitor {
+            type Value = Ending;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "true (every one) or {{ fault = N }} (fault N's only)")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Ending, E> {
+                match value {
+                    true => Ok(Ending(None)),
+                    false => Err(E::custom("false does nothing; remove it")),
+                }
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Ending, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct One {
+                    fault: u64,
+                }
+                let one = One::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Ending(Some(one.fault)))
+            }
+        }
+        deserializer.deserialize_any(EndingVisitor)
+    }
 }
 
 /// `clock = { node = T, step = "-500ms" }` or `{ node = T, drift_ppm = 200 }`.
@@ -581,10 +628,7 @@ impl WrittenFault {
                 check_shape("partition", &partition)?;
                 FaultAction::Partition { partition, heal_after: self.heal_after }
             }
-            FaultKind::Heal if self.heal == Some(false) => {
-                return Err(("heal", "heal = false does nothing; remove it".to_owned()))
-            }
-            FaultKind::Heal => FaultAction::Heal,
+            FaultKind::Heal => FaultAction::Heal { partition: self.heal.expect("its kind").0 },
             FaultKind::Clog => {
                 let partition = self.clog.expect("its kind");
                 check_shape("clog", &partition)?;
@@ -594,10 +638,7 @@ impl WrittenFault {
                     unclog_after: self.unclog_after,
                 }
             }
-            FaultKind::Unclog if self.unclog == Some(false) => {
-                return Err(("unclog", "unclog = false does nothing; remove it".to_owned()))
-            }
-            FaultKind::Unclog => FaultAction::Unclog,
+            FaultKind::Unclog => FaultAction::Unclog { clog: self.unclog.expect("its kind").0 },
             FaultKind::Crash => FaultAction::Crash {
                 node: self.crash.expect("its kind"),
                 restart_after: self.restart_after,
@@ -701,7 +742,8 @@ mod tests {
                 partition: PartitionSpec::Isolate(TargetSpec::Role("leader".into())),
                 heal_after: None,
             },
-            FaultAction::Heal,
+            FaultAction::Heal { partition: None },
+            FaultAction::Heal { partition: Some(3) },
             FaultAction::Clog {
                 partition: PartitionSpec::Shape(Shape::Bridge),
                 reorder: true,
@@ -712,7 +754,8 @@ mod tests {
                 reorder: false,
                 unclog_after: None,
             },
-            FaultAction::Unclog,
+            FaultAction::Unclog { clog: None },
+            FaultAction::Unclog { clog: Some(4) },
             FaultAction::Crash { node: TargetSpec::Random, restart_after: Some(secs(3)), wiped: true },
             FaultAction::Crash { node: node.clone(), restart_after: None, wiped: false },
             FaultAction::Wipe { node: node.clone() },

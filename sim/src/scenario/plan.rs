@@ -84,7 +84,17 @@ pub fn plan(
         .collect()
 }
 
+/// A follow-up pointed at the fault it follows: a restart at the crashed node, a heal at
+/// its partition.
 fn retarget(fault: Fault, target: Target) -> Fault {
+    match (fault, &target) {
+        (Fault::HealOne(_), Target::SameAs(index)) => Fault::HealOne(*index),
+        (Fault::UnclogOne(_), Target::SameAs(index)) => Fault::UnclogOne(*index),
+        (fault, _) => retarget_node(fault, target),
+    }
+}
+
+fn retarget_node(fault: Fault, target: Target) -> Fault {
     match fault {
         Fault::Restart(_) => Fault::Restart(target),
         Fault::Wipe(_) => Fault::Wipe(target),
@@ -110,22 +120,29 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
                 }
                 _ => Fault::Partition(partition.partition(servers)),
             };
-            push(at, fault, None);
+            let partition = push(at, fault, None);
             if let Some(end) = after {
-                push(end, Fault::Heal, None);
+                push(end, Fault::HealOne(0), Some(partition));
             }
         }
-        FaultAction::Heal => {
+        FaultAction::Heal { partition: None } => {
             push(at, Fault::Heal, None);
         }
+        FaultAction::Heal { partition: Some(index) } => {
+            push(at, Fault::HealOne(*index), None);
+        }
         FaultAction::Clog { partition, reorder, .. } => {
-            push(at, Fault::Clog { partition: partition.partition(servers), reorder: *reorder }, None);
+            let clog =
+                push(at, Fault::Clog { partition: partition.partition(servers), reorder: *reorder }, None);
             if let Some(end) = after {
-                push(end, Fault::Unclog, None);
+                push(end, Fault::UnclogOne(0), Some(clog));
             }
         }
-        FaultAction::Unclog => {
+        FaultAction::Unclog { clog: None } => {
             push(at, Fault::Unclog, None);
+        }
+        FaultAction::Unclog { clog: Some(index) } => {
+            push(at, Fault::UnclogOne(*index), None);
         }
         FaultAction::Crash { node, wiped, .. } => {
             let crash = push(at, Fault::Crash(node.target(servers)), None);

@@ -217,8 +217,8 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
         let mut rng = stream(1);
         for at in times(&partition.rate, until, &mut rng) {
             let shape = *rng.pick(&partition.shapes).expect("validated: at least one shape");
-            push(at, Fault::Partition(shape.partition(servers)), None);
-            push(at + between(&partition.duration, &mut rng), Fault::Heal, None);
+            let first = push(at, Fault::Partition(shape.partition(servers)), None);
+            push(at + between(&partition.duration, &mut rng), Fault::HealOne(0), Some(first));
         }
     }
     if let Some(pause) = &swarm.pause {
@@ -253,8 +253,9 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
         let mut rng = stream(6);
         for at in times(&clog.rate, until, &mut rng) {
             let shape = *rng.pick(&clog.shapes).expect("validated: at least one shape");
-            push(at, Fault::Clog { partition: shape.partition(servers), reorder: clog.reorder }, None);
-            push(at + between(&clog.duration, &mut rng), Fault::Unclog, None);
+            let first =
+                push(at, Fault::Clog { partition: shape.partition(servers), reorder: clog.reorder }, None);
+            push(at + between(&clog.duration, &mut rng), Fault::UnclogOne(0), Some(first));
         }
     }
     if let Some(wipe) = &swarm.wipe {

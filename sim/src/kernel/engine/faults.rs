@@ -17,8 +17,8 @@ impl<M: Message> Sim<M> {
         let mut choices = self.world.seed.stream("fault-choice", index);
         let mut effects = self.world.seed.stream("fault", index);
         let (realized, outcome) = match self.resolve(&fault, &mut choices) {
-            Ok(Some(node)) => self.realize(fault.resolved(node), &mut choices, &mut effects),
-            Ok(None) => self.realize(fault, &mut choices, &mut effects),
+            Ok(Some(node)) => self.realize(index, fault.resolved(node), &mut choices, &mut effects),
+            Ok(None) => self.realize(index, fault, &mut choices, &mut effects),
             Err(reason) => (fault, FaultOutcome::Skipped(reason)),
         };
         if let Some(node) = realized.node() {
@@ -77,58 +77,92 @@ impl<M: Message> Sim<M> {
         }
     }
 
-    /// Applies a partition's cuts; returns its realized form.
-    fn cut(&mut self, partition: &Partition, choices: &mut Rng) -> Fault {
+    /// Applies the cuts of partition (or clog) number `index`, to the partitions or, with
+    /// `clog`, to the clogs; returns its realized form.
+    fn cut(&mut self, index: u64, partition: &Partition, choices: &mut Rng, clog: bool) -> Partition {
         let realized = partition.realize(choices);
+        let cuts = if clog { &mut self.world.clogs } else { &mut self.world.cuts };
         if let Partition::Classes(groups) = &realized {
-            self.world.cuts.cut_classes(groups);
+            cuts.cut_classes(index, groups);
         }
         for (from, to) in realized.cuts(choices) {
-            self.world.cuts.cut(from, to);
+            cuts.cut(index, from, to);
         }
-        Fault::Partition(realized)
+        realized
+    }
+
+    /// Delivers the held messages whose links no clog holds any more, at once, in the order
+    /// they arrived or, with `reorder`, in an order drawn from `effects`.
+    fn release(&mut self, reorder: bool, effects: &mut Rng) {
+        let now = self.now().as_nanos();
+        let (mut released, held): (Vec<Event<M>>, Vec<Event<M>>) =
+            std::mem::take(&mut self.world.held).into_iter().partition(|event| {
+                let Event::Deliver { from, to, .. } = event else {
+                    unreachable!("clogs hold deliveries only")
+                };
+                !self.world.is_clogged(*from, *to)
+            });
+        self.world.held = held;
+        if reorder {
+            effects.shuffle(&mut released);
+        }
+        for event in released {
+            let Event::Deliver { to, .. } = &event else { unreachable!("clogs hold deliveries only") };
+            self.world.push_node_event(*to, now, event);
+        }
     }
 
     /// Applies a fault's effect on the world; returns its realized form and outcome.
     /// (A restart's `on_start` runs after the fault is logged, in `on_fault`.)
-    fn realize(&mut self, fault: Fault, choices: &mut Rng, effects: &mut Rng) -> (Fault, FaultOutcome) {
+    fn realize(
+        &mut self,
+        index: u64,
+        fault: Fault,
+        choices: &mut Rng,
+        effects: &mut Rng,
+    ) -> (Fault, FaultOutcome) {
         let skipped = |reason: String| FaultOutcome::Skipped(reason);
         let now = self.now();
         let node = fault.node().unwrap_or_default();
         let status = self.world.processes.get(node.index()).map(|p| p.status);
         let outcome = match &fault {
-            Fault::Partition(partition) => return (self.cut(partition, choices), FaultOutcome::Applied),
+            Fault::Partition(partition) => {
+                return (Fault::Partition(self.cut(index, partition, choices, false)), FaultOutcome::Applied)
+            }
             Fault::Isolate { among, .. } => {
                 let partition = Partition::Isolate { node: Some(node), among: among.clone() };
-                return (self.cut(&partition, choices), FaultOutcome::Applied);
+                return (
+                    Fault::Partition(self.cut(index, &partition, choices, false)),
+                    FaultOutcome::Applied,
+                );
             }
             Fault::Heal => {
                 self.world.cuts.heal();
                 FaultOutcome::Applied
             }
+            Fault::HealOne(partition) if !self.world.cuts.heal_one(*partition) => {
+                skipped(format!("fault #{partition} cut nothing that is still cut"))
+            }
+            Fault::HealOne(_) => FaultOutcome::Applied,
             Fault::Clog { partition, reorder } => {
-                let realized = partition.realize(choices);
-                if let Partition::Classes(groups) = &realized {
-                    self.world.clogs.cut_classes(groups);
+                let realized = self.cut(index, partition, choices, true);
+                if *reorder {
+                    self.world.clog_reorder.insert(index);
                 }
-                for (from, to) in realized.cuts(choices) {
-                    self.world.clogs.cut(from, to);
-                }
-                self.world.clog_reorder |= *reorder;
                 return (Fault::Clog { partition: realized, reorder: *reorder }, FaultOutcome::Applied);
             }
             Fault::Unclog => {
                 self.world.clogs.heal();
-                let mut held = std::mem::take(&mut self.world.held);
-                if std::mem::take(&mut self.world.clog_reorder) {
-                    effects.shuffle(&mut held);
-                }
-                for event in held {
-                    let Event::Deliver { to, .. } = &event else {
-                        unreachable!("clogs hold deliveries only")
-                    };
-                    self.world.push_node_event(*to, now.as_nanos(), event);
-                }
+                let reorder = !std::mem::take(&mut self.world.clog_reorder).is_empty();
+                self.release(reorder, effects);
+                FaultOutcome::Applied
+            }
+            Fault::UnclogOne(clog) if !self.world.clogs.heal_one(*clog) => {
+                skipped(format!("fault #{clog} clogs nothing that is still clogged"))
+            }
+            Fault::UnclogOne(clog) => {
+                let reorder = self.world.clog_reorder.remove(clog);
+                self.release(reorder, effects);
                 FaultOutcome::Applied
             }
             Fault::Crash(_) if status == Some(Status::Down) => skipped(format!("{node} is down")),

@@ -163,8 +163,10 @@ impl<M: Message> Sim<M> {
                 Fault::Restart(_) => HostAction::Restart(node.expect("a restart hits a node")),
                 Fault::Pause(_) => HostAction::Pause(node.expect("a pause hits a node")),
                 Fault::Resume(_) => HostAction::Resume(node.expect("a resume hits a node")),
-                Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal => HostAction::Cuts,
-                Fault::Clog { .. } | Fault::Unclog => {
+                Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal | Fault::HealOne(_) => {
+                    HostAction::Cuts
+                }
+                Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) => {
                     unreachable!("backend::check refuses clogs: hosted networks carry the messages")
                 }
                 Fault::Network(model) => HostAction::Network(model.clone()),

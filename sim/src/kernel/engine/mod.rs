@@ -98,7 +98,7 @@ impl<M: Message> Sim<M> {
                 cuts: Cuts::default(),
                 clogs: Cuts::default(),
                 held: Vec::new(),
-                clog_reorder: false,
+                clog_reorder: Default::default(),
                 observations: Observations::default(),
                 buggify: Buggify::default(),
                 roles: Vec::new(),

@@ -26,7 +26,9 @@ use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{
     self, BuggifyRealized, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine,
 };
-use crate::scenario::{locate, plan, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError};
+use crate::scenario::{
+    locate, plan, ClocksSpec, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError, SwarmDraw,
+};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -45,8 +47,11 @@ pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::M
     assemble::<Y>(scenario, seed).0
 }
 
-/// `build`, and the system's setup that its hooks share.
-fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::Msg>, Rc<Y::Setup>) {
+/// `build`, the system's setup that its hooks share, and what the swarm drew.
+fn assemble<Y: System>(
+    scenario: &Scenario<Y::Settings>,
+    seed: u64,
+) -> (Sim<Y::Msg>, Rc<Y::Setup>, SwarmDraw) {
     let setup = Rc::new(Y::setup(scenario, Seed(seed)));
     let mut sim = Sim::new(seed, scenario.network.link_model());
     let add = |sim: &mut Sim<Y::Msg>, slot: Slot| {
@@ -63,6 +68,12 @@ fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::M
         sim.set_disk_config(server, disk.clone());
     }
     sim.set_damage_budget(scenario.disk.damage_budget);
+    if scenario.clocks != ClocksSpec::default() {
+        for &server in &servers {
+            let (offset, drift) = scenario.clocks.draw(Seed(seed), server.0);
+            sim.set_clock(server, offset, drift);
+        }
+    }
     sim.set_buggify(scenario.buggify.as_ref().map(|b| b.config()));
     if let Some(workload) = &scenario.workload {
         let clients = (0..workload.clients).map(|i| add(&mut sim, Slot::Client(i))).collect();
@@ -79,10 +90,11 @@ fn assemble<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> (Sim<Y::M
         seed: Seed(seed),
     };
     let system_faults = Y::faults(scenario, &setup);
-    for planned in plan(&scenario.faults, scenario.swarm.as_ref(), system_faults, &context) {
+    let (planned, draw) = plan(&scenario.faults, scenario.swarm.as_ref(), system_faults, &context);
+    for planned in planned {
         sim.schedule(planned.at, planned.fault);
     }
-    (sim, setup)
+    (sim, setup, draw)
 }
 
 /// Checks that `options.backend` can run this scenario as `run` would build it, before
@@ -158,7 +170,7 @@ pub fn run<Y: System>(
     seed: u64,
     options: &RunOptions,
 ) -> RunReport {
-    let (mut sim, setup) = assemble::<Y>(scenario, seed);
+    let (mut sim, setup, draw) = assemble::<Y>(scenario, seed);
     let until = Time::from_duration(scenario.duration);
     let max_events = options.max_events.unwrap_or(u64::MAX);
     let mut trace = options.trace.then(Vec::new);
@@ -210,6 +222,11 @@ pub fn run<Y: System>(
     let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
     let mut report = judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace);
     report.summary.backend = options.backend.name().to_owned();
+    if !draw.kinds.is_empty() {
+        // Swarm testing: which kinds this seed ran, for the coverage ledger and faults.toml.
+        report.summary.sometimes.insert(format!("swarm {}", draw.combination()), 1);
+        report.summary.swarm_draw = draw.lines();
+    }
     report.summary.backend_notes = hosted.map(|(_, plan)| plan.notes).unwrap_or_default();
     if options.backend != Backend::Native {
         report.summary.reproduce.push_str(&format!(" --backend {}", options.backend));
@@ -445,6 +462,7 @@ fn judge<Y: System>(
         fault_window_ns: window.map(|(start, end)| [start.as_nanos(), end.as_nanos()]),
         network: sim.network_stats().into(),
         counters: sim.observations().counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        swarm_draw: Vec::new(),
         sometimes: sim
             .observations()
             .sometimes

@@ -9,6 +9,9 @@
 //!   makes it go backwards. Readings below zero saturate at zero.
 //! - timers are like `CLOCK_MONOTONIC` durations: they run on the node's oscillator, so
 //!   drift stretches or shrinks them, but a step does not fire or postpone any timer.
+//! - `monotonic()` is `CLOCK_MONOTONIC` itself: the oscillator's reading, drift included,
+//!   steps left out, so it never goes backwards. A lease measured on it is safe from steps,
+//!   not from drift.
 
 use std::time::Duration;
 
@@ -22,6 +25,8 @@ pub struct LocalClock {
     anchor_true: u64,
     anchor_local: i128,
     drift_ppm: i64,
+    /// The sum of every step, which the monotonic reading leaves out.
+    stepped: i128,
 }
 
 impl LocalClock {
@@ -38,6 +43,15 @@ impl LocalClock {
     pub fn step(&mut self, now: Time, delta_nanos: i64) {
         self.reanchor(now);
         self.anchor_local += i128::from(delta_nanos);
+        self.stepped += i128::from(delta_nanos);
+    }
+
+    /// The monotonic reading at true time `now`: drift applies, steps do not.
+    pub fn monotonic(&self, now: Time) -> Time {
+        let elapsed = i128::from(now.as_nanos()) - i128::from(self.anchor_true);
+        let scaled =
+            if self.drift_ppm == 0 { elapsed } else { elapsed * (PPM + i128::from(self.drift_ppm)) / PPM };
+        Time((self.anchor_local - self.stepped + scaled).clamp(0, i128::from(u64::MAX)) as u64)
     }
 
     /// Sets the clock's rate to `1 + drift_ppm / 1e6` from true time `now` on.
@@ -75,6 +89,17 @@ impl LocalClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monotonic_reading_ignores_steps_and_keeps_drift() {
+        let mut clock = LocalClock::default();
+        clock.set_drift(Time(0), 100_000); // 10% fast
+        clock.step(Time(SECOND), -(5 * SECOND as i64));
+        assert_eq!(clock.read(Time(2 * SECOND)), Time(0), "realtime went back 5 s (saturating)");
+        assert_eq!(clock.monotonic(Time(2 * SECOND)), Time(2_200_000_000), "monotonic: 2 s at 1.1");
+        clock.step(Time(3 * SECOND), 7 * SECOND as i64);
+        assert_eq!(clock.monotonic(Time(3 * SECOND)), Time(3_300_000_000));
+    }
 
     const SECOND: u64 = 1_000_000_000;
 

@@ -21,6 +21,9 @@ use super::world::World;
 pub trait Clock {
     /// This node's local time: offset, drift and steps applied. Never the host's clock.
     fn now(&self) -> Time;
+    /// This node's monotonic clock (`CLOCK_MONOTONIC`): drift applies, steps do not, and it
+    /// never goes backwards. Measure leases and timeouts on it.
+    fn monotonic(&self) -> Time;
 }
 
 /// Sending messages.
@@ -159,6 +162,11 @@ impl<M: Message> Clock for Ctx<'_, M> {
     fn now(&self) -> Time {
         let true_time = Time(self.world.handler_time(self.node));
         self.world.processes[self.node.index()].clock.read(true_time)
+    }
+
+    fn monotonic(&self) -> Time {
+        let true_time = Time(self.world.handler_time(self.node));
+        self.world.processes[self.node.index()].clock.monotonic(true_time)
     }
 }
 

@@ -199,6 +199,9 @@ pub struct Summary {
     pub network: NetworkSummary,
     /// The system's counters.
     pub counters: BTreeMap<String, u64>,
+    /// What the swarm drew for this seed (swarm testing): each kind's rate, or off.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swarm_draw: Vec<String>,
     /// Sometimes-assertions → how many times each held.
     pub sometimes: BTreeMap<String, u64>,
     /// The system's own result tables.
@@ -358,6 +361,12 @@ impl RunReport {
         std::fs::write(dir.join("report.html"), html::page(self, &self.operations))?;
         std::fs::write(dir.join("scenario.toml"), &self.scenario_text)?;
         let mut faults = crate::scenario::realized_toml(&self.fault_log);
+        if !self.summary.swarm_draw.is_empty() {
+            faults += "\n# What the swarm drew for this seed (its faults are the ones above):\n";
+            for line in &self.summary.swarm_draw {
+                faults += &format!("#   {line}\n");
+            }
+        }
         if let Some(buggify) = &self.buggify {
             faults += &buggify.to_toml();
         }

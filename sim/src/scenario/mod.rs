@@ -61,10 +61,10 @@ pub use plan::{plan, PlanContext, Planned};
 pub use realized::{realized, realized_toml};
 pub use shapes::{PartitionSpec, Shape, TargetSpec};
 pub use swarm::{
-    SwarmClock, SwarmClog, SwarmCrash, SwarmDisk, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec,
+    SwarmClock, SwarmClog, SwarmCrash, SwarmDisk, SwarmDraw, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec,
     MAX_SWARM_FAULTS,
 };
-pub use text::{duration, line_column, Bytes, DurationRange, Rate};
+pub use text::{duration, line_column, Bytes, DurationRange, IntRange, Rate, RateRange, SignedRange};
 pub use workload::{KeyDistribution, WorkloadSpec};
 
 use crate::kernel::disk::DiskConfig;
@@ -110,6 +110,9 @@ pub struct Scenario<S> {
     /// What the run must satisfy.
     #[serde(default)]
     pub checks: ChecksSpec,
+    /// Every server's clock at the start, drawn per server. Default: true time.
+    #[serde(default)]
+    pub clocks: ClocksSpec,
     /// Fault points in protocol code. Default: off (every point false).
     #[serde(default)]
     pub buggify: Option<BuggifySpec>,
@@ -141,6 +144,32 @@ fn empty_table<S: DeserializeOwned>() -> S {
 
 /// A scenario whose settings are not read yet: enough to know which system to ask.
 pub type UntypedScenario = Scenario<toml::Table>;
+
+/// The `[clocks]` table: each server's clock starts `offset` off true time and runs
+/// `drift_ppm` fast (negative: slow), each drawn per server, uniformly in its range, from
+/// the stream `("clock-init", server)`: `offset = "-50ms..50ms"`, `drift_ppm = "-100..100"`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClocksSpec {
+    /// The range of starting offsets. Default: none.
+    #[serde(default)]
+    pub offset: Option<text::SignedRange>,
+    /// The range of drifts, in parts per million (each more than -1,000,000). Default: none.
+    #[serde(default)]
+    pub drift_ppm: Option<text::IntRange>,
+}
+
+impl ClocksSpec {
+    /// Server `index`'s starting offset (nanoseconds) and drift (ppm), drawn from `seed`.
+    pub fn draw(&self, seed: crate::kernel::rng::Seed, index: u32) -> (i64, i64) {
+        let mut rng = seed.stream("clock-init", u64::from(index));
+        let mut within = |range: Option<text::Range<i64>>| {
+            range.map_or(0, |r| r.low + rng.between(0, r.high.abs_diff(r.low)) as i64)
+        };
+        let offset = within(self.offset.map(|r| r.0));
+        (offset, within(self.drift_ppm.map(|r| r.0)))
+    }
+}
 
 /// The `[disk]` table: every server's disk.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -377,6 +406,12 @@ impl<S: DeserializeOwned> Scenario<S> {
                 format!("expected one of: {}", rules.message_kinds.join(", "))
             };
             return Err((Place::key("network", "kinds"), format!("unknown message kind {kind:?}; {known}")));
+        }
+        if self.clocks.drift_ppm.is_some_and(|r| r.0.low <= -1_000_000) {
+            return Err((
+                Place::key("clocks", "drift_ppm"),
+                "a drift of -1000000 ppm or less would stop the clock".into(),
+            ));
         }
         if self.disk.sector_size == Some(0) {
             return Err((Place::key("disk", "sector_size"), "sector_size must be at least 1".into()));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::faults::{FaultAction, FaultSpec};
 use super::shapes::{PartitionSpec, TargetSpec};
-use super::swarm::{draw_swarm, SwarmSpec};
+use super::swarm::{draw_swarm, SwarmDraw, SwarmSpec};
 use crate::kernel::fault::{Fault, Target};
 use crate::kernel::ids::NodeId;
 use crate::kernel::network::LinkModel;
@@ -48,20 +48,18 @@ pub struct PlanContext<'a> {
 /// The schedule: explicit faults expanded, the swarm drawn, the system's faults, merged by
 /// time (ties keep explicit faults first, in file order, then the swarm's, then the
 /// system's), with follow-up faults (`restart_after`, ...)
-/// pointing at the index of the fault they follow.
+/// pointing at the index of the fault they follow; and what the swarm drew for this seed.
 pub fn plan(
     explicit: &[FaultSpec],
     swarm: Option<&SwarmSpec>,
     system: Vec<(Time, Fault)>,
     context: &PlanContext<'_>,
-) -> Vec<Planned> {
+) -> (Vec<Planned>, SwarmDraw) {
     let mut drafts = Vec::new();
     for spec in explicit {
         expand(spec, context, &mut drafts);
     }
-    if let Some(swarm) = swarm {
-        draw_swarm(swarm, context, &mut drafts);
-    }
+    let draw = swarm.map(|swarm| draw_swarm(swarm, context, &mut drafts)).unwrap_or_default();
     for (at, fault) in system {
         drafts.push(Draft { at: at.since_start(), fault, follows: None });
     }
@@ -71,7 +69,7 @@ pub fn plan(
     for (index, &draft) in order.iter().enumerate() {
         index_of[draft] = index as u64;
     }
-    order
+    let planned = order
         .into_iter()
         .map(|i| {
             let draft = &drafts[i];
@@ -81,7 +79,8 @@ pub fn plan(
             };
             Planned { at: Time::from_duration(draft.at), fault }
         })
-        .collect()
+        .collect();
+    (planned, draw)
 }
 
 /// A follow-up pointed at the fault it follows: a restart at the crashed node, a heal at
@@ -100,6 +99,8 @@ fn retarget_node(fault: Fault, target: Target) -> Fault {
         Fault::Wipe(_) => Fault::Wipe(target),
         Fault::Resume(_) => Fault::Resume(target),
         Fault::Disk { change, .. } => Fault::Disk { node: target, change },
+        Fault::ClockStep { delta_nanos, .. } => Fault::ClockStep { node: target, delta_nanos },
+        Fault::ClockDrift { ppm, .. } => Fault::ClockDrift { node: target, ppm },
         other => other,
     }
 }
@@ -219,7 +220,7 @@ mod tests {
             (at(2), Fault::Crash(Target::Node(NodeId(2)))),
             (at(4), Fault::Restart(Target::Node(NodeId(3)))),
         ];
-        let planned = plan(&[crash], None, churn, &context);
+        let (planned, _) = plan(&[crash], None, churn, &context);
         let faults: Vec<&Fault> = planned.iter().map(|p| &p.fault).collect();
         assert_eq!(faults[2], &Fault::Crash(Target::Node(NodeId(1))), "{faults:?}");
         assert_eq!(planned[4].at, at(5));

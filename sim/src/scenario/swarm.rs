@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::plan::{Draft, PlanContext};
 use super::shapes::Shape;
-use super::text::{duration, DurationRange, ProbabilityRange, Rate, SignedRange};
+use super::text::{duration, DurationRange, IntRange, ProbabilityRange, Rate, RateRange, SignedRange};
 use crate::kernel::disk::DiskChange;
 use crate::kernel::dist::Distribution;
 use crate::kernel::fault::{Fault, Target};
@@ -23,7 +23,7 @@ use crate::kernel::rng::{Probability, Rng};
 #[serde(deny_unknown_fields)]
 pub struct SwarmSpan {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How long each lasts.
     pub duration: DurationRange,
 }
@@ -33,7 +33,7 @@ pub struct SwarmSpan {
 #[serde(deny_unknown_fields)]
 pub struct SwarmCrash {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How long a crashed node stays down.
     pub down: DurationRange,
 }
@@ -43,7 +43,7 @@ pub struct SwarmCrash {
 #[serde(deny_unknown_fields)]
 pub struct SwarmPartition {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How long each lasts.
     pub duration: DurationRange,
     /// Which shapes to draw from. Default: all four.
@@ -56,7 +56,7 @@ pub struct SwarmPartition {
 #[serde(deny_unknown_fields)]
 pub struct SwarmClog {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How long each clog holds its messages.
     pub duration: DurationRange,
     /// Which shapes to draw from. Default: all four.
@@ -76,9 +76,38 @@ fn all_shapes() -> Vec<Shape> {
 #[serde(deny_unknown_fields)]
 pub struct SwarmClock {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How far a step moves the clock.
     pub step: SignedRange,
+}
+
+/// `[swarm] drift = { rate, duration, ppm = "-500..500" }`: a server's clock runs fast or
+/// slow for a while, then at the true rate again.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmDrift {
+    /// How often, on average.
+    pub rate: RateRange,
+    /// How long each episode lasts.
+    pub duration: DurationRange,
+    /// The drift, in parts per million (each more than -1,000,000).
+    pub ppm: IntRange,
+}
+
+/// `[swarm] strobe = { rate, duration, step = "50ms..1s", every = "10ms..100ms" }`: a
+/// server's clock jumps forward by `step` and back again every `every` for `duration`
+/// (Jepsen's clock strobe), ending where it started.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmStrobe {
+    /// How often, on average.
+    pub rate: RateRange,
+    /// How long each episode lasts.
+    pub duration: DurationRange,
+    /// How far each jump goes.
+    pub step: DurationRange,
+    /// The time between jumps (at least 1 ms).
+    pub every: DurationRange,
 }
 
 /// `[swarm] loss = { rate, duration, loss = "0.1..0.5" }`.
@@ -86,7 +115,7 @@ pub struct SwarmClock {
 #[serde(deny_unknown_fields)]
 pub struct SwarmLoss {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How long each burst lasts.
     pub duration: DurationRange,
     /// Loss probability during a burst.
@@ -98,7 +127,7 @@ pub struct SwarmLoss {
 #[serde(deny_unknown_fields)]
 pub struct SwarmDisk {
     /// How often, on average.
-    pub rate: Rate,
+    pub rate: RateRange,
     /// How long each episode lasts.
     pub duration: DurationRange,
     /// Fsync latency during an episode.
@@ -112,6 +141,11 @@ pub struct SwarmSpec {
     /// No swarm fault starts after this. Default: the scenario's duration.
     #[serde(default, with = "duration::option")]
     pub until: Option<Duration>,
+    /// Swarm testing (Groce et al.): each seed turns each kind on with this chance, so
+    /// seeds explore different mixes (a fault that masks another is left out on some).
+    /// Default: every kind on every seed.
+    #[serde(default)]
+    pub kinds_on: Option<f64>,
     /// Crashes of random servers, each restarted after `down`.
     #[serde(default)]
     pub crash: Option<SwarmCrash>,
@@ -131,6 +165,12 @@ pub struct SwarmSpec {
     /// Clock steps on random servers.
     #[serde(default)]
     pub clock: Option<SwarmClock>,
+    /// Clock drift episodes on random servers.
+    #[serde(default)]
+    pub drift: Option<SwarmDrift>,
+    /// Clock strobes on random servers.
+    #[serde(default)]
+    pub strobe: Option<SwarmStrobe>,
     /// Loss bursts on every link.
     #[serde(default)]
     pub loss: Option<SwarmLoss>,
@@ -142,6 +182,15 @@ pub struct SwarmSpec {
 impl SwarmSpec {
     /// The rules across fields: `(key, message)` on failure.
     pub fn validate(&self, duration: Duration) -> Result<(), (&'static str, String)> {
+        if self.drift.as_ref().is_some_and(|d| d.ppm.0.low <= -1_000_000) {
+            return Err(("drift", "a drift of -1000000 ppm or less would stop the clock".to_owned()));
+        }
+        if self.strobe.as_ref().is_some_and(|s| s.every.0.low < Duration::from_millis(1)) {
+            return Err(("strobe", "every must be at least 1ms".to_owned()));
+        }
+        if let Some(on) = self.kinds_on {
+            Probability::new(on).map_err(|e| ("kinds_on", e.to_string()))?;
+        }
         if let Some(until) = self.until {
             if until > duration {
                 return Err(("until", "until is after the end of the run".to_owned()));
@@ -155,14 +204,16 @@ impl SwarmSpec {
         }
         let until = self.until.unwrap_or(duration).as_secs_f64();
         let rates = [
-            ("crash", self.crash.as_ref().map(|c| c.rate)),
-            ("wipe", self.wipe.as_ref().map(|c| c.rate)),
-            ("partition", self.partition.as_ref().map(|p| p.rate)),
-            ("clog", self.clog.as_ref().map(|c| c.rate)),
-            ("pause", self.pause.as_ref().map(|p| p.rate)),
-            ("clock", self.clock.as_ref().map(|c| c.rate)),
-            ("loss", self.loss.as_ref().map(|l| l.rate)),
-            ("disk", self.disk.as_ref().map(|d| d.rate)),
+            ("crash", self.crash.as_ref().map(|c| c.rate.0.high)),
+            ("wipe", self.wipe.as_ref().map(|c| c.rate.0.high)),
+            ("partition", self.partition.as_ref().map(|p| p.rate.0.high)),
+            ("clog", self.clog.as_ref().map(|c| c.rate.0.high)),
+            ("pause", self.pause.as_ref().map(|p| p.rate.0.high)),
+            ("clock", self.clock.as_ref().map(|c| c.rate.0.high)),
+            ("drift", self.drift.as_ref().map(|c| c.rate.0.high)),
+            ("strobe", self.strobe.as_ref().map(|c| c.rate.0.high)),
+            ("loss", self.loss.as_ref().map(|l| l.rate.0.high)),
+            ("disk", self.disk.as_ref().map(|d| d.rate.0.high)),
         ];
         for (kind, rate) in rates {
             if let Some(rate) = rate {
@@ -197,8 +248,83 @@ fn between(range: &DurationRange, rng: &mut Rng) -> Duration {
     Duration::from_nanos(rng.between(low, high))
 }
 
-pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) {
+/// What a seed drew for its swarm, when the swarm draws (`kinds_on`, or a kind's rate given
+/// as a range): per kind, its rate, or `None` when it is off in this run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SwarmDraw {
+    /// The kinds the swarm names, in `[swarm]`'s order, with what was drawn.
+    pub kinds: Vec<(&'static str, Option<Rate>)>,
+}
+
+impl SwarmDraw {
+    /// The kinds on, joined with `+` ("none" if none): what the coverage ledger counts.
+    pub fn combination(&self) -> String {
+        let on: Vec<&str> = self.kinds.iter().filter(|(_, r)| r.is_some()).map(|(k, _)| *k).collect();
+        if on.is_empty() {
+            "none".to_owned()
+        } else {
+            on.join("+")
+        }
+    }
+
+    /// One line per kind: `crash 1/4.5s` or `partition off`.
+    pub fn lines(&self) -> Vec<String> {
+        self.kinds
+            .iter()
+            .map(|(kind, rate)| match rate {
+                Some(rate) => {
+                    let every = Duration::from_millis((1_000.0 / rate.per_second).round() as u64);
+                    format!("{kind} 1/{}", duration::format(every))
+                }
+                None => format!("{kind} off"),
+            })
+            .collect()
+    }
+}
+
+/// The swarm's draw for this seed: each kind on or off (`kinds_on`) and its rate within its
+/// range, from the stream `("swarm-draw", kind)`; nothing is drawn, and `SwarmDraw` stays
+/// empty, when every kind is always on at one rate.
+struct Drawer<'a> {
+    swarm: &'a SwarmSpec,
+    seed: crate::kernel::rng::Seed,
+    drawn: SwarmDraw,
+}
+
+impl Drawer<'_> {
+    fn draws(&self) -> bool {
+        let ranged = [
+            self.swarm.crash.as_ref().map(|c| c.rate),
+            self.swarm.wipe.as_ref().map(|c| c.rate),
+            self.swarm.partition.as_ref().map(|c| c.rate),
+            self.swarm.clog.as_ref().map(|c| c.rate),
+            self.swarm.pause.as_ref().map(|c| c.rate),
+            self.swarm.clock.as_ref().map(|c| c.rate),
+            self.swarm.drift.as_ref().map(|c| c.rate),
+            self.swarm.strobe.as_ref().map(|c| c.rate),
+            self.swarm.loss.as_ref().map(|c| c.rate),
+            self.swarm.disk.as_ref().map(|c| c.rate),
+        ];
+        self.swarm.kinds_on.is_some() || ranged.iter().flatten().any(|r| !r.is_fixed())
+    }
+
+    /// This seed's rate for `kind` (stream `index`), or `None` if it is off.
+    fn rate(&mut self, kind: &'static str, index: u64, rate: &RateRange) -> Option<Rate> {
+        if !self.draws() {
+            return Some(rate.0.low);
+        }
+        let mut rng = self.seed.stream("swarm-draw", index);
+        let on = self.swarm.kinds_on.is_none_or(|p| rng.unit() < p);
+        let (low, high) = (rate.0.low.per_second, rate.0.high.per_second);
+        let drawn = (on).then(|| Rate { per_second: low + rng.unit() * (high - low) });
+        self.drawn.kinds.push((kind, drawn));
+        drawn
+    }
+}
+
+pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) -> SwarmDraw {
     let until = swarm.until.unwrap_or(context.duration);
+    let mut drawer = Drawer { swarm, seed: context.seed, drawn: SwarmDraw::default() };
     let servers = context.servers;
     let random = || Target::Random(servers.to_vec());
     let stream = |kind: u64| context.seed.stream("swarm", kind);
@@ -206,39 +332,48 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
         drafts.push(Draft { at, fault, follows });
         drafts.len() - 1
     };
-    if let Some(crash) = &swarm.crash {
+    if let Some((crash, rate)) =
+        swarm.crash.as_ref().and_then(|x| Some((x, drawer.rate("crash", 0, &x.rate)?)))
+    {
         let mut rng = stream(0);
-        for at in times(&crash.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let first = push(at, Fault::Crash(random()), None);
             push(at + between(&crash.down, &mut rng), Fault::Restart(Target::SameAs(0)), Some(first));
         }
     }
-    if let Some(partition) = &swarm.partition {
+    if let Some((partition, rate)) =
+        swarm.partition.as_ref().and_then(|x| Some((x, drawer.rate("partition", 1, &x.rate)?)))
+    {
         let mut rng = stream(1);
-        for at in times(&partition.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let shape = *rng.pick(&partition.shapes).expect("validated: at least one shape");
             let first = push(at, Fault::Partition(shape.partition(servers)), None);
             push(at + between(&partition.duration, &mut rng), Fault::HealOne(0), Some(first));
         }
     }
-    if let Some(pause) = &swarm.pause {
+    if let Some((pause, rate)) =
+        swarm.pause.as_ref().and_then(|x| Some((x, drawer.rate("pause", 2, &x.rate)?)))
+    {
         let mut rng = stream(2);
-        for at in times(&pause.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let first = push(at, Fault::Pause(random()), None);
             push(at + between(&pause.duration, &mut rng), Fault::Resume(Target::SameAs(0)), Some(first));
         }
     }
-    if let Some(clock) = &swarm.clock {
+    if let Some((clock, rate)) =
+        swarm.clock.as_ref().and_then(|x| Some((x, drawer.rate("clock", 3, &x.rate)?)))
+    {
         let mut rng = stream(3);
-        for at in times(&clock.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let range = clock.step.0;
             let offset = rng.between(0, (range.high - range.low) as u64) as i64;
             push(at, Fault::ClockStep { node: random(), delta_nanos: range.low + offset }, None);
         }
     }
-    if let Some(loss) = &swarm.loss {
+    if let Some((loss, rate)) = swarm.loss.as_ref().and_then(|x| Some((x, drawer.rate("loss", 4, &x.rate)?)))
+    {
         let mut rng = stream(4);
-        for at in times(&loss.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let range = loss.loss.0;
             let p = range.low + rng.unit() * (range.high - range.low);
             let burst = LinkModel {
@@ -249,27 +384,30 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
             push(at + between(&loss.duration, &mut rng), Fault::Network(context.network.clone()), None);
         }
     }
-    if let Some(clog) = &swarm.clog {
+    if let Some((clog, rate)) = swarm.clog.as_ref().and_then(|x| Some((x, drawer.rate("clog", 6, &x.rate)?)))
+    {
         let mut rng = stream(6);
-        for at in times(&clog.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let shape = *rng.pick(&clog.shapes).expect("validated: at least one shape");
             let first =
                 push(at, Fault::Clog { partition: shape.partition(servers), reorder: clog.reorder }, None);
             push(at + between(&clog.duration, &mut rng), Fault::UnclogOne(0), Some(first));
         }
     }
-    if let Some(wipe) = &swarm.wipe {
+    if let Some((wipe, rate)) = swarm.wipe.as_ref().and_then(|x| Some((x, drawer.rate("wipe", 7, &x.rate)?)))
+    {
         let mut rng = stream(7);
-        for at in times(&wipe.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let first = push(at, Fault::Crash(random()), None);
             let end = at + between(&wipe.down, &mut rng);
             push(end, Fault::Wipe(Target::SameAs(0)), Some(first));
             push(end, Fault::Restart(Target::SameAs(0)), Some(first));
         }
     }
-    if let Some(disk) = &swarm.disk {
+    if let Some((disk, rate)) = swarm.disk.as_ref().and_then(|x| Some((x, drawer.rate("disk", 5, &x.rate)?)))
+    {
         let mut rng = stream(5);
-        for at in times(&disk.rate, until, &mut rng) {
+        for at in times(&rate, until, &mut rng) {
             let slow = DiskChange {
                 fsync_latency: Some(between(&disk.fsync_latency, &mut rng)),
                 ..DiskChange::default()
@@ -279,5 +417,92 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
             let end = at + between(&disk.duration, &mut rng);
             push(end, Fault::Disk { node: Target::SameAs(0), change: restore }, Some(first));
         }
+    }
+    if let Some((drift, rate)) =
+        swarm.drift.as_ref().and_then(|x| Some((x, drawer.rate("drift", 8, &x.rate)?)))
+    {
+        let mut rng = stream(8);
+        for at in times(&rate, until, &mut rng) {
+            let range = drift.ppm.0;
+            let ppm = range.low + rng.between(0, range.high.abs_diff(range.low)) as i64;
+            let first = push(at, Fault::ClockDrift { node: random(), ppm }, None);
+            let end = at + between(&drift.duration, &mut rng);
+            push(end, Fault::ClockDrift { node: Target::SameAs(0), ppm: 0 }, Some(first));
+        }
+    }
+    if let Some((strobe, rate)) =
+        swarm.strobe.as_ref().and_then(|x| Some((x, drawer.rate("strobe", 9, &x.rate)?)))
+    {
+        let mut rng = stream(9);
+        for at in times(&rate, until, &mut rng) {
+            let step = between(&strobe.step, &mut rng).as_nanos() as i64;
+            let every = between(&strobe.every, &mut rng);
+            let end = at + between(&strobe.duration, &mut rng);
+            let first = push(at, Fault::ClockStep { node: random(), delta_nanos: step }, None);
+            let (mut next, mut back) = (at + every, true);
+            while next < end || back {
+                let delta = if back { -step } else { step };
+                push(next, Fault::ClockStep { node: Target::SameAs(0), delta_nanos: delta }, Some(first));
+                next += every;
+                back = !back;
+            }
+        }
+    }
+    drawer.drawn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::ids::NodeId;
+    use crate::kernel::rng::Seed;
+
+    fn swarm(text: &str) -> SwarmSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    fn drawn(spec: &SwarmSpec, seed: u64) -> (SwarmDraw, usize) {
+        let servers: Vec<NodeId> = (0..5).map(NodeId).collect();
+        let context = PlanContext {
+            servers: &servers,
+            network: &LinkModel::default(),
+            fsync_latency: Duration::ZERO,
+            duration: Duration::from_secs(100),
+            seed: Seed(seed),
+        };
+        let mut drafts = Vec::new();
+        let draw = draw_swarm(spec, &context, &mut drafts);
+        (draw, drafts.len())
+    }
+
+    #[test]
+    fn a_swarm_that_draws_nothing_records_nothing() {
+        let (draw, faults) = drawn(&swarm("crash = { rate = \"1/10s\", down = \"1s\" }"), 1);
+        assert!(draw.kinds.is_empty());
+        assert!(faults > 0);
+    }
+
+    #[test]
+    fn swarm_testing_turns_kinds_on_per_seed_and_draws_rates_in_their_range() {
+        let spec = swarm(
+            "kinds_on = 0.5\ncrash = { rate = \"1/10s..1/2s\", down = \"1s\" }\npause = { rate = \"1/5s\", duration = \"1s\" }",
+        );
+        let mut on = 0;
+        for seed in 0..200 {
+            let (draw, faults) = drawn(&spec, seed);
+            assert_eq!(draw, drawn(&spec, seed).0, "the same seed draws the same");
+            assert_eq!(draw.kinds.len(), 2);
+            if draw.kinds.iter().all(|(_, rate)| rate.is_none()) {
+                assert_eq!(faults, 0, "seed {seed}: every kind off, no faults");
+                assert_eq!(draw.combination(), "none");
+            }
+            for (kind, rate) in &draw.kinds {
+                let Some(rate) = rate else { continue };
+                on += 1;
+                let (low, high) = if *kind == "crash" { (0.1, 0.5) } else { (0.2, 0.2) };
+                assert!((low..=high).contains(&rate.per_second), "{kind} {rate}");
+            }
+        }
+        assert!((160..=240).contains(&on), "{on} of 400 kind-runs on");
     }
 }

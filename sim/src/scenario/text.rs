@@ -184,7 +184,7 @@ pub fn format_signed(nanos: i64) -> String {
 }
 
 /// Events per second, written `"200/s"`, `"5/m"`, `"1/10s"`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Rate {
     /// Mean events per second (> 0).
     pub per_second: f64,
@@ -249,6 +249,46 @@ impl<T: PartialOrd + Copy + fmt::Debug> Range<T> {
             return Err(format!("range {text:?} is empty: {low:?} > {high:?}"));
         }
         Ok(Range { low, high })
+    }
+}
+
+/// A range of whole numbers, `"-200..200"` (a drift in ppm), or one number.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IntRange(pub Range<i64>);
+
+impl<'de> Deserialize<'de> for IntRange {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<IntRange, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let parse =
+            |t: &str| t.trim().parse::<i64>().map_err(|_| format!("expected a whole number, got {t:?}"));
+        Range::parse(&text, parse).map(IntRange).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A range of rates, `"1/10s..1/2s"`, or one rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateRange(pub Range<Rate>);
+
+impl RateRange {
+    /// Whether it is one rate (nothing to draw).
+    pub fn is_fixed(&self) -> bool {
+        self.0.low == self.0.high
+    }
+}
+
+impl<'de> Deserialize<'de> for RateRange {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RateRange, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Range::parse(&text, Rate::parse).map(RateRange).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for RateRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.is_fixed() {
+            true => write!(f, "{}", self.0.low),
+            false => write!(f, "{}..{}", self.0.low, self.0.high),
+        }
     }
 }
 

@@ -165,6 +165,14 @@ impl<M: Message> Sim<M> {
         self.world.disks[node.index()].lock().set_config(config);
     }
 
+    /// Sets `node`'s clock before the run: `offset_nanos` off true time, running `drift_ppm`
+    /// fast (negative: slow). Panics unless `drift_ppm > -1_000_000`.
+    pub fn set_clock(&mut self, node: NodeId, offset_nanos: i64, drift_ppm: i64) {
+        let clock = &mut self.world.processes[node.index()].clock;
+        clock.step(Time::ZERO, offset_nanos);
+        clock.set_drift(Time::ZERO, drift_ppm);
+    }
+
     /// Turns protocol fault points on (`Ctx::buggify`); `None` leaves every point false.
     pub fn set_buggify(&mut self, config: Option<BuggifyConfig>) {
         self.world.buggify = Buggify::new(config);

@@ -128,6 +128,9 @@ fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
             }
             (FaultAction::Crash { node, .. }, FaultAction::Restart { node: other }) => node == other,
             (FaultAction::Pause { node, .. }, FaultAction::Resume { node: other }) => node == other,
+            (FaultAction::Slow { node, .. }, FaultAction::Slow { node: other, per_event, .. }) => {
+                node == other && per_event.is_zero()
+            }
             _ => false,
         };
         let ending = (i + 1..list.len()).find(|&j| !used[j] && ends(&list[j].action));

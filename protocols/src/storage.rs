@@ -27,6 +27,7 @@ fn io_error(error: DiskError) -> io::Error {
         DiskError::NotFound(_) => io::Error::new(io::ErrorKind::NotFound, error.to_string()),
         DiskError::Full { .. } => io::Error::new(io::ErrorKind::StorageFull, error.to_string()),
         DiskError::Kind(..) => io::Error::new(io::ErrorKind::InvalidInput, error.to_string()),
+        DiskError::Io(_) => io::Error::other(error.to_string()),
     }
 }
 

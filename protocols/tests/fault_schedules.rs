@@ -43,6 +43,8 @@ fn fault() -> impl Strategy<Value = Fault> {
         node().prop_map(|n| Fault::Crash(n.into())),
         node().prop_map(|n| Fault::Restart(n.into())),
         node().prop_map(|n| Fault::Wipe(n.into())),
+        (node(), 0u64..20)
+            .prop_map(|(n, ms)| Fault::Slow { node: n.into(), per_event: Duration::from_millis(ms) }),
         node().prop_map(|n| Fault::Pause(n.into())),
         node().prop_map(|n| Fault::Resume(n.into())),
         (node(), -2_000i64..2_000)

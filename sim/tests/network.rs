@@ -200,6 +200,23 @@ fn healing_one_partition_leaves_another_in_force() {
 }
 
 #[test]
+fn replayed_packets_arrive_late_and_count_as_duplicates() {
+    let mut sim = Sim::new(1, constant(ms(1)));
+    sim.add_node(send_at(&[10, 20, 30, 40, 50]).factory());
+    sim.add_node(counting_receiver().factory());
+    let replay = |chance| Fault::Replay { chance, delay_min: ms(100), delay_max: ms(200) };
+    sim.schedule(at_ms(5), replay(Probability::ALWAYS));
+    sim.schedule(at_ms(35), replay(Probability::NEVER));
+    let events = events_until(&mut sim, at_ms(1_000));
+    let times: Vec<u64> = of_kind(&events, EventKind::Deliver).iter().map(|d| d.0).collect();
+    assert_eq!(&times[..5], &[11, 21, 31, 41, 51], "the originals on time: {times:?}");
+    assert_eq!(times.len(), 8, "three late copies, of the messages sent while it was on: {times:?}");
+    assert!(times[5..].iter().all(|t| (111..=231).contains(t)), "{times:?}");
+    let stats = sim.network_stats();
+    assert_eq!((stats.replayed, stats.duplicated, stats.delivered), (3, 3, 8));
+}
+
+#[test]
 fn majority_minority_lets_the_majority_talk() {
     let mut sim = Sim::new(11, constant(ms(1)));
     let broadcast = Script::default()

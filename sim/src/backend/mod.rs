@@ -124,10 +124,10 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                      links, but no pause): remove the pause and resume faults, or use madsim or native"
                     .into())
             }
-            Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) => {
+            Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) | Fault::Replay { .. } => {
                 return Err(format!(
-                    "clogging holds messages in simctl's network, and {backend}'s network carries them: \
-                     remove the clog faults, or use the native engine"
+                    "clogs and replayed packets are simctl's network's, and {backend}'s network carries the \
+                     messages: remove the clog and replay faults, or use the native engine"
                 ))
             }
             Fault::Network(model) => {
@@ -139,6 +139,10 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                 format!(
                     "clock faults are applied by simctl's clock layer: the node reads {backend}'s time through it"
                 ),
+            ),
+            Fault::Slow { .. } => note(
+                &mut notes,
+                format!("slow nodes are simctl's: a handler's cost keeps the node busy on {backend} as a slow fsync does"),
             ),
             Fault::Corrupt { .. } | Fault::Disk { .. } | Fault::Wipe(_) => note(
                 &mut notes,

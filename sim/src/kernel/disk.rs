@@ -18,6 +18,17 @@
 //! - A wipe (FoundationDB's RebootAndDelete, a replaced drive) removes every file from both
 //!   views of a disk whose node is down: the node restarts with the same identity and empty
 //!   storage.
+//! - With `crash_keeps = Prefix`, a crash keeps each file's unsynced writes and truncations
+//!   up to a random point, in the order they were made (the page cache wrote some back
+//!   before the crash: LazyFS and CrashMonkey explore these states); with `Subset`, any
+//!   subset of them, each kept with chance 1/2 (a disk that reorders its writes). With torn
+//!   writes as well, the first write not kept may survive as a sector prefix. The namespace
+//!   is as above: a name becomes durable only by `fsync` or `sync_dir`.
+//! - With `fsync_errors`, an `fsync` fails with that chance ([`DiskError::Io`]) and, as
+//!   Linux does (PostgreSQL's "fsyncgate"), marks the file's pages clean anyway: the data it
+//!   covered stays readable but is not durable, and a later `fsync` that succeeds does not
+//!   bring it back; a crash reverts it. With `write_errors`, a write fails with that chance
+//!   and changes nothing. Errors are drawn from the disk's own stream.
 //! - Corruption flips bits in a stored region of both views: reads return wrong bytes and no
 //!   error, as with a latent sector error that escaped the drive's ECC.
 //! - Every `fsync`/`sync_dir` costs `fsync_latency` of the calling handler's time: messages
@@ -38,8 +49,21 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::payload::Payload;
-use super::rng::Rng;
+use super::rng::{Probability, Rng};
 use super::time::duration_to_nanos;
+
+/// What a crash keeps of a file's unsynced changes (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrashKeeps {
+    /// Nothing (the torn last write aside).
+    #[default]
+    Nothing,
+    /// The changes up to a random point, in order.
+    Prefix,
+    /// Any subset of them.
+    Subset,
+}
 
 /// How a disk behaves; every field can be changed during a run by a fault.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +78,12 @@ pub struct DiskConfig {
     pub sector_size: u64,
     /// Bytes per second writes proceed at. Default: unlimited (writes take no time).
     pub write_bandwidth: Option<u64>,
+    /// What a crash keeps of unsynced changes. Default: nothing.
+    pub crash_keeps: CrashKeeps,
+    /// The chance that an `fsync` fails (and loses what it covered). Default: never.
+    pub fsync_errors: Probability,
+    /// The chance that a write fails (changing nothing). Default: never.
+    pub write_errors: Probability,
 }
 
 impl Default for DiskConfig {
@@ -64,6 +94,9 @@ impl Default for DiskConfig {
             torn_writes: false,
             sector_size: 512,
             write_bandwidth: None,
+            crash_keeps: CrashKeeps::Nothing,
+            fsync_errors: Probability::NEVER,
+            write_errors: Probability::NEVER,
         }
     }
 }
@@ -77,6 +110,10 @@ pub struct DiskChange {
     pub fsync_latency: Option<Duration>,
     /// Torn writes on or off.
     pub torn_writes: Option<bool>,
+    /// New chance of fsync errors.
+    pub fsync_errors: Option<Probability>,
+    /// New chance of write errors.
+    pub write_errors: Option<Probability>,
 }
 
 impl DiskChange {
@@ -88,6 +125,9 @@ impl DiskChange {
             torn_writes: self.torn_writes.unwrap_or(config.torn_writes),
             sector_size: config.sector_size,
             write_bandwidth: config.write_bandwidth,
+            crash_keeps: config.crash_keeps,
+            fsync_errors: self.fsync_errors.unwrap_or(config.fsync_errors),
+            write_errors: self.write_errors.unwrap_or(config.write_errors),
         }
     }
 }
@@ -109,6 +149,9 @@ pub enum DiskError {
     /// Byte access to a file of described content, or payload access to a file of bytes.
     #[error("{0} does not hold {1}")]
     Kind(String, &'static str),
+    /// The device failed the operation (an injected I/O error).
+    #[error("I/O error: {0}")]
+    Io(&'static str),
 }
 
 /// Counts of what a disk did, for metrics and tests.
@@ -128,6 +171,8 @@ pub struct DiskStats {
     pub corruptions: u64,
     /// Wipes applied.
     pub wipes: u64,
+    /// Fsyncs and writes failed by injected errors.
+    pub io_errors: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -140,6 +185,8 @@ struct Inode {
     dirty: Vec<(usize, usize)>,
     /// The last write since the last fsync, for torn writes (kept while they are on).
     last_write: Option<(usize, Vec<u8>)>,
+    /// Every change since the last fsync, in order (kept while a crash may keep some).
+    unsynced: Vec<Change>,
     /// Described content in place of `live` / `durable` bytes.
     live_blob: Option<Payload>,
     durable_blob: Option<Payload>,
@@ -186,8 +233,40 @@ impl Inode {
         }
         self.dirty.clear();
         self.last_write = None;
+        self.unsynced.clear();
         self.durable_blob.clone_from(&self.live_blob);
     }
+
+    /// Forgets the unsynced changes without making them durable (a failed fsync): they stay
+    /// in the live view until a crash.
+    fn drop_dirty(&mut self) {
+        self.dirty.clear();
+        self.last_write = None;
+        self.unsynced.clear();
+    }
+
+    /// Applies the changes a crash keeps onto the durable bytes.
+    fn keep_on_crash(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Write(offset, data) => {
+                    let end = offset + data.len();
+                    if self.durable.len() < end {
+                        self.durable.resize(end, 0);
+                    }
+                    self.durable[*offset..end].copy_from_slice(data);
+                }
+                Change::Truncate(len) => self.durable.resize(*len, 0),
+            }
+        }
+    }
+}
+
+/// An unsynced change to a file's bytes.
+#[derive(Clone, Debug)]
+enum Change {
+    Write(usize, Vec<u8>),
+    Truncate(usize),
 }
 
 /// One node's disk. It outlives the node's crashes; only its durable view survives them.
@@ -202,12 +281,31 @@ pub struct Disk {
     /// Shared with the disk's handle so the engine reads it without taking the lock.
     pending_latency: Arc<AtomicU64>,
     stats: DiskStats,
+    /// Draws injected errors (none are drawn without it).
+    errors: Option<Rng>,
 }
 
 impl Disk {
     /// An empty disk.
     pub fn new(config: DiskConfig) -> Disk {
         Disk { config, ..Disk::default() }
+    }
+
+    /// Draws this disk's injected errors from `stream`.
+    pub fn set_error_stream(&mut self, stream: Rng) {
+        self.errors = Some(stream);
+    }
+
+    /// Whether its configuration injects errors and it has no stream to draw them from yet.
+    pub fn needs_error_stream(&self) -> bool {
+        self.errors.is_none() && !(self.config.fsync_errors.is_never() && self.config.write_errors.is_never())
+    }
+
+    /// Whether an injected error with chance `p` happens now.
+    fn inject(&mut self, p: Probability) -> bool {
+        let failed = !p.is_never() && self.errors.as_mut().is_some_and(|rng| rng.chance(p));
+        self.stats.io_errors += u64::from(failed);
+        failed
     }
 
     /// The disk's current configuration.
@@ -275,6 +373,9 @@ impl Disk {
         }
         let growth = end.saturating_sub(self.live_names.get(name).map_or(0, |&i| self.inodes[i].live.len()));
         self.reserve(growth as u64)?;
+        if self.inject(self.config.write_errors) {
+            return Err(DiskError::Io("write failed"));
+        }
         self.create(name);
         self.charge_write(data.len() as u64);
         let index = self.live_names[name];
@@ -286,6 +387,9 @@ impl Disk {
         inode.mark_dirty(offset, end);
         if self.config.torn_writes {
             inode.last_write = Some((offset, data.to_vec()));
+        }
+        if self.config.crash_keeps != CrashKeeps::Nothing {
+            inode.unsynced.push(Change::Write(offset, data.to_vec()));
         }
         self.used += growth as u64;
         self.stats.writes += 1;
@@ -357,9 +461,13 @@ impl Disk {
         if len > old {
             self.reserve((len - old) as u64)?;
         }
+        let keeps = self.config.crash_keeps != CrashKeeps::Nothing;
         let inode = &mut self.inodes[index];
         inode.live.resize(len, 0);
         inode.mark_dirty(len.min(old), len.max(old));
+        if keeps {
+            inode.unsynced.push(Change::Truncate(len));
+        }
         self.used = self.used + len as u64 - old as u64;
         Ok(())
     }
@@ -367,6 +475,11 @@ impl Disk {
     /// Makes the file's contents and its name durable. Costs `fsync_latency`.
     pub fn fsync(&mut self, name: &str) -> Result<(), DiskError> {
         let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
+        if self.inject(self.config.fsync_errors) {
+            self.inodes[index].drop_dirty();
+            self.charge_sync();
+            return Err(DiskError::Io("fsync failed; the data it covered is not durable"));
+        }
         self.inodes[index].sync();
         if self.durable_names.get(name) != Some(&index) {
             if self.inodes[index].durably_named {
@@ -432,8 +545,33 @@ impl Disk {
     pub fn crash(&mut self, tear: bool, rng: &mut Rng) -> bool {
         let sector = self.config.sector_size.max(1) as usize;
         let mut torn = false;
+        let keeps = self.config.crash_keeps;
         for index in 0..self.inodes.len() {
             let inode = &mut self.inodes[index];
+            if keeps != CrashKeeps::Nothing && !inode.unsynced.is_empty() {
+                let changes = std::mem::take(&mut inode.unsynced);
+                let kept: Vec<Change> = match keeps {
+                    CrashKeeps::Prefix => {
+                        let cut = rng.between(0, changes.len() as u64) as usize;
+                        // A torn write: the first change not kept, as a sector prefix.
+                        let partial = changes.get(cut).filter(|_| tear).and_then(|c| match c {
+                            Change::Write(offset, data) => {
+                                let first = offset / sector;
+                                let sectors = (offset + data.len()).div_ceil(sector) - first;
+                                let end = ((first + rng.between(0, sectors as u64) as usize) * sector)
+                                    .min(offset + data.len());
+                                (end > *offset).then(|| Change::Write(*offset, data[..end - offset].to_vec()))
+                            }
+                            Change::Truncate(_) => None,
+                        });
+                        torn |= partial.is_some();
+                        changes[..cut].iter().cloned().chain(partial).collect()
+                    }
+                    _ => changes.into_iter().filter(|_| rng.chance(Probability::ratio(1, 2))).collect(),
+                };
+                inode.keep_on_crash(&kept);
+                inode.last_write = None;
+            }
             let last_write = inode.last_write.take();
             inode.live.clone_from(&inode.durable);
             inode.live_blob.clone_from(&inode.durable_blob);
@@ -762,6 +900,52 @@ mod tests {
         disk.fsync("f").unwrap();
         disk.crash(false, &mut rng());
         assert_eq!(disk.read_all("f").unwrap(), b"ab");
+    }
+
+    #[test]
+    fn a_crash_keeps_a_prefix_or_a_subset_of_unsynced_writes_when_asked() {
+        let outcomes = |keeps: CrashKeeps| {
+            let mut seen = std::collections::BTreeSet::new();
+            for seed in 0..200 {
+                let mut disk = Disk::new(DiskConfig { crash_keeps: keeps, ..DiskConfig::default() });
+                disk.write("f", 0, b"S").unwrap();
+                disk.fsync("f").unwrap();
+                for byte in [b"a", b"b", b"c"] {
+                    disk.append("f", byte).unwrap();
+                }
+                disk.crash(false, &mut Seed(seed).stream("disk-test", 0));
+                seen.insert(disk.read_all("f").unwrap());
+            }
+            seen.into_iter().map(|c| String::from_utf8(c).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(outcomes(CrashKeeps::Nothing), ["S"]);
+        assert_eq!(outcomes(CrashKeeps::Prefix), ["S", "Sa", "Sab", "Sabc"], "in order, never a hole");
+        // Any subset: a later write without an earlier one leaves zeros where it was.
+        let subset = outcomes(CrashKeeps::Subset);
+        assert!(subset.contains(&"S\0b".to_owned()) && subset.contains(&"Sabc".to_owned()), "{subset:?}");
+    }
+
+    #[test]
+    fn a_failed_fsync_loses_what_it_covered_even_after_a_later_fsync() {
+        let config = DiskConfig { fsync_errors: Probability::ALWAYS, ..DiskConfig::default() };
+        let mut disk = Disk::new(config);
+        disk.set_error_stream(Seed(1).stream("disk-errors", 0));
+        disk.write("f", 0, b"durable?").unwrap();
+        assert!(matches!(disk.fsync("f"), Err(DiskError::Io(_))));
+        assert_eq!(disk.read_all("f").unwrap(), b"durable?", "still readable");
+        disk.set_config(DiskConfig::default());
+        disk.fsync("f").unwrap();
+        disk.crash(false, &mut rng());
+        // The later fsync made the name and the length durable, but the bytes the failed one
+        // covered were marked clean and never written: they come back as zeros.
+        assert_eq!(disk.read_all("f").unwrap(), [0; 8], "the failed fsync's data is gone");
+        assert_eq!(disk.stats().io_errors, 1);
+        let mut failing =
+            Disk::new(DiskConfig { write_errors: Probability::ALWAYS, ..DiskConfig::default() });
+        assert!(failing.write("g", 0, b"x").is_ok(), "no error stream: no injected errors");
+        failing.set_error_stream(Seed(1).stream("disk-errors", 0));
+        assert!(matches!(failing.write("g", 1, b"y"), Err(DiskError::Io(_))));
+        assert_eq!(failing.read_all("g").unwrap(), b"x", "a failed write changes nothing");
     }
 
     #[test]

@@ -34,6 +34,10 @@
 //! - `Wipe`: a down node's disk loses every file, durable or not (see `disk`); it counts
 //!   against the damage budget. With the restart that follows, the node comes back with
 //!   its identity and nothing else: FoundationDB's RebootAndDelete.
+//! - `Slow`: every handler the node runs from now on costs it `per_event` of true time after
+//!   it returns, as a slow fsync does: what arrives meanwhile waits, so heartbeats are
+//!   answered late though nothing is lost. Zero makes it fast again. A crash keeps it (the
+//!   machine is slow, not the process).
 //! - `Pause`/`Resume`: a paused node runs nothing; messages that arrive and timers that
 //!   fire meanwhile queue up, and on resume it handles them, in arrival order, at the resume
 //!   time (a stop-the-world GC pause, or SIGSTOP/SIGCONT).
@@ -119,6 +123,13 @@ pub enum Fault {
     Restart(Target),
     /// Empties a down node's disk.
     Wipe(Target),
+    /// Makes each of a node's handlers cost `per_event` of true time (zero: normal).
+    Slow {
+        /// The node.
+        node: Target,
+        /// What each handler costs.
+        per_event: std::time::Duration,
+    },
     /// Pauses a node.
     Pause(Target),
     /// Resumes a paused node.
@@ -157,6 +168,16 @@ pub enum Fault {
     },
     /// Replaces the default link model (a loss burst, a latency spike).
     Network(LinkModel),
+    /// From now on each message between two nodes has, with `chance`, a late copy arriving
+    /// `delay_min..delay_max` after it (an old packet replayed); a zero chance stops it.
+    Replay {
+        /// The chance per message.
+        chance: crate::kernel::rng::Probability,
+        /// The least delay after the original's arrival.
+        delay_min: std::time::Duration,
+        /// The most.
+        delay_max: std::time::Duration,
+    },
 }
 
 /// What kind of fault an entry is: the key it has in a `[[faults]]` entry and in
@@ -180,6 +201,8 @@ pub enum FaultKind {
     Restart,
     /// Empties a down node's disk.
     Wipe,
+    /// Makes a node's handlers take time.
+    Slow,
     /// Pauses a node.
     Pause,
     /// Resumes a paused node.
@@ -190,11 +213,13 @@ pub enum FaultKind {
     Disk,
     /// Replaces the default link model.
     Network,
+    /// Replays old packets late.
+    Replay,
 }
 
 impl FaultKind {
     /// Every kind, in the order `simctl list` shows them.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 14] = [
         FaultKind::Partition,
         FaultKind::Heal,
         FaultKind::Clog,
@@ -202,11 +227,13 @@ impl FaultKind {
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Wipe,
+        FaultKind::Slow,
         FaultKind::Pause,
         FaultKind::Resume,
         FaultKind::Clock,
         FaultKind::Disk,
         FaultKind::Network,
+        FaultKind::Replay,
     ];
 
     /// Its key in a `[[faults]]` entry: `partition`, `crash`, ...
@@ -219,11 +246,13 @@ impl FaultKind {
             FaultKind::Crash => "crash",
             FaultKind::Restart => "restart",
             FaultKind::Wipe => "wipe",
+            FaultKind::Slow => "slow",
             FaultKind::Pause => "pause",
             FaultKind::Resume => "resume",
             FaultKind::Clock => "clock",
             FaultKind::Disk => "disk",
             FaultKind::Network => "network",
+            FaultKind::Replay => "replay",
         }
     }
 
@@ -236,6 +265,8 @@ impl FaultKind {
             FaultKind::Crash => Some(("restart_after", FaultKind::Restart)),
             FaultKind::Pause => Some(("resume_after", FaultKind::Resume)),
             FaultKind::Network => Some(("restore_after", FaultKind::Network)),
+            FaultKind::Slow => Some(("recover_after", FaultKind::Slow)),
+            FaultKind::Replay => Some(("stop_after", FaultKind::Replay)),
             _ => None,
         }
     }
@@ -258,11 +289,13 @@ impl Fault {
             Fault::Crash(_) => FaultKind::Crash,
             Fault::Restart(_) => FaultKind::Restart,
             Fault::Wipe(_) => FaultKind::Wipe,
+            Fault::Slow { .. } => FaultKind::Slow,
             Fault::Pause(_) => FaultKind::Pause,
             Fault::Resume(_) => FaultKind::Resume,
             Fault::ClockStep { .. } | Fault::ClockDrift { .. } => FaultKind::Clock,
             Fault::Corrupt { .. } | Fault::Disk { .. } => FaultKind::Disk,
             Fault::Network(_) => FaultKind::Network,
+            Fault::Replay { .. } => FaultKind::Replay,
         }
     }
 
@@ -276,6 +309,7 @@ impl Fault {
             | Fault::Resume(target) => Some(target),
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
+            | Fault::Slow { node, .. }
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
@@ -285,7 +319,8 @@ impl Fault {
             | Fault::Clog { .. }
             | Fault::Unclog
             | Fault::UnclogOne(_)
-            | Fault::Network(_) => None,
+            | Fault::Network(_)
+            | Fault::Replay { .. } => None,
         }
     }
 
@@ -298,6 +333,7 @@ impl Fault {
             | Fault::Resume(target) => Some(target),
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
+            | Fault::Slow { node, .. }
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
@@ -307,7 +343,8 @@ impl Fault {
             | Fault::Clog { .. }
             | Fault::Unclog
             | Fault::UnclogOne(_)
-            | Fault::Network(_) => None,
+            | Fault::Network(_)
+            | Fault::Replay { .. } => None,
         }
     }
 
@@ -369,6 +406,8 @@ impl fmt::Display for Fault {
             Fault::Crash(target) => write!(f, "crash {target}"),
             Fault::Restart(target) => write!(f, "restart {target}"),
             Fault::Wipe(target) => write!(f, "wipe {target}'s disk"),
+            Fault::Slow { node, per_event } if per_event.is_zero() => write!(f, "{node} fast again"),
+            Fault::Slow { node, per_event } => write!(f, "slow {node}: {per_event:?} per event"),
             Fault::Pause(target) => write!(f, "pause {target}"),
             Fault::Resume(target) => write!(f, "resume {target}"),
             Fault::ClockStep { node, delta_nanos } => {
@@ -392,10 +431,20 @@ impl fmt::Display for Fault {
                 if let Some(torn) = change.torn_writes {
                     write!(f, " torn writes {}", if torn { "on" } else { "off" })?;
                 }
+                if let Some(p) = change.fsync_errors {
+                    write!(f, " fsync errors {}", p.as_f64())?;
+                }
+                if let Some(p) = change.write_errors {
+                    write!(f, " write errors {}", p.as_f64())?;
+                }
                 Ok(())
             }
             Fault::Network(model) => {
                 write!(f, "network loss {} duplicate {}", model.loss.as_f64(), model.duplicate.as_f64())
+            }
+            Fault::Replay { chance, .. } if chance.is_never() => write!(f, "replay stops"),
+            Fault::Replay { chance, delay_min, delay_max } => {
+                write!(f, "replay {} of messages {delay_min:?}..{delay_max:?} late", chance.as_f64())
             }
         }
     }

@@ -92,6 +92,8 @@ pub struct NetworkStats {
     pub duplicated: u64,
     /// Times a message arrived on a clogged link and was held (until an unclog).
     pub clogged: u64,
+    /// Late copies of old messages (counted in `duplicated` too).
+    pub replayed: u64,
 }
 
 impl NetworkStats {

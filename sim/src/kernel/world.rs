@@ -16,7 +16,7 @@ use super::network::{NetworkModel, Route};
 use super::observe::Observations;
 use super::partition::Cuts;
 use super::queue::Queue;
-use super::rng::{Rng, Seed};
+use super::rng::{Probability, Rng, Seed};
 use super::workload::{Driver, Next, Outcome};
 
 /// An entry of the event queue.
@@ -60,8 +60,10 @@ pub(crate) struct Process<M> {
     pub(crate) network_rng: Rng,
     /// Events that arrived while paused, in arrival order.
     pub(crate) backlog: VecDeque<Event<M>>,
-    /// The node is busy (in a slow fsync) until this true time.
+    /// The node is busy (in a slow fsync, or slow) until this true time.
     pub(crate) busy_until: u64,
+    /// What each handler costs the node in true time, nanoseconds (a slow process).
+    pub(crate) handler_cost: u64,
 }
 
 /// A pending timer: its generation (so a stale id cancels nothing) and its payload, taken
@@ -87,6 +89,8 @@ pub(crate) struct World<M: Message> {
     pub(crate) clogs: Cuts,
     /// The messages clogged links hold, in arrival order, released by an unclog.
     pub(crate) held: Vec<Event<M>>,
+    /// Old packets replayed: a chance per message of a copy arriving much later.
+    pub(crate) replay: Option<Replay>,
     /// The clogs in force (by fault index) that release their messages out of order.
     pub(crate) clog_reorder: std::collections::BTreeSet<u64>,
     pub(crate) observations: Observations,
@@ -207,6 +211,18 @@ impl<M: Message> World<M> {
         if let Route::Arrive(at, duplicate) =
             self.network.route(now, from, to, msg.wire_size(), msg.kind(), rng)
         {
+            let replayed = self.replay.as_mut().and_then(|replay| {
+                let chance = replay.chance;
+                replay.rng.chance(chance).then(|| replay.rng.between(replay.delay.0, replay.delay.1))
+            });
+            if let Some(late) = replayed {
+                // An old packet: a copy that arrives long after the original.
+                let late = at + late;
+                self.network.stats.duplicated += 1;
+                self.network.stats.replayed += 1;
+                let copy = msg.clone();
+                self.queue.push(late, Event::Deliver { from, to, incarnation, admitted: false, msg: copy });
+            }
             if let Some(again) = duplicate {
                 let copy = msg.clone();
                 self.queue.push(at, Event::Deliver { from, to, incarnation, admitted: false, msg });
@@ -282,4 +298,14 @@ impl<M: Message> World<M> {
         self.free_timers.push(id.slot);
         slot.payload.take()
     }
+}
+
+/// Replayed packets (`Fault::Replay`): each message between two nodes gets, with `chance`, a
+/// copy that arrives `delay` (nanoseconds, uniform in the range) after the original would,
+/// judged like any delivery when it arrives. Drawn from the stream `("replay", fault)`, so
+/// turning it on changes no node's own network draws.
+pub(crate) struct Replay {
+    pub(crate) chance: Probability,
+    pub(crate) delay: (u64, u64),
+    pub(crate) rng: Rng,
 }

@@ -93,6 +93,8 @@ pub struct NetworkSummary {
     pub dropped_crashed: u64,
     /// Held by a clogged link until it unclogged.
     pub clogged: u64,
+    /// Late copies of old messages (counted in `duplicated` too).
+    pub replayed: u64,
 }
 
 impl From<NetworkStats> for NetworkSummary {
@@ -106,6 +108,7 @@ impl From<NetworkStats> for NetworkSummary {
             dropped_partition: stats.dropped_partition,
             dropped_crashed: stats.dropped_crashed,
             clogged: stats.clogged,
+            replayed: stats.replayed,
         }
     }
 }

@@ -39,9 +39,10 @@ use serde::Deserialize;
 
 use super::network::LinkChange;
 use super::shapes::{PartitionSpec, TargetSpec};
-use super::text::{duration, format_signed, parse_signed};
+use super::text::{duration, format_signed, parse_signed, DurationRange, Range};
 use crate::kernel::disk::DiskChange;
 use crate::kernel::fault::{Fault, FaultKind};
+use crate::kernel::rng::Probability;
 
 /// How an entry of `kind` is written, after its key: what `simctl list` shows.
 pub fn syntax(kind: FaultKind) -> &'static str {
@@ -55,12 +56,14 @@ pub fn syntax(kind: FaultKind) -> &'static str {
         FaultKind::Unclog => "true: release every clog's messages | { fault = N }: clog N only",
         FaultKind::Crash => "target; restart_after, and wiped = true to restart into an empty disk",
         FaultKind::Wipe => "target (a down server): its disk loses every file",
+        FaultKind::Slow => "{ node = target, per_event = \"5ms\" }; recover_after",
         FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
         FaultKind::Disk => {
-            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes }"
+            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors }"
         }
         FaultKind::Network => "any [network] field, e.g. { loss = 0.3 }",
+        FaultKind::Replay => "{ chance = 0.01, delay = \"1s..5s\" }: late copies of old messages; stop_after",
     }
 }
 
@@ -112,6 +115,15 @@ pub enum FaultAction {
         restart_after: Option<Duration>,
         /// Wipe its disk just before that restart (`wiped = true`).
         wiped: bool,
+    },
+    /// Make each of a server's handlers cost `per_event`, and fast again `recover_after`.
+    Slow {
+        /// Which server.
+        node: TargetSpec,
+        /// What each handler costs.
+        per_event: Duration,
+        /// Fast again this long after.
+        recover_after: Option<Duration>,
     },
     /// Empty a down server's disk.
     Wipe {
@@ -167,6 +179,16 @@ pub enum FaultAction {
         /// The fields that change (at least one).
         change: DiskChange,
     },
+    /// Replay old messages: a late copy of each with `chance`, `delay` after it; stop
+    /// `stop_after` later.
+    Replay {
+        /// The chance per message.
+        chance: Probability,
+        /// How late, uniform in the range.
+        delay: DurationRange,
+        /// Stop this long after.
+        stop_after: Option<Duration>,
+    },
     /// Change the default link model, and restore `[network]` `restore_after` later.
     Network {
         /// The fields that change.
@@ -187,11 +209,13 @@ impl FaultAction {
             FaultAction::Crash { .. } => FaultKind::Crash,
             FaultAction::Restart { .. } => FaultKind::Restart,
             FaultAction::Wipe { .. } => FaultKind::Wipe,
+            FaultAction::Slow { .. } => FaultKind::Slow,
             FaultAction::Pause { .. } => FaultKind::Pause,
             FaultAction::Resume { .. } => FaultKind::Resume,
             FaultAction::ClockStep { .. } | FaultAction::ClockDrift { .. } => FaultKind::Clock,
             FaultAction::Corrupt { .. } | FaultAction::Disk { .. } => FaultKind::Disk,
             FaultAction::Network { .. } => FaultKind::Network,
+            FaultAction::Replay { .. } => FaultKind::Replay,
         }
     }
 
@@ -203,7 +227,9 @@ impl FaultAction {
             | FaultAction::Clog { unclog_after: after, .. }
             | FaultAction::Crash { restart_after: after, .. }
             | FaultAction::Pause { resume_after: after, .. }
-            | FaultAction::Network { restore_after: after, .. } => Some(after),
+            | FaultAction::Network { restore_after: after, .. }
+            | FaultAction::Slow { recover_after: after, .. }
+            | FaultAction::Replay { stop_after: after, .. } => Some(after),
             _ => None,
         }
     }
@@ -220,6 +246,7 @@ impl FaultAction {
             | FaultAction::Crash { node, .. }
             | FaultAction::Restart { node }
             | FaultAction::Wipe { node }
+            | FaultAction::Slow { node, .. }
             | FaultAction::Pause { node, .. }
             | FaultAction::Resume { node }
             | FaultAction::ClockStep { node, .. }
@@ -230,20 +257,22 @@ impl FaultAction {
             | FaultAction::Heal { .. }
             | FaultAction::Clog { .. }
             | FaultAction::Unclog { .. }
-            | FaultAction::Network { .. } => None,
+            | FaultAction::Network { .. }
+            | FaultAction::Replay { .. } => None,
         }
     }
 
     /// Whether it ends an earlier fault's effect (heal, restart, resume): the shrinker moves
     /// these earlier, the others later.
     pub fn is_ending(&self) -> bool {
-        matches!(
-            self,
+        match self {
             FaultAction::Heal { .. }
-                | FaultAction::Unclog { .. }
-                | FaultAction::Restart { .. }
-                | FaultAction::Resume { .. }
-        )
+            | FaultAction::Unclog { .. }
+            | FaultAction::Restart { .. }
+            | FaultAction::Resume { .. } => true,
+            FaultAction::Slow { per_event, .. } => per_event.is_zero(),
+            _ => false,
+        }
     }
 
     /// A fault the kernel planned or realized, as an entry writes it.
@@ -267,6 +296,9 @@ impl FaultAction {
             Fault::Unclog => FaultAction::Unclog { clog: None },
             Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None, wiped: false },
             Fault::Wipe(node) => FaultAction::Wipe { node: of(node) },
+            Fault::Slow { node, per_event } => {
+                FaultAction::Slow { node: of(node), per_event: *per_event, recover_after: None }
+            }
             Fault::Restart(node) => FaultAction::Restart { node: of(node) },
             Fault::Pause(node) => FaultAction::Pause { node: of(node), resume_after: None },
             Fault::Resume(node) => FaultAction::Resume { node: of(node) },
@@ -281,6 +313,11 @@ impl FaultAction {
             Fault::Network(model) => {
                 FaultAction::Network { change: LinkChange::of(model), restore_after: None }
             }
+            Fault::Replay { chance, delay_min, delay_max } => FaultAction::Replay {
+                chance: *chance,
+                delay: DurationRange(Range { low: *delay_min, high: *delay_max }),
+                stop_after: None,
+            },
         }
     }
 
@@ -326,6 +363,11 @@ impl FaultAction {
             FaultAction::ClockStep { node, step } => {
                 (table(vec![("node", node.to_toml()), ("step", format_signed(*step).into())]), Vec::new())
             }
+            FaultAction::Slow { node, per_event, recover_after } => {
+                let value =
+                    table(vec![("node", node.to_toml()), ("per_event", duration::format(*per_event).into())]);
+                (value, follow(recover_after))
+            }
             FaultAction::ClockDrift { node, ppm } => {
                 (table(vec![("node", node.to_toml()), ("drift_ppm", (*ppm).into())]), Vec::new())
             }
@@ -351,7 +393,17 @@ impl FaultAction {
                 if let Some(torn) = change.torn_writes {
                     pairs.push(("torn_writes", torn.into()));
                 }
+                for (key, p) in [("fsync_errors", change.fsync_errors), ("write_errors", change.write_errors)]
+                {
+                    if let Some(p) = p {
+                        pairs.push((key, p.as_f64().into()));
+                    }
+                }
                 (table(pairs), Vec::new())
+            }
+            FaultAction::Replay { chance, delay, stop_after } => {
+                let range = format!("{}..{}", duration::format(delay.0.low), duration::format(delay.0.high));
+                (table(vec![("chance", chance.as_f64().into()), ("delay", range.into())]), follow(stop_after))
             }
             FaultAction::Network { change, restore_after } => {
                 (toml::Value::Table(change.to_toml()), follow(restore_after))
@@ -457,6 +509,10 @@ pub struct WrittenFault {
     #[serde(default)]
     wipe: Option<TargetSpec>,
     #[serde(default)]
+    slow: Option<SlowTable>,
+    #[serde(default, with = "duration::option")]
+    recover_after: Option<Duration>,
+    #[serde(default)]
     pause: Option<TargetSpec>,
     #[serde(default, with = "duration::option")]
     resume_after: Option<Duration>,
@@ -470,6 +526,10 @@ pub struct WrittenFault {
     network: Option<LinkChange>,
     #[serde(default, with = "duration::option")]
     restore_after: Option<Duration>,
+    #[serde(default)]
+    replay: Option<ReplayTable>,
+    #[serde(default, with = "duration::option")]
+    stop_after: Option<Duration>,
 }
 
 /// `heal = true` (every cut) or `heal = { fault = N }` (partition N's), and the same for
@@ -514,6 +574,24 @@ struct ClockTable {
     step: Option<String>,
     #[serde(default)]
     drift_ppm: Option<i64>,
+}
+
+/// `replay = { chance = 0.01, delay = "1s..5s" }`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayTable {
+    #[serde(deserialize_with = "super::network::probability")]
+    chance: Probability,
+    delay: DurationRange,
+}
+
+/// `slow = { node = T, per_event = "5ms" }`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlowTable {
+    node: TargetSpec,
+    #[serde(with = "duration")]
+    per_event: Duration,
 }
 
 /// `corrupt = { file = "log", offset = 0, len = 64 }`.
@@ -561,6 +639,10 @@ struct DiskTable {
     capacity: Option<Capacity>,
     #[serde(default)]
     torn_writes: Option<bool>,
+    #[serde(default, deserialize_with = "super::network::some_probability")]
+    fsync_errors: Option<Probability>,
+    #[serde(default, deserialize_with = "super::network::some_probability")]
+    write_errors: Option<Probability>,
 }
 
 impl WrittenFault {
@@ -574,11 +656,13 @@ impl WrittenFault {
             FaultKind::Crash => self.crash.is_some(),
             FaultKind::Restart => self.restart.is_some(),
             FaultKind::Wipe => self.wipe.is_some(),
+            FaultKind::Slow => self.slow.is_some(),
             FaultKind::Pause => self.pause.is_some(),
             FaultKind::Resume => self.resume.is_some(),
             FaultKind::Clock => self.clock.is_some(),
             FaultKind::Disk => self.disk.is_some(),
             FaultKind::Network => self.network.is_some(),
+            FaultKind::Replay => self.replay.is_some(),
         };
         FaultKind::ALL.into_iter().filter(|kind| sets(*kind)).collect()
     }
@@ -600,6 +684,8 @@ impl WrittenFault {
             ("restart_after", self.restart_after, FaultKind::Crash),
             ("resume_after", self.resume_after, FaultKind::Pause),
             ("restore_after", self.restore_after, FaultKind::Network),
+            ("recover_after", self.recover_after, FaultKind::Slow),
+            ("stop_after", self.stop_after, FaultKind::Replay),
         ];
         for (key, after, owner) in follow_ups {
             match after {
@@ -645,6 +731,10 @@ impl WrittenFault {
                 wiped: self.wiped == Some(true),
             },
             FaultKind::Wipe => FaultAction::Wipe { node: self.wipe.expect("its kind") },
+            FaultKind::Slow => {
+                let SlowTable { node, per_event } = self.slow.expect("its kind");
+                FaultAction::Slow { node, per_event, recover_after: self.recover_after }
+            }
             FaultKind::Restart => FaultAction::Restart { node: self.restart.expect("its kind") },
             FaultKind::Pause => {
                 FaultAction::Pause { node: self.pause.expect("its kind"), resume_after: self.resume_after }
@@ -669,9 +759,22 @@ impl WrittenFault {
                 }
             }
             FaultKind::Disk => {
-                let DiskTable { node, corrupt, fsync_latency, capacity, torn_writes } =
-                    self.disk.expect("its kind");
-                let change = DiskChange { capacity: capacity.map(|c| c.0), fsync_latency, torn_writes };
+                let DiskTable {
+                    node,
+                    corrupt,
+                    fsync_latency,
+                    capacity,
+                    torn_writes,
+                    fsync_errors,
+                    write_errors,
+                } = self.disk.expect("its kind");
+                let change = DiskChange {
+                    capacity: capacity.map(|c| c.0),
+                    fsync_latency,
+                    torn_writes,
+                    fsync_errors,
+                    write_errors,
+                };
                 let changes = change != DiskChange::default();
                 match corrupt {
                     Some(_) if changes => {
@@ -699,6 +802,10 @@ impl WrittenFault {
                 change: self.network.expect("its kind"),
                 restore_after: self.restore_after,
             },
+            FaultKind::Replay => {
+                let ReplayTable { chance, delay } = self.replay.expect("its kind");
+                FaultAction::Replay { chance, delay, stop_after: self.stop_after }
+            }
         };
         Ok(FaultSpec { at, action })
     }
@@ -725,7 +832,6 @@ fn check_shape(key: &'static str, partition: &PartitionSpec) -> Result<(), (&'st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::rng::Probability;
     use crate::scenario::Shape;
 
     /// Every kind as an entry writes it, back through the written table to the same value.
@@ -759,6 +865,16 @@ mod tests {
             FaultAction::Crash { node: TargetSpec::Random, restart_after: Some(secs(3)), wiped: true },
             FaultAction::Crash { node: node.clone(), restart_after: None, wiped: false },
             FaultAction::Wipe { node: node.clone() },
+            FaultAction::Slow {
+                node: node.clone(),
+                per_event: Duration::from_millis(5),
+                recover_after: Some(secs(2)),
+            },
+            FaultAction::Replay {
+                chance: Probability::new(0.01).unwrap(),
+                delay: DurationRange(Range { low: secs(1), high: secs(5) }),
+                stop_after: Some(secs(10)),
+            },
             FaultAction::Restart { node: TargetSpec::SameAs(4) },
             FaultAction::Pause { node: node.clone(), resume_after: Some(secs(1)) },
             FaultAction::Resume { node: node.clone() },
@@ -771,6 +887,8 @@ mod tests {
                     capacity: Some(None),
                     fsync_latency: Some(secs(1)),
                     torn_writes: Some(true),
+                    fsync_errors: Some(Probability::new(0.5).unwrap()),
+                    write_errors: None,
                 },
             },
             FaultAction::Network {
@@ -790,7 +908,7 @@ mod tests {
     fn a_table_breaking_a_rule_names_the_key() {
         let parse = |text: &str| toml::from_str::<WrittenFault>(text).unwrap().parse().unwrap_err();
         assert_eq!(parse("at = \"1s\"").0, "at");
-        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, pause, resume, clock, disk, network; found heal, crash");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, slow, pause, resume, clock, disk, network, replay; found heal, crash");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal_after = \"1s\"").0, "heal_after");
         assert_eq!(parse("at = \"1s\"\nheal = true\nreorder = true").0, "reorder");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nwiped = true").0, "wiped");

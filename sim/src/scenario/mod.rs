@@ -67,7 +67,8 @@ pub use swarm::{
 pub use text::{duration, line_column, Bytes, DurationRange, IntRange, Rate, RateRange, SignedRange};
 pub use workload::{KeyDistribution, WorkloadSpec};
 
-use crate::kernel::disk::DiskConfig;
+use crate::kernel::disk::{CrashKeeps, DiskConfig};
+use crate::kernel::rng::Probability;
 use crate::kernel::workload::OperationSpec;
 
 /// The most nodes a scenario may ask for.
@@ -193,6 +194,17 @@ pub struct DiskSpec {
     /// Damage (corruption, torn writes) at most this many servers' disks. Default: no limit.
     #[serde(default)]
     pub damage_budget: Option<usize>,
+    /// What a crash keeps of unsynced writes: "nothing", "prefix" (the page cache wrote some
+    /// back, in order) or "subset" (any of them). Default: nothing.
+    #[serde(default)]
+    pub crash_keeps: CrashKeeps,
+    /// The chance an fsync fails, leaving what it covered not durable (fsyncgate).
+    /// Default: 0.
+    #[serde(default, deserialize_with = "network::some_probability")]
+    pub fsync_errors: Option<Probability>,
+    /// The chance a write fails, changing nothing. Default: 0.
+    #[serde(default, deserialize_with = "network::some_probability")]
+    pub write_errors: Option<Probability>,
 }
 
 impl DiskSpec {
@@ -205,6 +217,9 @@ impl DiskSpec {
             fsync_latency: self.fsync_latency.unwrap_or(default.fsync_latency),
             torn_writes: self.torn_writes,
             sector_size: self.sector_size.unwrap_or(default.sector_size),
+            crash_keeps: self.crash_keeps,
+            fsync_errors: self.fsync_errors.unwrap_or(Probability::NEVER),
+            write_errors: self.write_errors.unwrap_or(Probability::NEVER),
         }
     }
 }

@@ -223,7 +223,7 @@ pub(super) fn probability<'de, D: serde::Deserializer<'de>>(
     Probability::new(p).map_err(serde::de::Error::custom)
 }
 
-fn some_probability<'de, D: serde::Deserializer<'de>>(
+pub(super) fn some_probability<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Probability>, D::Error> {
     probability(deserializer).map(Some)

@@ -12,6 +12,7 @@ use super::swarm::{draw_swarm, SwarmDraw, SwarmSpec};
 use crate::kernel::fault::{Fault, Target};
 use crate::kernel::ids::NodeId;
 use crate::kernel::network::LinkModel;
+use crate::kernel::rng::Probability;
 use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 
@@ -101,6 +102,7 @@ fn retarget_node(fault: Fault, target: Target) -> Fault {
         Fault::Disk { change, .. } => Fault::Disk { node: target, change },
         Fault::ClockStep { delta_nanos, .. } => Fault::ClockStep { node: target, delta_nanos },
         Fault::ClockDrift { ppm, .. } => Fault::ClockDrift { node: target, ppm },
+        Fault::Slow { per_event, .. } => Fault::Slow { node: target, per_event },
         other => other,
     }
 }
@@ -154,6 +156,12 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
                 push(end, Fault::Restart(Target::SameAs(0)), Some(crash));
             }
         }
+        FaultAction::Slow { node, per_event, .. } => {
+            let slow = push(at, Fault::Slow { node: node.target(servers), per_event: *per_event }, None);
+            if let Some(end) = after {
+                push(end, Fault::Slow { node: Target::SameAs(0), per_event: Duration::ZERO }, Some(slow));
+            }
+        }
         FaultAction::Wipe { node } => {
             push(at, Fault::Wipe(node.target(servers)), None);
         }
@@ -182,6 +190,18 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         }
         FaultAction::Disk { node, change } => {
             push(at, Fault::Disk { node: node.target(servers), change: change.clone() }, None);
+        }
+        FaultAction::Replay { chance, delay, .. } => {
+            let replay = Fault::Replay { chance: *chance, delay_min: delay.0.low, delay_max: delay.0.high };
+            push(at, replay, None);
+            if let Some(end) = after {
+                let stop = Fault::Replay {
+                    chance: Probability::NEVER,
+                    delay_min: Duration::ZERO,
+                    delay_max: Duration::ZERO,
+                };
+                push(end, stop, None);
+            }
         }
         FaultAction::Network { change, .. } => {
             push(at, Fault::Network(change.apply(context.network)), None);

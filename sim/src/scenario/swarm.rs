@@ -110,6 +110,34 @@ pub struct SwarmStrobe {
     pub every: DurationRange,
 }
 
+/// `[swarm] slow = { rate, duration, per_event = "1ms..20ms" }`: a server's handlers take
+/// time for a while.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSlow {
+    /// How often, on average.
+    pub rate: RateRange,
+    /// How long each episode lasts.
+    pub duration: DurationRange,
+    /// What each handler costs during it.
+    pub per_event: DurationRange,
+}
+
+/// `[swarm] replay = { rate, duration, chance = "0.01..0.1", delay = "1s..5s" }`: episodes in
+/// which old messages come back late.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmReplay {
+    /// How often, on average.
+    pub rate: RateRange,
+    /// How long each episode lasts.
+    pub duration: DurationRange,
+    /// The chance per message of a late copy during an episode.
+    pub chance: ProbabilityRange,
+    /// How late the copies come.
+    pub delay: DurationRange,
+}
+
 /// `[swarm] loss = { rate, duration, loss = "0.1..0.5" }`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -162,6 +190,9 @@ pub struct SwarmSpec {
     /// Pauses of random servers.
     #[serde(default)]
     pub pause: Option<SwarmSpan>,
+    /// Slow episodes of random servers.
+    #[serde(default)]
+    pub slow: Option<SwarmSlow>,
     /// Clock steps on random servers.
     #[serde(default)]
     pub clock: Option<SwarmClock>,
@@ -174,6 +205,9 @@ pub struct SwarmSpec {
     /// Loss bursts on every link.
     #[serde(default)]
     pub loss: Option<SwarmLoss>,
+    /// Episodes of old messages replayed late.
+    #[serde(default)]
+    pub replay: Option<SwarmReplay>,
     /// Slow-fsync episodes on random servers.
     #[serde(default)]
     pub disk: Option<SwarmDisk>,
@@ -209,10 +243,12 @@ impl SwarmSpec {
             ("partition", self.partition.as_ref().map(|p| p.rate.0.high)),
             ("clog", self.clog.as_ref().map(|c| c.rate.0.high)),
             ("pause", self.pause.as_ref().map(|p| p.rate.0.high)),
+            ("slow", self.slow.as_ref().map(|p| p.rate.0.high)),
             ("clock", self.clock.as_ref().map(|c| c.rate.0.high)),
             ("drift", self.drift.as_ref().map(|c| c.rate.0.high)),
             ("strobe", self.strobe.as_ref().map(|c| c.rate.0.high)),
             ("loss", self.loss.as_ref().map(|l| l.rate.0.high)),
+            ("replay", self.replay.as_ref().map(|l| l.rate.0.high)),
             ("disk", self.disk.as_ref().map(|d| d.rate.0.high)),
         ];
         for (kind, rate) in rates {
@@ -299,10 +335,12 @@ impl Drawer<'_> {
             self.swarm.partition.as_ref().map(|c| c.rate),
             self.swarm.clog.as_ref().map(|c| c.rate),
             self.swarm.pause.as_ref().map(|c| c.rate),
+            self.swarm.slow.as_ref().map(|c| c.rate),
             self.swarm.clock.as_ref().map(|c| c.rate),
             self.swarm.drift.as_ref().map(|c| c.rate),
             self.swarm.strobe.as_ref().map(|c| c.rate),
             self.swarm.loss.as_ref().map(|c| c.rate),
+            self.swarm.replay.as_ref().map(|c| c.rate),
             self.swarm.disk.as_ref().map(|c| c.rate),
         ];
         self.swarm.kinds_on.is_some() || ranged.iter().flatten().any(|r| !r.is_fixed())
@@ -446,6 +484,30 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
                 next += every;
                 back = !back;
             }
+        }
+    }
+    if let Some((slow, rate)) = swarm.slow.as_ref().and_then(|x| Some((x, drawer.rate("slow", 10, &x.rate)?)))
+    {
+        let mut rng = stream(10);
+        for at in times(&rate, until, &mut rng) {
+            let per_event = between(&slow.per_event, &mut rng);
+            let first = push(at, Fault::Slow { node: random(), per_event }, None);
+            let end = at + between(&slow.duration, &mut rng);
+            push(end, Fault::Slow { node: Target::SameAs(0), per_event: Duration::ZERO }, Some(first));
+        }
+    }
+    if let Some((replay, rate)) =
+        swarm.replay.as_ref().and_then(|x| Some((x, drawer.rate("replay", 11, &x.rate)?)))
+    {
+        let mut rng = stream(11);
+        for at in times(&rate, until, &mut rng) {
+            let range = replay.chance.0;
+            let p = range.low + rng.unit() * (range.high - range.low);
+            let chance = Probability::new(p.clamp(0.0, 1.0)).expect("in range");
+            let (delay_min, delay_max) = (replay.delay.0.low, replay.delay.0.high);
+            push(at, Fault::Replay { chance, delay_min, delay_max }, None);
+            let stop = Fault::Replay { chance: Probability::NEVER, delay_min, delay_max };
+            push(at + between(&replay.duration, &mut rng), stop, None);
         }
     }
     drawer.drawn

@@ -8,8 +8,9 @@ use crate::kernel::hash::digest;
 use crate::kernel::ids::{Message, NodeId};
 use crate::kernel::partition::Partition;
 use crate::kernel::rng::Rng;
+use crate::kernel::time::duration_to_nanos;
 use crate::kernel::trace::{EventKind, TraceEvent};
-use crate::kernel::world::{Event, Status};
+use crate::kernel::world::{Event, Replay, Status};
 
 impl<M: Message> Sim<M> {
     /// Applies fault number `index` at the current time, logs it, and records it as an event.
@@ -180,6 +181,11 @@ impl<M: Message> Sim<M> {
                 self.world.disks[node.index()].lock().wipe();
                 FaultOutcome::Applied
             }
+            Fault::Slow { per_event, .. } => {
+                self.world.processes[node.index()].handler_cost =
+                    crate::kernel::time::duration_to_nanos(*per_event);
+                FaultOutcome::Applied
+            }
             Fault::Pause(_) if status != Some(Status::Up) => skipped(format!("{node} is not up")),
             Fault::Pause(_) => {
                 self.world.processes[node.index()].status = Status::Paused;
@@ -230,9 +236,14 @@ impl<M: Message> Sim<M> {
                 }
             }
             Fault::Disk { change, .. } => {
-                let mut disk = self.world.disks[node.index()].lock();
-                let config = change.apply(disk.config());
-                disk.set_config(config);
+                let config = change.apply(self.world.disks[node.index()].lock().config());
+                self.set_disk_config(node, config);
+                FaultOutcome::Applied
+            }
+            Fault::Replay { chance, delay_min, delay_max } => {
+                let delay = (duration_to_nanos(*delay_min), duration_to_nanos(*delay_max));
+                let rng = self.world.seed.stream("replay", index);
+                self.world.replay = (!chance.is_never()).then_some(Replay { chance: *chance, delay, rng });
                 FaultOutcome::Applied
             }
             Fault::Network(model) => {

@@ -166,7 +166,7 @@ impl<M: Message> Sim<M> {
                 Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal | Fault::HealOne(_) => {
                     HostAction::Cuts
                 }
-                Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) => {
+                Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) | Fault::Replay { .. } => {
                     unreachable!("backend::check refuses clogs: hosted networks carry the messages")
                 }
                 Fault::Network(model) => HostAction::Network(model.clone()),
@@ -175,6 +175,7 @@ impl<M: Message> Sim<M> {
                 | Fault::ClockDrift { .. }
                 | Fault::Corrupt { .. }
                 | Fault::Wipe(_)
+                | Fault::Slow { .. }
                 | Fault::Disk { .. } => continue,
             });
         }

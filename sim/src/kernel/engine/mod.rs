@@ -98,6 +98,7 @@ impl<M: Message> Sim<M> {
                 cuts: Cuts::default(),
                 clogs: Cuts::default(),
                 held: Vec::new(),
+                replay: None,
                 clog_reorder: Default::default(),
                 observations: Observations::default(),
                 buggify: Buggify::default(),
@@ -142,6 +143,7 @@ impl<M: Message> Sim<M> {
             network_rng: seed.stream("network", u64::from(id.0)),
             backlog: Default::default(),
             busy_until: 0,
+            handler_cost: 0,
         });
         self.world.disks.push(DiskHandle::new(Disk::default()));
         self.world.roles.push(None);
@@ -162,7 +164,12 @@ impl<M: Message> Sim<M> {
 
     /// Replaces a node's disk configuration.
     pub fn set_disk_config(&mut self, node: NodeId, config: DiskConfig) {
-        self.world.disks[node.index()].lock().set_config(config);
+        let mut disk = self.world.disks[node.index()].lock();
+        disk.set_config(config);
+        // Its errors are drawn from a stream of its own, made the first time it needs one.
+        if disk.needs_error_stream() {
+            disk.set_error_stream(self.world.seed.stream("disk-errors", u64::from(node.0)));
+        }
     }
 
     /// Sets `node`'s clock before the run: `offset_nanos` off true time, running `drift_ppm`
@@ -494,7 +501,8 @@ impl<M: Message> Sim<M> {
     fn call(&mut self, node: NodeId, handler: impl FnOnce(&mut dyn Node<Msg = M>, &mut Ctx<'_, M>)) {
         let value = self.nodes[node.index()].as_deref_mut().expect("an up node has a value");
         handler(value, &mut Ctx::new(&mut self.world, node));
-        let latency = self.world.disks[node.index()].take_pending_latency();
+        let latency = self.world.disks[node.index()].take_pending_latency()
+            + self.world.processes[node.index()].handler_cost;
         if latency > 0 {
             self.world.processes[node.index()].busy_until = self.world.now + latency;
         }

@@ -128,6 +128,7 @@ fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
             }
             (FaultAction::Crash { node, .. }, FaultAction::Restart { node: other }) => node == other,
             (FaultAction::Pause { node, .. }, FaultAction::Resume { node: other }) => node == other,
+            (FaultAction::Link { .. }, FaultAction::LinkRestore { fault }) => *fault == i as u64,
             (FaultAction::Slow { node, .. }, FaultAction::Slow { node: other, per_event, .. }) => {
                 node == other && per_event.is_zero()
             }
@@ -167,6 +168,13 @@ fn without_server(list: &[FaultSpec], server: u32) -> Vec<FaultSpec> {
             continue;
         }
         let mut fault = fault.clone();
+        if let FaultAction::Link { from, to, .. } = &mut fault.action {
+            from.retain(|n| *n != server);
+            to.retain(|n| *n != server);
+            if from.is_empty() || to.is_empty() {
+                continue;
+            }
+        }
         if let FaultAction::Partition { partition, .. } | FaultAction::Clog { partition, .. } =
             &mut fault.action
         {

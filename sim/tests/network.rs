@@ -217,6 +217,23 @@ fn replayed_packets_arrive_late_and_count_as_duplicates() {
 }
 
 #[test]
+fn a_link_fault_changes_some_links_until_it_is_restored() {
+    // 0 -> 1 has 30 ms of its own from 5 ms until fault 0 is undone at 25 ms.
+    let mut sim = Sim::new(1, constant(ms(1)));
+    sim.add_node(send_at(&[1, 10, 30]).factory());
+    sim.add_node(counting_receiver().factory());
+    let slow = LinkModel { latency: Distribution::Constant(ms(30)), ..LinkModel::default() };
+    sim.schedule(at_ms(5), Fault::Links { from: vec![NodeId(0)], to: vec![NodeId(1)], model: slow });
+    sim.schedule(at_ms(25), Fault::LinksRestore(0));
+    let events = events_until(&mut sim, at_ms(100));
+    assert_eq!(
+        of_kind(&events, EventKind::Deliver),
+        vec![(2, 1, Some(0)), (31, 1, Some(0)), (40, 1, Some(0))]
+    );
+    assert_eq!(sim.fault_log()[1].outcome.to_string(), "applied");
+}
+
+#[test]
 fn majority_minority_lets_the_majority_talk() {
     let mut sim = Sim::new(11, constant(ms(1)));
     let broadcast = Script::default()

@@ -124,6 +124,11 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                      links, but no pause): remove the pause and resume faults, or use madsim or native"
                     .into())
             }
+            Fault::Links { .. } | Fault::LinksRestore(_) => {
+                return Err(format!(
+                    "{backend} has one network model for every link; a link fault changes some links' own"
+                ))
+            }
             Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) | Fault::Replay { .. } => {
                 return Err(format!(
                     "clogs and replayed packets are simctl's network's, and {backend}'s network carries the \

@@ -168,6 +168,18 @@ pub enum Fault {
     },
     /// Replaces the default link model (a loss burst, a latency spike).
     Network(LinkModel),
+    /// Sets the model of the links from each of `from` to each of `to` (a flaky link, a slow
+    /// node), until `LinksRestore` of this fault.
+    Links {
+        /// Senders.
+        from: Vec<NodeId>,
+        /// Receivers.
+        to: Vec<NodeId>,
+        /// Their model meanwhile.
+        model: LinkModel,
+    },
+    /// Gives the links fault number `N` changed back the models they had before it.
+    LinksRestore(u64),
     /// From now on each message between two nodes has, with `chance`, a late copy arriving
     /// `delay_min..delay_max` after it (an old packet replayed); a zero chance stops it.
     Replay {
@@ -213,13 +225,15 @@ pub enum FaultKind {
     Disk,
     /// Replaces the default link model.
     Network,
+    /// Changes some links' model for a while.
+    Link,
     /// Replays old packets late.
     Replay,
 }
 
 impl FaultKind {
     /// Every kind, in the order `simctl list` shows them.
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::Partition,
         FaultKind::Heal,
         FaultKind::Clog,
@@ -233,6 +247,7 @@ impl FaultKind {
         FaultKind::Clock,
         FaultKind::Disk,
         FaultKind::Network,
+        FaultKind::Link,
         FaultKind::Replay,
     ];
 
@@ -252,6 +267,7 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Disk => "disk",
             FaultKind::Network => "network",
+            FaultKind::Link => "link",
             FaultKind::Replay => "replay",
         }
     }
@@ -267,6 +283,7 @@ impl FaultKind {
             FaultKind::Network => Some(("restore_after", FaultKind::Network)),
             FaultKind::Slow => Some(("recover_after", FaultKind::Slow)),
             FaultKind::Replay => Some(("stop_after", FaultKind::Replay)),
+            FaultKind::Link => Some(("restore_after", FaultKind::Link)),
             _ => None,
         }
     }
@@ -295,6 +312,7 @@ impl Fault {
             Fault::ClockStep { .. } | Fault::ClockDrift { .. } => FaultKind::Clock,
             Fault::Corrupt { .. } | Fault::Disk { .. } => FaultKind::Disk,
             Fault::Network(_) => FaultKind::Network,
+            Fault::Links { .. } | Fault::LinksRestore(_) => FaultKind::Link,
             Fault::Replay { .. } => FaultKind::Replay,
         }
     }
@@ -320,6 +338,8 @@ impl Fault {
             | Fault::Unclog
             | Fault::UnclogOne(_)
             | Fault::Network(_)
+            | Fault::Links { .. }
+            | Fault::LinksRestore(_)
             | Fault::Replay { .. } => None,
         }
     }
@@ -344,6 +364,8 @@ impl Fault {
             | Fault::Unclog
             | Fault::UnclogOne(_)
             | Fault::Network(_)
+            | Fault::Links { .. }
+            | Fault::LinksRestore(_)
             | Fault::Replay { .. } => None,
         }
     }
@@ -442,6 +464,16 @@ impl fmt::Display for Fault {
             Fault::Network(model) => {
                 write!(f, "network loss {} duplicate {}", model.loss.as_f64(), model.duplicate.as_f64())
             }
+            Fault::Links { from, to, model } => write!(
+                f,
+                "links [{}] -> [{}]: latency {:?}, loss {}, duplicate {}",
+                list(from),
+                list(to),
+                model.latency,
+                model.loss.as_f64(),
+                model.duplicate.as_f64()
+            ),
+            Fault::LinksRestore(links) => write!(f, "links of fault #{links} restored"),
             Fault::Replay { chance, .. } if chance.is_never() => write!(f, "replay stops"),
             Fault::Replay { chance, delay_min, delay_max } => {
                 write!(f, "replay {} of messages {delay_min:?}..{delay_max:?} late", chance.as_f64())

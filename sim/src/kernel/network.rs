@@ -116,6 +116,9 @@ struct LinkState {
     free_at: u64,
 }
 
+/// Links a fault changed, each with the override it had before.
+type SavedLinks = Vec<((NodeId, NodeId), Option<usize>)>;
+
 /// The network: link models and the per-link state FIFO and bandwidth need.
 #[derive(Clone, Debug, Default)]
 pub struct NetworkModel {
@@ -133,6 +136,9 @@ pub struct NetworkModel {
     /// Per node: when its interface is free to send, and to receive.
     interfaces: Vec<(u64, u64)>,
     pub(crate) stats: NetworkStats,
+    /// Links changed by a fault during the run, by fault index, with the override each had
+    /// before, so the change can be undone.
+    changed: BTreeMap<u64, SavedLinks>,
 }
 
 impl NetworkModel {
@@ -155,6 +161,27 @@ impl NetworkModel {
     pub fn set_link(&mut self, from: NodeId, to: NodeId, model: LinkModel) {
         let index = self.add_override(model);
         self.per_link.insert((from, to), index);
+    }
+
+    /// Fault `owner` sets `links` to `model` (a flaky link, a slow node's links) until
+    /// `restore_links(owner)`.
+    pub fn change_links(&mut self, owner: u64, links: &[(NodeId, NodeId)], model: LinkModel) {
+        let index = self.add_override(model);
+        let saved = links.iter().map(|&link| (link, self.per_link.insert(link, index))).collect();
+        self.changed.insert(owner, saved);
+    }
+
+    /// Undoes fault `owner`'s link change: each link gets back the model it had before.
+    /// Returns whether there was one.
+    pub fn restore_links(&mut self, owner: u64) -> bool {
+        let Some(saved) = self.changed.remove(&owner) else { return false };
+        for (link, previous) in saved {
+            match previous {
+                Some(index) => self.per_link.insert(link, index),
+                None => self.per_link.remove(&link),
+            };
+        }
+        true
     }
 
     /// Overrides every link to and from `node`.

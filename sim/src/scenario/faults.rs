@@ -37,7 +37,7 @@ use std::time::Duration;
 use serde::de;
 use serde::Deserialize;
 
-use super::network::LinkChange;
+use super::network::{LinkChange, LinkOverride};
 use super::shapes::{PartitionSpec, TargetSpec};
 use super::text::{duration, format_signed, parse_signed, DurationRange, Range};
 use crate::kernel::disk::DiskChange;
@@ -63,6 +63,7 @@ pub fn syntax(kind: FaultKind) -> &'static str {
             "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors }"
         }
         FaultKind::Network => "any [network] field, e.g. { loss = 0.3 }",
+        FaultKind::Link => "{ from, to, any [network] field }: those links' model; restore_after | { restore = { fault = N } }",
         FaultKind::Replay => "{ chance = 0.01, delay = \"1s..5s\" }: late copies of old messages; stop_after",
     }
 }
@@ -179,6 +180,23 @@ pub enum FaultAction {
         /// The fields that change (at least one).
         change: DiskChange,
     },
+    /// Set the model of the links from each of `from` to each of `to` (`[network]` with
+    /// `change` applied), and give them back their own `restore_after` later.
+    Link {
+        /// Senders (server indices).
+        from: Vec<u32>,
+        /// Receivers.
+        to: Vec<u32>,
+        /// What differs from `[network]`.
+        change: LinkChange,
+        /// Restore this long after.
+        restore_after: Option<Duration>,
+    },
+    /// Give the links fault N changed back their models.
+    LinkRestore {
+        /// The link fault.
+        fault: u64,
+    },
     /// Replay old messages: a late copy of each with `chance`, `delay` after it; stop
     /// `stop_after` later.
     Replay {
@@ -216,6 +234,7 @@ impl FaultAction {
             FaultAction::Corrupt { .. } | FaultAction::Disk { .. } => FaultKind::Disk,
             FaultAction::Network { .. } => FaultKind::Network,
             FaultAction::Replay { .. } => FaultKind::Replay,
+            FaultAction::Link { .. } | FaultAction::LinkRestore { .. } => FaultKind::Link,
         }
     }
 
@@ -229,7 +248,8 @@ impl FaultAction {
             | FaultAction::Pause { resume_after: after, .. }
             | FaultAction::Network { restore_after: after, .. }
             | FaultAction::Slow { recover_after: after, .. }
-            | FaultAction::Replay { stop_after: after, .. } => Some(after),
+            | FaultAction::Replay { stop_after: after, .. }
+            | FaultAction::Link { restore_after: after, .. } => Some(after),
             _ => None,
         }
     }
@@ -258,6 +278,8 @@ impl FaultAction {
             | FaultAction::Clog { .. }
             | FaultAction::Unclog { .. }
             | FaultAction::Network { .. }
+            | FaultAction::Link { .. }
+            | FaultAction::LinkRestore { .. }
             | FaultAction::Replay { .. } => None,
         }
     }
@@ -269,7 +291,8 @@ impl FaultAction {
             FaultAction::Heal { .. }
             | FaultAction::Unclog { .. }
             | FaultAction::Restart { .. }
-            | FaultAction::Resume { .. } => true,
+            | FaultAction::Resume { .. }
+            | FaultAction::LinkRestore { .. } => true,
             FaultAction::Slow { per_event, .. } => per_event.is_zero(),
             _ => false,
         }
@@ -313,6 +336,13 @@ impl FaultAction {
             Fault::Network(model) => {
                 FaultAction::Network { change: LinkChange::of(model), restore_after: None }
             }
+            Fault::Links { from, to, model } => FaultAction::Link {
+                from: from.iter().map(|n| n.0).collect(),
+                to: to.iter().map(|n| n.0).collect(),
+                change: LinkChange::of(model),
+                restore_after: None,
+            },
+            Fault::LinksRestore(fault) => FaultAction::LinkRestore { fault: *fault },
             Fault::Replay { chance, delay_min, delay_max } => FaultAction::Replay {
                 chance: *chance,
                 delay: DurationRange(Range { low: *delay_min, high: *delay_max }),
@@ -401,6 +431,17 @@ impl FaultAction {
                 }
                 (table(pairs), Vec::new())
             }
+            FaultAction::Link { from, to, change, restore_after } => {
+                let ids =
+                    |nodes: &[u32]| toml::Value::Array(nodes.iter().map(|n| i64::from(*n).into()).collect());
+                let mut link = change.to_toml();
+                link.insert("from".into(), ids(from));
+                link.insert("to".into(), ids(to));
+                (toml::Value::Table(link), follow(restore_after))
+            }
+            FaultAction::LinkRestore { fault } => {
+                (table(vec![("restore", TargetSpec::SameAs(*fault).to_toml())]), Vec::new())
+            }
             FaultAction::Replay { chance, delay, stop_after } => {
                 let range = format!("{}..{}", duration::format(delay.0.low), duration::format(delay.0.high));
                 (table(vec![("chance", chance.as_f64().into()), ("delay", range.into())]), follow(stop_after))
@@ -460,6 +501,11 @@ impl FaultSpec {
                 ));
             }
             _ => {}
+        }
+        if let FaultAction::Link { from, to, .. } = &self.action {
+            if let Some(node) = from.iter().chain(to).find(|n| **n >= nodes) {
+                return Err((key, format!("node {node} does not exist (servers are 0..{nodes})")));
+            }
         }
         if let FaultAction::Partition { partition, .. } | FaultAction::Clog { partition, .. } = &self.action {
             if let Some(node) = partition.nodes().into_iter().find(|n| *n >= nodes) {
@@ -528,6 +574,8 @@ pub struct WrittenFault {
     restore_after: Option<Duration>,
     #[serde(default)]
     replay: Option<ReplayTable>,
+    #[serde(default)]
+    link: Option<LinkTable>,
     #[serde(default, with = "duration::option")]
     stop_after: Option<Duration>,
 }
@@ -574,6 +622,15 @@ struct ClockTable {
     step: Option<String>,
     #[serde(default)]
     drift_ppm: Option<i64>,
+}
+
+/// `link = { from = 0, to = [1, 2], loss = 0.5 }` (any `[network]` field), or
+/// `link = { restore = { fault = N } }`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged, expecting = "{ from, to, and [network] fields } or { restore = { fault = N } }")]
+enum LinkTable {
+    Restore { restore: Ending },
+    Change(LinkOverride),
 }
 
 /// `replay = { chance = 0.01, delay = "1s..5s" }`.
@@ -663,6 +720,7 @@ impl WrittenFault {
             FaultKind::Disk => self.disk.is_some(),
             FaultKind::Network => self.network.is_some(),
             FaultKind::Replay => self.replay.is_some(),
+            FaultKind::Link => self.link.is_some(),
         };
         FaultKind::ALL.into_iter().filter(|kind| sets(*kind)).collect()
     }
@@ -683,7 +741,11 @@ impl WrittenFault {
             ("unclog_after", self.unclog_after, FaultKind::Clog),
             ("restart_after", self.restart_after, FaultKind::Crash),
             ("resume_after", self.resume_after, FaultKind::Pause),
-            ("restore_after", self.restore_after, FaultKind::Network),
+            (
+                "restore_after",
+                self.restore_after,
+                if kind == FaultKind::Link { FaultKind::Link } else { FaultKind::Network },
+            ),
             ("recover_after", self.recover_after, FaultKind::Slow),
             ("stop_after", self.stop_after, FaultKind::Replay),
         ];
@@ -802,6 +864,23 @@ impl WrittenFault {
                 change: self.network.expect("its kind"),
                 restore_after: self.restore_after,
             },
+            FaultKind::Link => match self.link.expect("its kind") {
+                LinkTable::Restore { restore: Ending(Some(fault)) } if self.restore_after.is_none() => {
+                    FaultAction::LinkRestore { fault }
+                }
+                LinkTable::Restore { .. } => {
+                    return Err((
+                        "link",
+                        "restore names the link fault it undoes: { restore = { fault = N } }".to_owned(),
+                    ))
+                }
+                LinkTable::Change(link) => FaultAction::Link {
+                    from: link.from.indices(),
+                    to: link.to.indices(),
+                    change: link.change,
+                    restore_after: self.restore_after,
+                },
+            },
             FaultKind::Replay => {
                 let ReplayTable { chance, delay } = self.replay.expect("its kind");
                 FaultAction::Replay { chance, delay, stop_after: self.stop_after }
@@ -870,6 +949,13 @@ mod tests {
                 per_event: Duration::from_millis(5),
                 recover_after: Some(secs(2)),
             },
+            FaultAction::Link {
+                from: vec![0],
+                to: vec![1, 2],
+                change: LinkChange { loss: Some(Probability::new(0.5).unwrap()), ..LinkChange::default() },
+                restore_after: Some(secs(3)),
+            },
+            FaultAction::LinkRestore { fault: 2 },
             FaultAction::Replay {
                 chance: Probability::new(0.01).unwrap(),
                 delay: DurationRange(Range { low: secs(1), high: secs(5) }),
@@ -908,7 +994,7 @@ mod tests {
     fn a_table_breaking_a_rule_names_the_key() {
         let parse = |text: &str| toml::from_str::<WrittenFault>(text).unwrap().parse().unwrap_err();
         assert_eq!(parse("at = \"1s\"").0, "at");
-        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, slow, pause, resume, clock, disk, network, replay; found heal, crash");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, slow, pause, resume, clock, disk, network, link, replay; found heal, crash");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal_after = \"1s\"").0, "heal_after");
         assert_eq!(parse("at = \"1s\"\nheal = true\nreorder = true").0, "reorder");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nwiped = true").0, "wiped");

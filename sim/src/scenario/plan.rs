@@ -90,6 +90,7 @@ fn retarget(fault: Fault, target: Target) -> Fault {
     match (fault, &target) {
         (Fault::HealOne(_), Target::SameAs(index)) => Fault::HealOne(*index),
         (Fault::UnclogOne(_), Target::SameAs(index)) => Fault::UnclogOne(*index),
+        (Fault::LinksRestore(_), Target::SameAs(index)) => Fault::LinksRestore(*index),
         (fault, _) => retarget_node(fault, target),
     }
 }
@@ -190,6 +191,17 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         }
         FaultAction::Disk { node, change } => {
             push(at, Fault::Disk { node: node.target(servers), change: change.clone() }, None);
+        }
+        FaultAction::Link { from, to, change, .. } => {
+            let ids = |nodes: &[u32]| nodes.iter().copied().map(NodeId).collect();
+            let fault = Fault::Links { from: ids(from), to: ids(to), model: change.apply(context.network) };
+            let link = push(at, fault, None);
+            if let Some(end) = after {
+                push(end, Fault::LinksRestore(0), Some(link));
+            }
+        }
+        FaultAction::LinkRestore { fault } => {
+            push(at, Fault::LinksRestore(*fault), None);
         }
         FaultAction::Replay { chance, delay, .. } => {
             let replay = Fault::Replay { chance: *chance, delay_min: delay.0.low, delay_max: delay.0.high };

@@ -246,6 +246,18 @@ impl<M: Message> Sim<M> {
                 self.world.replay = (!chance.is_never()).then_some(Replay { chance: *chance, delay, rng });
                 FaultOutcome::Applied
             }
+            Fault::Links { from, to, model } => {
+                let links: Vec<(NodeId, NodeId)> = from
+                    .iter()
+                    .flat_map(|&a| to.iter().filter(move |&&b| b != a).map(move |&b| (a, b)))
+                    .collect();
+                self.world.network.change_links(index, &links, model.clone());
+                FaultOutcome::Applied
+            }
+            Fault::LinksRestore(links) if !self.world.network.restore_links(*links) => {
+                skipped(format!("fault #{links} changed no links that are still changed"))
+            }
+            Fault::LinksRestore(_) => FaultOutcome::Applied,
             Fault::Network(model) => {
                 self.world.network.set_default(model.clone());
                 FaultOutcome::Applied

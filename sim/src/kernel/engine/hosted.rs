@@ -166,7 +166,12 @@ impl<M: Message> Sim<M> {
                 Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal | Fault::HealOne(_) => {
                     HostAction::Cuts
                 }
-                Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) | Fault::Replay { .. } => {
+                Fault::Clog { .. }
+                | Fault::Unclog
+                | Fault::UnclogOne(_)
+                | Fault::Replay { .. }
+                | Fault::Links { .. }
+                | Fault::LinksRestore(_) => {
                     unreachable!("backend::check refuses clogs: hosted networks carry the messages")
                 }
                 Fault::Network(model) => HostAction::Network(model.clone()),

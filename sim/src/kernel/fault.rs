@@ -295,6 +295,36 @@ impl fmt::Display for FaultKind {
     }
 }
 
+/// The target of a fault that hits one node, by shared or mutable reference: the one list
+/// of which faults hit a node, for `Fault::target` and `Fault::target_mut`.
+macro_rules! node_target {
+    ($fault:expr) => {
+        match $fault {
+            Fault::Crash(target)
+            | Fault::Restart(target)
+            | Fault::Wipe(target)
+            | Fault::Pause(target)
+            | Fault::Resume(target) => Some(target),
+            Fault::ClockStep { node, .. }
+            | Fault::ClockDrift { node, .. }
+            | Fault::Slow { node, .. }
+            | Fault::Corrupt { node, .. }
+            | Fault::Disk { node, .. }
+            | Fault::Isolate { node, .. } => Some(node),
+            Fault::Partition(_)
+            | Fault::Heal
+            | Fault::HealOne(_)
+            | Fault::Clog { .. }
+            | Fault::Unclog
+            | Fault::UnclogOne(_)
+            | Fault::Network(_)
+            | Fault::Links { .. }
+            | Fault::LinksRestore(_)
+            | Fault::Replay { .. } => None,
+        }
+    };
+}
+
 impl Fault {
     /// Its kind.
     pub fn kind(&self) -> FaultKind {
@@ -319,55 +349,11 @@ impl Fault {
 
     /// The target of a fault that hits one node.
     pub fn target(&self) -> Option<&Target> {
-        match self {
-            Fault::Crash(target)
-            | Fault::Restart(target)
-            | Fault::Wipe(target)
-            | Fault::Pause(target)
-            | Fault::Resume(target) => Some(target),
-            Fault::ClockStep { node, .. }
-            | Fault::ClockDrift { node, .. }
-            | Fault::Slow { node, .. }
-            | Fault::Corrupt { node, .. }
-            | Fault::Disk { node, .. }
-            | Fault::Isolate { node, .. } => Some(node),
-            Fault::Partition(_)
-            | Fault::Heal
-            | Fault::HealOne(_)
-            | Fault::Clog { .. }
-            | Fault::Unclog
-            | Fault::UnclogOne(_)
-            | Fault::Network(_)
-            | Fault::Links { .. }
-            | Fault::LinksRestore(_)
-            | Fault::Replay { .. } => None,
-        }
+        node_target!(self)
     }
 
     fn target_mut(&mut self) -> Option<&mut Target> {
-        match self {
-            Fault::Crash(target)
-            | Fault::Restart(target)
-            | Fault::Wipe(target)
-            | Fault::Pause(target)
-            | Fault::Resume(target) => Some(target),
-            Fault::ClockStep { node, .. }
-            | Fault::ClockDrift { node, .. }
-            | Fault::Slow { node, .. }
-            | Fault::Corrupt { node, .. }
-            | Fault::Disk { node, .. }
-            | Fault::Isolate { node, .. } => Some(node),
-            Fault::Partition(_)
-            | Fault::Heal
-            | Fault::HealOne(_)
-            | Fault::Clog { .. }
-            | Fault::Unclog
-            | Fault::UnclogOne(_)
-            | Fault::Network(_)
-            | Fault::Links { .. }
-            | Fault::LinksRestore(_)
-            | Fault::Replay { .. } => None,
-        }
+        node_target!(self)
     }
 
     /// The node a fault hits, once its target is resolved.

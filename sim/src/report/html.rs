@@ -103,8 +103,17 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
     let n = &s.network;
     let _ = write!(
         out,
-        "<h2>Network</h2><p>{} sent, {} delivered, {} dropped (loss {}, partition {}, receiver down {}), {} duplicated.</p>",
-        n.sent, n.delivered, n.dropped, n.dropped_loss, n.dropped_partition, n.dropped_crashed, n.duplicated
+        "<h2>Network</h2><p>{} sent, {} delivered, {} dropped (loss {}, partition {}, receiver down {}), {} duplicated \
+         ({} of them old packets replayed late), {} held by a clog.</p>",
+        n.sent,
+        n.delivered,
+        n.dropped,
+        n.dropped_loss,
+        n.dropped_partition,
+        n.dropped_crashed,
+        n.duplicated,
+        n.replayed,
+        n.clogged
     );
     out += "<h2>Faults</h2>";
     if s.faults.is_empty() {

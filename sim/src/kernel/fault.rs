@@ -462,7 +462,11 @@ impl fmt::Display for Fault {
             Fault::LinksRestore(links) => write!(f, "links of fault #{links} restored"),
             Fault::Replay { chance, .. } if chance.is_never() => write!(f, "replay stops"),
             Fault::Replay { chance, delay_min, delay_max } => {
-                write!(f, "replay {:.2}% of messages {delay_min:?}..{delay_max:?} late", chance.as_f64() * 100.0)
+                write!(
+                    f,
+                    "replay {:.2}% of messages {delay_min:?}..{delay_max:?} late",
+                    chance.as_f64() * 100.0
+                )
             }
         }
     }

@@ -30,7 +30,11 @@ pub fn list() -> ExitCode {
         let follow_up = kind.follow_up().map(|(after, _)| format!("; {after}")).unwrap_or_default();
         println!("  {:<10} {}{follow_up}", kind.name(), scenario::syntax(kind));
     }
-    println!("  [swarm]    crash, partition, pause, clock, loss, disk: random faults at a rate, e.g. crash = {{ rate = \"1/10s\", down = \"1s..5s\" }}");
+    println!(
+        "  [swarm]    {}: random faults at a rate, e.g. crash = {{ rate = \"1/10s\", down = \"1s..5s\" }}; \
+         kinds_on = 0.75 draws which run per seed",
+        sim::scenario::SWARM_KINDS.join(", ")
+    );
     println!("\nscenarios:");
     for path in scenario::find_files(Path::new("scenarios")) {
         let checked = scenario::read(&path).and_then(|(file, text)| registry::validate(&file, &text));

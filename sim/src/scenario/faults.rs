@@ -54,17 +54,17 @@ pub fn syntax(kind: FaultKind) -> &'static str {
         FaultKind::Heal => "true: remove every cut | { fault = N }: the cuts of partition N only",
         FaultKind::Clog => "a partition shape whose links hold messages; reorder = true releases them out of order",
         FaultKind::Unclog => "true: release every clog's messages | { fault = N }: clog N only",
-        FaultKind::Crash => "target; restart_after, and wiped = true to restart into an empty disk",
+        FaultKind::Crash => "target; with restart_after, wiped = true restarts it into an empty disk",
         FaultKind::Wipe => "target (a down server): its disk loses every file",
-        FaultKind::Slow => "{ node = target, per_event = \"5ms\" }; recover_after",
+        FaultKind::Slow => "{ node = target, per_event = \"5ms\" }",
         FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
         FaultKind::Disk => {
             "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors }"
         }
         FaultKind::Network => "any [network] field, e.g. { loss = 0.3 }",
-        FaultKind::Link => "{ from, to, any [network] field }: those links' model; restore_after | { restore = { fault = N } }",
-        FaultKind::Replay => "{ chance = 0.01, delay = \"1s..5s\" }: late copies of old messages; stop_after",
+        FaultKind::Link => "{ from, to, any [network] field }: those links' model | { restore = { fault = N } }",
+        FaultKind::Replay => "{ chance = 0.01, delay = \"1s..5s\" }: late copies of old messages",
     }
 }
 

@@ -61,8 +61,8 @@ pub use plan::{plan, PlanContext, Planned};
 pub use realized::{realized, realized_toml};
 pub use shapes::{PartitionSpec, Shape, TargetSpec};
 pub use swarm::{
-    SwarmClock, SwarmClog, SwarmCrash, SwarmDisk, SwarmDraw, SwarmLoss, SwarmPartition, SwarmSpan, SwarmSpec,
-    MAX_SWARM_FAULTS,
+    SwarmClock, SwarmClog, SwarmCrash, SwarmDisk, SwarmDraw, SwarmDrift, SwarmLoss, SwarmPartition,
+    SwarmReplay, SwarmSlow, SwarmSpan, SwarmSpec, SwarmStrobe, MAX_SWARM_FAULTS, SWARM_KINDS,
 };
 pub use text::{duration, line_column, Bytes, DurationRange, IntRange, Rate, RateRange, SignedRange};
 pub use workload::{KeyDistribution, WorkloadSpec};

@@ -263,6 +263,22 @@ impl SwarmSpec {
     }
 }
 
+/// The kinds a `[swarm]` table can draw, as `simctl list` names them.
+pub const SWARM_KINDS: [&str; 12] = [
+    "crash",
+    "wipe",
+    "partition",
+    "clog",
+    "pause",
+    "slow",
+    "clock",
+    "drift",
+    "strobe",
+    "loss",
+    "replay",
+    "disk",
+];
+
 /// The most faults of one kind a swarm may draw in a run (planning them is eager).
 pub const MAX_SWARM_FAULTS: u64 = 100_000;
 /// Poisson times in `[0, until)` at `rate`.
@@ -535,6 +551,16 @@ mod tests {
         let mut drafts = Vec::new();
         let draw = draw_swarm(spec, &context, &mut drafts);
         (draw, drafts.len())
+    }
+
+    #[test]
+    fn swarm_kinds_name_every_kind_the_table_takes() {
+        let error = toml::from_str::<SwarmSpec>("bogus = 1").unwrap_err().to_string();
+        for kind in SWARM_KINDS {
+            assert!(error.contains(&format!("`{kind}`")), "{kind} in {error}");
+        }
+        let fields = error.matches('`').count() / 2 - 1; // less `bogus`
+        assert_eq!(fields, SWARM_KINDS.len() + 2, "until and kinds_on besides the kinds: {error}");
     }
 
     #[test]

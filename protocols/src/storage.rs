@@ -6,7 +6,7 @@
 
 use std::io;
 
-use sim::{DiskError, DiskHandle};
+use sim::{Disk, DiskError, DiskHandle};
 
 /// One file of a node's simulated disk, as redb's storage.
 #[derive(Debug)]
@@ -61,7 +61,9 @@ impl redb::StorageBackend for SimFile {
     fn sync_data(&self) -> io::Result<()> {
         let mut disk = self.disk.lock();
         disk.create(&self.name);
-        disk.fsync(&self.name).map_err(io_error)
+        disk.fsync(&self.name).map_err(io_error)?;
+        sync_name(&mut disk, &self.name);
+        Ok(())
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
@@ -118,6 +120,15 @@ pub fn cut_log(disk: &DiskHandle, file: &str, valid: usize, length: usize) -> Re
         disk.lock().truncate(file, valid as u64).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Makes a synced file's name durable too, where fsync of the file does not (POSIX: a new
+/// file needs its directory synced; found by `[disk] names_need_sync_dir`, under which
+/// raft-kv's new log vanished on every crash and its node restarted empty).
+pub fn sync_name(disk: &mut Disk, name: &str) {
+    if !disk.is_name_durable(name) {
+        disk.sync_dir();
+    }
 }
 
 /// Replaces `file` with `bytes` as a crash cannot half-do: written to `next`, fsynced,

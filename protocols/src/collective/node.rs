@@ -78,6 +78,10 @@ impl StorageNode {
         let durable = self.shared.config.mode == Mode::Durable;
         let mut disk = ctx.disk();
         let ok = disk.put_blob(&name, data).is_ok() && (!durable || disk.fsync(&name).is_ok());
+        if ok && durable {
+            // The chunk's name too: a new file needs its directory synced (POSIX).
+            crate::storage::sync_name(&mut disk, &name);
+        }
         drop(disk);
         if ok {
             self.chunks.insert(chunk);

@@ -133,6 +133,7 @@ impl Store {
             disk.append(FILE, &bytes)?;
             if self.fsync {
                 disk.fsync(FILE)?;
+                storage::sync_name(&mut disk, FILE);
             }
         }
         self.records += records.len() as u64;

@@ -201,6 +201,7 @@ impl Wal {
         disk.append(FILE, &bytes)?;
         if sync && self.fsync {
             disk.fsync(FILE)?;
+            storage::sync_name(&mut disk, FILE);
         }
         Ok(())
     }

@@ -24,6 +24,9 @@
 //!   subset of them, each kept with chance 1/2 (a disk that reorders its writes). With torn
 //!   writes as well, the first write not kept may survive as a sector prefix. The namespace
 //!   is as above: a name becomes durable only by `fsync` or `sync_dir`.
+//! - With `names_need_sync_dir`, `fsync` of a file makes its contents durable but not its
+//!   name: a file created or renamed since the last `sync_dir` is gone after a crash, as
+//!   POSIX allows (an application that creates a log and fsyncs it, but never its directory).
 //! - With `fsync_errors`, an `fsync` fails with that chance ([`DiskError::Io`]) and, as
 //!   Linux does (PostgreSQL's "fsyncgate"), marks the file's pages clean anyway: the data it
 //!   covered stays readable but is not durable, and a later `fsync` that succeeds does not
@@ -84,6 +87,9 @@ pub struct DiskConfig {
     pub fsync_errors: Probability,
     /// The chance that a write fails (changing nothing). Default: never.
     pub write_errors: Probability,
+    /// A new or renamed file's name becomes durable only by `sync_dir`, not by `fsync` of
+    /// the file (POSIX's rule; ext4 and XFS are kinder). Default: false.
+    pub names_need_sync_dir: bool,
 }
 
 impl Default for DiskConfig {
@@ -97,6 +103,7 @@ impl Default for DiskConfig {
             crash_keeps: CrashKeeps::Nothing,
             fsync_errors: Probability::NEVER,
             write_errors: Probability::NEVER,
+            names_need_sync_dir: false,
         }
     }
 }
@@ -128,6 +135,7 @@ impl DiskChange {
             crash_keeps: config.crash_keeps,
             fsync_errors: self.fsync_errors.unwrap_or(config.fsync_errors),
             write_errors: self.write_errors.unwrap_or(config.write_errors),
+            names_need_sync_dir: config.names_need_sync_dir,
         }
     }
 }
@@ -481,7 +489,7 @@ impl Disk {
             return Err(DiskError::Io("fsync failed; the data it covered is not durable"));
         }
         self.inodes[index].sync();
-        if self.durable_names.get(name) != Some(&index) {
+        if !self.config.names_need_sync_dir && self.durable_names.get(name) != Some(&index) {
             if self.inodes[index].durably_named {
                 // Renamed since it was durable: its old durable name goes.
                 let live_names = &self.live_names;
@@ -527,6 +535,12 @@ impl Disk {
         copy.durable_names = self.durable_names.clone();
         copy.used = self.used;
         copy
+    }
+
+    /// Whether `name` would survive a crash as the file it names now (its directory entry is
+    /// durable). False for a missing file.
+    pub fn is_name_durable(&self, name: &str) -> bool {
+        self.live_names.get(name).is_some_and(|index| self.durable_names.get(name) == Some(index))
     }
 
     /// Whether any file has changes a crash would lose.
@@ -923,6 +937,20 @@ mod tests {
         // Any subset: a later write without an earlier one leaves zeros where it was.
         let subset = outcomes(CrashKeeps::Subset);
         assert!(subset.contains(&"S\0b".to_owned()) && subset.contains(&"Sabc".to_owned()), "{subset:?}");
+    }
+
+    #[test]
+    fn with_names_needing_sync_dir_a_fsynced_new_file_is_gone_after_a_crash() {
+        let mut disk = Disk::new(DiskConfig { names_need_sync_dir: true, ..DiskConfig::default() });
+        disk.write("log", 0, b"entry").unwrap();
+        disk.fsync("log").unwrap();
+        disk.crash(false, &mut rng());
+        assert!(!disk.exists("log"), "its contents were synced, its name never was");
+        disk.write("log", 0, b"entry").unwrap();
+        disk.fsync("log").unwrap();
+        disk.sync_dir();
+        disk.crash(false, &mut rng());
+        assert_eq!(disk.read_all("log").unwrap(), b"entry");
     }
 
     #[test]

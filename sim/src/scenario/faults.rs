@@ -737,22 +737,25 @@ impl WrittenFault {
             ));
         };
         let follow_ups = [
-            ("heal_after", self.heal_after, FaultKind::Partition),
-            ("unclog_after", self.unclog_after, FaultKind::Clog),
-            ("restart_after", self.restart_after, FaultKind::Crash),
-            ("resume_after", self.resume_after, FaultKind::Pause),
-            (
-                "restore_after",
-                self.restore_after,
-                if kind == FaultKind::Link { FaultKind::Link } else { FaultKind::Network },
-            ),
-            ("recover_after", self.recover_after, FaultKind::Slow),
-            ("stop_after", self.stop_after, FaultKind::Replay),
+            ("heal_after", self.heal_after),
+            ("unclog_after", self.unclog_after),
+            ("restart_after", self.restart_after),
+            ("resume_after", self.resume_after),
+            ("restore_after", self.restore_after),
+            ("recover_after", self.recover_after),
+            ("stop_after", self.stop_after),
         ];
-        for (key, after, owner) in follow_ups {
+        // Which kind a follow-up key goes with is `FaultKind::follow_up`'s to say.
+        let own = kind.follow_up().map(|(key, _)| key);
+        for (key, after) in follow_ups {
             match after {
-                Some(_) if owner != kind => {
-                    return Err((key, format!("{key} goes with {owner}, not with {kind}")))
+                Some(_) if own != Some(key) => {
+                    let owners: Vec<&str> = FaultKind::ALL
+                        .into_iter()
+                        .filter(|k| k.follow_up().is_some_and(|(owned, _)| owned == key))
+                        .map(FaultKind::name)
+                        .collect();
+                    return Err((key, format!("{key} goes with {}, not with {kind}", owners.join(" or "))));
                 }
                 Some(after) if after.is_zero() => {
                     return Err((
@@ -996,6 +999,10 @@ mod tests {
         assert_eq!(parse("at = \"1s\"").0, "at");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, slow, pause, resume, clock, disk, network, link, replay; found heal, crash");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal_after = \"1s\"").0, "heal_after");
+        assert_eq!(
+            parse("at = \"1s\"\ncrash = 1\nrestore_after = \"1s\"").1,
+            "restore_after goes with network or link, not with crash"
+        );
         assert_eq!(parse("at = \"1s\"\nheal = true\nreorder = true").0, "reorder");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nwiped = true").0, "wiped");
         assert_eq!(parse("at = \"1s\"\nclog = { groups = [[0], [0, 1]] }").0, "clog");

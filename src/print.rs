@@ -27,7 +27,7 @@ pub fn list() -> ExitCode {
     }
     println!("\nfault kinds ([[faults]] entries; targets: a server index, \"random\", a role, or {{ fault = N }}):");
     for kind in FaultKind::ALL {
-        let follow_up = kind.follow_up().map(|(after, _)| format!("; {after}")).unwrap_or_default();
+        let follow_up = kind.follow_up().map(|after| format!("; {after}")).unwrap_or_default();
         println!("  {:<10} {}{follow_up}", kind.name(), scenario::syntax(kind));
     }
     println!(

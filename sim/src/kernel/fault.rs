@@ -272,18 +272,17 @@ impl FaultKind {
         }
     }
 
-    /// The `*_after` key that schedules this kind's end in the same entry, and the kind of
-    /// that end: a crash's `restart_after` is a restart.
-    pub fn follow_up(self) -> Option<(&'static str, FaultKind)> {
+    /// The `*_after` key that schedules this kind's end in the same entry (a crash's
+    /// `restart_after`).
+    pub fn follow_up(self) -> Option<&'static str> {
         match self {
-            FaultKind::Partition => Some(("heal_after", FaultKind::Heal)),
-            FaultKind::Clog => Some(("unclog_after", FaultKind::Unclog)),
-            FaultKind::Crash => Some(("restart_after", FaultKind::Restart)),
-            FaultKind::Pause => Some(("resume_after", FaultKind::Resume)),
-            FaultKind::Network => Some(("restore_after", FaultKind::Network)),
-            FaultKind::Slow => Some(("recover_after", FaultKind::Slow)),
-            FaultKind::Replay => Some(("stop_after", FaultKind::Replay)),
-            FaultKind::Link => Some(("restore_after", FaultKind::Link)),
+            FaultKind::Partition => Some("heal_after"),
+            FaultKind::Clog => Some("unclog_after"),
+            FaultKind::Crash => Some("restart_after"),
+            FaultKind::Pause => Some("resume_after"),
+            FaultKind::Network | FaultKind::Link => Some("restore_after"),
+            FaultKind::Slow => Some("recover_after"),
+            FaultKind::Replay => Some("stop_after"),
             _ => None,
         }
     }

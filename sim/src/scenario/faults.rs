@@ -356,7 +356,7 @@ impl FaultAction {
         let table = |pairs: Vec<(&str, toml::Value)>| {
             toml::Value::Table(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
         };
-        let key = self.kind().follow_up().map(|(key, _)| key);
+        let key = self.kind().follow_up();
         let follow = |after: &Option<Duration>| {
             after
                 .map(|a| (key.expect("a kind with a follow-up"), duration::format(a).into()))
@@ -746,13 +746,13 @@ impl WrittenFault {
             ("stop_after", self.stop_after),
         ];
         // Which kind a follow-up key goes with is `FaultKind::follow_up`'s to say.
-        let own = kind.follow_up().map(|(key, _)| key);
+        let own = kind.follow_up();
         for (key, after) in follow_ups {
             match after {
                 Some(_) if own != Some(key) => {
                     let owners: Vec<&str> = FaultKind::ALL
                         .into_iter()
-                        .filter(|k| k.follow_up().is_some_and(|(owned, _)| owned == key))
+                        .filter(|k| k.follow_up() == Some(key))
                         .map(FaultKind::name)
                         .collect();
                     return Err((key, format!("{key} goes with {}, not with {kind}", owners.join(" or "))));

@@ -46,13 +46,14 @@ pub mod report;
 pub mod scenario;
 
 pub use kernel::buggify::{BuggifyConfig, PointStat};
+pub use kernel::connection::ConnId;
 pub use kernel::ctx::{Clock, Ctx, Network, Timers};
 pub use kernel::disk::{Disk, DiskChange, DiskConfig, DiskError, DiskHandle};
 pub use kernel::dist::Distribution;
 pub use kernel::engine::{Limits, Sim, StopReason};
 pub use kernel::fault::{Fault, FaultKind, FaultOutcome, FaultRecord, Target};
 pub use kernel::ids::{Message, NodeId, TimerId};
-pub use kernel::network::{LinkModel, NetworkStats};
+pub use kernel::network::{ConnectionStats, LinkModel, NetworkStats};
 pub use kernel::node::Node;
 pub use kernel::partition::Partition;
 pub use kernel::payload::Payload;
@@ -65,6 +66,7 @@ pub use kernel::world::Status;
 
 /// Everything a protocol module needs, in one import.
 pub mod prelude {
+    pub use crate::kernel::connection::ConnId;
     pub use crate::kernel::ctx::{Clock, Ctx, Network, Timers};
     pub use crate::kernel::dist::Distribution;
     pub use crate::kernel::engine::{Limits, Sim, StopReason};

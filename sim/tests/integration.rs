@@ -5,6 +5,7 @@
 
 mod common;
 
+mod connections;
 mod determinism;
 mod disk_and_clock;
 mod linearizability;

@@ -63,6 +63,9 @@ fn assemble<Y: System>(
     Y::network(scenario, &setup, sim.network_mut());
     scenario.network.apply_overrides(sim.network_mut());
     scenario.network.apply_kinds(<Y::Msg as Message>::KINDS, sim.network_mut());
+    if let Some(keepalive) = scenario.network.keepalive {
+        sim.set_keepalive(keepalive);
+    }
     let disk = scenario.disk.config();
     for &server in &servers {
         sim.set_disk_config(server, disk.clone());

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use std::sync::MutexGuard;
 
+use super::connection::ConnId;
 use super::disk::{Disk, DiskHandle};
 use super::history::{HistoryEvent, Op, OpKind, Value};
 use super::ids::{Message, NodeId, TimerId};
@@ -132,6 +133,35 @@ impl<'a, M: Message> Ctx<'a, M> {
     pub fn complete(&mut self, op: u64, outcome: Outcome, served_by: Option<NodeId>) {
         let now = self.world.handler_time(self.node);
         self.world.complete(op, outcome, served_by, now);
+    }
+
+    /// Opens a connection to `to` (an ordered, reliable stream; see `connection`), or
+    /// returns the one this node already has open to it.
+    pub fn connect(&mut self, to: NodeId) -> ConnId {
+        self.world.connect(self.node, to)
+    }
+
+    /// Sends `msg` on `conn` (either end may): in order, without loss or duplicates, unless
+    /// the connection breaks first. On a closed connection the message is dropped.
+    pub fn send_on(&mut self, conn: ConnId, msg: M) {
+        self.world.send_on(self.node, conn, msg);
+    }
+
+    /// Closes `conn`; the peer sees it closed one link latency later.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        self.world.disconnect(self.node, conn);
+    }
+
+    /// Whether `conn` is still open, as far as the kernel knows (an end learns of a close
+    /// from `on_closed`, which may come later).
+    pub fn is_open(&self, conn: ConnId) -> bool {
+        self.world.connections.is_open(conn)
+    }
+
+    /// The connection the message being handled came on; `None` for a datagram, or
+    /// outside `on_message`.
+    pub fn arrived_on(&self) -> Option<ConnId> {
+        self.world.arrived_on
     }
 
     /// Reports this node's role ("leader", "follower", or `None`), so faults can target

@@ -5,11 +5,12 @@
 //!
 //! Dependencies run one way: [`ids`] is a leaf; [`time`], [`rng`], [`hash`] and [`dist`]
 //! build on nothing else of the kernel; the world's parts ([`clock`], [`disk`], [`network`],
-//! [`partition`], [`history`], [`workload`], [`observe`], [`fault`]) on those; [`ctx`] and
+//! [`partition`], [`connection`], [`history`], [`workload`], [`observe`], [`fault`]) on those; [`ctx`] and
 //! [`node`] on the world; [`engine`] on everything.
 
 pub mod buggify;
 pub mod clock;
+pub mod connection;
 pub mod ctx;
 pub mod disk;
 pub mod dist;

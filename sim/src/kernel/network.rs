@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use super::dist::{Distribution, InvalidDistribution};
 use super::hash::DetHashMap;
-use super::ids::NodeId;
+use super::ids::{Message, NodeId};
 use super::rng::{Probability, Rng};
 
 /// How one directed link behaves.
@@ -94,12 +94,35 @@ pub struct NetworkStats {
     pub clogged: u64,
     /// Late copies of old messages (counted in `duplicated` too).
     pub replayed: u64,
+    /// Messages sent on a connection that were lost with it: sent on a closed connection,
+    /// or not yet delivered when it closed.
+    pub dropped_closed: u64,
+    /// Retransmissions on connections (each loss draw of a message on one costs one).
+    pub retransmitted: u64,
+    /// What happened to connections.
+    pub connections: ConnectionStats,
+}
+
+/// Connection counts over a run (see `connection`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectionStats {
+    /// `connect` calls that opened a connection.
+    pub opened: u64,
+    /// Connections refused: the acceptor was down.
+    pub refused: u64,
+    /// Connections broken by a cut (or a clog) longer than the keepalive, or by
+    /// retransmissions that outlasted it.
+    pub broken: u64,
+    /// Connections reset because one end crashed.
+    pub reset: u64,
+    /// Connections closed by one of their ends (`disconnect`).
+    pub closed: u64,
 }
 
 impl NetworkStats {
     /// Every message dropped, whatever the reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_loss + self.dropped_partition + self.dropped_crashed
+        self.dropped_loss + self.dropped_partition + self.dropped_crashed + self.dropped_closed
     }
 }
 
@@ -288,8 +311,25 @@ impl NetworkModel {
         let delay = self.kind_latency(kind).unwrap_or(&model.latency);
         let latency = delay.sample_nanos(rng);
         let duplicate = rng.chance(model.duplicate).then(|| delay.sample_nanos(rng));
-        let (fifo, bandwidth) = (model.fifo, model.bandwidth);
         self.stats.duplicated += u64::from(duplicate.is_some());
+        let (first, second) = self.transit(now, from, to, size, latency, duplicate);
+        Route::Arrive(first, second)
+    }
+
+    /// When a message (and its duplicate, if any) that left at `now` and spends `latency`
+    /// (and `duplicate`) on the wire arrives: FIFO links and bandwidth applied.
+    #[inline]
+    fn transit(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        to: NodeId,
+        size: u64,
+        latency: u64,
+        duplicate: Option<u64>,
+    ) -> (u64, Option<u64>) {
+        let model = self.model(from, to);
+        let (fifo, bandwidth) = (model.fifo, model.bandwidth);
         let interface = self.node_bandwidth.filter(|_| from != to && size > PACKET);
         let latency = match self.node_bandwidth {
             Some(bytes_per_second) if from != to && size <= PACKET => {
@@ -298,7 +338,7 @@ impl NetworkModel {
             _ => latency,
         };
         if !(fifo || bandwidth.is_some() || interface.is_some()) {
-            return Route::Arrive(now.saturating_add(latency), duplicate.map(|d| now.saturating_add(d)));
+            return (now.saturating_add(latency), duplicate.map(|d| now.saturating_add(d)));
         }
         let link = self.links.entry((from, to)).or_default();
         let mut departure = now;
@@ -332,7 +372,39 @@ impl NetworkModel {
             at
         };
         let first = arrive(latency);
-        Route::Arrive(first, duplicate.map(arrive))
+        (first, duplicate.map(arrive))
+    }
+
+    /// The arrival time of a message sent at `now` on a connection (an ordered, reliable
+    /// stream): each loss draw costs a retransmission after a timeout that starts at
+    /// [`RTO_MIN`] and doubles up to [`RTO_MAX`], as TCP's does; there are no duplicates.
+    /// `None` when the retransmissions would outlast `give_up` nanoseconds: the connection
+    /// breaks. Latency, kind latencies and bandwidth apply as to any message; order is the
+    /// receiver's business (it reassembles by sequence number).
+    pub(crate) fn route_stream(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        to: NodeId,
+        msg: &impl Message,
+        give_up: u64,
+        rng: &mut Rng,
+    ) -> Option<u64> {
+        let (size, kind) = (msg.wire_size(), msg.kind());
+        let loss = self.model(from, to).loss;
+        let (mut waited, mut timeout) = (0u64, RTO_MIN);
+        while rng.chance(loss) {
+            self.stats.retransmitted += 1;
+            waited = waited.saturating_add(timeout);
+            timeout = timeout.saturating_mul(2).min(RTO_MAX);
+            if waited > give_up {
+                return None;
+            }
+        }
+        let sent = now.saturating_add(waited);
+        let delay = self.kind_latency(kind).unwrap_or(&self.model(from, to).latency);
+        let latency = delay.sample_nanos(rng);
+        Some(self.transit(sent, from, to, size, latency, None).0)
     }
 
     fn add_override(&mut self, model: LinkModel) -> usize {
@@ -340,6 +412,11 @@ impl NetworkModel {
         self.overrides.len() - 1
     }
 }
+
+/// TCP's first retransmission timeout (Linux's `TCP_RTO_MIN`, 200 ms).
+pub const RTO_MIN: u64 = 200_000_000;
+/// TCP's largest retransmission timeout (Linux's `TCP_RTO_MAX`, 120 s).
+pub const RTO_MAX: u64 = 120_000_000_000;
 
 /// Messages up to this size interleave with bulk transfers on a node's interface.
 pub const PACKET: u64 = 1500;

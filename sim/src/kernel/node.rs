@@ -6,6 +6,7 @@
 //! is reproducible. A crash drops the value; a restart builds a new one from the node's
 //! factory, and only what was made durable on its disk survives.
 
+use super::connection::ConnId;
 use super::ctx::Ctx;
 use super::ids::{Message, NodeId};
 use super::workload::Operation;
@@ -24,6 +25,13 @@ pub trait Node {
     /// Called when a timer set by this incarnation of the node fires, with the payload it
     /// was set with.
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self::Msg>, timer: <Self::Msg as Message>::Timer);
+
+    /// Called when a connection of this node closed (see `connection`): the peer closed
+    /// it, crashed, or a cut or lost messages outlasted the keepalive. What it still carried
+    /// is gone. The default does nothing.
+    fn on_closed(&mut self, ctx: &mut Ctx<'_, Self::Msg>, conn: ConnId) {
+        let _ = (ctx, conn);
+    }
 
     /// Called on client nodes when the workload driver hands them an operation; the client
     /// reports its end with `Ctx::complete`. Servers never get one: the default panics.

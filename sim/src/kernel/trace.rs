@@ -32,6 +32,8 @@ pub enum EventKind {
     Fault,
     /// A workload operation was handed to a client (`on_invoke`).
     Invoke,
+    /// A node was told a connection closed (`on_closed`).
+    Closed,
 }
 
 /// One event of a run.

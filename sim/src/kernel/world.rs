@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::buggify::Buggify;
 use super::clock::LocalClock;
+use super::connection::{ConnCheck, ConnId, Connections};
 use super::disk::DiskHandle;
 use super::fault::Fault;
 use super::history::Value;
@@ -34,6 +35,13 @@ pub(crate) enum Event<M> {
     Fault(Box<(u64, Fault)>),
     /// The workload driver's next open-loop arrival.
     Arrival,
+    /// A message on a connection arriving from `from`, its `seq`-th in that direction;
+    /// `admitted` once it passed the connection's checks (see `connection`).
+    Stream { conn: ConnId, from: NodeId, seq: u64, admitted: bool, msg: M },
+    /// A connection's handshake arrives, or its keepalive or retransmissions ran out.
+    ConnCheck { conn: ConnId, check: ConnCheck },
+    /// Tells `node` (in incarnation `incarnation`) that `conn` closed.
+    Closed { node: NodeId, incarnation: u32, conn: ConnId },
     /// An operation (the driver's record `record`) handed to client `client`.
     Invoke { client: NodeId, record: usize },
 }
@@ -91,6 +99,10 @@ pub(crate) struct World<M: Message> {
     pub(crate) held: Vec<Event<M>>,
     /// Old packets replayed: a chance per message of a copy arriving much later.
     pub(crate) replay: Option<Replay>,
+    /// Ordered, reliable streams between nodes (`Ctx::connect`).
+    pub(crate) connections: Connections<M>,
+    /// The connection the message being handled came on, if any (`Ctx::arrived_on`).
+    pub(crate) arrived_on: Option<ConnId>,
     /// The clogs in force (by fault index) that release their messages out of order.
     pub(crate) clog_reorder: std::collections::BTreeSet<u64>,
     pub(crate) observations: Observations,

@@ -115,6 +115,14 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
         n.replayed,
         n.clogged
     );
+    let c = &n.connections;
+    if c.opened > 0 {
+        let _ = write!(
+            out,
+            "<p>Connections: {} opened, {} refused, {} broken by a cut or by loss, {} reset by a crash, {} closed              by a node; {} messages lost with their connection, {} retransmissions.</p>",
+            c.opened, c.refused, c.broken, c.reset, c.closed, n.dropped_closed, n.retransmitted
+        );
+    }
     out += "<h2>Faults</h2>";
     if s.faults.is_empty() {
         out += "<p>None.</p>";

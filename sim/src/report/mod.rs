@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::harness::system::Verdict;
 use crate::kernel::history::HistoryEvent;
-use crate::kernel::network::NetworkStats;
+use crate::kernel::network::{ConnectionStats, NetworkStats};
 use crate::scenario::Phase;
 
 /// Significant figures kept by latency histograms.
@@ -95,6 +95,12 @@ pub struct NetworkSummary {
     pub clogged: u64,
     /// Late copies of old messages (counted in `duplicated` too).
     pub replayed: u64,
+    /// Lost with their connection (sent on a closed one, or undelivered when it closed).
+    pub dropped_closed: u64,
+    /// Retransmissions on connections.
+    pub retransmitted: u64,
+    /// Connections opened, refused, broken, reset and closed.
+    pub connections: ConnectionStats,
 }
 
 impl From<NetworkStats> for NetworkSummary {
@@ -109,6 +115,9 @@ impl From<NetworkStats> for NetworkSummary {
             dropped_crashed: stats.dropped_crashed,
             clogged: stats.clogged,
             replayed: stats.replayed,
+            dropped_closed: stats.dropped_closed,
+            retransmitted: stats.retransmitted,
+            connections: stats.connections,
         }
     }
 }

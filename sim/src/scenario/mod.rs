@@ -427,6 +427,9 @@ impl<S: DeserializeOwned> Scenario<S> {
             };
             return Err((Place::key("network", "kinds"), format!("unknown message kind {kind:?}; {known}")));
         }
+        if self.network.keepalive.is_some_and(|k| k.is_zero()) {
+            return Err((Place::key("network", "keepalive"), "keepalive must be greater than zero".into()));
+        }
         if self.clocks.drift_ppm.is_some_and(|r| r.0.low <= -1_000_000) {
             return Err((
                 Place::key("clocks", "drift_ppm"),

@@ -46,6 +46,11 @@ pub struct NetworkSpec {
     /// on loopback. Default: none.
     #[serde(default)]
     pub kinds: BTreeMap<String, LatencySpec>,
+    /// How long a cut, a clog or unanswered retransmissions last before they break a
+    /// connection (`Ctx::connect`: TCP's keepalive or user timeout, gRPC's keepalive
+    /// timeout), e.g. `"20s"`. Default: 10 s. Datagrams ignore it.
+    #[serde(default, with = "duration::option")]
+    pub keepalive: Option<Duration>,
 }
 
 impl Default for NetworkSpec {
@@ -60,6 +65,7 @@ impl Default for NetworkSpec {
             nodes: Vec::new(),
             node_bandwidth: None,
             kinds: BTreeMap::new(),
+            keepalive: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use sim::prelude::*;
+use sim::ConnId;
 
 /// A numbered test message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -20,6 +21,7 @@ type StartFn = dyn Fn(&mut Ctx<'_, Num>);
 type MessageFn = dyn Fn(&mut Ctx<'_, Num>, NodeId, Num);
 type TimerFn = dyn Fn(&mut Ctx<'_, Num>, u64);
 type InvokeFn = dyn Fn(&mut Ctx<'_, Num>, Operation);
+type ClosedFn = dyn Fn(&mut Ctx<'_, Num>, ConnId);
 
 /// What a probe does; shared by every incarnation of the node.
 #[derive(Clone)]
@@ -28,6 +30,7 @@ pub struct Script {
     message: Rc<MessageFn>,
     timer: Rc<TimerFn>,
     invoke: Rc<InvokeFn>,
+    closed: Rc<ClosedFn>,
 }
 
 impl Default for Script {
@@ -37,6 +40,7 @@ impl Default for Script {
             message: Rc::new(|_, _, _| {}),
             timer: Rc::new(|_, _| {}),
             invoke: Rc::new(|ctx, op| panic!("{} is not a client: {op:?}", ctx.id())),
+            closed: Rc::new(|_, _| {}),
         }
     }
 }
@@ -56,6 +60,10 @@ impl Script {
     }
     pub fn on_invoke(mut self, f: impl Fn(&mut Ctx<'_, Num>, Operation) + 'static) -> Script {
         self.invoke = Rc::new(f);
+        self
+    }
+    pub fn on_closed(mut self, f: impl Fn(&mut Ctx<'_, Num>, ConnId) + 'static) -> Script {
+        self.closed = Rc::new(f);
         self
     }
     /// The factory the engine calls at start and restart.
@@ -83,6 +91,9 @@ impl Node for Probe {
     }
     fn on_invoke(&mut self, ctx: &mut Ctx<'_, Num>, op: Operation) {
         (self.script.invoke)(ctx, op)
+    }
+    fn on_closed(&mut self, ctx: &mut Ctx<'_, Num>, conn: ConnId) {
+        (self.script.closed)(ctx, conn)
     }
 }
 

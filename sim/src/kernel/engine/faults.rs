@@ -29,6 +29,8 @@ impl<M: Message> Sim<M> {
             }
             self.fault_targets[slot] = Some(node);
         }
+        // Cuts and clogs may have changed: connections start or stop their keepalives.
+        self.world.recheck_connections();
         let event = self.trace.record(TraceEvent {
             index: 0,
             time: self.now(),
@@ -277,14 +279,18 @@ impl<M: Message> Sim<M> {
         process.status = Status::Down;
         process.incarnation += 1;
         process.busy_until = 0;
+        self.world.reset_connections(node);
+        let process = &mut self.world.processes[node.index()];
         for event in std::mem::take(&mut process.backlog) {
             match event {
                 Event::Timer { id, .. } => drop(self.world.release_timer(id)),
                 Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
+                Event::Stream { .. } => self.world.network.stats.dropped_closed += 1,
+                Event::Closed { .. } => {}
                 Event::Invoke { client, record } => {
                     self.world.push_node_event(client, self.world.now, Event::Invoke { client, record })
                 }
-                Event::Start(_) | Event::Fault(_) | Event::Arrival => {
+                Event::Start(_) | Event::Fault(_) | Event::Arrival | Event::ConnCheck { .. } => {
                     unreachable!("only deliveries, timers and invocations queue up")
                 }
             }

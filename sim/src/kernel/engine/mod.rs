@@ -99,6 +99,8 @@ impl<M: Message> Sim<M> {
                 clogs: Cuts::default(),
                 held: Vec::new(),
                 replay: None,
+                connections: Default::default(),
+                arrived_on: None,
                 clog_reorder: Default::default(),
                 observations: Observations::default(),
                 buggify: Buggify::default(),
@@ -194,6 +196,11 @@ impl<M: Message> Sim<M> {
     /// The fault point configuration, if points are on.
     pub fn buggify_config(&self) -> Option<&BuggifyConfig> {
         self.world.buggify.config()
+    }
+
+    /// How long a cut or clog lasts before it breaks a connection (see `connection`).
+    pub fn set_keepalive(&mut self, keepalive: Duration) {
+        self.world.connections.keepalive = crate::kernel::time::duration_to_nanos(keepalive).max(1);
     }
 
     /// Allows disk damage (corruption, torn writes) on at most `max_nodes` nodes.
@@ -336,11 +343,11 @@ impl<M: Message> Sim<M> {
     /// or busy node. With the network counters this closes the books:
     /// `sent + duplicated = delivered + dropped + in flight`.
     pub fn messages_in_flight(&self) -> u64 {
-        let is_message = |event: &Event<M>| matches!(event, Event::Deliver { .. });
+        let is_message = |event: &Event<M>| matches!(event, Event::Deliver { .. } | Event::Stream { .. });
         let queued = self.world.queue.iter().filter(|event| is_message(event)).count();
         let waiting: usize =
             self.world.processes.iter().map(|p| p.backlog.iter().filter(|e| is_message(e)).count()).sum();
-        (queued + waiting + self.world.held.len()) as u64
+        (queued + waiting + self.world.held.len() + self.world.connections.waiting()) as u64
     }
 
     /// How many nodes there are.
@@ -404,6 +411,57 @@ impl<M: Message> Sim<M> {
                     self.world.network.stats.delivered += 1;
                     self.call(to, |node, ctx| node.on_message(ctx, from, msg));
                 }
+                Some((event, text))
+            }
+            Event::Stream { conn, from, seq, admitted, msg } => {
+                let to = conn.peer(from);
+                let msg =
+                    if admitted { msg } else { self.world.stream_arrival(time, conn, from, seq, msg)? };
+                if self.world.is_waiting(time, to) {
+                    self.world.set_aside(to, Event::Stream { conn, from, seq, admitted: true, msg });
+                    return None;
+                }
+                self.world.now = time;
+                let event = self.trace.record(TraceEvent {
+                    index: 0,
+                    time: Time(time),
+                    node: Some(to),
+                    kind: EventKind::Deliver,
+                    peer: Some(from),
+                    digest: digest(&msg),
+                });
+                let text = describe.then(|| format!("Deliver {from} -> {to} on {conn:?}: {msg:?}"));
+                self.world.network.stats.delivered += 1;
+                self.world.arrived_on = Some(conn);
+                self.call(to, |node, ctx| node.on_message(ctx, from, msg));
+                self.world.arrived_on = None;
+                Some((event, text))
+            }
+            Event::ConnCheck { conn, check } => {
+                self.world.now = time;
+                self.world.check_connection(conn, check);
+                None
+            }
+            Event::Closed { node, incarnation, conn } => {
+                let process = &self.world.processes[node.index()];
+                if process.status == Status::Down || process.incarnation != incarnation {
+                    return None;
+                }
+                if self.world.is_waiting(time, node) {
+                    self.world.set_aside(node, Event::Closed { node, incarnation, conn });
+                    return None;
+                }
+                self.world.now = time;
+                let event = self.trace.record(TraceEvent {
+                    index: 0,
+                    time: Time(time),
+                    node: Some(node),
+                    kind: EventKind::Closed,
+                    peer: Some(conn.peer(node)),
+                    digest: digest(&conn),
+                });
+                let text = describe.then(|| format!("Closed at {node}: {conn:?}"));
+                self.call(node, |value, ctx| value.on_closed(ctx, conn));
                 Some((event, text))
             }
             Event::Timer { node, incarnation, id } => {

@@ -207,6 +207,8 @@ fn what_a_backend_cannot_express_is_refused_before_the_run() {
         assert!(duplicate.contains("duplicate = 0.1"), "crash.toml has a [network] table");
         refuse(&duplicate, backend, "never duplicates");
         refuse(&base.replace("[network]", "[network]\nbandwidth = \"1MB\""), backend, "bandwidth");
+        let connections = std::fs::read_to_string("scenarios/pingpong/connections.toml").unwrap();
+        refuse(&connections, backend, "talks over connections");
         let options = RunOptions { backend, trace: true, ..RunOptions::default() };
         let Err(error) = registry::run("x.toml", &base, 1, &options) else {
             panic!("{backend} ran with --trace")

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use sim::prelude::*;
+use sim::ConnId;
 
 use super::{Bug, Config, Msg, Timer};
 
@@ -37,7 +38,7 @@ impl Node for Client {
             return ctx.complete(op.id, Outcome::Ok(Value::Nil), None);
         }
         let server = NodeId(ctx.rng().below(u64::from(self.servers)) as u32);
-        ctx.send(server, Msg::Echo { op: op.id });
+        super::send(ctx, &self.config, server, Msg::Echo { op: op.id });
         let timer = ctx.set_timer(self.config.timeout, Timer::Operation(op.id));
         self.waiting.insert(op.id, timer);
     }
@@ -52,6 +53,10 @@ impl Node for Client {
                 ctx.sometimes("reply arrived after its timeout", true);
             }
         }
+    }
+
+    fn on_closed(&mut self, ctx: &mut Ctx<'_, Msg>, _conn: ConnId) {
+        super::closed(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {

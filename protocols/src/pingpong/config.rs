@@ -19,6 +19,10 @@ pub struct Config {
     /// it before replying, and verify the log when they start: disk faults then show up as
     /// latency (slow fsync), missing replies (full disk) and corrupt records. Default: false.
     pub durable_replies: bool,
+    /// Every message goes over a connection (`Ctx::connect`: ordered and reliable, broken
+    /// by a long cut or a crash) instead of a datagram; answers go back on the connection
+    /// the request came on. Default: false.
+    pub connections: bool,
     /// Planted bugs, for testing the checks (canaries): `"panic-on-relay"` (a server panics
     /// relaying operation 100), `"phantom-reply"` (clients report operations whose id ends
     /// in 7 as ok at once, without asking a server). Default: none.
@@ -37,7 +41,13 @@ pub enum Bug {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { window: 1, timeout: Duration::from_secs(1), durable_replies: false, bugs: Vec::new() }
+        Config {
+            window: 1,
+            timeout: Duration::from_secs(1),
+            durable_replies: false,
+            connections: false,
+            bugs: Vec::new(),
+        }
     }
 }
 

@@ -25,7 +25,8 @@ pub use node::PingPong;
 use sim::harness::system::{Check, Slot as SystemSlot, System};
 use sim::kernel::workload::{Arg, OperationSpec, Outcome};
 use sim::scenario::Scenario;
-use sim::{LinkModel, Node, NodeId, Seed, Sim};
+use sim::kernel::network::NetworkModel;
+use sim::{Ctx, LinkModel, Network, Node, NodeId, Seed, Sim};
 
 /// Ping-pong as a system scenarios can name.
 pub struct PingPongSystem;
@@ -65,6 +66,12 @@ impl System for PingPongSystem {
         }
     }
 
+    fn network(scenario: &Scenario<Config>, _setup: &Setup, network: &mut NetworkModel) {
+        if scenario.settings.connections {
+            network.use_connections();
+        }
+    }
+
     fn check(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
         let stray = sim.operations().iter().find(|r| {
             matches!(r.completed, Some((_, Outcome::Ok(_))))
@@ -74,6 +81,33 @@ impl System for PingPongSystem {
             format!("operation {:?} completed ok without a server's reply", stray.map(|r| &r.op))
         })]
     }
+}
+
+/// Sends `msg` to `to`: with `connections` on, on this node's connection to it (opened if
+/// need be), else (and to itself) as a datagram.
+fn send(ctx: &mut Ctx<'_, Msg>, config: &Config, to: NodeId, msg: Msg) {
+    if config.connections && to != ctx.id() {
+        let conn = ctx.connect(to);
+        ctx.send_on(conn, msg);
+    } else {
+        ctx.send(to, msg);
+    }
+}
+
+/// Answers the message being handled, from `from`: on the connection it came on while that
+/// is open, else as `send` would.
+fn answer(ctx: &mut Ctx<'_, Msg>, config: &Config, from: NodeId, msg: Msg) {
+    match ctx.arrived_on().filter(|&conn| ctx.is_open(conn)) {
+        Some(conn) => ctx.send_on(conn, msg),
+        None => send(ctx, config, from, msg),
+    }
+}
+
+/// What a ping-pong node does when one of its connections closes: nothing but count it
+/// (a request on it times out and is replaced, on a new connection).
+fn closed(ctx: &mut Ctx<'_, Msg>) {
+    ctx.count("connections closed", 1);
+    ctx.sometimes("a connection closed", true);
 }
 
 /// A simulation of `servers` ping-pong servers over `network`, with no clients.

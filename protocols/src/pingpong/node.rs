@@ -13,6 +13,7 @@
 //! (docs/design-notes.md, "Clogging").
 
 use sim::prelude::*;
+use sim::ConnId;
 
 use super::{Bug, Config, Msg, Timer};
 
@@ -70,7 +71,7 @@ impl PingPong {
         let id = self.next_request;
         self.slots[slot].request = id;
         self.slots[slot].deadline = ctx.now() + self.config.timeout;
-        ctx.send(peer, Msg::Ping { id, slot: slot as u32 });
+        super::send(ctx, &self.config, peer, Msg::Ping { id, slot: slot as u32 });
         if !self.slots[slot].armed {
             self.slots[slot].armed = true;
             ctx.set_timer(self.config.timeout, Timer::Slot(slot as u32));
@@ -92,21 +93,21 @@ impl Node for PingPong {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
         match msg {
-            Msg::Ping { id, slot } => ctx.send(from, Msg::Pong { id, slot }),
+            Msg::Ping { id, slot } => super::answer(ctx, &self.config, from, Msg::Pong { id, slot }),
             Msg::Echo { op } => {
                 let relay = self.random_peer(ctx).unwrap_or(ctx.id());
-                ctx.send(relay, Msg::Relay { op, client: from });
+                super::send(ctx, &self.config, relay, Msg::Relay { op, client: from });
             }
             Msg::Relay { op, client } => {
                 assert!(
                     !(op == 100 && self.config.bugs.contains(&Bug::PanicOnRelay)),
                     "planted bug: relaying operation 100"
                 );
-                ctx.send(from, Msg::Relayed { op, client })
+                super::answer(ctx, &self.config, from, Msg::Relayed { op, client })
             }
             Msg::Relayed { op, client } => {
                 if !self.config.durable_replies || append_record(ctx, op) {
-                    ctx.send(client, Msg::Reply { op });
+                    super::send(ctx, &self.config, client, Msg::Reply { op });
                 }
             }
             Msg::Reply { .. } => ctx.unexpected("servers get no replies"),
@@ -123,6 +124,10 @@ impl Node for PingPong {
                 }
             }
         }
+    }
+
+    fn on_closed(&mut self, ctx: &mut Ctx<'_, Msg>, _conn: ConnId) {
+        super::closed(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {

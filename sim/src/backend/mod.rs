@@ -117,6 +117,12 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
         format!("{backend} has one network model for every link; this scenario sets {why}, which it cannot express")
     })?;
     let link = map_link(model, backend, &mut notes)?;
+    if sim.network().uses_connections() {
+        return Err(format!(
+            "this system talks over connections (ordered, reliable streams that cuts and crashes break), \
+             which are simctl's network's, and {backend}'s network carries the messages: use the native engine"
+        ));
+    }
     for fault in sim.scheduled_faults() {
         match fault {
             Fault::Pause(_) | Fault::Resume(_) if backend == Backend::Turmoil => {

@@ -35,12 +35,14 @@
 //! - A message sent on a closed connection (or one of an old epoch) is dropped, counted in
 //!   `dropped_closed`: a write to a closed socket fails.
 //!
-//! Hosted backends (madsim, turmoil) carry connection messages as ordinary messages on
-//! their own network: no breaks, no closes; a system that needs those runs natively.
+//! Connections are the native engine's: a system that uses them says so in its network
+//! hook (`NetworkModel::use_connections`), and the hosted backends (madsim, turmoil), whose
+//! networks carry the messages, refuse its scenarios.
 
 use std::collections::BTreeMap;
 
 use super::ids::{Message, NodeId};
+use super::time::Time;
 use super::world::{Event, Status, World};
 
 /// Keepalive by default: a cut this long breaks a connection (nanoseconds).
@@ -157,6 +159,11 @@ impl<M: Message> World<M> {
     /// `me` connects to `to`: its open connection if it has one, else a new one.
     pub(crate) fn connect(&mut self, me: NodeId, to: NodeId) -> ConnId {
         assert!(to.index() < self.processes.len() && to != me, "{me} cannot connect to {to}");
+        assert!(
+            self.hosted.is_none(),
+            "connections are the native engine's: a system that uses them declares it \
+             (NetworkModel::use_connections) so that other backends refuse the scenario"
+        );
         let key = (me, to);
         let previous = self.connections.conns.get(&key);
         if let Some(conn) = previous.filter(|c| c.open) {
@@ -167,9 +174,6 @@ impl<M: Message> World<M> {
         self.connections.conns.insert(key, conn);
         self.network.stats.connections.opened += 1;
         let id = ConnId { dialer: me, acceptor: to, epoch };
-        if self.hosted.is_some() {
-            return id;
-        }
         let now = self.handler_time(me);
         if self.blocks(me, to) {
             self.arm_keepalive(id, now);
@@ -190,6 +194,7 @@ impl<M: Message> World<M> {
             ConnCheck::Handshake => {
                 if self.processes[conn.acceptor.index()].status == Status::Down {
                     self.network.stats.connections.refused += 1;
+                    self.covered("connection refused");
                     let at = now + self.sample_latency(conn.acceptor, conn.dialer);
                     self.close(conn, &[(conn.dialer, at)]);
                 }
@@ -197,6 +202,10 @@ impl<M: Message> World<M> {
             ConnCheck::Cut { since } if c.cut_since != Some(since) => {}
             ConnCheck::Cut { .. } | ConnCheck::GaveUp => {
                 self.network.stats.connections.broken += 1;
+                self.covered(match check {
+                    ConnCheck::GaveUp => "connection broken: retransmissions outlasted the keepalive",
+                    _ => "connection broken: a cut outlasted the keepalive",
+                });
                 self.close(conn, &[(conn.dialer, now), (conn.acceptor, now)]);
             }
         }
@@ -213,10 +222,6 @@ impl<M: Message> World<M> {
         };
         let seq = stream.sent;
         stream.sent += 1;
-        if let Some(hosted) = &mut self.hosted {
-            hosted.outbox[me.index()].push((to, msg));
-            return;
-        }
         let now = self.handler_time(me);
         if self.blocks(me, to) {
             self.hold(conn, me, seq, msg, now);
@@ -317,6 +322,9 @@ impl<M: Message> World<M> {
             if c.cut_since.take().is_none() {
                 continue;
             }
+            if c.streams.iter().any(|s| !s.held.is_empty()) {
+                self.covered("connection held messages across a cut");
+            }
             for from in [conn.dialer, conn.acceptor] {
                 let stream = &mut self.connections.open(conn).expect("open").streams[conn.direction(from)];
                 for (seq, msg) in std::mem::take(&mut stream.held) {
@@ -328,7 +336,7 @@ impl<M: Message> World<M> {
 
     /// `me` closes `conn`: the peer sees it one link latency later.
     pub(crate) fn disconnect(&mut self, me: NodeId, conn: ConnId) {
-        if !self.connections.is_open(conn) || self.hosted.is_some() {
+        if !self.connections.is_open(conn) {
             return;
         }
         self.network.stats.connections.closed += 1;
@@ -350,6 +358,7 @@ impl<M: Message> World<M> {
             .collect();
         for conn in mine {
             self.network.stats.connections.reset += 1;
+            self.covered("connection reset by a crash");
             let peer = conn.peer(node);
             let after = if self.blocks(node, peer) {
                 self.connections.keepalive
@@ -375,6 +384,13 @@ impl<M: Message> World<M> {
                 self.push_node_event(node, at, Event::Closed { node, incarnation, conn });
             }
         }
+    }
+
+    /// Marks a connection event in the coverage ledger (a kernel `sometimes`), so a sweep
+    /// shows its scenarios reached it.
+    fn covered(&mut self, what: &'static str) {
+        let now = Time(self.now);
+        self.observations.sometimes(now, what, true);
     }
 
     /// One draw of the latency of `from -> to`, from `from`'s network stream.

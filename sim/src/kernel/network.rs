@@ -159,6 +159,8 @@ pub struct NetworkModel {
     /// Per node: when its interface is free to send, and to receive.
     interfaces: Vec<(u64, u64)>,
     pub(crate) stats: NetworkStats,
+    /// Whether the system talks over connections (`Ctx::connect`).
+    connections: bool,
     /// Links changed by a fault during the run, by fault index, with the override each had
     /// before, so the change can be undone.
     changed: BTreeMap<u64, SavedLinks>,
@@ -205,6 +207,17 @@ impl NetworkModel {
             };
         }
         true
+    }
+
+    /// Declares that the system's nodes talk over connections (`Ctx::connect`), which only
+    /// the native engine models: other backends refuse the run.
+    pub fn use_connections(&mut self) {
+        self.connections = true;
+    }
+
+    /// Whether the system declared that it talks over connections.
+    pub fn uses_connections(&self) -> bool {
+        self.connections
     }
 
     /// Overrides every link to and from `node`.

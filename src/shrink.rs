@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use protocols::registry;
 use sim::harness::run::RunOptions;
-use sim::scenario::{self, duration, FaultAction, FaultSpec, Rate};
+use sim::scenario::{self, duration, FaultAction, FaultSpec, NodeRef, Rate};
 use toml::{Table, Value};
 
 use crate::sweep::SeedResult;
@@ -164,7 +164,7 @@ fn paired(list: &[FaultSpec]) -> Vec<FaultSpec> {
 fn without_server(list: &[FaultSpec], server: u32) -> Vec<FaultSpec> {
     let mut out = Vec::new();
     for fault in list {
-        if fault.action.target().and_then(|t| t.index()) == Some(server) {
+        if fault.action.target().and_then(|t| t.node()) == Some(NodeRef::Server(server)) {
             continue;
         }
         let mut fault = fault.clone();
@@ -178,7 +178,7 @@ fn without_server(list: &[FaultSpec], server: u32) -> Vec<FaultSpec> {
         if let FaultAction::Partition { partition, .. } | FaultAction::Clog { partition, .. } =
             &mut fault.action
         {
-            match partition.without(server) {
+            match partition.without(NodeRef::Server(server)) {
                 Some(smaller) => *partition = smaller,
                 None => continue,
             }
@@ -364,7 +364,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     println!("shrinking {file} seed {seed}, which fails: {bucket}");
 
     // Pin the faults: the realized timeline instead of [swarm] and role or random targets.
-    let realized = scenario::realized(&report.fault_log);
+    let realized = scenario::realized(&report.fault_log, report.servers);
     let before = Shape::of(&doc, realized.len());
     let mut current = Candidate { doc, faults: None };
     let pinned = Candidate { doc: current.doc.clone(), faults: Some(realized.clone()) };

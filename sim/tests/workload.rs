@@ -109,3 +109,27 @@ fn unfinished_operations_stay_open_and_info_retires_the_process() {
     // op 0 info (process 0), op 1 never completes (process 1, the worker's new process).
     assert_eq!(summary, vec![(0, OpKind::Invoke), (0, OpKind::Info), (1, OpKind::Invoke)]);
 }
+
+#[test]
+fn a_crashed_client_s_running_operations_end_as_info_and_new_ones_wait_for_its_restart() {
+    // 5 ms each way: an operation invoked at t completes at t + 10 ms. The client crashes at
+    // 23 ms with the operation invoked at 20 ms running, and restarts at 50 ms.
+    let mut sim = echo_pair(1, ms(5));
+    sim.set_workload(config(Mode::Closed { workers: 1 }));
+    sim.schedule(at_ms(23), Fault::Crash(NodeId(1).into()));
+    sim.schedule(at_ms(50), Fault::Restart(NodeId(1).into()));
+    sim.run_until(at_ms(61));
+    let ends: Vec<(u64, OpKind)> = sim
+        .observations()
+        .history
+        .iter()
+        .filter(|e| e.kind != OpKind::Invoke)
+        .map(|e| (e.time.as_nanos() / 1_000_000, e.kind))
+        .collect();
+    // Ok at 10 and 20; the third ends as info at the crash. The worker's next operation,
+    // issued at 23 ms, waits for the client's restart: invoked at 50 ms, ok at 60 ms.
+    assert_eq!(ends, vec![(10, OpKind::Ok), (20, OpKind::Ok), (23, OpKind::Info), (60, OpKind::Ok)]);
+    let waited = &sim.operations()[3];
+    assert_eq!(waited.invoked, Some(at_ms(50)));
+    assert_eq!(sim.network_stats().dropped_crashed, 1, "the reply to the crashed client's operation");
+}

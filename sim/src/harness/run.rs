@@ -488,6 +488,7 @@ fn judge<Y: System>(
         history: sim.observations().history.clone(),
         histograms,
         fault_log: sim.fault_log().to_vec(),
+        servers: scenario.nodes,
         buggify: sim.buggify_config().map(|config| BuggifyRealized {
             fire: config.fire.as_f64(),
             active: sim.buggify_points().filter(|(_, p)| p.active).map(|(k, _)| k.to_owned()).collect(),

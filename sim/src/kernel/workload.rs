@@ -321,6 +321,18 @@ impl Driver {
         }
     }
 
+    /// The operations `node` was handed (or began itself) that have not ended, by id.
+    pub(crate) fn invoked_at(&self, node: NodeId) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, &index)| self.records[index].client == node && self.records[index].invoked.is_some())
+            .map(|(&id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The operation ended; returns the history event and what to issue next.
     pub(crate) fn complete(
         &mut self,

@@ -354,6 +354,9 @@ pub struct RunReport {
     pub histograms: BTreeMap<(String, Option<Phase>), Histogram<u64>>,
     /// The realized fault timeline (written as `faults.toml`, a `[[faults]]` list).
     pub fault_log: Vec<crate::kernel::fault::FaultRecord>,
+    /// How many servers the run had (node ids past them are clients and other nodes), to
+    /// name nodes in `faults.toml`.
+    pub servers: u32,
     /// With `[buggify]`: the points that were active, written into `faults.toml` too.
     pub buggify: Option<BuggifyRealized>,
     /// The scenario text as run.
@@ -372,7 +375,7 @@ impl RunReport {
         std::fs::write(dir.join("summary.json"), self.summary_json() + "\n")?;
         std::fs::write(dir.join("report.html"), html::page(self, &self.operations))?;
         std::fs::write(dir.join("scenario.toml"), &self.scenario_text)?;
-        let mut faults = crate::scenario::realized_toml(&self.fault_log);
+        let mut faults = crate::scenario::realized_toml(&self.fault_log, self.servers);
         if !self.summary.swarm_draw.is_empty() {
             faults += "\n# What the swarm drew for this seed (its faults are the ones above):\n";
             for line in &self.summary.swarm_draw {

@@ -38,7 +38,7 @@ use serde::de;
 use serde::Deserialize;
 
 use super::network::{LinkChange, LinkOverride};
-use super::shapes::{PartitionSpec, TargetSpec};
+use super::shapes::{NodeRef, PartitionSpec, TargetSpec};
 use super::text::{duration, format_signed, parse_signed, DurationRange, Range};
 use crate::kernel::disk::DiskChange;
 use crate::kernel::fault::{Fault, FaultKind};
@@ -298,12 +298,13 @@ impl FaultAction {
         }
     }
 
-    /// A fault the kernel planned or realized, as an entry writes it.
-    pub fn of(fault: &Fault) -> FaultAction {
-        let of = TargetSpec::of;
+    /// A fault the kernel planned or realized in a run with `servers` servers, as an entry
+    /// writes it.
+    pub fn of(fault: &Fault, servers: u32) -> FaultAction {
+        let of = |target: &crate::kernel::fault::Target| TargetSpec::of(target, servers);
         match fault {
             Fault::Partition(partition) => {
-                FaultAction::Partition { partition: PartitionSpec::of(partition), heal_after: None }
+                FaultAction::Partition { partition: PartitionSpec::of(partition, servers), heal_after: None }
             }
             Fault::Isolate { node, .. } => {
                 FaultAction::Partition { partition: PartitionSpec::Isolate(of(node)), heal_after: None }
@@ -312,7 +313,7 @@ impl FaultAction {
             Fault::HealOne(partition) => FaultAction::Heal { partition: Some(*partition) },
             Fault::UnclogOne(clog) => FaultAction::Unclog { clog: Some(*clog) },
             Fault::Clog { partition, reorder } => FaultAction::Clog {
-                partition: PartitionSpec::of(partition),
+                partition: PartitionSpec::of(partition, servers),
                 reorder: *reorder,
                 unclog_after: None,
             },
@@ -471,6 +472,7 @@ impl FaultSpec {
     pub fn validate(
         &self,
         nodes: u32,
+        clients: u32,
         roles: &[&str],
         duration: Duration,
     ) -> Result<(), (&'static str, String)> {
@@ -486,8 +488,8 @@ impl FaultSpec {
             ));
         }
         match self.action.target() {
-            Some(TargetSpec::Node(index)) if *index >= nodes => {
-                return Err((key, format!("node {index} does not exist (servers are 0..{nodes})")));
+            Some(TargetSpec::Node(node)) if node.missing(nodes, clients).is_some() => {
+                return Err((key, node.missing(nodes, clients).unwrap_or_default()));
             }
             Some(TargetSpec::Role(role)) if !roles.contains(&role.as_str()) => {
                 let known = if roles.is_empty() {
@@ -508,8 +510,8 @@ impl FaultSpec {
             }
         }
         if let FaultAction::Partition { partition, .. } | FaultAction::Clog { partition, .. } = &self.action {
-            if let Some(node) = partition.nodes().into_iter().find(|n| *n >= nodes) {
-                return Err((key, format!("node {node} does not exist (servers are 0..{nodes})")));
+            if let Some(missing) = partition.nodes().into_iter().find_map(|n| n.missing(nodes, clients)) {
+                return Err((key, missing));
             }
             if let (
                 FaultAction::Clog { .. },
@@ -897,7 +899,7 @@ impl WrittenFault {
 /// two groups of classes.
 fn check_shape(key: &'static str, partition: &PartitionSpec) -> Result<(), (&'static str, String)> {
     if let PartitionSpec::Groups(groups) = partition {
-        let all: Vec<u32> = groups.concat();
+        let all: Vec<NodeRef> = groups.concat();
         if all.iter().collect::<BTreeSet<_>>().len() != all.len() {
             return Err((key, "a node appears in two groups".to_owned()));
         }
@@ -920,11 +922,16 @@ mod tests {
     #[test]
     fn every_kind_round_trips_through_its_table() {
         let secs = Duration::from_secs;
-        let node = TargetSpec::Node(2);
+        let node = TargetSpec::Node(NodeRef::Server(2));
+        let (s, c) = (NodeRef::Server, NodeRef::Client);
         let actions = vec![
             FaultAction::Partition {
-                partition: PartitionSpec::Groups(vec![vec![0], vec![1, 2]]),
+                partition: PartitionSpec::Groups(vec![vec![s(0), c(1)], vec![s(1), s(2), c(0)]]),
                 heal_after: Some(secs(2)),
+            },
+            FaultAction::Partition {
+                partition: PartitionSpec::OneWay { from: vec![c(0)], to: vec![s(0), s(1)] },
+                heal_after: None,
             },
             FaultAction::Partition {
                 partition: PartitionSpec::Isolate(TargetSpec::Role("leader".into())),
@@ -938,7 +945,7 @@ mod tests {
                 unclog_after: Some(secs(1)),
             },
             FaultAction::Clog {
-                partition: PartitionSpec::Cuts(vec![[0, 1]]),
+                partition: PartitionSpec::Cuts(vec![[s(0), s(1)], [c(2), s(0)]]),
                 reorder: false,
                 unclog_after: None,
             },
@@ -946,6 +953,7 @@ mod tests {
             FaultAction::Unclog { clog: Some(4) },
             FaultAction::Crash { node: TargetSpec::Random, restart_after: Some(secs(3)), wiped: true },
             FaultAction::Crash { node: node.clone(), restart_after: None, wiped: false },
+            FaultAction::Crash { node: TargetSpec::Node(c(1)), restart_after: Some(secs(1)), wiped: false },
             FaultAction::Wipe { node: node.clone() },
             FaultAction::Slow {
                 node: node.clone(),

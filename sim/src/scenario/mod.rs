@@ -59,7 +59,7 @@ pub use faults::{syntax, FaultAction, FaultSpec, WrittenFault};
 pub use network::{latency_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes};
 pub use plan::{plan, PlanContext, Planned};
 pub use realized::{realized, realized_toml};
-pub use shapes::{PartitionSpec, Shape, TargetSpec};
+pub use shapes::{NodeRef, PartitionSpec, Shape, TargetSpec};
 pub use swarm::{
     SwarmClock, SwarmClog, SwarmCrash, SwarmDisk, SwarmDraw, SwarmDrift, SwarmLoss, SwarmPartition,
     SwarmReplay, SwarmSlow, SwarmSpan, SwarmSpec, SwarmStrobe, MAX_SWARM_FAULTS, SWARM_KINDS,
@@ -445,7 +445,8 @@ impl<S: DeserializeOwned> Scenario<S> {
                 .map_err(|(key, message)| (Place::key("workload", key), message))?;
         }
         for (index, fault) in self.faults.iter().enumerate() {
-            fault.validate(self.nodes, rules.roles, self.duration).map_err(|(key, message)| {
+            let clients = self.workload.as_ref().map_or(0, |w| w.clients);
+            fault.validate(self.nodes, clients, rules.roles, self.duration).map_err(|(key, message)| {
                 (Place::entry("faults", index, key), format!("fault {index}: {message}"))
             })?;
         }

@@ -233,7 +233,7 @@ mod tests {
         let crash = FaultSpec {
             at: Duration::from_secs(3),
             action: FaultAction::Crash {
-                node: TargetSpec::Node(1),
+                node: TargetSpec::Node(crate::scenario::NodeRef::Server(1)),
                 restart_after: Some(Duration::from_secs(2)),
                 wiped: false,
             },

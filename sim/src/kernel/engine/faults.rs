@@ -10,6 +10,7 @@ use crate::kernel::partition::Partition;
 use crate::kernel::rng::Rng;
 use crate::kernel::time::duration_to_nanos;
 use crate::kernel::trace::{EventKind, TraceEvent};
+use crate::kernel::workload::Outcome;
 use crate::kernel::world::{Event, Replay, Status};
 
 impl<M: Message> Sim<M> {
@@ -269,6 +270,8 @@ impl<M: Message> Sim<M> {
     }
 
     /// Drops the node's value, timers, queued and in-flight messages, and unsynced writes.
+    /// The operations it was running (a crashed client's) end as info: whether they took
+    /// effect is unknown, as Jepsen records a crashed process's operations.
     fn crash(&mut self, node: NodeId, effects: &mut Rng) {
         // Fence first: the node's destructors run when its value is dropped, and must not
         // reach the disk (a crashed process runs no code).
@@ -294,6 +297,10 @@ impl<M: Message> Sim<M> {
                     unreachable!("only deliveries, timers and invocations queue up")
                 }
             }
+        }
+        let running = self.world.workload.as_ref().map(|driver| driver.invoked_at(node)).unwrap_or_default();
+        for id in running {
+            self.world.complete(id, Outcome::Info, None, self.world.now);
         }
         let mut disk = self.world.disks[node.index()].lock();
         let tear = disk.could_tear() && self.budget.would_allow(node);

@@ -33,7 +33,7 @@ use super::queue::Queue;
 use super::rng::Seed;
 use super::time::Time;
 use super::trace::{EventKind, TraceEvent, TraceHash};
-use super::workload::{Driver, OpRecord, Outcome, WorkloadConfig};
+use super::workload::{Driver, OpRecord, WorkloadConfig};
 use super::world::{Event, Process, Status, World};
 
 /// When `run` stops.
@@ -513,6 +513,12 @@ impl<M: Message> Sim<M> {
                 None
             }
             Event::Invoke { client, record } => {
+                if self.world.processes[client.index()].status == Status::Down {
+                    // A client that is down invokes nothing: the operation waits for its
+                    // restart (its latency, counted from its intended start, grows).
+                    self.world.processes[client.index()].backlog.push_back(Event::Invoke { client, record });
+                    return None;
+                }
                 if self.world.is_waiting(time, client) {
                     self.world.set_aside(client, Event::Invoke { client, record });
                     return None;
@@ -531,11 +537,7 @@ impl<M: Message> Sim<M> {
                     digest: digest(&op),
                 });
                 let text = describe.then(|| format!("Invoke at {client}: {op:?}"));
-                if self.world.processes[client.index()].status == Status::Down {
-                    self.world.complete(op.id, Outcome::Fail, None, time);
-                } else {
-                    self.call(client, |node, ctx| node.on_invoke(ctx, op));
-                }
+                self.call(client, |node, ctx| node.on_invoke(ctx, op));
                 Some((event, text))
             }
             Event::Fault(fault) => {
@@ -547,11 +549,16 @@ impl<M: Message> Sim<M> {
         }
     }
 
-    /// Builds a fresh value for `node` and runs `on_start` (boot and restart).
+    /// Builds a fresh value for `node` and runs `on_start` (boot and restart); then the
+    /// operations handed to it while it was down.
     fn boot(&mut self, node: NodeId) {
         self.nodes[node.index()] = Some((self.factories[node.index()])());
         self.world.processes[node.index()].status = Status::Up;
         self.call(node, |value, ctx| value.on_start(ctx));
+        let now = self.world.now;
+        for event in std::mem::take(&mut self.world.processes[node.index()].backlog) {
+            self.world.push_node_event(node, now, event);
+        }
     }
 
     /// Calls a handler on `node`, then charges what its fsyncs cost as busy time.

@@ -62,3 +62,25 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// A version is the system's settings with some changed, and the servers run it from their
+/// restart on: the upgrade canary fails with its version faults and passes, with another
+/// trace hash, when they name the base version instead.
+#[test]
+fn an_upgrade_into_a_buggy_version_is_what_fails_the_canary() {
+    let dir = common::scratch("upgrade");
+    let out = dir.to_str().unwrap();
+    let file = "scenarios/raft/canary/upgrade-to-local-reads.toml";
+    let text = std::fs::read_to_string(file).unwrap();
+    assert_eq!(text.matches("to = \"v2\"").count(), 5, "five servers upgrade");
+    let base = common::write(&dir, "no-upgrade.toml", &text.replace("to = \"v2\"", "to = \"base\""));
+    let run = |file: &str| {
+        let output = simctl(&["run", file, "--seed", "1", "--json", "--out", out]);
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        (output.status.code(), summary["trace_hash"].as_str().map(str::to_owned))
+    };
+    let (upgraded, not) = (run(file), run(&base));
+    assert_eq!(upgraded.0, Some(1), "the upgrade into local reads fails");
+    assert_eq!(not.0, Some(0), "the same run without it passes");
+    assert_ne!(upgraded.1, not.1);
+}

@@ -251,3 +251,27 @@ fn fault_points_are_off_unless_turned_on_and_then_drawn_per_seed() {
         run_points(9, Some(on(0.25, None))).trace_hash()
     );
 }
+
+#[test]
+fn a_node_restarts_into_the_version_a_version_fault_names() {
+    let started = |tag: &'static str| Script::default().on_start(move |ctx| ctx.count(tag, 1));
+    let mut sim = Sim::new(1, constant(ms(1)));
+    let node = sim.add_node(started("v0 starts").factory());
+    let v1 = started("v1 starts").factory();
+    assert_eq!(sim.add_version(node, move || Box::new(v1())), 1);
+    let set = |version: u32| Fault::Version { node: node.into(), version, name: format!("v{version}") };
+    sim.schedule(at_ms(10), set(1));
+    sim.schedule(at_ms(20), Fault::Crash(node.into()));
+    sim.schedule(at_ms(30), Fault::Restart(node.into()));
+    sim.schedule(at_ms(40), set(7));
+    sim.schedule(at_ms(50), set(0));
+    sim.schedule(at_ms(60), Fault::Crash(node.into()));
+    sim.schedule(at_ms(70), Fault::Restart(node.into()));
+    sim.run_until(at_ms(15));
+    assert_eq!(sim.version(node), 1, "set now, run from the next start");
+    sim.run_until(at_ms(100));
+    let counters = &sim.observations().counters;
+    assert_eq!((counters["v0 starts"], counters["v1 starts"]), (2, 1), "v0, then v1, then v0 again");
+    let outcomes: Vec<String> = sim.fault_log().iter().map(|r| r.outcome.to_string()).collect();
+    assert_eq!(outcomes[3], "skipped: n0 has no version v7");
+}

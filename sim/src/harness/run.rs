@@ -85,12 +85,22 @@ fn assemble<Y: System>(
     for i in 0..Y::other_nodes(&setup) {
         add(&mut sim, Slot::Other(i));
     }
+    // Each version's servers are built from a setup of the version's settings.
+    for (_, settings) in &scenario.versions {
+        let setup = Rc::new(Y::setup(&scenario.with_settings(settings.clone()), Seed(seed)));
+        for (i, &server) in servers.iter().enumerate() {
+            let setup = Rc::clone(&setup);
+            sim.add_version(server, move || Y::node(&setup, Slot::Server(i as u32), server));
+        }
+    }
+    let versions: Vec<String> = scenario.versions.iter().map(|(name, _)| name.clone()).collect();
     let context = PlanContext {
         servers: &servers,
         network: &scenario.network.link_model(),
         fsync_latency: disk.fsync_latency,
         duration: scenario.duration,
         seed: Seed(seed),
+        versions: &versions,
     };
     let system_faults = Y::faults(scenario, &setup);
     let (planned, draw) = plan(&scenario.faults, scenario.swarm.as_ref(), system_faults, &context);

@@ -249,5 +249,11 @@ pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>,
     let scenario = Scenario::<Y::Settings>::parse(file, text, &rules)?;
     Y::validate(&scenario)
         .map_err(|(key, message)| locate(file, text, &Place::key("settings", key), message))?;
+    for (name, settings) in &scenario.versions {
+        Y::validate(&scenario.with_settings(settings.clone())).map_err(|(key, message)| {
+            let place = text.find(&format!("[versions.{name}]")).unwrap_or(0);
+            ScenarioError::at(file, text, place, format!("version {name}: {key}: {message}"))
+        })?;
+    }
     Ok(scenario)
 }

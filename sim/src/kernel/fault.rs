@@ -34,6 +34,10 @@
 //! - `Wipe`: a down node's disk loses every file, durable or not (see `disk`); it counts
 //!   against the damage budget. With the restart that follows, the node comes back with
 //!   its identity and nothing else: FoundationDB's RebootAndDelete.
+//! - `Version`: the node runs version `version` of its software from its next start on
+//!   (`Sim::add_version`; 0 is the one it was added with): a crash and a restart after it
+//!   are an upgrade or a downgrade. Its disk, identity and clock stay; nothing else changes
+//!   until the restart, so a rolling upgrade is a crash, a version and a restart per node.
 //! - `Slow`: every handler the node runs from now on costs it `per_event` of true time after
 //!   it returns, as a slow fsync does: what arrives meanwhile waits, so heartbeats are
 //!   answered late though nothing is lost. Zero makes it fast again. A crash keeps it (the
@@ -123,6 +127,15 @@ pub enum Fault {
     Restart(Target),
     /// Empties a down node's disk.
     Wipe(Target),
+    /// The version of its software a node runs from its next start.
+    Version {
+        /// The node.
+        node: Target,
+        /// The version's index (0: the one it was added with).
+        version: u32,
+        /// The version's name, for logs and `faults.toml`.
+        name: String,
+    },
     /// Makes each of a node's handlers cost `per_event` of true time (zero: normal).
     Slow {
         /// The node.
@@ -213,6 +226,8 @@ pub enum FaultKind {
     Restart,
     /// Empties a down node's disk.
     Wipe,
+    /// Sets the version a node restarts into.
+    Version,
     /// Makes a node's handlers take time.
     Slow,
     /// Pauses a node.
@@ -233,7 +248,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in the order `simctl list` shows them.
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::Partition,
         FaultKind::Heal,
         FaultKind::Clog,
@@ -241,6 +256,7 @@ impl FaultKind {
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Wipe,
+        FaultKind::Version,
         FaultKind::Slow,
         FaultKind::Pause,
         FaultKind::Resume,
@@ -261,6 +277,7 @@ impl FaultKind {
             FaultKind::Crash => "crash",
             FaultKind::Restart => "restart",
             FaultKind::Wipe => "wipe",
+            FaultKind::Version => "version",
             FaultKind::Slow => "slow",
             FaultKind::Pause => "pause",
             FaultKind::Resume => "resume",
@@ -307,6 +324,7 @@ macro_rules! node_target {
             Fault::ClockStep { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::Slow { node, .. }
+            | Fault::Version { node, .. }
             | Fault::Corrupt { node, .. }
             | Fault::Disk { node, .. }
             | Fault::Isolate { node, .. } => Some(node),
@@ -335,6 +353,7 @@ impl Fault {
             Fault::Crash(_) => FaultKind::Crash,
             Fault::Restart(_) => FaultKind::Restart,
             Fault::Wipe(_) => FaultKind::Wipe,
+            Fault::Version { .. } => FaultKind::Version,
             Fault::Slow { .. } => FaultKind::Slow,
             Fault::Pause(_) => FaultKind::Pause,
             Fault::Resume(_) => FaultKind::Resume,
@@ -413,6 +432,7 @@ impl fmt::Display for Fault {
             Fault::Crash(target) => write!(f, "crash {target}"),
             Fault::Restart(target) => write!(f, "restart {target}"),
             Fault::Wipe(target) => write!(f, "wipe {target}'s disk"),
+            Fault::Version { node, name, .. } => write!(f, "{node} restarts into version {name}"),
             Fault::Slow { node, per_event } if per_event.is_zero() => write!(f, "{node} fast again"),
             Fault::Slow { node, per_event } => write!(f, "slow {node}: {per_event:?} per event"),
             Fault::Pause(target) => write!(f, "pause {target}"),

@@ -56,6 +56,7 @@ pub fn syntax(kind: FaultKind) -> &'static str {
         FaultKind::Unclog => "true: release every clog's messages | { fault = N }: clog N only",
         FaultKind::Crash => "target; with restart_after, wiped = true restarts it into an empty disk",
         FaultKind::Wipe => "target (a down server): its disk loses every file",
+        FaultKind::Version => "{ node = target, to = \"v2\" }: the [versions] entry (or \"base\") it restarts into",
         FaultKind::Slow => "{ node = target, per_event = \"5ms\" }",
         FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
@@ -130,6 +131,13 @@ pub enum FaultAction {
     Wipe {
         /// Which server.
         node: TargetSpec,
+    },
+    /// The version a server runs from its next restart on.
+    Version {
+        /// Which server.
+        node: TargetSpec,
+        /// A `[versions]` name, or `"base"` (the scenario's `[settings]`).
+        to: String,
     },
     /// Restart a crashed server.
     Restart {
@@ -227,6 +235,7 @@ impl FaultAction {
             FaultAction::Crash { .. } => FaultKind::Crash,
             FaultAction::Restart { .. } => FaultKind::Restart,
             FaultAction::Wipe { .. } => FaultKind::Wipe,
+            FaultAction::Version { .. } => FaultKind::Version,
             FaultAction::Slow { .. } => FaultKind::Slow,
             FaultAction::Pause { .. } => FaultKind::Pause,
             FaultAction::Resume { .. } => FaultKind::Resume,
@@ -266,6 +275,7 @@ impl FaultAction {
             | FaultAction::Crash { node, .. }
             | FaultAction::Restart { node }
             | FaultAction::Wipe { node }
+            | FaultAction::Version { node, .. }
             | FaultAction::Slow { node, .. }
             | FaultAction::Pause { node, .. }
             | FaultAction::Resume { node }
@@ -320,6 +330,7 @@ impl FaultAction {
             Fault::Unclog => FaultAction::Unclog { clog: None },
             Fault::Crash(node) => FaultAction::Crash { node: of(node), restart_after: None, wiped: false },
             Fault::Wipe(node) => FaultAction::Wipe { node: of(node) },
+            Fault::Version { node, name, .. } => FaultAction::Version { node: of(node), to: name.clone() },
             Fault::Slow { node, per_event } => {
                 FaultAction::Slow { node: of(node), per_event: *per_event, recover_after: None }
             }
@@ -393,6 +404,9 @@ impl FaultAction {
             }
             FaultAction::ClockStep { node, step } => {
                 (table(vec![("node", node.to_toml()), ("step", format_signed(*step).into())]), Vec::new())
+            }
+            FaultAction::Version { node, to } => {
+                (table(vec![("node", node.to_toml()), ("to", to.as_str().into())]), Vec::new())
             }
             FaultAction::Slow { node, per_event, recover_after } => {
                 let value =
@@ -557,6 +571,8 @@ pub struct WrittenFault {
     #[serde(default)]
     wipe: Option<TargetSpec>,
     #[serde(default)]
+    version: Option<VersionTable>,
+    #[serde(default)]
     slow: Option<SlowTable>,
     #[serde(default, with = "duration::option")]
     recover_after: Option<Duration>,
@@ -644,8 +660,16 @@ struct ReplayTable {
     delay: DurationRange,
 }
 
-/// `slow = { node = T, per_event = "5ms" }`.
+/// `version = { node = T, to = "v2" }`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionTable {
+    node: TargetSpec,
+    to: String,
+}
+
+/// `slow = { node = T, per_event = "5ms" }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SlowTable {
     node: TargetSpec,
@@ -715,6 +739,7 @@ impl WrittenFault {
             FaultKind::Crash => self.crash.is_some(),
             FaultKind::Restart => self.restart.is_some(),
             FaultKind::Wipe => self.wipe.is_some(),
+            FaultKind::Version => self.version.is_some(),
             FaultKind::Slow => self.slow.is_some(),
             FaultKind::Pause => self.pause.is_some(),
             FaultKind::Resume => self.resume.is_some(),
@@ -798,6 +823,10 @@ impl WrittenFault {
                 wiped: self.wiped == Some(true),
             },
             FaultKind::Wipe => FaultAction::Wipe { node: self.wipe.expect("its kind") },
+            FaultKind::Version => {
+                let VersionTable { node, to } = self.version.expect("its kind");
+                FaultAction::Version { node, to }
+            }
             FaultKind::Slow => {
                 let SlowTable { node, per_event } = self.slow.expect("its kind");
                 FaultAction::Slow { node, per_event, recover_after: self.recover_after }
@@ -955,6 +984,7 @@ mod tests {
             FaultAction::Crash { node: node.clone(), restart_after: None, wiped: false },
             FaultAction::Crash { node: TargetSpec::Node(c(1)), restart_after: Some(secs(1)), wiped: false },
             FaultAction::Wipe { node: node.clone() },
+            FaultAction::Version { node: node.clone(), to: "v2".into() },
             FaultAction::Slow {
                 node: node.clone(),
                 per_event: Duration::from_millis(5),
@@ -1005,7 +1035,7 @@ mod tests {
     fn a_table_breaking_a_rule_names_the_key() {
         let parse = |text: &str| toml::from_str::<WrittenFault>(text).unwrap().parse().unwrap_err();
         assert_eq!(parse("at = \"1s\"").0, "at");
-        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, slow, pause, resume, clock, disk, network, link, replay; found heal, crash");
+        assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal = true").1, "a fault has exactly one of partition, heal, clog, unclog, crash, restart, wipe, version, slow, pause, resume, clock, disk, network, link, replay; found heal, crash");
         assert_eq!(parse("at = \"1s\"\ncrash = 1\nheal_after = \"1s\"").0, "heal_after");
         assert_eq!(
             parse("at = \"1s\"\ncrash = 1\nrestore_after = \"1s\"").1,

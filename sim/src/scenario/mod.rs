@@ -45,6 +45,7 @@ mod swarm;
 pub mod text;
 mod workload;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -74,6 +75,9 @@ use crate::kernel::workload::OperationSpec;
 /// The most nodes a scenario may ask for.
 pub const MAX_NODES: u32 = 1_000_000;
 
+/// The name of the version a server starts with: the scenario's `[settings]`.
+pub const BASE_VERSION: &str = "base";
+
 /// A scenario file, with the system's settings parsed as `S`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, bound = "S: DeserializeOwned")]
@@ -99,6 +103,14 @@ pub struct Scenario<S> {
     /// The client workload. Default: none.
     #[serde(default)]
     pub workload: Option<WorkloadSpec>,
+    /// Other versions of the servers' software, by name, each the settings that differ
+    /// from `[settings]` (`[versions.v2]`); a `version` fault says when a server restarts
+    /// into one. Read by `parse` into `versions`.
+    #[serde(default, rename = "versions")]
+    written_versions: BTreeMap<String, toml::Table>,
+    /// The versions: name and settings, in name order (version `i + 1`; 0 is `"base"`).
+    #[serde(skip)]
+    pub versions: Vec<(String, S)>,
     /// Explicit faults, `[[faults]]`, each parsed into what it does (by `parse`).
     #[serde(skip)]
     pub faults: Vec<FaultSpec>,
@@ -373,12 +385,42 @@ impl<S: DeserializeOwned> Scenario<S> {
             })?;
             scenario.faults.push(fault);
         }
+        let base = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|doc| doc.get("settings").and_then(toml::Value::as_table).cloned())
+            .unwrap_or_default();
+        for (name, changes) in std::mem::take(&mut scenario.written_versions) {
+            let place =
+                text.find(&format!("[versions.{name}]")).or_else(|| text.find("versions")).unwrap_or(0);
+            if name == BASE_VERSION {
+                return Err(ScenarioError::at(
+                    file,
+                    text,
+                    place,
+                    "\"base\" is the scenario's [settings]; name versions otherwise",
+                ));
+            }
+            let mut settings = base.clone();
+            settings.extend(changes);
+            let settings = S::deserialize(toml::Value::Table(settings)).map_err(|e| {
+                ScenarioError::at(file, text, place, format!("version {name}: {}", e.message().trim_end()))
+            })?;
+            scenario.versions.push((name, settings));
+        }
         scenario.validate(rules).map_err(|(place, message)| locate(file, text, &place, message))?;
         // Checked by default: a system with a consistency model has it checked on every
         // run with a workload, unless the scenario turns it off.
         let default = rules.has_model && rules.model_by_default && scenario.workload.is_some();
         scenario.checks.linearizable = Some(scenario.checks.linearizable.unwrap_or(default));
         Ok(scenario)
+    }
+
+    /// This scenario with the servers' settings replaced (a version's).
+    pub fn with_settings(&self, settings: S) -> Scenario<S>
+    where
+        S: Clone,
+    {
+        Scenario { settings, ..self.clone() }
     }
 
     /// Reads, parses and validates a scenario file.
@@ -445,6 +487,20 @@ impl<S: DeserializeOwned> Scenario<S> {
                 .map_err(|(key, message)| (Place::key("workload", key), message))?;
         }
         for (index, fault) in self.faults.iter().enumerate() {
+            if let FaultAction::Version { to, .. } = &fault.action {
+                if to != BASE_VERSION && !self.versions.iter().any(|(name, _)| name == to) {
+                    let known: Vec<&str> = std::iter::once(BASE_VERSION)
+                        .chain(self.versions.iter().map(|(n, _)| n.as_str()))
+                        .collect();
+                    return Err((
+                        Place::entry("faults", index, "version"),
+                        format!(
+                            "fault {index}: unknown version {to:?}; the versions are {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
             let clients = self.workload.as_ref().map_or(0, |w| w.clients);
             fault.validate(self.nodes, clients, rules.roles, self.duration).map_err(|(key, message)| {
                 (Place::entry("faults", index, key), format!("fault {index}: {message}"))

@@ -44,6 +44,9 @@ pub struct PlanContext<'a> {
     pub duration: Duration,
     /// The run's seed.
     pub seed: Seed,
+    /// The names of the scenario's `[versions]`, in order: version `i + 1` is `versions[i]`
+    /// (0 is `"base"`).
+    pub versions: &'a [String],
 }
 
 /// The schedule: explicit faults expanded, the swarm drawn, the system's faults, merged by
@@ -166,6 +169,10 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
         FaultAction::Wipe { node } => {
             push(at, Fault::Wipe(node.target(servers)), None);
         }
+        FaultAction::Version { node, to } => {
+            let version = context.versions.iter().position(|v| v == to).map_or(0, |i| i as u32 + 1);
+            push(at, Fault::Version { node: node.target(servers), version, name: to.clone() }, None);
+        }
         FaultAction::Restart { node } => {
             push(at, Fault::Restart(node.target(servers)), None);
         }
@@ -245,6 +252,7 @@ mod tests {
             fsync_latency: Duration::ZERO,
             duration: Duration::from_secs(10),
             seed: Seed(1),
+            versions: &[],
         };
         let at = |s| Time::from_duration(Duration::from_secs(s));
         let churn = vec![

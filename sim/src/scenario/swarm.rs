@@ -547,6 +547,7 @@ mod tests {
             fsync_latency: Duration::ZERO,
             duration: Duration::from_secs(100),
             seed: Seed(seed),
+            versions: &[],
         };
         let mut drafts = Vec::new();
         let draw = draw_swarm(spec, &context, &mut drafts);

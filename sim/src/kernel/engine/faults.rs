@@ -184,6 +184,15 @@ impl<M: Message> Sim<M> {
                 self.world.disks[node.index()].lock().wipe();
                 FaultOutcome::Applied
             }
+            Fault::Version { version, name, .. }
+                if *version as usize >= self.factories[node.index()].len() =>
+            {
+                skipped(format!("{node} has no version {name}"))
+            }
+            Fault::Version { version, .. } => {
+                self.versions[node.index()] = *version;
+                FaultOutcome::Applied
+            }
             Fault::Slow { per_event, .. } => {
                 self.world.processes[node.index()].handler_cost =
                     crate::kernel::time::duration_to_nanos(*per_event);

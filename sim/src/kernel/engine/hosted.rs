@@ -183,6 +183,7 @@ impl<M: Message> Sim<M> {
                 | Fault::ClockDrift { .. }
                 | Fault::Corrupt { .. }
                 | Fault::Wipe(_)
+                | Fault::Version { .. }
                 | Fault::Slow { .. }
                 | Fault::Disk { .. } => continue,
             });

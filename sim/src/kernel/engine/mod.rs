@@ -66,7 +66,10 @@ pub enum StopReason {
 /// A simulation of nodes exchanging messages of type `M`.
 pub struct Sim<M: Message> {
     nodes: Vec<Option<Box<dyn Node<Msg = M>>>>,
-    factories: Vec<Factory<M>>,
+    /// Per node, the factory of each version of its software (0: the one it was added with).
+    factories: Vec<Vec<Factory<M>>>,
+    /// Per node, the version it starts into.
+    versions: Vec<u32>,
     world: World<M>,
     /// The next fault's index: its random streams are `("fault-choice", index)` for choosing
     /// targets and shapes and `("fault", index)` for its effects, so replaying a realized
@@ -86,6 +89,7 @@ impl<M: Message> Sim<M> {
         Sim {
             nodes: Vec::new(),
             factories: Vec::new(),
+            versions: Vec::new(),
             world: World {
                 now: 0,
                 seed,
@@ -135,7 +139,8 @@ impl<M: Message> Sim<M> {
     {
         let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
         let seed = self.world.seed;
-        self.factories.push(Box::new(factory));
+        self.factories.push(vec![Box::new(factory)]);
+        self.versions.push(0);
         self.nodes.push(None);
         self.world.processes.push(Process {
             status: Status::Down,
@@ -151,6 +156,22 @@ impl<M: Message> Sim<M> {
         self.world.roles.push(None);
         self.world.queue.push(self.world.now, Event::Start(id));
         id
+    }
+
+    /// Adds another version of `node`'s software, built by `factory`; returns its index
+    /// (the node was added with version 0). `Fault::Version` picks the one it restarts into.
+    pub fn add_version<F>(&mut self, node: NodeId, factory: F) -> u32
+    where
+        F: Fn() -> Box<dyn Node<Msg = M>> + 'static,
+    {
+        let versions = &mut self.factories[node.index()];
+        versions.push(Box::new(factory));
+        u32::try_from(versions.len() - 1).expect("fewer than 2^32 versions")
+    }
+
+    /// The version of its software `node` runs (or starts into).
+    pub fn version(&self, node: NodeId) -> u32 {
+        self.versions[node.index()]
     }
 
     /// The named random stream `(name, index)` of this simulation's seed, for a system that
@@ -552,7 +573,8 @@ impl<M: Message> Sim<M> {
     /// Builds a fresh value for `node` and runs `on_start` (boot and restart); then the
     /// operations handed to it while it was down.
     fn boot(&mut self, node: NodeId) {
-        self.nodes[node.index()] = Some((self.factories[node.index()])());
+        let version = self.versions[node.index()] as usize;
+        self.nodes[node.index()] = Some((self.factories[node.index()][version])());
         self.world.processes[node.index()].status = Status::Up;
         self.call(node, |value, ctx| value.on_start(ctx));
         let now = self.world.now;

@@ -54,13 +54,13 @@ impl redb::StorageBackend for SimFile {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         let mut disk = self.disk.lock();
-        disk.create(&self.name);
+        disk.create(&self.name).map_err(io_error)?;
         disk.truncate(&self.name, len).map_err(io_error)
     }
 
     fn sync_data(&self) -> io::Result<()> {
         let mut disk = self.disk.lock();
-        disk.create(&self.name);
+        disk.create(&self.name).map_err(io_error)?;
         disk.fsync(&self.name).map_err(io_error)?;
         sync_name(&mut disk, &self.name);
         Ok(())
@@ -141,7 +141,7 @@ pub fn replace_log(
     fsync: bool,
 ) -> Result<(), DiskError> {
     let mut disk = disk.lock();
-    disk.create(next);
+    disk.create(next)?;
     disk.append(next, bytes)?;
     if fsync {
         disk.fsync(next)?;

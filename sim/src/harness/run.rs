@@ -67,10 +67,10 @@ fn assemble<Y: System>(
         sim.set_keepalive(keepalive);
     }
     let disk = scenario.disk.config();
+    sim.set_damage_budget(scenario.disk.damage_budget);
     for &server in &servers {
         sim.set_disk_config(server, disk.clone());
     }
-    sim.set_damage_budget(scenario.disk.damage_budget);
     if scenario.clocks != ClocksSpec::default() {
         for &server in &servers {
             let (offset, drift) = scenario.clocks.draw(Seed(seed), server.0);
@@ -232,6 +232,8 @@ pub fn run<Y: System>(
                 .unwrap_or_else(|| "(no message)".to_owned())
         })
     });
+    // The run is over: checks read what the disks hold, without stale reads or latency.
+    sim.stop_disk_faults();
     let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
     let mut report = judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace);
     report.summary.backend = options.backend.name().to_owned();
@@ -245,6 +247,29 @@ pub fn run<Y: System>(
         report.summary.reproduce.push_str(&format!(" --backend {}", options.backend));
     }
     report
+}
+
+/// What the disks did to data silently or by error, summed over every node, as coverage
+/// entries (`disk: writes lost`), those that happened only.
+fn disk_damage<M: Message>(sim: &Sim<M>) -> Vec<(String, u64)> {
+    let mut totals = [0u64; 4];
+    for node in 0..sim.node_count() {
+        let stats = sim.disk(NodeId(node as u32)).stats();
+        for (total, n) in totals.iter_mut().zip([
+            stats.lost_writes,
+            stats.misdirected_writes,
+            stats.stale_reads,
+            stats.io_errors,
+        ]) {
+            *total += n;
+        }
+    }
+    ["disk: writes lost", "disk: writes misdirected", "disk: reads stale", "disk: I/O errors"]
+        .into_iter()
+        .zip(totals)
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| (name.to_owned(), n))
+        .collect()
 }
 
 /// Why a run ended before its duration, if it did.
@@ -486,6 +511,7 @@ fn judge<Y: System>(
                     .filter(|(_, p)| p.active)
                     .map(|(k, p)| (format!("buggify {k}"), p.fired)),
             )
+            .chain(disk_damage(sim))
             .collect(),
         tables: if panic.is_none() { Y::tables(scenario, setup, sim) } else { Vec::new() },
         panic,

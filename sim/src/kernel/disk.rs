@@ -32,12 +32,24 @@
 //!   covered stays readable but is not durable, and a later `fsync` that succeeds does not
 //!   bring it back; a crash reverts it. With `write_errors`, a write fails with that chance
 //!   and changes nothing. Errors are drawn from the disk's own stream.
+//! - Per I/O, on a disk the damage budget allows: with `lost_writes`, a write reports
+//!   success and changes nothing (a lost write: the firmware acknowledged what never
+//!   reached the media); with `misdirected_writes`, it reports success and lands at a
+//!   sector-aligned offset drawn within the file instead of its own (its own range keeps
+//!   its old bytes); with `stale_reads`, a read returns the durable view's bytes for its
+//!   range, not the latest unsynced ones (a read served from a stale copy). Described
+//!   content (`put_blob`) can be lost and read stale, not misdirected. All three are
+//!   silent: only checksums and replicas can tell. They are drawn from the disk's stream.
+//! - With `io_latency`, every read and write costs a draw of that distribution of the
+//!   calling handler's time, as an fsync costs its latency (a disk whose I/O stalls while
+//!   the node's timers and messages wait).
 //! - Corruption flips bits in a stored region of both views: reads return wrong bytes and no
 //!   error, as with a latent sector error that escaped the drive's ECC.
 //! - Every `fsync`/`sync_dir` costs `fsync_latency` of the calling handler's time: messages
 //!   it sends afterwards leave later, and the node handles nothing else until it is done.
 //! - With a `capacity`, a write that would make the live files larger fails with
-//!   [`DiskError::Full`] and changes nothing.
+//!   [`DiskError::Full`] and changes nothing; on a full disk, so do creating a file and
+//!   renaming one to a new name (no room for a directory entry: ENOSPC).
 //! - With a `write_bandwidth`, every write costs its length over the bandwidth of the
 //!   calling handler's time, as an fsync costs its latency.
 //! - A file may hold a [`Payload`] instead of bytes (`put_blob`): described content whose
@@ -46,11 +58,13 @@
 //!   it, never tears it), and corruption flips real bits in it. `read` materialises its
 //!   bytes; `write` and `truncate` refuse it.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::dist::Distribution;
 use super::payload::Payload;
 use super::rng::{Probability, Rng};
 use super::time::duration_to_nanos;
@@ -69,7 +83,7 @@ pub enum CrashKeeps {
 }
 
 /// How a disk behaves; every field can be changed during a run by a fault.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DiskConfig {
     /// Total bytes the live files may hold. Default: unlimited.
     pub capacity: Option<u64>,
@@ -90,6 +104,22 @@ pub struct DiskConfig {
     /// A new or renamed file's name becomes durable only by `sync_dir`, not by `fsync` of
     /// the file (POSIX's rule; ext4 and XFS are kinder). Default: false.
     pub names_need_sync_dir: bool,
+    /// The chance a write is lost (reports success, changes nothing). Default: never.
+    pub lost_writes: Probability,
+    /// The chance a write lands at another offset of its file. Default: never.
+    pub misdirected_writes: Probability,
+    /// The chance a read returns the durable view instead of the live one. Default: never.
+    pub stale_reads: Probability,
+    /// What each read and write costs the calling handler. Default: nothing.
+    pub io_latency: Option<Distribution>,
+}
+
+impl DiskConfig {
+    /// Whether it damages data silently per I/O (lost or misdirected writes, stale reads):
+    /// such a disk counts against the damage budget.
+    pub fn damages(&self) -> bool {
+        !(self.lost_writes.is_never() && self.misdirected_writes.is_never() && self.stale_reads.is_never())
+    }
 }
 
 impl Default for DiskConfig {
@@ -104,6 +134,10 @@ impl Default for DiskConfig {
             fsync_errors: Probability::NEVER,
             write_errors: Probability::NEVER,
             names_need_sync_dir: false,
+            lost_writes: Probability::NEVER,
+            misdirected_writes: Probability::NEVER,
+            stale_reads: Probability::NEVER,
+            io_latency: None,
         }
     }
 }
@@ -136,6 +170,10 @@ impl DiskChange {
             fsync_errors: self.fsync_errors.unwrap_or(config.fsync_errors),
             write_errors: self.write_errors.unwrap_or(config.write_errors),
             names_need_sync_dir: config.names_need_sync_dir,
+            lost_writes: config.lost_writes,
+            misdirected_writes: config.misdirected_writes,
+            stale_reads: config.stale_reads,
+            io_latency: config.io_latency.clone(),
         }
     }
 }
@@ -181,6 +219,12 @@ pub struct DiskStats {
     pub wipes: u64,
     /// Fsyncs and writes failed by injected errors.
     pub io_errors: u64,
+    /// Writes lost silently.
+    pub lost_writes: u64,
+    /// Writes that landed at another offset.
+    pub misdirected_writes: u64,
+    /// Reads that returned stale data.
+    pub stale_reads: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -289,29 +333,59 @@ pub struct Disk {
     /// Shared with the disk's handle so the engine reads it without taking the lock.
     pending_latency: Arc<AtomicU64>,
     stats: DiskStats,
-    /// Draws injected errors (none are drawn without it).
-    errors: Option<Rng>,
+    /// Draws injected errors (none are drawn without it). In a cell: a read (`&self`) may
+    /// draw a stale read or its latency.
+    errors: RefCell<Option<Rng>>,
+    /// Reads that returned stale data (counted by `&self` reads).
+    stale_reads: Cell<u64>,
+    /// Whether the damage budget lets per-I/O damage (lost or misdirected writes, stale
+    /// reads) happen here.
+    damage_allowed: bool,
 }
 
 impl Disk {
     /// An empty disk.
     pub fn new(config: DiskConfig) -> Disk {
-        Disk { config, ..Disk::default() }
+        Disk { config, damage_allowed: true, ..Disk::default() }
+    }
+
+    /// Lets per-I/O damage happen on this disk or not (the damage budget's decision).
+    pub fn allow_damage(&mut self, allowed: bool) {
+        self.damage_allowed = allowed;
+    }
+
+    /// Whether an injected per-I/O damage with chance `p` happens now.
+    fn damage(&self, p: Probability) -> bool {
+        !p.is_never()
+            && self.damage_allowed
+            && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p))
+    }
+
+    /// Charges one I/O's latency, if the disk has one.
+    fn charge_io(&self) {
+        if let (Some(latency), Some(rng)) = (&self.config.io_latency, self.errors.borrow_mut().as_mut()) {
+            self.pending_latency.fetch_add(latency.sample_nanos(rng), Ordering::Relaxed);
+        }
     }
 
     /// Draws this disk's injected errors from `stream`.
     pub fn set_error_stream(&mut self, stream: Rng) {
-        self.errors = Some(stream);
+        self.errors = RefCell::new(Some(stream));
     }
 
     /// Whether its configuration injects errors and it has no stream to draw them from yet.
     pub fn needs_error_stream(&self) -> bool {
-        self.errors.is_none() && !(self.config.fsync_errors.is_never() && self.config.write_errors.is_never())
+        let config = &self.config;
+        self.errors.borrow().is_none()
+            && !(config.fsync_errors.is_never()
+                && config.write_errors.is_never()
+                && !config.damages()
+                && config.io_latency.is_none())
     }
 
     /// Whether an injected error with chance `p` happens now.
     fn inject(&mut self, p: Probability) -> bool {
-        let failed = !p.is_never() && self.errors.as_mut().is_some_and(|rng| rng.chance(p));
+        let failed = !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p));
         self.stats.io_errors += u64::from(failed);
         failed
     }
@@ -328,7 +402,14 @@ impl Disk {
 
     /// What this disk has done so far.
     pub fn stats(&self) -> DiskStats {
-        self.stats
+        DiskStats { stale_reads: self.stale_reads.get(), ..self.stats }
+    }
+
+    /// Ends per-I/O damage and latency on this disk (the run is over: what checks read is
+    /// what the disk holds).
+    pub fn stop_injecting(&mut self) {
+        self.damage_allowed = false;
+        self.config.io_latency = None;
     }
 
     /// Bytes held by live files.
@@ -364,11 +445,22 @@ impl Disk {
         self.live_names.is_empty()
     }
 
-    /// Creates an empty file if none has this name.
-    pub fn create(&mut self, name: &str) {
+    /// Creates an empty file if none has this name; a full disk has no room for a new
+    /// name (ENOSPC, as a directory with no free block).
+    pub fn create(&mut self, name: &str) -> Result<(), DiskError> {
         if !self.live_names.contains_key(name) {
+            self.room_for_a_name()?;
             self.inodes.push(Inode::default());
             self.live_names.insert(name.to_owned(), self.inodes.len() - 1);
+        }
+        Ok(())
+    }
+
+    /// `Full` if the disk has a capacity and no byte of it is free.
+    fn room_for_a_name(&self) -> Result<(), DiskError> {
+        match self.config.capacity {
+            Some(capacity) if self.used >= capacity => Err(DiskError::Full { needed: 1, available: 0 }),
+            _ => Ok(()),
         }
     }
 
@@ -384,9 +476,37 @@ impl Disk {
         if self.inject(self.config.write_errors) {
             return Err(DiskError::Io("write failed"));
         }
-        self.create(name);
+        self.create(name)?;
         self.charge_write(data.len() as u64);
+        self.charge_io();
+        if self.damage(self.config.lost_writes) {
+            self.stats.lost_writes += 1;
+            return Ok(());
+        }
         let index = self.live_names[name];
+        let (offset, end, growth) = if self.damage(self.config.misdirected_writes) {
+            // At another whole sector of the file, drawn; lost if it has no other.
+            self.stats.misdirected_writes += 1;
+            let sector = self.config.sector_size.max(1) as usize;
+            let len = self.inodes[index].live.len();
+            let (sectors, own) = ((len / sector) as u64, (offset / sector) as u64);
+            let others = sectors - u64::from(own < sectors);
+            if others == 0 {
+                return Ok(());
+            }
+            let mut errors = self.errors.borrow_mut();
+            let drawn = errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
+            drop(errors);
+            let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
+            let end = wrong + data.len();
+            let growth = end.saturating_sub(len);
+            if self.reserve(growth as u64).is_err() {
+                return Ok(()); // no room where it went: lost
+            }
+            (wrong, end, growth)
+        } else {
+            (offset, end, growth)
+        };
         let inode = &mut self.inodes[index];
         if inode.live.len() < end {
             inode.live.resize(end, 0);
@@ -414,6 +534,17 @@ impl Disk {
 
     /// Reads into `buf` from `offset`; returns how many bytes were read (short at the end).
     pub fn read(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, DiskError> {
+        self.inode(name)?;
+        self.charge_io();
+        if self.damage(self.config.stale_reads) {
+            self.stale_reads.set(self.stale_reads.get() + 1);
+            let inode = self.inode(name)?;
+            let durable = &inode.durable;
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(durable.len());
+            let n = buf.len().min(durable.len() - start);
+            buf[..n].copy_from_slice(&durable[start..start + n]);
+            return Ok(n);
+        }
         let inode = self.inode(name)?;
         if let Some(blob) = &inode.live_blob {
             let part = blob.slice(offset, buf.len() as u64);
@@ -431,6 +562,18 @@ impl Disk {
 
     /// The whole live content of a file.
     pub fn read_all(&self, name: &str) -> Result<Vec<u8>, DiskError> {
+        self.inode(name)?;
+        self.charge_io();
+        if self.damage(self.config.stale_reads) {
+            self.stale_reads.set(self.stale_reads.get() + 1);
+            let inode = self.inode(name)?;
+            if inode.live_blob.is_none() {
+                let mut stale = inode.durable.clone();
+                // The durable bytes, at the live length (what a stale copy of it holds).
+                stale.resize(inode.live.len(), 0);
+                return Ok(stale);
+            }
+        }
         let inode = self.inode(name)?;
         Ok(inode.live_blob.as_ref().map_or_else(|| inode.live.clone(), Payload::bytes))
     }
@@ -439,8 +582,13 @@ impl Disk {
     pub fn put_blob(&mut self, name: &str, payload: Payload) -> Result<(), DiskError> {
         let old = self.live_names.get(name).map_or(0, |&i| self.inodes[i].live_len());
         self.reserve(payload.len().saturating_sub(old))?;
-        self.create(name);
+        self.create(name)?;
         self.charge_write(payload.len());
+        self.charge_io();
+        if self.damage(self.config.lost_writes) {
+            self.stats.lost_writes += 1;
+            return Ok(());
+        }
         self.stats.writes += 1;
         self.stats.bytes_written += payload.len();
         self.used = self.used + payload.len() - old;
@@ -454,10 +602,13 @@ impl Disk {
 
     /// The described content of `name`, flips included.
     pub fn get_blob(&self, name: &str) -> Result<Payload, DiskError> {
-        self.inode(name)?
-            .live_blob
-            .clone()
-            .ok_or_else(|| DiskError::Kind(name.to_owned(), "described content"))
+        let inode = self.inode(name)?;
+        self.charge_io();
+        if inode.durable_blob.is_some() && self.damage(self.config.stale_reads) {
+            self.stale_reads.set(self.stale_reads.get() + 1);
+            return Ok(inode.durable_blob.clone().expect("checked"));
+        }
+        inode.live_blob.clone().ok_or_else(|| DiskError::Kind(name.to_owned(), "described content"))
     }
 
     /// Cuts or zero-extends a file to `len` bytes.
@@ -510,8 +661,15 @@ impl Disk {
         self.charge_sync();
     }
 
-    /// Renames `from` to `to`, replacing any file named `to`.
+    /// Renames `from` to `to`, replacing any file named `to`. A new name on a full disk
+    /// fails (ENOSPC) and changes nothing.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<(), DiskError> {
+        if !self.live_names.contains_key(from) {
+            return Err(DiskError::NotFound(from.to_owned()));
+        }
+        if !self.live_names.contains_key(to) {
+            self.room_for_a_name()?;
+        }
         let index = self.live_names.remove(from).ok_or_else(|| DiskError::NotFound(from.to_owned()))?;
         if let Some(replaced) = self.live_names.insert(to.to_owned(), index) {
             self.used -= self.inodes[replaced].live_len();
@@ -974,6 +1132,83 @@ mod tests {
         failing.set_error_stream(Seed(1).stream("disk-errors", 0));
         assert!(matches!(failing.write("g", 1, b"y"), Err(DiskError::Io(_))));
         assert_eq!(failing.read_all("g").unwrap(), b"x", "a failed write changes nothing");
+    }
+
+    /// A disk with `config`, drawing from a stream, damage allowed.
+    fn faulty(config: DiskConfig) -> Disk {
+        let mut disk = Disk::new(config);
+        disk.set_error_stream(Seed(3).stream("disk-errors", 0));
+        disk
+    }
+
+    #[test]
+    fn lost_and_misdirected_writes_report_success_and_change_the_wrong_bytes() {
+        let mut lost = faulty(DiskConfig { lost_writes: Probability::ALWAYS, ..DiskConfig::default() });
+        lost.write("f", 0, b"gone").unwrap();
+        assert!(lost.read_all("f").unwrap().is_empty(), "created, but its bytes never landed");
+        assert_eq!(lost.stats().lost_writes, 1);
+
+        let sectors = DiskConfig { sector_size: 4, ..DiskConfig::default() };
+        let mut disk = faulty(sectors.clone());
+        disk.write("f", 0, b"AAAABBBBCCCCDDDD").unwrap();
+        disk.set_config(DiskConfig { misdirected_writes: Probability::ALWAYS, ..sectors.clone() });
+        disk.write("f", 12, b"xxxx").unwrap();
+        let content = disk.read_all("f").unwrap();
+        assert_eq!(&content[12..], b"DDDD", "its own sector keeps the old bytes");
+        let landed = content.chunks(4).position(|c| c == b"xxxx").expect("it landed somewhere");
+        assert!(landed < 3, "in another sector of the file: {content:?}");
+        assert_eq!(disk.stats().misdirected_writes, 1);
+
+        let mut spared = faulty(DiskConfig { lost_writes: Probability::ALWAYS, ..DiskConfig::default() });
+        spared.allow_damage(false);
+        spared.write("f", 0, b"kept").unwrap();
+        assert_eq!(spared.read_all("f").unwrap(), b"kept", "outside the damage budget nothing is lost");
+    }
+
+    #[test]
+    fn a_stale_read_returns_the_last_synced_bytes() {
+        let mut disk = faulty(DiskConfig::default());
+        disk.write("f", 0, b"old!").unwrap();
+        disk.fsync("f").unwrap();
+        disk.write("f", 0, b"new!").unwrap();
+        disk.set_config(DiskConfig { stale_reads: Probability::ALWAYS, ..DiskConfig::default() });
+        assert_eq!(disk.read_all("f").unwrap(), b"old!");
+        let mut buf = [0; 4];
+        assert_eq!(disk.read("f", 0, &mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"old!");
+        assert_eq!(disk.stats().stale_reads, 2);
+        disk.stop_injecting();
+        assert_eq!(disk.read_all("f").unwrap(), b"new!", "after the run, reads are true");
+    }
+
+    #[test]
+    fn a_full_disk_has_no_room_for_a_new_name() {
+        let mut disk = Disk::new(DiskConfig { capacity: Some(8), ..DiskConfig::default() });
+        disk.create("tmp").unwrap();
+        disk.remove("tmp").unwrap();
+        disk.write("a", 0, b"12345678").unwrap();
+        assert_eq!(disk.create("b"), Err(DiskError::Full { needed: 1, available: 0 }), "create: ENOSPC");
+        assert!(!disk.exists("b"));
+        assert!(matches!(disk.rename("a", "c"), Err(DiskError::Full { .. })), "a new name: ENOSPC");
+        assert!(disk.exists("a"), "a refused rename changes nothing");
+        assert!(matches!(disk.write("d", 0, b""), Err(DiskError::Full { .. })));
+        disk.write("a", 0, b"abcd").unwrap();
+        assert_eq!(disk.read_all("a").unwrap(), b"abcd5678", "overwriting in place needs no room");
+        disk.write("e", 0, b"").unwrap_err();
+        disk.truncate("a", 4).unwrap();
+        disk.create("e").unwrap();
+        disk.rename("e", "a").unwrap();
+        assert_eq!(disk.read_all("a").unwrap(), b"", "renaming over an existing name needs no room");
+    }
+
+    #[test]
+    fn every_read_and_write_costs_the_io_latency() {
+        let constant = Distribution::Constant(Duration::from_millis(3));
+        let mut disk = faulty(DiskConfig { io_latency: Some(constant), ..DiskConfig::default() });
+        disk.write("f", 0, b"abc").unwrap();
+        disk.append("f", b"def").unwrap();
+        disk.read_all("f").unwrap();
+        assert_eq!(disk.pending_latency.load(Ordering::Relaxed), 9_000_000);
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl ClocksSpec {
 }
 
 /// The `[disk]` table: every server's disk.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiskSpec {
     /// Time each fsync takes. Default: zero.
@@ -221,6 +221,20 @@ pub struct DiskSpec {
     /// file's fsync. Default: false.
     #[serde(default)]
     pub names_need_sync_dir: bool,
+    /// The chance a write is lost silently (reports success, changes nothing), on the
+    /// disks the damage budget allows. Default: 0.
+    #[serde(default, deserialize_with = "network::some_probability")]
+    pub lost_writes: Option<Probability>,
+    /// The chance a write lands at another offset of its file, silently. Default: 0.
+    #[serde(default, deserialize_with = "network::some_probability")]
+    pub misdirected_writes: Option<Probability>,
+    /// The chance a read returns the last synced bytes instead of the latest. Default: 0.
+    #[serde(default, deserialize_with = "network::some_probability")]
+    pub stale_reads: Option<Probability>,
+    /// What each read and write costs, a latency distribution like `[network] latency`.
+    /// Default: nothing.
+    #[serde(default)]
+    pub io_latency: Option<network::LatencySpec>,
 }
 
 impl DiskSpec {
@@ -237,6 +251,10 @@ impl DiskSpec {
             fsync_errors: self.fsync_errors.unwrap_or(Probability::NEVER),
             write_errors: self.write_errors.unwrap_or(Probability::NEVER),
             names_need_sync_dir: self.names_need_sync_dir,
+            lost_writes: self.lost_writes.unwrap_or(Probability::NEVER),
+            misdirected_writes: self.misdirected_writes.unwrap_or(Probability::NEVER),
+            stale_reads: self.stale_reads.unwrap_or(Probability::NEVER),
+            io_latency: self.io_latency.as_ref().map(|l| l.0.clone()),
         }
     }
 }

@@ -188,6 +188,10 @@ impl<M: Message> Sim<M> {
     /// Replaces a node's disk configuration.
     pub fn set_disk_config(&mut self, node: NodeId, config: DiskConfig) {
         let mut disk = self.world.disks[node.index()].lock();
+        // Silent per-I/O damage happens on the disks the damage budget allows.
+        if config.damages() {
+            disk.allow_damage(self.budget.allow(node));
+        }
         disk.set_config(config);
         // Its errors are drawn from a stream of its own, made the first time it needs one.
         if disk.needs_error_stream() {
@@ -217,6 +221,14 @@ impl<M: Message> Sim<M> {
     /// The fault point configuration, if points are on.
     pub fn buggify_config(&self) -> Option<&BuggifyConfig> {
         self.world.buggify.config()
+    }
+
+    /// Ends per-I/O disk damage and latency on every disk (`Disk::stop_injecting`): after a
+    /// run, before its checks read the disks.
+    pub fn stop_disk_faults(&mut self) {
+        for disk in &self.world.disks {
+            disk.lock().stop_injecting();
+        }
     }
 
     /// How long a cut or clog lasts before it breaks a connection (see `connection`).

@@ -43,7 +43,7 @@ use std::collections::BTreeMap;
 
 use super::ids::{Message, NodeId};
 use super::time::Time;
-use super::world::{Event, Status, World};
+use super::world::{Event, Status, StreamDelivery, World};
 
 /// Keepalive by default: a cut this long breaks a connection (nanoseconds).
 pub const DEFAULT_KEEPALIVE: u64 = 10_000_000_000;
@@ -237,7 +237,10 @@ impl<M: Message> World<M> {
         let rng = &mut self.processes[from.index()].network_rng;
         let keepalive = self.connections.keepalive;
         match self.network.route_stream(now, from, to, &msg, keepalive, rng) {
-            Some(at) => self.queue.push(at, Event::Stream { conn, from, seq, admitted: false, msg }),
+            Some(at) => {
+                let delivery = StreamDelivery { conn, from, seq, admitted: false, msg };
+                self.queue.push(at, Event::Stream(Box::new(delivery)));
+            }
             None => {
                 self.network.stats.dropped_closed += 1;
                 self.queue.push(now + keepalive, Event::ConnCheck { conn, check: ConnCheck::GaveUp });
@@ -296,8 +299,8 @@ impl<M: Message> World<M> {
         }
         stream.next += 1;
         if let Some(next) = stream.early.remove(&stream.next) {
-            let event = Event::Stream { conn, from, seq: seq + 1, admitted: false, msg: next };
-            self.queue.push(now, event);
+            let delivery = StreamDelivery { conn, from, seq: seq + 1, admitted: false, msg: next };
+            self.queue.push(now, Event::Stream(Box::new(delivery)));
         }
         Some(msg)
     }

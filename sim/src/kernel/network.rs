@@ -324,25 +324,25 @@ impl NetworkModel {
         let delay = self.kind_latency(kind).unwrap_or(&model.latency);
         let latency = delay.sample_nanos(rng);
         let duplicate = rng.chance(model.duplicate).then(|| delay.sample_nanos(rng));
+        let link = (model.fifo, model.bandwidth);
         self.stats.duplicated += u64::from(duplicate.is_some());
-        let (first, second) = self.transit(now, from, to, size, latency, duplicate);
+        let (first, second) = self.transit((from, to), link, now, size, latency, duplicate);
         Route::Arrive(first, second)
     }
 
-    /// When a message (and its duplicate, if any) that left at `now` and spends `latency`
-    /// (and `duplicate`) on the wire arrives: FIFO links and bandwidth applied.
-    #[inline]
+    /// When a message (and its duplicate, if any) that left at `now` on `from -> to`, whose
+    /// model is `(fifo, bandwidth)`, and spends `latency` (and `duplicate`) on the wire
+    /// arrives: FIFO links and bandwidth applied.
+    #[inline(always)]
     fn transit(
         &mut self,
+        (from, to): (NodeId, NodeId),
+        (fifo, bandwidth): (bool, Option<u64>),
         now: u64,
-        from: NodeId,
-        to: NodeId,
         size: u64,
         latency: u64,
         duplicate: Option<u64>,
     ) -> (u64, Option<u64>) {
-        let model = self.model(from, to);
-        let (fifo, bandwidth) = (model.fifo, model.bandwidth);
         let interface = self.node_bandwidth.filter(|_| from != to && size > PACKET);
         let latency = match self.node_bandwidth {
             Some(bytes_per_second) if from != to && size <= PACKET => {
@@ -404,7 +404,8 @@ impl NetworkModel {
         rng: &mut Rng,
     ) -> Option<u64> {
         let (size, kind) = (msg.wire_size(), msg.kind());
-        let loss = self.model(from, to).loss;
+        let model = self.model(from, to);
+        let (loss, link) = (model.loss, (model.fifo, model.bandwidth));
         let (mut waited, mut timeout) = (0u64, RTO_MIN);
         while rng.chance(loss) {
             self.stats.retransmitted += 1;
@@ -417,7 +418,7 @@ impl NetworkModel {
         let sent = now.saturating_add(waited);
         let delay = self.kind_latency(kind).unwrap_or(&self.model(from, to).latency);
         let latency = delay.sample_nanos(rng);
-        Some(self.transit(sent, from, to, size, latency, None).0)
+        Some(self.transit((from, to), link, sent, size, latency, None).0)
     }
 
     fn add_override(&mut self, model: LinkModel) -> usize {

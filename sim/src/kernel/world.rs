@@ -35,15 +35,26 @@ pub(crate) enum Event<M> {
     Fault(Box<(u64, Fault)>),
     /// The workload driver's next open-loop arrival.
     Arrival,
-    /// A message on a connection arriving from `from`, its `seq`-th in that direction;
-    /// `admitted` once it passed the connection's checks (see `connection`).
-    Stream { conn: ConnId, from: NodeId, seq: u64, admitted: bool, msg: M },
+    /// A message on a connection arriving (boxed: it is larger than a datagram's delivery,
+    /// and every event is as large as the largest).
+    Stream(Box<StreamDelivery<M>>),
     /// A connection's handshake arrives, or its keepalive or retransmissions ran out.
     ConnCheck { conn: ConnId, check: ConnCheck },
     /// Tells `node` (in incarnation `incarnation`) that `conn` closed.
     Closed { node: NodeId, incarnation: u32, conn: ConnId },
     /// An operation (the driver's record `record`) handed to client `client`.
     Invoke { client: NodeId, record: usize },
+}
+
+/// A message on a connection arriving from `from`, its `seq`-th in that direction;
+/// `admitted` once it passed the connection's checks (see `connection`).
+#[derive(Debug)]
+pub(crate) struct StreamDelivery<M> {
+    pub(crate) conn: ConnId,
+    pub(crate) from: NodeId,
+    pub(crate) seq: u64,
+    pub(crate) admitted: bool,
+    pub(crate) msg: M,
 }
 
 /// Whether a node is running.
@@ -186,7 +197,7 @@ impl<M: Message> World<M> {
         self.separates(&self.clogs, from, to)
     }
 
-    #[inline]
+    #[inline(always)]
     fn separates(&self, cuts: &Cuts, from: NodeId, to: NodeId) -> bool {
         cuts.is_cut(from, to)
             || (cuts.has_class_cuts()

@@ -58,7 +58,7 @@ impl<M: Message> Sim<M> {
                 Event::Invoke { client, .. } => self.world.push_node_event(client, time, event),
                 Event::Timer { node, .. } => self.world.push_node_event(node, time, event),
                 Event::Deliver { to, .. } => self.world.push_node_event(to, time, event),
-                Event::Stream { .. } | Event::ConnCheck { .. } | Event::Closed { .. } => {
+                Event::Stream(_) | Event::ConnCheck { .. } | Event::Closed { .. } => {
                     unreachable!("hosted connections are the backend's")
                 }
                 Event::Fault(_) | Event::Arrival => global.push(time, event),

@@ -34,7 +34,7 @@ use super::rng::Seed;
 use super::time::Time;
 use super::trace::{EventKind, TraceEvent, TraceHash};
 use super::workload::{Driver, OpRecord, WorkloadConfig};
-use super::world::{Event, Process, Status, World};
+use super::world::{Event, Process, Status, StreamDelivery, World};
 
 /// When `run` stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -376,7 +376,7 @@ impl<M: Message> Sim<M> {
     /// or busy node. With the network counters this closes the books:
     /// `sent + duplicated = delivered + dropped + in flight`.
     pub fn messages_in_flight(&self) -> u64 {
-        let is_message = |event: &Event<M>| matches!(event, Event::Deliver { .. } | Event::Stream { .. });
+        let is_message = |event: &Event<M>| matches!(event, Event::Deliver { .. } | Event::Stream(_));
         let queued = self.world.queue.iter().filter(|event| is_message(event)).count();
         let waiting: usize =
             self.world.processes.iter().map(|p| p.backlog.iter().filter(|e| is_message(e)).count()).sum();
@@ -389,7 +389,7 @@ impl<M: Message> Sim<M> {
     }
 
     /// Pops queue entries up to `until` until one is an event; runs it.
-    #[inline]
+    #[inline(always)]
     fn next_event(&mut self, until: u64, describe: bool) -> Option<(TraceEvent, Option<String>)> {
         while let Some(time) = self.world.queue.peek_time() {
             if time > until {
@@ -404,7 +404,7 @@ impl<M: Message> Sim<M> {
     }
 
     /// Handles one queue entry; `None` if it was skipped or deferred rather than run.
-    #[inline]
+    #[inline(always)]
     fn on_event(
         &mut self,
         time: u64,
@@ -446,56 +446,14 @@ impl<M: Message> Sim<M> {
                 }
                 Some((event, text))
             }
-            Event::Stream { conn, from, seq, admitted, msg } => {
-                let to = conn.peer(from);
-                let msg =
-                    if admitted { msg } else { self.world.stream_arrival(time, conn, from, seq, msg)? };
-                if self.world.is_waiting(time, to) {
-                    self.world.set_aside(to, Event::Stream { conn, from, seq, admitted: true, msg });
-                    return None;
-                }
-                self.world.now = time;
-                let event = self.trace.record(TraceEvent {
-                    index: 0,
-                    time: Time(time),
-                    node: Some(to),
-                    kind: EventKind::Deliver,
-                    peer: Some(from),
-                    digest: digest(&msg),
-                });
-                let text = describe.then(|| format!("Deliver {from} -> {to} on {conn:?}: {msg:?}"));
-                self.world.network.stats.delivered += 1;
-                self.world.arrived_on = Some(conn);
-                self.call(to, |node, ctx| node.on_message(ctx, from, msg));
-                self.world.arrived_on = None;
-                Some((event, text))
-            }
+            Event::Stream(delivery) => self.on_stream(time, *delivery, describe),
             Event::ConnCheck { conn, check } => {
                 self.world.now = time;
                 self.world.check_connection(conn, check);
                 None
             }
             Event::Closed { node, incarnation, conn } => {
-                let process = &self.world.processes[node.index()];
-                if process.status == Status::Down || process.incarnation != incarnation {
-                    return None;
-                }
-                if self.world.is_waiting(time, node) {
-                    self.world.set_aside(node, Event::Closed { node, incarnation, conn });
-                    return None;
-                }
-                self.world.now = time;
-                let event = self.trace.record(TraceEvent {
-                    index: 0,
-                    time: Time(time),
-                    node: Some(node),
-                    kind: EventKind::Closed,
-                    peer: Some(conn.peer(node)),
-                    digest: digest(&conn),
-                });
-                let text = describe.then(|| format!("Closed at {node}: {conn:?}"));
-                self.call(node, |value, ctx| value.on_closed(ctx, conn));
-                Some((event, text))
+                self.on_closed(time, node, incarnation, conn, describe)
             }
             Event::Timer { node, incarnation, id } => {
                 let process = &self.world.processes[node.index()];
@@ -580,6 +538,72 @@ impl<M: Message> Sim<M> {
                 Some((self.on_fault(index, fault), text))
             }
         }
+    }
+
+    /// A message on a connection arrives (kept out of `on_event`, whose datagram path stays
+    /// small enough to inline).
+    #[inline(never)]
+    fn on_stream(
+        &mut self,
+        time: u64,
+        delivery: StreamDelivery<M>,
+        describe: bool,
+    ) -> Option<(TraceEvent, Option<String>)> {
+        let StreamDelivery { conn, from, seq, admitted, msg } = delivery;
+        let to = conn.peer(from);
+        let msg = if admitted { msg } else { self.world.stream_arrival(time, conn, from, seq, msg)? };
+        if self.world.is_waiting(time, to) {
+            let delivery = StreamDelivery { conn, from, seq, admitted: true, msg };
+            self.world.set_aside(to, Event::Stream(Box::new(delivery)));
+            return None;
+        }
+        self.world.now = time;
+        let event = self.trace.record(TraceEvent {
+            index: 0,
+            time: Time(time),
+            node: Some(to),
+            kind: EventKind::Deliver,
+            peer: Some(from),
+            digest: digest(&msg),
+        });
+        let text = describe.then(|| format!("Deliver {from} -> {to} on {conn:?}: {msg:?}"));
+        self.world.network.stats.delivered += 1;
+        self.world.arrived_on = Some(conn);
+        self.call(to, |node, ctx| node.on_message(ctx, from, msg));
+        self.world.arrived_on = None;
+        Some((event, text))
+    }
+
+    /// Tells a node that a connection closed.
+    #[inline(never)]
+    fn on_closed(
+        &mut self,
+        time: u64,
+        node: NodeId,
+        incarnation: u32,
+        conn: crate::kernel::connection::ConnId,
+        describe: bool,
+    ) -> Option<(TraceEvent, Option<String>)> {
+        let process = &self.world.processes[node.index()];
+        if process.status == Status::Down || process.incarnation != incarnation {
+            return None;
+        }
+        if self.world.is_waiting(time, node) {
+            self.world.set_aside(node, Event::Closed { node, incarnation, conn });
+            return None;
+        }
+        self.world.now = time;
+        let event = self.trace.record(TraceEvent {
+            index: 0,
+            time: Time(time),
+            node: Some(node),
+            kind: EventKind::Closed,
+            peer: Some(conn.peer(node)),
+            digest: digest(&conn),
+        });
+        let text = describe.then(|| format!("Closed at {node}: {conn:?}"));
+        self.call(node, |value, ctx| value.on_closed(ctx, conn));
+        Some((event, text))
     }
 
     /// Builds a fresh value for `node` and runs `on_start` (boot and restart); then the

@@ -155,6 +155,12 @@ pub struct DiskChange {
     pub fsync_errors: Option<Probability>,
     /// New chance of write errors.
     pub write_errors: Option<Probability>,
+    /// New chance of lost writes.
+    pub lost_writes: Option<Probability>,
+    /// New chance of misdirected writes.
+    pub misdirected_writes: Option<Probability>,
+    /// New chance of stale reads.
+    pub stale_reads: Option<Probability>,
 }
 
 impl DiskChange {
@@ -170,9 +176,9 @@ impl DiskChange {
             fsync_errors: self.fsync_errors.unwrap_or(config.fsync_errors),
             write_errors: self.write_errors.unwrap_or(config.write_errors),
             names_need_sync_dir: config.names_need_sync_dir,
-            lost_writes: config.lost_writes,
-            misdirected_writes: config.misdirected_writes,
-            stale_reads: config.stale_reads,
+            lost_writes: self.lost_writes.unwrap_or(config.lost_writes),
+            misdirected_writes: self.misdirected_writes.unwrap_or(config.misdirected_writes),
+            stale_reads: self.stale_reads.unwrap_or(config.stale_reads),
             io_latency: config.io_latency.clone(),
         }
     }

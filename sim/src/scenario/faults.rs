@@ -61,7 +61,7 @@ pub fn syntax(kind: FaultKind) -> &'static str {
         FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
         FaultKind::Disk => {
-            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors }"
+            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors, lost_writes, misdirected_writes, stale_reads }"
         }
         FaultKind::Network => "any [network] field, e.g. { loss = 0.3 }",
         FaultKind::Link => "{ from, to, any [network] field }: those links' model | { restore = { fault = N } }",
@@ -438,8 +438,13 @@ impl FaultAction {
                 if let Some(torn) = change.torn_writes {
                     pairs.push(("torn_writes", torn.into()));
                 }
-                for (key, p) in [("fsync_errors", change.fsync_errors), ("write_errors", change.write_errors)]
-                {
+                for (key, p) in [
+                    ("fsync_errors", change.fsync_errors),
+                    ("write_errors", change.write_errors),
+                    ("lost_writes", change.lost_writes),
+                    ("misdirected_writes", change.misdirected_writes),
+                    ("stale_reads", change.stale_reads),
+                ] {
                     if let Some(p) = p {
                         pairs.push((key, p.as_f64().into()));
                     }
@@ -726,6 +731,12 @@ struct DiskTable {
     fsync_errors: Option<Probability>,
     #[serde(default, deserialize_with = "super::network::some_probability")]
     write_errors: Option<Probability>,
+    #[serde(default, deserialize_with = "super::network::some_probability")]
+    lost_writes: Option<Probability>,
+    #[serde(default, deserialize_with = "super::network::some_probability")]
+    misdirected_writes: Option<Probability>,
+    #[serde(default, deserialize_with = "super::network::some_probability")]
+    stale_reads: Option<Probability>,
 }
 
 impl WrittenFault {
@@ -863,6 +874,9 @@ impl WrittenFault {
                     torn_writes,
                     fsync_errors,
                     write_errors,
+                    lost_writes,
+                    misdirected_writes,
+                    stale_reads,
                 } = self.disk.expect("its kind");
                 let change = DiskChange {
                     capacity: capacity.map(|c| c.0),
@@ -870,6 +884,9 @@ impl WrittenFault {
                     torn_writes,
                     fsync_errors,
                     write_errors,
+                    lost_writes,
+                    misdirected_writes,
+                    stale_reads,
                 };
                 let changes = change != DiskChange::default();
                 match corrupt {
@@ -1016,6 +1033,9 @@ mod tests {
                     torn_writes: Some(true),
                     fsync_errors: Some(Probability::new(0.5).unwrap()),
                     write_errors: None,
+                    lost_writes: Some(Probability::new(0.01).unwrap()),
+                    misdirected_writes: None,
+                    stale_reads: Some(Probability::ALWAYS),
                 },
             },
             FaultAction::Network {

@@ -85,6 +85,7 @@ impl System for PingPongSystem {
 
 /// Sends `msg` to `to`: with `connections` on, on this node's connection to it (opened if
 /// need be), else (and to itself) as a datagram.
+#[inline]
 fn send(ctx: &mut Ctx<'_, Msg>, config: &Config, to: NodeId, msg: Msg) {
     if config.connections && to != ctx.id() {
         let conn = ctx.connect(to);
@@ -96,6 +97,7 @@ fn send(ctx: &mut Ctx<'_, Msg>, config: &Config, to: NodeId, msg: Msg) {
 
 /// Answers the message being handled, from `from`: on the connection it came on while that
 /// is open, else as `send` would.
+#[inline]
 fn answer(ctx: &mut Ctx<'_, Msg>, config: &Config, from: NodeId, msg: Msg) {
     match ctx.arrived_on().filter(|&conn| ctx.is_open(conn)) {
         Some(conn) => ctx.send_on(conn, msg),

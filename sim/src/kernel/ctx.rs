@@ -171,6 +171,7 @@ impl<'a, M: Message> Ctx<'a, M> {
     }
 
     /// Adds `delta` to a counter.
+    #[inline]
     pub fn count(&mut self, name: &'static str, delta: u64) {
         *self.world.observations.counters.entry(name).or_default() += delta;
     }

@@ -288,7 +288,7 @@ impl NetworkModel {
     }
 
     /// The model that applies to `from -> to`.
-    #[inline]
+    #[inline(always)]
     pub fn model(&self, from: NodeId, to: NodeId) -> &LinkModel {
         if self.overrides.is_empty() {
             return &self.default;

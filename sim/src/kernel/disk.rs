@@ -31,7 +31,7 @@
 //!   Linux does (PostgreSQL's "fsyncgate"), marks the file's pages clean anyway: the data it
 //!   covered stays readable but is not durable, and a later `fsync` that succeeds does not
 //!   bring it back; a crash reverts it. With `write_errors`, a write fails with that chance
-//!   and changes nothing. Errors are drawn from the disk's own stream.
+//!   and changes nothing; with `read_errors`, a read fails (EIO) and reads nothing. Errors are drawn from the disk's own stream.
 //! - Per I/O, on a disk the damage budget allows: with `lost_writes`, a write reports
 //!   success and changes nothing (a lost write: the firmware acknowledged what never
 //!   reached the media); with `misdirected_writes`, it reports success and lands at a
@@ -101,6 +101,8 @@ pub struct DiskConfig {
     pub fsync_errors: Probability,
     /// The chance that a write fails (changing nothing). Default: never.
     pub write_errors: Probability,
+    /// The chance that a read fails (reading nothing). Default: never.
+    pub read_errors: Probability,
     /// A new or renamed file's name becomes durable only by `sync_dir`, not by `fsync` of
     /// the file (POSIX's rule; ext4 and XFS are kinder). Default: false.
     pub names_need_sync_dir: bool,
@@ -133,6 +135,7 @@ impl Default for DiskConfig {
             crash_keeps: CrashKeeps::Nothing,
             fsync_errors: Probability::NEVER,
             write_errors: Probability::NEVER,
+            read_errors: Probability::NEVER,
             names_need_sync_dir: false,
             lost_writes: Probability::NEVER,
             misdirected_writes: Probability::NEVER,
@@ -155,6 +158,8 @@ pub struct DiskChange {
     pub fsync_errors: Option<Probability>,
     /// New chance of write errors.
     pub write_errors: Option<Probability>,
+    /// New chance of read errors.
+    pub read_errors: Option<Probability>,
     /// New chance of lost writes.
     pub lost_writes: Option<Probability>,
     /// New chance of misdirected writes.
@@ -175,6 +180,7 @@ impl DiskChange {
             crash_keeps: config.crash_keeps,
             fsync_errors: self.fsync_errors.unwrap_or(config.fsync_errors),
             write_errors: self.write_errors.unwrap_or(config.write_errors),
+            read_errors: self.read_errors.unwrap_or(config.read_errors),
             names_need_sync_dir: config.names_need_sync_dir,
             lost_writes: self.lost_writes.unwrap_or(config.lost_writes),
             misdirected_writes: self.misdirected_writes.unwrap_or(config.misdirected_writes),
@@ -344,6 +350,8 @@ pub struct Disk {
     errors: RefCell<Option<Rng>>,
     /// Reads that returned stale data (counted by `&self` reads).
     stale_reads: Cell<u64>,
+    /// Reads failed by injected errors (counted by `&self` reads).
+    read_errors: Cell<u64>,
     /// Whether the damage budget lets per-I/O damage (lost or misdirected writes, stale
     /// reads) happen here.
     damage_allowed: bool,
@@ -385,6 +393,7 @@ impl Disk {
         self.errors.borrow().is_none()
             && !(config.fsync_errors.is_never()
                 && config.write_errors.is_never()
+                && config.read_errors.is_never()
                 && !config.damages()
                 && config.io_latency.is_none())
     }
@@ -408,7 +417,8 @@ impl Disk {
 
     /// What this disk has done so far.
     pub fn stats(&self) -> DiskStats {
-        DiskStats { stale_reads: self.stale_reads.get(), ..self.stats }
+        let io_errors = self.stats.io_errors + self.read_errors.get();
+        DiskStats { stale_reads: self.stale_reads.get(), io_errors, ..self.stats }
     }
 
     /// Ends per-I/O damage and latency on this disk (the run is over: what checks read is
@@ -416,6 +426,17 @@ impl Disk {
     pub fn stop_injecting(&mut self) {
         self.damage_allowed = false;
         self.config.io_latency = None;
+        self.config.read_errors = Probability::NEVER;
+    }
+
+    /// A read's injected error, if one happens now (`read_errors`).
+    fn read_error(&self) -> Result<(), DiskError> {
+        let p = self.config.read_errors;
+        if !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p)) {
+            self.read_errors.set(self.read_errors.get() + 1);
+            return Err(DiskError::Io("read failed"));
+        }
+        Ok(())
     }
 
     /// Bytes held by live files.
@@ -542,6 +563,7 @@ impl Disk {
     pub fn read(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, DiskError> {
         self.inode(name)?;
         self.charge_io();
+        self.read_error()?;
         if self.damage(self.config.stale_reads) {
             self.stale_reads.set(self.stale_reads.get() + 1);
             let inode = self.inode(name)?;
@@ -570,6 +592,7 @@ impl Disk {
     pub fn read_all(&self, name: &str) -> Result<Vec<u8>, DiskError> {
         self.inode(name)?;
         self.charge_io();
+        self.read_error()?;
         if self.damage(self.config.stale_reads) {
             self.stale_reads.set(self.stale_reads.get() + 1);
             let inode = self.inode(name)?;
@@ -610,6 +633,7 @@ impl Disk {
     pub fn get_blob(&self, name: &str) -> Result<Payload, DiskError> {
         let inode = self.inode(name)?;
         self.charge_io();
+        self.read_error()?;
         if inode.durable_blob.is_some() && self.damage(self.config.stale_reads) {
             self.stale_reads.set(self.stale_reads.get() + 1);
             return Ok(inode.durable_blob.clone().expect("checked"));
@@ -1185,6 +1209,18 @@ mod tests {
         assert_eq!(disk.stats().stale_reads, 2);
         disk.stop_injecting();
         assert_eq!(disk.read_all("f").unwrap(), b"new!", "after the run, reads are true");
+    }
+
+    #[test]
+    fn a_read_error_reads_nothing_until_the_run_ends() {
+        let mut disk = faulty(DiskConfig::default());
+        disk.write("f", 0, b"data").unwrap();
+        disk.set_config(DiskConfig { read_errors: Probability::ALWAYS, ..DiskConfig::default() });
+        assert_eq!(disk.read_all("f"), Err(DiskError::Io("read failed")));
+        assert!(disk.read("f", 0, &mut [0; 4]).is_err());
+        assert_eq!(disk.stats().io_errors, 2);
+        disk.stop_injecting();
+        assert_eq!(disk.read_all("f").unwrap(), b"data");
     }
 
     #[test]

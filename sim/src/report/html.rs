@@ -119,7 +119,7 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
     if c.opened > 0 {
         let _ = write!(
             out,
-            "<p>Connections: {} opened, {} refused, {} broken by a cut or by loss, {} reset by a crash, {} closed              by a node; {} messages lost with their connection, {} retransmissions.</p>",
+            "<p>Connections: {} opened, {} refused, {} broken by a cut or by loss, {} reset by a crash, {} closed by a node; {} messages lost with their connection, {} retransmissions.</p>",
             c.opened, c.refused, c.broken, c.reset, c.closed, n.dropped_closed, n.retransmitted
         );
     }

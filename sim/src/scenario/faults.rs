@@ -61,7 +61,7 @@ pub fn syntax(kind: FaultKind) -> &'static str {
         FaultKind::Pause | FaultKind::Restart | FaultKind::Resume => "target",
         FaultKind::Clock => "{ node = target, step = \"-500ms\" } | { node = target, drift_ppm = 200 }",
         FaultKind::Disk => {
-            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors, lost_writes, misdirected_writes, stale_reads }"
+            "{ node = target, corrupt = { file, offset, len } } | { node = target, fsync_latency, capacity, torn_writes, fsync_errors, write_errors, read_errors, lost_writes, misdirected_writes, stale_reads }"
         }
         FaultKind::Network => "any [network] field, e.g. { loss = 0.3 }",
         FaultKind::Link => "{ from, to, any [network] field }: those links' model | { restore = { fault = N } }",
@@ -441,6 +441,7 @@ impl FaultAction {
                 for (key, p) in [
                     ("fsync_errors", change.fsync_errors),
                     ("write_errors", change.write_errors),
+                    ("read_errors", change.read_errors),
                     ("lost_writes", change.lost_writes),
                     ("misdirected_writes", change.misdirected_writes),
                     ("stale_reads", change.stale_reads),
@@ -732,6 +733,8 @@ struct DiskTable {
     #[serde(default, deserialize_with = "super::network::some_probability")]
     write_errors: Option<Probability>,
     #[serde(default, deserialize_with = "super::network::some_probability")]
+    read_errors: Option<Probability>,
+    #[serde(default, deserialize_with = "super::network::some_probability")]
     lost_writes: Option<Probability>,
     #[serde(default, deserialize_with = "super::network::some_probability")]
     misdirected_writes: Option<Probability>,
@@ -874,6 +877,7 @@ impl WrittenFault {
                     torn_writes,
                     fsync_errors,
                     write_errors,
+                    read_errors,
                     lost_writes,
                     misdirected_writes,
                     stale_reads,
@@ -884,6 +888,7 @@ impl WrittenFault {
                     torn_writes,
                     fsync_errors,
                     write_errors,
+                    read_errors,
                     lost_writes,
                     misdirected_writes,
                     stale_reads,
@@ -1033,6 +1038,7 @@ mod tests {
                     torn_writes: Some(true),
                     fsync_errors: Some(Probability::new(0.5).unwrap()),
                     write_errors: None,
+                    read_errors: Some(Probability::new(0.2).unwrap()),
                     lost_writes: Some(Probability::new(0.01).unwrap()),
                     misdirected_writes: None,
                     stale_reads: Some(Probability::ALWAYS),

@@ -217,6 +217,9 @@ pub struct DiskSpec {
     /// The chance a write fails, changing nothing. Default: 0.
     #[serde(default, deserialize_with = "network::some_probability")]
     pub write_errors: Option<Probability>,
+    /// The chance a read fails (EIO), reading nothing. Default: 0.
+    #[serde(default, deserialize_with = "network::some_probability")]
+    pub read_errors: Option<Probability>,
     /// A file's name is durable only after its directory is synced (`sync_dir`), not by the
     /// file's fsync. Default: false.
     #[serde(default)]
@@ -250,6 +253,7 @@ impl DiskSpec {
             crash_keeps: self.crash_keeps,
             fsync_errors: self.fsync_errors.unwrap_or(Probability::NEVER),
             write_errors: self.write_errors.unwrap_or(Probability::NEVER),
+            read_errors: self.read_errors.unwrap_or(Probability::NEVER),
             names_need_sync_dir: self.names_need_sync_dir,
             lost_writes: self.lost_writes.unwrap_or(Probability::NEVER),
             misdirected_writes: self.misdirected_writes.unwrap_or(Probability::NEVER),

@@ -561,19 +561,9 @@ impl Disk {
 
     /// Reads into `buf` from `offset`; returns how many bytes were read (short at the end).
     pub fn read(&self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, DiskError> {
-        self.inode(name)?;
+        let inode = self.inode(name)?;
         self.charge_io();
         self.read_error()?;
-        if self.damage(self.config.stale_reads) {
-            self.stale_reads.set(self.stale_reads.get() + 1);
-            let inode = self.inode(name)?;
-            let durable = &inode.durable;
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(durable.len());
-            let n = buf.len().min(durable.len() - start);
-            buf[..n].copy_from_slice(&durable[start..start + n]);
-            return Ok(n);
-        }
-        let inode = self.inode(name)?;
         if let Some(blob) = &inode.live_blob {
             let part = blob.slice(offset, buf.len() as u64);
             for (i, byte) in buf.iter_mut().take(part.len() as usize).enumerate() {
@@ -581,10 +571,13 @@ impl Disk {
             }
             return Ok(part.len() as usize);
         }
-        let live = &inode.live;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(live.len());
-        let n = buf.len().min(live.len() - start);
-        buf[..n].copy_from_slice(&live[start..start + n]);
+        // A stale read returns what the last sync left (see the module docs).
+        let stale = self.damage(self.config.stale_reads);
+        self.stale_reads.set(self.stale_reads.get() + u64::from(stale));
+        let bytes = if stale { &inode.durable } else { &inode.live };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
         Ok(n)
     }
 

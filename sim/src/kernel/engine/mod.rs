@@ -430,15 +430,7 @@ impl<M: Message> Sim<M> {
                     self.world.set_aside(to, Event::Deliver { from, to, incarnation, admitted: true, msg });
                     return None;
                 }
-                self.world.now = time;
-                let event = self.trace.record(TraceEvent {
-                    index: 0,
-                    time: Time(time),
-                    node: Some(to),
-                    kind,
-                    peer: Some(from),
-                    digest: digest(&msg),
-                });
+                let event = self.happen(time, to, kind, Some(from), digest(&msg));
                 let text = describe.then(|| format!("{kind:?} {from} -> {to}: {msg:?}"));
                 if kind == EventKind::Deliver {
                     self.world.network.stats.delivered += 1;
@@ -467,15 +459,7 @@ impl<M: Message> Sim<M> {
                     return None;
                 }
                 let payload = self.world.release_timer(id).expect("an armed timer has its payload");
-                self.world.now = time;
-                let event = self.trace.record(TraceEvent {
-                    index: 0,
-                    time: Time(time),
-                    node: Some(node),
-                    kind: EventKind::Timer,
-                    peer: None,
-                    digest: 0,
-                });
+                let event = self.happen(time, node, EventKind::Timer, None, 0);
                 let text = describe.then(|| format!("Timer at {node}: {payload:?}"));
                 self.call(node, |value, ctx| value.on_timer(ctx, payload));
                 Some((event, text))
@@ -484,15 +468,7 @@ impl<M: Message> Sim<M> {
                 if self.world.processes[node.index()].status != Status::Down {
                     return None; // already booted by a restart applied before its start
                 }
-                self.world.now = time;
-                let event = self.trace.record(TraceEvent {
-                    index: 0,
-                    time: Time(time),
-                    node: Some(node),
-                    kind: EventKind::Start,
-                    peer: None,
-                    digest: 0,
-                });
+                let event = self.happen(time, node, EventKind::Start, None, 0);
                 self.boot(node);
                 Some((event, describe.then(|| format!("Start {node}"))))
             }
@@ -519,14 +495,7 @@ impl<M: Message> Sim<M> {
                 let history = driver.on_invoke(time, record);
                 let op = driver.records[record].op.clone();
                 self.world.observations.history.push(history);
-                let event = self.trace.record(TraceEvent {
-                    index: 0,
-                    time: Time(time),
-                    node: Some(client),
-                    kind: EventKind::Invoke,
-                    peer: None,
-                    digest: digest(&op),
-                });
+                let event = self.happen(time, client, EventKind::Invoke, None, digest(&op));
                 let text = describe.then(|| format!("Invoke at {client}: {op:?}"));
                 self.call(client, |node, ctx| node.on_invoke(ctx, op));
                 Some((event, text))
@@ -557,15 +526,7 @@ impl<M: Message> Sim<M> {
             self.world.set_aside(to, Event::Stream(Box::new(delivery)));
             return None;
         }
-        self.world.now = time;
-        let event = self.trace.record(TraceEvent {
-            index: 0,
-            time: Time(time),
-            node: Some(to),
-            kind: EventKind::Deliver,
-            peer: Some(from),
-            digest: digest(&msg),
-        });
+        let event = self.happen(time, to, EventKind::Deliver, Some(from), digest(&msg));
         let text = describe.then(|| format!("Deliver {from} -> {to} on {conn:?}: {msg:?}"));
         self.world.network.stats.delivered += 1;
         self.world.arrived_on = Some(conn);
@@ -592,18 +553,24 @@ impl<M: Message> Sim<M> {
             self.world.set_aside(node, Event::Closed { node, incarnation, conn });
             return None;
         }
-        self.world.now = time;
-        let event = self.trace.record(TraceEvent {
-            index: 0,
-            time: Time(time),
-            node: Some(node),
-            kind: EventKind::Closed,
-            peer: Some(conn.peer(node)),
-            digest: digest(&conn),
-        });
+        let event = self.happen(time, node, EventKind::Closed, Some(conn.peer(node)), digest(&conn));
         let text = describe.then(|| format!("Closed at {node}: {conn:?}"));
         self.call(node, |value, ctx| value.on_closed(ctx, conn));
         Some((event, text))
+    }
+
+    /// An event happens at `node`: the clock moves to `time` and it joins the trace.
+    #[inline(always)]
+    fn happen(
+        &mut self,
+        time: u64,
+        node: NodeId,
+        kind: EventKind,
+        peer: Option<NodeId>,
+        digest: u64,
+    ) -> TraceEvent {
+        self.world.now = time;
+        self.trace.record(TraceEvent { index: 0, time: Time(time), node: Some(node), kind, peer, digest })
     }
 
     /// Builds a fresh value for `node` and runs `on_start` (boot and restart); then the

@@ -81,6 +81,7 @@ fn cases() -> Vec<Case> {
         case("version-bad-setting", edit("", "[versions.v2]\nwindw = 2\n"), "12:1", "version v2: unknown field `windw`"),
         case("version-bad-value", edit("", "[versions.v2]\nwindow = 20000\n"), "12:1", "version v2: window: window must be at most 10000"),
         case("version-named-base", edit("", "[versions.base]\nwindow = 2\n"), "12:1", "\"base\" is the scenario's [settings]"),
+        case("delayed-allocation-without-capacity", edit("", "[disk]\ndelayed_allocation = true\n"), "13:1", "delayed_allocation needs a capacity"),
         case("zero-keepalive", edit("latency =", "keepalive = \"0s\"\nlatency ="), "7:1", "keepalive must be greater than zero"),
         case("fault-unknown-role", edit("", "[[faults]]\nat = \"1s\"\ncrash = \"leader\"\n"), "14:1", "unknown target \"leader\""),
         case("heal-after-with-crash", edit("", "[[faults]]\nat = \"1s\"\ncrash = 1\nheal_after = \"2s\"\n"), "15:1", "heal_after goes with partition"),

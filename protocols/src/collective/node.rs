@@ -81,6 +81,10 @@ impl StorageNode {
         if ok && durable {
             // The chunk's name too: a new file needs its directory synced (POSIX).
             crate::storage::sync_name(&mut disk, &name);
+        } else if !ok && !self.chunks.contains(&chunk) {
+            // A refused store leaves no file behind: a failed fsync (EIO, or ENOSPC at
+            // write-back) would otherwise leave a chunk no file refers to.
+            let _ = disk.remove(&name);
         }
         drop(disk);
         if ok {

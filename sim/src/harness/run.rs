@@ -252,7 +252,7 @@ pub fn run<Y: System>(
 /// What the disks did to data silently or by error, summed over every node, as coverage
 /// entries (`disk: writes lost`), those that happened only.
 fn disk_damage<M: Message>(sim: &Sim<M>) -> Vec<(String, u64)> {
-    let mut totals = [0u64; 4];
+    let mut totals = [0u64; 5];
     for node in 0..sim.node_count() {
         let stats = sim.disk(NodeId(node as u32)).stats();
         for (total, n) in totals.iter_mut().zip([
@@ -260,16 +260,23 @@ fn disk_damage<M: Message>(sim: &Sim<M>) -> Vec<(String, u64)> {
             stats.misdirected_writes,
             stats.stale_reads,
             stats.io_errors,
+            stats.full_fsyncs,
         ]) {
             *total += n;
         }
     }
-    ["disk: writes lost", "disk: writes misdirected", "disk: reads stale", "disk: I/O errors"]
-        .into_iter()
-        .zip(totals)
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| (name.to_owned(), n))
-        .collect()
+    [
+        "disk: writes lost",
+        "disk: writes misdirected",
+        "disk: reads stale",
+        "disk: I/O errors",
+        "disk: fsyncs full",
+    ]
+    .into_iter()
+    .zip(totals)
+    .filter(|(_, n)| *n > 0)
+    .map(|(name, n)| (name.to_owned(), n))
+    .collect()
 }
 
 /// Why a run ended before its duration, if it did.

@@ -49,7 +49,12 @@
 //!   it sends afterwards leave later, and the node handles nothing else until it is done.
 //! - With a `capacity`, a write that would make the live files larger fails with
 //!   [`DiskError::Full`] and changes nothing; on a full disk, so do creating a file and
-//!   renaming one to a new name (no room for a directory entry: ENOSPC).
+//!   renaming one to a new name (no room for a directory entry: ENOSPC). With
+//!   `delayed_allocation` (ext4's delalloc, XFS, a thin-provisioned volume, NFS), writes are
+//!   not refused: space is allocated when the data is written back, so the `fsync` whose
+//!   file would make the durable contents of the live files exceed the capacity fails with
+//!   `Full`, and, as a failed fsync does (above), marks the pages clean: the data stays
+//!   readable until a crash but is not durable, and a later fsync does not bring it back.
 //! - With a `write_bandwidth`, every write costs its length over the bandwidth of the
 //!   calling handler's time, as an fsync costs its latency.
 //! - A file may hold a [`Payload`] instead of bytes (`put_blob`): described content whose
@@ -114,6 +119,9 @@ pub struct DiskConfig {
     pub stale_reads: Probability,
     /// What each read and write costs the calling handler. Default: nothing.
     pub io_latency: Option<Distribution>,
+    /// Space is allocated by `fsync`, not by writes: a full disk fails the fsync (ENOSPC).
+    /// Default: false.
+    pub delayed_allocation: bool,
 }
 
 impl DiskConfig {
@@ -141,6 +149,7 @@ impl Default for DiskConfig {
             misdirected_writes: Probability::NEVER,
             stale_reads: Probability::NEVER,
             io_latency: None,
+            delayed_allocation: false,
         }
     }
 }
@@ -186,6 +195,7 @@ impl DiskChange {
             misdirected_writes: self.misdirected_writes.unwrap_or(config.misdirected_writes),
             stale_reads: self.stale_reads.unwrap_or(config.stale_reads),
             io_latency: config.io_latency.clone(),
+            delayed_allocation: config.delayed_allocation,
         }
     }
 }
@@ -237,6 +247,8 @@ pub struct DiskStats {
     pub misdirected_writes: u64,
     /// Reads that returned stale data.
     pub stale_reads: u64,
+    /// Fsyncs failed for want of space (delayed allocation).
+    pub full_fsyncs: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -274,6 +286,11 @@ impl Inode {
     /// The live length, bytes or described.
     fn live_len(&self) -> u64 {
         self.live_blob.as_ref().map_or(self.live.len() as u64, Payload::len)
+    }
+
+    /// The durable length, bytes or described.
+    fn durable_len(&self) -> u64 {
+        self.durable_blob.as_ref().map_or(self.durable.len() as u64, Payload::len)
     }
 
     fn bytes_mut(&mut self, name: &str) -> Result<&mut Self, DiskError> {
@@ -657,10 +674,19 @@ impl Disk {
     /// Makes the file's contents and its name durable. Costs `fsync_latency`.
     pub fn fsync(&mut self, name: &str) -> Result<(), DiskError> {
         let index = *self.live_names.get(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
-        if self.inject(self.config.fsync_errors) {
+        let failed = match self.allocate(index) {
+            Err(full) => {
+                self.stats.full_fsyncs += 1;
+                Some(full)
+            }
+            Ok(()) => self
+                .inject(self.config.fsync_errors)
+                .then_some(DiskError::Io("fsync failed; the data it covered is not durable")),
+        };
+        if let Some(error) = failed {
             self.inodes[index].drop_dirty();
             self.charge_sync();
-            return Err(DiskError::Io("fsync failed; the data it covered is not durable"));
+            return Err(error);
         }
         self.inodes[index].sync();
         if !self.config.names_need_sync_dir && self.durable_names.get(name) != Some(&index) {
@@ -863,7 +889,27 @@ impl Disk {
             .ok_or_else(|| DiskError::NotFound(name.to_owned()))
     }
 
+    /// With delayed allocation, the room syncing file `index` needs: `Full` if the durable
+    /// contents of the live files would then exceed the capacity.
+    fn allocate(&self, index: usize) -> Result<(), DiskError> {
+        let Some(capacity) = self.config.capacity.filter(|_| self.config.delayed_allocation) else {
+            return Ok(());
+        };
+        let allocated: u64 = self.live_names.values().map(|&i| self.inodes[i].durable_len()).sum();
+        let inode = &self.inodes[index];
+        let growth = inode.live_len().saturating_sub(inode.durable_len());
+        if allocated + growth > capacity {
+            return Err(DiskError::Full { needed: growth, available: capacity.saturating_sub(allocated) });
+        }
+        Ok(())
+    }
+
+    /// Room for `bytes` more live bytes (none is needed with delayed allocation: `fsync`
+    /// allocates).
     fn reserve(&self, bytes: u64) -> Result<(), DiskError> {
+        if self.config.delayed_allocation {
+            return Ok(());
+        }
         match self.config.capacity {
             Some(capacity) if self.used + bytes > capacity => {
                 Err(DiskError::Full { needed: bytes, available: capacity.saturating_sub(self.used) })
@@ -1234,6 +1280,34 @@ mod tests {
         disk.create("e").unwrap();
         disk.rename("e", "a").unwrap();
         assert_eq!(disk.read_all("a").unwrap(), b"", "renaming over an existing name needs no room");
+    }
+
+    #[test]
+    fn with_delayed_allocation_the_fsync_finds_the_disk_full() {
+        let config = DiskConfig { capacity: Some(10), delayed_allocation: true, ..DiskConfig::default() };
+        let mut disk = Disk::new(config);
+        disk.write("a", 0, b"123456").unwrap();
+        disk.fsync("a").unwrap();
+        disk.write("b", 0, b"abcdefgh").unwrap();
+        assert_eq!(disk.read_all("b").unwrap(), b"abcdefgh", "the write is not refused");
+        assert_eq!(disk.fsync("b"), Err(DiskError::Full { needed: 8, available: 4 }), "ENOSPC at write-back");
+        assert_eq!(disk.stats().full_fsyncs, 1);
+        assert_eq!(disk.read_all("b").unwrap(), b"abcdefgh", "still readable until a crash");
+        disk.remove("a").unwrap();
+        disk.fsync("b").unwrap();
+        disk.crash(false, &mut rng());
+        assert_eq!(
+            disk.read_all("b").unwrap(),
+            vec![0; 8],
+            "the failed fsync marked the pages clean: the later one kept the length, not the bytes"
+        );
+        let mut disk =
+            Disk::new(DiskConfig { capacity: Some(4), delayed_allocation: true, ..DiskConfig::default() });
+        disk.write("c", 0, b"1234").unwrap();
+        disk.fsync("c").unwrap();
+        disk.write("c", 0, b"wxyz").unwrap();
+        disk.fsync("c").unwrap();
+        assert_eq!(disk.read_all("c").unwrap(), b"wxyz", "overwriting in place needs no room");
     }
 
     #[test]

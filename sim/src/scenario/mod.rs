@@ -238,6 +238,11 @@ pub struct DiskSpec {
     /// Default: nothing.
     #[serde(default)]
     pub io_latency: Option<network::LatencySpec>,
+    /// Space is allocated when data is written back: writes are not refused for space, an
+    /// fsync is (ENOSPC), leaving what it covered not durable. Needs `capacity`. Default:
+    /// false.
+    #[serde(default)]
+    pub delayed_allocation: bool,
 }
 
 impl DiskSpec {
@@ -259,6 +264,7 @@ impl DiskSpec {
             misdirected_writes: self.misdirected_writes.unwrap_or(Probability::NEVER),
             stale_reads: self.stale_reads.unwrap_or(Probability::NEVER),
             io_latency: self.io_latency.as_ref().map(|l| l.0.clone()),
+            delayed_allocation: self.delayed_allocation,
         }
     }
 }
@@ -502,6 +508,17 @@ impl<S: DeserializeOwned> Scenario<S> {
         }
         if self.disk.sector_size == Some(0) {
             return Err((Place::key("disk", "sector_size"), "sector_size must be at least 1".into()));
+        }
+        let capacity_set = self.disk.capacity.is_some()
+            || self
+                .faults
+                .iter()
+                .any(|f| matches!(&f.action, FaultAction::Disk { change, .. } if change.capacity.is_some()));
+        if self.disk.delayed_allocation && !capacity_set {
+            return Err((
+                Place::key("disk", "delayed_allocation"),
+                "delayed_allocation needs a capacity ([disk] capacity, or a disk fault that sets one)".into(),
+            ));
         }
         if let Some(workload) = &self.workload {
             workload

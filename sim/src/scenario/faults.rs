@@ -370,10 +370,7 @@ impl FaultAction {
         };
         let key = self.kind().follow_up();
         let follow = |after: &Option<Duration>| {
-            after
-                .map(|a| (key.expect("a kind with a follow-up"), duration::format(a).into()))
-                .into_iter()
-                .collect()
+            key.zip(*after).map(|(key, a)| (key, duration::format(a).into())).into_iter().collect()
         };
         match self {
             FaultAction::Partition { partition, heal_after } => (partition.to_toml(), follow(heal_after)),
@@ -742,41 +739,92 @@ struct DiskTable {
     stale_reads: Option<Probability>,
 }
 
+/// The one kind key a `[[faults]]` table set, with its value.
+enum KindTable {
+    Partition(PartitionSpec),
+    Heal(Ending),
+    Clog(PartitionSpec),
+    Unclog(Ending),
+    Crash(TargetSpec),
+    Restart(TargetSpec),
+    Wipe(TargetSpec),
+    Version(VersionTable),
+    Slow(SlowTable),
+    Pause(TargetSpec),
+    Resume(TargetSpec),
+    Clock(ClockTable),
+    Disk(DiskTable),
+    Network(LinkChange),
+    Replay(ReplayTable),
+    Link(LinkTable),
+}
+
+impl KindTable {
+    fn kind(&self) -> FaultKind {
+        match self {
+            KindTable::Partition(_) => FaultKind::Partition,
+            KindTable::Heal(_) => FaultKind::Heal,
+            KindTable::Clog(_) => FaultKind::Clog,
+            KindTable::Unclog(_) => FaultKind::Unclog,
+            KindTable::Crash(_) => FaultKind::Crash,
+            KindTable::Restart(_) => FaultKind::Restart,
+            KindTable::Wipe(_) => FaultKind::Wipe,
+            KindTable::Version(_) => FaultKind::Version,
+            KindTable::Slow(_) => FaultKind::Slow,
+            KindTable::Pause(_) => FaultKind::Pause,
+            KindTable::Resume(_) => FaultKind::Resume,
+            KindTable::Clock(_) => FaultKind::Clock,
+            KindTable::Disk(_) => FaultKind::Disk,
+            KindTable::Network(_) => FaultKind::Network,
+            KindTable::Replay(_) => FaultKind::Replay,
+            KindTable::Link(_) => FaultKind::Link,
+        }
+    }
+}
+
 impl WrittenFault {
-    /// The kinds this table sets (exactly one is valid).
-    fn kinds(&self) -> Vec<FaultKind> {
-        let sets = |kind: FaultKind| match kind {
-            FaultKind::Partition => self.partition.is_some(),
-            FaultKind::Heal => self.heal.is_some(),
-            FaultKind::Clog => self.clog.is_some(),
-            FaultKind::Unclog => self.unclog.is_some(),
-            FaultKind::Crash => self.crash.is_some(),
-            FaultKind::Restart => self.restart.is_some(),
-            FaultKind::Wipe => self.wipe.is_some(),
-            FaultKind::Version => self.version.is_some(),
-            FaultKind::Slow => self.slow.is_some(),
-            FaultKind::Pause => self.pause.is_some(),
-            FaultKind::Resume => self.resume.is_some(),
-            FaultKind::Clock => self.clock.is_some(),
-            FaultKind::Disk => self.disk.is_some(),
-            FaultKind::Network => self.network.is_some(),
-            FaultKind::Replay => self.replay.is_some(),
-            FaultKind::Link => self.link.is_some(),
-        };
-        FaultKind::ALL.into_iter().filter(|kind| sets(*kind)).collect()
+    /// The kind keys this table sets, with their values (exactly one is valid), in
+    /// `FaultKind::ALL`'s order.
+    fn take_kinds(&mut self) -> Vec<KindTable> {
+        let mut kinds: Vec<KindTable> = [
+            self.partition.take().map(KindTable::Partition),
+            self.heal.take().map(KindTable::Heal),
+            self.clog.take().map(KindTable::Clog),
+            self.unclog.take().map(KindTable::Unclog),
+            self.crash.take().map(KindTable::Crash),
+            self.restart.take().map(KindTable::Restart),
+            self.wipe.take().map(KindTable::Wipe),
+            self.version.take().map(KindTable::Version),
+            self.slow.take().map(KindTable::Slow),
+            self.pause.take().map(KindTable::Pause),
+            self.resume.take().map(KindTable::Resume),
+            self.clock.take().map(KindTable::Clock),
+            self.disk.take().map(KindTable::Disk),
+            self.network.take().map(KindTable::Network),
+            self.replay.take().map(KindTable::Replay),
+            self.link.take().map(KindTable::Link),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let position = |kind: FaultKind| FaultKind::ALL.iter().position(|k| *k == kind);
+        kinds.sort_by_key(|table| position(table.kind()));
+        kinds
     }
 
     /// The typed entry, or `(key, message)` for the rule this table breaks.
-    pub fn parse(self) -> Result<FaultSpec, (&'static str, String)> {
-        let kinds = self.kinds();
-        let [kind] = kinds[..] else {
-            let names = |kinds: &[FaultKind]| kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-            let found = if kinds.is_empty() { "none".to_owned() } else { names(&kinds) };
-            return Err((
-                "at",
-                format!("a fault has exactly one of {}; found {found}", names(&FaultKind::ALL)),
-            ));
-        };
+    pub fn parse(mut self) -> Result<FaultSpec, (&'static str, String)> {
+        let tables = self.take_kinds();
+        let [table] = <[KindTable; 1]>::try_from(tables).map_err(|tables| {
+            let names = |kinds: Vec<FaultKind>| kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+            let found = if tables.is_empty() {
+                "none".to_owned()
+            } else {
+                names(tables.iter().map(KindTable::kind).collect())
+            };
+            ("at", format!("a fault has exactly one of {}; found {found}", names(FaultKind::ALL.to_vec())))
+        })?;
+        let kind = table.kind();
         let follow_ups = [
             ("heal_after", self.heal_after),
             ("unclog_after", self.unclog_after),
@@ -814,15 +862,13 @@ impl WrittenFault {
             return Err(("wiped", "wiped goes with crash and restart_after".to_owned()));
         }
         let at = self.at;
-        let action = match kind {
-            FaultKind::Partition => {
-                let partition = self.partition.expect("its kind");
+        let action = match table {
+            KindTable::Partition(partition) => {
                 check_shape("partition", &partition)?;
                 FaultAction::Partition { partition, heal_after: self.heal_after }
             }
-            FaultKind::Heal => FaultAction::Heal { partition: self.heal.expect("its kind").0 },
-            FaultKind::Clog => {
-                let partition = self.clog.expect("its kind");
+            KindTable::Heal(ending) => FaultAction::Heal { partition: ending.0 },
+            KindTable::Clog(partition) => {
                 check_shape("clog", &partition)?;
                 FaultAction::Clog {
                     partition,
@@ -830,45 +876,34 @@ impl WrittenFault {
                     unclog_after: self.unclog_after,
                 }
             }
-            FaultKind::Unclog => FaultAction::Unclog { clog: self.unclog.expect("its kind").0 },
-            FaultKind::Crash => FaultAction::Crash {
-                node: self.crash.expect("its kind"),
+            KindTable::Unclog(ending) => FaultAction::Unclog { clog: ending.0 },
+            KindTable::Crash(node) => FaultAction::Crash {
+                node,
                 restart_after: self.restart_after,
                 wiped: self.wiped == Some(true),
             },
-            FaultKind::Wipe => FaultAction::Wipe { node: self.wipe.expect("its kind") },
-            FaultKind::Version => {
-                let VersionTable { node, to } = self.version.expect("its kind");
-                FaultAction::Version { node, to }
-            }
-            FaultKind::Slow => {
-                let SlowTable { node, per_event } = self.slow.expect("its kind");
+            KindTable::Wipe(node) => FaultAction::Wipe { node },
+            KindTable::Version(VersionTable { node, to }) => FaultAction::Version { node, to },
+            KindTable::Slow(SlowTable { node, per_event }) => {
                 FaultAction::Slow { node, per_event, recover_after: self.recover_after }
             }
-            FaultKind::Restart => FaultAction::Restart { node: self.restart.expect("its kind") },
-            FaultKind::Pause => {
-                FaultAction::Pause { node: self.pause.expect("its kind"), resume_after: self.resume_after }
-            }
-            FaultKind::Resume => FaultAction::Resume { node: self.resume.expect("its kind") },
-            FaultKind::Clock => {
-                let ClockTable { node, step, drift_ppm } = self.clock.expect("its kind");
-                match (step, drift_ppm) {
-                    (Some(step), None) => {
-                        FaultAction::ClockStep { node, step: parse_signed(&step).map_err(|e| ("clock", e))? }
-                    }
-                    (None, Some(ppm)) if ppm <= -1_000_000 => {
-                        return Err((
-                            "clock",
-                            format!("drift_ppm {ppm} would stop the clock (must be > -1000000)"),
-                        ))
-                    }
-                    (None, Some(ppm)) => FaultAction::ClockDrift { node, ppm },
-                    _ => {
-                        return Err(("clock", "a clock fault has exactly one of step, drift_ppm".to_owned()))
-                    }
+            KindTable::Restart(node) => FaultAction::Restart { node },
+            KindTable::Pause(node) => FaultAction::Pause { node, resume_after: self.resume_after },
+            KindTable::Resume(node) => FaultAction::Resume { node },
+            KindTable::Clock(ClockTable { node, step, drift_ppm }) => match (step, drift_ppm) {
+                (Some(step), None) => {
+                    FaultAction::ClockStep { node, step: parse_signed(&step).map_err(|e| ("clock", e))? }
                 }
-            }
-            FaultKind::Disk => {
+                (None, Some(ppm)) if ppm <= -1_000_000 => {
+                    return Err((
+                        "clock",
+                        format!("drift_ppm {ppm} would stop the clock (must be > -1000000)"),
+                    ))
+                }
+                (None, Some(ppm)) => FaultAction::ClockDrift { node, ppm },
+                _ => return Err(("clock", "a clock fault has exactly one of step, drift_ppm".to_owned())),
+            },
+            KindTable::Disk(disk) => {
                 let DiskTable {
                     node,
                     corrupt,
@@ -881,7 +916,7 @@ impl WrittenFault {
                     lost_writes,
                     misdirected_writes,
                     stale_reads,
-                } = self.disk.expect("its kind");
+                } = disk;
                 let change = DiskChange {
                     capacity: capacity.map(|c| c.0),
                     fsync_latency,
@@ -916,11 +951,8 @@ impl WrittenFault {
                     }
                 }
             }
-            FaultKind::Network => FaultAction::Network {
-                change: self.network.expect("its kind"),
-                restore_after: self.restore_after,
-            },
-            FaultKind::Link => match self.link.expect("its kind") {
+            KindTable::Network(change) => FaultAction::Network { change, restore_after: self.restore_after },
+            KindTable::Link(link) => match link {
                 LinkTable::Restore { restore: Ending(Some(fault)) } if self.restore_after.is_none() => {
                     FaultAction::LinkRestore { fault }
                 }
@@ -937,8 +969,7 @@ impl WrittenFault {
                     restore_after: self.restore_after,
                 },
             },
-            FaultKind::Replay => {
-                let ReplayTable { chance, delay } = self.replay.expect("its kind");
+            KindTable::Replay(ReplayTable { chance, delay }) => {
                 FaultAction::Replay { chance, delay, stop_after: self.stop_after }
             }
         };

@@ -20,6 +20,13 @@ pub fn list() -> ExitCode {
         if !system.message_kinds.is_empty() {
             println!("  message kinds ([network] kinds): {}", system.message_kinds.join(", "));
         }
+        if !system.replicated_files.is_empty() {
+            let files = system.replicated_files.iter().map(|p| format!("{p}*")).collect::<Vec<_>>();
+            println!(
+                "  replicated files (per-I/O disk damage keeps an intact copy of each block): {}",
+                files.join(", ")
+            );
+        }
         println!("  [settings] defaults:");
         for line in (system.default_settings)().lines() {
             println!("    {line}");

@@ -25,6 +25,8 @@ pub struct Registered {
     pub roles: &'static [&'static str],
     /// Its message kinds, whose latencies `[network] kinds` may set.
     pub message_kinds: &'static [&'static str],
+    /// The files its servers hold as copies of each other (per-I/O damage keeps one intact).
+    pub replicated_files: &'static [&'static str],
     /// Its `[settings]` with their defaults, as TOML.
     pub default_settings: fn() -> String,
     validate: fn(&str, &str) -> Result<Brief, ScenarioError>,
@@ -64,6 +66,7 @@ pub fn register<Y: System>() -> Registered {
         operations: Y::OPERATIONS,
         roles: Y::ROLES,
         message_kinds: <Y::Msg as sim::Message>::KINDS,
+        replicated_files: Y::REPLICATED_FILES,
         default_settings: || toml::to_string(&Y::Settings::default()).expect("settings serialize"),
         validate: |file, text| {
             let scenario = system::parse::<Y>(file, text)?;

@@ -53,6 +53,7 @@ pub use kernel::dist::Distribution;
 pub use kernel::engine::{Limits, Sim, StopReason};
 pub use kernel::fault::{Fault, FaultKind, FaultOutcome, FaultRecord, Target};
 pub use kernel::ids::{Message, NodeId, TimerId};
+pub use kernel::io::{IoId, IoRequest, IoResult};
 pub use kernel::network::{ConnectionStats, LinkModel, NetworkStats};
 pub use kernel::node::Node;
 pub use kernel::partition::Partition;

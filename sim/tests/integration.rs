@@ -8,6 +8,7 @@ mod common;
 mod connections;
 mod determinism;
 mod disk_and_clock;
+mod io;
 mod linearizability;
 mod linearizable_runs;
 mod network;

@@ -136,6 +136,8 @@ impl System for Collective {
     const NAME: &'static str = "collective";
     const ABOUT: &'static str = "chunked, replicated file storage across members (mode collective: its code at \
                                  317ed19; mode durable: persisted metadata, write quorums, checksums, re-replication, GC)";
+    /// Chunk files: each replica holder stores a chunk whole under the chunk's name.
+    const REPLICATED_FILES: &'static [&'static str] = &["chunk/"];
     const OPERATIONS: &'static [OperationSpec] = &[
         OperationSpec { name: "put", arg: Arg::Unique, weight: 0.35 },
         OperationSpec { name: "get", arg: Arg::None, weight: 0.45 },

@@ -68,6 +68,7 @@ fn assemble<Y: System>(
     }
     let disk = scenario.disk.config();
     sim.set_damage_budget(scenario.disk.damage_budget);
+    sim.set_replicated_files(Y::REPLICATED_FILES);
     for &server in &servers {
         sim.set_disk_config(server, disk.clone());
     }
@@ -252,7 +253,7 @@ pub fn run<Y: System>(
 /// What the disks did to data silently or by error, summed over every node, as coverage
 /// entries (`disk: writes lost`), those that happened only.
 fn disk_damage<M: Message>(sim: &Sim<M>) -> Vec<(String, u64)> {
-    let mut totals = [0u64; 5];
+    let mut totals = [0u64; 6];
     for node in 0..sim.node_count() {
         let stats = sim.disk(NodeId(node as u32)).stats();
         for (total, n) in totals.iter_mut().zip([
@@ -261,6 +262,7 @@ fn disk_damage<M: Message>(sim: &Sim<M>) -> Vec<(String, u64)> {
             stats.stale_reads,
             stats.io_errors,
             stats.full_fsyncs,
+            stats.damaged_beside_another,
         ]) {
             *total += n;
         }
@@ -271,6 +273,7 @@ fn disk_damage<M: Message>(sim: &Sim<M>) -> Vec<(String, u64)> {
         "disk: reads stale",
         "disk: I/O errors",
         "disk: fsyncs full",
+        "disk: a block damaged on two replicas at once",
     ]
     .into_iter()
     .zip(totals)

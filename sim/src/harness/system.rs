@@ -189,6 +189,10 @@ pub trait System: 'static {
     const ROLES: &'static [&'static str] = &[];
     /// What its client history is checked against by default, if anything.
     const CONSISTENCY: Option<Consistency> = None;
+    /// Name prefixes of the files its servers hold as copies of each other, block for block
+    /// (same name, same bytes at the same offsets): per-I/O disk damage to them keeps an
+    /// intact copy of every block on some server (see `kernel::damage`). Default: none.
+    const REPLICATED_FILES: &'static [&'static str] = &[];
 
     /// The rules across its settings (and the rest of the scenario): `(settings key,
     /// message)` on failure.

@@ -13,6 +13,7 @@ use super::connection::ConnId;
 use super::disk::{Disk, DiskHandle};
 use super::history::{HistoryEvent, Op, OpKind, Value};
 use super::ids::{Message, NodeId, TimerId};
+use super::io::{IoId, IoRequest};
 use super::rng::Rng;
 use super::time::Time;
 use super::workload::Outcome;
@@ -181,6 +182,18 @@ impl<'a, M: Message> Ctx<'a, M> {
     pub fn fact<F: std::any::Any>(&mut self, fact: F) {
         let time = Time(self.world.now);
         self.world.observations.facts.state(time, self.node, fact);
+    }
+
+    /// Submits an fsync of `name` and returns at once; `Node::on_io_done` reports its
+    /// completion (see `io`).
+    pub fn fsync_async(&mut self, name: &str) -> IoId {
+        self.world.submit_io(self.node, IoRequest::Fsync(name.to_owned()))
+    }
+
+    /// Submits a sync of the whole namespace (`Disk::sync_dir`) and returns at once;
+    /// `Node::on_io_done` reports its completion.
+    pub fn sync_dir_async(&mut self) -> IoId {
+        self.world.submit_io(self.node, IoRequest::SyncDir)
     }
 
     /// Records a sample (a latency in nanoseconds, a size).

@@ -32,7 +32,9 @@
 //!   covered stays readable but is not durable, and a later `fsync` that succeeds does not
 //!   bring it back; a crash reverts it. With `write_errors`, a write fails with that chance
 //!   and changes nothing; with `read_errors`, a read fails (EIO) and reads nothing. Errors are drawn from the disk's own stream.
-//! - Per I/O, on a disk the damage budget allows: with `lost_writes`, a write reports
+//! - Per I/O, where the damage budget allows (for a replicated file, another disk keeps an
+//!   intact copy of the block; for any other, the disk is within the budget's count: see
+//!   [`damage`](super::damage)): with `lost_writes`, a write reports
 //!   success and changes nothing (a lost write: the firmware acknowledged what never
 //!   reached the media); with `misdirected_writes`, it reports success and lands at a
 //!   sector-aligned offset drawn within the file instead of its own (its own range keeps
@@ -69,6 +71,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use super::damage::{DamagedRanges, Replicas};
 use super::dist::Distribution;
 use super::payload::Payload;
 use super::rng::{Probability, Rng};
@@ -201,7 +204,7 @@ impl DiskChange {
 }
 
 /// What a disk operation can fail with.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum DiskError {
     /// No file has this name.
     #[error("no such file: {0}")]
@@ -249,6 +252,9 @@ pub struct DiskStats {
     pub stale_reads: u64,
     /// Fsyncs failed for want of space (delayed allocation).
     pub full_fsyncs: u64,
+    /// Damage to a block of a replicated file that another disk also holds damaged (several
+    /// replicas damaged at once, one intact).
+    pub damaged_beside_another: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -369,9 +375,14 @@ pub struct Disk {
     stale_reads: Cell<u64>,
     /// Reads failed by injected errors (counted by `&self` reads).
     read_errors: Cell<u64>,
-    /// Whether the damage budget lets per-I/O damage (lost or misdirected writes, stale
-    /// reads) happen here.
+    /// The simulation's disks and this one's place among them, for the per-block rule
+    /// (none: a disk on its own, which may damage anything).
+    replicas: Option<(Replicas, usize)>,
+    /// Whether the damage budget's count of disks lets per-I/O damage to files that are not
+    /// replicated happen here.
     damage_allowed: bool,
+    /// What per-I/O damage and corruption left wrong here, by file.
+    damaged: DamagedRanges,
 }
 
 impl Disk {
@@ -380,16 +391,66 @@ impl Disk {
         Disk { config, damage_allowed: true, ..Disk::default() }
     }
 
-    /// Lets per-I/O damage happen on this disk or not (the damage budget's decision).
+    /// Lets per-I/O damage to files that are not replicated happen here or not (the
+    /// budget's count of disks decides).
     pub fn allow_damage(&mut self, allowed: bool) {
         self.damage_allowed = allowed;
     }
 
-    /// Whether an injected per-I/O damage with chance `p` happens now.
-    fn damage(&self, p: Probability) -> bool {
-        !p.is_never()
-            && self.damage_allowed
-            && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p))
+    /// Makes this disk one of `replicas` at `place` (the per-block rule applies from now on).
+    pub(crate) fn set_replicas(&mut self, replicas: Replicas, place: usize) {
+        self.replicas = Some((replicas, place));
+    }
+
+    /// What per-I/O damage and corruption left wrong on this disk.
+    pub fn damaged(&self) -> &DamagedRanges {
+        &self.damaged
+    }
+
+    /// Whether an injected per-I/O damage with chance `p` to bytes `lo..hi` of `name` happens
+    /// now: drawn, then allowed only if another disk keeps those blocks intact.
+    fn damage(&self, p: Probability, name: &str, lo: u64, hi: u64) -> bool {
+        let drawn = !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p));
+        drawn && self.may_damage(name, lo, hi)
+    }
+
+    /// The damage budget for bytes `lo..hi` of `name`: for a replicated file the per-block
+    /// rule, at whole blocks; for any other, the count of disks.
+    fn may_damage(&self, name: &str, lo: u64, hi: u64) -> bool {
+        let (lo, hi) = self.blocks(lo, hi);
+        match &self.replicas {
+            Some((replicas, place)) if replicas.is_replicated(name) => {
+                replicas.intact_elsewhere(*place, name, lo, hi)
+            }
+            _ => self.damage_allowed,
+        }
+    }
+
+    /// `lo..hi` widened to whole blocks (sectors).
+    fn blocks(&self, lo: u64, hi: u64) -> (u64, u64) {
+        let sector = self.config.sector_size.max(1);
+        (lo / sector * sector, hi.max(lo + 1).div_ceil(sector) * sector)
+    }
+
+    /// Records bytes `lo..hi` of `name` as damaged here, at whole blocks.
+    fn mark_damaged(&mut self, name: &str, lo: u64, hi: u64) {
+        if lo >= hi {
+            return;
+        }
+        let (lo, hi) = self.blocks(lo, hi);
+        if let Some((replicas, place)) = &self.replicas {
+            let beside = replicas.is_replicated(name) && replicas.damaged_elsewhere(*place, name, lo, hi);
+            self.stats.damaged_beside_another += u64::from(beside);
+        }
+        self.damaged.mark(name, lo, hi);
+    }
+
+    /// A clean write of `lo..hi` of `name`: the blocks it covers whole are intact again.
+    fn mark_rewritten(&mut self, name: &str, lo: u64, hi: u64) {
+        if !self.damaged.is_empty() {
+            let sector = self.config.sector_size.max(1);
+            self.damaged.clear(name, lo.div_ceil(sector) * sector, hi / sector * sector);
+        }
     }
 
     /// Charges one I/O's latency, if the disk has one.
@@ -441,7 +502,9 @@ impl Disk {
     /// Ends per-I/O damage and latency on this disk (the run is over: what checks read is
     /// what the disk holds).
     pub fn stop_injecting(&mut self) {
-        self.damage_allowed = false;
+        self.config.lost_writes = Probability::NEVER;
+        self.config.misdirected_writes = Probability::NEVER;
+        self.config.stale_reads = Probability::NEVER;
         self.config.io_latency = None;
         self.config.read_errors = Probability::NEVER;
     }
@@ -523,34 +586,42 @@ impl Disk {
         self.create(name)?;
         self.charge_write(data.len() as u64);
         self.charge_io();
-        if self.damage(self.config.lost_writes) {
+        if self.damage(self.config.lost_writes, name, offset as u64, end as u64) {
             self.stats.lost_writes += 1;
+            self.mark_damaged(name, offset as u64, end as u64);
             return Ok(());
         }
         let index = self.live_names[name];
-        let (offset, end, growth) = if self.damage(self.config.misdirected_writes) {
-            // At another whole sector of the file, drawn; lost if it has no other.
-            self.stats.misdirected_writes += 1;
-            let sector = self.config.sector_size.max(1) as usize;
-            let len = self.inodes[index].live.len();
-            let (sectors, own) = ((len / sector) as u64, (offset / sector) as u64);
-            let others = sectors - u64::from(own < sectors);
-            if others == 0 {
-                return Ok(());
-            }
-            let mut errors = self.errors.borrow_mut();
-            let drawn = errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
-            drop(errors);
-            let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
-            let end = wrong + data.len();
-            let growth = end.saturating_sub(len);
-            if self.reserve(growth as u64).is_err() {
-                return Ok(()); // no room where it went: lost
-            }
-            (wrong, end, growth)
-        } else {
-            (offset, end, growth)
-        };
+        let (offset, end, growth) =
+            if self.damage(self.config.misdirected_writes, name, offset as u64, end as u64) {
+                // At another whole sector of the file, drawn; lost if it has no other.
+                self.stats.misdirected_writes += 1;
+                let sector = self.config.sector_size.max(1) as usize;
+                let len = self.inodes[index].live.len();
+                let (sectors, own) = ((len / sector) as u64, (offset / sector) as u64);
+                let others = sectors - u64::from(own < sectors);
+                if others == 0 {
+                    return Ok(());
+                }
+                let mut errors = self.errors.borrow_mut();
+                let drawn =
+                    errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
+                drop(errors);
+                let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
+                let wrong_end = wrong + data.len();
+                self.mark_damaged(name, offset as u64, end as u64);
+                let growth = wrong_end.saturating_sub(len);
+                if !self.may_damage(name, wrong as u64, wrong_end as u64)
+                    || self.reserve(growth as u64).is_err()
+                {
+                    return Ok(()); // where it went may not be damaged, or has no room: lost
+                }
+                self.mark_damaged(name, wrong as u64, wrong_end as u64);
+                (wrong, wrong_end, growth)
+            } else {
+                self.mark_rewritten(name, offset as u64, end as u64);
+                (offset, end, growth)
+            };
         let inode = &mut self.inodes[index];
         if inode.live.len() < end {
             inode.live.resize(end, 0);
@@ -589,7 +660,7 @@ impl Disk {
             return Ok(part.len() as usize);
         }
         // A stale read returns what the last sync left (see the module docs).
-        let stale = self.damage(self.config.stale_reads);
+        let stale = self.damage(self.config.stale_reads, name, offset, offset + buf.len() as u64);
         self.stale_reads.set(self.stale_reads.get() + u64::from(stale));
         let bytes = if stale { &inode.durable } else { &inode.live };
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
@@ -600,10 +671,10 @@ impl Disk {
 
     /// The whole live content of a file.
     pub fn read_all(&self, name: &str) -> Result<Vec<u8>, DiskError> {
-        self.inode(name)?;
+        let len = self.inode(name)?.live_len();
         self.charge_io();
         self.read_error()?;
-        if self.damage(self.config.stale_reads) {
+        if self.damage(self.config.stale_reads, name, 0, len) {
             self.stale_reads.set(self.stale_reads.get() + 1);
             let inode = self.inode(name)?;
             if inode.live_blob.is_none() {
@@ -624,10 +695,12 @@ impl Disk {
         self.create(name)?;
         self.charge_write(payload.len());
         self.charge_io();
-        if self.damage(self.config.lost_writes) {
+        if self.damage(self.config.lost_writes, name, 0, payload.len()) {
             self.stats.lost_writes += 1;
+            self.mark_damaged(name, 0, payload.len());
             return Ok(());
         }
+        self.damaged.forget(name);
         self.stats.writes += 1;
         self.stats.bytes_written += payload.len();
         self.used = self.used + payload.len() - old;
@@ -644,7 +717,7 @@ impl Disk {
         let inode = self.inode(name)?;
         self.charge_io();
         self.read_error()?;
-        if inode.durable_blob.is_some() && self.damage(self.config.stale_reads) {
+        if inode.durable_blob.is_some() && self.damage(self.config.stale_reads, name, 0, inode.live_len()) {
             self.stale_reads.set(self.stale_reads.get() + 1);
             return Ok(inode.durable_blob.clone().expect("checked"));
         }
@@ -668,6 +741,7 @@ impl Disk {
             inode.unsynced.push(Change::Truncate(len));
         }
         self.used = self.used + len as u64 - old as u64;
+        self.damaged.clear(name, len as u64, u64::MAX);
         Ok(())
     }
 
@@ -723,6 +797,7 @@ impl Disk {
         if let Some(replaced) = self.live_names.insert(to.to_owned(), index) {
             self.used -= self.inodes[replaced].live_len();
         }
+        self.damaged.rename(from, to);
         Ok(())
     }
 
@@ -730,6 +805,7 @@ impl Disk {
     pub fn remove(&mut self, name: &str) -> Result<(), DiskError> {
         let index = self.live_names.remove(name).ok_or_else(|| DiskError::NotFound(name.to_owned()))?;
         self.used -= self.inodes[index].live_len();
+        self.damaged.forget(name);
         Ok(())
     }
 
@@ -825,6 +901,7 @@ impl Disk {
         self.live_names.clear();
         self.durable_names.clear();
         self.used = 0;
+        self.damaged.clear_all();
         self.stats.wipes += 1;
     }
 
@@ -844,6 +921,7 @@ impl Disk {
                 }
             }
             self.stats.corruptions += 1;
+            self.mark_damaged(name, offset, end.min(size));
             return Ok(end.min(size).saturating_sub(offset));
         }
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -860,6 +938,7 @@ impl Disk {
             corrupted += 1;
         }
         self.stats.corruptions += 1;
+        self.mark_damaged(name, offset, offset + corrupted);
         Ok(corrupted)
     }
 
@@ -993,6 +1072,12 @@ impl DiskHandle {
     pub fn lock(&self) -> MutexGuard<'_, Disk> {
         let disk = if self.is_stale() { &self.scratch } else { &self.disk };
         disk.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes the disk one of `replicas`, for the per-block damage rule.
+    pub(crate) fn join(&self, replicas: &Replicas) {
+        let place = replicas.join(&self.disk);
+        self.disk.lock().unwrap_or_else(PoisonError::into_inner).set_replicas(replicas.clone(), place);
     }
 
     /// Whether a crash has happened since this handle was taken.
@@ -1227,11 +1312,49 @@ mod tests {
         let landed = content.chunks(4).position(|c| c == b"xxxx").expect("it landed somewhere");
         assert!(landed < 3, "in another sector of the file: {content:?}");
         assert_eq!(disk.stats().misdirected_writes, 1);
+    }
 
-        let mut spared = faulty(DiskConfig { lost_writes: Probability::ALWAYS, ..DiskConfig::default() });
-        spared.allow_damage(false);
-        spared.write("f", 0, b"kept").unwrap();
-        assert_eq!(spared.read_all("f").unwrap(), b"kept", "outside the damage budget nothing is lost");
+    #[test]
+    fn per_io_damage_keeps_an_intact_copy_of_every_block() {
+        let replicas = Replicas::default();
+        replicas.set_files(&["f", "solo"]);
+        let disks: Vec<DiskHandle> = (0..3).map(|_| DiskHandle::new(Disk::default())).collect();
+        let block = vec![7u8; 512];
+        for (i, disk) in disks.iter().enumerate() {
+            disk.join(&replicas);
+            let mut disk = disk.lock();
+            disk.write("f", 0, &[block.clone(), block.clone()].concat()).unwrap();
+            disk.set_error_stream(Seed(3).stream("disk-errors", i as u64));
+            disk.set_config(DiskConfig { lost_writes: Probability::ALWAYS, ..DiskConfig::default() });
+        }
+        let write =
+            |i: usize, name: &str, offset: u64| disks[i].lock().write(name, offset, &[1; 512]).unwrap();
+        let lost = |i: usize| disks[i].lock().stats().lost_writes;
+        write(0, "f", 0);
+        write(1, "f", 0);
+        assert_eq!((lost(0), lost(1)), (1, 1), "two copies of block 0 damaged: the third is intact");
+        assert_eq!(disks[1].lock().stats().damaged_beside_another, 1);
+        write(2, "f", 0);
+        assert_eq!(lost(2), 0, "the last intact copy of block 0 is not damaged");
+        assert_eq!(disks[2].lock().read("f", 0, &mut [0; 1]).unwrap(), 1);
+        write(2, "f", 512);
+        assert_eq!(lost(2), 1, "block 1 has intact copies elsewhere");
+        write(0, "solo", 0);
+        assert_eq!(lost(0), 1, "a file no other disk holds has no other copy");
+        write(0, "own", 0);
+        assert_eq!(lost(0), 1, "a file that is not replicated: the budget's count did not allow this disk");
+        disks[0].lock().allow_damage(true);
+        write(0, "own", 0);
+        assert_eq!(lost(0), 2, "now it does");
+        disks[1].lock().set_config(DiskConfig::default());
+        write(1, "f", 0);
+        assert!(!disks[1].lock().damaged().overlaps("f", 0, 512), "a clean rewrite repairs the block");
+        disks[2].lock().set_config(DiskConfig { lost_writes: Probability::ALWAYS, ..DiskConfig::default() });
+        write(2, "f", 0);
+        assert_eq!(lost(2), 2, "with disk 1 repaired, disk 2 may damage block 0");
+        let mut alone = faulty(DiskConfig { lost_writes: Probability::ALWAYS, ..DiskConfig::default() });
+        alone.write("f", 0, b"gone").unwrap();
+        assert_eq!(alone.stats().lost_writes, 1, "a disk outside a simulation has no rule");
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //!
 //! Dependencies run one way: [`ids`] is a leaf; [`time`], [`rng`], [`hash`] and [`dist`]
 //! build on nothing else of the kernel; the world's parts ([`clock`], [`disk`], [`network`],
-//! [`partition`], [`connection`], [`history`], [`workload`], [`observe`], [`fault`]) on those; [`ctx`] and
+//! [`partition`], [`connection`], [`history`], [`workload`], [`observe`], [`fault`],
+//! [`damage`], [`io`]) on those; [`ctx`] and
 //! [`node`] on the world; [`engine`] on everything.
 
 pub mod buggify;
 pub mod clock;
 pub mod connection;
 pub mod ctx;
+pub mod damage;
 pub mod disk;
 pub mod dist;
 pub mod engine;
@@ -19,6 +21,7 @@ pub mod fault;
 pub mod hash;
 pub mod history;
 pub mod ids;
+pub mod io;
 pub mod network;
 pub mod node;
 pub mod observe;

@@ -9,6 +9,7 @@
 use super::connection::ConnId;
 use super::ctx::Ctx;
 use super::ids::{Message, NodeId};
+use super::io::{IoId, IoResult};
 use super::workload::Operation;
 
 /// A protocol participant: a server, a client, anything with an address.
@@ -31,6 +32,13 @@ pub trait Node {
     /// is gone. The default does nothing.
     fn on_closed(&mut self, ctx: &mut Ctx<'_, Self::Msg>, conn: ConnId) {
         let _ = (ctx, conn);
+    }
+
+    /// Called when a sync this incarnation submitted (`Ctx::fsync_async`,
+    /// `Ctx::sync_dir_async`) completed, with its result (see `io`). Only nodes that submit
+    /// syncs get one: the default panics.
+    fn on_io_done(&mut self, ctx: &mut Ctx<'_, Self::Msg>, io: IoId, result: IoResult) {
+        panic!("{} got the completion of {io:?} ({result:?}) but submits no I/O", ctx.id());
     }
 
     /// Called on client nodes when the workload driver hands them an operation; the client

@@ -34,6 +34,8 @@ pub enum EventKind {
     Invoke,
     /// A node was told a connection closed (`on_closed`).
     Closed,
+    /// A node was told a submitted sync completed (`on_io_done`).
+    IoDone,
 }
 
 /// One event of a run.

@@ -13,11 +13,13 @@ use super::disk::DiskHandle;
 use super::fault::Fault;
 use super::history::Value;
 use super::ids::{Message, NodeId, TimerId};
+use super::io::{IoDone, IoId, IoRequest};
 use super::network::{NetworkModel, Route};
 use super::observe::Observations;
 use super::partition::Cuts;
 use super::queue::Queue;
 use super::rng::{Probability, Rng, Seed};
+use super::time::duration_to_nanos;
 use super::workload::{Driver, Next, Outcome};
 
 /// An entry of the event queue.
@@ -44,6 +46,8 @@ pub(crate) enum Event<M> {
     Closed { node: NodeId, incarnation: u32, conn: ConnId },
     /// An operation (the driver's record `record`) handed to client `client`.
     Invoke { client: NodeId, record: usize },
+    /// A submitted sync completes (see `io`).
+    IoDone(Box<IoDone>),
 }
 
 /// A message on a connection arriving from `from`, its `seq`-th in that direction;
@@ -83,6 +87,10 @@ pub(crate) struct Process<M> {
     pub(crate) busy_until: u64,
     /// What each handler costs the node in true time, nanoseconds (a slow process).
     pub(crate) handler_cost: u64,
+    /// When the disk finishes the syncs submitted so far (see `io`), true time.
+    pub(crate) disk_free_at: u64,
+    /// The last submitted I/O's number.
+    pub(crate) last_io: u64,
 }
 
 /// A pending timer: its generation (so a stale id cancels nothing) and its payload, taken
@@ -273,6 +281,21 @@ impl<M: Message> World<M> {
         let id = TimerId { slot, generation: self.timers[slot as usize].generation };
         self.push_node_event(node, at, Event::Timer { node, incarnation, id });
         id
+    }
+
+    /// Submits `request` to `node`'s disk (see `io`): it completes when the syncs before
+    /// it are done and it took the disk's fsync latency.
+    pub(crate) fn submit_io(&mut self, node: NodeId, request: IoRequest) -> IoId {
+        let latency = duration_to_nanos(self.disks[node.index()].lock().config().fsync_latency);
+        let now = self.handler_time(node);
+        let process = &mut self.processes[node.index()];
+        process.last_io += 1;
+        let io = IoId(process.last_io);
+        let done = process.disk_free_at.max(now).saturating_add(latency);
+        process.disk_free_at = done;
+        let incarnation = process.incarnation;
+        self.push_node_event(node, done, Event::IoDone(Box::new(IoDone { node, incarnation, io, request })));
+        io
     }
 
     pub(crate) fn cancel_timer(&mut self, id: TimerId) {

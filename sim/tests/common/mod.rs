@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use sim::prelude::*;
-use sim::ConnId;
+use sim::{ConnId, IoId, IoResult};
 
 /// A numbered test message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,6 +22,7 @@ type MessageFn = dyn Fn(&mut Ctx<'_, Num>, NodeId, Num);
 type TimerFn = dyn Fn(&mut Ctx<'_, Num>, u64);
 type InvokeFn = dyn Fn(&mut Ctx<'_, Num>, Operation);
 type ClosedFn = dyn Fn(&mut Ctx<'_, Num>, ConnId);
+type IoFn = dyn Fn(&mut Ctx<'_, Num>, IoId, IoResult);
 
 /// What a probe does; shared by every incarnation of the node.
 #[derive(Clone)]
@@ -31,6 +32,7 @@ pub struct Script {
     timer: Rc<TimerFn>,
     invoke: Rc<InvokeFn>,
     closed: Rc<ClosedFn>,
+    io_done: Rc<IoFn>,
 }
 
 impl Default for Script {
@@ -41,6 +43,7 @@ impl Default for Script {
             timer: Rc::new(|_, _| {}),
             invoke: Rc::new(|ctx, op| panic!("{} is not a client: {op:?}", ctx.id())),
             closed: Rc::new(|_, _| {}),
+            io_done: Rc::new(|ctx, io, _| panic!("{} submitted no {io:?}", ctx.id())),
         }
     }
 }
@@ -64,6 +67,10 @@ impl Script {
     }
     pub fn on_closed(mut self, f: impl Fn(&mut Ctx<'_, Num>, ConnId) + 'static) -> Script {
         self.closed = Rc::new(f);
+        self
+    }
+    pub fn on_io_done(mut self, f: impl Fn(&mut Ctx<'_, Num>, IoId, IoResult) + 'static) -> Script {
+        self.io_done = Rc::new(f);
         self
     }
     /// The factory the engine calls at start and restart.
@@ -94,6 +101,9 @@ impl Node for Probe {
     }
     fn on_closed(&mut self, ctx: &mut Ctx<'_, Num>, conn: ConnId) {
         (self.script.closed)(ctx, conn)
+    }
+    fn on_io_done(&mut self, ctx: &mut Ctx<'_, Num>, io: IoId, result: IoResult) {
+        (self.script.io_done)(ctx, io, result)
     }
 }
 

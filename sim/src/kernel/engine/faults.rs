@@ -298,7 +298,7 @@ impl<M: Message> Sim<M> {
                 Event::Timer { id, .. } => drop(self.world.release_timer(id)),
                 Event::Deliver { .. } => self.world.network.stats.dropped_crashed += 1,
                 Event::Stream(_) => self.world.network.stats.dropped_closed += 1,
-                Event::Closed { .. } => {}
+                Event::Closed { .. } | Event::IoDone(_) => {}
                 Event::Invoke { client, record } => {
                     self.world.push_node_event(client, self.world.now, Event::Invoke { client, record })
                 }

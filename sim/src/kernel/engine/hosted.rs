@@ -57,6 +57,7 @@ impl<M: Message> Sim<M> {
                 Event::Start(_) => {}
                 Event::Invoke { client, .. } => self.world.push_node_event(client, time, event),
                 Event::Timer { node, .. } => self.world.push_node_event(node, time, event),
+                Event::IoDone(ref done) => self.world.push_node_event(done.node, time, event),
                 Event::Deliver { to, .. } => self.world.push_node_event(to, time, event),
                 Event::Stream(_) | Event::ConnCheck { .. } | Event::Closed { .. } => {
                     unreachable!("hosted connections are the backend's")

@@ -21,10 +21,12 @@ use std::time::Duration;
 use super::buggify::{Buggify, BuggifyConfig, PointStat};
 use super::ctx::Ctx;
 
+use super::damage::{DamageBudget, Replicas};
 use super::disk::{Disk, DiskConfig, DiskHandle};
-use super::fault::{DamageBudget, Fault, FaultOutcome, FaultRecord};
+use super::fault::{Fault, FaultOutcome, FaultRecord};
 use super::hash::digest;
 use super::ids::{Message, NodeId};
+use super::io::{IoDone, IoRequest};
 use super::network::{LinkModel, NetworkModel, NetworkStats};
 use super::node::{Factory, Node};
 use super::observe::Observations;
@@ -78,6 +80,8 @@ pub struct Sim<M: Message> {
     /// The node each fault hit, by fault index (for `Target::SameAs`).
     fault_targets: Vec<Option<NodeId>>,
     budget: DamageBudget,
+    /// Every node's disk, for the per-block damage rule.
+    replicas: Replicas,
     fault_log: Vec<FaultRecord>,
     trace: TraceHash,
 }
@@ -115,6 +119,7 @@ impl<M: Message> Sim<M> {
             next_fault: 0,
             fault_targets: Vec::new(),
             budget: DamageBudget::default(),
+            replicas: Replicas::default(),
             fault_log: Vec::new(),
             trace: TraceHash::default(),
         }
@@ -151,8 +156,12 @@ impl<M: Message> Sim<M> {
             backlog: Default::default(),
             busy_until: 0,
             handler_cost: 0,
+            disk_free_at: 0,
+            last_io: 0,
         });
-        self.world.disks.push(DiskHandle::new(Disk::default()));
+        let disk = DiskHandle::new(Disk::default());
+        disk.join(&self.replicas);
+        self.world.disks.push(disk);
         self.world.roles.push(None);
         self.world.queue.push(self.world.now, Event::Start(id));
         id
@@ -188,7 +197,8 @@ impl<M: Message> Sim<M> {
     /// Replaces a node's disk configuration.
     pub fn set_disk_config(&mut self, node: NodeId, config: DiskConfig) {
         let mut disk = self.world.disks[node.index()].lock();
-        // Silent per-I/O damage happens on the disks the damage budget allows.
+        // Per-I/O damage to files that are not replicated happens on the disks the damage
+        // budget's count allows (replicated files follow the per-block rule).
         if config.damages() {
             disk.allow_damage(self.budget.allow(node));
         }
@@ -236,9 +246,16 @@ impl<M: Message> Sim<M> {
         self.world.connections.keepalive = crate::kernel::time::duration_to_nanos(keepalive).max(1);
     }
 
-    /// Allows disk damage (corruption, torn writes) on at most `max_nodes` nodes.
+    /// Allows whole-disk damage (wipes, corruption, torn writes) on at most `max_nodes`
+    /// nodes (per-I/O damage follows the per-block rule instead: see `damage`).
     pub fn set_damage_budget(&mut self, max_nodes: Option<usize>) {
         self.budget = DamageBudget::new(max_nodes);
+    }
+
+    /// Declares the files whose names start with one of `prefixes` replicated: the servers
+    /// hold them as copies of each other, block for block (see `damage`).
+    pub fn set_replicated_files(&mut self, prefixes: &[&str]) {
+        self.replicas.set_files(prefixes);
     }
 
     /// Schedules `fault` at `at` (not before now); returns its index, by which
@@ -447,6 +464,7 @@ impl<M: Message> Sim<M> {
             Event::Closed { node, incarnation, conn } => {
                 self.on_closed(time, node, incarnation, conn, describe)
             }
+            Event::IoDone(done) => self.on_io_done(time, done, describe),
             Event::Timer { node, incarnation, id } => {
                 let process = &self.world.processes[node.index()];
                 let armed = self.world.timers[id.slot as usize].payload.is_some();
@@ -556,6 +574,40 @@ impl<M: Message> Sim<M> {
         let event = self.happen(time, node, EventKind::Closed, Some(conn.peer(node)), digest(&conn));
         let text = describe.then(|| format!("Closed at {node}: {conn:?}"));
         self.call(node, |value, ctx| value.on_closed(ctx, conn));
+        Some((event, text))
+    }
+
+    /// A submitted sync completes: it happens on the disk now, and the node hears of it.
+    #[inline(never)]
+    fn on_io_done(
+        &mut self,
+        time: u64,
+        done: Box<IoDone>,
+        describe: bool,
+    ) -> Option<(TraceEvent, Option<String>)> {
+        let node = done.node;
+        let process = &self.world.processes[node.index()];
+        if process.status == Status::Down || process.incarnation != done.incarnation {
+            return None; // lost with the crash: it never happened
+        }
+        if self.world.is_waiting(time, node) {
+            self.world.set_aside(node, Event::IoDone(done));
+            return None;
+        }
+        let IoDone { io, request, .. } = *done;
+        let disk = &self.world.disks[node.index()];
+        let result = match &request {
+            IoRequest::Fsync(name) => disk.lock().fsync(name),
+            IoRequest::SyncDir => {
+                disk.lock().sync_dir();
+                Ok(())
+            }
+        };
+        // The sync's time was spent on the disk's queue, not by the handler.
+        disk.take_pending_latency();
+        let event = self.happen(time, node, EventKind::IoDone, None, digest(&(io, &request, &result)));
+        let text = describe.then(|| format!("IoDone at {node}: {io:?} {request:?} {result:?}"));
+        self.call(node, |value, ctx| value.on_io_done(ctx, io, result));
         Some((event, text))
     }
 

@@ -74,6 +74,7 @@ pub mod prelude {
     pub use crate::kernel::fault::{Fault, Target};
     pub use crate::kernel::history::{Op, OpKind, Value};
     pub use crate::kernel::ids::{Message, NodeId, TimerId};
+    pub use crate::kernel::io::{IoId, IoResult};
     pub use crate::kernel::network::LinkModel;
     pub use crate::kernel::node::Node;
     pub use crate::kernel::partition::Partition;

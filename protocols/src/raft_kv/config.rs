@@ -36,6 +36,13 @@ pub struct Config {
     /// simulated disk) or `"wal"` (an append-only log file of our own; the same durability
     /// rules at a fraction of the CPU, docs/PERFORMANCE.md). Default: "redb".
     pub storage: LogStore,
+    /// Persist each Ready asynchronously, as TiKV does: its writes go to the WAL at once and
+    /// its fsync is submitted (`Ctx::fsync_async`); the server goes on ticking, heartbeating
+    /// and stepping messages, and the messages that must wait for the sync (votes, append
+    /// acknowledgements) leave when it completes (raft-rs `advance_append_async`,
+    /// `on_persist_ready`). A leader whose disk is stuck then keeps its followers and
+    /// commits with them. Needs `storage = "wal"`. Default: false.
+    pub async_persistence: bool,
     /// Take a snapshot and compact the log every this many applied entries (0: never).
     /// Default: 200.
     pub compact_every: u64,
@@ -107,6 +114,9 @@ pub enum Bug {
     /// Log entries and the hard state are written without fsync: a vote or an
     /// acknowledgement can rest on data a crash loses.
     SkipFsync,
+    /// With `async_persistence`, the messages that must wait for a Ready's fsync (votes,
+    /// append acknowledgements) leave when it is submitted, before it completes.
+    AckBeforeSync,
 }
 
 impl Default for Config {
@@ -128,6 +138,7 @@ impl Default for Config {
             request_timeout: Duration::from_millis(500),
             operation_timeout: Duration::from_secs(5),
             spread_reads: false,
+            async_persistence: false,
             bugs: Vec::new(),
         }
     }
@@ -180,6 +191,12 @@ impl Config {
         }
         if self.read_mode == ReadMode::Lease && !self.check_quorum {
             return Err(("read_mode", "read_mode = \"lease\" requires check_quorum = true".into()));
+        }
+        if self.async_persistence && self.storage != LogStore::Wal {
+            return Err((
+                "async_persistence",
+                "async_persistence needs storage = \"wal\" (redb syncs inside its commit)".into(),
+            ));
         }
         if self.voters > nodes {
             return Err(("voters", format!("voters is {} but the scenario has {nodes} nodes", self.voters)));

@@ -6,13 +6,18 @@
 //! state (one redb transaction or WAL append, fsynced when raft-rs says it must be), then send the
 //! persisted messages (votes, append responses), `advance`, and apply what that commits.
 //!
+//! With `async_persistence` the cycle is raft-rs's asynchronous one: write the Ready,
+//! submit its fsync, `advance_append_async`, and when the fsync completes (`on_io_done`),
+//! `on_persist_ready` and send the messages that waited for it. Completions arrive in
+//! submission order, so Readies are persisted in order, as raft-rs requires.
+//!
 //! raft-rs draws each randomized election timeout from `rand::thread_rng`. Every reset of
 //! the election timer sets `election_elapsed` to 0, so after every call into raft-rs a
 //! non-leader whose `election_elapsed` is 0 gets a timeout drawn from the node's own random
 //! stream. raft-rs reads the timeout only when a tick checks it, so its own draw is never
 //! used and the run stays a function of the seed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMessage, MessageType};
@@ -22,6 +27,7 @@ use sim::prelude::*;
 use super::checks::{RaftFact, Session};
 use super::config::{Bug, Config, ReadMode, Ticks};
 use super::log::{Changes, Log};
+use super::wal;
 use super::machine::{Command, Datum, Kv, KvOp, Sessions, StateMachine};
 use super::msg::{Msg, Reply, Timer};
 
@@ -31,6 +37,18 @@ struct Read {
     client: NodeId,
     op: u64,
     key: KvOp,
+}
+
+/// A Ready written and waiting for its fsync (`async_persistence`).
+struct Persisting {
+    /// The fsync that covers it, once submitted.
+    io: Option<IoId>,
+    /// Whether it needs one (if not, it waits only for those before it).
+    needs_sync: bool,
+    /// raft-rs's number of the Ready.
+    number: u64,
+    /// What may leave once it is durable.
+    messages: Vec<RaftMessage>,
 }
 
 /// A Raft KV server.
@@ -54,6 +72,11 @@ pub struct Server {
     /// refuses a snapshot whose configuration does not include it (raft-rs `restore`), and
     /// a joining server catches up from the leader's latest snapshot.
     conf_changed: bool,
+    /// Readies written and not yet durable, in order (`async_persistence`).
+    persisting: VecDeque<Persisting>,
+    /// The fsync in flight: one at a time, and the Readies written meanwhile share the
+    /// next (group commit).
+    syncing: Option<IoId>,
 }
 
 impl Server {
@@ -73,6 +96,8 @@ impl Server {
             led_term: 0,
             heard_term: 0,
             conf_changed: false,
+            persisting: VecDeque::new(),
+            syncing: None,
         }
     }
 
@@ -228,25 +253,34 @@ impl Server {
         self.apply(ctx, committed);
         let read_states = ready.take_read_states();
         let raw = self.raw.as_mut().expect("checked");
+        // A Ready with a snapshot is synced at once even with asynchronous persistence: the
+        // state machine restored it already, and raft-rs applies nothing past what is durable.
+        let asynchronous = self.config.async_persistence && snapshot.is_none();
         let changes = Changes {
             snapshot: snapshot.as_ref(),
             entries: ready.entries(),
             hard_state: ready.hs(),
-            sync: ready.must_sync(),
+            sync: ready.must_sync() && !asynchronous,
         };
         match raw.mut_store().save(&changes) {
             Ok(true) => ctx.count("log writes", 1),
             Ok(false) => {}
             Err(_) => return self.fail(ctx),
         }
-        send_all(ctx, raw, ready.take_persisted_messages());
-        let mut light = raw.advance(ready);
-        if let Some(commit) = light.commit_index() {
-            raw.mut_store().set_commit(commit);
+        if asynchronous {
+            self.persist_async(ctx, ready);
+        } else if self.config.async_persistence {
+            self.persisted_at_once(ctx, ready);
+        } else {
+            send_all(ctx, raw, ready.take_persisted_messages());
+            let mut light = raw.advance(ready);
+            if let Some(commit) = light.commit_index() {
+                raw.mut_store().set_commit(commit);
+            }
+            send_all(ctx, raw, light.take_messages());
+            let committed = light.take_committed_entries();
+            self.apply(ctx, committed);
         }
-        send_all(ctx, raw, light.take_messages());
-        let committed = light.take_committed_entries();
-        self.apply(ctx, committed);
         self.raw.as_mut().expect("checked").advance_apply();
         for state in read_states {
             let Ok(context) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else { continue };
@@ -256,6 +290,67 @@ impl Server {
         }
         self.serve_reads(ctx);
         self.compact(ctx);
+    }
+
+    /// Submits a written Ready's fsync and queues what waits for it; a Ready with nothing
+    /// to sync is durable once those before it are.
+    fn persist_async(&mut self, ctx: &mut Ctx<'_, Msg>, mut ready: raft::Ready) {
+        let raw = self.raw.as_mut().expect("checked");
+        let mut messages = ready.take_persisted_messages();
+        if self.config.has(Bug::AckBeforeSync) {
+            send_all(ctx, raw, std::mem::take(&mut messages));
+        }
+        let needs_sync = ready.must_sync() && !self.config.has(Bug::SkipFsync);
+        self.persisting.push_back(Persisting { io: None, needs_sync, number: ready.number(), messages });
+        raw.advance_append_async(ready);
+        self.submit_sync(ctx);
+        self.persisted(ctx, None);
+    }
+
+    /// Submits one fsync for every Ready written since the last was submitted, unless one
+    /// is in flight (group commit: those wait for the next).
+    fn submit_sync(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let unsubmitted = || self.persisting.iter().filter(|p| p.io.is_none());
+        if self.syncing.is_some() || !unsubmitted().any(|p| p.needs_sync) {
+            return;
+        }
+        let io = ctx.fsync_async(wal::FILE);
+        self.syncing = Some(io);
+        for waiting in self.persisting.iter_mut().filter(|p| p.io.is_none()) {
+            waiting.io = Some(io);
+        }
+    }
+
+    /// A Ready synced at once, with asynchronous persistence on: the fsync of the log file
+    /// covered every write before it, so the Readies waiting for theirs are durable too.
+    fn persisted_at_once(&mut self, ctx: &mut Ctx<'_, Msg>, mut ready: raft::Ready) {
+        let raw = self.raw.as_mut().expect("checked");
+        let messages = ready.take_persisted_messages();
+        let number = ready.number();
+        raw.advance_append_async(ready);
+        for waiting in self.persisting.drain(..) {
+            send_all(ctx, raw, waiting.messages);
+        }
+        raw.on_persist_ready(number);
+        send_all(ctx, raw, messages);
+    }
+
+    /// Hands raft-rs the Readies that are durable now that `done` completed (none: only
+    /// those waiting for nothing), in order, and sends what waited for them.
+    fn persisted(&mut self, ctx: &mut Ctx<'_, Msg>, done: Option<IoId>) {
+        let Some(raw) = self.raw.as_mut() else { return };
+        while let Some(front) = self.persisting.front() {
+            let durable = match front.io {
+                Some(io) => done.is_some_and(|done| io <= done),
+                None => !front.needs_sync,
+            };
+            if !durable {
+                break;
+            }
+            let Persisting { number, messages, .. } = self.persisting.pop_front().expect("peeked");
+            raw.on_persist_ready(number);
+            send_all(ctx, raw, messages);
+        }
     }
 
     fn apply(&mut self, ctx: &mut Ctx<'_, Msg>, entries: Vec<Entry>) {
@@ -426,6 +521,22 @@ impl Node for Server {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _tick: Timer) {
         self.tick(ctx);
+        self.ready(ctx);
+    }
+
+    fn on_io_done(&mut self, ctx: &mut Ctx<'_, Msg>, io: IoId, result: IoResult) {
+        if self.raw.is_none() {
+            return; // stopped: nothing waits
+        }
+        if result.is_err() {
+            return self.fail(ctx);
+        }
+        // A new log's name as well (POSIX: a no-op unless the rule is on and it is new).
+        crate::storage::sync_name(&mut ctx.disk(), wal::FILE);
+        ctx.sometimes("a Ready persisted asynchronously", true);
+        self.syncing = None;
+        self.persisted(ctx, Some(io));
+        self.submit_sync(ctx);
         self.ready(ctx);
     }
 }

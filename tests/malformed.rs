@@ -92,6 +92,8 @@ fn cases() -> Vec<Case> {
         case("disk-corrupt-and-config", edit("", "[[faults]]\nat = \"1s\"\ndisk = { node = 0, corrupt = { file = \"f\", len = 4 }, torn_writes = true }\n"), "14:1", "either corrupts or changes"),
         case("disk-bad-capacity", edit("", "[[faults]]\nat = \"1s\"\ndisk = { node = 0, capacity = \"lots\" }\n"), "14:31", "expected bytes or \"unlimited\""),
         case("swarm-empty-range", edit("", "[swarm]\ncrash = { rate = \"1/5s\", down = \"3s..1s\" }\n"), "13:33", "range \"3s..1s\" is empty"),
+        case("swarm-upgrade-unknown-version", edit("", "[swarm]\nupgrade = { rate = \"1/5s\", down = \"1s\", to = [\"v9\"] }\n"), "13:1", "unknown version \"v9\"; the versions are base"),
+        case("swarm-disk-episode-without-change", edit("", "[swarm]\ndisk = { rate = \"1/5s\", duration = \"1s\" }\n"), "13:1", "a disk episode needs fsync_latency or a chance"),
         case("swarm-unknown-kind", edit("", "[swarm]\nmeteor = { rate = \"1/5s\" }\n"), "13:1", "unknown field `meteor`"),
         case("latency-check-unknown-op", edit("", "[[checks.latency]]\nop = \"get\"\np99 = \"1s\"\n"), "13:1", "unknown operation \"get\""),
         case("latency-check-no-bound", edit("", "[[checks.latency]]\nop = \"ping\"\n"), "13:1", "needs p50, p90, p99, p999 or max"),

@@ -95,10 +95,14 @@ fn assemble<Y: System>(
         }
     }
     let versions: Vec<String> = scenario.versions.iter().map(|(name, _)| name.clone()).collect();
+    let clients: Vec<NodeId> = (0..scenario.workload.as_ref().map_or(0, |w| w.clients))
+        .map(|i| NodeId(scenario.nodes + i))
+        .collect();
     let context = PlanContext {
         servers: &servers,
+        clients: &clients,
         network: &scenario.network.link_model(),
-        fsync_latency: disk.fsync_latency,
+        disk: &disk,
         duration: scenario.duration,
         seed: Seed(seed),
         versions: &versions,

@@ -547,6 +547,23 @@ impl<S: DeserializeOwned> Scenario<S> {
         }
         if let Some(swarm) = &self.swarm {
             swarm.validate(self.duration).map_err(|(key, message)| (Place::key("swarm", key), message))?;
+            let known = || -> Vec<&str> {
+                std::iter::once(BASE_VERSION).chain(self.versions.iter().map(|(n, _)| n.as_str())).collect()
+            };
+            if let Some(to) =
+                swarm.upgrade.iter().flat_map(|u| &u.to).find(|to| !known().contains(&to.as_str()))
+            {
+                return Err((
+                    Place::key("swarm", "upgrade"),
+                    format!("unknown version {to:?}; the versions are {}", known().join(", ")),
+                ));
+            }
+            if swarm.client_crash.is_some() && self.workload.is_none() {
+                return Err((
+                    Place::key("swarm", "client_crash"),
+                    "client_crash needs a [workload] (its clients)".into(),
+                ));
+            }
         }
         if let Some(buggify) = &self.buggify {
             buggify.validate().map_err(|(key, message)| (Place::key("buggify", key), message))?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::faults::{FaultAction, FaultSpec};
 use super::shapes::{PartitionSpec, TargetSpec};
 use super::swarm::{draw_swarm, SwarmDraw, SwarmSpec};
+use crate::kernel::disk::DiskConfig;
 use crate::kernel::fault::{Fault, Target};
 use crate::kernel::ids::NodeId;
 use crate::kernel::network::LinkModel;
@@ -38,8 +39,10 @@ pub struct PlanContext<'a> {
     pub servers: &'a [NodeId],
     /// The `[network]` default, for loss bursts and restores.
     pub network: &'a LinkModel,
-    /// Base fsync latency, for the end of slow-disk episodes.
-    pub fsync_latency: Duration,
+    /// The workload's client nodes (client faults range over them).
+    pub clients: &'a [NodeId],
+    /// The `[disk]` configuration, for the end of bad-disk episodes.
+    pub disk: &'a DiskConfig,
     /// The scenario's duration.
     pub duration: Duration,
     /// The run's seed.
@@ -47,6 +50,13 @@ pub struct PlanContext<'a> {
     /// The names of the scenario's `[versions]`, in order: version `i + 1` is `versions[i]`
     /// (0 is `"base"`).
     pub versions: &'a [String],
+}
+
+impl PlanContext<'_> {
+    /// The number of version `name` (validated: "base" or a `[versions]` name): 0 for base.
+    pub fn version(&self, name: &str) -> u32 {
+        self.versions.iter().position(|v| v == name).map_or(0, |i| i as u32 + 1)
+    }
 }
 
 /// The schedule: explicit faults expanded, the swarm drawn, the system's faults, merged by
@@ -170,7 +180,7 @@ fn expand(spec: &FaultSpec, context: &PlanContext<'_>, drafts: &mut Vec<Draft>) 
             push(at, Fault::Wipe(node.target(servers)), None);
         }
         FaultAction::Version { node, to } => {
-            let version = context.versions.iter().position(|v| v == to).map_or(0, |i| i as u32 + 1);
+            let version = context.version(to);
             push(at, Fault::Version { node: node.target(servers), version, name: to.clone() }, None);
         }
         FaultAction::Restart { node } => {
@@ -249,7 +259,8 @@ mod tests {
         let context = PlanContext {
             servers: &servers,
             network: &LinkModel::default(),
-            fsync_latency: Duration::ZERO,
+            clients: &[],
+            disk: &DiskConfig::default(),
             duration: Duration::from_secs(10),
             seed: Seed(1),
             versions: &[],

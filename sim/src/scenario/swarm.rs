@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::plan::{Draft, PlanContext};
 use super::shapes::Shape;
 use super::text::{duration, DurationRange, IntRange, ProbabilityRange, Rate, RateRange, SignedRange};
-use crate::kernel::disk::DiskChange;
+use crate::kernel::disk::{DiskChange, DiskConfig};
 use crate::kernel::dist::Distribution;
 use crate::kernel::fault::{Fault, Target};
 use crate::kernel::network::LinkModel;
@@ -150,7 +150,9 @@ pub struct SwarmLoss {
     pub loss: ProbabilityRange,
 }
 
-/// `[swarm] disk = { rate, duration, fsync_latency = "10ms..200ms" }`: slow-disk episodes.
+/// `[swarm] disk = { rate, duration, fsync_latency = "10ms..200ms", lost_writes =
+/// "0.001..0.01", ... }`: episodes of a bad disk on a random server; each field given is
+/// drawn in its range for the episode and set back to `[disk]`'s value at its end.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmDisk {
@@ -158,8 +160,79 @@ pub struct SwarmDisk {
     pub rate: RateRange,
     /// How long each episode lasts.
     pub duration: DurationRange,
-    /// Fsync latency during an episode.
-    pub fsync_latency: DurationRange,
+    /// Fsync latency during an episode (a slow or stuck disk).
+    #[serde(default)]
+    pub fsync_latency: Option<DurationRange>,
+    /// The chance an fsync fails.
+    #[serde(default)]
+    pub fsync_errors: Option<ProbabilityRange>,
+    /// The chance a write fails.
+    #[serde(default)]
+    pub write_errors: Option<ProbabilityRange>,
+    /// The chance a read fails.
+    #[serde(default)]
+    pub read_errors: Option<ProbabilityRange>,
+    /// The chance a write is lost silently (within the damage budget).
+    #[serde(default)]
+    pub lost_writes: Option<ProbabilityRange>,
+    /// The chance a write lands at another offset (within the damage budget).
+    #[serde(default)]
+    pub misdirected_writes: Option<ProbabilityRange>,
+    /// The chance a read returns the last synced bytes (within the damage budget).
+    #[serde(default)]
+    pub stale_reads: Option<ProbabilityRange>,
+}
+
+impl SwarmDisk {
+    /// An episode's change, drawn, and the change that ends it (back to `base`).
+    fn episode(&self, base: &DiskConfig, rng: &mut Rng) -> (DiskChange, DiskChange) {
+        let mut chance = |range: &Option<ProbabilityRange>| {
+            range.as_ref().map(|r| {
+                let p = r.0.low + rng.unit() * (r.0.high - r.0.low);
+                Probability::new(p.clamp(0.0, 1.0)).expect("in range")
+            })
+        };
+        let (fsync_errors, write_errors, read_errors) =
+            (chance(&self.fsync_errors), chance(&self.write_errors), chance(&self.read_errors));
+        let (lost_writes, misdirected_writes, stale_reads) =
+            (chance(&self.lost_writes), chance(&self.misdirected_writes), chance(&self.stale_reads));
+        let start = DiskChange {
+            fsync_latency: self.fsync_latency.as_ref().map(|range| between(range, rng)),
+            fsync_errors,
+            write_errors,
+            read_errors,
+            lost_writes,
+            misdirected_writes,
+            stale_reads,
+            ..DiskChange::default()
+        };
+        let back = |set: Option<Probability>, value: Probability| set.map(|_| value);
+        let end = DiskChange {
+            fsync_latency: start.fsync_latency.map(|_| base.fsync_latency),
+            fsync_errors: back(fsync_errors, base.fsync_errors),
+            write_errors: back(write_errors, base.write_errors),
+            read_errors: back(read_errors, base.read_errors),
+            lost_writes: back(lost_writes, base.lost_writes),
+            misdirected_writes: back(misdirected_writes, base.misdirected_writes),
+            stale_reads: back(stale_reads, base.stale_reads),
+            ..DiskChange::default()
+        };
+        (start, end)
+    }
+}
+
+/// `[swarm] upgrade = { rate, down = "1s..3s", to = ["v2", "base"] }`: a random server
+/// crashes and restarts, after `down`, into a version drawn from `to` (a rolling upgrade or
+/// downgrade in random order).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmUpgrade {
+    /// How often, on average.
+    pub rate: RateRange,
+    /// How long the server is down.
+    pub down: DurationRange,
+    /// The versions to draw from (`[versions]` names, or "base").
+    pub to: Vec<String>,
 }
 
 /// The `[swarm]` table.
@@ -208,9 +281,15 @@ pub struct SwarmSpec {
     /// Episodes of old messages replayed late.
     #[serde(default)]
     pub replay: Option<SwarmReplay>,
-    /// Slow-fsync episodes on random servers.
+    /// Bad-disk episodes on random servers.
     #[serde(default)]
     pub disk: Option<SwarmDisk>,
+    /// Crashes of random workload clients, each restarted after `down`.
+    #[serde(default)]
+    pub client_crash: Option<SwarmCrash>,
+    /// Restarts of random servers into drawn versions.
+    #[serde(default)]
+    pub upgrade: Option<SwarmUpgrade>,
 }
 
 impl SwarmSpec {
@@ -236,6 +315,25 @@ impl SwarmSpec {
         if self.clog.as_ref().is_some_and(|c| c.shapes.is_empty()) {
             return Err(("clog", "shapes must name at least one shape".to_owned()));
         }
+        if let Some(disk) = &self.disk {
+            let fields = [
+                disk.fsync_errors.is_some(),
+                disk.write_errors.is_some(),
+                disk.read_errors.is_some(),
+                disk.lost_writes.is_some(),
+                disk.misdirected_writes.is_some(),
+                disk.stale_reads.is_some(),
+            ];
+            if disk.fsync_latency.is_none() && !fields.contains(&true) {
+                return Err((
+                    "disk",
+                    "a disk episode needs fsync_latency or a chance of errors or damage".to_owned(),
+                ));
+            }
+        }
+        if self.upgrade.as_ref().is_some_and(|u| u.to.is_empty()) {
+            return Err(("upgrade", "to must name at least one version".to_owned()));
+        }
         let until = self.until.unwrap_or(duration).as_secs_f64();
         let rates = [
             ("crash", self.crash.as_ref().map(|c| c.rate.0.high)),
@@ -250,6 +348,8 @@ impl SwarmSpec {
             ("loss", self.loss.as_ref().map(|l| l.rate.0.high)),
             ("replay", self.replay.as_ref().map(|l| l.rate.0.high)),
             ("disk", self.disk.as_ref().map(|d| d.rate.0.high)),
+            ("client_crash", self.client_crash.as_ref().map(|d| d.rate.0.high)),
+            ("upgrade", self.upgrade.as_ref().map(|d| d.rate.0.high)),
         ];
         for (kind, rate) in rates {
             if let Some(rate) = rate {
@@ -264,7 +364,7 @@ impl SwarmSpec {
 }
 
 /// The kinds a `[swarm]` table can draw, as `simctl list` names them.
-pub const SWARM_KINDS: [&str; 12] = [
+pub const SWARM_KINDS: [&str; 14] = [
     "crash",
     "wipe",
     "partition",
@@ -277,6 +377,8 @@ pub const SWARM_KINDS: [&str; 12] = [
     "loss",
     "replay",
     "disk",
+    "client_crash",
+    "upgrade",
 ];
 
 /// The most faults of one kind a swarm may draw in a run (planning them is eager).
@@ -358,6 +460,8 @@ impl Drawer<'_> {
             self.swarm.loss.as_ref().map(|c| c.rate),
             self.swarm.replay.as_ref().map(|c| c.rate),
             self.swarm.disk.as_ref().map(|c| c.rate),
+            self.swarm.client_crash.as_ref().map(|c| c.rate),
+            self.swarm.upgrade.as_ref().map(|c| c.rate),
         ];
         self.swarm.kinds_on.is_some() || ranged.iter().flatten().any(|r| !r.is_fixed())
     }
@@ -462,12 +566,8 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
     {
         let mut rng = stream(5);
         for at in times(&rate, until, &mut rng) {
-            let slow = DiskChange {
-                fsync_latency: Some(between(&disk.fsync_latency, &mut rng)),
-                ..DiskChange::default()
-            };
-            let first = push(at, Fault::Disk { node: random(), change: slow }, None);
-            let restore = DiskChange { fsync_latency: Some(context.fsync_latency), ..DiskChange::default() };
+            let (bad, restore) = disk.episode(context.disk, &mut rng);
+            let first = push(at, Fault::Disk { node: random(), change: bad }, None);
             let end = at + between(&disk.duration, &mut rng);
             push(end, Fault::Disk { node: Target::SameAs(0), change: restore }, Some(first));
         }
@@ -526,6 +626,29 @@ pub(super) fn draw_swarm(swarm: &SwarmSpec, context: &PlanContext<'_>, drafts: &
             push(at + between(&replay.duration, &mut rng), stop, None);
         }
     }
+    if let Some((crash, rate)) =
+        swarm.client_crash.as_ref().and_then(|x| Some((x, drawer.rate("client_crash", 12, &x.rate)?)))
+    {
+        let mut rng = stream(12);
+        let clients = Target::Random(context.clients.to_vec());
+        for at in times(&rate, until, &mut rng) {
+            let first = push(at, Fault::Crash(clients.clone()), None);
+            push(at + between(&crash.down, &mut rng), Fault::Restart(Target::SameAs(0)), Some(first));
+        }
+    }
+    if let Some((upgrade, rate)) =
+        swarm.upgrade.as_ref().and_then(|x| Some((x, drawer.rate("upgrade", 13, &x.rate)?)))
+    {
+        let mut rng = stream(13);
+        for at in times(&rate, until, &mut rng) {
+            let name = rng.pick(&upgrade.to).expect("validated: at least one version").clone();
+            let version = context.version(&name);
+            let first = push(at, Fault::Crash(random()), None);
+            let end = at + between(&upgrade.down, &mut rng);
+            push(end, Fault::Version { node: Target::SameAs(0), version, name }, Some(first));
+            push(end, Fault::Restart(Target::SameAs(0)), Some(first));
+        }
+    }
     drawer.drawn
 }
 
@@ -544,7 +667,8 @@ mod tests {
         let context = PlanContext {
             servers: &servers,
             network: &LinkModel::default(),
-            fsync_latency: Duration::ZERO,
+            clients: &[],
+            disk: &DiskConfig::default(),
             duration: Duration::from_secs(100),
             seed: Seed(seed),
             versions: &[],

@@ -218,5 +218,33 @@ fn what_a_backend_cannot_express_is_refused_before_the_run() {
     if hosted().contains(&Backend::Turmoil) {
         let pause = std::fs::read_to_string("scenarios/pingpong/pause.toml").unwrap();
         refuse(&pause, Backend::Turmoil, "cannot pause");
+        let reorder = std::fs::read_to_string("scenarios/raft/clog.toml").unwrap();
+        assert!(reorder.contains("reorder = true"), "raft/clog.toml reorders");
+        refuse(&reorder, Backend::Turmoil, "delivers held messages in order");
+    }
+}
+
+/// turmoil runs clogs as its hold and release: pings a clog holds past their timeout time
+/// out, as on the native engine, and nothing is lost or broken.
+#[test]
+#[cfg_attr(not(feature = "turmoil"), ignore = "needs turmoil: --features turmoil")]
+fn turmoil_holds_and_releases_clogged_links() {
+    let base = std::fs::read_to_string("scenarios/pingpong/crash.toml").unwrap();
+    let fault_free = &base[..base.find("[[faults]]").expect("crash.toml has faults")];
+    let clogged = format!("{fault_free}[[faults]]\nat = \"5s\"\nclog = \"isolate\"\nunclog_after = \"2s\"\n");
+    for backend in [Backend::Native, Backend::Turmoil] {
+        let quiet = run_text("fault-free.toml", fault_free, 1, backend);
+        assert_correct(&quiet, "ping-pong");
+        assert_eq!(
+            quiet.summary.counters.get("timeouts"),
+            None,
+            "{backend}: a ping timed out without a clog"
+        );
+        let report = run_text("clogged.toml", &clogged, 1, backend);
+        assert_correct(&report, "ping-pong with a clog");
+        assert!(
+            report.summary.counters.get("timeouts").is_some_and(|n| *n > 0),
+            "{backend}: the clog held nothing"
+        );
     }
 }

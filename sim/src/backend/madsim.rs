@@ -179,6 +179,7 @@ async fn control<M: Message + Wire>(
                         }
                     }
                 }
+                HostAction::Clogs => unreachable!("backend::check refuses clogs on madsim"),
                 HostAction::Network(model) => {
                     let link = map_link(&model, Backend::Madsim, &mut Vec::new())?;
                     net.update_config(|config| {

@@ -18,6 +18,7 @@ use crate::kernel::dist::Distribution;
 use crate::kernel::fault::Fault;
 use crate::kernel::ids::Message;
 use crate::kernel::network::LinkModel;
+use crate::kernel::partition::Partition;
 use crate::kernel::rng::Seed;
 use crate::Sim;
 
@@ -135,10 +136,23 @@ pub fn check<M: Message>(sim: &Sim<M>, backend: Backend) -> Result<Plan, String>
                     "{backend} has one network model for every link; a link fault changes some links' own"
                 ))
             }
+            Fault::Clog { reorder: true, .. } if backend == Backend::Turmoil => {
+                return Err("turmoil's release delivers held messages in order: a clog with reorder needs \
+                     the native engine"
+                    .into())
+            }
+            Fault::Clog { partition, .. } if backend == Backend::Turmoil => {
+                if matches!(partition, Partition::OneWay { .. } | Partition::Cuts(_)) {
+                    note(&mut notes, "turmoil's hold is both ways: a one-way clog holds the way back too".into());
+                }
+                note(&mut notes, "clogs are turmoil's hold and release".into());
+            }
+            Fault::Unclog | Fault::UnclogOne(_) if backend == Backend::Turmoil => {}
             Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) | Fault::Replay { .. } => {
                 return Err(format!(
                     "clogs and replayed packets are simctl's network's, and {backend}'s network carries the \
-                     messages: remove the clog and replay faults, or use the native engine"
+                     messages: remove the clog and replay faults, or use the native engine (turmoil runs \
+                     clogs that keep order)"
                 ))
             }
             Fault::Network(model) => {

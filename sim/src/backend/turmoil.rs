@@ -9,7 +9,7 @@
 //! on tick boundaries; turmoil runs its hosts one after another through each tick.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 use std::time::Duration;
@@ -156,6 +156,20 @@ fn steps<M: Message + Wire>(
                             net.partition_oneway(from, to);
                         } else {
                             net.repair_oneway(from, to);
+                        }
+                    }
+                }
+                HostAction::Clogs => {
+                    // turmoil holds both directions of a pair (check notes it).
+                    let clogs = shared.sim.borrow().link_clogs();
+                    let pair = |a: NodeId, b: NodeId| (a.min(b), a.max(b));
+                    let held: BTreeSet<_> = clogs.iter().filter(|c| c.2).map(|c| pair(c.0, c.1)).collect();
+                    for &(from, to, _) in clogs.iter().filter(|c| c.0 < c.1) {
+                        let (a, b) = (addresses[from.index()], addresses[to.index()]);
+                        if held.contains(&(from, to)) {
+                            net.hold(a, b);
+                        } else {
+                            net.release(a, b);
                         }
                     }
                 }

@@ -20,7 +20,7 @@ use crate::kernel::network::{LinkModel, NetworkModel};
 use crate::kernel::queue::Queue;
 use crate::kernel::time::Time;
 use crate::kernel::trace::{EventKind, TraceEvent};
-use crate::kernel::world::{Event, Hosted, Status};
+use crate::kernel::world::{Event, Hosted, Status, World};
 
 /// What a backend must do on its side after the controller applied a fault.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +35,9 @@ pub enum HostAction {
     Resume(NodeId),
     /// The partition changed: cut exactly the links [`Sim::link_cuts`] names.
     Cuts,
+    /// The clogs changed: hold exactly the links [`Sim::link_clogs`] names, and deliver
+    /// what the others held.
+    Clogs,
     /// Every link now follows this model.
     Network(LinkModel),
 }
@@ -170,13 +173,11 @@ impl<M: Message> Sim<M> {
                 Fault::Partition(_) | Fault::Isolate { .. } | Fault::Heal | Fault::HealOne(_) => {
                     HostAction::Cuts
                 }
-                Fault::Clog { .. }
-                | Fault::Unclog
-                | Fault::UnclogOne(_)
-                | Fault::Replay { .. }
-                | Fault::Links { .. }
-                | Fault::LinksRestore(_) => {
-                    unreachable!("backend::check refuses clogs: hosted networks carry the messages")
+                Fault::Clog { .. } | Fault::Unclog | Fault::UnclogOne(_) => HostAction::Clogs,
+                Fault::Replay { .. } | Fault::Links { .. } | Fault::LinksRestore(_) => {
+                    unreachable!(
+                        "backend::check refuses replays and link faults: hosted networks carry the messages"
+                    )
                 }
                 Fault::Network(model) => HostAction::Network(model.clone()),
                 // The clock a node reads and its disk are simctl's on every backend.
@@ -210,11 +211,21 @@ impl<M: Message> Sim<M> {
     /// Every ordered pair of distinct nodes, with whether a partition cuts it now: what a
     /// backend mirrors, link by link, after `HostAction::Cuts`.
     pub fn link_cuts(&self) -> Vec<(NodeId, NodeId, bool)> {
+        self.links(World::is_cut)
+    }
+
+    /// Every ordered pair of distinct nodes, with whether a clog holds it now: what a backend
+    /// mirrors after `HostAction::Clogs`.
+    pub fn link_clogs(&self) -> Vec<(NodeId, NodeId, bool)> {
+        self.links(World::is_clogged)
+    }
+
+    fn links(&self, test: impl Fn(&World<M>, NodeId, NodeId) -> bool) -> Vec<(NodeId, NodeId, bool)> {
         let nodes = (0..self.nodes.len() as u32).map(NodeId);
         nodes
             .clone()
             .flat_map(|from| nodes.clone().filter(move |&to| to != from).map(move |to| (from, to)))
-            .map(|(from, to)| (from, to, self.world.is_cut(from, to)))
+            .map(|(from, to)| (from, to, test(&self.world, from, to)))
             .collect()
     }
 

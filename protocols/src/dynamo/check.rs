@@ -271,9 +271,11 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
     let mut life: BTreeMap<(u32, u64), (u32, Vec<HintEvent>, Time)> = BTreeMap::new();
     for fact in facts.facts::<DynamoFact>() {
         if let DynamoFact::Wiped = fact.what {
-            // A restart ends the lives of the holder's deleted hints (without fsync, their ids
-            // may be taken again).
-            life.retain(|(holder, _), (_, events, _)| *holder != fact.node.0 || !events.contains(&HintEvent::Deleted));
+            // A restart ends the lives of the holder's hints: what it owes from then on is
+            // what it recovered from its disk, which it reports as kept again (a wiped disk,
+            // or a delete or a hint that was never fsynced, changes that set; without fsync
+            // an id may be taken again).
+            life.retain(|(holder, _), _| *holder != fact.node.0);
         }
         if let DynamoFact::Hint { id, owner, event } = fact.what {
             let entry = life.entry((fact.node.0, *id)).or_insert((*owner, Vec::new(), fact.time));

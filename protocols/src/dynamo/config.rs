@@ -159,6 +159,9 @@ pub enum Bug {
     ArrivalOrder,
     /// Dynago's gossip merge before 9647b15: a received entry wins only if strictly newer.
     MergeGreater,
+    /// A coordinator stamps every incarnation's writes as the same actor (its node id), so
+    /// after a wipe or a lost log tail it reissues dots it already gave out (Riak's KV679).
+    ReusedActor,
 }
 
 impl Config {

@@ -44,6 +44,12 @@ enum Request {
 pub struct Server {
     shared: Rc<Shared>,
     me: u32,
+    /// The actor this incarnation's writes are stamped with (see `on_start`).
+    actor: u32,
+    /// The last counter this incarnation issued: a write its own store refused (a failed
+    /// fsync) still went to the other replicas, so the next counter must pass it even though
+    /// this server does not hold it.
+    last_counter: u64,
     store: Store,
     suspected: BTreeSet<u32>,
     /// The peer gossiped with last round, until it answers.
@@ -59,6 +65,9 @@ pub struct Server {
     issued: BTreeMap<u64, Vec<Version>>,
 }
 
+/// The least actor an incarnation draws: above every node id (`MAX_NODES`).
+const FIRST_ACTOR: u32 = 1 << 21;
+
 impl Server {
     /// Server `me`; its store is opened at start, from its disk.
     pub fn new(shared: Rc<Shared>, me: u32) -> Server {
@@ -67,6 +76,8 @@ impl Server {
         Server {
             shared,
             me,
+            actor: me,
+            last_counter: 0,
             store,
             suspected: BTreeSet::new(),
             gossip_unanswered: None,
@@ -154,9 +165,11 @@ impl Server {
         let partition = self.shared.ring.partition(key);
         let issued = self.issued.get(&key).map_or(&[][..], Vec::as_slice);
         let held = self.store.get(partition, key).iter().chain(issued);
-        let counter = held.map(|v| v.clock().get(self.me)).chain([ctx_clock.get(self.me)]).max().unwrap_or(0) + 1;
+        let held_counter = held.map(|v| v.clock().get(self.actor)).chain([ctx_clock.get(self.actor)]).max();
+        let counter = held_counter.unwrap_or(0).max(self.last_counter) + 1;
+        self.last_counter = counter;
         let now = ctx.now().as_nanos();
-        let version = Version { dot: (self.me, counter), past: ctx_clock, value, timestamp: now };
+        let version = Version { dot: (self.actor, counter), past: ctx_clock, value, timestamp: now };
         let req = self.request_id();
         let mut targets = self.targets(partition);
         if self.shared.config.write_fanout == WriteFanout::Quorum {
@@ -416,6 +429,16 @@ impl Node for Server {
             Err(error) => panic!("server {}: its store does not open: {error}", ctx.id()),
         };
         ctx.fact(DynamoFact::Wiped);
+        // Actor epochs (Riak's fix for KV679): each incarnation stamps its writes as a new
+        // actor, drawn at random above every node id, so a server that lost its log tail (a
+        // wipe, a failed fsync's hole) never reissues a dot an earlier incarnation gave out:
+        // its counters restart from what it holds, which may be less than it issued.
+        if !self.has(Bug::ReusedActor) {
+            self.actor = FIRST_ACTOR + ctx.rng().between(0, u64::from(u32::MAX - FIRST_ACTOR)) as u32;
+        }
+        for (&id, hint) in self.store.hints() {
+            ctx.fact(DynamoFact::Hint { id, owner: hint.owner, event: HintEvent::Kept });
+        }
         let recovered: Vec<(u64, Vec<Version>)> = self.store.keys().map(|(_, k, s)| (k, s.to_vec())).collect();
         for (key, siblings) in recovered {
             ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });

@@ -51,6 +51,10 @@ pub struct Store {
     hints: BTreeMap<u64, Hint>,
     next_hint: u64,
     records: u64,
+    /// An fsync failed: the log file may hold a record the disk will not keep, and appends
+    /// after it would be lost with it at the next restart. The log is rewritten from memory
+    /// before anything else is appended.
+    needs_rewrite: bool,
 }
 
 /// Which of a partition's 16 leaves `key` hashes to.
@@ -90,6 +94,7 @@ impl Store {
             hints: BTreeMap::new(),
             next_hint: 0,
             records: 0,
+            needs_rewrite: false,
         }
     }
 
@@ -126,13 +131,25 @@ impl Store {
         self.data.insert((partition, key), siblings);
     }
 
+    /// Appends `records` durably. After a failed fsync (fsyncgate: the pages it covered are
+    /// marked clean and will not reach the disk), appending more would put records the disk
+    /// keeps behind a hole that recovery stops at; so the next append first rewrites the
+    /// log from memory, which holds exactly what was stored (the failed write was refused),
+    /// and only then appends.
     fn append(&mut self, records: &[Record]) -> Result<(), DiskError> {
+        if self.needs_rewrite {
+            self.compact()?;
+            self.needs_rewrite = false;
+        }
         let bytes = encode(records);
         {
             let mut disk = self.disk.lock();
             disk.append(FILE, &bytes)?;
             if self.fsync {
-                disk.fsync(FILE)?;
+                if let Err(error) = disk.fsync(FILE) {
+                    self.needs_rewrite = true;
+                    return Err(error);
+                }
                 storage::sync_name(&mut disk, FILE);
             }
         }

@@ -85,25 +85,43 @@ fn an_upgrade_into_a_buggy_version_is_what_fails_the_canary() {
     assert_ne!(upgraded.1, not.1);
 }
 
-/// The ack-before-sync canary fails because of its bug: the same seeds without it pass,
-/// with other trace hashes (asynchronous persistence itself keeps every acknowledgement).
-#[test]
-fn acknowledging_before_the_sync_is_what_fails_the_async_canary() {
-    let dir = common::scratch("ack-before-sync");
+/// A planted bug is what fails its scenario: the same seeds without it pass, with other
+/// trace hashes.
+fn the_bug_is_what_fails(name: &str, file: &str, bug: &str, seeds: &[&str]) {
+    let dir = common::scratch(name);
     let out = dir.to_str().unwrap();
-    let file = "scenarios/raft/canary/ack-before-sync.toml";
     let text = std::fs::read_to_string(file).unwrap();
-    assert_eq!(text.matches("bugs = [\"ack-before-sync\"]").count(), 1);
-    let fixed = common::write(&dir, "fixed.toml", &text.replace("bugs = [\"ack-before-sync\"]", "bugs = []"));
-    for seed in ["7", "42"] {
+    let planted = format!("bugs = [\"{bug}\"]");
+    assert_eq!(text.matches(&planted).count(), 1, "{file} plants {bug}");
+    let fixed = common::write(&dir, "fixed.toml", &text.replace(&planted, "bugs = []"));
+    for seed in seeds {
         let run = |file: &str| {
             let output = simctl(&["run", file, "--seed", seed, "--json", "--out", out]);
             let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
             (output.status.code(), summary["trace_hash"].as_str().map(str::to_owned))
         };
         let (buggy, fixed) = (run(file), run(&fixed));
-        assert_eq!(buggy.0, Some(1), "seed {seed}: acknowledging before the sync loses writes");
-        assert_eq!(fixed.0, Some(0), "seed {seed}: the same run without the bug passes");
+        assert_eq!(buggy.0, Some(1), "{file} seed {seed}: {bug} fails it");
+        assert_eq!(fixed.0, Some(0), "{file} seed {seed}: the same run without {bug} passes");
         assert_ne!(buggy.1, fixed.1);
     }
+}
+
+/// The ack-before-sync canary fails because of its bug (asynchronous persistence itself
+/// keeps every acknowledgement).
+#[test]
+fn acknowledging_before_the_sync_is_what_fails_the_async_canary() {
+    the_bug_is_what_fails(
+        "ack-before-sync",
+        "scenarios/raft/canary/ack-before-sync.toml",
+        "ack-before-sync",
+        &["7", "42"],
+    );
+}
+
+/// KV679: reusing one actor across incarnations loses writes after a wipe; actor epochs do
+/// not.
+#[test]
+fn reusing_the_actor_after_a_wipe_is_what_loses_writes() {
+    the_bug_is_what_fails("kv679", "scenarios/dynamo/kv679-unsafe.toml", "reused-actor", &["7"]);
 }

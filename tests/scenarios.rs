@@ -63,65 +63,48 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// A version is the system's settings with some changed, and the servers run it from their
-/// restart on: the upgrade canary fails with its version faults and passes, with another
-/// trace hash, when they name the base version instead.
-#[test]
-fn an_upgrade_into_a_buggy_version_is_what_fails_the_canary() {
-    let dir = common::scratch("upgrade");
-    let out = dir.to_str().unwrap();
-    let file = "scenarios/raft/canary/upgrade-to-local-reads.toml";
-    let text = std::fs::read_to_string(file).unwrap();
-    assert_eq!(text.matches("to = \"v2\"").count(), 5, "five servers upgrade");
-    let base = common::write(&dir, "no-upgrade.toml", &text.replace("to = \"v2\"", "to = \"base\""));
-    let run = |file: &str| {
-        let output = simctl(&["run", file, "--seed", "1", "--json", "--out", out]);
-        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
-        (output.status.code(), summary["trace_hash"].as_str().map(str::to_owned))
-    };
-    let (upgraded, not) = (run(file), run(&base));
-    assert_eq!(upgraded.0, Some(1), "the upgrade into local reads fails");
-    assert_eq!(not.0, Some(0), "the same run without it passes");
-    assert_ne!(upgraded.1, not.1);
-}
-
-/// A planted bug is what fails its scenario: the same seeds without it pass, with other
-/// trace hashes.
-fn the_bug_is_what_fails(name: &str, file: &str, bug: &str, seeds: &[&str]) {
-    let dir = common::scratch(name);
+/// What `change` plants (its text, found `count` times in `file`; `undo` takes it back) is
+/// what fails the scenario: the same seeds without it pass, with other trace hashes.
+fn the_change_is_what_fails(file: &str, change: &str, count: usize, undo: &str, seeds: &[&str]) {
+    let dir = common::scratch(&file.replace('/', "_"));
     let out = dir.to_str().unwrap();
     let text = std::fs::read_to_string(file).unwrap();
-    let planted = format!("bugs = [\"{bug}\"]");
-    assert_eq!(text.matches(&planted).count(), 1, "{file} plants {bug}");
-    let fixed = common::write(&dir, "fixed.toml", &text.replace(&planted, "bugs = []"));
+    assert_eq!(text.matches(change).count(), count, "{file} has {change} {count} times");
+    let without = common::write(&dir, "without.toml", &text.replace(change, undo));
     for seed in seeds {
         let run = |file: &str| {
             let output = simctl(&["run", file, "--seed", seed, "--json", "--out", out]);
             let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
             (output.status.code(), summary["trace_hash"].as_str().map(str::to_owned))
         };
-        let (buggy, fixed) = (run(file), run(&fixed));
-        assert_eq!(buggy.0, Some(1), "{file} seed {seed}: {bug} fails it");
-        assert_eq!(fixed.0, Some(0), "{file} seed {seed}: the same run without {bug} passes");
-        assert_ne!(buggy.1, fixed.1);
+        let (with, without) = (run(file), run(&without));
+        assert_eq!(with.0, Some(1), "{file} seed {seed}: {change} fails it");
+        assert_eq!(without.0, Some(0), "{file} seed {seed}: the same run without {change} passes");
+        assert_ne!(with.1, without.1);
     }
+}
+
+/// A version is the system's settings with some changed, and the servers run it from their
+/// restart on: the upgrade canary fails with its version faults (five servers upgrade) and
+/// passes, with another trace hash, when they name the base version instead.
+#[test]
+fn an_upgrade_into_a_buggy_version_is_what_fails_the_canary() {
+    let file = "scenarios/raft/canary/upgrade-to-local-reads.toml";
+    the_change_is_what_fails(file, "to = \"v2\"", 5, "to = \"base\"", &["1"]);
 }
 
 /// The ack-before-sync canary fails because of its bug (asynchronous persistence itself
 /// keeps every acknowledgement).
 #[test]
 fn acknowledging_before_the_sync_is_what_fails_the_async_canary() {
-    the_bug_is_what_fails(
-        "ack-before-sync",
-        "scenarios/raft/canary/ack-before-sync.toml",
-        "ack-before-sync",
-        &["7", "42"],
-    );
+    let file = "scenarios/raft/canary/ack-before-sync.toml";
+    the_change_is_what_fails(file, "bugs = [\"ack-before-sync\"]", 1, "bugs = []", &["7", "42"]);
 }
 
 /// KV679: reusing one actor across incarnations loses writes after a wipe; actor epochs do
 /// not.
 #[test]
 fn reusing_the_actor_after_a_wipe_is_what_loses_writes() {
-    the_bug_is_what_fails("kv679", "scenarios/dynamo/kv679-unsafe.toml", "reused-actor", &["7"]);
+    let file = "scenarios/dynamo/kv679-unsafe.toml";
+    the_change_is_what_fails(file, "bugs = [\"reused-actor\"]", 1, "bugs = []", &["7"]);
 }

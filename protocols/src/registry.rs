@@ -101,12 +101,11 @@ pub fn systems() -> Vec<Registered> {
     crate::SYSTEMS.iter().map(|register| register()).collect()
 }
 
-/// Declares each system's module and registers its `System`: one line per system, in
-/// `lib.rs`, is all a new system adds outside its folder (docs/adding-a-system.md).
+/// Registers each system's `System` (`module => Type`): with its `pub mod` in `lib.rs`, that
+/// line is all a new system adds outside its folder (docs/adding-a-system.md).
 #[macro_export]
 macro_rules! systems {
-    ($($(#[$doc:meta])* $module:ident => $system:ident),* $(,)?) => {
-        $($(#[$doc])* pub mod $module;)*
+    ($($module:ident => $system:ident),* $(,)?) => {
         /// Every system's registration, in order.
         pub(crate) const SYSTEMS: &[fn() -> $crate::registry::Registered] =
             &[$($crate::registry::register::<$module::$system>),*];

@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use sim::harness::system::Check;
-use sim::kernel::workload::OpRecord;
-use sim::report::{Cell, Table};
 use sim::kernel::history::Value;
 use sim::kernel::observe::Observations;
+use sim::kernel::workload::OpRecord;
+use sim::report::{Cell, Table};
 use sim::{Fault, FaultOutcome, NodeId, Outcome, Sim, Status, Time};
 
 use super::config::Mode;
@@ -64,20 +64,30 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
     lost.retain(|node, _| sim.status(*node) == Status::Down);
     let harmed = lost.keys().chain(&damaged).collect::<BTreeSet<_>>().len();
     let within_budget = harmed < config.replication as usize;
-    let mut checks =
-        vec![acknowledged_files_intact(shared, sim.operations(), within_budget.then_some(shared.audit_at), harmed)];
+    let mut checks = vec![acknowledged_files_intact(
+        shared,
+        sim.operations(),
+        within_budget.then_some(shared.audit_at),
+        harmed,
+    )];
     if config.mode == Mode::Durable {
         let last_loss = lost.values().max().copied();
         let at = last_loss.map_or(sim.now(), |t| t + config.restore_within);
         let facts = sim.observations();
-        checks.push(Check::owed("collective.replication_restored", at, sim.now(), "the last loss + restore_within", || {
-            if within_budget {
-                let gone: BTreeSet<NodeId> = lost.keys().copied().collect();
-                replication_restored(facts, at, &gone, config.replication as usize)
-            } else {
-                Check::pass("collective.replication_restored")
-            }
-        }));
+        checks.push(Check::owed(
+            "collective.replication_restored",
+            at,
+            sim.now(),
+            "the last loss + restore_within",
+            || {
+                if within_budget {
+                    let gone: BTreeSet<NodeId> = lost.keys().copied().collect();
+                    replication_restored(facts, at, &gone, config.replication as usize)
+                } else {
+                    Check::pass("collective.replication_restored")
+                }
+            },
+        ));
         let held: Vec<(NodeId, Vec<ChunkId>)> = storage
             .iter()
             .filter(|n| sim.status(**n) == Status::Up)
@@ -88,7 +98,10 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
             if coordinators_up {
                 no_orphans(&files_at(facts, sim.now()), &held)
             } else {
-                Check::unknown("collective.no_orphans", "a coordinator is down at the end: what its files refer to is unknown")
+                Check::unknown(
+                    "collective.no_orphans",
+                    "a coordinator is down at the end: what its files refer to is unknown",
+                )
             }
             .of_whole_run(),
         );
@@ -129,20 +142,26 @@ pub fn acknowledged_files_intact(
         let (Some(invoked), Some((returned, outcome))) = (read.invoked, &read.completed) else { continue };
         let path = shared.path_name(read.op.key);
         if let Outcome::Ok(Value::Str(bad)) = outcome {
-            return Check::fail(name, format!("a get of {path} ({invoked}..{returned}) read content no put wrote: {bad}"));
+            return Check::fail(
+                name,
+                format!("a get of {path} ({invoked}..{returned}) read content no put wrote: {bad}"),
+            );
         }
         let Some(audit_from) = audit_from else { continue };
         let empty = Vec::new();
         let candidates = writes.get(&read.op.key).unwrap_or(&empty);
         // The last write acknowledged before the read began...
-        let Some(at) = candidates.iter().filter(|w| w.1.is_some_and(|at| at < invoked)).map(|w| w.1).max().flatten()
+        let Some(at) =
+            candidates.iter().filter(|w| w.1.is_some_and(|at| at < invoked)).map(|w| w.1).max().flatten()
         else {
             continue;
         };
         let last = candidates.iter().find(|w| w.1 == Some(at)).expect("the maximum is one of them");
         // ...and no other write that may take effect after it, before the read ends: every
         // other write invoked before the read returned was acknowledged before it began.
-        let raced = candidates.iter().any(|w| !std::ptr::eq(w, last) && w.0 < *returned && w.1.is_none_or(|t| t >= last.0));
+        let raced = candidates
+            .iter()
+            .any(|w| !std::ptr::eq(w, last) && w.0 < *returned && w.1.is_none_or(|t| t >= last.0));
         if raced {
             continue;
         }
@@ -215,7 +234,12 @@ fn held_at(facts: &Observations, at: Time) -> BTreeMap<NodeId, BTreeSet<ChunkId>
 
 /// `collective.replication_restored` at `at`: every referenced chunk has `replication`
 /// holders outside `gone`.
-pub fn replication_restored(facts: &Observations, at: Time, gone: &BTreeSet<NodeId>, replication: usize) -> Check {
+pub fn replication_restored(
+    facts: &Observations,
+    at: Time,
+    gone: &BTreeSet<NodeId>,
+    replication: usize,
+) -> Check {
     let name = "collective.replication_restored";
     let files = files_at(facts, at);
     let held = held_at(facts, at);
@@ -242,14 +266,20 @@ pub fn replication_restored(facts: &Observations, at: Time, gone: &BTreeSet<Node
 }
 
 /// `collective.no_orphans`: every chunk on a disk is referred to by its owner's files.
-pub fn no_orphans(files: &BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>>, held: &[(NodeId, Vec<ChunkId>)]) -> Check {
+pub fn no_orphans(
+    files: &BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>>,
+    held: &[(NodeId, Vec<ChunkId>)],
+) -> Check {
     let name = "collective.no_orphans";
     let empty = BTreeMap::new();
     for (node, chunks) in held {
         for chunk in chunks {
             let owner = files.get(&chunk.owner).unwrap_or(&empty);
             if !owner.get(&chunk.path).is_some_and(|c| c.contains(chunk)) {
-                return Check::fail(name, format!("{node} holds chunk {chunk}, which no file of member {} refers to", chunk.owner));
+                return Check::fail(
+                    name,
+                    format!("{node} holds chunk {chunk}, which no file of member {} refers to", chunk.owner),
+                );
             }
         }
     }
@@ -288,7 +318,8 @@ impl Throughput {
     pub fn measure(shared: &Shared, operations: &[OpRecord]) -> Throughput {
         let mut rates: [[Vec<u64>; 2]; 3] = Default::default();
         for record in operations {
-            let (Some(invoked), Some((done, Outcome::Ok(value)))) = (record.invoked, &record.completed) else {
+            let (Some(invoked), Some((done, Outcome::Ok(value)))) = (record.invoked, &record.completed)
+            else {
                 continue;
             };
             if invoked >= shared.audit_at {
@@ -327,8 +358,15 @@ impl Throughput {
                 .rows
                 .iter()
                 .map(|(label, [puts, write, gets, read])| {
-                    let rate = |n: u64, r: u64| if n == 0 { Cell::Empty } else { Cell::Float(r as f64 / 1000.0) };
-                    vec![Cell::Text((*label).into()), Cell::Int(*puts), rate(*puts, *write), Cell::Int(*gets), rate(*gets, *read)]
+                    let rate =
+                        |n: u64, r: u64| if n == 0 { Cell::Empty } else { Cell::Float(r as f64 / 1000.0) };
+                    vec![
+                        Cell::Text((*label).into()),
+                        Cell::Int(*puts),
+                        rate(*puts, *write),
+                        Cell::Int(*gets),
+                        rate(*gets, *read),
+                    ]
                 })
                 .collect(),
         }
@@ -389,12 +427,30 @@ mod tests {
         let bad = s.identify(&[corrupt]);
         assert!(matches!(&bad, Value::Str(t) if t.starts_with("bad:")), "{bad:?}");
         assert_eq!(s.identify(&[s.content(7)]), Value::Int(7));
-        let history = [op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)), op("get", 3, Value::Nil, (50, 60), ok(bad))];
-        assert_eq!(acknowledged_files_intact(&s, &history, None, 5).verdict, Verdict::Fail, "even beyond the budget");
-        let audit = [op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)), op("get", 3, Value::Nil, (50, 60), Outcome::Fail)];
+        let history = [
+            op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)),
+            op("get", 3, Value::Nil, (50, 60), ok(bad)),
+        ];
+        assert_eq!(
+            acknowledged_files_intact(&s, &history, None, 5).verdict,
+            Verdict::Fail,
+            "even beyond the budget"
+        );
+        let audit = [
+            op("put", 3, Value::Int(7), (10, 20), ok(Value::Nil)),
+            op("get", 3, Value::Nil, (50, 60), Outcome::Fail),
+        ];
         assert_eq!(acknowledged_files_intact(&s, &audit, Some(Time(50)), 0).verdict, Verdict::Fail);
-        assert_eq!(acknowledged_files_intact(&s, &audit, Some(Time(51)), 0).verdict, Verdict::Pass, "not the audit");
-        assert_eq!(acknowledged_files_intact(&s, &audit, None, 2).verdict, Verdict::Pass, "beyond the budget");
+        assert_eq!(
+            acknowledged_files_intact(&s, &audit, Some(Time(51)), 0).verdict,
+            Verdict::Pass,
+            "not the audit"
+        );
+        assert_eq!(
+            acknowledged_files_intact(&s, &audit, None, 2).verdict,
+            Verdict::Pass,
+            "beyond the budget"
+        );
     }
 
     fn chunk(path: u64, index: u32) -> ChunkId {
@@ -407,7 +463,11 @@ mod tests {
         obs.facts.state(Time(1), NodeId(0), CollectiveFact::Loaded { files: vec![] });
         obs.facts.state(Time(2), NodeId(3), CollectiveFact::Holds { chunk: chunk(5, 0) });
         obs.facts.state(Time(2), NodeId(4), CollectiveFact::Holds { chunk: chunk(5, 0) });
-        obs.facts.state(Time(3), NodeId(0), CollectiveFact::File { path: 5, chunks: Some(vec![chunk(5, 0)]) });
+        obs.facts.state(
+            Time(3),
+            NodeId(0),
+            CollectiveFact::File { path: 5, chunks: Some(vec![chunk(5, 0)]) },
+        );
         let none = BTreeSet::new();
         assert_eq!(replication_restored(&obs, Time(10), &none, 2).verdict, Verdict::Pass);
         let lost = BTreeSet::from([NodeId(4)]);
@@ -424,6 +484,10 @@ mod tests {
         assert_eq!(check.verdict, Verdict::Fail);
         assert!(check.reason.unwrap().starts_with("n5 holds chunk"));
         obs.facts.state(Time(40), NodeId(0), CollectiveFact::File { path: 5, chunks: None });
-        assert_eq!(no_orphans(&files_at(&obs, Time(40)), &held[..1]).verdict, Verdict::Fail, "its file was deleted");
+        assert_eq!(
+            no_orphans(&files_at(&obs, Time(40)), &held[..1]).verdict,
+            Verdict::Fail,
+            "its file was deleted"
+        );
     }
 }

@@ -102,7 +102,8 @@ impl Node for Client {
             Timer::Audit => self.audit(ctx),
             Timer::Operation(op) => {
                 let Some((kind, _)) = self.pending.remove(&op) else { return };
-                let outcome = if matches!(kind, Kind::Get | Kind::List) { Outcome::Fail } else { Outcome::Info };
+                let outcome =
+                    if matches!(kind, Kind::Get | Kind::List) { Outcome::Fail } else { Outcome::Info };
                 ctx.complete(op, outcome, None);
             }
             _ => ctx.unexpected("clients set operation and audit timers"),

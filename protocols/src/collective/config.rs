@@ -248,7 +248,10 @@ impl Config {
             return Err(("members", "at least one member is needed".into()));
         }
         if let Some(m) = self.members.iter().position(|n| *n == 0) {
-            return Err(("members", format!("member {m} has no nodes: every member needs at least one storage node")));
+            return Err((
+                "members",
+                format!("member {m} has no nodes: every member needs at least one storage node"),
+            ));
         }
         let servers = self.members.len() as u32 + self.members.iter().sum::<u32>();
         if servers != nodes {
@@ -273,10 +276,17 @@ impl Config {
         }
         if let Some(w) = self.write_quorum {
             if w == 0 || w > self.replication {
-                return Err(("write_quorum", format!("write_quorum {w} must be between 1 and replication ({})", self.replication)));
+                return Err((
+                    "write_quorum",
+                    format!("write_quorum {w} must be between 1 and replication ({})", self.replication),
+                ));
             }
             if self.mode == Mode::Collective {
-                return Err(("write_quorum", "write_quorum is the durable mode's (the real code stores a chunk once one replica is)".into()));
+                return Err((
+                    "write_quorum",
+                    "write_quorum is the durable mode's (the real code stores a chunk once one replica is)"
+                        .into(),
+                ));
             }
         }
         if self.chunk_size.is_some_and(|c| c.0 == 0) {
@@ -303,7 +313,10 @@ impl Config {
             ("client_timeout", self.client_timeout),
         ])?;
         if self.audit >= run {
-            return Err(("audit", format!("audit ({:?}) must be shorter than the run ({run:?})", self.audit)));
+            return Err((
+                "audit",
+                format!("audit ({:?}) must be shorter than the run ({run:?})", self.audit),
+            ));
         }
         if self.mode == Mode::Collective && self.has(Bug::NoReregister) {
             return Err((

@@ -244,7 +244,8 @@ impl Coordinator {
         let backoff = peer.backoff;
         peer.up = false;
         peer.backoff = (peer.backoff * 2).min(MAX_BACKOFF);
-        let theirs: Vec<NodeId> = self.nodes.iter().filter(|(_, k)| k.member == member).map(|(id, _)| *id).collect();
+        let theirs: Vec<NodeId> =
+            self.nodes.iter().filter(|(_, k)| k.member == member).map(|(id, _)| *id).collect();
         for node in theirs {
             self.mark(node, member, false, now);
         }
@@ -394,7 +395,13 @@ impl Coordinator {
         let result = if self.durable() {
             if chunks.iter().any(|c| c.replicas.len() < quorum) {
                 self.release(ctx, write.path);
-                return self.abandon(ctx, write.op, write.client, &chunks, "a chunk did not reach its write quorum");
+                return self.abandon(
+                    ctx,
+                    write.op,
+                    write.client,
+                    &chunks,
+                    "a chunk did not reach its write quorum",
+                );
             }
             let old = self.meta.files.get(&write.path).cloned();
             let result = self.set_entry(ctx, write.path, Entry { size: write.size, chunks: chunks.clone() });
@@ -436,7 +443,14 @@ impl Coordinator {
     }
 
     /// Answers a failed put and deletes the replicas it stored.
-    fn abandon(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, client: NodeId, chunks: &[Chunk], why: &'static str) {
+    fn abandon(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        op: u64,
+        client: NodeId,
+        chunks: &[Chunk],
+        why: &'static str,
+    ) {
         self.delete_chunks(ctx, chunks.iter());
         ctx.send(client, Msg::Reply { op, answer: Answer::Failed(why) });
     }
@@ -466,8 +480,11 @@ impl Coordinator {
         let Some(entry) = self.meta.files.get(&path) else {
             return ctx.send(client, Msg::Reply { op, answer: Answer::NotFound });
         };
-        let chunks =
-            entry.chunks.iter().map(|c| ChunkRead { chunk: c.clone(), tried: 0, data: None, in_flight: false }).collect();
+        let chunks = entry
+            .chunks
+            .iter()
+            .map(|c| ChunkRead { chunk: c.clone(), tried: 0, data: None, in_flight: false })
+            .collect();
         let read = self.id(ctx);
         self.reads.insert(read, Read { op, client, chunks, next: 0 });
         self.advance_read(ctx, read);
@@ -489,7 +506,8 @@ impl Coordinator {
             }
             // The first healthy replica in allocation order not tried yet.
             let replicas = &chunk.chunk.replicas;
-            let Some(i) = (chunk.tried..replicas.len()).find(|&i| self.is_healthy(NodeId(replicas[i]))) else {
+            let Some(i) = (chunk.tried..replicas.len()).find(|&i| self.is_healthy(NodeId(replicas[i])))
+            else {
                 let answer = Answer::Failed("a chunk has no replica to read");
                 return ctx.send(read.client, Msg::Reply { op: read.op, answer });
             };
@@ -513,7 +531,14 @@ impl Coordinator {
         }
     }
 
-    fn on_retrieved(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, index: usize, node: NodeId, data: Option<Payload>) {
+    fn on_retrieved(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        id: u64,
+        index: usize,
+        node: NodeId,
+        data: Option<Payload>,
+    ) {
         let durable = self.durable();
         let Some(read) = self.reads.get_mut(&id) else { return };
         let chunk = &mut read.chunks[index];
@@ -605,7 +630,15 @@ impl Coordinator {
     }
 
     /// A copy's answer: `from` is the target, or the source if it had no good copy.
-    fn on_copied(&mut self, ctx: &mut Ctx<'_, Msg>, chunk: ChunkId, source: NodeId, to: NodeId, from: Option<NodeId>, ok: bool) {
+    fn on_copied(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        chunk: ChunkId,
+        source: NodeId,
+        to: NodeId,
+        from: Option<NodeId>,
+        ok: bool,
+    ) {
         self.copying.remove(&chunk);
         if !ok && from == Some(source) {
             return self.drop_replica(ctx, chunk, source);
@@ -662,7 +695,8 @@ impl Node for Coordinator {
                 Err(_) => ctx.always("collective.metadata_opens", false),
             }
         }
-        let files = self.meta.files.iter().map(|(p, e)| (*p, e.chunks.iter().map(|c| c.id).collect())).collect();
+        let files =
+            self.meta.files.iter().map(|(p, e)| (*p, e.chunks.iter().map(|c| c.id).collect())).collect();
         ctx.fact(CollectiveFact::Loaded { files });
         for member in 0..self.shared.members {
             if member != self.member {
@@ -671,7 +705,8 @@ impl Node for Coordinator {
             }
         }
         let config = &self.shared.config;
-        let (health, peer, sync, gc) = (config.health_interval, config.peer_heartbeat, config.sync_interval, config.gc_interval);
+        let (health, peer, sync, gc) =
+            (config.health_interval, config.peer_heartbeat, config.sync_interval, config.gc_interval);
         ctx.set_timer(health, Timer::Health);
         ctx.set_timer(peer, Timer::PeerHeartbeat);
         ctx.set_timer(sync, Timer::Sync);
@@ -719,7 +754,9 @@ impl Node for Coordinator {
             }
             Msg::Stored { req, ok } => match self.answer(ctx, req) {
                 Some(Request::Store { write, chunk, node }) => self.on_stored(ctx, write, chunk, node, ok),
-                Some(Request::Copy { chunk, source, to }) => self.on_copied(ctx, chunk, source, to, Some(from), ok),
+                Some(Request::Copy { chunk, source, to }) => {
+                    self.on_copied(ctx, chunk, source, to, Some(from), ok)
+                }
                 _ => {}
             },
             Msg::Retrieved { req, data } => {
@@ -762,7 +799,9 @@ impl Node for Coordinator {
                 let (interval, timeout) = (config.health_interval, config.health_timeout);
                 let own: Vec<NodeId> = self.own_nodes().into_iter().map(|(n, _)| n).collect();
                 for node in own {
-                    self.request(ctx, node, Request::Health { node }, timeout, |req| Msg::HealthCheck { req });
+                    self.request(ctx, node, Request::Health { node }, timeout, |req| Msg::HealthCheck {
+                        req,
+                    });
                 }
                 if self.durable() {
                     self.repair(ctx);
@@ -774,7 +813,9 @@ impl Node for Coordinator {
                 let up: Vec<u32> = self.peers.iter().filter(|(_, p)| p.up).map(|(m, _)| *m).collect();
                 for member in up {
                     let to = self.shared.coordinator(member);
-                    self.request(ctx, to, Request::Peer { member }, PEER_TIMEOUT, |req| Msg::PeerHeartbeat { req });
+                    self.request(ctx, to, Request::Peer { member }, PEER_TIMEOUT, |req| Msg::PeerHeartbeat {
+                        req,
+                    });
                 }
                 ctx.set_timer(interval, Timer::PeerHeartbeat);
             }
@@ -791,11 +832,18 @@ impl Node for Coordinator {
             Timer::Gc => {
                 // Fault point: collect again soon, racing uploads whose chunks are not yet in a
                 // file.
-                let interval = if ctx.buggify("collective.gc_soon") { config.gc_interval / 10 } else { config.gc_interval };
+                let interval = if ctx.buggify("collective.gc_soon") {
+                    config.gc_interval / 10
+                } else {
+                    config.gc_interval
+                };
                 let timeout = config.health_timeout;
                 let member = self.member;
                 for node in self.healthy() {
-                    self.request(ctx, node, Request::Inventory, timeout, |req| Msg::Inventory { req, owner: member });
+                    self.request(ctx, node, Request::Inventory, timeout, |req| Msg::Inventory {
+                        req,
+                        owner: member,
+                    });
                 }
                 ctx.set_timer(interval, Timer::Gc);
             }
@@ -803,8 +851,12 @@ impl Node for Coordinator {
                 let Some((request, _)) = self.requests.remove(&req) else { return };
                 match request {
                     Request::Store { write, chunk, node } => self.on_stored(ctx, write, chunk, node, false),
-                    Request::Retrieve { read, chunk, node } => self.on_retrieved(ctx, read, chunk, node, None),
-                    Request::Copy { chunk, source, to } => self.on_copied(ctx, chunk, source, to, None, false),
+                    Request::Retrieve { read, chunk, node } => {
+                        self.on_retrieved(ctx, read, chunk, node, None)
+                    }
+                    Request::Copy { chunk, source, to } => {
+                        self.on_copied(ctx, chunk, source, to, None, false)
+                    }
                     Request::Health { node } => self.mark(node, self.member, false, now),
                     Request::Inventory => {}
                     Request::Peer { member } => self.peer_down(ctx, member),

@@ -65,7 +65,8 @@ impl Meta {
         if let Ok(files) = tx.open_table(FILES) {
             for row in files.iter().map_err(|e| e.to_string())? {
                 let (path, bytes) = row.map_err(|e| e.to_string())?;
-                let entry = postcard::from_bytes(bytes.value()).map_err(|e| format!("file {}: {e}", path.value()))?;
+                let entry =
+                    postcard::from_bytes(bytes.value()).map_err(|e| format!("file {}: {e}", path.value()))?;
                 meta.files.insert(path.value(), entry);
             }
         }
@@ -128,7 +129,12 @@ mod tests {
     #[test]
     fn durable_metadata_survives_a_crash_and_memory_does_not() {
         let disk = DiskHandle::new(Disk::new(DiskConfig::default()));
-        let chunk = Chunk { id: ChunkId { owner: 0, path: 3, index: 0, tag: 9 }, digest: 9, len: 10, replicas: vec![4, 5] };
+        let chunk = Chunk {
+            id: ChunkId { owner: 0, path: 3, index: 0, tag: 9 },
+            digest: 9,
+            len: 10,
+            replicas: vec![4, 5],
+        };
         let entry = Entry { size: 10, chunks: vec![chunk] };
         {
             let mut meta = Meta::open(disk.clone()).unwrap();

@@ -37,10 +37,10 @@ use std::rc::Rc;
 
 use sim::check::{check_named, ModelName};
 use sim::harness::system::{Check, Consistency, Slot, System};
+use sim::kernel::history::Value;
 use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
 use sim::report::Table;
 use sim::scenario::Scenario;
-use sim::kernel::history::Value;
 use sim::{Node, NodeId, Payload, Seed, Sim, Time};
 
 /// What every node of a run shares: the settings and who is who.
@@ -150,7 +150,8 @@ impl System for Collective {
         name: "linearizable",
         // A register per path: put, get and delete; mkdir and list are not about one path.
         judge: |ops, budget| {
-            let files: Vec<_> = ops.iter().filter(|op| !matches!(op.f.as_str(), "mkdir" | "list")).cloned().collect();
+            let files: Vec<_> =
+                ops.iter().filter(|op| !matches!(op.f.as_str(), "mkdir" | "list")).cloned().collect();
             check_named(ModelName::KeyValue, &Value::Nil, false, &files, budget)
         },
         promised: true,
@@ -166,7 +167,9 @@ impl System for Collective {
 
     fn node(shared: &Rc<Shared>, slot: Slot, id: NodeId) -> Box<dyn Node<Msg = Msg>> {
         match slot {
-            Slot::Server(i) if i < shared.members => Box::new(coordinator::Coordinator::new(shared.clone(), i)),
+            Slot::Server(i) if i < shared.members => {
+                Box::new(coordinator::Coordinator::new(shared.clone(), i))
+            }
             Slot::Server(_) => Box::new(node::StorageNode::new(shared.clone(), id)),
             Slot::Client(_) | Slot::Other(_) => Box::new(client::Client::new(shared.clone())),
         }

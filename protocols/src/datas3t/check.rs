@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use sim::harness::system::Check;
-use sim::report::{Cell, Table};
 use sim::kernel::history::Value;
 use sim::kernel::observe::Observations;
 use sim::kernel::workload::OpRecord;
+use sim::report::{Cell, Table};
 use sim::{Outcome, Sim, Status, Time};
 
 use super::config::Config;
@@ -57,12 +57,19 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         let config = &shared.config;
         let quiet = sim.fault_log().iter().map(|r| r.time).chain(ops.iter().filter_map(|r| r.invoked)).max();
         let due = quiet.unwrap_or(Time::ZERO) + config.upload_lease * 2 + config.deletion_idle_max;
-        checks.push(Check::owed("datas3t.no_orphans", due, sim.now(), "the last fault or operation + the quiet collection needs", || {
-            no_orphans(&ranges, &objects, &uploads)
-        }));
+        checks.push(Check::owed(
+            "datas3t.no_orphans",
+            due,
+            sim.now(),
+            "the last fault or operation + the quiet collection needs",
+            || no_orphans(&ranges, &objects, &uploads),
+        ));
     } else {
         for name in ["datas3t.no_dangling_rows", "datas3t.no_orphans"] {
-            checks.push(Check::unknown(name, "the object store is down at the end: its objects cannot be listed").of_whole_run());
+            checks.push(
+                Check::unknown(name, "the object store is down at the end: its objects cannot be listed")
+                    .of_whole_run(),
+            );
         }
     }
     let refused: Vec<String> = facts
@@ -86,8 +93,15 @@ fn malformed_rejected(facts: &Observations, ops: &[OpRecord]) -> Check {
         let Datas3tFact::Malformed { op, how } = fact.what else { continue };
         let accepted = ops.iter().any(|r| r.op.id == *op && matches!(r.completed, Some((_, Outcome::Ok(_)))));
         if accepted {
-            let what = ["an index cut short", "a header naming another datapoint", "an index missing its last entry"];
-            return Check::fail(name, format!("upload #{op} was acknowledged with {}", what[(*how).min(2) as usize]));
+            let what = [
+                "an index cut short",
+                "a header naming another datapoint",
+                "an index missing its last entry",
+            ];
+            return Check::fail(
+                name,
+                format!("upload #{op} was acknowledged with {}", what[(*how).min(2) as usize]),
+            );
         }
     }
     Check::pass(name)
@@ -126,7 +140,8 @@ fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
                 break;
             }
             let before = ordered.range(..(r.first, r.id)).next_back().filter(|(_, last)| **last >= r.first);
-            let after = ordered.range((r.first, r.id + 1)..).next().filter(|((first, _), _)| *first <= r.last);
+            let after =
+                ordered.range((r.first, r.id + 1)..).next().filter(|((first, _), _)| *first <= r.last);
             if let Some(((first, id), last)) = before.or(after) {
                 let n = r.first.max(*first);
                 overlap = Some(format!(
@@ -140,7 +155,12 @@ fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
 }
 
 /// `datas3t.every_datapoint_once`.
-fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, ops: &[OpRecord], config: &Config) -> Check {
+fn every_datapoint_once(
+    overlap: Option<String>,
+    ranges: &BTreeMap<u64, Range>,
+    ops: &[OpRecord],
+    config: &Config,
+) -> Check {
     let name = "datas3t.every_datapoint_once";
     if let Some(overlap) = overlap {
         return Check::fail(name, overlap);
@@ -149,7 +169,8 @@ fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, 
     let ordered: BTreeMap<u64, u64> = ranges.values().map(|r| (r.first, r.last)).collect();
     let covered = |n: u64| ordered.range(..=n).next_back().is_some_and(|(_, last)| *last >= n);
     for upload in ops.iter().filter(|r| r.op.f == "upload") {
-        let (Some(invoked), Some((done, Outcome::Ok(_))), Value::Int(v)) = (upload.invoked, &upload.completed, &upload.op.value)
+        let (Some(invoked), Some((done, Outcome::Ok(_))), Value::Int(v)) =
+            (upload.invoked, &upload.completed, &upload.op.value)
         else {
             continue;
         };
@@ -161,7 +182,10 @@ fn every_datapoint_once(overlap: Option<String>, ranges: &BTreeMap<u64, Range>, 
             if !covered(n) {
                 return Check::fail(
                     name,
-                    format!("datapoint {n} of upload #{} (acknowledged at {done}) is in no range at the end", upload.op.id),
+                    format!(
+                        "datapoint {n} of upload #{} (acknowledged at {done}) is in no range at the end",
+                        upload.op.id
+                    ),
                 );
             }
         }
@@ -199,7 +223,9 @@ fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
     }
     let deletes = deletes(ops, config);
     for r in ops.iter().filter(|r| r.op.f == "download") {
-        let (Some(invoked), Some((returned, Outcome::Ok(value)))) = (r.invoked, &r.completed) else { continue };
+        let (Some(invoked), Some((returned, Outcome::Ok(value)))) = (r.invoked, &r.completed) else {
+            continue;
+        };
         let got: BTreeMap<u64, i64> = match value {
             Value::List(items) => items
                 .iter()
@@ -211,7 +237,9 @@ fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
                     _ => None,
                 })
                 .collect(),
-            other => return Check::fail(name, format!("a download ({invoked}..{returned}) returned {other}")),
+            other => {
+                return Check::fail(name, format!("a download ({invoked}..{returned}) returned {other}"))
+            }
         };
         let (first, last) = (r.op.key * per, (r.op.key + 2) * per - 1);
         for n in first..=last {
@@ -227,9 +255,13 @@ fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
             if deletes.iter().any(|(f, l, at)| (*f..=*l).contains(&n) && *at < *returned) {
                 continue;
             }
-            let Some(at) = candidates.iter().filter_map(|w| w.1).filter(|t| *t < invoked).max() else { continue };
+            let Some(at) = candidates.iter().filter_map(|w| w.1).filter(|t| *t < invoked).max() else {
+                continue;
+            };
             let latest = candidates.iter().find(|w| w.1 == Some(at)).expect("the maximum is one of them");
-            let raced = candidates.iter().any(|w| !std::ptr::eq(w, latest) && w.0 < *returned && w.1.is_none_or(|t| t >= latest.0));
+            let raced = candidates
+                .iter()
+                .any(|w| !std::ptr::eq(w, latest) && w.0 < *returned && w.1.is_none_or(|t| t >= latest.0));
             if raced {
                 continue;
             }
@@ -260,7 +292,9 @@ const SIZES: [(&str, u64); 3] = [("lt16KiB", 16 << 10), ("16KiB-1MiB", 1 << 20),
 /// class too: `upload.16KiB-1MiB.hgrm`).
 pub fn size_class(shared: &Shared, r: &OpRecord) -> Option<&'static str> {
     let config = &shared.config;
-    let entry = |n: u64, v: u64| 512 + super::content_len(shared.seed, n, v, config.max_datapoint_size.0).div_ceil(512) * 512;
+    let entry = |n: u64, v: u64| {
+        512 + super::content_len(shared.seed, n, v, config.max_datapoint_size.0).div_ceil(512) * 512
+    };
     let Some((_, Outcome::Ok(value))) = &r.completed else { return None };
     let bytes = match (r.op.f.as_str(), &r.op.value, value) {
         ("upload", Value::Int(v), _) => {
@@ -300,7 +334,10 @@ fn no_dangling_rows(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>) -
             if !objects.contains(key) {
                 return Check::fail(
                     "datas3t.no_dangling_rows",
-                    format!("range #{} [{}..={}] refers to {key}, which the object store does not have", r.id, r.first, r.last),
+                    format!(
+                        "range #{} [{}..={}] refers to {key}, which the object store does not have",
+                        r.id, r.first, r.last
+                    ),
                 );
             }
         }
@@ -315,7 +352,10 @@ fn no_orphans(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>, uploads
         return Check::fail("datas3t.no_orphans", format!("{orphan} belongs to no range"));
     }
     if let Some((id, key)) = uploads.first() {
-        return Check::fail("datas3t.no_orphans", format!("multipart upload {id} of {key} was never completed or aborted"));
+        return Check::fail(
+            "datas3t.no_orphans",
+            format!("multipart upload {id} of {key} was never completed or aborted"),
+        );
     }
     Check::pass("datas3t.no_orphans")
 }
@@ -345,11 +385,23 @@ mod tests {
     #[test]
     fn two_ranges_over_one_datapoint_fail_after_the_commit_that_made_them() {
         let mut obs = Observations::default();
-        obs.facts.state(Time(1), NodeId(2), Datas3tFact::Committed { added: vec![range(1, 0, 9)], removed: vec![] });
-        obs.facts.state(Time(2), NodeId(2), Datas3tFact::Committed { added: vec![range(2, 10, 19)], removed: vec![] });
+        obs.facts.state(
+            Time(1),
+            NodeId(2),
+            Datas3tFact::Committed { added: vec![range(1, 0, 9)], removed: vec![] },
+        );
+        obs.facts.state(
+            Time(2),
+            NodeId(2),
+            Datas3tFact::Committed { added: vec![range(2, 10, 19)], removed: vec![] },
+        );
         let (overlap, _) = replay(&obs);
         assert!(overlap.is_none());
-        obs.facts.state(Time(3), NodeId(2), Datas3tFact::Committed { added: vec![range(3, 5, 14)], removed: vec![] });
+        obs.facts.state(
+            Time(3),
+            NodeId(2),
+            Datas3tFact::Committed { added: vec![range(3, 5, 14)], removed: vec![] },
+        );
         // Removed again at once: the overlap after the commit at 3 is still found.
         obs.facts.state(Time(4), NodeId(2), Datas3tFact::Committed { added: vec![], removed: vec![3] });
         let (overlap, ranges) = replay(&obs);
@@ -365,7 +417,8 @@ mod tests {
     fn a_download_of_an_older_version_or_with_a_datapoint_missing_fails() {
         let pair = |n: i64, v: i64| Value::List(vec![Value::Int(n), Value::Int(v)]);
         let upload = |id, v, at| op(id, "upload", 0, Value::Int(v), at, Outcome::Ok(Value::Nil));
-        let download = |got: Vec<Value>| op(9, "download", 0, Value::Nil, (100, 110), Outcome::Ok(Value::List(got)));
+        let download =
+            |got: Vec<Value>| op(9, "download", 0, Value::Nil, (100, 110), Outcome::Ok(Value::List(got)));
         let all = |v| (0..2).map(|n| pair(n, v)).collect::<Vec<_>>();
         let config = Config { datapoints_per_upload: 2, ..Config::default() };
         let history = [upload(1, 1, (0, 10)), upload(2, 2, (20, 30)), download(all(2))];
@@ -387,7 +440,10 @@ mod tests {
         assert_eq!(no_dangling_rows(&ranges, &objects).verdict, Verdict::Pass);
         assert!(no_orphans(&ranges, &objects, &[]).reason.unwrap().contains("stray belongs to no range"));
         let objects: BTreeSet<String> = ["d1", "i1"].map(String::from).into();
-        assert!(no_orphans(&ranges, &objects, &[(4, "k".into())]).reason.unwrap().contains("multipart upload 4"));
+        assert!(no_orphans(&ranges, &objects, &[(4, "k".into())])
+            .reason
+            .unwrap()
+            .contains("multipart upload 4"));
         assert_eq!(no_orphans(&ranges, &objects, &[]).verdict, Verdict::Pass);
     }
 
@@ -398,6 +454,9 @@ mod tests {
         let rejected = [op(5, "upload", 0, Value::Int(5), (1, 2), Outcome::Fail)];
         assert_eq!(malformed_rejected(&obs, &rejected).verdict, Verdict::Pass);
         let accepted = [op(5, "upload", 0, Value::Int(5), (1, 2), Outcome::Ok(Value::Nil))];
-        assert!(malformed_rejected(&obs, &accepted).reason.unwrap().contains("a header naming another datapoint"));
+        assert!(malformed_rejected(&obs, &accepted)
+            .reason
+            .unwrap()
+            .contains("a header naming another datapoint"));
     }
 }

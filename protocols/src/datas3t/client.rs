@@ -246,7 +246,10 @@ impl Client {
         let upload = self.pending.get(&op).and_then(|p| p.upload);
         if let Some(upload) = upload {
             self.next += 1;
-            ctx.send(self.shared.server, Msg::Request { op: u64::MAX - self.next, request: Request::CancelUpload { upload } });
+            ctx.send(
+                self.shared.server,
+                Msg::Request { op: u64::MAX - self.next, request: Request::CancelUpload { upload } },
+            );
         }
         self.done(ctx, op, Outcome::Fail);
     }
@@ -275,8 +278,10 @@ impl Client {
                 let joined = match layouts.and_then(|l| Layout::concat(&l)) {
                     Some(layout) => Built::Described(layout),
                     None => {
-                        let sources: Vec<Datarange> =
-                            bodies.chunks(2).map(|pair| Datarange { tar: pair[0].to_vec(), index: pair[1].to_vec() }).collect();
+                        let sources: Vec<Datarange> = bodies
+                            .chunks(2)
+                            .map(|pair| Datarange { tar: pair[0].to_vec(), index: pair[1].to_vec() })
+                            .collect();
                         let Ok(joined) = tarball::concat(&sources) else { return self.give_up(ctx, op) };
                         Built::Bytes(joined)
                     }
@@ -338,7 +343,9 @@ impl Client {
             previous = Some(n);
             let version = bytes.get(8..16).map(|v| u64::from_be_bytes(v.try_into().expect("8 bytes")));
             match version {
-                Some(v) if bytes.get(..8) == Some(&n.to_be_bytes()[..]) && bytes == content(seed, n, v, max) => {
+                Some(v)
+                    if bytes.get(..8) == Some(&n.to_be_bytes()[..]) && bytes == content(seed, n, v, max) =>
+                {
                     seen.push(Value::List(vec![Value::Int(n as i64), Value::Int(v as i64)]));
                 }
                 _ => return Value::Str(format!("bad: datapoint {n}'s bytes are no upload's")),
@@ -402,7 +409,9 @@ impl Node for Client {
                 let (first, last) = (k0 * per, (k0 + span) * per - 1);
                 (Kind::Aggregate, first, last, Request::StartAggregate { first, last })
             }
-            ("download", _) => (Kind::Download, first, last + per, Request::Download { first, last: last + per }),
+            ("download", _) => {
+                (Kind::Download, first, last + per, Request::Download { first, last: last + per })
+            }
             ("delete", _) => (Kind::Delete, first, last, Request::Delete { first, last }),
             ("import", _) => (Kind::Import, first, last, Request::Import),
             _ => return ctx.complete(op.id, Outcome::Fail, None),
@@ -425,7 +434,10 @@ impl Node for Client {
             Timer::Request(req) => self.s3_answered(ctx, req, None),
             Timer::Operation(op) => {
                 // No answer from the server: a completion may have committed.
-                let unknown = self.pending.get(&op).is_some_and(|p| p.kind != Kind::Download && p.upload.is_some() || matches!(p.kind, Kind::Delete | Kind::Import));
+                let unknown = self.pending.get(&op).is_some_and(|p| {
+                    p.kind != Kind::Download && p.upload.is_some()
+                        || matches!(p.kind, Kind::Delete | Kind::Import)
+                });
                 if let Some(p) = self.pending.get_mut(&op) {
                     p.timer = None;
                 }

@@ -154,9 +154,12 @@ impl Config {
             ("part_size", self.part_size),
             ("put_limit", self.put_limit),
         ])?;
-        for (key, value) in
-            [("s3_error_rate", self.s3_error_rate), ("s3_timeout_rate", self.s3_timeout_rate), ("abandon_rate", self.abandon_rate), ("malformed_rate", self.malformed_rate)]
-        {
+        for (key, value) in [
+            ("s3_error_rate", self.s3_error_rate),
+            ("s3_timeout_rate", self.s3_timeout_rate),
+            ("abandon_rate", self.abandon_rate),
+            ("malformed_rate", self.malformed_rate),
+        ] {
             if !(0.0..1.0).contains(&value) {
                 return Err((key, format!("{key} must be in [0, 1), not {value}")));
             }

@@ -84,7 +84,11 @@ impl Tables {
                         && sources.last().is_some_and(|s| s.last == *last)
                         && sources.windows(2).all(|w| w[0].last + 1 == w[1].first);
                     if !covered {
-                        return (TxnResult::Refused("the span is not covered by 2 or more ranges without gaps"), changes, false);
+                        return (
+                            TxnResult::Refused("the span is not covered by 2 or more ranges without gaps"),
+                            changes,
+                            false,
+                        );
                     }
                     Some(sources.iter().map(|s| s.id).collect())
                 } else {
@@ -110,7 +114,10 @@ impl Tables {
             }
             Txn::SetMultipart { upload, multipart } => match self.uploads.get(upload) {
                 Some(row) => {
-                    changes.push(Change::Upload(*upload, Some(Upload { multipart: Some(*multipart), ..row.clone() })));
+                    changes.push(Change::Upload(
+                        *upload,
+                        Some(Upload { multipart: Some(*multipart), ..row.clone() }),
+                    ));
                     TxnResult::Done
                 }
                 None => TxnResult::Refused("no such upload"),
@@ -191,9 +198,9 @@ impl Tables {
                 }
                 TxnResult::Ranges(found)
             }
-            Txn::TakeDeletions { limit } => {
-                TxnResult::Deletions(self.deletions.iter().take(*limit).map(|(id, k)| (*id, k.clone())).collect())
-            }
+            Txn::TakeDeletions { limit } => TxnResult::Deletions(
+                self.deletions.iter().take(*limit).map(|(id, k)| (*id, k.clone())).collect(),
+            ),
             Txn::Deleted { ids } => {
                 changes.extend(ids.iter().map(|id| Change::Deletion(*id, None)));
                 TxnResult::Done
@@ -202,9 +209,11 @@ impl Tables {
                 TxnResult::Uploads(self.uploads.values().filter(|u| u.started < *before).cloned().collect())
             }
             Txn::Import { pairs, counters, careful } => {
-                let known: std::collections::BTreeSet<&String> = self.ranges.values().map(|r| &r.data_key).collect();
+                let known: std::collections::BTreeSet<&String> =
+                    self.ranges.values().map(|r| &r.data_key).collect();
                 let doomed: std::collections::BTreeSet<&String> = self.deletions.values().collect();
-                let uploading: std::collections::BTreeSet<&String> = self.uploads.values().map(|u| &u.data_key).collect();
+                let uploading: std::collections::BTreeSet<&String> =
+                    self.uploads.values().map(|u| &u.data_key).collect();
                 let mut taken: Vec<(u64, u64)> = self.ranges.values().map(|r| (r.first, r.last)).collect();
                 let mut added = Vec::new();
                 for pair in pairs {
@@ -212,7 +221,9 @@ impl Tables {
                         continue;
                     }
                     let overlaps = taken.iter().any(|(f, l)| *f <= pair.last && *l >= pair.first);
-                    if *careful && (doomed.contains(&pair.data_key) || uploading.contains(&pair.data_key) || overlaps) {
+                    if *careful
+                        && (doomed.contains(&pair.data_key) || uploading.contains(&pair.data_key) || overlaps)
+                    {
                         continue;
                     }
                     taken.push((pair.first, pair.last));
@@ -327,7 +338,9 @@ impl Node for MetadataStore {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
-        let Msg::Txn { req, txn } = msg else { return ctx.unexpected("the metadata store takes transactions only") };
+        let Msg::Txn { req, txn } = msg else {
+            return ctx.unexpected("the metadata store takes transactions only");
+        };
         let before = (self.tables.counter, self.tables.next_id);
         let (result, changes, meta) = self.tables.run(&txn);
         if changes.is_empty() && !meta {

@@ -32,8 +32,8 @@ pub use msg::{Msg, Range, Timer, Upload};
 use std::rc::Rc;
 
 use sim::harness::system::{Check, Slot, System};
-use sim::report::Table;
 use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
+use sim::report::Table;
 use sim::scenario::Scenario;
 use sim::{Node, NodeId, Seed, Sim};
 
@@ -72,7 +72,13 @@ impl System for Datas3t {
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate()?;
         if scenario.nodes != 3 {
-            return Err(("nodes", format!("datas3t runs on 3 servers (the server, the object store, the metadata store), not {}", scenario.nodes)));
+            return Err((
+                "nodes",
+                format!(
+                    "datas3t runs on 3 servers (the server, the object store, the metadata store), not {}",
+                    scenario.nodes
+                ),
+            ));
         }
         Ok(())
     }

@@ -97,11 +97,15 @@ impl ObjectStore {
         let prefix = format!("mpu/{upload}/");
         let (key, mut bytes) = {
             let disk = ctx.disk();
-            let Ok(key) = disk.read_all(&format!("{prefix}key")) else { return S3Response::Error(S3Error::NoSuchUpload) };
+            let Ok(key) = disk.read_all(&format!("{prefix}key")) else {
+                return S3Response::Error(S3Error::NoSuchUpload);
+            };
             let mut bytes = Vec::new();
             for &(part, etag) in parts {
                 match disk.read_all(&format!("{prefix}{part:05}")) {
-                    Ok(body) if sim::kernel::hash::digest(&body[..]) == etag => bytes.extend_from_slice(&body),
+                    Ok(body) if sim::kernel::hash::digest(&body[..]) == etag => {
+                        bytes.extend_from_slice(&body)
+                    }
                     _ => return S3Response::Error(S3Error::InvalidPart),
                 }
             }
@@ -138,7 +142,9 @@ impl Node for ObjectStore {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
-        let Msg::S3 { req, request } = msg else { return ctx.unexpected("the object store takes S3 requests only") };
+        let Msg::S3 { req, request } = msg else {
+            return ctx.unexpected("the object store takes S3 requests only");
+        };
         let config = &self.shared.config;
         let (error_rate, timeout_rate) = (config.s3_error_rate, config.s3_timeout_rate);
         let draw = ctx.rng().unit();
@@ -149,7 +155,9 @@ impl Node for ObjectStore {
             return ctx.send(from, Msg::S3Reply { req, response: S3Response::Error(S3Error::Internal) });
         }
         let response = match request {
-            S3Request::Presigned { url, .. } if url.expires < ctx.now() => S3Response::Error(S3Error::Expired),
+            S3Request::Presigned { url, .. } if url.expires < ctx.now() => {
+                S3Response::Error(S3Error::Expired)
+            }
             S3Request::Presigned { url, body } => match (url.grant, body) {
                 (Grant::Put { key }, Some(body)) => self.put(ctx, &key, &body),
                 (Grant::Get { key, range }, None) => self.get(ctx, &key, range),

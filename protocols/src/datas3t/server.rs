@@ -14,7 +14,9 @@ use std::time::Duration;
 use sim::prelude::*;
 
 use super::config::{Bug, Mode};
-use super::msg::{Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Timer, Txn, TxnResult, Upload, Url};
+use super::msg::{
+    Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Timer, Txn, TxnResult, Upload, Url,
+};
 use super::tarball::{self, IndexEntry, TRAILER};
 use super::Shared;
 
@@ -43,16 +45,57 @@ enum Check {
 
 #[derive(Clone, Debug)]
 enum Flow {
-    Upload { op: u64, client: NodeId, first: u64, last: u64, size: u64, aggregate: bool, row: Option<Upload>, sources: Vec<Range> },
-    Complete { op: u64, client: NodeId, etags: Vec<u64>, row: Option<Upload>, check: Check },
-    Cancel { op: u64, client: NodeId, row: Option<Upload> },
-    Download { op: u64, client: NodeId, first: u64, last: u64, ranges: Vec<Range>, next: usize, pieces: Vec<Url> },
-    Delete { op: u64, client: NodeId, range: Option<Range>, span: (u64, u64) },
-    Deletions { taken: Vec<(u64, String)> },
-    Leases { rows: Option<Vec<Upload>>, stale: Vec<Upload> },
+    Upload {
+        op: u64,
+        client: NodeId,
+        first: u64,
+        last: u64,
+        size: u64,
+        aggregate: bool,
+        row: Option<Upload>,
+        sources: Vec<Range>,
+    },
+    Complete {
+        op: u64,
+        client: NodeId,
+        etags: Vec<u64>,
+        row: Option<Upload>,
+        check: Check,
+    },
+    Cancel {
+        op: u64,
+        client: NodeId,
+        row: Option<Upload>,
+    },
+    Download {
+        op: u64,
+        client: NodeId,
+        first: u64,
+        last: u64,
+        ranges: Vec<Range>,
+        next: usize,
+        pieces: Vec<Url>,
+    },
+    Delete {
+        op: u64,
+        client: NodeId,
+        range: Option<Range>,
+        span: (u64, u64),
+    },
+    Deletions {
+        taken: Vec<(u64, String)>,
+    },
+    Leases {
+        rows: Option<Vec<Upload>>,
+        stale: Vec<Upload>,
+    },
     /// An abort of an abandoned multipart upload, whose answer changes nothing.
     Abort,
-    Import { op: u64, client: NodeId, listed: bool },
+    Import {
+        op: u64,
+        client: NodeId,
+        listed: bool,
+    },
 }
 
 /// A request in flight: its flow, what to resend, how often it was tried.
@@ -84,7 +127,14 @@ impl Server {
     /// A server.
     pub fn new(shared: Rc<Shared>) -> Server {
         let idle = shared.config.deletion_poll;
-        Server { shared, flows: BTreeMap::new(), waiting: BTreeMap::new(), cache: BTreeMap::new(), next: 0, idle }
+        Server {
+            shared,
+            flows: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            cache: BTreeMap::new(),
+            next: 0,
+            idle,
+        }
     }
 
     fn safe(&self) -> bool {
@@ -105,7 +155,9 @@ impl Server {
     fn call(&mut self, ctx: &mut Ctx<'_, Msg>, flow: u64, call: Call, attempts: u32) {
         let req = self.id(ctx);
         match &call {
-            Call::S3(request) => ctx.send(self.shared.object_store, Msg::S3 { req, request: request.clone() }),
+            Call::S3(request) => {
+                ctx.send(self.shared.object_store, Msg::S3 { req, request: request.clone() })
+            }
             Call::Db(txn) => ctx.send(self.shared.metadata_store, Msg::Txn { req, txn: txn.clone() }),
         }
         let timer = ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
@@ -129,7 +181,8 @@ impl Server {
             (Call::S3(_), None | Some(Outcome::S3(S3Response::Error(S3Error::Internal))))
         );
         if retry && waiting.attempts < self.shared.config.retries {
-            let backoff = (Duration::from_millis(100) * 2u32.pow(waiting.attempts)).min(Duration::from_secs(5));
+            let backoff =
+                (Duration::from_millis(100) * 2u32.pow(waiting.attempts)).min(Duration::from_secs(5));
             let again = self.id(ctx);
             let timer = ctx.set_timer(backoff, Timer::Retry(again));
             self.waiting.insert(again, Waiting { attempts: waiting.attempts + 1, timer, ..waiting });
@@ -162,14 +215,17 @@ impl Server {
     fn data_urls(&self, ctx: &Ctx<'_, Msg>, row: &Upload) -> (Vec<Url>, u64) {
         let config = &self.shared.config;
         match row.multipart {
-            None => (vec![self.upload_url(ctx, row, Grant::Put { key: row.data_key.clone() })], row.data_size),
+            None => {
+                (vec![self.upload_url(ctx, row, Grant::Put { key: row.data_key.clone() })], row.data_size)
+            }
             Some(upload) => {
                 let mut part_size = config.part_size.0;
                 while row.data_size.div_ceil(part_size) > 10_000 {
                     part_size *= 2;
                 }
                 let parts = row.data_size.div_ceil(part_size).max(1) as u32;
-                let urls = (1..=parts).map(|part| self.upload_url(ctx, row, Grant::Part { upload, part })).collect();
+                let urls =
+                    (1..=parts).map(|part| self.upload_url(ctx, row, Grant::Part { upload, part })).collect();
                 (urls, part_size)
             }
         }
@@ -180,11 +236,29 @@ impl Server {
         match request {
             Request::StartUpload { first, count, data_size } => {
                 let last = first + count.max(1) - 1;
-                let flow = Flow::Upload { op, client, first, last, size: data_size, aggregate: false, row: None, sources: vec![] };
+                let flow = Flow::Upload {
+                    op,
+                    client,
+                    first,
+                    last,
+                    size: data_size,
+                    aggregate: false,
+                    row: None,
+                    sources: vec![],
+                };
                 self.start(ctx, flow, Call::Db(Txn::Overlapping { first, last }));
             }
             Request::StartAggregate { first, last } => {
-                let flow = Flow::Upload { op, client, first, last, size: 0, aggregate: true, row: None, sources: vec![] };
+                let flow = Flow::Upload {
+                    op,
+                    client,
+                    first,
+                    last,
+                    size: 0,
+                    aggregate: true,
+                    row: None,
+                    sources: vec![],
+                };
                 self.start(ctx, flow, Call::Db(Txn::Ranges { first, last }));
             }
             Request::CompleteUpload { upload, etags } => {
@@ -195,7 +269,8 @@ impl Server {
                 self.start(ctx, Flow::Cancel { op, client, row: None }, Call::Db(Txn::Get { upload }));
             }
             Request::Download { first, last } => {
-                let flow = Flow::Download { op, client, first, last, ranges: vec![], next: 0, pieces: vec![] };
+                let flow =
+                    Flow::Download { op, client, first, last, ranges: vec![], next: 0, pieces: vec![] };
                 self.start(ctx, flow, Call::Db(Txn::Ranges { first, last }));
             }
             Request::Delete { first, last } if safe => {
@@ -204,7 +279,11 @@ impl Server {
             }
             Request::Import => {
                 let prefix = format!("datas3t/{}/dataranges/", super::db::NAME);
-                self.start(ctx, Flow::Import { op, client, listed: false }, Call::S3(S3Request::List { prefix }));
+                self.start(
+                    ctx,
+                    Flow::Import { op, client, listed: false },
+                    Call::S3(S3Request::List { prefix }),
+                );
             }
             Request::Delete { first, last } => {
                 // The range [first, last] exactly, if there is one.
@@ -276,7 +355,9 @@ impl Server {
     }
 
     fn upload(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
-        let Flow::Upload { op, client, first, last, size, aggregate, row, sources } = flow else { unreachable!() };
+        let Flow::Upload { op, client, first, last, size, aggregate, row, sources } = flow else {
+            unreachable!()
+        };
         let config = self.shared.config.clone();
         let now = ctx.now();
         match (row, outcome) {
@@ -292,7 +373,10 @@ impl Server {
                     started: now,
                     counter_in_keys: !config.has(Bug::NoUploadCounter),
                 };
-                self.flows.insert(id, Flow::Upload { op, client, first, last, size, aggregate, row: None, sources: vec![] });
+                self.flows.insert(
+                    id,
+                    Flow::Upload { op, client, first, last, size, aggregate, row: None, sources: vec![] },
+                );
                 self.db(ctx, id, txn);
             }
             (None, Outcome::Db(TxnResult::Ranges(found))) => {
@@ -313,12 +397,36 @@ impl Server {
                     started: now,
                     counter_in_keys: !config.has(Bug::NoUploadCounter),
                 };
-                self.flows.insert(id, Flow::Upload { op, client, first, last, size: estimate, aggregate, row: None, sources: found });
+                self.flows.insert(
+                    id,
+                    Flow::Upload {
+                        op,
+                        client,
+                        first,
+                        last,
+                        size: estimate,
+                        aggregate,
+                        row: None,
+                        sources: found,
+                    },
+                );
                 self.db(ctx, id, txn);
             }
             (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
                 let multipart = row.data_size >= config.multipart_threshold.0;
-                self.flows.insert(id, Flow::Upload { op, client, first, last, size, aggregate, row: Some(row.clone()), sources });
+                self.flows.insert(
+                    id,
+                    Flow::Upload {
+                        op,
+                        client,
+                        first,
+                        last,
+                        size,
+                        aggregate,
+                        row: Some(row.clone()),
+                        sources,
+                    },
+                );
                 if multipart {
                     self.s3(ctx, id, S3Request::Create { key: row.data_key });
                 } else {
@@ -327,7 +435,19 @@ impl Server {
             }
             (Some(row), Outcome::S3(S3Response::Created(upload))) => {
                 let row = Upload { multipart: Some(upload), ..row };
-                self.flows.insert(id, Flow::Upload { op, client, first, last, size, aggregate, row: Some(row.clone()), sources });
+                self.flows.insert(
+                    id,
+                    Flow::Upload {
+                        op,
+                        client,
+                        first,
+                        last,
+                        size,
+                        aggregate,
+                        row: Some(row.clone()),
+                        sources,
+                    },
+                );
                 self.db(ctx, id, Txn::SetMultipart { upload: row.id, multipart: upload });
             }
             (Some(_), Outcome::Db(TxnResult::Done)) => self.plan(ctx, id),
@@ -337,7 +457,9 @@ impl Server {
     }
 
     fn plan(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64) {
-        let Some(Flow::Upload { op, client, row: Some(row), sources, aggregate, .. }) = self.flows.get(&id).cloned() else {
+        let Some(Flow::Upload { op, client, row: Some(row), sources, aggregate, .. }) =
+            self.flows.get(&id).cloned()
+        else {
             return;
         };
         let (data, part_size) = self.data_urls(ctx, &row);
@@ -362,7 +484,10 @@ impl Server {
     fn complete(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
         let Flow::Complete { op, client, etags, row, check } = flow else { unreachable!() };
         let set = |server: &mut Server, row: &Upload, check: Check| {
-            server.flows.insert(id, Flow::Complete { op, client, etags: etags.clone(), row: Some(row.clone()), check });
+            server.flows.insert(
+                id,
+                Flow::Complete { op, client, etags: etags.clone(), row: Some(row.clone()), check },
+            );
         };
         let fail = |server: &mut Server, ctx: &mut Ctx<'_, Msg>, row: &Upload, why: &'static str| {
             // A failed validation: schedule both objects for deletion, delete the row.
@@ -429,7 +554,9 @@ impl Server {
                 let at = picks.remove(0);
                 let expected = (tarball::name(row.first + at as u64), index[at].size);
                 let stated = tarball::read_header(&block.to_vec()).ok();
-                if stated.as_ref().map(|(n, s)| (tarball::number(n), *s)) != Some((tarball::number(&expected.0), expected.1)) {
+                if stated.as_ref().map(|(n, s)| (tarball::number(n), *s))
+                    != Some((tarball::number(&expected.0), expected.1))
+                {
                     return fail(self, ctx, &row, "a header does not match the index");
                 }
                 if picks.is_empty() && row.sources.is_some() && !self.safe() {
@@ -451,10 +578,13 @@ impl Server {
                 set(self, &row, Check::Refused(why));
                 self.db(ctx, id, Txn::Drop { upload: row.id });
             }
-            (Check::Dropped(why) | Check::Refused(why), _) => self.reply(ctx, id, client, op, Reply::Failed(why)),
-            (Check::HeadIndex | Check::HeadData | Check::Index { .. } | Check::Headers { .. }, Outcome::S3(S3Response::Error(S3Error::NotFound))) => {
-                fail(self, ctx, &row, "an object is missing")
+            (Check::Dropped(why) | Check::Refused(why), _) => {
+                self.reply(ctx, id, client, op, Reply::Failed(why))
             }
+            (
+                Check::HeadIndex | Check::HeadData | Check::Index { .. } | Check::Headers { .. },
+                Outcome::S3(S3Response::Error(S3Error::NotFound)),
+            ) => fail(self, ctx, &row, "an object is missing"),
             _ => self.reply(ctx, id, client, op, Reply::Failed("the completion failed")),
         }
     }
@@ -473,9 +603,18 @@ impl Server {
         self.db(ctx, id, txn);
     }
 
-    fn header(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, row: &Upload, data_size: u64, index: Vec<IndexEntry>, picks: Vec<usize>) {
+    fn header(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        id: u64,
+        row: &Upload,
+        data_size: u64,
+        index: Vec<IndexEntry>,
+        picks: Vec<usize>,
+    ) {
         let offset = index[picks[0]].header_offset;
-        let request = S3Request::Get { key: row.data_key.clone(), range: Some((offset, offset + tarball::BLOCK)) };
+        let request =
+            S3Request::Get { key: row.data_key.clone(), range: Some((offset, offset + tarball::BLOCK)) };
         if let Some(Flow::Complete { check, .. }) = self.flows.get_mut(&id) {
             *check = Check::Headers { data_size, index, picks };
         }
@@ -483,7 +622,9 @@ impl Server {
     }
 
     fn download(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
-        let Flow::Download { op, client, first, last, mut ranges, mut next, mut pieces } = flow else { unreachable!() };
+        let Flow::Download { op, client, first, last, mut ranges, mut next, mut pieces } = flow else {
+            unreachable!()
+        };
         match outcome {
             Outcome::Db(TxnResult::Ranges(found)) => ranges = found,
             Outcome::S3(S3Response::Body(bytes)) => match tarball::parse_index(&bytes.to_vec()) {
@@ -504,7 +645,8 @@ impl Server {
             let from = first.max(range.first) - range.first;
             let to = last.min(range.last) - range.first;
             if let (Some(a), Some(b)) = (index.get(from as usize), index.get(to as usize)) {
-                let grant = Grant::Get { key: range.data_key.clone(), range: Some((a.header_offset, b.end())) };
+                let grant =
+                    Grant::Get { key: range.data_key.clone(), range: Some((a.header_offset, b.end())) };
                 pieces.push(self.url(ctx, grant));
             }
             next += 1;
@@ -553,8 +695,10 @@ impl Server {
             }
             (Some(all), Outcome::S3(S3Response::Uploads(uploads))) => {
                 // Abort the multipart uploads of stale rows, and those no row knows.
-                let live: BTreeSet<&String> = all.iter().filter(|u| !stale.contains(u)).map(|u| &u.data_key).collect();
-                let doomed: Vec<u64> = uploads.iter().filter(|(_, key)| !live.contains(key)).map(|(u, _)| *u).collect();
+                let live: BTreeSet<&String> =
+                    all.iter().filter(|u| !stale.contains(u)).map(|u| &u.data_key).collect();
+                let doomed: Vec<u64> =
+                    uploads.iter().filter(|(_, key)| !live.contains(key)).map(|(u, _)| *u).collect();
                 for upload in doomed {
                     self.start(ctx, Flow::Abort, Call::S3(S3Request::Abort { upload }));
                 }
@@ -636,7 +780,11 @@ impl Node for Server {
             }
             Timer::Leases => {
                 let now = ctx.now();
-                self.start(ctx, Flow::Leases { rows: None, stale: vec![] }, Call::Db(Txn::Stale { before: now + Duration::from_nanos(1) }));
+                self.start(
+                    ctx,
+                    Flow::Leases { rows: None, stale: vec![] },
+                    Call::Db(Txn::Stale { before: now + Duration::from_nanos(1) }),
+                );
                 // Fault point: the next collection soon, racing uploads that finish as their
                 // lease ends.
                 let every = self.shared.config.upload_lease / 2;

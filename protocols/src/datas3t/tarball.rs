@@ -66,7 +66,10 @@ pub fn build(files: &[(u64, Vec<u8>)]) -> Datarange {
         header.set_mtime(0);
         header.set_cksum();
         builder.append(&header, content.as_slice()).expect("writing to memory");
-        push_entry(&mut index, IndexEntry { header_offset: offset, header_blocks: 1, size: content.len() as u64 });
+        push_entry(
+            &mut index,
+            IndexEntry { header_offset: offset, header_blocks: 1, size: content.len() as u64 },
+        );
     }
     Datarange { tar: builder.into_inner().expect("writing to memory"), index }
 }
@@ -155,7 +158,11 @@ mod tests {
         assert_eq!(read(&range.tar).unwrap(), files(100, 5));
         let index = parse_index(&range.index).unwrap();
         assert_eq!(index.len(), 5);
-        assert_eq!(index.last().unwrap().end() + TRAILER, range.tar.len() as u64, "the trailer follows the last entry");
+        assert_eq!(
+            index.last().unwrap().end() + TRAILER,
+            range.tar.len() as u64,
+            "the trailer follows the last entry"
+        );
         for (entry, (n, content)) in index.iter().zip(files(100, 5)) {
             let at = entry.header_offset as usize;
             assert_eq!(read_header(&range.tar[at..at + 512]).unwrap(), (name(n), content.len() as u64));
@@ -221,7 +228,11 @@ impl Layout {
         if layouts.iter().any(|l| l.seed != first.seed || l.max != first.max) {
             return None;
         }
-        Some(Layout { seed: first.seed, max: first.max, entries: layouts.iter().flat_map(|l| l.entries.iter().copied()).collect() })
+        Some(Layout {
+            seed: first.seed,
+            max: first.max,
+            entries: layouts.iter().flat_map(|l| l.entries.iter().copied()).collect(),
+        })
     }
 
     /// Bytes `[start, end)` of the TAR (clipped to it).
@@ -272,7 +283,8 @@ mod layout_tests {
         let (seed, max) = (7, 900);
         let entries: Vec<(u64, u64, u64)> =
             (40..46).map(|n| (n, n * 3, super::super::client::content_len(seed, n, n * 3, max))).collect();
-        let files: Vec<(u64, Vec<u8>)> = entries.iter().map(|e| (e.0, super::super::client::content(seed, e.0, e.1, max))).collect();
+        let files: Vec<(u64, Vec<u8>)> =
+            entries.iter().map(|e| (e.0, super::super::client::content(seed, e.0, e.1, max))).collect();
         let built = build(&files);
         let layout = Layout { seed, max, entries };
         assert_eq!(layout.len(), built.tar.len() as u64);
@@ -281,7 +293,10 @@ mod layout_tests {
         for (a, b) in [(0, 1), (500, 1700), (1023, 1025), (layout.len() - 1100, layout.len())] {
             assert_eq!(layout.render(a, b), built.tar[a as usize..b as usize].to_vec(), "bytes {a}..{b}");
         }
-        let (left, right) = (Layout { entries: layout.entries[..2].to_vec(), ..layout.clone() }, Layout { entries: layout.entries[2..].to_vec(), ..layout.clone() });
+        let (left, right) = (
+            Layout { entries: layout.entries[..2].to_vec(), ..layout.clone() },
+            Layout { entries: layout.entries[2..].to_vec(), ..layout.clone() },
+        );
         assert_eq!(Layout::concat(&[&left, &right]).unwrap(), layout);
     }
 }

@@ -210,10 +210,14 @@ pub fn no_unwritten_versions(facts: &Observations, operations: &[OpRecord]) -> C
     }
     for fact in facts.facts::<DynamoFact>() {
         if let DynamoFact::Stored { key, siblings } = fact.what {
-            if let Some(e) = siblings.iter().flat_map(|v| v.elements()).find(|e| !put.contains(&(*key, **e))) {
+            if let Some(e) = siblings.iter().flat_map(|v| v.elements()).find(|e| !put.contains(&(*key, **e)))
+            {
                 return Check::fail(
                     name,
-                    format!("{} held element {e} under key {key} at {}, which no client put there", fact.node, fact.time),
+                    format!(
+                        "{} held element {e} under key {key} at {}, which no client put there",
+                        fact.node, fact.time
+                    ),
                 );
             }
         }
@@ -224,7 +228,10 @@ pub fn no_unwritten_versions(facts: &Observations, operations: &[OpRecord]) -> C
             if let Some(e) = items.iter().find(|v| !matches!(v, Value::Int(e) if put.contains(&(key, *e)))) {
                 return Check::fail(
                     name,
-                    format!("get of key {key} (operation {}) returned {e} at {at}, which no client put there", record.op.id),
+                    format!(
+                        "get of key {key} (operation {}) returned {e} at {at}, which no client put there",
+                        record.op.id
+                    ),
                 );
             }
         }
@@ -281,8 +288,12 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
             let entry = life.entry((fact.node.0, *id)).or_insert((*owner, Vec::new(), fact.time));
             let seen = &entry.1;
             let problem = match event {
-                HintEvent::Deleted if !seen.contains(&HintEvent::Acknowledged) => Some("deleted before its owner acknowledged it"),
-                HintEvent::Sent if seen.contains(&HintEvent::Deleted) => Some("offered again after it was deleted"),
+                HintEvent::Deleted if !seen.contains(&HintEvent::Acknowledged) => {
+                    Some("deleted before its owner acknowledged it")
+                }
+                HintEvent::Sent if seen.contains(&HintEvent::Deleted) => {
+                    Some("offered again after it was deleted")
+                }
                 _ => None,
             };
             if let Some(problem) = problem {
@@ -299,10 +310,11 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
     });
     match kept {
         // Handing back is owed by the end of the run only; the rules above hold at any point.
-        Some(((holder, id), (owner, _, at))) => {
-            Check::fail(name, format!("hint {id} kept by n{holder} since {at} was never handed back to n{owner}"))
-                .of_whole_run()
-        }
+        Some(((holder, id), (owner, _, at))) => Check::fail(
+            name,
+            format!("hint {id} kept by n{holder} since {at} was never handed back to n{owner}"),
+        )
+        .of_whole_run(),
         None => Check::pass(name).of_whole_run(),
     }
 }
@@ -310,7 +322,12 @@ pub fn hints_handed_back(facts: &Observations, up: impl Fn(NodeId) -> bool) -> C
 /// `dynamo.every_server_serves`: a server up at the end that acknowledged puts does not
 /// stop: its last acknowledged put is within `gap` of the last put a client invoked
 /// (Dynago blocked on a full queue with the cluster lock held takes no writes again).
-pub fn every_server_serves(operations: &[OpRecord], gap: Duration, servers: u32, up: impl Fn(NodeId) -> bool) -> Check {
+pub fn every_server_serves(
+    operations: &[OpRecord],
+    gap: Duration,
+    servers: u32,
+    up: impl Fn(NodeId) -> bool,
+) -> Check {
     let mut last: BTreeMap<u32, Time> = BTreeMap::new();
     for r in operations.iter().filter(|r| r.op.f == "put") {
         if let (Some((at, Outcome::Ok(_))), Some(server)) = (&r.completed, r.served_by) {
@@ -318,14 +335,18 @@ pub fn every_server_serves(operations: &[OpRecord], gap: Duration, servers: u32,
             *entry = (*entry).max(*at);
         }
     }
-    let end = operations.iter().filter(|r| r.op.f == "put").filter_map(|r| r.invoked).max().unwrap_or(Time::ZERO);
+    let end =
+        operations.iter().filter(|r| r.op.f == "put").filter_map(|r| r.invoked).max().unwrap_or(Time::ZERO);
     let stopped: Vec<String> = last
         .iter()
         .filter(|(s, at)| **s < servers && up(NodeId(**s)) && **at + gap < end)
         .map(|(s, at)| format!("n{s} (last at {at})"))
         .collect();
     Check::from("dynamo.every_server_serves", stopped.is_empty(), || {
-        format!("{} acknowledged no put in the last {gap:?} before the last put was invoked ({end}), though up", stopped.join(", "))
+        format!(
+            "{} acknowledged no put in the last {gap:?} before the last put was invoked ({end}), though up",
+            stopped.join(", ")
+        )
     })
 }
 
@@ -341,7 +362,9 @@ impl Staleness {
     pub fn measure(operations: &[OpRecord]) -> Staleness {
         let mut puts: BTreeMap<u64, Vec<(Time, i64)>> = BTreeMap::new();
         for r in operations {
-            if let (Some((at, Outcome::Ok(_))), "put", Value::Int(e)) = (&r.completed, r.op.f.as_str(), &r.op.value) {
+            if let (Some((at, Outcome::Ok(_))), "put", Value::Int(e)) =
+                (&r.completed, r.op.f.as_str(), &r.op.value)
+            {
                 puts.entry(r.op.key).or_default().push((*at, *e));
             }
         }
@@ -350,12 +373,19 @@ impl Staleness {
         }
         let mut reads = Vec::new();
         for r in operations.iter().filter(|r| r.op.f == "get") {
-            let (Some(invoked), Some((_, Outcome::Ok(Value::List(seen))))) = (r.invoked, &r.completed) else { continue };
+            let (Some(invoked), Some((_, Outcome::Ok(Value::List(seen))))) = (r.invoked, &r.completed) else {
+                continue;
+            };
             let Some(list) = puts.get(&r.op.key) else { continue };
             let before: Vec<&(Time, i64)> = list.iter().filter(|(at, _)| *at < invoked).collect();
             let Some((latest_at, _)) = before.last() else { continue };
-            let seen: BTreeSet<i64> = seen.iter().filter_map(|v| if let Value::Int(i) = v { Some(*i) } else { None }).collect();
-            let k = before.iter().rev().position(|(_, e)| seen.contains(e)).map_or(before.len() as u32 + 1, |i| i as u32 + 1);
+            let seen: BTreeSet<i64> =
+                seen.iter().filter_map(|v| if let Value::Int(i) = v { Some(*i) } else { None }).collect();
+            let k = before
+                .iter()
+                .rev()
+                .position(|(_, e)| seen.contains(e))
+                .map_or(before.len() as u32 + 1, |i| i as u32 + 1);
             reads.push(((invoked - *latest_at).as_nanos() as u64, k == 1, k));
         }
         Staleness { reads }
@@ -401,8 +431,13 @@ impl Staleness {
             .zip(Staleness::BINS)
             .map(|((label, [reads, fresh, k2, k3]), (low, high, _))| {
                 let share = |n: f64| Cell::share(n, reads);
-                let mut row =
-                    vec![Cell::Text(label.into()), Cell::Int(reads), share(fresh as f64), share(k2 as f64), share(k3 as f64)];
+                let mut row = vec![
+                    Cell::Text(label.into()),
+                    Cell::Int(reads),
+                    share(fresh as f64),
+                    share(k2 as f64),
+                    share(k3 as f64),
+                ];
                 if let Some(curve) = model {
                     let predicted: f64 =
                         self.reads.iter().filter(|r| (low..high).contains(&r.0)).map(|r| curve.at(r.0)).sum();
@@ -416,7 +451,11 @@ impl Staleness {
         if model.is_some() {
             columns.push("WARS model %".into());
         }
-        Table { title: "staleness: reads by time since the latest acknowledged put of their key".into(), columns, rows }
+        Table {
+            title: "staleness: reads by time since the latest acknowledged put of their key".into(),
+            columns,
+            rows,
+        }
     }
 }
 
@@ -449,7 +488,13 @@ impl Model for SetModel {
             ("get", _, Output::Value(Value::List(items))) => {
                 let mut set: Vec<i64> = items
                     .iter()
-                    .map(|v| if let Value::Int(i) = v { Ok(*i) } else { Err(format!("{op}: a set holds integers")) })
+                    .map(|v| {
+                        if let Value::Int(i) = v {
+                            Ok(*i)
+                        } else {
+                            Err(format!("{op}: a set holds integers"))
+                        }
+                    })
                     .collect::<Result<_, _>>()?;
                 set.sort_unstable();
                 Ok(SetInput::Read(Some(set)))
@@ -489,8 +534,12 @@ mod tests {
 
     fn stored(obs: &mut Observations, at: u64, node: u32, key: u64, elements: &[i64]) {
         // One dot for every value, so replicas holding equal elements hold equal versions.
-        let version =
-            Version { dot: (0, 1), past: VClock::default(), value: Some(Rc::new(elements.to_vec())), timestamp: 0 };
+        let version = Version {
+            dot: (0, 1),
+            past: VClock::default(),
+            value: Some(Rc::new(elements.to_vec())),
+            timestamp: 0,
+        };
         obs.facts.state(Time(at), NodeId(node), DynamoFact::Stored { key, siblings: Rc::new(vec![version]) });
     }
 

@@ -93,7 +93,8 @@ impl Client {
             Kind::Delete => None,
         };
         let kept = value.as_deref().map_or(&[][..], Vec::as_slice);
-        let removed: Vec<i64> = super::version::union(&siblings).into_iter().filter(|e| kept.binary_search(e).is_err()).collect();
+        let removed: Vec<i64> =
+            super::version::union(&siblings).into_iter().filter(|e| kept.binary_search(e).is_err()).collect();
         if !removed.is_empty() {
             ctx.fact(DynamoFact::Removes { op, key: p.key, elements: removed });
         }
@@ -103,14 +104,26 @@ impl Client {
         p.timer = ctx.set_timer(timeout, Timer::Attempt(op));
     }
 
-    fn on_put_reply(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, op: u64, written: Option<super::msg::Written>) {
+    fn on_put_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        from: NodeId,
+        op: u64,
+        written: Option<super::msg::Written>,
+    ) {
         let Some(p) = self.pending.remove(&op) else { return };
         ctx.cancel_timer(p.timer);
         let Some(written) = written else {
             return ctx.complete(op, Outcome::Info, Some(from));
         };
         let element = if let Kind::Put(e) = p.kind { Some(e) } else { None };
-        let fact = DynamoFact::Acknowledged { op, key: p.key, element, clock: written.clock, replicas: written.replicas };
+        let fact = DynamoFact::Acknowledged {
+            op,
+            key: p.key,
+            element,
+            clock: written.clock,
+            replicas: written.replicas,
+        };
         ctx.fact(fact);
         ctx.complete(op, Outcome::Ok(Value::Nil), Some(from));
     }

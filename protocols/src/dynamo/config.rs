@@ -179,7 +179,10 @@ impl Config {
         positive("write_quorum", self.write_quorum)?;
         positive("virtual_nodes", self.virtual_nodes)?;
         if self.replicas > nodes {
-            return Err(("replicas", format!("replicas (N = {}) exceeds the {nodes} servers", self.replicas)));
+            return Err((
+                "replicas",
+                format!("replicas (N = {}) exceeds the {nodes} servers", self.replicas),
+            ));
         }
         if self.read_quorum > self.replicas {
             return Err(("read_quorum", format!("R = {} exceeds N = {}", self.read_quorum, self.replicas)));
@@ -188,7 +191,10 @@ impl Config {
             return Err(("write_quorum", format!("W = {} exceeds N = {}", self.write_quorum, self.replicas)));
         }
         if self.virtual_nodes > 256 {
-            return Err(("virtual_nodes", format!("at most 256 partitions per server, not {}", self.virtual_nodes)));
+            return Err((
+                "virtual_nodes",
+                format!("at most 256 partitions per server, not {}", self.virtual_nodes),
+            ));
         }
         sim::scenario::nonzero(&[
             ("request_timeout", self.request_timeout),
@@ -197,7 +203,8 @@ impl Config {
             ("handoff_interval", self.handoff_interval),
             ("anti_entropy_interval", self.anti_entropy_interval),
         ])?;
-        if self.write_fanout == WriteFanout::Quorum && self.coordinator_replica != CoordinatorReplica::Network {
+        if self.write_fanout == WriteFanout::Quorum && self.coordinator_replica != CoordinatorReplica::Network
+        {
             return Err((
                 "write_fanout",
                 "write_fanout = \"quorum\" needs coordinator_replica = \"network\" (else the coordinator always stores)".into(),
@@ -206,7 +213,10 @@ impl Config {
         if self.converge_within >= run {
             return Err((
                 "converge_within",
-                format!("converge_within ({:?}) must be shorter than the run ({run:?})", self.converge_within),
+                format!(
+                    "converge_within ({:?}) must be shorter than the run ({run:?})",
+                    self.converge_within
+                ),
             ));
         }
         if self.mode == Mode::Dynago {
@@ -218,7 +228,10 @@ impl Config {
                 ("write_fanout", self.write_fanout != WriteFanout::All),
             ];
             if let Some((key, _)) = dynamo_only.iter().find(|(_, set)| *set) {
-                return Err((key, format!("{key} does not apply to mode = \"dynago\" (it has no versions or siblings)")));
+                return Err((
+                    key,
+                    format!("{key} does not apply to mode = \"dynago\" (it has no versions or siblings)"),
+                ));
             }
         } else if self.bugs.contains(&Bug::MergeGreater) {
             return Err(("bugs", "merge-greater is Dynago's gossip bug: it needs mode = \"dynago\"".into()));

@@ -31,9 +31,9 @@ use sim::prelude::*;
 
 use super::check::DynamoFact;
 use super::config::Bug;
+use super::hash_ring::{Forwards, Waiter};
 use super::msg::{Member, Msg, Timer, Written};
 use super::version::{VClock, Version};
-use super::hash_ring::{Forwards, Waiter};
 use super::Shared;
 
 /// The seed every node dials.
@@ -156,7 +156,14 @@ impl Dynago {
         true
     }
 
-    fn on_put(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64, value: Option<Rc<Vec<i64>>>) {
+    fn on_put(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        client: NodeId,
+        op: u64,
+        key: u64,
+        value: Option<Rc<Vec<i64>>>,
+    ) {
         let Some(value) = value else {
             ctx.count("dynago: deletes refused (it has none)", 1);
             return ctx.send(client, Msg::PutReply { op, written: None });
@@ -230,7 +237,10 @@ impl Dynago {
     }
 
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
-        let locked = matches!(msg, Msg::Put { .. } | Msg::ClusterInfoRequest { .. } | Msg::ClusterInfoResponse { .. } | Msg::Ping);
+        let locked = matches!(
+            msg,
+            Msg::Put { .. } | Msg::ClusterInfoRequest { .. } | Msg::ClusterInfoResponse { .. } | Msg::Ping
+        );
         if locked && self.blocked.is_some() {
             return self.waiting.push_back((from, msg));
         }
@@ -244,7 +254,9 @@ impl Dynago {
                 ctx.send(from, Msg::GetReply { op, siblings });
             }
             Msg::Put { op, key, value, .. } => self.on_put(ctx, from, op, key, value),
-            Msg::ForwardGet { key } => ctx.send(from, Msg::ForwardGetResponse { value: self.store.get(&key).cloned() }),
+            Msg::ForwardGet { key } => {
+                ctx.send(from, Msg::ForwardGetResponse { value: self.store.get(&key).cloned() })
+            }
             Msg::ForwardSet { key, value } => {
                 self.set(ctx, key, value);
                 ctx.send(from, Msg::ForwardSetResponse);
@@ -294,7 +306,9 @@ impl Dynago {
                 let newer: Vec<Member> = self
                     .members
                     .values()
-                    .filter(|local| !members.iter().any(|m| m.node == local.node && m.timestamp >= local.timestamp))
+                    .filter(|local| {
+                        !members.iter().any(|m| m.node == local.node && m.timestamp >= local.timestamp)
+                    })
                     .copied()
                     .collect();
                 self.merge(ctx, &members);
@@ -338,7 +352,14 @@ impl Dynago {
         }
     }
 
-    fn forward_set(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64, value: Option<Rc<Vec<i64>>>) {
+    fn forward_set(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        client: NodeId,
+        op: u64,
+        key: u64,
+        value: Option<Rc<Vec<i64>>>,
+    ) {
         let Some(value) = value else {
             ctx.count("dynago: deletes refused (it has none)", 1);
             return ctx.send(client, Msg::PutReply { op, written: None });

@@ -56,7 +56,9 @@ impl Shared {
     /// The servers that replicate `key`: its preference list (Dynago: every server).
     fn owners(&self, key: u64) -> Vec<u32> {
         match self.config.mode {
-            Mode::Dynamo => self.ring.preference_list(self.ring.partition(key), self.config.replicas).to_vec(),
+            Mode::Dynamo => {
+                self.ring.preference_list(self.ring.partition(key), self.config.replicas).to_vec()
+            }
             Mode::Dynago => match &self.hash_ring {
                 Some(ring) => ring.owner(key, |_| true).into_iter().collect(),
                 None => (0..self.servers).collect(),
@@ -72,12 +74,18 @@ impl Shared {
 fn wars_model(scenario: &Scenario<Config>) -> Option<WarsModel> {
     let config = &scenario.settings;
     let expanding = config.write_fanout == WriteFanout::All;
-    if config.mode != Mode::Dynamo || config.coordinator_replica != CoordinatorReplica::Network || !expanding {
+    if config.mode != Mode::Dynamo || config.coordinator_replica != CoordinatorReplica::Network || !expanding
+    {
         return None;
     }
     let network = &scenario.network;
     let latency = |kind: &str| network.kinds.get(kind).unwrap_or(&network.latency).0.clone();
-    let wars = Wars { w: latency("replicate"), a: latency("replicated"), r: latency("read"), s: latency("read-reply") };
+    let wars = Wars {
+        w: latency("replicate"),
+        a: latency("replicated"),
+        r: latency("read"),
+        s: latency("read-reply"),
+    };
     Some(WarsModel {
         wars,
         replicas: config.replicas as usize,
@@ -167,7 +175,8 @@ impl System for Dynamo {
     fn tables(scenario: &Scenario<Config>, _shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Table> {
         let staleness = Staleness::measure(sim.operations());
         let until = staleness.reads.iter().map(|r| r.0).max().unwrap_or(0).min(10_000_000_000);
-        let curve = wars_model(scenario).map(|model| Curve::new(&model, until, 2_000, &mut sim.stream("pbs", 0)));
+        let curve =
+            wars_model(scenario).map(|model| Curve::new(&model, until, 2_000, &mut sim.stream("pbs", 0)));
         vec![staleness.table(curve.as_ref())]
     }
 }

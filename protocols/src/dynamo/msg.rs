@@ -166,14 +166,16 @@ impl Message for Msg {
             Msg::Put { value, context, .. } => {
                 8 * value.as_ref().map_or(0, |v| v.len()) as u64 + 20 * context.0.len() as u64
             }
-            Msg::GetReply { siblings, .. } | Msg::ReadReply { siblings, .. } | Msg::Repair { siblings, .. } => {
-                elements(siblings)
-            }
+            Msg::GetReply { siblings, .. }
+            | Msg::ReadReply { siblings, .. }
+            | Msg::Repair { siblings, .. } => elements(siblings),
             Msg::Replicate { siblings, .. } | Msg::Handoff { siblings, .. } => elements(siblings),
             Msg::Sync { entries, .. } => entries.iter().map(|(_, s)| 8 + elements(s)).sum(),
             Msg::KeyValue { value, .. } | Msg::ForwardSet { value, .. } => 8 * value.len() as u64,
             Msg::ForwardGetResponse { value } => 8 * value.as_ref().map_or(0, |v| v.len()) as u64,
-            Msg::ClusterInfoRequest { members } | Msg::ClusterInfoResponse { members } => 16 * members.len() as u64,
+            Msg::ClusterInfoRequest { members } | Msg::ClusterInfoResponse { members } => {
+                16 * members.len() as u64
+            }
             _ => 0,
         }
     }

@@ -36,8 +36,21 @@ use super::Shared;
 const HANDOFFS_PER_ROUND: usize = 64;
 
 enum Request {
-    Write { client: NodeId, op: u64, clock: VClock, acks: Vec<u32>, asked: Vec<u32> },
-    Read { client: NodeId, op: u64, key: u64, replies: Vec<(u32, Vec<Version>)>, asked: Vec<u32>, answered: bool },
+    Write {
+        client: NodeId,
+        op: u64,
+        clock: VClock,
+        acks: Vec<u32>,
+        asked: Vec<u32>,
+    },
+    Read {
+        client: NodeId,
+        op: u64,
+        key: u64,
+        replies: Vec<(u32, Vec<Version>)>,
+        asked: Vec<u32>,
+        answered: bool,
+    },
 }
 
 /// A Dynamo server.
@@ -123,7 +136,13 @@ impl Server {
 
     /// Stores `versions` in the main store (facts and all); false if the disk refused.
     /// `overwrite` (a canary's) replaces what is held instead of reconciling.
-    fn store_versions(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, versions: &[Version], overwrite: bool) -> bool {
+    fn store_versions(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        key: u64,
+        versions: &[Version],
+        overwrite: bool,
+    ) -> bool {
         let partition = self.shared.ring.partition(key);
         let replace = overwrite || self.has(Bug::ArrivalOrder);
         let result = self.store.apply(partition, key, versions, replace);
@@ -148,7 +167,13 @@ impl Server {
     }
 
     /// A replica stores a coordinator's siblings (as a hint when it stands in for `hint`).
-    fn replicate(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, siblings: &[Version], hint: Option<u32>) -> bool {
+    fn replicate(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        key: u64,
+        siblings: &[Version],
+        hint: Option<u32>,
+    ) -> bool {
         match hint {
             None => self.store_versions(ctx, key, siblings, false),
             Some(owner) => match self.store.add_hint(owner, key, siblings.to_vec()) {
@@ -161,7 +186,15 @@ impl Server {
         }
     }
 
-    fn on_put(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, key: u64, value: Option<Rc<Vec<i64>>>, ctx_clock: VClock) {
+    fn on_put(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        client: NodeId,
+        op: u64,
+        key: u64,
+        value: Option<Rc<Vec<i64>>>,
+        ctx_clock: VClock,
+    ) {
         let partition = self.shared.ring.partition(key);
         let issued = self.issued.get(&key).map_or(&[][..], Vec::as_slice);
         let held = self.store.get(partition, key).iter().chain(issued);
@@ -178,7 +211,8 @@ impl Server {
             targets.truncate(self.shared.config.write_quorum as usize);
         }
         let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
-        self.requests.insert(req, Request::Write { client, op, clock: version.clock(), acks: Vec::new(), asked });
+        self.requests
+            .insert(req, Request::Write { client, op, clock: version.clock(), acks: Vec::new(), asked });
         ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
         let through_network = self.shared.config.coordinator_replica == CoordinatorReplica::Network;
         // The coordinator is one of its targets (an owner, and healthy to itself). It stores
@@ -212,7 +246,9 @@ impl Server {
 
     fn on_replicated(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64, from: u32) {
         let w = self.shared.config.write_quorum as usize;
-        let Some(Request::Write { client, op, clock, acks, .. }) = self.requests.get_mut(&req) else { return };
+        let Some(Request::Write { client, op, clock, acks, .. }) = self.requests.get_mut(&req) else {
+            return;
+        };
         if !acks.contains(&from) {
             acks.push(from);
         }
@@ -228,7 +264,10 @@ impl Server {
         let req = self.request_id();
         let targets = self.targets(partition);
         let asked: Vec<u32> = targets.iter().map(|t| t.0).collect();
-        self.requests.insert(req, Request::Read { client, op, key, replies: Vec::new(), asked: asked.clone(), answered: false });
+        self.requests.insert(
+            req,
+            Request::Read { client, op, key, replies: Vec::new(), asked: asked.clone(), answered: false },
+        );
         ctx.set_timer(self.shared.config.request_timeout, Timer::Request(req));
         let through_network = self.shared.config.coordinator_replica == CoordinatorReplica::Network;
         for server in asked {
@@ -253,7 +292,8 @@ impl Server {
 
     fn on_read_reply(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64, from: u32, siblings: Vec<Version>) {
         let r = self.shared.config.read_quorum as usize;
-        let Some(Request::Read { client, op, replies, asked, answered, .. }) = self.requests.get_mut(&req) else {
+        let Some(Request::Read { client, op, replies, asked, answered, .. }) = self.requests.get_mut(&req)
+        else {
             return;
         };
         if replies.iter().any(|(s, _)| *s == from) {
@@ -269,7 +309,6 @@ impl Server {
             self.finish_read(ctx, req);
         }
     }
-
 
     /// Read repair: every replica that answered with less than the reconciled siblings gets
     /// them.
@@ -303,7 +342,14 @@ impl Server {
         }
     }
 
-    fn send_repair(&mut self, ctx: &mut Ctx<'_, Msg>, server: u32, key: u64, siblings: Vec<Version>, overwrite: bool) {
+    fn send_repair(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        server: u32,
+        key: u64,
+        siblings: Vec<Version>,
+        overwrite: bool,
+    ) {
         ctx.count("dynamo: read repairs", 1);
         if server == self.me {
             self.on_repair(ctx, key, &siblings, overwrite);
@@ -318,7 +364,9 @@ impl Server {
 
     fn on_request_timer(&mut self, ctx: &mut Ctx<'_, Msg>, req: u64) {
         let silent: Vec<u32> = match self.requests.get(&req) {
-            Some(Request::Write { acks, asked, .. }) => asked.iter().copied().filter(|s| !acks.contains(s)).collect(),
+            Some(Request::Write { acks, asked, .. }) => {
+                asked.iter().copied().filter(|s| !acks.contains(s)).collect()
+            }
             Some(Request::Read { replies, asked, .. }) => {
                 asked.iter().copied().filter(|s| !replies.iter().any(|(r, _)| r == s)).collect()
             }
@@ -408,7 +456,15 @@ impl Server {
         }
     }
 
-    fn on_sync(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, partition: u32, mask: u16, entries: Vec<(u64, Vec<Version>)>, reply: bool) {
+    fn on_sync(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        from: NodeId,
+        partition: u32,
+        mask: u16,
+        entries: Vec<(u64, Vec<Version>)>,
+        reply: bool,
+    ) {
         let answer = reply.then(|| self.store.entries(partition, mask));
         for (key, siblings) in entries {
             self.store_versions(ctx, key, &siblings, false);
@@ -439,12 +495,14 @@ impl Node for Server {
         for (&id, hint) in self.store.hints() {
             ctx.fact(DynamoFact::Hint { id, owner: hint.owner, event: HintEvent::Kept });
         }
-        let recovered: Vec<(u64, Vec<Version>)> = self.store.keys().map(|(_, k, s)| (k, s.to_vec())).collect();
+        let recovered: Vec<(u64, Vec<Version>)> =
+            self.store.keys().map(|(_, k, s)| (k, s.to_vec())).collect();
         for (key, siblings) in recovered {
             ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });
         }
         let config = &self.shared.config;
-        let (gossip, handoff, anti_entropy) = (config.gossip_interval, config.handoff_interval, config.anti_entropy_interval);
+        let (gossip, handoff, anti_entropy) =
+            (config.gossip_interval, config.handoff_interval, config.anti_entropy_interval);
         // Rounds start at a random phase, so servers do not gossip in lock step.
         self.next_exchange = ctx.rng().below(self.partitions.len().max(1) as u64) as usize;
         let phase = |ctx: &mut Ctx<'_, Msg>, every: std::time::Duration| {
@@ -497,7 +555,9 @@ impl Node for Server {
             Msg::Gossip => ctx.send(from, Msg::GossipAck),
             Msg::GossipAck => {}
             Msg::Digest { partition, leaves } => self.on_digest(ctx, from, partition, leaves),
-            Msg::Sync { partition, mask, entries, reply } => self.on_sync(ctx, from, partition, mask, entries, reply),
+            Msg::Sync { partition, mask, entries, reply } => {
+                self.on_sync(ctx, from, partition, mask, entries, reply)
+            }
             Msg::GetReply { .. } | Msg::PutReply { .. } => ctx.unexpected("servers get no client replies"),
             _ => ctx.unexpected("dynamo servers speak no Dynago"),
         }

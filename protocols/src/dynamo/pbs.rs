@@ -118,7 +118,12 @@ mod tests {
     }
 
     fn model(w: Distribution, ars: Distribution) -> Model {
-        Model { wars: Wars { w, a: ars.clone(), r: ars.clone(), s: ars }, replicas: 3, read_quorum: 1, write_quorum: 1 }
+        Model {
+            wars: Wars { w, a: ars.clone(), r: ars.clone(), s: ars },
+            replicas: 3,
+            read_quorum: 1,
+            write_quorum: 1,
+        }
     }
 
     /// The figures ../shared/SYSTEMS.md quotes from the paper, within 2 points.

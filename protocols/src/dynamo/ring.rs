@@ -20,7 +20,8 @@ pub struct Ring {
 impl Ring {
     /// `servers` servers with `virtual_nodes` partitions each, placed with `rng`.
     pub fn new(servers: u32, virtual_nodes: u32, rng: &mut Rng) -> Ring {
-        let mut owners: Vec<u32> = (0..servers).flat_map(|s| std::iter::repeat_n(s, virtual_nodes as usize)).collect();
+        let mut owners: Vec<u32> =
+            (0..servers).flat_map(|s| std::iter::repeat_n(s, virtual_nodes as usize)).collect();
         rng.shuffle(&mut owners);
         let walks = (0..owners.len()).map(|p| walk(&owners, p, servers)).collect();
         Ring { owners, walks }

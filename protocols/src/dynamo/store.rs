@@ -33,11 +33,22 @@ pub struct Hint {
 
 #[derive(Serialize, Deserialize)]
 enum Record {
-    Key { partition: u32, key: u64, siblings: Vec<Version> },
-    Hint { id: u64, hint: Hint },
-    HintGone { id: u64 },
+    Key {
+        partition: u32,
+        key: u64,
+        siblings: Vec<Version>,
+    },
+    Hint {
+        id: u64,
+        hint: Hint,
+    },
+    HintGone {
+        id: u64,
+    },
     /// Written by a compaction: hint ids start here (deleted hints' ids are never reused).
-    NextHint { id: u64 },
+    NextHint {
+        id: u64,
+    },
 }
 
 /// One replica's versions and hints.
@@ -277,7 +288,12 @@ mod tests {
     use std::rc::Rc;
 
     fn version(node: u32, elements: &[i64]) -> Version {
-        Version { dot: (node, 1), past: VClock::default(), value: Some(Rc::new(elements.to_vec())), timestamp: 0 }
+        Version {
+            dot: (node, 1),
+            past: VClock::default(),
+            value: Some(Rc::new(elements.to_vec())),
+            timestamp: 0,
+        }
     }
 
     #[test]

@@ -212,7 +212,10 @@ mod tests {
         assert!(reconcile(&mut s, &version((0, 1), &[], &[1], 5), Conflict::Vclock));
         assert!(reconcile(&mut s, &version((1, 1), &[], &[2], 4), Conflict::Vclock));
         assert_eq!(s.len(), 2);
-        assert!(!reconcile(&mut s, &version((0, 1), &[], &[1], 5), Conflict::Vclock), "a copy changes nothing");
+        assert!(
+            !reconcile(&mut s, &version((0, 1), &[], &[1], 5), Conflict::Vclock),
+            "a copy changes nothing"
+        );
         assert!(reconcile(&mut s, &version((2, 1), &[(0, 1), (1, 1)], &[1, 2, 3], 1), Conflict::Vclock));
         assert_eq!(s.len(), 1);
         assert_eq!(union(&s), vec![1, 2, 3]);

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 use sim::Rng;
 
 /// A point of the key space, or an XOR distance between two points.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Key(pub [u64; 4]);
 
 impl Key {

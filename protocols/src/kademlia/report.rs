@@ -97,7 +97,10 @@ pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> 
     let name = "kademlia.retrievable";
     if fault_free(scenario) {
         // An operation that failed refutes it on any prefix; one still running only at the end.
-        let failed = sim.operations().iter().find(|r| matches!(r.completed, Some((_, ref o)) if !matches!(o, Outcome::Ok(_))));
+        let failed = sim
+            .operations()
+            .iter()
+            .find(|r| matches!(r.completed, Some((_, ref o)) if !matches!(o, Outcome::Ok(_))));
         let running = sim.operations().iter().find(|r| r.completed.is_none());
         let check = match failed.map(|r| (r, false)).or(running.map(|r| (r, true))) {
             None => Check::pass(name).of_whole_run(),

@@ -23,9 +23,9 @@ pub use msg::{Msg, Timer};
 pub use node::PingPong;
 
 use sim::harness::system::{Check, Slot as SystemSlot, System};
+use sim::kernel::network::NetworkModel;
 use sim::kernel::workload::{Arg, OperationSpec, Outcome};
 use sim::scenario::Scenario;
-use sim::kernel::network::NetworkModel;
 use sim::{Ctx, LinkModel, Network, Node, NodeId, Seed, Sim};
 
 /// Ping-pong as a system scenarios can name.

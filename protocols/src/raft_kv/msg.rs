@@ -105,7 +105,9 @@ mod protobuf_bytes {
         serializer.serialize_bytes(&bytes)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<eraftpb::Message>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Box<eraftpb::Message>, D::Error> {
         let bytes = <Vec<u8>>::deserialize(deserializer)?;
         eraftpb::Message::parse_from_bytes(&bytes).map(Box::new).map_err(serde::de::Error::custom)
     }

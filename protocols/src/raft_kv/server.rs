@@ -27,9 +27,9 @@ use sim::prelude::*;
 use super::checks::{RaftFact, Session};
 use super::config::{Bug, Config, ReadMode, Ticks};
 use super::log::{Changes, Log};
-use super::wal;
 use super::machine::{Command, Datum, Kv, KvOp, Sessions, StateMachine};
 use super::msg::{Msg, Reply, Timer};
+use super::wal;
 
 /// A client waiting for a read.
 #[derive(Clone, Debug)]

@@ -1,0 +1,57 @@
+//! The test command of the mutation score (`scripts/mutation-score`, docs/BUG-FINDING.md):
+//! a seed sweep of one system's CI scenarios, in process, that fails at the first seed a
+//! check fails on. cargo-mutants plants a bug in the system's code and runs this; a
+//! mutant it fails on is killed.
+//!
+//! Which system and how many seeds come from the environment, since cargo-mutants runs
+//! `cargo test` and passes nothing else: `MUTATION_SYSTEM` (a directory of `scenarios/`:
+//! raft, dynamo, collective, datas3t, kademlia, pingpong) and `MUTATION_SEEDS` (seeds per
+//! scenario, default 10, at most each line's CI count). The scenarios are those of
+//! `scenarios/ci/regression.txt` in that directory (raft also gets `scenarios/partition.toml`,
+//! the flagship). Ignored in the default run: `scripts/mutation-score` passes `--ignored`.
+
+use sim::harness::run::RunOptions;
+
+/// The regression lines (scenario path from the repository root, CI seed count) of `system`.
+fn scenarios(system: &str) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string("../scenarios/ci/regression.txt").expect("the regression set");
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (path, seeds) = line.split_once(' ').expect("a line is `<scenario> <seeds>`");
+        let seeds: u64 = seeds.trim().parse().expect("a seed count");
+        let in_system = path.starts_with(&format!("scenarios/{system}/"))
+            || (system == "raft" && path == "scenarios/partition.toml");
+        if in_system {
+            lines.push((path.to_owned(), seeds));
+        }
+    }
+    lines
+}
+
+#[test]
+#[ignore = "the mutation score's sweep: scripts/mutation-score runs it with --ignored"]
+fn sweep() {
+    let system = std::env::var("MUTATION_SYSTEM").expect("MUTATION_SYSTEM names a directory of scenarios/");
+    let per_scenario: u64 =
+        std::env::var("MUTATION_SEEDS").map_or(10, |s| s.parse().expect("MUTATION_SEEDS is a number"));
+    let lines = scenarios(&system);
+    assert!(!lines.is_empty(), "scenarios/ci/regression.txt has no scenario of {system}");
+    // A mutant that makes a run endless is cut by cargo-mutants' timeout; one that makes
+    // it slow but finite is cut here, by events, and the run then counts as not passing.
+    let options = RunOptions { max_events: Some(5_000_000), ..RunOptions::default() };
+    let mut runs = 0;
+    for (path, ci_seeds) in &lines {
+        let text = std::fs::read_to_string(format!("../{path}")).expect("a shipped scenario");
+        for seed in 0..per_scenario.min(*ci_seeds) {
+            let report = protocols::registry::run(path, &text, seed, &options)
+                .unwrap_or_else(|error| panic!("{path} does not run: {error}"));
+            runs += 1;
+            assert!(
+                report.summary.passed,
+                "killed: {path} --seed {seed} fails: {:?} (after {runs} runs)",
+                report.summary.reasons
+            );
+        }
+    }
+    eprintln!("{system}: {runs} runs of {} scenarios passed", lines.len());
+}

@@ -8,7 +8,10 @@
 //! raft, dynamo, collective, datas3t, kademlia, pingpong) and `MUTATION_SEEDS` (seeds per
 //! scenario, default 10, at most each line's CI count). The scenarios are those of
 //! `scenarios/ci/regression.txt` in that directory (raft also gets `scenarios/partition.toml`,
-//! the flagship). Ignored in the default run: `scripts/mutation-score` passes `--ignored`.
+//! the flagship), which must pass, and the system's canaries (`scenarios/<system>/canary/`),
+//! which must still fail on 4 of seeds 0..5 as they do unmutated (`../shared/acceptance.sh`):
+//! a mutant of a check that stops it seeing a canary's bug is killed by the canary. Ignored
+//! in the default run: `scripts/mutation-score` passes `--ignored`.
 
 use sim::harness::run::RunOptions;
 
@@ -53,5 +56,26 @@ fn sweep() {
             );
         }
     }
-    eprintln!("{system}: {runs} runs of {} scenarios passed", lines.len());
+    let mut canaries: Vec<_> = std::fs::read_dir(format!("../scenarios/{system}/canary"))
+        .map(|dir| dir.filter_map(|entry| entry.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    canaries.retain(|path| path.extension().is_some_and(|e| e == "toml"));
+    canaries.sort();
+    for path in &canaries {
+        let text = std::fs::read_to_string(path).expect("a canary");
+        let file = path.display().to_string();
+        let failed = (0..5)
+            .filter(|&seed| {
+                let report = protocols::registry::run(&file, &text, seed, &options)
+                    .unwrap_or_else(|error| panic!("{file} does not run: {error}"));
+                !report.summary.passed
+            })
+            .count();
+        assert!(failed >= 4, "killed: canary {file} fails on only {failed} of seeds 0..5");
+    }
+    eprintln!(
+        "{system}: {runs} runs of {} scenarios passed, {} canaries failed",
+        lines.len(),
+        canaries.len()
+    );
 }

@@ -189,6 +189,26 @@ pub fn acknowledged_files_intact(
             _ => {}
         }
     }
+    // The audit must have read every path a put was acknowledged on: a run whose audit never
+    // happened (found by the mutation score: a client that never set its audit timer) has
+    // checked nothing.
+    if let Some(audit_from) = audit_from {
+        let audited: BTreeSet<u64> = operations
+            .iter()
+            .filter(|r| r.op.f == "get" && r.invoked.is_some_and(|at| at >= audit_from))
+            .map(|r| r.op.key)
+            .collect();
+        let acknowledged =
+            writes.iter().filter(|(_, w)| w.iter().any(|w| w.1.is_some() && w.2 != Value::Nil));
+        if let Some((path, _)) = acknowledged.into_iter().find(|(path, _)| !audited.contains(path)) {
+            let path = shared.path_name(*path);
+            return Check::fail(
+                name,
+                format!("the audit from {audit_from} never read {path}, which a put was acknowledged on"),
+            )
+            .of_whole_run();
+        }
+    }
     Check::pass(name)
 }
 

@@ -40,7 +40,7 @@ use sim::harness::system::{Check, Consistency, Slot, System};
 use sim::kernel::history::Value;
 use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
 use sim::report::Table;
-use sim::scenario::Scenario;
+use sim::scenario::{Scenario, WorkloadSpec};
 use sim::{Node, NodeId, Payload, Seed, Sim, Time};
 
 /// What every node of a run shares: the settings and who is who.
@@ -52,12 +52,21 @@ pub struct Shared {
     members: u32,
     /// Each member's storage nodes.
     storage: Vec<Vec<NodeId>>,
-    /// Clients stop taking operations and read back what they wrote from here on.
+    /// Clients stop taking operations and read back every path from here on.
     audit_at: Time,
+    /// The workload's paths (`[workload] keys`) and clients: client `i` audits the paths
+    /// `p` with `p % clients == i`.
+    paths: u64,
+    clients: u64,
 }
 
 impl Shared {
-    fn new(config: Config, seed: Seed, duration: std::time::Duration) -> Shared {
+    fn new(
+        config: Config,
+        seed: Seed,
+        duration: std::time::Duration,
+        workload: Option<&WorkloadSpec>,
+    ) -> Shared {
         let members = config.members.len() as u32;
         let mut next = members;
         let storage = config
@@ -70,7 +79,17 @@ impl Shared {
             })
             .collect();
         let audit_at = Time::ZERO + duration.saturating_sub(config.audit);
-        Shared { sizes: config.sizes().expect("validated"), config, seed, members, storage, audit_at }
+        let (paths, clients) = workload.map_or((0, 1), |w| (w.keys, u64::from(w.clients.max(1))));
+        Shared {
+            sizes: config.sizes().expect("validated"),
+            config,
+            seed,
+            members,
+            storage,
+            audit_at,
+            paths,
+            clients,
+        }
     }
 
     /// Member `m`'s coordinator.
@@ -162,7 +181,7 @@ impl System for Collective {
     }
 
     fn setup(scenario: &Scenario<Config>, seed: Seed) -> Rc<Shared> {
-        Rc::new(Shared::new(scenario.settings.clone(), seed, scenario.duration))
+        Rc::new(Shared::new(scenario.settings.clone(), seed, scenario.duration, scenario.workload.as_ref()))
     }
 
     fn node(shared: &Rc<Shared>, slot: Slot, id: NodeId) -> Box<dyn Node<Msg = Msg>> {
@@ -171,7 +190,7 @@ impl System for Collective {
                 Box::new(coordinator::Coordinator::new(shared.clone(), i))
             }
             Slot::Server(_) => Box::new(node::StorageNode::new(shared.clone(), id)),
-            Slot::Client(_) | Slot::Other(_) => Box::new(client::Client::new(shared.clone())),
+            Slot::Client(i) | Slot::Other(i) => Box::new(client::Client::new(shared.clone(), u64::from(i))),
         }
     }
 

@@ -403,7 +403,7 @@ mod tests {
     use crate::collective::Config;
 
     fn shared() -> Shared {
-        Shared::new(Config::default(), Seed(1), std::time::Duration::from_secs(100))
+        Shared::new(Config::default(), Seed(1), std::time::Duration::from_secs(100), None)
     }
 
     fn op(f: &str, key: u64, value: Value, at: (u64, u64), outcome: Outcome) -> OpRecord {

@@ -436,7 +436,10 @@ mod tests {
         let mut raced = history.clone();
         raced[1] = op("put", 3, Value::Int(8), (30, 55), ok(Value::Nil));
         raced[2] = op("get", 3, Value::Nil, (50, 60), ok(Value::Int(7)));
-        assert_eq!(acknowledged_files_intact(&s, &raced[..], Some(Time(1_000)), 0).verdict, Verdict::Pass);
+        assert_eq!(acknowledged_files_intact(&s, &raced[..], Some(Time(50)), 0).verdict, Verdict::Pass);
+        let unaudited = acknowledged_files_intact(&s, &raced[..], Some(Time(1_000)), 0);
+        assert_eq!(unaudited.verdict, Verdict::Fail, "an audit that never read the path checked nothing");
+        assert!(unaudited.reason.unwrap().contains("never read"));
     }
 
     #[test]
@@ -461,8 +464,10 @@ mod tests {
             op("get", 3, Value::Nil, (50, 60), Outcome::Fail),
         ];
         assert_eq!(acknowledged_files_intact(&s, &audit, Some(Time(50)), 0).verdict, Verdict::Fail);
+        let later =
+            [audit[0].clone(), audit[1].clone(), op("get", 3, Value::Nil, (60, 70), ok(Value::Int(7)))];
         assert_eq!(
-            acknowledged_files_intact(&s, &audit, Some(Time(51)), 0).verdict,
+            acknowledged_files_intact(&s, &later, Some(Time(51)), 0).verdict,
             Verdict::Pass,
             "not the audit"
         );

@@ -1,6 +1,7 @@
 //! `[checks] linearizable = true` end to end, on a system of this test's own: a register
 //! store whose clients either all use one server (linearizable) or spread over servers that
-//! never replicate (stale reads, which the check must catch and explain).
+//! never replicate (stale reads, which the check must catch and explain); and
+//! `[checks] liveness`, on the same store with its writes left unanswered.
 
 use serde::{Deserialize, Serialize};
 use sim::harness::run::{run, RunOptions};
@@ -24,6 +25,7 @@ impl Message for Msg {
 
 struct Server {
     value: Option<i64>,
+    mute_writes: bool,
 }
 
 impl Node for Server {
@@ -31,6 +33,7 @@ impl Node for Server {
     fn on_start(&mut self, _: &mut Ctx<'_, Msg>) {}
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
         match msg {
+            Msg::Write { .. } if self.mute_writes => {}
             Msg::Write { op, value } => {
                 self.value = Some(value);
                 ctx.send(from, Msg::Ack { op });
@@ -75,6 +78,7 @@ impl Node for Client {
 #[serde(default, deny_unknown_fields)]
 struct Settings {
     spread: bool,
+    mute_writes: bool,
 }
 
 struct Store;
@@ -82,7 +86,7 @@ struct Store;
 impl System for Store {
     type Msg = Msg;
     type Settings = Settings;
-    type Setup = (u32, bool);
+    type Setup = (u32, bool, bool);
     const NAME: &'static str = "store";
     const ABOUT: &'static str = "a register per server, never replicated";
     const OPERATIONS: &'static [OperationSpec] = &[
@@ -94,16 +98,20 @@ impl System for Store {
     fn validate(_: &Scenario<Settings>) -> Result<(), (&'static str, String)> {
         Ok(())
     }
-    fn setup(scenario: &Scenario<Settings>, _: Seed) -> (u32, bool) {
-        (scenario.nodes, scenario.settings.spread)
+    fn setup(scenario: &Scenario<Settings>, _: Seed) -> (u32, bool, bool) {
+        (scenario.nodes, scenario.settings.spread, scenario.settings.mute_writes)
     }
-    fn node(&(servers, spread): &(u32, bool), slot: Slot, _: NodeId) -> Box<dyn Node<Msg = Msg>> {
+    fn node(
+        &(servers, spread, mute_writes): &(u32, bool, bool),
+        slot: Slot,
+        _: NodeId,
+    ) -> Box<dyn Node<Msg = Msg>> {
         match slot {
-            Slot::Server(_) => Box::new(Server { value: None }),
+            Slot::Server(_) => Box::new(Server { value: None, mute_writes }),
             Slot::Client(_) | Slot::Other(_) => Box::new(Client { servers, spread }),
         }
     }
-    fn check(_: &Scenario<Settings>, _: &(u32, bool), _: &Sim<Msg>) -> Vec<Check> {
+    fn check(_: &Scenario<Settings>, _: &(u32, bool, bool), _: &Sim<Msg>) -> Vec<Check> {
         Vec::new()
     }
 }
@@ -145,4 +153,25 @@ fn a_system_with_a_model_is_checked_by_default_and_can_opt_out() {
     let parsed = parse::<Store>("store.toml", &off).unwrap();
     let report = run::<Store>("store.toml", &off, &parsed, 1, &RunOptions::default());
     assert!(!report.summary.checks.contains_key("linearizable"), "{:?}", report.summary.checks);
+}
+
+/// Liveness asks every kind of operation to be served again, not any one: a store whose
+/// writes hang while its reads work is not live.
+#[test]
+fn liveness_needs_every_kind_of_operation_served() {
+    let live = |mute_writes: bool| {
+        let text = scenario(false)
+            .replace("spread = false", &format!("spread = false\nmute_writes = {mute_writes}"))
+            .replace(
+                "linearizable = true",
+                "linearizable = false\nliveness = { heal_by = \"0s\", within = \"1s\" }",
+            );
+        let parsed = parse::<Store>("store.toml", &text).unwrap();
+        let report = run::<Store>("store.toml", &text, &parsed, 1, &RunOptions::default());
+        (report.summary.checks["liveness"], report.summary.reasons.get("liveness").cloned())
+    };
+    assert_eq!(live(false), (Verdict::Pass, None));
+    let (verdict, reason) = live(true);
+    assert_eq!(verdict, Verdict::Fail);
+    assert_eq!(reason.as_deref(), Some("no write invoked after the last fault (0.000s) completed ok by 1.000s"));
 }

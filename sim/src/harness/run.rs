@@ -433,9 +433,15 @@ fn judge<Y: System>(
     if let Some(liveness) = &scenario.checks.liveness {
         let healed = window.map_or(Time::ZERO, |(_, end)| end);
         let deadline = healed + liveness.within;
-        let served = sim.operations().iter().any(|r| {
-            r.intended >= healed && matches!(&r.completed, Some((at, Outcome::Ok(_))) if *at <= deadline)
-        });
+        // Every kind of operation asked for after the heal must be served again, not just
+        // one: a system whose puts hang forever while its reads work is not live.
+        let mut kinds: BTreeMap<&str, bool> = BTreeMap::new();
+        for r in sim.operations().iter().filter(|r| r.intended >= healed && r.intended <= deadline) {
+            let ok = matches!(&r.completed, Some((at, Outcome::Ok(_))) if *at <= deadline);
+            *kinds.entry(r.op.f.as_str()).or_default() |= ok;
+        }
+        let starved: Vec<&str> = kinds.iter().filter(|(_, ok)| !**ok).map(|(f, _)| *f).collect();
+        let served = !kinds.is_empty() && starved.is_empty();
         checks.push(
             if healed > Time::from_duration(liveness.heal_by) {
                 Check::fail(
@@ -444,7 +450,14 @@ fn judge<Y: System>(
                 )
             } else {
                 Check::from("liveness", served, || {
-                    format!("no operation invoked after the last fault ({healed}) completed ok by {deadline}")
+                    if kinds.is_empty() {
+                        format!("no operation was invoked between the last fault ({healed}) and {deadline}")
+                    } else {
+                        format!(
+                            "no {} invoked after the last fault ({healed}) completed ok by {deadline}",
+                            starved.join(" or ")
+                        )
+                    }
                 })
             }
             .of_whole_run(),

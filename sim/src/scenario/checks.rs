@@ -141,8 +141,9 @@ impl LatencyBound {
     }
 }
 
-/// `liveness = { heal_by, within }`: all faults are over by `heal_by`, and an operation
-/// invoked after the last fault completes ok within `within` of it.
+/// `liveness = { heal_by, within }`: all faults are over by `heal_by`, and for each kind of
+/// operation invoked between the last fault and `within` after it, one completes ok within
+/// `within` of the last fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LivenessSpec {

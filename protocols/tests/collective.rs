@@ -109,6 +109,7 @@ fn bad_settings_are_refused_at_their_line() {
             "write_quorum is the durable mode's",
         ),
         ("bandwidth = \"125MB\"", "bandwidth = \"fast\"", "expected a size"),
+        ("keys = 30", "keys = 1152921504606846976", "at most 100000"),
     ];
     assert_refused_at_line(&base, &cases);
 }

@@ -144,6 +144,28 @@ impl Shared {
     }
 }
 
+/// The bug classes the collective's scenarios must reach (docs/BUG-FINDING.md): each is
+/// stated with `Ctx::sometimes` where its situation arises, so a sweep's ledger shows it.
+pub(crate) mod class {
+    use sim::harness::system::BugClass;
+
+    pub const NODE_CRASHED_HOLDING: &str = "class: a storage node restarted after acknowledging chunk stores";
+    pub const COORDINATOR_RECOVERED: &str = "class: a coordinator restarted and recovered file entries";
+    pub const FAILOVER_CHECKSUM: &str = "class: a read failed over from a copy whose checksum failed";
+    pub const TARGET_HOLDS: &str = "class: re-replication passed over a node already holding the chunk";
+    pub const GC_MEETS_UPLOAD: &str = "class: garbage collection met a chunk of an upload in flight";
+    pub const ALL: &[BugClass] = &[
+        BugClass { name: NODE_CRASHED_HOLDING, reached_by: "scenarios/collective/crash-restart.toml" },
+        BugClass { name: COORDINATOR_RECOVERED, reached_by: "scenarios/collective/coordinator-restart.toml" },
+        BugClass { name: FAILOVER_CHECKSUM, reached_by: "scenarios/collective/corruption.toml" },
+        BugClass { name: TARGET_HOLDS, reached_by: "scenarios/collective/member-partition.toml" },
+        BugClass { name: GC_MEETS_UPLOAD, reached_by: "scenarios/collective/node-lost.toml" },
+    ];
+}
+
+/// The most paths a scenario may have: the audit reads each of them at once.
+const MAX_AUDITED_PATHS: u64 = 100_000;
+
 /// The storage collective as a system scenarios can name.
 pub struct Collective;
 
@@ -157,6 +179,7 @@ impl System for Collective {
                                  317ed19; mode durable: persisted metadata, write quorums, checksums, re-replication, GC)";
     /// Chunk files: each replica holder stores a chunk whole under the chunk's name.
     const REPLICATED_FILES: &'static [&'static str] = &["chunk/"];
+    const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
     const OPERATIONS: &'static [OperationSpec] = &[
         OperationSpec { name: "put", arg: Arg::Unique, weight: 0.35 },
         OperationSpec { name: "get", arg: Arg::None, weight: 0.45 },
@@ -177,7 +200,19 @@ impl System for Collective {
     });
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
-        scenario.settings.validate(scenario.nodes, scenario.duration)
+        scenario.settings.validate(scenario.nodes, scenario.duration)?;
+        // The audit reads every path in one go: bound it (the fuzzer found 2^60 keys, whose
+        // audit allocated until the machine ran out of memory).
+        match &scenario.workload {
+            Some(workload) if workload.keys > MAX_AUDITED_PATHS => Err((
+                "audit",
+                format!(
+                    "the audit reads every one of the workload's {} keys: at most {MAX_AUDITED_PATHS}",
+                    workload.keys
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn setup(scenario: &Scenario<Config>, seed: Seed) -> Rc<Shared> {

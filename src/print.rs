@@ -27,6 +27,12 @@ pub fn list() -> ExitCode {
                 files.join(", ")
             );
         }
+        if !system.bug_classes.is_empty() {
+            println!("  bug classes (coverage ledger entries its scenarios must reach, and one that does):");
+            for class in system.bug_classes {
+                println!("    {} ({})", class.name, class.reached_by);
+            }
+        }
         println!("  [settings] defaults:");
         for line in (system.default_settings)().lines() {
             println!("    {line}");

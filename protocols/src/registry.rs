@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use sim::harness::determinism::{self, Agreement, Divergence};
 use sim::harness::run::{self, RunOptions};
-use sim::harness::system::{self, System};
+use sim::harness::system::{self, BugClass, System};
 use sim::kernel::workload::OperationSpec;
 use sim::report::RunReport;
 use sim::scenario::{Scenario, ScenarioError, SystemRules, UntypedScenario};
@@ -27,6 +27,8 @@ pub struct Registered {
     pub message_kinds: &'static [&'static str],
     /// The files its servers hold as copies of each other (per-I/O damage keeps one intact).
     pub replicated_files: &'static [&'static str],
+    /// The bug classes its scenarios must reach (`sometimes` names; docs/BUG-FINDING.md).
+    pub bug_classes: &'static [BugClass],
     /// Its `[settings]` with their defaults, as TOML.
     pub default_settings: fn() -> String,
     validate: fn(&str, &str) -> Result<Brief, ScenarioError>,
@@ -67,6 +69,7 @@ pub fn register<Y: System>() -> Registered {
         roles: Y::ROLES,
         message_kinds: <Y::Msg as sim::Message>::KINDS,
         replicated_files: Y::REPLICATED_FILES,
+        bug_classes: Y::BUG_CLASSES,
         default_settings: || toml::to_string(&Y::Settings::default()).expect("settings serialize"),
         validate: |file, text| {
             let scenario = system::parse::<Y>(file, text)?;

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod bug_classes;
 mod collective;
 mod datas3t;
 mod determinism;

@@ -21,7 +21,7 @@ use super::check::CollectiveFact;
 use super::config::{Bug, Mode};
 use super::meta::{Chunk, Entry, Meta};
 use super::msg::{Answer, ChunkId, Msg, Path, Timer};
-use super::Shared;
+use super::{class, Shared};
 
 /// Peer heartbeats and connects time out after this.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -554,6 +554,7 @@ impl Coordinator {
         if let Some(bad) = bad {
             // A bad replica: fail over, and drop it so re-replication replaces it.
             ctx.count("collective.checksum_mismatches", 1);
+            ctx.sometimes(class::FAILOVER_CHECKSUM, true);
             self.drop_replica(ctx, bad, node);
         }
         self.advance_read(ctx, id);
@@ -612,10 +613,11 @@ impl Coordinator {
                     continue;
                 }
                 let Some(&source) = live.iter().find(|r| self.is_healthy(**r)) else { continue };
-                let target = self
-                    .candidates(chunk.id.index as usize)
-                    .into_iter()
-                    .find(|n| !chunk.replicas.contains(&n.0) && !live.contains(n));
+                let candidates = self.candidates(chunk.id.index as usize);
+                let passed_over = candidates.iter().any(|n| live.contains(n));
+                ctx.sometimes(class::TARGET_HOLDS, passed_over);
+                let target =
+                    candidates.into_iter().find(|n| !chunk.replicas.contains(&n.0) && !live.contains(n));
                 if let Some(to) = target {
                     copies.push((chunk.id, chunk.digest, source, to));
                 }
@@ -675,7 +677,9 @@ impl Coordinator {
                 .get(&chunk.path)
                 .and_then(|e| e.chunks.iter().find(|c| c.id == chunk))
                 .is_some_and(|c| c.replicas.contains(&node.0));
-            if !referenced && !writing.contains(&chunk) && !self.copying.contains(&chunk) {
+            let in_flight = writing.contains(&chunk) || self.copying.contains(&chunk);
+            ctx.sometimes(class::GC_MEETS_UPLOAD, !referenced && in_flight);
+            if !referenced && !in_flight {
                 ctx.count("collective.gc_deletes", 1);
                 ctx.send(node, Msg::DeleteChunk { chunk });
             }
@@ -694,6 +698,9 @@ impl Node for Coordinator {
                 Ok(meta) => self.meta = meta,
                 Err(_) => ctx.always("collective.metadata_opens", false),
             }
+        }
+        if ctx.incarnation() > 0 {
+            ctx.sometimes(class::COORDINATOR_RECOVERED, !self.meta.files.is_empty());
         }
         let files =
             self.meta.files.iter().map(|(p, e)| (*p, e.chunks.iter().map(|c| c.id).collect())).collect();

@@ -17,7 +17,7 @@ use sim::Payload;
 use super::check::CollectiveFact;
 use super::config::{Bug, Mode};
 use super::msg::{ChunkId, Msg, Timer};
-use super::Shared;
+use super::{class, Shared};
 
 /// Registration dials and the time between them.
 const DIALS: u32 = 3;
@@ -102,6 +102,9 @@ impl Node for StorageNode {
         ctx.set_role(Some("storage"));
         self.chunks = ctx.disk().names_with_prefix("chunk/").filter_map(ChunkId::parse).collect();
         ctx.fact(CollectiveFact::Inventory { chunks: self.chunks.iter().copied().collect() });
+        if ctx.incarnation() > 0 {
+            ctx.sometimes(class::NODE_CRASHED_HOLDING, !self.chunks.is_empty());
+        }
         self.register(ctx, 1);
         let config = &self.shared.config;
         let (heartbeat, reregister) = (config.node_heartbeat, config.reregister_interval);

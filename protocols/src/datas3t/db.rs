@@ -12,6 +12,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use sim::prelude::*;
 
 use super::check::Datas3tFact;
+use super::class;
 use super::msg::{Msg, Range, Txn, TxnResult, Upload};
 use crate::storage::SimFile;
 
@@ -49,6 +50,9 @@ enum Change {
 }
 
 /// The object keys of an upload: with the counter (the fix of 9cae85f) or without.
+/// Why a completion is refused when a range committed meanwhile overlaps it.
+const OVERLAPS: &str = "a completed range overlaps it";
+
 pub fn keys(first: u64, last: u64, counter: Option<u64>) -> (String, String) {
     let stem = match counter {
         Some(c) => format!("datas3t/{NAME}/dataranges/{first:020}-{last:020}-{c:012}"),
@@ -137,7 +141,7 @@ impl Tables {
                         Some(ids) => span.iter().map(|r| r.id).collect::<Vec<_>>() != *ids,
                     };
                     if conflict {
-                        return (TxnResult::Refused("a completed range overlaps it"), changes, false);
+                        return (TxnResult::Refused(OVERLAPS), changes, false);
                     }
                 }
                 meta = true;
@@ -328,6 +332,10 @@ impl Node for MetadataStore {
         ctx.set_role(Some("metadata-store"));
         match MetadataStore::open(ctx) {
             Ok((db, tables)) => {
+                if ctx.incarnation() > 0 {
+                    ctx.sometimes(class::METADATA_RECOVERED, !tables.ranges.is_empty());
+                    ctx.sometimes(class::DELETIONS_ACROSS_CRASH, !tables.deletions.is_empty());
+                }
                 let ranges = tables.ranges.values().cloned().collect();
                 ctx.fact(Datas3tFact::Loaded { ranges });
                 self.db = Some(db);
@@ -343,6 +351,9 @@ impl Node for MetadataStore {
         };
         let before = (self.tables.counter, self.tables.next_id);
         let (result, changes, meta) = self.tables.run(&txn);
+        if matches!(txn, Txn::Complete { .. }) {
+            ctx.sometimes(class::COMMIT_CONFLICT, matches!(result, TxnResult::Refused(OVERLAPS)));
+        }
         if changes.is_empty() && !meta {
             return ctx.send(from, Msg::TxnReply { req, result });
         }

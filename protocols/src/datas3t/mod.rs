@@ -52,11 +52,32 @@ pub struct Shared {
 /// The dataset service as a system scenarios can name.
 pub struct Datas3t;
 
+/// The bug classes datas3t's scenarios must reach (docs/BUG-FINDING.md): each is stated
+/// with `Ctx::sometimes` where its situation arises, so a sweep's ledger shows it.
+pub(crate) mod class {
+    use sim::harness::system::BugClass;
+
+    pub const METADATA_RECOVERED: &str = "class: the metadata store restarted and recovered committed ranges";
+    pub const DELETIONS_ACROSS_CRASH: &str =
+        "class: the deletion queue held entries across a metadata-store restart";
+    pub const COMMIT_CONFLICT: &str = "class: a completion was refused for a range another commit took";
+    pub const MULTIPART_FAILED: &str = "class: a multipart upload failed midway and was dropped";
+    pub const ABANDONED_ABORTED: &str = "class: the lease sweep aborted an abandoned multipart upload";
+    pub const ALL: &[BugClass] = &[
+        BugClass { name: METADATA_RECOVERED, reached_by: "scenarios/datas3t/metadata-crash.toml" },
+        BugClass { name: DELETIONS_ACROSS_CRASH, reached_by: "scenarios/datas3t/metadata-crash.toml" },
+        BugClass { name: COMMIT_CONFLICT, reached_by: "scenarios/datas3t/s3-failures.toml" },
+        BugClass { name: MULTIPART_FAILED, reached_by: "scenarios/datas3t/s3-failures.toml" },
+        BugClass { name: ABANDONED_ABORTED, reached_by: "scenarios/datas3t/abandoned-uploads.toml" },
+    ];
+}
+
 impl System for Datas3t {
     type Msg = Msg;
     type Settings = Config;
     type Setup = Rc<Shared>;
 
+    const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
     const NAME: &'static str = "datas3t";
     const ABOUT: &'static str = "numbered datapoints as TAR dataranges in an object store, metadata in a transactional \
                                  store (mode datas3t: its code at fa4800e; mode safe: the design it reaches for)";

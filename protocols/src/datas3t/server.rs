@@ -18,7 +18,7 @@ use super::msg::{
     Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Timer, Txn, TxnResult, Upload, Url,
 };
 use super::tarball::{self, IndexEntry, TRAILER};
-use super::Shared;
+use super::{class, Shared};
 
 /// What a flow gets back.
 #[derive(Clone, Debug)]
@@ -518,7 +518,10 @@ impl Server {
                 set(self, &row, Check::HeadIndex);
                 self.s3(ctx, id, S3Request::Head { key: row.index_key.clone() });
             }
-            (Check::Assemble, _) => fail(self, ctx, &row, "the multipart upload did not complete"),
+            (Check::Assemble, _) => {
+                ctx.sometimes(class::MULTIPART_FAILED, true);
+                fail(self, ctx, &row, "the multipart upload did not complete")
+            }
             (Check::HeadIndex, Outcome::S3(S3Response::Size(_))) => {
                 set(self, &row, Check::HeadData);
                 self.s3(ctx, id, S3Request::Head { key: row.data_key.clone() });
@@ -699,6 +702,7 @@ impl Server {
                     all.iter().filter(|u| !stale.contains(u)).map(|u| &u.data_key).collect();
                 let doomed: Vec<u64> =
                     uploads.iter().filter(|(_, key)| !live.contains(key)).map(|(u, _)| *u).collect();
+                ctx.sometimes(class::ABANDONED_ABORTED, !doomed.is_empty());
                 for upload in doomed {
                     self.start(ctx, Flow::Abort, Call::S3(S3Request::Abort { upload }));
                 }

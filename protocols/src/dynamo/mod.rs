@@ -97,6 +97,29 @@ fn wars_model(scenario: &Scenario<Config>) -> Option<WarsModel> {
 /// The Dynamo store as a system scenarios can name.
 pub struct Dynamo;
 
+/// The bug classes the Dynamo mode's scenarios must reach (docs/BUG-FINDING.md): each is
+/// stated with `Ctx::sometimes` where its situation arises, so a sweep's ledger shows it.
+pub(crate) mod class {
+    use sim::harness::system::BugClass;
+
+    pub const LWW_DISCARDED: &str = "class: last-write-wins discarded a version for one stamped later";
+    pub const HINTS_ACROSS_CRASH: &str = "class: a server restarted holding hints for another";
+    pub const HINT_HANDED_OFF: &str = "class: a hint was deleted once its owner acknowledged it";
+    pub const LATE_TOMBSTONE: &str = "class: a replica that missed a delete got its tombstone later";
+    pub const READ_REPAIR: &str = "class: read repair wrote a replica that answered with less";
+    pub const RANGES_DIFFER: &str = "class: anti-entropy found ranges that differ";
+    pub const CAUGHT_UP: &str = "class: anti-entropy brought a replica writes it missed";
+    pub const ALL: &[BugClass] = &[
+        BugClass { name: LWW_DISCARDED, reached_by: "scenarios/dynamo/canary/lww-skew.toml" },
+        BugClass { name: HINTS_ACROSS_CRASH, reached_by: "scenarios/dynamo/churn.toml" },
+        BugClass { name: HINT_HANDED_OFF, reached_by: "scenarios/dynamo/partition.toml" },
+        BugClass { name: LATE_TOMBSTONE, reached_by: "scenarios/dynamo/partition.toml" },
+        BugClass { name: READ_REPAIR, reached_by: "scenarios/dynamo/partition.toml" },
+        BugClass { name: RANGES_DIFFER, reached_by: "scenarios/dynamo/partition.toml" },
+        BugClass { name: CAUGHT_UP, reached_by: "scenarios/dynamo/loss-duplication.toml" },
+    ];
+}
+
 impl System for Dynamo {
     type Msg = Msg;
     type Settings = Config;
@@ -115,6 +138,7 @@ impl System for Dynamo {
         judge: |ops, budget| sim::check::check(&SetModel, ops, budget),
         promised: false,
     });
+    const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate(scenario.nodes, scenario.duration)

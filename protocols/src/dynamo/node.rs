@@ -30,7 +30,7 @@ use super::config::{Bug, Conflict, CoordinatorReplica, WriteFanout};
 use super::msg::{Msg, Timer, Written};
 use super::store::Store;
 use super::version::{reconcile, VClock, Version};
-use super::Shared;
+use super::{class, Shared};
 
 /// Hints offered per handoff round, so a stand-in that kept many does not flood the owner.
 const HANDOFFS_PER_ROUND: usize = 64;
@@ -145,7 +145,16 @@ impl Server {
     ) -> bool {
         let partition = self.shared.ring.partition(key);
         let replace = overwrite || self.has(Bug::ArrivalOrder);
+        let before = self.store.get(partition, key);
+        let late_tombstone = versions
+            .iter()
+            .any(|v| v.value.is_none() && before.iter().any(|held| held.value.is_some() && v.covers(held)));
+        ctx.sometimes(class::LATE_TOMBSTONE, late_tombstone);
         let result = self.store.apply(partition, key, versions, replace);
+        if self.shared.config.conflict == Conflict::Lww {
+            let held = self.store.get(partition, key);
+            ctx.sometimes(class::LWW_DISCARDED, versions.iter().any(|v| !held.iter().any(|h| h.covers(v))));
+        }
         if let Some(issued) = self.issued.get_mut(&key) {
             let held = self.store.get(partition, key);
             issued.retain(|v| !held.iter().any(|h| h.covers(v)));
@@ -337,6 +346,7 @@ impl Server {
         }
         for (server, siblings) in &replies {
             if *siblings != merged {
+                ctx.sometimes(class::READ_REPAIR, true);
                 self.send_repair(ctx, *server, key, merged.clone(), false);
             }
         }
@@ -449,6 +459,7 @@ impl Server {
     fn on_digest(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, partition: u32, leaves: [u64; 16]) {
         let mine = self.store.leaves(partition);
         let mask = (0..16).filter(|&i| mine[i] != leaves[i]).fold(0u16, |m, i| m | (1 << i));
+        ctx.sometimes(class::RANGES_DIFFER, mask != 0);
         if mask != 0 {
             ctx.count("dynamo: anti-entropy exchanges", 1);
             let entries = self.store.entries(partition, mask);
@@ -466,9 +477,13 @@ impl Server {
         reply: bool,
     ) {
         let answer = reply.then(|| self.store.entries(partition, mask));
+        let mut caught_up = false;
         for (key, siblings) in entries {
+            let before = self.store.get(partition, key).to_vec();
             self.store_versions(ctx, key, &siblings, false);
+            caught_up |= self.store.get(partition, key) != before.as_slice();
         }
+        ctx.sometimes(class::CAUGHT_UP, caught_up);
         if let Some(entries) = answer {
             ctx.send(from, Msg::Sync { partition, mask, entries, reply: false });
         }
@@ -485,6 +500,9 @@ impl Node for Server {
             Err(error) => panic!("server {}: its store does not open: {error}", ctx.id()),
         };
         ctx.fact(DynamoFact::Wiped);
+        if ctx.incarnation() > 0 {
+            ctx.sometimes(class::HINTS_ACROSS_CRASH, !self.store.hints().is_empty());
+        }
         // Actor epochs (Riak's fix for KV679): each incarnation stamps its writes as a new
         // actor, drawn at random above every node id, so a server that lost its log tail (a
         // wipe, a failed fsync's hole) never reissues a dot an earlier incarnation gave out:
@@ -547,6 +565,7 @@ impl Node for Server {
                 let owner = self.store.hints().get(&hint).map(|h| h.owner);
                 if let Some(owner) = owner {
                     ctx.fact(DynamoFact::Hint { id: hint, owner, event: HintEvent::Acknowledged });
+                    ctx.sometimes(class::HINT_HANDED_OFF, true);
                     if self.store.remove_hint(hint).unwrap_or(false) {
                         ctx.fact(DynamoFact::Hint { id: hint, owner, event: HintEvent::Deleted });
                     }

@@ -62,12 +62,30 @@ pub struct Setup {
     churn: Vec<(Time, Fault)>,
 }
 
+/// The bug classes the DHT's scenarios must reach (docs/BUG-FINDING.md): each is stated
+/// with `Ctx::sometimes` where its situation arises, so a sweep's ledger shows it.
+pub(crate) mod class {
+    use sim::harness::system::BugClass;
+
+    pub const SILENT_PEER: &str = "class: a lookup's query timed out on a silent peer";
+    pub const DEAD_SEED: &str = "class: a query to a bootstrap server went unanswered";
+    pub const REFILLED: &str = "class: a routing table refilled after dropping a dead peer";
+    pub const RECORDS_CHURNED: &str = "class: a server that churned was asked for providers and had none";
+    pub const ALL: &[BugClass] = &[
+        BugClass { name: SILENT_PEER, reached_by: "scenarios/kademlia/dead-seed.toml" },
+        BugClass { name: DEAD_SEED, reached_by: "scenarios/kademlia/dead-seed.toml" },
+        BugClass { name: REFILLED, reached_by: "scenarios/kademlia/dead-seed.toml" },
+        BugClass { name: RECORDS_CHURNED, reached_by: "scenarios/kademlia/dead-seed.toml" },
+    ];
+}
+
 impl System for Kademlia {
     type Msg = Msg;
     type Settings = Config;
     type Setup = Setup;
 
     const NAME: &'static str = "kademlia";
+    const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
     const ABOUT: &'static str =
         "Kademlia DHT (go-libp2p-kad-dht rules) measured like parsec: provide and retrieve \
                                  latency per fleet (default, fullrt, optprov, ipni)";

@@ -27,7 +27,7 @@ use super::msg::{Msg, Timer};
 use super::report::KadFact;
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
-use super::BOOTSTRAP;
+use super::{class, BOOTSTRAP};
 
 /// A DHT server.
 pub struct Server {
@@ -43,6 +43,8 @@ pub struct Server {
     next_lookup: u32,
     /// The refresh's self-lookup, while it runs: the bucket lookups follow it.
     self_lookup: Option<u32>,
+    /// Whether a dead peer was dropped from the table since it last grew.
+    dropped: bool,
 }
 
 impl Server {
@@ -59,6 +61,7 @@ impl Server {
             lookups: BTreeMap::new(),
             next_lookup: 0,
             self_lookup: None,
+            dropped: false,
         }
     }
 
@@ -76,9 +79,9 @@ impl Server {
     }
 
     /// A DHT server that talks to us goes into the table (clients do not).
-    fn met(&mut self, from: u32) {
-        if from < self.population.servers {
-            self.table.add(from, &self.population, self.config.k);
+    fn met(&mut self, ctx: &mut Ctx<'_, Msg>, from: u32) {
+        if from < self.population.servers && self.table.add(from, &self.population, self.config.k) {
+            ctx.sometimes(class::REFILLED, std::mem::take(&mut self.dropped));
         }
     }
 
@@ -182,12 +185,15 @@ impl Node for Server {
         }
         match msg {
             Msg::FindNode { rpc, target } => {
-                self.met(from.0);
+                self.met(ctx, from.0);
                 let closer = self.closer(&target, from.0);
                 ctx.send(from, Msg::Peers { rpc, closer, providers: Vec::new() });
             }
             Msg::GetProviders { rpc, key } => {
-                self.met(from.0);
+                self.met(ctx, from.0);
+                if ctx.incarnation() > 0 {
+                    ctx.sometimes(class::RECORDS_CHURNED, !self.providers.contains_key(&key));
+                }
                 let now = ctx.now();
                 // Fault point: answer as a server whose record expired early would, with closer
                 // peers only; the lookup must go on to the other closest servers.
@@ -204,7 +210,7 @@ impl Node for Server {
                 ctx.send(from, Msg::Peers { rpc, closer, providers });
             }
             Msg::AddProvider { rpc, key } => {
-                self.met(from.0);
+                self.met(ctx, from.0);
                 let now = ctx.now();
                 let until = now + self.config.provider_ttl;
                 let records = self.providers.entry(key).or_default();
@@ -218,7 +224,7 @@ impl Node for Server {
             }
             Msg::Peers { rpc, closer, .. } => {
                 let Some(pending) = self.rpcs.answered(ctx, rpc, from) else { return };
-                self.met(from.0);
+                self.met(ctx, from.0);
                 if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {
                     lookup.answered(from.0, &closer, &self.population);
                 }
@@ -232,7 +238,10 @@ impl Node for Server {
         match timer {
             Timer::Rpc(rpc) => {
                 let Some(pending) = self.rpcs.expired(rpc) else { return };
+                ctx.sometimes(class::SILENT_PEER, true);
+                ctx.sometimes(class::DEAD_SEED, BOOTSTRAP.contains(&pending.peer));
                 self.table.remove(pending.peer, &self.population);
+                self.dropped = true;
                 if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {
                     lookup.failed(pending.peer, &self.population);
                 }

@@ -539,6 +539,12 @@ fn judge<Y: System>(
                     .map(|(k, p)| (format!("buggify {k}"), p.fired)),
             )
             .chain(disk_damage(sim))
+            .chain(
+                Y::BUG_CLASSES
+                    .iter()
+                    .filter(|class| !sim.observations().sometimes.contains_key(class.name))
+                    .map(|class| (class.name.to_owned(), 0)),
+            )
             .collect(),
         tables: if panic.is_none() { Y::tables(scenario, setup, sim) } else { Vec::new() },
         panic,

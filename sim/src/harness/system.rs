@@ -163,6 +163,18 @@ pub enum Slot {
     Other(u32),
 }
 
+/// A class of bug that real deployments of a system shipped, which its scenarios must
+/// reach (docs/BUG-FINDING.md): the situation the bug needs, stated with `Ctx::sometimes`
+/// under `name` where it arises, and the shipped scenario that reaches it
+/// (protocols/tests/bug_classes.rs runs each until it does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BugClass {
+    /// The `sometimes` name, `class: <the situation>`.
+    pub name: &'static str,
+    /// A scenario that reaches it, from the repository root.
+    pub reached_by: &'static str,
+}
+
 /// A system scenarios can name.
 ///
 /// The kernel calls [`setup`](System::setup) once per run, keeps the value, and hands it to
@@ -193,6 +205,10 @@ pub trait System: 'static {
     /// (same name, same bytes at the same offsets): per-I/O disk damage to them keeps an
     /// intact copy of every block on some server (see `kernel::damage`). Default: none.
     const REPLICATED_FILES: &'static [&'static str] = &[];
+    /// The bug classes its scenarios must reach (docs/BUG-FINDING.md). Every run's coverage
+    /// ledger lists each one, reached or not, so a sweep shows the classes it never reached.
+    /// Default: none.
+    const BUG_CLASSES: &'static [BugClass] = &[];
 
     /// The rules across its settings (and the rest of the scenario): `(settings key,
     /// message)` on failure.

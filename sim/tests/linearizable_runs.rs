@@ -173,5 +173,8 @@ fn liveness_needs_every_kind_of_operation_served() {
     assert_eq!(live(false), (Verdict::Pass, None));
     let (verdict, reason) = live(true);
     assert_eq!(verdict, Verdict::Fail);
-    assert_eq!(reason.as_deref(), Some("no write invoked after the last fault (0.000s) completed ok by 1.000s"));
+    assert_eq!(
+        reason.as_deref(),
+        Some("no write invoked after the last fault (0.000s) completed ok by 1.000s")
+    );
 }

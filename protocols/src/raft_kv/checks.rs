@@ -2,9 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::Duration;
+
 use sim::harness::system::Check;
 use sim::kernel::observe::{Fact, Observations};
+use sim::kernel::time::Time;
 use sim::kernel::workload::{OpRecord, Outcome};
+
+use super::config::Change;
 
 /// What a Raft server states for these checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +44,105 @@ pub struct Session {
     pub client: u32,
     /// The command's number within its client's session.
     pub seq: u64,
+}
+
+/// A server's log as it synced it for raft-rs (synchronous persistence: raft-rs then counts
+/// on it), or as it found it on starting again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogState {
+    /// Found on a restart, not synced.
+    pub recovered: bool,
+    /// The last log index (a snapshot's, when no entry follows it).
+    pub last: u64,
+    /// The hard state's term.
+    pub term: u64,
+    /// The hard state's vote in that term.
+    pub vote: u64,
+}
+
+/// Durability of the log itself: a restarted server recovers at least what it last synced
+/// before it crashed: no shorter log, no older term, and the same vote in the same term
+/// (otherwise it may vote twice in a term, or forget entries it acknowledged to a leader).
+/// Only a disk that loses synced data (a wipe) may break it, and that is unsafe for Raft.
+pub fn recovers_what_it_synced(facts: &Observations) -> Check {
+    let mut synced: BTreeMap<u32, LogState> = BTreeMap::new();
+    let mut broken = None;
+    for fact in facts.facts::<LogState>() {
+        let state = *fact.what;
+        if !state.recovered {
+            synced.insert(fact.node.0, state);
+            continue;
+        }
+        let Some(before) = synced.get(&fact.node.0) else { continue };
+        let kept = state.last >= before.last
+            && (state.term > before.term || (state.term == before.term && state.vote == before.vote));
+        if !kept && broken.is_none() {
+            broken = Some((fact.node.0, fact.time, *before, state));
+        }
+    }
+    Check::from("raft.recovers_what_it_synced", broken.is_none(), || {
+        let (node, at, before, after) = broken.expect("found");
+        format!(
+            "server {node} restarted at {at} with log up to {} (term {}, vote {}), but had synced up to {} (term {}, vote {})",
+            after.last, after.term, after.vote, before.last, before.term, before.vote
+        )
+    })
+}
+
+/// A server applied a configuration change; the voters (node indexes) after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Configured {
+    /// The voters, by node index.
+    pub voters: BTreeSet<u32>,
+}
+
+/// Reconfiguration: every membership change the scenario schedules takes effect, so some
+/// server applies a configuration whose voters are the schedule's end result. None when
+/// nothing is scheduled.
+pub fn membership_done(facts: &Observations, initial: u32, changes: &[Change]) -> Option<Check> {
+    if changes.is_empty() {
+        return None;
+    }
+    let mut expected: BTreeSet<u32> = (0..initial).collect();
+    let mut ordered: Vec<&Change> = changes.iter().collect();
+    ordered.sort_by_key(|c| c.at);
+    for change in ordered {
+        expected.extend(change.add);
+        if let Some(removed) = change.remove {
+            expected.remove(&removed);
+        }
+    }
+    let configured: Vec<Fact<'_, Configured>> = facts.facts::<Configured>().collect();
+    let done = configured.iter().any(|c| c.what.voters == expected);
+    Some(Check::from("raft.membership_done", done, || {
+        match configured.last() {
+        Some(last) => format!(
+            "the schedule ends with voters {expected:?}; the last configuration applied (server {} at {}) has {:?}",
+            last.node.0, last.time, last.what.voters
+        ),
+        None => format!("the schedule ends with voters {expected:?}; no server applied a configuration change"),
+    }
+    }))
+}
+
+/// Clients answer in time: an operation ends by its client's operation timeout, plus the
+/// one attempt (or backoff) whose timer finds the deadline passed and gives up; one still
+/// open at the end of the run (`end`) must not be past that either. (A crashed client's
+/// operations end as info when it crashes.)
+pub fn client_deadline(operations: &[OpRecord], bound: Duration, end: Time) -> Check {
+    let late = operations.iter().find_map(|r| {
+        let invoked = r.invoked?;
+        let ended = r.completed.as_ref().map(|(at, _)| *at);
+        (ended.unwrap_or(end) > invoked + bound).then_some((r, invoked, ended))
+    });
+    Check::from("raft.client_deadline", late.is_none(), || {
+        let (late, invoked, ended) = late.expect("found");
+        let ended = ended.map_or_else(|| format!("was still open at {end}"), |at| format!("ended at {at}"));
+        format!(
+            "{} {} of client {} invoked at {invoked} {ended}, after the client's deadline ({bound:?} with its last attempt)",
+            late.op.f, late.op.id, late.client.0
+        )
+    })
 }
 
 /// Every `Apply` fact: (fact, index, term, command).

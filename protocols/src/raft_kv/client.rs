@@ -21,7 +21,7 @@ use super::machine::{Command, KvOp};
 use super::msg::{Msg, Reply, Timer};
 
 /// How long a client waits before retrying when no server knows the leader.
-const BACKOFF: Duration = Duration::from_millis(20);
+pub(crate) const BACKOFF: Duration = Duration::from_millis(20);
 
 #[derive(Debug)]
 struct Pending {

@@ -51,6 +51,16 @@ enum Store {
 pub type WriteError = Box<dyn std::error::Error>;
 
 /// The log, hard state and snapshot: a mirror in memory, durable in redb or the WAL.
+use super::checks::LogState;
+
+/// What opening a log found.
+pub struct Opened {
+    /// A torn or corrupt tail was cut off (the write-ahead log; redb recovers on its own).
+    pub cut_tail: bool,
+    /// Nothing was there: a first start, or a wiped disk.
+    pub empty: bool,
+}
+
 pub struct Log {
     store: Store,
     /// Whether syncs are honoured (false under the `skip-fsync` canary).
@@ -115,7 +125,7 @@ impl Log {
         store: LogStore,
         fsync: bool,
         voters: Option<&[u64]>,
-    ) -> Result<Log, String> {
+    ) -> Result<(Log, Opened), String> {
         let (store, recovered) = match store {
             LogStore::Redb => {
                 let db = Database::builder()
@@ -146,12 +156,14 @@ impl Log {
             log.hard_state.commit = log.hard_state.commit.max(index);
             log.set_snapshot(snapshot);
         }
-        if log.snapshot_at.0 == 0 && log.entries.is_empty() {
+        let opened =
+            Opened { cut_tail: recovered.cut_tail, empty: log.snapshot_at.0 == 0 && log.entries.is_empty() };
+        if opened.empty {
             if let Some(voters) = voters {
                 log.bootstrap(voters).map_err(|e| format!("could not bootstrap the log: {e}"))?;
             }
         }
-        Ok(log)
+        Ok((log, opened))
     }
 
     fn bootstrap(&mut self, voters: &[u64]) -> Result<(), Box<dyn std::error::Error>> {
@@ -303,6 +315,12 @@ impl Log {
 
     fn last(&self) -> u64 {
         self.entries.last().map_or(self.snapshot_at.0, |e| e.index)
+    }
+
+    /// What the log holds, as `LogState` states it: the last index, and the hard state's
+    /// term and vote.
+    pub fn state(&self, recovered: bool) -> LogState {
+        LogState { recovered, last: self.last(), term: self.hard_state.term, vote: self.hard_state.vote }
     }
 }
 

@@ -14,7 +14,8 @@ use sim::kernel::history::Value;
 
 use super::msg::Reply;
 
-/// A deterministic state machine Raft replicates.
+/// A deterministic state machine Raft replicates. Snapshots are its serde form, with the
+/// sessions (`Sessions::snapshot`).
 pub trait StateMachine {
     /// What the log carries.
     type Command;
@@ -25,10 +26,6 @@ pub trait StateMachine {
     fn apply(&mut self, command: &Self::Command) -> Self::Output;
     /// Answers a read-only command from the current state, without changing it.
     fn query(&self, command: &Self::Command) -> Option<Self::Output>;
-    /// The whole state, for a snapshot.
-    fn snapshot(&self) -> Vec<u8>;
-    /// Replaces the state with a snapshot's.
-    fn restore(&mut self, data: &[u8]) -> Result<(), String>;
 }
 
 /// A value as the log stores it.
@@ -188,15 +185,6 @@ impl StateMachine for Kv {
             KvOp::Get(key) => Some(self.get(*key)),
             _ => None,
         }
-    }
-
-    fn snapshot(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("the map serializes")
-    }
-
-    fn restore(&mut self, data: &[u8]) -> Result<(), String> {
-        *self = postcard::from_bytes(data).map_err(|e| format!("undecodable snapshot: {e}"))?;
-        Ok(())
     }
 }
 

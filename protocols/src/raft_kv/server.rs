@@ -24,7 +24,8 @@ use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message as Raf
 use raft::{RawNode, ReadOnlyOption, StateRole};
 use sim::prelude::*;
 
-use super::checks::{RaftFact, Session};
+use super::checks::{Configured, RaftFact, Session};
+use super::class;
 use super::config::{Bug, Config, ReadMode, Ticks};
 use super::log::{Changes, Log};
 use super::machine::{Command, Datum, Kv, KvOp, Sessions, StateMachine};
@@ -188,6 +189,27 @@ impl Server {
             let stale = !raw.raft.raft_log.is_up_to_date(message.index, message.log_term);
             ctx.sometimes("vote request rejected for a stale log", stale);
         }
+        let log = &raw.raft.raft_log;
+        match kind {
+            MessageType::MsgAppend => {
+                let overwrites = message.entries.iter().any(|e| {
+                    e.index <= log.last_index() && log.term(e.index).is_ok_and(|term| term != e.term)
+                });
+                ctx.sometimes(class::TRUNCATED, overwrites);
+                ctx.sometimes(class::SNAPSHOT_RACE, message.index + 1 < log.first_index());
+            }
+            MessageType::MsgSnapshot => {
+                ctx.sometimes(
+                    class::SNAPSHOT_RACE,
+                    message.get_snapshot().get_metadata().index <= log.last_index(),
+                );
+            }
+            MessageType::MsgAppendResponse if !message.reject => {
+                let stale = raw.raft.prs().get(message.from).is_some_and(|p| message.index < p.matched);
+                ctx.sometimes(class::STALE_RESPONSE, stale);
+            }
+            _ => {}
+        }
         if matches!(kind, MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot)
             && message.term > self.heard_term
         {
@@ -266,6 +288,9 @@ impl Server {
             Ok(true) => ctx.count("log writes", 1),
             Ok(false) => {}
             Err(_) => return self.fail(ctx),
+        }
+        if changes.sync {
+            ctx.fact(raw.store().state(false));
         }
         if asynchronous {
             self.persist_async(ctx, ready);
@@ -365,7 +390,13 @@ impl Server {
                         if !applied.fresh {
                             ctx.count("retried commands not applied twice", 1);
                         }
+                        ctx.sometimes(class::DUPLICATE, !applied.fresh);
+                        let raw = self.raw.as_ref().expect("applying");
+                        if raw.raft.state == StateRole::Leader {
+                            ctx.sometimes(class::EARLIER_TERM, entry.term < raw.raft.term);
+                        }
                         if let Some((node, op)) = self.proposed.remove(&(command.client, command.seq)) {
+                            ctx.sometimes(class::UNSYNCED_ACK, !self.persisting.is_empty());
                             ctx.send(node, Msg::Reply { op, reply: applied.reply });
                         }
                     }
@@ -376,6 +407,10 @@ impl Server {
                     let raw = self.raw.as_mut().expect("applying");
                     let leaving = change.get_change_type() == ConfChangeType::RemoveNode
                         && change.node_id == raw.raft.id;
+                    if raw.raft.state == StateRole::Leader {
+                        let cut_off = raw.raft.prs().iter().any(|(_, p)| !p.recent_active);
+                        ctx.sometimes(class::MEMBERSHIP_CUT_OFF, cut_off);
+                    }
                     if leaving && raw.raft.state == StateRole::Leader {
                         // Leadership moved to this server after the removal was proposed.
                         let term = raw.raft.term;
@@ -383,6 +418,8 @@ impl Server {
                     }
                     match raw.apply_conf_change(&change) {
                         Ok(conf_state) => {
+                            let voters = conf_state.voters.iter().map(|v| (v - 1) as u32).collect();
+                            ctx.fact(Configured { voters });
                             raw.mut_store().set_conf_state(conf_state);
                             self.conf_changed = true;
                             ctx.sometimes("membership changed", true);
@@ -443,6 +480,7 @@ impl Server {
         } else if !leading && self.led_term != 0 {
             self.led_term = 0;
             ctx.sometimes("leader stepped down", true);
+            ctx.sometimes(class::DEPOSED_WITH_READS, !self.reading.is_empty() || !self.confirmed.is_empty());
             ctx.set_role(Some("follower"));
             for (_, (client, op)) in std::mem::take(&mut self.proposed) {
                 ctx.send(client, Msg::Reply { op, reply: Reply::Unknown });
@@ -488,10 +526,13 @@ impl Node for Server {
         let voters: Vec<u64> = (1..=u64::from(self.voters)).collect();
         let initial = (ctx.id().0 < self.voters).then_some(voters.as_slice());
         let fsync = !self.config.has(Bug::SkipFsync);
-        let log = match Log::open(ctx.disk_handle(), self.config.storage, fsync, initial) {
-            Ok(log) => log,
+        let (log, opened) = match Log::open(ctx.disk_handle(), self.config.storage, fsync, initial) {
+            Ok(opened) => opened,
             Err(_) => return self.fail(ctx),
         };
+        if ctx.incarnation() > 0 {
+            ctx.fact(log.state(true));
+        }
         let snapshot = log.latest_snapshot();
         if !snapshot.is_empty() {
             if let Err(error) = self.sessions.restore(&snapshot.data) {
@@ -502,7 +543,15 @@ impl Node for Server {
         let config = self.raft_config(id, self.applied);
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         match RawNode::new(&config, log, &logger) {
-            Ok(raw) => self.raw = Some(raw),
+            Ok(raw) => {
+                if ctx.incarnation() > 0 {
+                    ctx.sometimes(class::VOTE_RECOVERED, raw.raft.vote != raft::INVALID_ID);
+                    ctx.sometimes(class::TAIL_CUT, opened.cut_tail);
+                    ctx.sometimes(class::EMPTY_RESTART, opened.empty);
+                    ctx.sometimes(class::REPLAYED, raw.raft.raft_log.committed > self.applied);
+                }
+                self.raw = Some(raw);
+            }
             Err(error) => panic!("server {}: raft-rs refused its configuration: {error}", ctx.id()),
         }
         ctx.set_role(Some("follower"));

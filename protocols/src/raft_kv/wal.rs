@@ -55,6 +55,8 @@ pub struct Recovered {
     pub snapshot: Option<Snapshot>,
     /// The entries after the snapshot, in order.
     pub entries: Vec<Entry>,
+    /// Whether a torn or corrupt tail was cut off.
+    pub cut_tail: bool,
 }
 
 /// The write-ahead log of one server.
@@ -191,6 +193,7 @@ impl Wal {
             replay(payload, &mut state).map_err(|e| format!("{FILE} record {n}: {e}"))?;
         }
         storage::cut_log(&disk, FILE, valid, bytes.len())?;
+        state.cut_tail = valid < bytes.len();
         Ok((Wal { disk, fsync }, state))
     }
 

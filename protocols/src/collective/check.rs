@@ -40,6 +40,54 @@ pub enum CollectiveFact {
     Loaded { files: Vec<(Path, Vec<ChunkId>)> },
     /// A coordinator's entry of a path changed (`None`: removed).
     File { path: Path, chunks: Option<Vec<ChunkId>> },
+    /// A coordinator acknowledged a put whose file is these chunks (durable mode).
+    Acked { chunks: Vec<ChunkId> },
+}
+
+/// `collective.acknowledged_on_quorum`: the durable mode acknowledges a put only once each
+/// of its chunks is stored and synced on `quorum` disks, as the storage nodes said (their
+/// `Holds`), not as the coordinator counted. The quorum is the design's: `write_quorum`, or
+/// every one of the `replication` copies when unset.
+pub fn acknowledged_on_quorum(facts: &Observations, quorum: usize) -> Check {
+    let name = "collective.acknowledged_on_quorum";
+    let mut by_node: BTreeMap<NodeId, BTreeSet<ChunkId>> = BTreeMap::new();
+    let mut holders: BTreeMap<ChunkId, BTreeSet<NodeId>> = BTreeMap::new();
+    for fact in facts.facts::<CollectiveFact>() {
+        match fact.what {
+            CollectiveFact::Inventory { chunks } => {
+                for chunk in by_node.remove(&fact.node).into_iter().flatten() {
+                    holders.entry(chunk).or_default().remove(&fact.node);
+                }
+                for chunk in chunks {
+                    holders.entry(*chunk).or_default().insert(fact.node);
+                }
+                by_node.insert(fact.node, chunks.iter().copied().collect());
+            }
+            CollectiveFact::Holds { chunk } => {
+                by_node.entry(fact.node).or_default().insert(*chunk);
+                holders.entry(*chunk).or_default().insert(fact.node);
+            }
+            CollectiveFact::Drops { chunk } => {
+                by_node.entry(fact.node).or_default().remove(chunk);
+                holders.entry(*chunk).or_default().remove(&fact.node);
+            }
+            CollectiveFact::Acked { chunks } => {
+                let short = chunks.iter().find(|c| holders.get(c).map_or(0, BTreeSet::len) < quorum);
+                if let Some(chunk) = short {
+                    let n = holders.get(chunk).map_or(0, BTreeSet::len);
+                    return Check::fail(
+                        name,
+                        format!(
+                            "at {}, a put was acknowledged with chunk {chunk} on {n} of {quorum} disks",
+                            fact.time
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    Check::pass(name)
 }
 
 /// Every check of a run.
@@ -88,6 +136,8 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
                 }
             },
         ));
+        let quorum = config.write_quorum.unwrap_or(config.replication) as usize;
+        checks.push(acknowledged_on_quorum(facts, quorum));
         let held: Vec<(NodeId, Vec<ChunkId>)> = storage
             .iter()
             .filter(|n| sim.status(**n) == Status::Up)
@@ -480,6 +530,24 @@ mod tests {
 
     fn chunk(path: u64, index: u32) -> ChunkId {
         ChunkId { owner: 0, path, index, tag: 1 }
+    }
+
+    #[test]
+    fn an_acknowledgement_before_the_quorum_holds_the_chunk_fails() {
+        let mut obs = Observations::default();
+        obs.facts.state(Time(1), NodeId(3), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        obs.facts.state(Time(2), NodeId(0), CollectiveFact::Acked { chunks: vec![chunk(5, 0)] });
+        let check = acknowledged_on_quorum(&obs, 2);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().contains("on 1 of 2 disks"));
+        assert_eq!(acknowledged_on_quorum(&obs, 1).verdict, Verdict::Pass);
+        // A holder that restarts without the chunk no longer counts.
+        let mut obs = Observations::default();
+        obs.facts.state(Time(1), NodeId(3), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        obs.facts.state(Time(1), NodeId(4), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        obs.facts.state(Time(2), NodeId(4), CollectiveFact::Inventory { chunks: vec![] });
+        obs.facts.state(Time(3), NodeId(0), CollectiveFact::Acked { chunks: vec![chunk(5, 0)] });
+        assert_eq!(acknowledged_on_quorum(&obs, 2).verdict, Verdict::Fail);
     }
 
     #[test]

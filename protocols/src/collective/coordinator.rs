@@ -392,6 +392,7 @@ impl Coordinator {
         let Some(write) = self.writes.remove(&id) else { return };
         let quorum = self.shared.config.quorum() as usize;
         let chunks: Vec<Chunk> = write.chunks.into_iter().map(|c| c.chunk).collect();
+        let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
         let result = if self.durable() {
             if chunks.iter().any(|c| c.replicas.len() < quorum) {
                 self.release(ctx, write.path);
@@ -431,6 +432,9 @@ impl Coordinator {
             Ok(()) => Answer::Done,
             Err(_) => Answer::Failed("metadata write failed"),
         };
+        if self.durable() && answer == Answer::Done {
+            ctx.fact(CollectiveFact::Acked { chunks: ids });
+        }
         ctx.send(write.client, Msg::Reply { op: write.op, answer });
         self.release(ctx, write.path);
     }

@@ -24,7 +24,7 @@ use raft::eraftpb::{ConfChange, ConfChangeType, Entry, EntryType, Message as Raf
 use raft::{RawNode, ReadOnlyOption, StateRole};
 use sim::prelude::*;
 
-use super::checks::{Configured, RaftFact, Session};
+use super::checks::{Configured, LogState, RaftFact, Session};
 use super::class;
 use super::config::{Bug, Config, ReadMode, Ticks};
 use super::log::{Changes, Log};
@@ -528,7 +528,14 @@ impl Node for Server {
         let fsync = !self.config.has(Bug::SkipFsync);
         let (log, opened) = match Log::open(ctx.disk_handle(), self.config.storage, fsync, initial) {
             Ok(opened) => opened,
-            Err(_) => return self.fail(ctx),
+            Err(_) => {
+                // A log that does not open recovered nothing of what was synced.
+                let nothing = LogState { recovered: true, last: 0, term: 0, vote: 0 };
+                if ctx.incarnation() > 0 {
+                    ctx.fact(nothing);
+                }
+                return self.fail(ctx);
+            }
         };
         if ctx.incarnation() > 0 {
             ctx.fact(log.state(true));

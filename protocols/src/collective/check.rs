@@ -50,31 +50,13 @@ pub enum CollectiveFact {
 /// every one of the `replication` copies when unset.
 pub fn acknowledged_on_quorum(facts: &Observations, quorum: usize) -> Check {
     let name = "collective.acknowledged_on_quorum";
-    let mut by_node: BTreeMap<NodeId, BTreeSet<ChunkId>> = BTreeMap::new();
-    let mut holders: BTreeMap<ChunkId, BTreeSet<NodeId>> = BTreeMap::new();
+    let mut held: BTreeMap<NodeId, BTreeSet<ChunkId>> = BTreeMap::new();
     for fact in facts.facts::<CollectiveFact>() {
         match fact.what {
-            CollectiveFact::Inventory { chunks } => {
-                for chunk in by_node.remove(&fact.node).into_iter().flatten() {
-                    holders.entry(chunk).or_default().remove(&fact.node);
-                }
-                for chunk in chunks {
-                    holders.entry(*chunk).or_default().insert(fact.node);
-                }
-                by_node.insert(fact.node, chunks.iter().copied().collect());
-            }
-            CollectiveFact::Holds { chunk } => {
-                by_node.entry(fact.node).or_default().insert(*chunk);
-                holders.entry(*chunk).or_default().insert(fact.node);
-            }
-            CollectiveFact::Drops { chunk } => {
-                by_node.entry(fact.node).or_default().remove(chunk);
-                holders.entry(*chunk).or_default().remove(&fact.node);
-            }
             CollectiveFact::Acked { chunks } => {
-                let short = chunks.iter().find(|c| holders.get(c).map_or(0, BTreeSet::len) < quorum);
-                if let Some(chunk) = short {
-                    let n = holders.get(chunk).map_or(0, BTreeSet::len);
+                let holders = |c: &ChunkId| held.values().filter(|h| h.contains(c)).count();
+                if let Some(chunk) = chunks.iter().find(|c| holders(c) < quorum) {
+                    let n = holders(chunk);
                     return Check::fail(
                         name,
                         format!(
@@ -84,7 +66,7 @@ pub fn acknowledged_on_quorum(facts: &Observations, quorum: usize) -> Check {
                     );
                 }
             }
-            _ => {}
+            what => hold(&mut held, fact.node, what),
         }
     }
     Check::pass(name)
@@ -286,20 +268,26 @@ pub fn files_at(facts: &Observations, at: Time) -> BTreeMap<u32, BTreeMap<Path, 
 fn held_at(facts: &Observations, at: Time) -> BTreeMap<NodeId, BTreeSet<ChunkId>> {
     let mut held: BTreeMap<NodeId, BTreeSet<ChunkId>> = BTreeMap::new();
     for fact in facts.facts::<CollectiveFact>().take_while(|f| f.time <= at) {
-        match fact.what {
-            CollectiveFact::Inventory { chunks } => {
-                held.insert(fact.node, chunks.iter().copied().collect());
-            }
-            CollectiveFact::Holds { chunk } => {
-                held.entry(fact.node).or_default().insert(*chunk);
-            }
-            CollectiveFact::Drops { chunk } => {
-                held.entry(fact.node).or_default().remove(chunk);
-            }
-            _ => {}
-        }
+        hold(&mut held, fact.node, fact.what);
     }
     held
+}
+
+/// What a storage node's fact says it holds now: its disk's inventory on a start, then each
+/// chunk it stored or deleted. Other facts change nothing.
+fn hold(held: &mut BTreeMap<NodeId, BTreeSet<ChunkId>>, node: NodeId, fact: &CollectiveFact) {
+    match fact {
+        CollectiveFact::Inventory { chunks } => {
+            held.insert(node, chunks.iter().copied().collect());
+        }
+        CollectiveFact::Holds { chunk } => {
+            held.entry(node).or_default().insert(*chunk);
+        }
+        CollectiveFact::Drops { chunk } => {
+            held.entry(node).or_default().remove(chunk);
+        }
+        _ => {}
+    }
 }
 
 /// `collective.replication_restored` at `at`: every referenced chunk has `replication`

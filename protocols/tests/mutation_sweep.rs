@@ -5,7 +5,8 @@
 //!
 //! Which system and how many seeds come from the environment, since cargo-mutants runs
 //! `cargo test` and passes nothing else: `MUTATION_SYSTEM` (a directory of `scenarios/`:
-//! raft, dynamo, collective, datas3t, kademlia, pingpong) and `MUTATION_SEEDS` (seeds per
+//! raft, dynamo, collective, datas3t, kademlia, pingpong; or `all`, every system's, for the
+//! kernel's mutants, which every system relies on) and `MUTATION_SEEDS` (seeds per
 //! scenario, default 10, at most each line's CI count). The scenarios are those of
 //! `scenarios/ci/regression.txt` in that directory (raft also gets `scenarios/partition.toml`,
 //! the flagship), which must pass, and the system's canaries (`scenarios/<system>/canary/`),
@@ -22,7 +23,8 @@ fn scenarios(system: &str) -> Vec<(String, u64)> {
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (path, seeds) = line.split_once(' ').expect("a line is `<scenario> <seeds>`");
         let seeds: u64 = seeds.trim().parse().expect("a seed count");
-        let in_system = path.starts_with(&format!("scenarios/{system}/"))
+        let in_system = system == "all"
+            || path.starts_with(&format!("scenarios/{system}/"))
             || (system == "raft" && path == "scenarios/partition.toml");
         if in_system {
             lines.push((path.to_owned(), seeds));
@@ -56,9 +58,23 @@ fn sweep() {
             );
         }
     }
-    let mut canaries: Vec<_> = std::fs::read_dir(format!("../scenarios/{system}/canary"))
-        .map(|dir| dir.filter_map(|entry| entry.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let systems: Vec<String> = if system == "all" {
+        let mut dirs: Vec<String> = std::fs::read_dir("../scenarios")
+            .expect("the scenarios folder")
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().join("canary").is_dir())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        dirs.sort();
+        dirs
+    } else {
+        vec![system.clone()]
+    };
+    let mut canaries: Vec<_> = systems
+        .iter()
+        .filter_map(|system| std::fs::read_dir(format!("../scenarios/{system}/canary")).ok())
+        .flat_map(|dir| dir.filter_map(|entry| entry.ok().map(|e| e.path())))
+        .collect();
     canaries.retain(|path| path.extension().is_some_and(|e| e == "toml"));
     canaries.sort();
     for path in &canaries {

@@ -178,7 +178,9 @@ fn first_bad_check(checks: &BTreeMap<String, Verdict>) -> Option<&str> {
     with(Verdict::Fail).or_else(|| with(Verdict::Unknown))
 }
 
-/// `check: reason` with digits replaced by `N` and the reason cut at its first `": "` (what
+/// `check: reason` with each word-run of letters and digits that holds a digit (a number, an
+/// id such as `n4` or a hex digest such as `5be2867c`) replaced by `N`, and the reason cut at
+/// its first `": "` (what
 /// follows is the particular witness), at most 100 characters. A panic keeps its whole
 /// message and location: that is what tells one panic from another.
 pub fn bucket(check: &str, reason: &str) -> String {
@@ -200,15 +202,24 @@ pub fn bucket(check: &str, reason: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     let mut normalized = String::new();
-    for c in head.chars() {
-        if c.is_ascii_digit() {
-            if !normalized.ends_with('N') {
-                normalized.push('N');
-            }
+    let mut run = String::new();
+    let mut flush = |run: &mut String, normalized: &mut String| {
+        if run.chars().any(|c| c.is_ascii_digit()) {
+            normalized.push('N');
         } else {
+            normalized.push_str(run);
+        }
+        run.clear();
+    };
+    for c in head.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut normalized);
             normalized.push(c);
         }
     }
+    flush(&mut run, &mut normalized);
     clip(&format!("{check}: {}", normalized.trim()), 100)
 }
 
@@ -242,6 +253,11 @@ mod tests {
             "no_panic: relay of operation N at protocols/src/pingpong/server.rs:N"
         );
         assert!(bucket("x", &"y".repeat(300)).chars().count() <= 101);
+        assert_eq!(
+            bucket("c", "n4's copy of chunk m0:f12-12-5be2867c was found damaged at 55.9s"),
+            bucket("c", "n11's copy of chunk m2:f3-0-e9992c8f was found damaged at 7.25s"),
+            "ids and hex digests are numbers"
+        );
         assert_eq!(
             bucket("no_panic", "a protocol panicked: boom at /home/a/.cargo/registry/src/index.crates.io-1949cf8c/raft-0.7.0/src/raft.rs:12"),
             "no_panic: boom at raft-N.N.N/src/raft.rs:N"

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
+use std::time::Duration;
 
 use sim::harness::system::Check;
 use sim::kernel::history::Value;
@@ -42,6 +43,50 @@ pub enum CollectiveFact {
     File { path: Path, chunks: Option<Vec<ChunkId>> },
     /// A coordinator acknowledged a put whose file is these chunks (durable mode).
     Acked { chunks: Vec<ChunkId> },
+    /// `node`'s copy of a chunk failed its checksum: found by a coordinator's read, or by
+    /// the node when asked to copy it elsewhere (durable mode).
+    Damaged { chunk: ChunkId, node: NodeId },
+}
+
+/// `collective.damaged_copies_removed`: a copy found damaged at `t` is off its node's disk by
+/// `t + within` (the design drops it from the allocation and deletes it at once; garbage
+/// collection deletes it if that message was lost), unless a fresh copy replaced it. Not
+/// owed on a node down at `end`, or when the coordinator that owns the chunk restarted after
+/// finding it (its decision may not have reached its disk; a later read finds the copy
+/// again).
+pub fn damaged_copies_removed(
+    facts: &Observations,
+    end: Time,
+    within: Duration,
+    up: &BTreeSet<NodeId>,
+) -> Check {
+    let name = "collective.damaged_copies_removed";
+    let mut held: BTreeMap<NodeId, BTreeSet<ChunkId>> = BTreeMap::new();
+    // (node, chunk) -> when its copy was found damaged.
+    let mut damaged: BTreeMap<(NodeId, ChunkId), Time> = BTreeMap::new();
+    for fact in facts.facts::<CollectiveFact>() {
+        match fact.what {
+            CollectiveFact::Damaged { chunk, node } => {
+                damaged.entry((*node, *chunk)).or_insert(fact.time);
+            }
+            CollectiveFact::Holds { chunk } => {
+                damaged.remove(&(fact.node, *chunk));
+            }
+            CollectiveFact::Loaded { .. } => damaged.retain(|(_, chunk), _| chunk.owner != fact.node.0),
+            _ => {}
+        }
+        hold(&mut held, fact.node, fact.what);
+    }
+    for ((node, chunk), at) in damaged {
+        let owed = at + within <= end && up.contains(&node);
+        if owed && held.get(&node).is_some_and(|h| h.contains(&chunk)) {
+            return Check::fail(
+                name,
+                format!("{node}'s copy of chunk {chunk} was found damaged at {at} and is still on its disk at {end}"),
+            );
+        }
+    }
+    Check::pass(name)
 }
 
 /// `collective.acknowledged_on_quorum`: the durable mode acknowledges a put only once each
@@ -120,6 +165,8 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         ));
         let quorum = config.write_quorum.unwrap_or(config.replication) as usize;
         checks.push(acknowledged_on_quorum(facts, quorum));
+        let up: BTreeSet<NodeId> = storage.iter().copied().filter(|n| sim.status(*n) == Status::Up).collect();
+        checks.push(damaged_copies_removed(facts, sim.now(), config.gc_interval * 2, &up).of_whole_run());
         let held: Vec<(NodeId, Vec<ChunkId>)> = storage
             .iter()
             .filter(|n| sim.status(**n) == Status::Up)
@@ -570,5 +617,54 @@ mod tests {
             Verdict::Fail,
             "its file was deleted"
         );
+    }
+
+    #[test]
+    fn a_copy_found_damaged_and_left_on_its_disk_fails_once_owed() {
+        let file = |obs: &mut Observations| {
+            obs.facts.state(Time(1), NodeId(0), CollectiveFact::Loaded { files: vec![] });
+            obs.facts.state(Time(2), NodeId(3), CollectiveFact::Holds { chunk: chunk(5, 0) });
+            obs.facts.state(
+                Time(2),
+                NodeId(0),
+                CollectiveFact::File { path: 5, chunks: Some(vec![chunk(5, 0)]) },
+            );
+            obs.facts.state(
+                Time(10),
+                NodeId(0),
+                CollectiveFact::Damaged { chunk: chunk(5, 0), node: NodeId(3) },
+            );
+        };
+        let within = Duration::from_nanos(20);
+        let up = BTreeSet::from([NodeId(3)]);
+        let mut obs = Observations::default();
+        file(&mut obs);
+        let check = damaged_copies_removed(&obs, Time(30), within, &up);
+        assert_eq!(check.verdict, Verdict::Fail);
+        assert!(check.reason.unwrap().contains("n3's copy of chunk"), "names the node");
+        assert_eq!(
+            damaged_copies_removed(&obs, Time(29), within, &up).verdict,
+            Verdict::Pass,
+            "not owed yet"
+        );
+        assert_eq!(
+            damaged_copies_removed(&obs, Time(30), within, &BTreeSet::new()).verdict,
+            Verdict::Pass,
+            "down"
+        );
+        // Deleted, or replaced by a fresh copy: done.
+        for fix in
+            [CollectiveFact::Drops { chunk: chunk(5, 0) }, CollectiveFact::Holds { chunk: chunk(5, 0) }]
+        {
+            let mut obs = Observations::default();
+            file(&mut obs);
+            obs.facts.state(Time(15), NodeId(3), fix);
+            assert_eq!(damaged_copies_removed(&obs, Time(30), within, &up).verdict, Verdict::Pass);
+        }
+        // Its coordinator restarted after finding it: no longer owed.
+        let mut obs = Observations::default();
+        file(&mut obs);
+        obs.facts.state(Time(12), NodeId(0), CollectiveFact::Loaded { files: vec![(5, vec![chunk(5, 0)])] });
+        assert_eq!(damaged_copies_removed(&obs, Time(30), within, &up).verdict, Verdict::Pass);
     }
 }

@@ -557,6 +557,7 @@ impl Coordinator {
         };
         if let Some(bad) = bad {
             // A bad replica: fail over, and drop it so re-replication replaces it.
+            ctx.fact(CollectiveFact::Damaged { chunk: bad, node });
             ctx.count("collective.checksum_mismatches", 1);
             ctx.sometimes(class::FAILOVER_CHECKSUM, true);
             self.drop_replica(ctx, bad, node);

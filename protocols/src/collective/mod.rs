@@ -152,12 +152,14 @@ pub(crate) mod class {
     pub const NODE_CRASHED_HOLDING: &str = "class: a storage node restarted after acknowledging chunk stores";
     pub const COORDINATOR_RECOVERED: &str = "class: a coordinator restarted and recovered file entries";
     pub const FAILOVER_CHECKSUM: &str = "class: a read failed over from a copy whose checksum failed";
+    pub const DAMAGED_SOURCE: &str = "class: a re-replication's source found its copy damaged";
     pub const TARGET_HOLDS: &str = "class: re-replication passed over a node already holding the chunk";
     pub const GC_MEETS_UPLOAD: &str = "class: garbage collection met a chunk of an upload in flight";
     pub const ALL: &[BugClass] = &[
         BugClass { name: NODE_CRASHED_HOLDING, reached_by: "scenarios/collective/crash-restart.toml" },
         BugClass { name: COORDINATOR_RECOVERED, reached_by: "scenarios/collective/coordinator-restart.toml" },
         BugClass { name: FAILOVER_CHECKSUM, reached_by: "scenarios/collective/corruption.toml" },
+        BugClass { name: DAMAGED_SOURCE, reached_by: "scenarios/collective/damaged-source.toml" },
         BugClass { name: TARGET_HOLDS, reached_by: "scenarios/collective/member-partition.toml" },
         BugClass { name: GC_MEETS_UPLOAD, reached_by: "scenarios/collective/node-lost.toml" },
     ];

@@ -153,7 +153,14 @@ impl Node for StorageNode {
                     Some(data) if data.digest() == digest => {
                         ctx.send(to, Msg::StoreChunk { req, chunk, data, reply_to: from });
                     }
-                    _ => ctx.send(from, Msg::Stored { req, ok: false }),
+                    held => {
+                        ctx.sometimes(class::DAMAGED_SOURCE, held.is_some());
+                        if held.is_some() {
+                            ctx.count("collective.damaged_sources", 1);
+                            ctx.fact(CollectiveFact::Damaged { chunk, node: ctx.id() });
+                        }
+                        ctx.send(from, Msg::Stored { req, ok: false });
+                    }
                 }
             }
             Msg::Inventory { req, owner } => {

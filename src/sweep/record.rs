@@ -203,7 +203,7 @@ pub fn bucket(check: &str, reason: &str) -> String {
         .join(" ");
     let mut normalized = String::new();
     let mut run = String::new();
-    let mut flush = |run: &mut String, normalized: &mut String| {
+    let flush = |run: &mut String, normalized: &mut String| {
         if run.chars().any(|c| c.is_ascii_digit()) {
             normalized.push('N');
         } else {

@@ -10,8 +10,9 @@
 //! scenario, default 10, at most each line's CI count). The scenarios are those of
 //! `scenarios/ci/regression.txt` in that directory (raft also gets `scenarios/partition.toml`,
 //! the flagship), which must pass, and the system's canaries (`scenarios/<system>/canary/`),
-//! which must still fail on 4 of seeds 0..5 as they do unmutated (`../shared/acceptance.sh`):
-//! a mutant of a check that stops it seeing a canary's bug is killed by the canary. Ignored
+//! which must still fail on 4 of seeds 0..5 as they do unmutated (`../shared/acceptance.sh`),
+//! and its `-unsafe` findings, which must still fail on one: a mutant of a check that stops
+//! it seeing a canary's bug or a finding is killed by it. Ignored
 //! in the default run: `scripts/mutation-score` passes `--ignored`.
 
 use sim::harness::run::RunOptions;
@@ -62,7 +63,7 @@ fn sweep() {
         let mut dirs: Vec<String> = std::fs::read_dir("../scenarios")
             .expect("the scenarios folder")
             .filter_map(|entry| entry.ok())
-            .filter(|entry| entry.path().join("canary").is_dir())
+            .filter(|entry| entry.path().is_dir() && entry.file_name() != "ci")
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .collect();
         dirs.sort();
@@ -70,15 +71,28 @@ fn sweep() {
     } else {
         vec![system.clone()]
     };
-    let mut canaries: Vec<_> = systems
-        .iter()
-        .filter_map(|system| std::fs::read_dir(format!("../scenarios/{system}/canary")).ok())
-        .flat_map(|dir| dir.filter_map(|entry| entry.ok().map(|e| e.path())))
-        .collect();
-    canaries.retain(|path| path.extension().is_some_and(|e| e == "toml"));
-    canaries.sort();
-    for path in &canaries {
-        let text = std::fs::read_to_string(path).expect("a canary");
+    // What must keep failing, and on how many of seeds 0..5: each canary on 4 (as
+    // `../shared/acceptance.sh` asks), each `-unsafe` finding (a scenario whose failure is the
+    // point: a model that is not linearizable, a bug before its fix) on at least 1 (each
+    // fails on 2 to 5 unmutated). A mutant of a check that stops it seeing either is killed.
+    let toml_files = |dir: String| -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|dir| dir.filter_map(|entry| entry.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|path: &std::path::PathBuf| path.extension().is_some_and(|e| e == "toml"));
+        files.sort();
+        files
+    };
+    let mut must_fail: Vec<(std::path::PathBuf, usize)> = Vec::new();
+    for system in &systems {
+        must_fail.extend(toml_files(format!("../scenarios/{system}/canary")).into_iter().map(|p| (p, 4)));
+        let findings = toml_files(format!("../scenarios/{system}"));
+        must_fail.extend(
+            findings.into_iter().filter(|p| p.to_string_lossy().ends_with("-unsafe.toml")).map(|p| (p, 1)),
+        );
+    }
+    for (path, at_least) in &must_fail {
+        let text = std::fs::read_to_string(path).expect("a scenario that must fail");
         let file = path.display().to_string();
         let failed = (0..5)
             .filter(|&seed| {
@@ -87,11 +101,11 @@ fn sweep() {
                 !report.summary.passed
             })
             .count();
-        assert!(failed >= 4, "killed: canary {file} fails on only {failed} of seeds 0..5");
+        assert!(failed >= *at_least, "killed: {file} fails on only {failed} of seeds 0..5, not {at_least}");
     }
     eprintln!(
-        "{system}: {runs} runs of {} scenarios passed, {} canaries failed",
+        "{system}: {runs} runs of {} scenarios passed, {} canaries and findings failed",
         lines.len(),
-        canaries.len()
+        must_fail.len()
     );
 }

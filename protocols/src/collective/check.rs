@@ -38,9 +38,9 @@ pub enum CollectiveFact {
     /// A storage node started holding exactly these (what its disk kept).
     Inventory { chunks: Vec<ChunkId> },
     /// A coordinator started with these files (reloaded; none if in memory only).
-    Loaded { files: Vec<(Path, Vec<ChunkId>)> },
+    Loaded { files: Vec<(Path, Placement)> },
     /// A coordinator's entry of a path changed (`None`: removed).
-    File { path: Path, chunks: Option<Vec<ChunkId>> },
+    File { path: Path, chunks: Option<Placement> },
     /// A coordinator acknowledged a put whose file is these chunks (durable mode).
     Acked { chunks: Vec<ChunkId> },
     /// `node`'s copy of a chunk failed its checksum: found by a coordinator's read, or by
@@ -88,6 +88,10 @@ pub fn damaged_copies_removed(
     }
     Check::pass(name)
 }
+
+/// A file's chunks, each with the storage nodes its entry lists as holding it (what a read
+/// asks).
+pub type Placement = Vec<(ChunkId, Vec<u32>)>;
 
 /// `collective.acknowledged_on_quorum`: the durable mode acknowledges a put only once each
 /// of its chunks is stored and synced on `quorum` disks, as the storage nodes said (their
@@ -292,8 +296,8 @@ pub fn acknowledged_files_intact(
 }
 
 /// The coordinators' files at `at`, replayed from their facts: owner -> path -> chunks.
-pub fn files_at(facts: &Observations, at: Time) -> BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>> {
-    let mut files: BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>> = BTreeMap::new();
+pub fn files_at(facts: &Observations, at: Time) -> BTreeMap<u32, BTreeMap<Path, Placement>> {
+    let mut files: BTreeMap<u32, BTreeMap<Path, Placement>> = BTreeMap::new();
     for fact in facts.facts::<CollectiveFact>().take_while(|f| f.time <= at) {
         match fact.what {
             CollectiveFact::Loaded { files: loaded } => {
@@ -338,7 +342,9 @@ fn hold(held: &mut BTreeMap<NodeId, BTreeSet<ChunkId>>, node: NodeId, fact: &Col
 }
 
 /// `collective.replication_restored` at `at`: every referenced chunk has `replication`
-/// holders outside `gone`.
+/// holders outside `gone` that its file's entry lists (a copy the entry does not list is
+/// one no read asks: found by the mutation score, a re-replication that never recorded
+/// its copies).
 pub fn replication_restored(
     facts: &Observations,
     at: Time,
@@ -348,21 +354,18 @@ pub fn replication_restored(
     let name = "collective.replication_restored";
     let files = files_at(facts, at);
     let held = held_at(facts, at);
-    let mut copies: BTreeMap<ChunkId, usize> = BTreeMap::new();
-    for (node, chunks) in &held {
-        if !gone.contains(node) {
-            for chunk in chunks {
-                *copies.entry(*chunk).or_default() += 1;
-            }
-        }
-    }
     for chunks in files.values().flat_map(BTreeMap::values) {
-        for chunk in chunks {
-            let n = copies.get(chunk).copied().unwrap_or(0);
+        for (chunk, listed) in chunks {
+            let holds =
+                |node: &NodeId| !gone.contains(node) && held.get(node).is_some_and(|h| h.contains(chunk));
+            let n = listed.iter().map(|r| NodeId(*r)).filter(holds).count();
             if n < replication {
+                let unlisted = held.keys().filter(|node| holds(node) && !listed.contains(&node.0)).count();
                 return Check::fail(
                     name,
-                    format!("at {at}, chunk {chunk} has {n} of {replication} replicas on nodes not lost"),
+                    format!(
+                        "at {at}, chunk {chunk} has {n} of {replication} replicas on nodes not lost that its entry lists ({unlisted} more unlisted)"
+                    ),
                 );
             }
         }
@@ -372,7 +375,7 @@ pub fn replication_restored(
 
 /// `collective.no_orphans`: every chunk on a disk is referred to by its owner's files.
 pub fn no_orphans(
-    files: &BTreeMap<u32, BTreeMap<Path, Vec<ChunkId>>>,
+    files: &BTreeMap<u32, BTreeMap<Path, Placement>>,
     held: &[(NodeId, Vec<ChunkId>)],
 ) -> Check {
     let name = "collective.no_orphans";
@@ -380,7 +383,7 @@ pub fn no_orphans(
     for (node, chunks) in held {
         for chunk in chunks {
             let owner = files.get(&chunk.owner).unwrap_or(&empty);
-            if !owner.get(&chunk.path).is_some_and(|c| c.contains(chunk)) {
+            if !owner.get(&chunk.path).is_some_and(|c| c.iter().any(|(id, _)| id == chunk)) {
                 return Check::fail(
                     name,
                     format!("{node} holds chunk {chunk}, which no file of member {} refers to", chunk.owner),
@@ -594,7 +597,7 @@ mod tests {
         obs.facts.state(
             Time(3),
             NodeId(0),
-            CollectiveFact::File { path: 5, chunks: Some(vec![chunk(5, 0)]) },
+            CollectiveFact::File { path: 5, chunks: Some(vec![(chunk(5, 0), vec![3, 4])]) },
         );
         let none = BTreeSet::new();
         assert_eq!(replication_restored(&obs, Time(10), &none, 2).verdict, Verdict::Pass);
@@ -603,6 +606,14 @@ mod tests {
         assert_eq!(check.verdict, Verdict::Fail);
         assert!(check.reason.unwrap().contains("1 of 2 replicas"));
         obs.facts.state(Time(20), NodeId(5), CollectiveFact::Holds { chunk: chunk(5, 0) });
+        let unlisted = replication_restored(&obs, Time(30), &lost, 2);
+        assert_eq!(unlisted.verdict, Verdict::Fail, "copied to n5, but the entry does not list it");
+        assert!(unlisted.reason.unwrap().contains("(1 more unlisted)"));
+        obs.facts.state(
+            Time(21),
+            NodeId(0),
+            CollectiveFact::File { path: 5, chunks: Some(vec![(chunk(5, 0), vec![3, 5])]) },
+        );
         assert_eq!(replication_restored(&obs, Time(30), &lost, 2).verdict, Verdict::Pass, "copied to n5");
         assert_eq!(replication_restored(&obs, Time(10), &lost, 2).verdict, Verdict::Fail, "not yet at 10");
 
@@ -627,7 +638,7 @@ mod tests {
             obs.facts.state(
                 Time(2),
                 NodeId(0),
-                CollectiveFact::File { path: 5, chunks: Some(vec![chunk(5, 0)]) },
+                CollectiveFact::File { path: 5, chunks: Some(vec![(chunk(5, 0), vec![3])]) },
             );
             obs.facts.state(
                 Time(10),
@@ -664,7 +675,11 @@ mod tests {
         // Its coordinator restarted after finding it: no longer owed.
         let mut obs = Observations::default();
         file(&mut obs);
-        obs.facts.state(Time(12), NodeId(0), CollectiveFact::Loaded { files: vec![(5, vec![chunk(5, 0)])] });
+        obs.facts.state(
+            Time(12),
+            NodeId(0),
+            CollectiveFact::Loaded { files: vec![(5, vec![(chunk(5, 0), vec![3])])] },
+        );
         assert_eq!(damaged_copies_removed(&obs, Time(30), within, &up).verdict, Verdict::Pass);
     }
 }

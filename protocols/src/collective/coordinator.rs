@@ -165,7 +165,7 @@ impl Coordinator {
     // --- metadata, with the facts the checks replay ---
 
     fn set_entry(&mut self, ctx: &mut Ctx<'_, Msg>, path: Path, entry: Entry) -> Result<(), String> {
-        let chunks = entry.chunks.iter().map(|c| c.id).collect();
+        let chunks = entry.chunks.iter().map(|c| (c.id, c.replicas.clone())).collect();
         self.meta.put(path, entry)?;
         ctx.fact(CollectiveFact::File { path, chunks: Some(chunks) });
         Ok(())
@@ -707,8 +707,12 @@ impl Node for Coordinator {
         if ctx.incarnation() > 0 {
             ctx.sometimes(class::COORDINATOR_RECOVERED, !self.meta.files.is_empty());
         }
-        let files =
-            self.meta.files.iter().map(|(p, e)| (*p, e.chunks.iter().map(|c| c.id).collect())).collect();
+        let files = self
+            .meta
+            .files
+            .iter()
+            .map(|(p, e)| (*p, e.chunks.iter().map(|c| (c.id, c.replicas.clone())).collect()))
+            .collect();
         ctx.fact(CollectiveFact::Loaded { files });
         for member in 0..self.shared.members {
             if member != self.member {

@@ -1,7 +1,8 @@
 //! Every scenario in `scenarios/` validates, passes its checks, and gives the same trace
 //! hash twice in two processes (seeds 7 and 42). The canaries (`scenarios/*/canary/`, with a
 //! planted bug) and the `*-unsafe` scenarios (a configuration outside its safety assumptions)
-//! must fail instead, with exit status 1, on at least one of the two seeds.
+//! must fail instead, with exit status 1, on at least one of the two seeds, and each run that
+//! fails must fail one of the checks its `[checks] caught_by` names.
 
 use crate::common;
 
@@ -32,6 +33,15 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
             problems.push(format!("{file}: validate: {}", String::from_utf8_lossy(&validated.stderr)));
             continue;
         }
+        let caught_by: Vec<String> = {
+            let text = std::fs::read_to_string(file).unwrap();
+            let value: toml::Value = toml::from_str(&text).unwrap();
+            let names = value.get("checks").and_then(|c| c.get("caught_by")).and_then(toml::Value::as_array);
+            names.into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect()
+        };
+        if expected_to_fail(file) && caught_by.is_empty() {
+            problems.push(format!("{file}: meant to fail, but names no check in [checks] caught_by"));
+        }
         let mut exits = Vec::new();
         for seed in ["7", "42"] {
             let hash = |output: &std::process::Output| {
@@ -40,6 +50,7 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
                     output.status.code(),
                     summary["trace_hash"].as_str().map(str::to_owned),
                     summary["reasons"].clone(),
+                    summary["checks"].clone(),
                 )
             };
             let first = hash(&simctl(&["run", file, "--seed", seed, "--json", "--out", out]));
@@ -51,6 +62,11 @@ fn every_shipped_scenario_validates_passes_and_is_deterministic() {
             if expected_to_fail(file) && !matches!(first.0, Some(0 | 1)) {
                 problems
                     .push(format!("{file} seed {seed}: exit {:?} (expected 0 or 1), {}", first.0, first.2));
+            }
+            let caught =
+                caught_by.iter().any(|check| matches!(first.3[check].as_str(), Some(v) if v != "pass"));
+            if expected_to_fail(file) && first.0 == Some(1) && !caught {
+                problems.push(format!("{file} seed {seed}: failed, but none of {caught_by:?}: {}", first.2));
             }
             if first.1.is_none() || first.1 != second.1 {
                 problems.push(format!("{file} seed {seed}: trace hashes {:?} and {:?}", first.1, second.1));

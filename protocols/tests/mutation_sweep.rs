@@ -34,6 +34,13 @@ fn scenarios(system: &str) -> Vec<(String, u64)> {
     lines
 }
 
+/// A scenario's `[checks] caught_by`.
+fn caught_by(text: &str) -> Vec<String> {
+    let value: toml::Value = toml::from_str(text).expect("a scenario is TOML");
+    let names = value.get("checks").and_then(|c| c.get("caught_by")).and_then(toml::Value::as_array);
+    names.into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect()
+}
+
 #[test]
 #[ignore = "the mutation score's sweep: scripts/mutation-score runs it with --ignored"]
 fn sweep() {
@@ -94,14 +101,32 @@ fn sweep() {
     for (path, at_least) in &must_fail {
         let text = std::fs::read_to_string(path).expect("a scenario that must fail");
         let file = path.display().to_string();
-        let failed = (0..5)
-            .filter(|&seed| {
-                let report = protocols::registry::run(&file, &text, seed, &options)
-                    .unwrap_or_else(|error| panic!("{file} does not run: {error}"));
-                !report.summary.passed
-            })
-            .count();
-        assert!(failed >= *at_least, "killed: {file} fails on only {failed} of seeds 0..5, not {at_least}");
+        // Each check that catches its bug (`[checks] caught_by`) must fail on that many seeds:
+        // a mutant that blinds one of them is killed even when another still fails.
+        let caught_by = caught_by(&text);
+        assert!(!caught_by.is_empty(), "{file} names no check in [checks] caught_by");
+        // check -> seeds it failed on; a check a run did not judge (one that panicked) is
+        // absent from it.
+        let mut failures: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        for seed in 0..5 {
+            let report = protocols::registry::run(&file, &text, seed, &options)
+                .unwrap_or_else(|error| panic!("{file} does not run: {error}"));
+            for check in &caught_by {
+                if let Some(verdict) = report.summary.checks.get(check) {
+                    let failed = usize::from(*verdict != sim::harness::system::Verdict::Pass);
+                    *failures.entry(check).or_default() += failed;
+                }
+            }
+        }
+        for check in &caught_by {
+            let failed = failures.get(check.as_str()).copied();
+            let failed =
+                failed.unwrap_or_else(|| panic!("{file}: caught_by names {check}, which no run of it has"));
+            assert!(
+                failed >= *at_least,
+                "killed: {check} fails {file} on only {failed} of seeds 0..5, not {at_least}"
+            );
+        }
     }
     eprintln!(
         "{system}: {runs} runs of {} scenarios passed, {} canaries and findings failed",

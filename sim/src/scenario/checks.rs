@@ -7,6 +7,7 @@
 //! linearizable = true                    # the history, against the system's model
 //! linearizable_steps = 10000000          # the search's budget
 //! allow_unknown = false                  # an exhausted budget fails the run
+//! caught_by = ["raft.acknowledged_writes_kept"]  # a canary's or -unsafe finding's checks
 //! [[checks.latency]]
 //! op = "get"
 //! phase = "after"                        # before, during or after faults; default all
@@ -43,6 +44,12 @@ pub struct ChecksSpec {
     /// An unknown linearizability verdict (budget spent) does not fail the run. Default: false.
     #[serde(default)]
     pub allow_unknown: bool,
+    /// For a scenario that exists to fail (a canary, an `-unsafe` finding): the checks that
+    /// catch its bug. It changes no verdict; the tests and the mutation score's sweep ask
+    /// that each of these checks fails (on the seeds the scenario fails on), so a change that
+    /// stops a check seeing the bug is noticed even when another check still fails.
+    #[serde(default)]
+    pub caught_by: Vec<String>,
 }
 
 impl ChecksSpec {
@@ -65,6 +72,7 @@ impl Default for ChecksSpec {
             linearizable: None,
             linearizable_steps: linearizable_steps(),
             allow_unknown: false,
+            caught_by: Vec::new(),
         }
     }
 }

@@ -98,6 +98,7 @@ fn cases() -> Vec<Case> {
         case("latency-check-unknown-op", edit("", "[[checks.latency]]\nop = \"get\"\np99 = \"1s\"\n"), "13:1", "unknown operation \"get\""),
         case("latency-check-no-bound", edit("", "[[checks.latency]]\nop = \"ping\"\n"), "13:1", "needs p50, p90, p99, p999 or max"),
         case("liveness-after-end", edit("", "[checks]\nliveness = { heal_by = \"8s\", within = \"5s\" }\n"), "13:1", "after the end of the run"),
+        case("liveness-unknown-op", edit("", "[checks]\nliveness = { heal_by = \"1s\", within = \"1s\", ops = [\"put\"] }\n"), "13:1", "ops: unknown operation \"put\""),
         case("swarm-too-many-faults", edit("", "[swarm]\ncrash = { rate = \"1/1ns\", down = \"1s\" }\n"), "13:1", "at most 100000 per kind"),
         case("zipfian-too-many-keys", edit("rate = \"100/s\"", "rate = \"100/s\"\nkeys = 100000000\nkey_distribution = \"zipfian\""), "12:1", "at most 10000000 keys"),
         case("workload-too-many-operations", edit("\"100/s\"", "\"1/1ns\""), "11:1", "at most 1000000000"),

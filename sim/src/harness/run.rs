@@ -436,7 +436,12 @@ fn judge<Y: System>(
         // Every kind of operation asked for after the heal must be served again, not just
         // one: a system whose puts hang forever while its reads work is not live.
         let mut kinds: BTreeMap<&str, bool> = BTreeMap::new();
-        for r in sim.operations().iter().filter(|r| r.intended >= healed && r.intended <= deadline) {
+        let asked = |f: &str| liveness.ops.is_empty() || liveness.ops.iter().any(|op| op == f);
+        for r in sim
+            .operations()
+            .iter()
+            .filter(|r| r.intended >= healed && r.intended <= deadline && asked(&r.op.f))
+        {
             let ok = matches!(&r.completed, Some((at, Outcome::Ok(_))) if *at <= deadline);
             *kinds.entry(r.op.f.as_str()).or_default() |= ok;
         }

@@ -3,7 +3,7 @@
 //! ```toml
 //! [checks]
 //! assertions = true                      # `always` assertions must hold (default)
-//! liveness = { heal_by = "25s", within = "5s" }
+//! liveness = { heal_by = "25s", within = "5s" }   # optional: ops = ["upload"]
 //! linearizable = true                    # the history, against the system's model
 //! linearizable_steps = 10000000          # the search's budget
 //! allow_unknown = false                  # an exhausted budget fails the run
@@ -152,7 +152,7 @@ impl LatencyBound {
 /// `liveness = { heal_by, within }`: all faults are over by `heal_by`, and for each kind of
 /// operation invoked between the last fault and `within` after it, one completes ok within
 /// `within` of the last fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LivenessSpec {
     /// The last fault ends by then.
@@ -161,4 +161,9 @@ pub struct LivenessSpec {
     /// How soon after the last fault the system must serve.
     #[serde(with = "duration")]
     pub within: Duration,
+    /// Only these kinds of operation must be served (a system whose other operations are
+    /// refused by design, such as an aggregate of ranges not uploaded yet). Default: every
+    /// kind invoked after the last fault.
+    #[serde(default)]
+    pub ops: Vec<String>,
 }

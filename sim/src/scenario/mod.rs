@@ -568,6 +568,15 @@ impl<S: DeserializeOwned> Scenario<S> {
         if let Some(buggify) = &self.buggify {
             buggify.validate().map_err(|(key, message)| (Place::key("buggify", key), message))?;
         }
+        for op in self.checks.liveness.iter().flat_map(|l| &l.ops) {
+            if !rules.operations.iter().any(|known| known.name == op) {
+                let known: Vec<&str> = rules.operations.iter().map(|op| op.name).collect();
+                return Err((
+                    Place::key("checks", "liveness"),
+                    format!("ops: unknown operation {op:?}; this system's operations: {}", known.join(", ")),
+                ));
+            }
+        }
         for (index, bound) in self.checks.latency.iter().enumerate() {
             if bound.bounds().is_empty() {
                 return Err((

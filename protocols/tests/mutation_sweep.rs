@@ -12,7 +12,8 @@
 //! the flagship), which must pass, and the system's canaries (`scenarios/<system>/canary/`),
 //! which must still fail on 4 of seeds 0..5 as they do unmutated (`../shared/acceptance.sh`),
 //! and its `-unsafe` findings, which must still fail on one: a mutant of a check that stops
-//! it seeing a canary's bug or a finding is killed by it. Ignored
+//! it seeing a canary's bug or a finding is killed by it. Then each of its bug classes must
+//! still be reached by the scenario that names it. Ignored
 //! in the default run: `scripts/mutation-score` passes `--ignored`.
 
 use sim::harness::run::RunOptions;
@@ -128,8 +129,29 @@ fn sweep() {
             );
         }
     }
+    // Each bug class the system declares is still reached by its scenario within 50 seeds
+    // (as protocols/tests/bug_classes.rs asks): a mutant that stops the scenarios from
+    // creating a class's situation (kademlia's churn that never happens) is killed.
+    let mut classes = 0;
+    for registered in protocols::registry::systems() {
+        for class in registered.bug_classes {
+            let mine = systems.iter().any(|s| class.reached_by.starts_with(&format!("scenarios/{s}/")));
+            if !mine {
+                continue;
+            }
+            classes += 1;
+            let text =
+                std::fs::read_to_string(format!("../{}", class.reached_by)).expect("a class's scenario");
+            let reached = (0..50).any(|seed| {
+                let report = protocols::registry::run(class.reached_by, &text, seed, &options)
+                    .unwrap_or_else(|error| panic!("{} does not run: {error}", class.reached_by));
+                report.summary.sometimes.get(class.name).copied().unwrap_or(0) > 0
+            });
+            assert!(reached, "killed: `{}` not reached on seeds 0..50 of {}", class.name, class.reached_by);
+        }
+    }
     eprintln!(
-        "{system}: {runs} runs of {} scenarios passed, {} canaries and findings failed",
+        "{system}: {runs} runs of {} scenarios passed, {} canaries and findings failed, {classes} bug classes reached",
         lines.len(),
         must_fail.len()
     );

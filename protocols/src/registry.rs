@@ -154,6 +154,23 @@ pub fn run(file: &str, text: &str, seed: u64, options: &RunOptions) -> Result<Ru
     (system_of(file, text)?.run)(file, text, seed, options)
 }
 
+/// The first of `seeds` on which `class`'s scenario (its text) reaches the class: its
+/// `sometimes` fires. The bug-class test and the mutation score's sweep ask this.
+pub fn first_seed_reaching(
+    class: &BugClass,
+    text: &str,
+    seeds: std::ops::Range<u64>,
+    options: &RunOptions,
+) -> Result<Option<u64>, ScenarioError> {
+    for seed in seeds {
+        let report = run(class.reached_by, text, seed, options)?;
+        if report.summary.sometimes.get(class.name).copied().unwrap_or(0) > 0 {
+            return Ok(Some(seed));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether `options.backend` can run scenario text with a seed, without running it: the
 /// notes on what it maps, or what it cannot express.
 pub fn check_backend(

@@ -35,13 +35,6 @@ fn scenarios(system: &str) -> Vec<(String, u64)> {
     lines
 }
 
-/// A scenario's `[checks] caught_by`.
-fn caught_by(text: &str) -> Vec<String> {
-    let value: toml::Value = toml::from_str(text).expect("a scenario is TOML");
-    let names = value.get("checks").and_then(|c| c.get("caught_by")).and_then(toml::Value::as_array);
-    names.into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect()
-}
-
 #[test]
 #[ignore = "the mutation score's sweep: scripts/mutation-score runs it with --ignored"]
 fn sweep() {
@@ -83,44 +76,42 @@ fn sweep() {
     // `../shared/acceptance.sh` asks), each `-unsafe` finding (a scenario whose failure is the
     // point: a model that is not linearizable, a bug before its fix) on at least 1 (each
     // fails on 2 to 5 unmutated). A mutant of a check that stops it seeing either is killed.
-    let toml_files = |dir: String| -> Vec<std::path::PathBuf> {
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map(|dir| dir.filter_map(|entry| entry.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        files.retain(|path: &std::path::PathBuf| path.extension().is_some_and(|e| e == "toml"));
-        files.sort();
-        files
-    };
     let mut must_fail: Vec<(std::path::PathBuf, usize)> = Vec::new();
     for system in &systems {
-        must_fail.extend(toml_files(format!("../scenarios/{system}/canary")).into_iter().map(|p| (p, 4)));
-        let findings = toml_files(format!("../scenarios/{system}"));
-        must_fail.extend(
-            findings.into_iter().filter(|p| p.to_string_lossy().ends_with("-unsafe.toml")).map(|p| (p, 1)),
-        );
+        let mut files = sim::scenario::find_files(std::path::Path::new(&format!("../scenarios/{system}")));
+        files.sort();
+        for path in files {
+            let name = path.to_string_lossy();
+            if name.contains("/canary/") {
+                must_fail.push((path, 4));
+            } else if name.ends_with("-unsafe.toml") {
+                must_fail.push((path, 1));
+            }
+        }
     }
     for (path, at_least) in &must_fail {
         let text = std::fs::read_to_string(path).expect("a scenario that must fail");
         let file = path.display().to_string();
         // Each check that catches its bug (`[checks] caught_by`) must fail on that many seeds:
         // a mutant that blinds one of them is killed even when another still fails.
-        let caught_by = caught_by(&text);
-        assert!(!caught_by.is_empty(), "{file} names no check in [checks] caught_by");
         // check -> seeds it failed on; a check a run did not judge (one that panicked) is
         // absent from it.
-        let mut failures: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+        let mut caught_by = Vec::new();
+        let mut failures: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
         for seed in 0..5 {
             let report = protocols::registry::run(&file, &text, seed, &options)
                 .unwrap_or_else(|error| panic!("{file} does not run: {error}"));
+            caught_by.clone_from(&report.summary.caught_by);
+            assert!(!caught_by.is_empty(), "{file} names no check in [checks] caught_by");
             for check in &caught_by {
                 if let Some(verdict) = report.summary.checks.get(check) {
                     let failed = usize::from(*verdict != sim::harness::system::Verdict::Pass);
-                    *failures.entry(check).or_default() += failed;
+                    *failures.entry(check.clone()).or_default() += failed;
                 }
             }
         }
         for check in &caught_by {
-            let failed = failures.get(check.as_str()).copied();
+            let failed = failures.get(check).copied();
             let failed =
                 failed.unwrap_or_else(|| panic!("{file}: caught_by names {check}, which no run of it has"));
             assert!(
@@ -142,12 +133,14 @@ fn sweep() {
             classes += 1;
             let text =
                 std::fs::read_to_string(format!("../{}", class.reached_by)).expect("a class's scenario");
-            let reached = (0..50).any(|seed| {
-                let report = protocols::registry::run(class.reached_by, &text, seed, &options)
-                    .unwrap_or_else(|error| panic!("{} does not run: {error}", class.reached_by));
-                report.summary.sometimes.get(class.name).copied().unwrap_or(0) > 0
-            });
-            assert!(reached, "killed: `{}` not reached on seeds 0..50 of {}", class.name, class.reached_by);
+            let reached = protocols::registry::first_seed_reaching(class, &text, 0..50, &options)
+                .unwrap_or_else(|error| panic!("{} does not run: {error}", class.reached_by));
+            assert!(
+                reached.is_some(),
+                "killed: `{}` not reached on seeds 0..50 of {}",
+                class.name,
+                class.reached_by
+            );
         }
     }
     eprintln!(

@@ -496,6 +496,7 @@ fn judge<Y: System>(
         seed,
         backend: Backend::Native.name().to_owned(),
         backend_notes: Vec::new(),
+        caught_by: scenario.checks.caught_by.clone(),
         trace_hash: format!("{:016x}", sim.trace_hash()),
         events: sim.events(),
         sim_time_ns: sim.now().as_nanos(),

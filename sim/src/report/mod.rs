@@ -192,6 +192,10 @@ pub struct Summary {
     pub checks: BTreeMap<String, Verdict>,
     /// Check name → why, for every verdict but pass.
     pub reasons: BTreeMap<String, String>,
+    /// The checks the scenario names as catching its bug (`[checks] caught_by`: a canary or
+    /// an `-unsafe` finding).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caught_by: Vec<String>,
     /// The checks only the end of a run decides (convergence, liveness, latency bounds):
     /// unknown on a run stopped at its event budget, and not bisectable.
     pub whole_run_checks: Vec<String>,

@@ -74,8 +74,8 @@ pub(crate) mod class {
     pub const ALL: &[BugClass] = &[
         BugClass { name: SILENT_PEER, reached_by: "scenarios/kademlia/dead-seed.toml" },
         BugClass { name: DEAD_SEED, reached_by: "scenarios/kademlia/dead-seed.toml" },
-        BugClass { name: REFILLED, reached_by: "scenarios/kademlia/dead-seed.toml" },
-        BugClass { name: RECORDS_CHURNED, reached_by: "scenarios/kademlia/dead-seed.toml" },
+        BugClass { name: REFILLED, reached_by: "scenarios/kademlia/churn.toml" },
+        BugClass { name: RECORDS_CHURNED, reached_by: "scenarios/kademlia/churn.toml" },
     ];
 }
 
@@ -131,8 +131,8 @@ impl System for Kademlia {
         setup.churn.clone()
     }
 
-    fn check(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
-        report::checks(scenario, sim)
+    fn check(scenario: &Scenario<Config>, setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
+        report::checks(scenario, &setup.population, sim)
     }
 
     fn tables(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<sim::report::Table> {

@@ -8,10 +8,11 @@ use sim::harness::system::Check;
 use sim::kernel::workload::{OpRecord, Outcome};
 use sim::report::{histogram, Cell, Table};
 use sim::scenario::Scenario;
-use sim::Sim;
+use sim::{NodeId, Sim};
 
 use super::config::Config;
 use super::msg::Msg;
+use super::table::Population;
 
 /// What Kademlia's nodes state for the checks and tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub enum KadFact {
         nearest_held: u64,
         /// 100 x the buckets' spread (`Table::spread`).
         spread_percent: u64,
+        /// Buckets a refresh looks into that are empty although `k` reachable servers belong
+        /// in each (`Table::empty_buckets`); 0 while its table is not settled.
+        empty_buckets: u64,
     },
 }
 
@@ -92,8 +96,8 @@ fn split(f: &str) -> (&str, &str) {
     f.split_once('.').unwrap_or((f, ""))
 }
 
-pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> {
-    let mut checks = Vec::new();
+pub(super) fn checks(scenario: &Scenario<Config>, population: &Population, sim: &Sim<Msg>) -> Vec<Check> {
+    let mut checks = vec![regions(scenario, population)];
     let name = "kademlia.retrievable";
     if fault_free(scenario) {
         // An operation that failed refutes it on any prefix; one still running only at the end.
@@ -130,6 +134,7 @@ pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> 
             "faults, churn, loss or unreachable servers: failures are expected; see min_success",
         ));
     }
+    checks.push(buckets_filled(sim));
     let mut by_op: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for record in sim.operations() {
         let entry = by_op.entry(record.op.f.as_str()).or_default();
@@ -159,6 +164,61 @@ pub(super) fn checks(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Check> 
         }
     }
     checks
+}
+
+/// `kademlia.regions`: the DHT servers are spread over the regions by their shares, each
+/// region's count within six standard deviations of its binomial mean (a layout that is not
+/// the scenario's measures another network: latencies and what a region cut takes away).
+fn regions(scenario: &Scenario<Config>, population: &Population) -> Check {
+    let regions = &scenario.settings.regions;
+    let total: f64 = regions.iter().map(|r| r.share).sum();
+    let n = f64::from(population.servers);
+    let mut counts = vec![0u32; regions.len()];
+    for region in &population.region[..population.servers as usize] {
+        counts[*region as usize] += 1;
+    }
+    let off = regions.iter().zip(&counts).find(|(region, count)| {
+        let p = region.share / total;
+        let deviation = f64::from(**count) - n * p;
+        // |deviation| > 6 sigma, squared (no square root in protocols' arithmetic).
+        deviation * deviation > 36.0 * n * p * (1.0 - p) + 1.0
+    });
+    Check::of_whole_run(Check::from("kademlia.regions", off.is_none(), || {
+        let (region, count) = off.expect("a region off its share");
+        format!(
+            "region {} holds {count} of the {} DHT servers; its share is {:.1}%",
+            region.name,
+            population.servers,
+            100.0 * region.share / total
+        )
+    }))
+}
+
+/// `kademlia.buckets_filled`: at the warmup's end no settled routing table has an empty bucket
+/// that a refresh looks into while `k` reachable servers belong in it (routing tables that
+/// never refill, or refreshes that look into the wrong bucket).
+fn buckets_filled(sim: &Sim<Msg>) -> Check {
+    let name = "kademlia.buckets_filled";
+    let tables: Vec<(NodeId, u64)> = facts(sim)
+        .filter_map(|f| match *f.what {
+            KadFact::Table { empty_buckets, .. } => Some((f.node, empty_buckets)),
+            _ => None,
+        })
+        .collect();
+    if tables.is_empty() {
+        return Check::skipped(name, "no routing table was stated (the run ended before the warmup did)");
+    }
+    let empty: Vec<&(NodeId, u64)> = tables.iter().filter(|(_, n)| *n > 0).collect();
+    Check::of_whole_run(Check::from(name, empty.is_empty(), || {
+        let (node, n) = empty[0];
+        format!(
+            "{} of {} settled routing tables at the warmup's end have empty buckets that a refresh \
+             looks into while k reachable servers belong in each; n{} has {n}",
+            empty.len(),
+            tables.len(),
+            node.0
+        )
+    }))
 }
 
 #[derive(Default)]
@@ -310,7 +370,7 @@ fn quantile(sorted: &[u64], q: f64) -> Cell {
 fn routing_table(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Option<Table> {
     let facts: Vec<[u64; 4]> = facts(sim)
         .filter_map(|f| match *f.what {
-            KadFact::Table { size, full_buckets, nearest_held, spread_percent } => {
+            KadFact::Table { size, full_buckets, nearest_held, spread_percent, .. } => {
                 Some([size, full_buckets, nearest_held, spread_percent])
             }
             _ => None,

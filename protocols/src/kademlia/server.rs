@@ -13,7 +13,9 @@
 //!
 //! At the warmup's end every server states its table as the fact `kad.table` `[size, full
 //! buckets, of its k nearest reachable servers how many it holds, 100 x its full buckets'
-//! spread ([`Table::spread`])]`.
+//! spread ([`Table::spread`]), and, once its table is settled (constructed, or a join or
+//! refresh ran to its end), how many buckets a refresh looks into are empty although `k`
+//! reachable servers belong in each ([`Table::empty_buckets`])]`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub struct Server {
     self_lookup: Option<u32>,
     /// Whether a dead peer was dropped from the table since it last grew.
     dropped: bool,
+    /// Whether the table is settled: constructed, or a join or refresh has run to its end.
+    settled: bool,
 }
 
 impl Server {
@@ -62,6 +66,7 @@ impl Server {
             next_lookup: 0,
             self_lookup: None,
             dropped: false,
+            settled: false,
         }
     }
 
@@ -133,8 +138,11 @@ impl Server {
                 self.look_up(ctx, target);
             }
         }
-        if self.lookups.is_empty() && ctx.incarnation() > 0 {
-            ctx.sometimes("kademlia: a rejoining server bootstrapped", true);
+        if self.lookups.is_empty() {
+            self.settled = true;
+            if ctx.incarnation() > 0 {
+                ctx.sometimes("kademlia: a rejoining server bootstrapped", true);
+            }
         }
     }
 
@@ -147,6 +155,11 @@ impl Server {
             full_buckets: self.table.full_buckets(self.config.k) as u64,
             nearest_held: known as u64,
             spread_percent: spread,
+            empty_buckets: if self.settled {
+                self.table.empty_buckets(self.me, self.config.k, &self.population)
+            } else {
+                0
+            },
         });
     }
 }
@@ -167,6 +180,7 @@ impl Node for Server {
             self.join(ctx);
         } else if !bootstrap {
             self.table = self.population.initial_table(self.me, self.config.k, ctx.rng());
+            self.settled = true;
         } else if BOOTSTRAP.contains(&self.me) {
             self.add_bootstrappers();
         } else {

@@ -130,6 +130,21 @@ impl Population {
     /// The `m` servers closest to `target` among those in its subtree at depth `min_bits`
     /// for which `keep` holds, closest first. They lie in the deepest subtree around
     /// `target` that holds `m` of them, found by halving the depth range.
+    /// How many reachable DHT servers share exactly `cpl` leading bits with node `me`, counted
+    /// up to `enough`: those that belong in bucket `cpl` of its table.
+    pub fn reachable_at(&self, me: u32, cpl: u32, enough: usize) -> usize {
+        let key = self.key(me);
+        // Bucket `cpl`'s servers: the subtree at depth `cpl` around `me` without the one at
+        // depth `cpl + 1` (which holds `me`).
+        let (outer, inner) = (self.subtree(key, cpl), self.subtree(key, cpl + 1));
+        self.sorted[outer.start..inner.start]
+            .iter()
+            .chain(&self.sorted[inner.end..outer.end])
+            .filter(|(_, p)| self.reachable[*p as usize])
+            .take(enough)
+            .count()
+    }
+
     fn closest_to(&self, target: &Key, m: usize, min_bits: u32, keep: impl Fn(u32) -> bool) -> Vec<u32> {
         let kept =
             |bits: u32| self.sorted[self.subtree(target, bits)].iter().filter(|(_, p)| keep(*p)).count();
@@ -304,7 +319,21 @@ impl Table {
     /// `rt_refresh_manager.go`): a random key in every bucket up to the deepest non-empty
     /// one, at most 15 (`maxCplForRefresh`).
     pub fn refresh_targets(&self, rng: &mut Rng) -> Vec<Key> {
-        (0..=self.max_cpl().min(15)).map(|cpl| self.me.with_prefix_of(cpl, &Key::random(rng))).collect()
+        self.refreshed().map(|cpl| self.me.with_prefix_of(cpl, &Key::random(rng))).collect()
+    }
+
+    /// The buckets a refresh looks into: every one up to the deepest non-empty one, at most 15.
+    fn refreshed(&self) -> std::ops::RangeInclusive<u32> {
+        0..=self.max_cpl().min(15)
+    }
+
+    /// How many of the buckets a refresh looks into are empty although `k` reachable servers
+    /// of `population` belong in each: after a refresh, a lookup of a key in each has met
+    /// the servers nearest that key, all of which belong there (node `me` owns the table).
+    pub fn empty_buckets(&self, me: u32, k: usize, population: &Population) -> u64 {
+        self.refreshed()
+            .filter(|cpl| self.bucket_len(*cpl) == 0 && population.reachable_at(me, *cpl, k) >= k)
+            .count() as u64
     }
 
     /// Every peer, bucket by bucket.

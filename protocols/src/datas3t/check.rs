@@ -4,15 +4,18 @@
 //! - `datas3t.every_datapoint_once`: after every commit no datapoint is in two ranges, and
 //!   at the end every datapoint of every acknowledged upload is in one (unless a delete of
 //!   it was asked for after the upload began).
+//! - `datas3t.range_ids_consistent`: every commit adds ranges under ids not in use.
 //! - `datas3t.downloads_exact`: every download is a TAR a standard reader accepts whose
 //!   every byte is some upload's datapoint, and, where the history leaves no doubt, the
 //!   latest acknowledged upload's, with no datapoint missing.
 //! - `datas3t.no_dangling_rows`: at the end every range's objects exist.
 //! - `datas3t.no_orphans` (liveness): at the end, after the faults, the leases and the
-//!   deletion worker's longest idle poll, every object belongs to a range and no multipart
-//!   upload is left.
+//!   deletion worker's longest idle poll, every object belongs to a range, no multipart
+//!   upload is left and the deletion queue is empty.
 //! - `datas3t.upload_plan_fits`: the object store never refused a planned PUT as too large.
 //! - `datas3t.malformed_rejected`: no upload a client sent malformed was acknowledged.
+//! - `datas3t.leases_honoured`: the lease sweep aborts no multipart upload before its lease
+//!   ran out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -39,15 +42,28 @@ pub enum Datas3tFact {
     RefusedPut { key: String, size: u64 },
     /// A client sent upload `op` malformed (`how`: see the client's `malform`).
     Malformed { op: u64, how: u64 },
+    /// The server started upload row `data_key` for client operation `op` (an upload or
+    /// an aggregate).
+    Leased { op: u64, data_key: String },
+    /// The lease sweep aborted the multipart upload of `data_key`; `listed`: an upload row
+    /// the sweep read names it (else the row is gone: its upload failed or was dropped).
+    LeaseAborted { data_key: String, listed: bool },
+    /// The deletion queue holds `queued` entries (stated at open and after each commit that
+    /// changed it).
+    Deletions { queued: u64 },
 }
 
 /// Every check of a run.
 pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
     let facts = sim.observations();
     let ops = sim.operations();
-    let (overlaps, ranges) = replay(facts);
+    let Replay { overlap, misnumbered, ranges } = replay(facts);
     let config = &shared.config;
-    let mut checks = vec![every_datapoint_once(overlaps, &ranges, ops, config), downloads_exact(ops, config)];
+    let mut checks = vec![
+        every_datapoint_once(overlap, &ranges, ops, config),
+        range_ids_consistent(misnumbered),
+        downloads_exact(ops, config),
+    ];
     if sim.status(shared.object_store) == Status::Up {
         let disk = sim.disk(shared.object_store);
         let objects: BTreeSet<String> = s3::objects(&disk).into_iter().collect();
@@ -57,12 +73,20 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         let config = &shared.config;
         let quiet = sim.fault_log().iter().map(|r| r.time).chain(ops.iter().filter_map(|r| r.invoked)).max();
         let due = quiet.unwrap_or(Time::ZERO) + config.upload_lease * 2 + config.deletion_idle_max;
+        let queued = facts
+            .facts::<Datas3tFact>()
+            .filter_map(|f| match f.what {
+                Datas3tFact::Deletions { queued } => Some(*queued),
+                _ => None,
+            })
+            .last()
+            .unwrap_or(0);
         checks.push(Check::owed(
             "datas3t.no_orphans",
             due,
             sim.now(),
             "the last fault or operation + the quiet collection needs",
-            || no_orphans(&ranges, &objects, &uploads),
+            || no_orphans(&ranges, &objects, &uploads, queued),
         ));
     } else {
         for name in ["datas3t.no_dangling_rows", "datas3t.no_orphans"] {
@@ -83,7 +107,45 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         format!("the object store refused a single PUT as too large: {}", refused[0])
     }));
     checks.push(malformed_rejected(facts, ops));
+    checks.push(leases_honoured(facts, ops, config));
     checks
+}
+
+/// `datas3t.leases_honoured`: the lease sweep aborts the multipart upload of a row it read
+/// only once the row's lease has run out: not before `upload_lease` after its operation was
+/// invoked (the row starts later than that, so an upload aborted sooner was live). Uploads
+/// no row names any more (failed, dropped) may go at once. A server clock stepped forward
+/// fails it too, as it would make the real sweep abort live uploads.
+fn leases_honoured(facts: &Observations, ops: &[OpRecord], config: &Config) -> Check {
+    let name = "datas3t.leases_honoured";
+    let invoked: BTreeMap<u64, Time> = ops.iter().filter_map(|r| Some((r.op.id, r.invoked?))).collect();
+    let mut started: BTreeMap<&str, Time> = BTreeMap::new();
+    for fact in facts.facts::<Datas3tFact>() {
+        match fact.what {
+            Datas3tFact::Leased { op, data_key } => {
+                if let Some(at) = invoked.get(op) {
+                    started.insert(data_key, *at);
+                }
+            }
+            Datas3tFact::LeaseAborted { data_key, listed: true } => {
+                let Some(at) = started.get(data_key.as_str()) else { continue };
+                if fact.time < *at + config.upload_lease {
+                    return Check::fail(
+                        name,
+                        format!(
+                            "the lease sweep aborted the multipart upload of {data_key} at {}, {:?} after its \
+                             operation was invoked, before its lease ({:?}) ran out",
+                            fact.time,
+                            fact.time - *at,
+                            config.upload_lease
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    Check::pass(name)
 }
 
 /// `datas3t.malformed_rejected`: no upload a client sent malformed was acknowledged.
@@ -107,13 +169,23 @@ fn malformed_rejected(facts: &Observations, ops: &[OpRecord]) -> Check {
     Check::pass(name)
 }
 
-/// Replays the commits: the first overlap seen after a commit, and the ranges at the end.
-/// Ranges are kept ordered by their first datapoint, so a commit checks only the
-/// neighbours of what it added (the rest did not change).
-fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
+/// What replaying the commits found.
+struct Replay {
+    /// The first overlap seen after a commit.
+    overlap: Option<String>,
+    /// The first commit that added a range under an id in use.
+    misnumbered: Option<String>,
+    /// The ranges at the end.
+    ranges: BTreeMap<u64, Range>,
+}
+
+/// Replays the commits. Ranges are kept ordered by their first datapoint, so a commit checks
+/// only the neighbours of what it added (the rest did not change).
+fn replay(facts: &Observations) -> Replay {
     let mut ranges: BTreeMap<u64, Range> = BTreeMap::new();
     let mut ordered: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     let mut overlap = None;
+    let mut misnumbered = None;
     for fact in facts.facts::<Datas3tFact>() {
         let added = match fact.what {
             Datas3tFact::Loaded { ranges: loaded } => {
@@ -122,18 +194,28 @@ fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
                 loaded.as_slice()
             }
             Datas3tFact::Committed { added, removed } => {
+                // Removing a row that is gone already is a no-op (an aggregate's source a
+                // delete took first, in the real code's SQL too).
                 for id in removed {
                     if let Some(r) = ranges.remove(id) {
                         ordered.remove(&(r.first, r.id));
                     }
                 }
                 for r in added {
-                    ranges.insert(r.id, r.clone());
+                    if let Some(old) = ranges.insert(r.id, r.clone()) {
+                        ordered.remove(&(old.first, old.id));
+                        misnumbered.get_or_insert_with(|| {
+                            format!(
+                                "a commit at {} added range #{} while range #{} existed",
+                                fact.time, r.id, old.id
+                            )
+                        });
+                    }
                     ordered.insert((r.first, r.id), r.last);
                 }
                 added.as_slice()
             }
-            Datas3tFact::RefusedPut { .. } | Datas3tFact::Malformed { .. } => continue,
+            _ => continue,
         };
         for r in added {
             if overlap.is_some() {
@@ -151,7 +233,17 @@ fn replay(facts: &Observations) -> (Option<String>, BTreeMap<u64, Range>) {
             }
         }
     }
-    (overlap, ranges)
+    Replay { overlap, misnumbered, ranges }
+}
+
+/// `datas3t.range_ids_consistent`: every commit adds ranges under ids not in use (a row that
+/// carries another row's id is deleted or aggregated as that row).
+fn range_ids_consistent(misnumbered: Option<String>) -> Check {
+    let name = "datas3t.range_ids_consistent";
+    match misnumbered {
+        None => Check::pass(name),
+        Some(reason) => Check::fail(name, reason),
+    }
 }
 
 /// `datas3t.every_datapoint_once`.
@@ -318,7 +410,7 @@ pub fn size_class(shared: &Shared, r: &OpRecord) -> Option<&'static str> {
 
 /// The dataranges at the end: how many, and the datapoints they hold.
 pub fn ranges_at_end(facts: &Observations) -> Table {
-    let (_, ranges) = replay(facts);
+    let ranges = replay(facts).ranges;
     let datapoints: u64 = ranges.values().map(|r| r.last - r.first + 1).sum();
     Table {
         title: "Dataranges at the end".into(),
@@ -346,7 +438,12 @@ fn no_dangling_rows(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>) -
 }
 
 /// `datas3t.no_orphans`.
-fn no_orphans(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>, uploads: &[(u64, String)]) -> Check {
+fn no_orphans(
+    ranges: &BTreeMap<u64, Range>,
+    objects: &BTreeSet<String>,
+    uploads: &[(u64, String)],
+    queued: u64,
+) -> Check {
     let referenced: BTreeSet<&String> = ranges.values().flat_map(|r| [&r.data_key, &r.index_key]).collect();
     if let Some(orphan) = objects.iter().find(|o| !referenced.contains(o)) {
         return Check::fail("datas3t.no_orphans", format!("{orphan} belongs to no range"));
@@ -355,6 +452,12 @@ fn no_orphans(ranges: &BTreeMap<u64, Range>, objects: &BTreeSet<String>, uploads
         return Check::fail(
             "datas3t.no_orphans",
             format!("multipart upload {id} of {key} was never completed or aborted"),
+        );
+    }
+    if queued > 0 {
+        return Check::fail(
+            "datas3t.no_orphans",
+            format!("the deletion queue still holds {queued} entries: deleted objects never marked done"),
         );
     }
     Check::pass("datas3t.no_orphans")
@@ -395,7 +498,7 @@ mod tests {
             NodeId(2),
             Datas3tFact::Committed { added: vec![range(2, 10, 19)], removed: vec![] },
         );
-        let (overlap, _) = replay(&obs);
+        let overlap = replay(&obs).overlap;
         assert!(overlap.is_none());
         obs.facts.state(
             Time(3),
@@ -404,7 +507,7 @@ mod tests {
         );
         // Removed again at once: the overlap after the commit at 3 is still found.
         obs.facts.state(Time(4), NodeId(2), Datas3tFact::Committed { added: vec![], removed: vec![3] });
-        let (overlap, ranges) = replay(&obs);
+        let Replay { overlap, ranges, .. } = replay(&obs);
         assert!(overlap.unwrap().contains("after a commit at 0.000000003s"));
         let lost = [op(7, "upload", 3, Value::Int(7), (10, 20), Outcome::Ok(Value::Nil))];
         let config = Config { datapoints_per_upload: 10, ..Config::default() };
@@ -438,13 +541,53 @@ mod tests {
         assert!(no_dangling_rows(&ranges, &objects).reason.unwrap().contains("refers to i1"));
         let objects: BTreeSet<String> = ["d1", "i1", "stray"].map(String::from).into();
         assert_eq!(no_dangling_rows(&ranges, &objects).verdict, Verdict::Pass);
-        assert!(no_orphans(&ranges, &objects, &[]).reason.unwrap().contains("stray belongs to no range"));
+        assert!(no_orphans(&ranges, &objects, &[], 0).reason.unwrap().contains("stray belongs to no range"));
         let objects: BTreeSet<String> = ["d1", "i1"].map(String::from).into();
-        assert!(no_orphans(&ranges, &objects, &[(4, "k".into())])
+        assert!(no_orphans(&ranges, &objects, &[(4, "k".into())], 0)
             .reason
             .unwrap()
             .contains("multipart upload 4"));
-        assert_eq!(no_orphans(&ranges, &objects, &[]).verdict, Verdict::Pass);
+        assert!(no_orphans(&ranges, &objects, &[], 2)
+            .reason
+            .unwrap()
+            .contains("deletion queue still holds 2"));
+        assert_eq!(no_orphans(&ranges, &objects, &[], 0).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_listed_upload_aborted_inside_its_lease_fails() {
+        let config = Config::default();
+        let lease = config.upload_lease;
+        let upload = |id| op(id, "upload", 0, Value::Int(1), (0, 10), Outcome::Fail);
+        let run = |listed: bool, at: Time| {
+            let mut obs = Observations::default();
+            obs.facts.state(Time(5), NodeId(0), Datas3tFact::Leased { op: 1, data_key: "d".into() });
+            obs.facts.state(at, NodeId(0), Datas3tFact::LeaseAborted { data_key: "d".into(), listed });
+            leases_honoured(&obs, &[upload(1)], &config)
+        };
+        let early = Time(0) + (lease - std::time::Duration::from_nanos(1));
+        assert!(run(true, early).reason.unwrap().contains("before its lease"));
+        // A row already gone may go at once; a listed one once its lease ran out.
+        assert_eq!(run(false, early).verdict, Verdict::Pass);
+        assert_eq!(run(true, Time(0) + lease).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_range_added_under_an_id_in_use_fails() {
+        let mut obs = Observations::default();
+        obs.facts.state(
+            Time(1),
+            NodeId(2),
+            Datas3tFact::Committed { added: vec![range(1, 0, 9)], removed: vec![] },
+        );
+        obs.facts.state(Time(2), NodeId(2), Datas3tFact::Committed { added: vec![], removed: vec![7] });
+        assert!(replay(&obs).misnumbered.is_none(), "removing a row that is gone is a no-op");
+        obs.facts.state(
+            Time(3),
+            NodeId(2),
+            Datas3tFact::Committed { added: vec![range(1, 10, 19)], removed: vec![] },
+        );
+        assert!(replay(&obs).misnumbered.unwrap().contains("added range #1 while range #1 existed"));
     }
 
     #[test]

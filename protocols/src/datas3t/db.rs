@@ -338,6 +338,7 @@ impl Node for MetadataStore {
                 }
                 let ranges = tables.ranges.values().cloned().collect();
                 ctx.fact(Datas3tFact::Loaded { ranges });
+                ctx.fact(Datas3tFact::Deletions { queued: tables.deletions.len() as u64 });
                 self.db = Some(db);
                 self.tables = tables;
             }
@@ -373,6 +374,9 @@ impl Node for MetadataStore {
         }
         if !added.is_empty() || !removed.is_empty() {
             ctx.fact(Datas3tFact::Committed { added, removed });
+        }
+        if changes.iter().any(|c| matches!(c, Change::Deletion(..))) {
+            ctx.fact(Datas3tFact::Deletions { queued: self.tables.deletions.len() as u64 });
         }
         ctx.send(from, Msg::TxnReply { req, result });
     }

@@ -18,7 +18,7 @@ use super::msg::{
     Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Timer, Txn, TxnResult, Upload, Url,
 };
 use super::tarball::{self, IndexEntry, TRAILER};
-use super::{class, Shared};
+use super::{class, Datas3tFact, Shared};
 
 /// What a flow gets back.
 #[derive(Clone, Debug)]
@@ -413,6 +413,7 @@ impl Server {
                 self.db(ctx, id, txn);
             }
             (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
+                ctx.fact(Datas3tFact::Leased { op, data_key: row.data_key.clone() });
                 let multipart = row.data_size >= config.multipart_threshold.0;
                 self.flows.insert(
                     id,
@@ -700,10 +701,12 @@ impl Server {
                 // Abort the multipart uploads of stale rows, and those no row knows.
                 let live: BTreeSet<&String> =
                     all.iter().filter(|u| !stale.contains(u)).map(|u| &u.data_key).collect();
-                let doomed: Vec<u64> =
-                    uploads.iter().filter(|(_, key)| !live.contains(key)).map(|(u, _)| *u).collect();
+                let doomed: Vec<&(u64, String)> =
+                    uploads.iter().filter(|(_, key)| !live.contains(key)).collect();
                 ctx.sometimes(class::ABANDONED_ABORTED, !doomed.is_empty());
-                for upload in doomed {
+                for &(upload, ref data_key) in doomed {
+                    let listed = all.iter().any(|u| u.data_key == *data_key);
+                    ctx.fact(Datas3tFact::LeaseAborted { data_key: data_key.clone(), listed });
                     self.start(ctx, Flow::Abort, Call::S3(S3Request::Abort { upload }));
                 }
                 self.drop_next(ctx, id, stale);

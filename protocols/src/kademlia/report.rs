@@ -135,6 +135,9 @@ pub(super) fn checks(scenario: &Scenario<Config>, population: &Population, sim: 
         ));
     }
     checks.push(buckets_filled(sim));
+    if let Some(check) = netsize(population, sim) {
+        checks.push(check);
+    }
     let mut by_op: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for record in sim.operations() {
         let entry = by_op.entry(record.op.f.as_str()).or_default();
@@ -192,6 +195,37 @@ fn regions(scenario: &Scenario<Config>, population: &Population) -> Check {
             100.0 * region.share / total
         )
     }))
+}
+
+/// `kademlia.netsize`: optimistic provide's network-size estimates are there and near the
+/// truth: at most half of its provides go without one, and their median is within a factor
+/// 1.5 of the number of DHT servers (go-libp2p-kad-dht's estimator is within about 10% of
+/// it in these runs: p10 to p90 of 181 to 223 on 200 servers, 2,619 to 3,174 on 3,000).
+/// A wrong estimate stops an optimistic provide's walk too early or too late.
+fn netsize(population: &Population, sim: &Sim<Msg>) -> Option<Check> {
+    let estimates: Vec<Option<u64>> = facts(sim)
+        .filter_map(|f| match *f.what {
+            KadFact::NetSize { estimate, .. } => Some(estimate),
+            _ => None,
+        })
+        .collect();
+    if estimates.is_empty() {
+        return None;
+    }
+    let mut known: Vec<u64> = estimates.iter().flatten().copied().collect();
+    known.sort_unstable();
+    let servers = u64::from(population.servers);
+    let median = known.get(known.len() / 2).copied();
+    let near = median.is_some_and(|m| 2 * m >= servers * 4 / 3 && 2 * m <= 3 * servers);
+    let ok = 2 * known.len() >= estimates.len() && near;
+    Some(Check::of_whole_run(Check::from("kademlia.netsize", ok, || {
+        format!(
+            "{} of {} optimistic provides had a network-size estimate, median {}; {servers} DHT servers",
+            known.len(),
+            estimates.len(),
+            median.map_or("none".to_owned(), |m| m.to_string())
+        )
+    })))
 }
 
 /// `kademlia.buckets_filled`: at the warmup's end no settled routing table has an empty bucket

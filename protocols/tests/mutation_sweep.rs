@@ -105,7 +105,8 @@ fn sweep() {
             assert!(!caught_by.is_empty(), "{file} names no check in [checks] caught_by");
             for check in &caught_by {
                 if let Some(verdict) = report.summary.checks.get(check) {
-                    let failed = usize::from(*verdict != sim::harness::system::Verdict::Pass);
+                    // Only a failure counts: a check skipped or undecided did not catch it.
+                    let failed = usize::from(*verdict == sim::harness::system::Verdict::Fail);
                     *failures.entry(check.clone()).or_default() += failed;
                 }
             }

@@ -18,7 +18,7 @@ use super::netsize::{self, Estimator};
 use super::report::KadFact;
 use super::rpc::Rpcs;
 use super::table::{Population, Table};
-use super::BOOTSTRAP;
+use super::{class, BOOTSTRAP};
 
 fn find_node(rpc: u32, target: Key) -> Msg {
     Msg::FindNode { rpc, target }
@@ -625,6 +625,7 @@ impl Node for Measurer {
         match timer {
             Timer::Rpc(rpc) => {
                 if let Some(pending) = self.rpcs.expired(rpc) {
+                    ctx.sometimes(class::UNREACHABLE, !self.population.reachable[pending.peer as usize]);
                     self.failed(ctx, pending.peer, pending.purpose);
                 }
             }

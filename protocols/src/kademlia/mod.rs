@@ -71,11 +71,13 @@ pub(crate) mod class {
     pub const DEAD_SEED: &str = "class: a query to a bootstrap server went unanswered";
     pub const REFILLED: &str = "class: a routing table refilled after dropping a dead peer";
     pub const RECORDS_CHURNED: &str = "class: a server that churned was asked for providers and had none";
+    pub const UNREACHABLE: &str = "class: a lookup's query to an unreachable server timed out";
     pub const ALL: &[BugClass] = &[
         BugClass { name: SILENT_PEER, reached_by: "scenarios/kademlia/dead-seed.toml" },
         BugClass { name: DEAD_SEED, reached_by: "scenarios/kademlia/dead-seed.toml" },
         BugClass { name: REFILLED, reached_by: "scenarios/kademlia/churn.toml" },
         BugClass { name: RECORDS_CHURNED, reached_by: "scenarios/kademlia/churn.toml" },
+        BugClass { name: UNREACHABLE, reached_by: "scenarios/kademlia/unreachable.toml" },
     ];
 }
 
@@ -132,7 +134,7 @@ impl System for Kademlia {
     }
 
     fn check(scenario: &Scenario<Config>, setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
-        report::checks(scenario, &setup.population, sim)
+        report::checks(scenario, setup, sim)
     }
 
     fn tables(scenario: &Scenario<Config>, _setup: &Setup, sim: &Sim<Msg>) -> Vec<sim::report::Table> {

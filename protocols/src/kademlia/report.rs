@@ -8,11 +8,12 @@ use sim::harness::system::Check;
 use sim::kernel::workload::{OpRecord, Outcome};
 use sim::report::{histogram, Cell, Table};
 use sim::scenario::Scenario;
-use sim::{NodeId, Sim};
+use sim::{Fault, NodeId, Sim, Target};
 
 use super::config::Config;
 use super::msg::Msg;
 use super::table::Population;
+use super::{Setup, BOOTSTRAP};
 
 /// What Kademlia's nodes state for the checks and tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,8 +97,9 @@ fn split(f: &str) -> (&str, &str) {
     f.split_once('.').unwrap_or((f, ""))
 }
 
-pub(super) fn checks(scenario: &Scenario<Config>, population: &Population, sim: &Sim<Msg>) -> Vec<Check> {
-    let mut checks = vec![regions(scenario, population)];
+pub(super) fn checks(scenario: &Scenario<Config>, setup: &Setup, sim: &Sim<Msg>) -> Vec<Check> {
+    let population = &setup.population;
+    let mut checks = vec![population_check(scenario, setup)];
     let name = "kademlia.retrievable";
     if fault_free(scenario) {
         // An operation that failed refutes it on any prefix; one still running only at the end.
@@ -169,32 +171,70 @@ pub(super) fn checks(scenario: &Scenario<Config>, population: &Population, sim: 
     checks
 }
 
-/// `kademlia.regions`: the DHT servers are spread over the regions by their shares, each
-/// region's count within six standard deviations of its binomial mean (a layout that is not
-/// the scenario's measures another network: latencies and what a region cut takes away).
-fn regions(scenario: &Scenario<Config>, population: &Population) -> Check {
-    let regions = &scenario.settings.regions;
-    let total: f64 = regions.iter().map(|r| r.share).sum();
-    let n = f64::from(population.servers);
-    let mut counts = vec![0u32; regions.len()];
-    for region in &population.region[..population.servers as usize] {
+/// Whether `count` of `n` draws that each hit with probability `p` is within six standard
+/// deviations of its mean (squared: no square root in protocols' arithmetic).
+fn binomial_fits(count: usize, n: usize, p: f64) -> bool {
+    let (count, n) = (count as f64, n as f64);
+    let deviation = count - n * p;
+    deviation * deviation <= 36.0 * n * p * (1.0 - p) + 1.0
+}
+
+/// `kademlia.population`: the network a run measures is the scenario's, each count within
+/// six standard deviations of its binomial mean: the DHT servers spread over the regions by
+/// their shares, the share of them that answers dials (`unreachable`), and with `churn` the
+/// servers that left at least once (each first leaves after an exponential time of mean
+/// `1 / leave_per_hour`). Another layout measures another network: latencies, what a region
+/// cut takes away, how many servers a lookup finds gone.
+fn population_check(scenario: &Scenario<Config>, setup: &Setup) -> Check {
+    let (config, population) = (&scenario.settings, &setup.population);
+    let servers = population.servers as usize;
+    let total: f64 = config.regions.iter().map(|r| r.share).sum();
+    let mut counts = vec![0usize; config.regions.len()];
+    for region in &population.region[..servers] {
         counts[*region as usize] += 1;
     }
-    let off = regions.iter().zip(&counts).find(|(region, count)| {
-        let p = region.share / total;
-        let deviation = f64::from(**count) - n * p;
-        // |deviation| > 6 sigma, squared (no square root in protocols' arithmetic).
-        deviation * deviation > 36.0 * n * p * (1.0 - p) + 1.0
+    let mut off = config.regions.iter().zip(&counts).find_map(|(region, count)| {
+        (!binomial_fits(*count, servers, region.share / total)).then(|| {
+            format!(
+                "region {} holds {count} of the {servers} DHT servers; its share is {:.1}%",
+                region.name,
+                100.0 * region.share / total
+            )
+        })
     });
-    Check::of_whole_run(Check::from("kademlia.regions", off.is_none(), || {
-        let (region, count) = off.expect("a region off its share");
-        format!(
-            "region {} holds {count} of the {} DHT servers; its share is {:.1}%",
-            region.name,
-            population.servers,
-            100.0 * region.share / total
-        )
-    }))
+    // The bootstrap servers always answer; the others by the unreachable share.
+    let others: Vec<u32> = (BOOTSTRAP.end..population.servers).collect();
+    let answering = others.iter().filter(|id| population.reachable[**id as usize]).count();
+    if off.is_none() && !binomial_fits(answering, others.len(), 1.0 - config.unreachable) {
+        off = Some(format!(
+            "{answering} of {} non-bootstrap servers answer dials; unreachable is {}",
+            others.len(),
+            config.unreachable
+        ));
+    }
+    if let Some(churn) = config.churn.as_ref().filter(|c| c.leave_per_hour > 0.0 && off.is_none()) {
+        let left: std::collections::BTreeSet<u32> = setup
+            .churn
+            .iter()
+            .filter_map(|(_, fault)| match fault {
+                Fault::Crash(Target::Node(id)) => Some(id.0),
+                _ => None,
+            })
+            .collect();
+        let hours = scenario.duration.as_secs_f64() / 3600.0;
+        let p = 1.0 - libm::exp(-churn.leave_per_hour * hours);
+        if !binomial_fits(left.len(), answering, p) {
+            off = Some(format!(
+                "{} of {answering} churning servers left at least once in {:?}; at {} departures an hour, \
+                 {:.1}% should",
+                left.len(),
+                scenario.duration,
+                churn.leave_per_hour,
+                100.0 * p
+            ));
+        }
+    }
+    Check::of_whole_run(Check::from("kademlia.population", off.is_none(), || off.clone().unwrap_or_default()))
 }
 
 /// `kademlia.netsize`: optimistic provide's network-size estimates are there and near the

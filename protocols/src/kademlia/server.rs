@@ -254,6 +254,7 @@ impl Node for Server {
                 let Some(pending) = self.rpcs.expired(rpc) else { return };
                 ctx.sometimes(class::SILENT_PEER, true);
                 ctx.sometimes(class::DEAD_SEED, BOOTSTRAP.contains(&pending.peer));
+                ctx.sometimes(class::UNREACHABLE, !self.population.reachable[pending.peer as usize]);
                 self.table.remove(pending.peer, &self.population);
                 self.dropped = true;
                 if let Some(lookup) = self.lookups.get_mut(&pending.purpose) {

@@ -140,17 +140,18 @@ pub(super) fn checks(scenario: &Scenario<Config>, setup: &Setup, sim: &Sim<Msg>)
     if let Some(check) = netsize(population, sim) {
         checks.push(check);
     }
-    // An operation still running `HUNG` after it began counts as failed: a lookup waits at
-    // most a 10 s read timeout per request and a provide's puts 30 s, so it has hung. One
-    // begun later may just not have finished yet when the run ends.
-    const HUNG: std::time::Duration = std::time::Duration::from_secs(120);
+    // An operation still running `hung` after it began counts as failed: a lookup's walk
+    // waits at most one read timeout per hop (8 hops is more than any walk here takes) and
+    // a provide's puts one put timeout, so it has hung. One begun later may just not have
+    // finished yet when the run ends. From the scenario's own timeouts (110 s by default).
+    let hung = scenario.settings.read_timeout * 8 + scenario.settings.put_timeout;
     let mut by_op: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for record in sim.operations() {
         let entry = by_op.entry(record.op.f.as_str()).or_default();
         match record.completed {
             Some((_, Outcome::Ok(_))) => entry.0 += 1,
             Some(_) => entry.1 += 1,
-            None if record.invoked.is_some_and(|at| sim.now().saturating_since(at) >= HUNG) => entry.1 += 1,
+            None if record.invoked.is_some_and(|at| sim.now().saturating_since(at) >= hung) => entry.1 += 1,
             None => {}
         }
     }

@@ -103,6 +103,10 @@ pub enum Bug {
     /// id, not the content's: the walk is right, the distance the stores are chosen by is
     /// to the wrong key. Retrievals walk toward the content and find no record.
     StoreNearSelf,
+    /// A lookup's query carries no timeout: one sent to a server that never answers is
+    /// waited for forever, and the lookup cannot finish (the lookup that hangs on a silent
+    /// peer). Provides and retrievals hang where servers are unreachable.
+    QueryWithoutTimeout,
 }
 
 impl Config {

@@ -56,6 +56,10 @@ struct Provide {
     /// Optimistic provide's thresholds, when it has a network-size estimate.
     optimistic: Option<netsize::Thresholds>,
     puts: BTreeMap<u32, Put>,
+    /// Optimistic provide: stores sent during the walk (peers below the individual
+    /// threshold), and whether the set threshold stopped the walk before it terminated.
+    at_once: u32,
+    stopped_early: bool,
     /// Return after this many puts complete (set when the walk ends).
     return_after: Option<usize>,
     returned: bool,
@@ -173,6 +177,8 @@ impl Measurer {
             lookup: None,
             optimistic: None,
             puts: BTreeMap::new(),
+            at_once: 0,
+            stopped_early: false,
             return_after: None,
             returned: false,
             hops: (0, 0),
@@ -396,6 +402,7 @@ impl Measurer {
                 for &(peer, distance) in &closest {
                     if distance <= thresholds.individual && !provide.puts.contains_key(&peer) {
                         provide.puts.insert(peer, Put::Out);
+                        provide.at_once += 1;
                         self.send_put(ctx, id, peer, provide.key, self.config.put_timeout);
                     }
                 }
@@ -404,6 +411,7 @@ impl Measurer {
                 let average = closest.iter().map(|(_, d)| d).sum::<f64>() / self.config.k as f64;
                 stop = live >= self.config.k || average < thresholds.set;
                 if stop && !lookup.walk_ended() {
+                    provide.stopped_early = true;
                     ctx.sometimes("kademlia: optimistic provide stopped its walk early", true);
                 }
             }
@@ -447,6 +455,16 @@ impl Measurer {
         let stored = provide.puts.values().filter(|s| **s == Put::Stored).count();
         if !provide.returned && provide.return_after.is_some_and(|after| done >= after) {
             provide.returned = true;
+            if provide.optimistic.is_some() {
+                let closest = self.population.closest_reachable(&provide.key, self.config.k);
+                ctx.fact(KadFact::Optimistic {
+                    stopped_early: provide.stopped_early,
+                    at_once: provide.at_once,
+                    stores: provide.puts.len() as u32,
+                    finished: done as u32,
+                    closest: closest.iter().filter(|p| provide.puts.contains_key(p)).count() as u32,
+                });
+            }
             let rpcs = provide.rpcs + provide.puts.len() as u32;
             self.record(ctx, provide.op, provide.hops, rpcs);
             if stored > 0 {
@@ -554,6 +572,18 @@ impl Measurer {
         }
     }
 
+    /// Whether a request is a lookup walk's query (not a store, a crawl's or a fullrt
+    /// retrieval's request).
+    fn walking(&self, purpose: Purpose) -> bool {
+        !purpose.put
+            && match self.tasks.get(&purpose.task) {
+                Some(Task::Refresh { .. }) => true,
+                Some(Task::Provide(provide)) => provide.lookup.is_some(),
+                Some(Task::Retrieve { lookup, .. }) => lookup.is_some(),
+                Some(Task::Crawl { .. }) | None => false,
+            }
+    }
+
     fn failed(&mut self, ctx: &mut Ctx<'_, Msg>, peer: u32, purpose: Purpose) {
         let id = purpose.task;
         let Some(task) = self.tasks.get_mut(&id) else { return };
@@ -625,6 +655,10 @@ impl Node for Measurer {
         match timer {
             Timer::Rpc(rpc) => {
                 if let Some(pending) = self.rpcs.expired(rpc) {
+                    if self.config.has_bug(Bug::QueryWithoutTimeout) && self.walking(pending.purpose) {
+                        // Planted: the walk goes on waiting for this answer.
+                        return;
+                    }
                     ctx.sometimes(class::UNREACHABLE, !self.population.reachable[pending.peer as usize]);
                     self.failed(ctx, pending.peer, pending.purpose);
                 }

@@ -43,6 +43,19 @@ pub enum KadFact {
         /// The true number of reachable servers.
         reachable: u32,
     },
+    /// An optimistic provide with a network-size estimate, when it returned.
+    Optimistic {
+        /// The set threshold stopped its walk before the walk terminated.
+        stopped_early: bool,
+        /// Stores sent during the walk, to peers below the individual threshold.
+        at_once: u32,
+        /// Stores sent in all.
+        stores: u32,
+        /// Stores finished (answered or failed) when it returned.
+        finished: u32,
+        /// Of the `k` reachable servers closest to the key, how many it stores on.
+        closest: u32,
+    },
     /// A DHT server's routing table at the warmup's end.
     Table {
         /// Peers in it.
@@ -140,18 +153,37 @@ pub(super) fn checks(scenario: &Scenario<Config>, setup: &Setup, sim: &Sim<Msg>)
     if let Some(check) = netsize(population, sim) {
         checks.push(check);
     }
+    checks.extend(optimistic_check(scenario.settings.k, sim));
     // An operation still running `hung` after it began counts as failed: a lookup's walk
     // waits at most one read timeout per hop (8 hops is more than any walk here takes) and
     // a provide's puts one put timeout, so it has hung. One begun later may just not have
     // finished yet when the run ends. From the scenario's own timeouts (110 s by default).
     let hung = scenario.settings.read_timeout * 8 + scenario.settings.put_timeout;
+    let is_hung = |r: &OpRecord| {
+        r.completed.is_none() && r.invoked.is_some_and(|at| sim.now().saturating_since(at) >= hung)
+    };
+    // `kademlia.no_hang`: whatever the faults, every operation ends (upstream bounds each
+    // request and each walk by a context's timeout): none is still running `hung` after it
+    // began.
+    let hanging: Vec<&OpRecord> = sim.operations().iter().filter(|r| is_hung(r)).collect();
+    checks.push(Check::of_whole_run(Check::from("kademlia.no_hang", hanging.is_empty(), || {
+        let r = hanging[0];
+        format!(
+            "{} operations were still running {hung:?} after they began; the first, {} #{} by n{}, began at {}",
+            hanging.len(),
+            r.op.f,
+            r.op.id,
+            r.client.0,
+            r.invoked.map_or("?".to_owned(), |t| t.to_string())
+        )
+    })));
     let mut by_op: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for record in sim.operations() {
         let entry = by_op.entry(record.op.f.as_str()).or_default();
         match record.completed {
             Some((_, Outcome::Ok(_))) => entry.0 += 1,
             Some(_) => entry.1 += 1,
-            None if record.invoked.is_some_and(|at| sim.now().saturating_since(at) >= hung) => entry.1 += 1,
+            None if is_hung(record) => entry.1 += 1,
             None => {}
         }
     }
@@ -271,6 +303,79 @@ fn netsize(population: &Population, sim: &Sim<Msg>) -> Option<Check> {
             estimates.len(),
             median.map_or("none".to_owned(), |m| m.to_string())
         )
+    })))
+}
+
+/// What the optimistic provides with a network-size estimate did (`KadFact::Optimistic`).
+#[derive(Debug, Default)]
+struct Optimistic {
+    provides: u64,
+    stopped_early: u64,
+    stored_at_once: u64,
+    at_once: u64,
+    stores: u64,
+    closest: u64,
+    /// The provide that returned with the fewest stores finished, against half of `k` (or
+    /// all of its stores, when it had fewer): (finished, needed).
+    least_finished: Option<(u32, u32)>,
+}
+
+fn optimistic(k: usize, sim: &Sim<Msg>) -> Optimistic {
+    let mut o = Optimistic::default();
+    for f in facts(sim) {
+        if let KadFact::Optimistic { stopped_early, at_once, stores, finished, closest } = *f.what {
+            o.provides += 1;
+            o.stopped_early += u64::from(stopped_early);
+            o.stored_at_once += u64::from(at_once > 0);
+            o.at_once += u64::from(at_once);
+            o.stores += u64::from(stores);
+            o.closest += u64::from(closest);
+            let needed = stores.min(k.div_ceil(2) as u32);
+            if o.least_finished
+                .is_none_or(|(f, n)| i64::from(finished) - i64::from(needed) < i64::from(f) - i64::from(n))
+            {
+                o.least_finished = Some((finished, needed));
+            }
+        }
+    }
+    o
+}
+
+/// `kademlia.optimistic`: optimistic provide (go-libp2p-kad-dht `lookup_optim.go`) does what
+/// its thresholds are for, on the provides that had a network-size estimate. Its set
+/// threshold is the 90% quantile of the `k` closest peers' average distance, so most walks
+/// stop early (at least half must); its individual threshold is the distance within which a
+/// peer is among the `k` closest with 90% probability (about 14 of 20 fall inside it), so
+/// most provides store on some peers during the walk (at least half must); its records land
+/// on the key's `k` closest reachable servers (on average at least half of them); and it
+/// returns once 75% of its stores finished (here: none returned before half of `k`, or all
+/// of its stores when it had fewer, had finished). Wrong thresholds make it as slow as a
+/// classic provide or scatter its records; an early return leaves a record on few servers.
+fn optimistic_check(k: usize, sim: &Sim<Msg>) -> Option<Check> {
+    let o = optimistic(k, sim);
+    if o.provides == 0 {
+        return None;
+    }
+    let n = o.provides;
+    let wrong = if 2 * o.stopped_early < n {
+        Some(format!("{} of {n} walks stopped early (below the set threshold); most should", o.stopped_early))
+    } else if 2 * o.stored_at_once < n {
+        Some(format!(
+            "{} of {n} provides stored on a peer during the walk (below the individual threshold); most should",
+            o.stored_at_once
+        ))
+    } else if 2 * o.closest < n * k as u64 {
+        Some(format!(
+            "on average a record landed on {:.1} of the key's {k} closest reachable servers; at least half should",
+            o.closest as f64 / n as f64
+        ))
+    } else {
+        o.least_finished.filter(|(finished, needed)| finished < needed).map(|(finished, needed)| {
+            format!("a provide returned with {finished} of its stores finished; it should wait for {needed}")
+        })
+    };
+    Some(Check::of_whole_run(Check::from("kademlia.optimistic", wrong.is_none(), || {
+        wrong.clone().unwrap_or_default()
     })))
 }
 
@@ -430,6 +535,9 @@ pub(super) fn tables(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Vec<Table> 
     if let Some(routing) = routing_table(scenario, sim) {
         tables.push(routing);
     }
+    if let Some(table) = optimistic_table(scenario.settings.k, sim) {
+        tables.push(table);
+    }
     if let Some(netsize) = netsize_table(scenario.nodes, sim) {
         tables.push(netsize);
     }
@@ -527,6 +635,40 @@ fn netsize_table(servers: u32, sim: &Sim<Msg>) -> Option<Table> {
             at(0.9),
             Cell::Int(u64::from(servers)),
             Cell::Int(truth),
+        ]],
+    })
+}
+
+fn optimistic_table(k: usize, sim: &Sim<Msg>) -> Option<Table> {
+    let o = optimistic(k, sim);
+    if o.provides == 0 {
+        return None;
+    }
+    let n = o.provides as f64;
+    let percent = |x: u64| Cell::Float(100.0 * x as f64 / n);
+    let mean = |x: u64| Cell::Float(x as f64 / n);
+    Some(Table {
+        title: format!(
+            "optimistic provide's walks (the {} provides with a network-size estimate)",
+            o.provides
+        ),
+        columns: [
+            "stopped early %",
+            "stored during the walk %",
+            "stores during the walk",
+            "stores",
+            "of the k closest stored",
+            "stores finished at return (tightest)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![vec![
+            percent(o.stopped_early),
+            percent(o.stored_at_once),
+            mean(o.at_once),
+            mean(o.stores),
+            mean(o.closest),
+            Cell::Int(o.least_finished.map_or(0, |(f, _)| u64::from(f))),
         ]],
     })
 }

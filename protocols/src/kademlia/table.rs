@@ -127,9 +127,11 @@ impl Population {
         self.closest_to(self.key(me), k, 0, |p| p != me && self.reachable[p as usize])
     }
 
-    /// The `m` servers closest to `target` among those in its subtree at depth `min_bits`
-    /// for which `keep` holds, closest first. They lie in the deepest subtree around
-    /// `target` that holds `m` of them, found by halving the depth range.
+    /// The `k` reachable servers closest to `target`, closest first.
+    pub fn closest_reachable(&self, target: &Key, k: usize) -> Vec<u32> {
+        self.closest_to(target, k, 0, |p| self.reachable[p as usize])
+    }
+
     /// How many reachable DHT servers share exactly `cpl` leading bits with node `me`, counted
     /// up to `enough`: those that belong in bucket `cpl` of its table.
     pub fn reachable_at(&self, me: u32, cpl: u32, enough: usize) -> usize {
@@ -145,6 +147,9 @@ impl Population {
             .count()
     }
 
+    /// The `m` servers closest to `target` among those in its subtree at depth `min_bits`
+    /// for which `keep` holds, closest first. They lie in the deepest subtree around
+    /// `target` that holds `m` of them, found by halving the depth range.
     fn closest_to(&self, target: &Key, m: usize, min_bits: u32, keep: impl Fn(u32) -> bool) -> Vec<u32> {
         let kept =
             |bits: u32| self.sorted[self.subtree(target, bits)].iter().filter(|(_, p)| keep(*p)).count();

@@ -93,6 +93,10 @@ enum Kind {
     Download,
     Delete,
     Import,
+    /// The cancel of the upload `upload_op` whose object-store calls failed for good.
+    Cancel {
+        upload_op: u64,
+    },
 }
 
 /// What to do once the queued object-store calls are done.
@@ -184,6 +188,7 @@ impl Client {
     }
 
     fn done(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64, outcome: Outcome) {
+        let mut cancelled = None;
         if let Some(p) = self.pending.remove(&op) {
             if let Some(timer) = p.timer {
                 ctx.cancel_timer(timer);
@@ -192,8 +197,15 @@ impl Client {
                 ctx.cancel_timer(timer);
                 self.calls.remove(&req);
             }
+            if let Kind::Cancel { upload_op } = p.kind {
+                cancelled = Some(upload_op);
+            }
         }
         ctx.complete(op, outcome, Some(self.shared.server));
+        if let Some(upload_op) = cancelled {
+            // The cancel returned, whatever it said: the upload fails.
+            return self.done(ctx, upload_op, Outcome::Fail);
+        }
         if self.loading == Some(op) {
             self.loading = None;
             self.load_next(ctx);
@@ -241,17 +253,20 @@ impl Client {
         }
     }
 
-    /// An object-store call failed for good: cancel the upload if there is one.
+    /// An object-store call failed for good: cancel the upload if there is one, and fail
+    /// once the cancel returns. The real client awaits its cancel and ignores its error
+    /// ("Best effort, ignore error", `client/upload_datarange_file.go:191, 202, 216` at
+    /// fa4800e); the cancel is an operation of its own here (`cancel`, keyed by the range's
+    /// first datapoint), so the history shows whether it worked.
     fn give_up(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64) {
-        let upload = self.pending.get(&op).and_then(|p| p.upload);
-        if let Some(upload) = upload {
-            self.next += 1;
-            ctx.send(
-                self.shared.server,
-                Msg::Request { op: u64::MAX - self.next, request: Request::CancelUpload { upload } },
-            );
-        }
-        self.done(ctx, op, Outcome::Fail);
+        let Some(p) = self.pending.get(&op) else { return };
+        let Some(upload) = p.upload else { return self.done(ctx, op, Outcome::Fail) };
+        let (first, last) = (p.first, p.last);
+        let cancel = ctx.begin_operation("cancel", first, Value::Int(upload as i64));
+        let mut p = self.pending_for(Kind::Cancel { upload_op: op }, first, last);
+        p.upload = Some(upload);
+        self.pending.insert(cancel, p);
+        self.ask(ctx, cancel, Request::CancelUpload { upload });
     }
 
     fn after_calls(&mut self, ctx: &mut Ctx<'_, Msg>, op: u64) {
@@ -414,6 +429,7 @@ impl Node for Client {
             }
             ("delete", _) => (Kind::Delete, first, last, Request::Delete { first, last }),
             ("import", _) => (Kind::Import, first, last, Request::Import),
+            // `cancel` is the client's own (validation keeps it out of a mix).
             _ => return ctx.complete(op.id, Outcome::Fail, None),
         };
         let p = self.pending_for(kind, first, last);

@@ -87,11 +87,22 @@ impl System for Datas3t {
         OperationSpec { name: "download", arg: Arg::None, weight: 0.4 },
         OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
         OperationSpec { name: "import", arg: Arg::None, weight: 0.0 },
+        // Not in a mix: a client cancels an upload whose object-store calls failed for good
+        // (`client.rs`, `give_up`); named here so that checks can ask for it.
+        OperationSpec { name: "cancel", arg: Arg::None, weight: 0.0 },
     ];
     const ROLES: &'static [&'static str] = &["server", "object-store", "metadata-store"];
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate()?;
+        if scenario.workload.as_ref().is_some_and(|w| w.mix.get("cancel").is_some_and(|weight| *weight > 0.0))
+        {
+            return Err((
+                "workload",
+                "mix: cancel is what a client calls after an upload failed, not an operation to mix in"
+                    .into(),
+            ));
+        }
         if scenario.nodes != 3 {
             return Err((
                 "nodes",

@@ -104,6 +104,14 @@ fn cases() -> Vec<Case> {
         case("workload-too-many-operations", edit("\"100/s\"", "\"1/1ns\""), "11:1", "at most 1000000000"),
         case("linearizable-without-model", edit("", "[checks]\nlinearizable = true\n"), "13:1", "this system has no linearizability model"),
         case("unknown-checks-key", edit("", "[checks]\nlinearisable = true\n"), "13:1", "unknown field `linearisable`"),
+        case(
+            "datas3t-mix-cancel",
+            BASE.replacen("\"pingpong\"", "\"datas3t\"", 1)
+                .replacen("rate = \"100/s\"", "rate = \"100/s\"\nmix = { upload = 1.0, cancel = 0.5 }", 1)
+                .into_bytes(),
+            "12:1",
+            "mix names cancel",
+        ),
         case("link-override-unknown-node", edit("", "[[network.links]]\nfrom = 0\nto = 9\nloss = 0.5\n"), "14:1", "node 9 does not exist"),
     ]
 }

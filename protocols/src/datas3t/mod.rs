@@ -98,8 +98,8 @@ impl System for Datas3t {
         if scenario.workload.as_ref().is_some_and(|w| w.mix.get("cancel").is_some_and(|weight| *weight > 0.0))
         {
             return Err((
-                "workload",
-                "mix: cancel is what a client calls after an upload failed, not an operation to mix in"
+                "workload.mix",
+                "mix names cancel, which a client calls itself after an upload failed; it cannot be mixed in"
                     .into(),
             ));
         }

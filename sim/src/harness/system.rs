@@ -211,7 +211,8 @@ pub trait System: 'static {
     const BUG_CLASSES: &'static [BugClass] = &[];
 
     /// The rules across its settings (and the rest of the scenario): `(settings key,
-    /// message)` on failure.
+    /// message)` on failure, or `(section.key, message)` for a key of another section
+    /// (`workload.mix`).
     fn validate(scenario: &Scenario<Self::Settings>) -> Result<(), (&'static str, String)>;
 
     /// The value every later hook shares, drawn from `seed`'s streams if it needs any.
@@ -267,8 +268,13 @@ pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>,
         model_by_default: Y::CONSISTENCY.is_some_and(|c| c.promised),
     };
     let scenario = Scenario::<Y::Settings>::parse(file, text, &rules)?;
-    Y::validate(&scenario)
-        .map_err(|(key, message)| locate(file, text, &Place::key("settings", key), message))?;
+    Y::validate(&scenario).map_err(|(key, message)| {
+        let place = match key.split_once('.') {
+            Some((section, key)) => Place::key(section, key),
+            None => Place::key("settings", key),
+        };
+        locate(file, text, &place, message)
+    })?;
     for (name, settings) in &scenario.versions {
         Y::validate(&scenario.with_settings(settings.clone())).map_err(|(key, message)| {
             let place = text.find(&format!("[versions.{name}]")).unwrap_or(0);

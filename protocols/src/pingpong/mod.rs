@@ -77,10 +77,50 @@ impl System for PingPongSystem {
             matches!(r.completed, Some((_, Outcome::Ok(_))))
                 && r.served_by.is_none_or(|s| s.0 >= scenario.nodes)
         });
-        vec![Check::from("pingpong.served_by_a_server", stray.is_none(), || {
-            format!("operation {:?} completed ok without a server's reply", stray.map(|r| &r.op))
-        })]
+        vec![
+            Check::from("pingpong.served_by_a_server", stray.is_none(), || {
+                format!("operation {:?} completed ok without a server's reply", stray.map(|r| &r.op))
+            }),
+            node_latency(scenario, sim),
+        ]
     }
+}
+
+/// `pingpong.node_latency`: a `[[network.nodes]]` override is the network's (the kernel's
+/// per-node links, checked through the system that exercises them): every link to and from
+/// an overridden node takes at least its latency's minimum (a constant, or a uniform's
+/// low end), so an operation that node answered took at least twice that, its request in
+/// and its reply out.
+fn node_latency(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Check {
+    let name = "pingpong.node_latency";
+    let floors: Vec<(u32, std::time::Duration)> = scenario
+        .network
+        .nodes
+        .iter()
+        .filter_map(|o| match o.change.latency.as_ref().map(|l| &l.0) {
+            Some(sim::Distribution::Constant(value)) => Some((o.node, *value)),
+            Some(sim::Distribution::Uniform { min, .. }) => Some((o.node, *min)),
+            _ => None,
+        })
+        .collect();
+    if floors.is_empty() {
+        return Check::skipped(name, "no [[network.nodes]] override with a constant or uniform latency");
+    }
+    let fast = sim.operations().iter().find_map(|r| {
+        let (node, floor) = floors.iter().find(|(node, _)| r.served_by.is_some_and(|s| s.0 == *node))?;
+        let took = std::time::Duration::from_nanos(r.latency_nanos()?);
+        (matches!(r.completed, Some((_, Outcome::Ok(_)))) && took < *floor * 2)
+            .then_some((r, *node, *floor, took))
+    });
+    Check::of_whole_run(Check::from(name, fast.is_none(), || {
+        let (r, node, floor, took) = fast.expect("failing");
+        format!(
+            "{} #{} answered by n{node} took {took:?}; every link of n{node} takes at least {floor:?}, so a round trip at least {:?}",
+            r.op.f,
+            r.op.id,
+            floor * 2
+        )
+    }))
 }
 
 /// Sends `msg` to `to`: with `connections` on, on this node's connection to it (opened if

@@ -66,7 +66,7 @@ impl Node for Client {
                     ctx.complete(op, Outcome::Info, None);
                 }
             }
-            Timer::Slot(_) => ctx.unexpected("clients set no slot timers"),
+            Timer::Slot(_) | Timer::Flush => ctx.unexpected("clients set only operation timers"),
         }
     }
 }

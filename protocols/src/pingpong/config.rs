@@ -19,6 +19,15 @@ pub struct Config {
     /// it before replying, and verify the log when they start: disk faults then show up as
     /// latency (slow fsync), missing replies (full disk) and corrupt records. Default: false.
     pub durable_replies: bool,
+    /// With `durable_replies`, records are synced in groups (group commit): a server
+    /// appends each record, syncs once this many are waiting or `group_window` after the
+    /// first of them, and only then replies to their clients. A crash then finds unsynced
+    /// records, which `[disk] crash_keeps` and `torn_writes` keep in part. Default: 1
+    /// (every record synced on its own).
+    pub group_commit: u32,
+    /// How long a group waits for more records before it is synced. Default: "10ms".
+    #[serde(with = "sim::scenario::duration")]
+    pub group_window: Duration,
     /// Every message goes over a connection (`Ctx::connect`: ordered and reliable, broken
     /// by a long cut or a crash) instead of a datagram; answers go back on the connection
     /// the request came on. Default: false.
@@ -45,6 +54,8 @@ impl Default for Config {
             window: 1,
             timeout: Duration::from_secs(1),
             durable_replies: false,
+            group_commit: 1,
+            group_window: Duration::from_millis(10),
             connections: false,
             bugs: Vec::new(),
         }
@@ -56,6 +67,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.window > 10_000 {
             return Err(("window", format!("window must be at most 10000, got {}", self.window)));
+        }
+        if self.group_commit == 0 {
+            return Err(("group_commit", "group_commit must be at least 1".into()));
         }
         if self.timeout.is_zero() {
             return Err(("timeout", "timeout must be greater than zero".into()));

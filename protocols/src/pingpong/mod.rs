@@ -82,8 +82,46 @@ impl System for PingPongSystem {
                 format!("operation {:?} completed ok without a server's reply", stray.map(|r| &r.op))
             }),
             node_latency(scenario, sim),
+            durable_replies(scenario, sim),
         ]
     }
+}
+
+/// `pingpong.durable_replies`: with `durable_replies`, a server replies only once the
+/// echo's record is synced, so the record is in its log at the end, whatever crashes, torn
+/// writes and partial write-backs came between (the disk's promise that what `fsync`
+/// covered survives). A server whose disk was wiped, corrupted, or lost or misdirected a
+/// write is excused: those faults damage synced data by design.
+fn durable_replies(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Check {
+    let name = "pingpong.durable_replies";
+    if !scenario.settings.durable_replies {
+        return Check::skipped(name, "durable_replies = false");
+    }
+    let logs: Vec<Option<std::collections::BTreeSet<u64>>> = (0..scenario.nodes)
+        .map(|node| {
+            let disk = sim.disk(NodeId(node));
+            let stats = disk.stats();
+            let damaged = stats.wipes + stats.corruptions + stats.lost_writes + stats.misdirected_writes > 0;
+            (!damaged).then(|| {
+                disk.read_all(node::LOG).map(|log| node::records(&log).collect()).unwrap_or_default()
+            })
+        })
+        .collect();
+    let lost = sim.operations().iter().find(|r| {
+        matches!(r.completed, Some((_, Outcome::Ok(_))))
+            && r.served_by
+                .and_then(|s| logs.get(s.index())?.as_ref())
+                .is_some_and(|log| !log.contains(&r.op.id))
+    });
+    Check::of_whole_run(Check::from(name, lost.is_none(), || {
+        let r = lost.expect("failing");
+        format!(
+            "{} #{} was answered by {} after its record was synced, but the record is not in its log at the end",
+            r.op.f,
+            r.op.id,
+            r.served_by.expect("served")
+        )
+    }))
 }
 
 /// `pingpong.node_latency`: a `[[network.nodes]]` override is the network's (the kernel's

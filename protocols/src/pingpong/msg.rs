@@ -53,6 +53,8 @@ pub enum Timer {
     Slot(u32),
     /// A client's operation: no reply came in time.
     Operation(u64),
+    /// A server's group commit: sync the records appended since the last sync.
+    Flush,
 }
 
 impl Message for Msg {

@@ -4,5 +4,6 @@
 //! simulation twice in lock step.
 
 pub mod determinism;
+pub mod kernel_checks;
 pub mod run;
 pub mod system;

@@ -468,6 +468,7 @@ fn judge<Y: System>(
             .of_whole_run(),
         );
     }
+    checks.push(super::kernel_checks::disk(sim));
     if let Some(model) = Y::CONSISTENCY.filter(|_| scenario.checks.is_consistency_checked()) {
         checks.push(consistency(scenario, model, sim));
     }

@@ -257,6 +257,97 @@ pub struct DiskStats {
     pub damaged_beside_another: u64,
 }
 
+/// An injected per-I/O fault: an error (EIO) or silent damage (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Injected {
+    /// `read_errors`.
+    ReadError,
+    /// `write_errors`.
+    WriteError,
+    /// `fsync_errors`.
+    FsyncError,
+    /// `lost_writes`.
+    LostWrite,
+    /// `misdirected_writes`.
+    MisdirectedWrite,
+    /// `stale_reads`.
+    StaleRead,
+}
+
+impl Injected {
+    /// Every kind, in the order of [`DiskAudit::draws`].
+    pub const ALL: [Injected; 6] = [
+        Injected::ReadError,
+        Injected::WriteError,
+        Injected::FsyncError,
+        Injected::LostWrite,
+        Injected::MisdirectedWrite,
+        Injected::StaleRead,
+    ];
+
+    /// Its name in a scenario's `[disk]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Injected::ReadError => "read_errors",
+            Injected::WriteError => "write_errors",
+            Injected::FsyncError => "fsync_errors",
+            Injected::LostWrite => "lost_writes",
+            Injected::MisdirectedWrite => "misdirected_writes",
+            Injected::StaleRead => "stale_reads",
+        }
+    }
+}
+
+/// One injected fault's draws over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Draws {
+    /// How many should have hit: the sum of the fault's chance over every I/O that could
+    /// draw it (whether or not it was drawn).
+    pub expected: f64,
+    /// Draws that hit.
+    pub hits: u64,
+    /// Hits of silent damage the damage budget refused (the I/O went through intact).
+    pub refused: u64,
+}
+
+/// What the disk's faults came to, for the kernel's check that a disk did what its
+/// scenario asked (`kernel.disk`, in every run): each injected fault at its rate, a crash
+/// keeping and tearing only what its configuration lets it, delayed allocation within the
+/// capacity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiskAudit {
+    /// Per injected fault, in the order of [`Injected::ALL`].
+    pub draws: [Draws; 6],
+    /// Crashes while torn writes were on.
+    pub crashes_tearing: u64,
+    /// The chance that no crash tore a write, over the crashes that could (torn writes on,
+    /// a file's last write unsynced, the budget allowing): the product of each last
+    /// write's chance to keep none of its sectors, one over its sectors plus one.
+    pub untorn_chance: f64,
+    /// Files a crash found changed since their last sync while a crash keeps some of
+    /// those changes (`crash_keeps` prefix or subset; each keeps none with chance at
+    /// most 1/2).
+    pub files_keeping: u64,
+    /// Of those, the files a crash kept some change of.
+    pub files_kept: u64,
+    /// Successful fsyncs with delayed allocation after which the durable contents of the
+    /// live files exceeded the capacity.
+    pub overfull_syncs: u64,
+}
+
+impl Default for DiskAudit {
+    fn default() -> DiskAudit {
+        DiskAudit {
+            draws: Default::default(),
+            crashes_tearing: 0,
+            untorn_chance: 1.0,
+            files_keeping: 0,
+            files_kept: 0,
+            overfull_syncs: 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct Inode {
     live: Vec<u8>,
@@ -375,6 +466,8 @@ pub struct Disk {
     stale_reads: Cell<u64>,
     /// Reads failed by injected errors (counted by `&self` reads).
     read_errors: Cell<u64>,
+    /// What the faults came to (in a cell: reads draw faults too).
+    audit: RefCell<DiskAudit>,
     /// The simulation's disks and this one's place among them, for the per-block rule
     /// (none: a disk on its own, which may damage anything).
     replicas: Option<(Replicas, usize)>,
@@ -409,9 +502,31 @@ impl Disk {
 
     /// Whether an injected per-I/O damage with chance `p` to bytes `lo..hi` of `name` happens
     /// now: drawn, then allowed only if another disk keeps those blocks intact.
-    fn damage(&self, p: Probability, name: &str, lo: u64, hi: u64) -> bool {
+    fn damage(&self, kind: Injected, p: Probability, name: &str, lo: u64, hi: u64) -> bool {
+        self.expect(kind, p);
         let drawn = !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p));
-        drawn && self.may_damage(name, lo, hi)
+        let allowed = drawn && self.may_damage(name, lo, hi);
+        let draws = &mut self.audit.borrow_mut().draws[kind as usize];
+        draws.hits += u64::from(drawn);
+        draws.refused += u64::from(drawn && !allowed);
+        allowed
+    }
+
+    /// Counts an I/O that draws `kind` with chance `p` (the audit's expected hits).
+    fn expect(&self, kind: Injected, p: Probability) {
+        if !p.is_never() {
+            self.audit.borrow_mut().draws[kind as usize].expected += p.as_f64();
+        }
+    }
+
+    /// What the disk's faults came to so far.
+    pub fn audit(&self) -> DiskAudit {
+        self.audit.borrow().clone()
+    }
+
+    /// Bytes of the live files, counted file by file (the audit's check of `used`).
+    pub fn live_bytes(&self) -> u64 {
+        self.live_names.values().map(|&i| self.inodes[i].live_len()).sum()
     }
 
     /// The damage budget for bytes `lo..hi` of `name`: for a replicated file the per-block
@@ -477,8 +592,10 @@ impl Disk {
     }
 
     /// Whether an injected error with chance `p` happens now.
-    fn inject(&mut self, p: Probability) -> bool {
+    fn inject(&mut self, kind: Injected, p: Probability) -> bool {
+        self.expect(kind, p);
         let failed = !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p));
+        self.audit.get_mut().draws[kind as usize].hits += u64::from(failed);
         self.stats.io_errors += u64::from(failed);
         failed
     }
@@ -512,7 +629,9 @@ impl Disk {
     /// A read's injected error, if one happens now (`read_errors`).
     fn read_error(&self) -> Result<(), DiskError> {
         let p = self.config.read_errors;
+        self.expect(Injected::ReadError, p);
         if !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p)) {
+            self.audit.borrow_mut().draws[Injected::ReadError as usize].hits += 1;
             self.read_errors.set(self.read_errors.get() + 1);
             return Err(DiskError::Io("read failed"));
         }
@@ -580,48 +699,51 @@ impl Disk {
         }
         let growth = end.saturating_sub(self.live_names.get(name).map_or(0, |&i| self.inodes[i].live.len()));
         self.reserve(growth as u64)?;
-        if self.inject(self.config.write_errors) {
+        if self.inject(Injected::WriteError, self.config.write_errors) {
             return Err(DiskError::Io("write failed"));
         }
         self.create(name)?;
         self.charge_write(data.len() as u64);
         self.charge_io();
-        if self.damage(self.config.lost_writes, name, offset as u64, end as u64) {
+        if self.damage(Injected::LostWrite, self.config.lost_writes, name, offset as u64, end as u64) {
             self.stats.lost_writes += 1;
             self.mark_damaged(name, offset as u64, end as u64);
             return Ok(());
         }
         let index = self.live_names[name];
-        let (offset, end, growth) =
-            if self.damage(self.config.misdirected_writes, name, offset as u64, end as u64) {
-                // At another whole sector of the file, drawn; lost if it has no other.
-                self.stats.misdirected_writes += 1;
-                let sector = self.config.sector_size.max(1) as usize;
-                let len = self.inodes[index].live.len();
-                let (sectors, own) = ((len / sector) as u64, (offset / sector) as u64);
-                let others = sectors - u64::from(own < sectors);
-                if others == 0 {
-                    return Ok(());
-                }
-                let mut errors = self.errors.borrow_mut();
-                let drawn =
-                    errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
-                drop(errors);
-                let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
-                let wrong_end = wrong + data.len();
-                self.mark_damaged(name, offset as u64, end as u64);
-                let growth = wrong_end.saturating_sub(len);
-                if !self.may_damage(name, wrong as u64, wrong_end as u64)
-                    || self.reserve(growth as u64).is_err()
-                {
-                    return Ok(()); // where it went may not be damaged, or has no room: lost
-                }
-                self.mark_damaged(name, wrong as u64, wrong_end as u64);
-                (wrong, wrong_end, growth)
-            } else {
-                self.mark_rewritten(name, offset as u64, end as u64);
-                (offset, end, growth)
-            };
+        let (offset, end, growth) = if self.damage(
+            Injected::MisdirectedWrite,
+            self.config.misdirected_writes,
+            name,
+            offset as u64,
+            end as u64,
+        ) {
+            // At another whole sector of the file, drawn; lost if it has no other.
+            self.stats.misdirected_writes += 1;
+            let sector = self.config.sector_size.max(1) as usize;
+            let len = self.inodes[index].live.len();
+            let (sectors, own) = ((len / sector) as u64, (offset / sector) as u64);
+            let others = sectors - u64::from(own < sectors);
+            if others == 0 {
+                return Ok(());
+            }
+            let mut errors = self.errors.borrow_mut();
+            let drawn = errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
+            drop(errors);
+            let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
+            let wrong_end = wrong + data.len();
+            self.mark_damaged(name, offset as u64, end as u64);
+            let growth = wrong_end.saturating_sub(len);
+            if !self.may_damage(name, wrong as u64, wrong_end as u64) || self.reserve(growth as u64).is_err()
+            {
+                return Ok(()); // where it went may not be damaged, or has no room: lost
+            }
+            self.mark_damaged(name, wrong as u64, wrong_end as u64);
+            (wrong, wrong_end, growth)
+        } else {
+            self.mark_rewritten(name, offset as u64, end as u64);
+            (offset, end, growth)
+        };
         let inode = &mut self.inodes[index];
         if inode.live.len() < end {
             inode.live.resize(end, 0);
@@ -660,7 +782,13 @@ impl Disk {
             return Ok(part.len() as usize);
         }
         // A stale read returns what the last sync left (see the module docs).
-        let stale = self.damage(self.config.stale_reads, name, offset, offset + buf.len() as u64);
+        let stale = self.damage(
+            Injected::StaleRead,
+            self.config.stale_reads,
+            name,
+            offset,
+            offset + buf.len() as u64,
+        );
         self.stale_reads.set(self.stale_reads.get() + u64::from(stale));
         let bytes = if stale { &inode.durable } else { &inode.live };
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
@@ -674,7 +802,7 @@ impl Disk {
         let len = self.inode(name)?.live_len();
         self.charge_io();
         self.read_error()?;
-        if self.damage(self.config.stale_reads, name, 0, len) {
+        if self.damage(Injected::StaleRead, self.config.stale_reads, name, 0, len) {
             self.stale_reads.set(self.stale_reads.get() + 1);
             let inode = self.inode(name)?;
             if inode.live_blob.is_none() {
@@ -695,7 +823,7 @@ impl Disk {
         self.create(name)?;
         self.charge_write(payload.len());
         self.charge_io();
-        if self.damage(self.config.lost_writes, name, 0, payload.len()) {
+        if self.damage(Injected::LostWrite, self.config.lost_writes, name, 0, payload.len()) {
             self.stats.lost_writes += 1;
             self.mark_damaged(name, 0, payload.len());
             return Ok(());
@@ -717,7 +845,9 @@ impl Disk {
         let inode = self.inode(name)?;
         self.charge_io();
         self.read_error()?;
-        if inode.durable_blob.is_some() && self.damage(self.config.stale_reads, name, 0, inode.live_len()) {
+        if inode.durable_blob.is_some()
+            && self.damage(Injected::StaleRead, self.config.stale_reads, name, 0, inode.live_len())
+        {
             self.stale_reads.set(self.stale_reads.get() + 1);
             return Ok(inode.durable_blob.clone().expect("checked"));
         }
@@ -754,7 +884,7 @@ impl Disk {
                 Some(full)
             }
             Ok(()) => self
-                .inject(self.config.fsync_errors)
+                .inject(Injected::FsyncError, self.config.fsync_errors)
                 .then_some(DiskError::Io("fsync failed; the data it covered is not durable")),
         };
         if let Some(error) = failed {
@@ -763,6 +893,9 @@ impl Disk {
             return Err(error);
         }
         self.inodes[index].sync();
+        if self.config.delayed_allocation && self.config.capacity.is_some_and(|c| self.durable_bytes() > c) {
+            self.audit.get_mut().overfull_syncs += 1;
+        }
         if !self.config.names_need_sync_dir && self.durable_names.get(name) != Some(&index) {
             if self.inodes[index].durably_named {
                 // Renamed since it was durable: its old durable name goes.
@@ -774,6 +907,14 @@ impl Disk {
         }
         self.charge_sync();
         Ok(())
+    }
+
+    /// The durable contents of the live files, counted file by file (the audit's check of
+    /// delayed allocation).
+    fn durable_bytes(&self) -> u64 {
+        let durable =
+            |inode: &Inode| inode.durable_blob.as_ref().map_or(inode.durable.len() as u64, Payload::len);
+        self.live_names.values().map(|&i| durable(&self.inodes[i])).sum()
     }
 
     /// Makes the whole namespace (creations, renames, removals) durable; not file contents.
@@ -843,8 +984,13 @@ impl Disk {
         let sector = self.config.sector_size.max(1) as usize;
         let mut torn = false;
         let keeps = self.config.crash_keeps;
+        let audit = self.audit.get_mut();
+        audit.crashes_tearing += u64::from(self.config.torn_writes);
         for index in 0..self.inodes.len() {
             let inode = &mut self.inodes[index];
+            audit.files_keeping += u64::from(
+                keeps != CrashKeeps::Nothing && inode.live_blob.is_none() && !inode.dirty.is_empty(),
+            );
             if keeps != CrashKeeps::Nothing && !inode.unsynced.is_empty() {
                 let changes = std::mem::take(&mut inode.unsynced);
                 let kept: Vec<Change> = match keeps {
@@ -866,6 +1012,7 @@ impl Disk {
                     }
                     _ => changes.into_iter().filter(|_| rng.chance(Probability::ratio(1, 2))).collect(),
                 };
+                audit.files_kept += u64::from(!kept.is_empty());
                 inode.keep_on_crash(&kept);
                 inode.last_write = None;
             }
@@ -874,6 +1021,8 @@ impl Disk {
             inode.live_blob.clone_from(&inode.durable_blob);
             inode.dirty.clear();
             let Some((offset, data)) = last_write.filter(|_| tear) else { continue };
+            let spanned = (offset + data.len()).div_ceil(sector) - offset / sector;
+            audit.untorn_chance /= (spanned + 1) as f64;
             let first_sector = offset / sector;
             let end_sector = (offset + data.len()).div_ceil(sector);
             let survivors = rng.between(0, (end_sector - first_sector) as u64) as usize;

@@ -25,8 +25,9 @@ pub use node::PingPong;
 use sim::harness::system::{Check, Slot as SystemSlot, System};
 use sim::kernel::network::NetworkModel;
 use sim::kernel::workload::{Arg, OperationSpec, Outcome};
-use sim::scenario::Scenario;
+use sim::scenario::{FaultAction, Scenario};
 use sim::{Ctx, LinkModel, Network, Node, NodeId, Seed, Sim};
+use std::time::Duration;
 
 /// Ping-pong as a system scenarios can name.
 pub struct PingPongSystem;
@@ -81,7 +82,7 @@ impl System for PingPongSystem {
             Check::from("pingpong.served_by_a_server", stray.is_none(), || {
                 format!("operation {:?} completed ok without a server's reply", stray.map(|r| &r.op))
             }),
-            node_latency(scenario, sim),
+            latency_floor(scenario, sim),
             durable_replies(scenario, sim),
         ]
     }
@@ -124,39 +125,93 @@ fn durable_replies(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Check {
     }))
 }
 
-/// `pingpong.node_latency`: a `[[network.nodes]]` override is the network's (the kernel's
-/// per-node links, checked through the system that exercises them): every link to and from
-/// an overridden node takes at least its latency's minimum (a constant, or a uniform's
-/// low end), so an operation that node answered took at least twice that, its request in
-/// and its reply out.
-fn node_latency(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Check {
-    let name = "pingpong.node_latency";
-    let floors: Vec<(u32, std::time::Duration)> = scenario
-        .network
-        .nodes
-        .iter()
-        .filter_map(|o| match o.change.latency.as_ref().map(|l| &l.0) {
-            Some(sim::Distribution::Constant(value)) => Some((o.node, *value)),
-            Some(sim::Distribution::Uniform { min, .. }) => Some((o.node, *min)),
-            _ => None,
-        })
-        .collect();
-    if floors.is_empty() {
-        return Check::skipped(name, "no [[network.nodes]] override with a constant or uniform latency");
+/// `pingpong.latency_floor`: the network's models are the scenario's (the kernel's links,
+/// per-link and per-node overrides and bandwidths, checked through the system that
+/// exercises them), and so is the disk's cost of a durable reply. An echo crosses four links: client to server, server to a relay and
+/// back, server to client. Each takes at least its model's floor: the least value of its
+/// latency distribution, plus the message's size over the link's bandwidth and (a small
+/// message) over the node interfaces'. So an operation a server answered took at least the
+/// least such sum over the relays it could have used; with `durable_replies`, plus the
+/// server's write of its record (its size over `[disk] write_bandwidth`) and a sync (the
+/// least `fsync_latency` the scenario sets; none under a swarm, whose disk faults draw
+/// theirs). Faults only add time (loss,
+/// retransmission, clogs, pauses, slow disks), unless one changes a latency or bandwidth:
+/// such a scenario, or one with latencies per message kind, is not judged.
+fn latency_floor(scenario: &Scenario<Config>, sim: &Sim<Msg>) -> Check {
+    let name = "pingpong.latency_floor";
+    let spec = &scenario.network;
+    let reshaped = scenario.faults.iter().any(|f| match &f.action {
+        FaultAction::Network { change, .. } | FaultAction::Link { change, .. } => {
+            change.latency.is_some() || change.bandwidth.is_some()
+        }
+        _ => false,
+    });
+    if reshaped || !spec.kinds.is_empty() {
+        return Check::skipped(
+            name,
+            "a fault changes a latency or bandwidth, or kinds have latencies of their own",
+        );
     }
+    let base = spec.link_model();
+    // The model of `from -> to`: a link's own (the last that names it), else a node's, the
+    // sender's first, else the default (NetworkModel::model's order).
+    let model = |from: u32, to: u32| {
+        let link = spec
+            .links
+            .iter()
+            .rev()
+            .find(|l| l.from.indices().contains(&from) && l.to.indices().contains(&to));
+        let node = |n: u32| spec.nodes.iter().rev().find(|o| o.node == n).map(|o| &o.change);
+        link.map(|l| &l.change)
+            .or_else(|| node(from))
+            .or_else(|| node(to))
+            .map_or_else(|| base.clone(), |c| c.apply(&base))
+    };
+    let size = sim::Message::wire_size(&Msg::Echo { op: 0 });
+    let transmit = |bytes_per_second: u64| size * 1_000_000_000 / bytes_per_second.max(1);
+    let interface =
+        spec.node_bandwidth.filter(|_| size <= sim::kernel::network::PACKET).map_or(0, |b| transmit(b.0));
+    let hop = |from: u32, to: u32| -> u64 {
+        if from == to {
+            return 0;
+        }
+        let link = model(from, to);
+        link.latency.floor().as_nanos() as u64 + link.bandwidth.map_or(0, transmit) + interface
+    };
+    let disk = &scenario.disk;
+    let sync = disk.fsync_latency.unwrap_or_default().min(if scenario.swarm.is_some() {
+        Duration::ZERO
+    } else {
+        let faults = scenario.faults.iter().filter_map(|f| match &f.action {
+            FaultAction::Disk { change, .. } => change.fsync_latency,
+            _ => None,
+        });
+        faults.min().unwrap_or(Duration::MAX)
+    });
+    let record = node::RECORD as u64 * 1_000_000_000 / disk.write_bandwidth.map_or(u64::MAX, |b| b.0.max(1));
+    let durable = if scenario.settings.durable_replies { sync.as_nanos() as u64 + record } else { 0 };
+    let servers = scenario.nodes;
+    let floor = |client: u32, server: u32| {
+        let relays = (0..servers).filter(|&r| r != server || servers < 2);
+        hop(client, server)
+            + relays.map(|r| hop(server, r) + hop(r, server)).min().unwrap_or(0)
+            + durable
+            + hop(server, client)
+    };
     let fast = sim.operations().iter().find_map(|r| {
-        let (node, floor) = floors.iter().find(|(node, _)| r.served_by.is_some_and(|s| s.0 == *node))?;
-        let took = std::time::Duration::from_nanos(r.latency_nanos()?);
-        (matches!(r.completed, Some((_, Outcome::Ok(_)))) && took < *floor * 2)
-            .then_some((r, *node, *floor, took))
+        let server = r.served_by.filter(|s| s.0 < servers)?.0;
+        let took = r.latency_nanos()?;
+        let least = floor(r.client.0, server);
+        (matches!(r.completed, Some((_, Outcome::Ok(_)))) && took < least).then_some((r, server, took, least))
     });
     Check::of_whole_run(Check::from(name, fast.is_none(), || {
-        let (r, node, floor, took) = fast.expect("failing");
+        let (r, server, took, least) = fast.expect("failing");
         format!(
-            "{} #{} answered by n{node} took {took:?}; every link of n{node} takes at least {floor:?}, so a round trip at least {:?}",
+            "{} #{} answered by n{server} took {:?}; its links' latencies and bandwidths (and its disk's costs) make it at least {:?}",
             r.op.f,
             r.op.id,
-            floor * 2
+            std::time::Duration::from_nanos(took),
+            std::time::Duration::from_nanos(least)
         )
     }))
 }

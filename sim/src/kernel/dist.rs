@@ -122,6 +122,24 @@ impl Distribution {
         }
     }
 
+    /// The least value a sample can take: a normal's is its mean less 8.6 standard
+    /// deviations (Box–Muller's radius from a 53-bit uniform is at most 8.58), never below
+    /// zero; an exponential's is zero; a Pareto's is its scale.
+    pub fn floor(&self) -> Duration {
+        match self {
+            Distribution::Constant(value) => *value,
+            Distribution::Uniform { min, .. } => *min,
+            Distribution::Normal { mean, std_dev } => {
+                mean.saturating_sub(*std_dev * 86 / 10).saturating_sub(Duration::from_nanos(1))
+            }
+            Distribution::Exponential { .. } => Duration::ZERO,
+            Distribution::Pareto { scale, .. } => *scale,
+            Distribution::Mixture(mixture) => {
+                mixture.components.iter().map(|(_, part)| part.floor()).min().unwrap_or(Duration::ZERO)
+            }
+        }
+    }
+
     /// The components of a mixture with their weights, as given (up to 1e-9).
     pub fn mixture_parts(&self) -> Option<Vec<(f64, &Distribution)>> {
         let Distribution::Mixture(mixture) = self else { return None };

@@ -14,6 +14,7 @@
 //!   the chance that none would was below 1e-9; with `crash_keeps`, crashes keep some
 //!   change of the files changed since their sync (30 such files that all kept nothing:
 //!   below 2^-30);
+//! - a misdirected write lands within its file;
 //! - with delayed allocation, no successful fsync leaves more durable bytes than the
 //!   capacity;
 //! - the bytes the disk counts as used are its live files' bytes.
@@ -88,6 +89,9 @@ fn disk_problem(audit: &DiskAudit, stats: &DiskStats, used: (u64, u64)) -> Optio
             "crashes kept changes of {} files, but only {} had some",
             audit.files_kept, audit.files_keeping
         ));
+    }
+    if audit.misdirected_astray > 0 {
+        return Some(format!("{} misdirected writes landed past their file's end", audit.misdirected_astray));
     }
     if audit.overfull_syncs > 0 {
         return Some(format!(

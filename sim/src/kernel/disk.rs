@@ -330,6 +330,8 @@ pub struct DiskAudit {
     pub files_keeping: u64,
     /// Of those, the files a crash kept some change of.
     pub files_kept: u64,
+    /// Misdirected writes that landed at or past their file's end (they land within it).
+    pub misdirected_astray: u64,
     /// Successful fsyncs with delayed allocation after which the durable contents of the
     /// live files exceeded the capacity.
     pub overfull_syncs: u64,
@@ -343,6 +345,7 @@ impl Default for DiskAudit {
             untorn_chance: 1.0,
             files_keeping: 0,
             files_kept: 0,
+            misdirected_astray: 0,
             overfull_syncs: 0,
         }
     }
@@ -731,6 +734,7 @@ impl Disk {
             let drawn = errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
             drop(errors);
             let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
+            self.audit.get_mut().misdirected_astray += u64::from(wrong >= len);
             let wrong_end = wrong + data.len();
             self.mark_damaged(name, offset as u64, end as u64);
             let growth = wrong_end.saturating_sub(len);

@@ -74,6 +74,16 @@ fn the_faithful_mode_loses_files_on_a_coordinator_restart_and_returns_corrupt_by
     assert!(corrupt >= 2, "corrupt content read back on {corrupt} of 20 seeds");
 }
 
+/// The real coordinator refuses a write when no storage node is healthy
+/// (coordinator_file.go:206-213 at 317ed19: "No healthy storage nodes available"). Seed 46
+/// puts at 0 s, before any node has registered: refused, not acknowledged with no chunk.
+#[test]
+fn the_faithful_mode_refuses_a_put_before_any_node_registered() {
+    let report = run_faithful("crash-restart.toml", 46);
+    assert_eq!(report.summary.ops["put"].fail, 1);
+    assert_eq!(verdict(&report, "collective.acknowledged_files_intact"), Verdict::Pass);
+}
+
 /// The durable mode's 1 GB puts go client -> coordinator -> two replicas through the
 /// coordinator's one interface: 1 / (1/125 + 2/125) = 41.7 MB/s; reads come back through
 /// it in two hops: 62.5 MB/s (store and forward).

@@ -277,6 +277,13 @@ impl Coordinator {
     }
 
     fn start_write(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, path: Path, content: Payload) {
+        if !self.durable() && self.healthy().is_empty() {
+            // The code refuses a write with no healthy node to place it on
+            // (coordinator_file.go:206-213 at 317ed19: "No healthy storage nodes available").
+            let answer = Answer::Failed("no healthy storage nodes available");
+            ctx.send(client, Msg::Reply { op, answer });
+            return self.release(ctx, path);
+        }
         let size = content.len();
         let chunk_size = self.shared.config.chunk_size(size);
         let count = size.div_ceil(chunk_size).max(1);

@@ -17,7 +17,9 @@
 //! - a misdirected write lands within its file;
 //! - with delayed allocation, no successful fsync leaves more durable bytes than the
 //!   capacity;
-//! - the bytes the disk counts as used are its live files' bytes.
+//! - the bytes the disk counts as used are its live files' bytes;
+//! - no more disks were damaged (wiped, torn, corrupted, or holding damage to a file that
+//!   is not replicated) than `[disk] damage_budget` allows.
 
 use crate::kernel::disk::{DiskAudit, DiskStats, Injected};
 use crate::kernel::engine::Sim;
@@ -48,7 +50,7 @@ pub fn disk<M: Message>(sim: &Sim<M>) -> Check {
         total.files_kept += audit.files_kept;
         torn += stats.torn;
     }
-    let problem = problem.or_else(|| fault_rates(&total, torn));
+    let problem = problem.or_else(|| fault_rates(&total, torn)).or_else(|| over_budget(sim));
     Check::from("kernel.disk", problem.is_none(), || problem.expect("failing")).of_whole_run()
 }
 
@@ -103,6 +105,25 @@ fn disk_problem(audit: &DiskAudit, stats: &DiskStats, used: (u64, u64)) -> Optio
         return Some(format!("{} bytes counted as used, but the live files hold {}", used.0, used.1));
     }
     None
+}
+
+/// Whether more disks were damaged than `[disk] damage_budget` allows: wiped, torn,
+/// corrupted, or holding damage to a file that is not replicated (damage to replicated
+/// files follows the per-block rule instead).
+fn over_budget<M: Message>(sim: &Sim<M>) -> Option<String> {
+    let max = sim.damage_budget()?;
+    let damaged: Vec<NodeId> = (0..sim.node_count() as u32)
+        .map(NodeId)
+        .filter(|&node| {
+            let disk = sim.disk(node);
+            let stats = disk.stats();
+            let own = disk.damaged().files().any(|name| !sim.is_replicated(name));
+            own || stats.wipes + stats.torn + stats.corruptions > 0
+        })
+        .collect();
+    (damaged.len() > max).then(|| {
+        format!("{} disks were damaged ({damaged:?}), but the damage budget allows {max}", damaged.len())
+    })
 }
 
 /// Whether the faults, over every disk, happened as often as asked (`total`'s draws and

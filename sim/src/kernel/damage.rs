@@ -49,6 +49,11 @@ impl DamageBudget {
         }
     }
 
+    /// The most nodes it allows (`None`: unlimited).
+    pub fn max_nodes(&self) -> Option<usize> {
+        self.max_nodes
+    }
+
     /// Whether damaging `node` would be allowed, without counting it.
     pub fn would_allow(&self, node: NodeId) -> bool {
         self.damaged.contains(&node) || self.max_nodes.is_none_or(|max| self.damaged.len() < max)
@@ -124,6 +129,11 @@ impl DamagedRanges {
     /// Whether no file is damaged.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The files with damaged bytes, in order.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
     }
 
     /// Whether any of `name`'s bytes `lo..hi` is damaged.

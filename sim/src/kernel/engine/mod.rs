@@ -252,6 +252,16 @@ impl<M: Message> Sim<M> {
         self.budget = DamageBudget::new(max_nodes);
     }
 
+    /// The most nodes whose disks whole-disk damage may hit (`None`: unlimited).
+    pub fn damage_budget(&self) -> Option<usize> {
+        self.budget.max_nodes()
+    }
+
+    /// Whether `name` is a replicated file (see `set_replicated_files`).
+    pub fn is_replicated(&self, name: &str) -> bool {
+        self.replicas.is_replicated(name)
+    }
+
     /// Declares the files whose names start with one of `prefixes` replicated: the servers
     /// hold them as copies of each other, block for block (see `damage`).
     pub fn set_replicated_files(&mut self, prefixes: &[&str]) {

@@ -14,12 +14,13 @@
 //!   the chance that none would was below 1e-9; with `crash_keeps`, crashes keep some
 //!   change of the files changed since their sync (30 such files that all kept nothing:
 //!   below 2^-30);
-//! - a misdirected write lands within its file;
+//! - a misdirected write lands on another sector of its file;
 //! - with delayed allocation, no successful fsync leaves more durable bytes than the
 //!   capacity;
 //! - the bytes the disk counts as used are its live files' bytes;
 //! - no more disks were damaged (wiped, torn, corrupted, or holding damage to a file that
-//!   is not replicated) than `[disk] damage_budget` allows.
+//!   is not replicated) than `[disk] damage_budget` allows, and with no budget no damage
+//!   to such a file was refused.
 
 use crate::kernel::disk::{DiskAudit, DiskStats, Injected};
 use crate::kernel::engine::Sim;
@@ -44,13 +45,14 @@ pub fn disk<M: Message>(sim: &Sim<M>) -> Check {
         for (sum, draws) in total.draws.iter_mut().zip(audit.draws) {
             sum.expected += draws.expected;
             sum.hits += draws.hits;
+            sum.refused_unreplicated += draws.refused_unreplicated;
         }
         total.untorn_chance *= audit.untorn_chance;
         total.files_keeping += audit.files_keeping;
         total.files_kept += audit.files_kept;
         torn += stats.torn;
     }
-    let problem = problem.or_else(|| fault_rates(&total, torn)).or_else(|| over_budget(sim));
+    let problem = problem.or_else(|| fault_rates(&total, torn)).or_else(|| over_budget(sim, &total));
     Check::from("kernel.disk", problem.is_none(), || problem.expect("failing")).of_whole_run()
 }
 
@@ -93,7 +95,10 @@ fn disk_problem(audit: &DiskAudit, stats: &DiskStats, used: (u64, u64)) -> Optio
         ));
     }
     if audit.misdirected_astray > 0 {
-        return Some(format!("{} misdirected writes landed past their file's end", audit.misdirected_astray));
+        return Some(format!(
+            "{} misdirected writes landed past their file's end or on their own sector",
+            audit.misdirected_astray
+        ));
     }
     if audit.overfull_syncs > 0 {
         return Some(format!(
@@ -110,8 +115,13 @@ fn disk_problem(audit: &DiskAudit, stats: &DiskStats, used: (u64, u64)) -> Optio
 /// Whether more disks were damaged than `[disk] damage_budget` allows: wiped, torn,
 /// corrupted, or holding damage to a file that is not replicated (damage to replicated
 /// files follows the per-block rule instead).
-fn over_budget<M: Message>(sim: &Sim<M>) -> Option<String> {
-    let max = sim.damage_budget()?;
+fn over_budget<M: Message>(sim: &Sim<M>, total: &DiskAudit) -> Option<String> {
+    let Some(max) = sim.damage_budget() else {
+        // No budget: nothing may refuse damage to a file that is not replicated.
+        let refused: u64 = total.draws.iter().map(|d| d.refused_unreplicated).sum();
+        return (refused > 0)
+            .then(|| format!("{refused} hits of silent damage were refused with no damage budget"));
+    };
     let damaged: Vec<NodeId> = (0..sim.node_count() as u32)
         .map(NodeId)
         .filter(|&node| {

@@ -308,6 +308,9 @@ pub struct Draws {
     pub hits: u64,
     /// Hits of silent damage the damage budget refused (the I/O went through intact).
     pub refused: u64,
+    /// Of those, the refusals for files that are not replicated (only the budget's count of
+    /// disks refuses those).
+    pub refused_unreplicated: u64,
 }
 
 /// What the disk's faults came to, for the kernel's check that a disk did what its
@@ -330,7 +333,8 @@ pub struct DiskAudit {
     pub files_keeping: u64,
     /// Of those, the files a crash kept some change of.
     pub files_kept: u64,
-    /// Misdirected writes that landed at or past their file's end (they land within it).
+    /// Misdirected writes that landed at or past their file's end, or on their own sector
+    /// (they land on another sector of the file).
     pub misdirected_astray: u64,
     /// Successful fsyncs with delayed allocation after which the durable contents of the
     /// live files exceeded the capacity.
@@ -509,9 +513,12 @@ impl Disk {
         self.expect(kind, p);
         let drawn = !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p));
         let allowed = drawn && self.may_damage(name, lo, hi);
+        let refused = drawn && !allowed;
+        let replicated = refused && self.replicas.as_ref().is_some_and(|(r, _)| r.is_replicated(name));
         let draws = &mut self.audit.borrow_mut().draws[kind as usize];
         draws.hits += u64::from(drawn);
-        draws.refused += u64::from(drawn && !allowed);
+        draws.refused += u64::from(refused);
+        draws.refused_unreplicated += u64::from(refused && !replicated);
         allowed
     }
 
@@ -734,7 +741,8 @@ impl Disk {
             let drawn = errors.as_mut().expect("damage draws from the disk's stream").between(0, others - 1);
             drop(errors);
             let wrong = (drawn + u64::from(drawn >= own)) as usize * sector;
-            self.audit.get_mut().misdirected_astray += u64::from(wrong >= len);
+            self.audit.get_mut().misdirected_astray +=
+                u64::from(wrong >= len || wrong / sector == offset / sector);
             let wrong_end = wrong + data.len();
             self.mark_damaged(name, offset as u64, end as u64);
             let growth = wrong_end.saturating_sub(len);

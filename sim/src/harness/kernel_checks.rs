@@ -15,6 +15,8 @@
 //!   change of the files changed since their sync (30 such files that all kept nothing:
 //!   below 2^-30);
 //! - a misdirected write lands on another sector of its file;
+//! - a corruption's flipped bytes are recorded as damaged (the budget's per-block rule
+//!   reads that record);
 //! - with delayed allocation, no successful fsync leaves more durable bytes than the
 //!   capacity;
 //! - the bytes the disk counts as used are its live files' bytes;
@@ -98,6 +100,12 @@ fn disk_problem(audit: &DiskAudit, stats: &DiskStats, used: (u64, u64)) -> Optio
         return Some(format!(
             "{} misdirected writes landed past their file's end or on their own sector",
             audit.misdirected_astray
+        ));
+    }
+    if audit.corruptions_unrecorded > 0 {
+        return Some(format!(
+            "{} corruptions flipped bytes the disk does not record as damaged",
+            audit.corruptions_unrecorded
         ));
     }
     if audit.overfull_syncs > 0 {

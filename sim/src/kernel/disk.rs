@@ -336,6 +336,9 @@ pub struct DiskAudit {
     /// Misdirected writes that landed at or past their file's end, or on their own sector
     /// (they land on another sector of the file).
     pub misdirected_astray: u64,
+    /// Corruption faults whose flipped bytes the disk did not record as damaged (the damage
+    /// budget's per-block rule reads that record).
+    pub corruptions_unrecorded: u64,
     /// Successful fsyncs with delayed allocation after which the durable contents of the
     /// live files exceeded the capacity.
     pub overfull_syncs: u64,
@@ -350,6 +353,7 @@ impl Default for DiskAudit {
             files_keeping: 0,
             files_kept: 0,
             misdirected_astray: 0,
+            corruptions_unrecorded: 0,
             overfull_syncs: 0,
         }
     }
@@ -1088,7 +1092,8 @@ impl Disk {
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
         let mut corrupted = 0;
-        for position in start..end.min(inode.live.len().max(inode.durable.len())) {
+        let reach = end.min(inode.live.len().max(inode.durable.len()));
+        for position in start..reach {
             let flip = rng.between(1, 255) as u8;
             if let Some(byte) = inode.live.get_mut(position) {
                 *byte ^= flip;
@@ -1100,6 +1105,8 @@ impl Disk {
         }
         self.stats.corruptions += 1;
         self.mark_damaged(name, offset, offset + corrupted);
+        let recorded = reach <= start || self.damaged.overlaps(name, offset, reach as u64);
+        self.audit.get_mut().corruptions_unrecorded += u64::from(!recorded);
         Ok(corrupted)
     }
 

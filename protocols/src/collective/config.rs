@@ -141,8 +141,10 @@ pub enum Bug {
     /// Before registration from heartbeats: a node registers once, at start, and never
     /// again, so after a coordinator restart its coordinator does not know it.
     NoReregister,
-    /// 6bc05bd: reassembly gave every chunk index 0, so a file of several chunks reads back
-    /// empty, reported as success.
+    /// The FUSE client's read path at 317ed19 (`ReadFile`; fixed in 6bc05bd): reassembly
+    /// gives every chunk index 0, so a file of several chunks reads back empty, reported as
+    /// success. The model's reads are the CLI's (`ReadFileStream`), which this bug does not
+    /// reach (docs/design-notes.md).
     ReassemblyIndexZero,
 }
 

@@ -159,7 +159,7 @@ pub enum FileSize {
 }
 
 const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
+pub(super) const MIB: u64 = 1024 * KIB;
 
 /// File sizes to draw from: `[min, max]`, log-uniform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,6 +218,21 @@ impl Config {
             None if size > 100 * MIB => 4 * MIB,
             None => MIB,
         }
+    }
+
+    /// The faithful mode's chunk size for a whole-file upload of `size` bytes, given the
+    /// coordinator's `ChunkManager` size `sticky` (1 MiB at start): while that is still the
+    /// default, the file's best size replaces it, and every later upload uses it
+    /// (`storage.go:63-70` at 317ed19: "Override with optimal size if not manually set",
+    /// which sets the manager's size once). A fixed `chunk_size` setting is used as is.
+    pub fn whole_file_chunk(&self, sticky: &mut u64, size: u64) -> u64 {
+        if let Some(fixed) = self.chunk_size {
+            return fixed.0;
+        }
+        if *sticky == MIB {
+            *sticky = self.chunk_size(size);
+        }
+        *sticky
     }
 
     /// Chunks a write of `size` bytes stores at once.
@@ -344,6 +359,18 @@ mod tests {
         assert_eq!(faithful.chunk_size(3_000_000), 1 << 20, "uploaded whole");
         assert_eq!(faithful.chunk_size(1 << 30), 3 << 20, "streamed");
         assert_eq!((faithful.chunks_in_flight(3_000_000), faithful.chunks_in_flight(1 << 30)), (1, 10));
+    }
+
+    #[test]
+    fn the_first_non_default_chunk_size_sticks_in_the_faithful_mode() {
+        let faithful = Config { mode: Mode::Collective, ..Config::default() };
+        let mut sticky = MIB;
+        // Medium files keep the default, so the manager's size is still open.
+        assert_eq!(faithful.whole_file_chunk(&mut sticky, 3_000_000), MIB);
+        // A small file's 64 KiB then sticks: a later 3 MB upload is cut into 64 KiB chunks.
+        assert_eq!(faithful.whole_file_chunk(&mut sticky, 500 << 10), 64 << 10);
+        assert_eq!(faithful.whole_file_chunk(&mut sticky, 3_000_000), 64 << 10);
+        assert_eq!(sticky, 64 << 10);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use sim::prelude::*;
 use sim::Payload;
 
 use super::check::CollectiveFact;
-use super::config::{Bug, Mode};
+use super::config::{Bug, Mode, MIB};
 use super::meta::{Chunk, Entry, Meta};
 use super::msg::{Answer, ChunkId, Msg, Path, Timer};
 use super::{class, Shared};
@@ -111,6 +111,10 @@ pub struct Coordinator {
     copying: BTreeSet<ChunkId>,
     next: u64,
     started: Time,
+    /// The faithful mode's chunk size for whole-file uploads: the real `ChunkManager`'s,
+    /// which the first file whose best size is not the default fixes for good (in memory:
+    /// a restart starts again from the default).
+    whole_chunk: u64,
 }
 
 impl Coordinator {
@@ -129,6 +133,7 @@ impl Coordinator {
             copying: BTreeSet::new(),
             next: 0,
             started: Time::ZERO,
+            whole_chunk: MIB,
         }
     }
 
@@ -285,7 +290,11 @@ impl Coordinator {
             return self.release(ctx, path);
         }
         let size = content.len();
-        let chunk_size = self.shared.config.chunk_size(size);
+        let chunk_size = if self.durable() || self.shared.config.streams(size) {
+            self.shared.config.chunk_size(size)
+        } else {
+            self.shared.config.whole_file_chunk(&mut self.whole_chunk, size)
+        };
         let count = size.div_ceil(chunk_size).max(1);
         let chunks: Vec<ChunkWrite> = (0..count)
             .map(|c| {

@@ -84,6 +84,19 @@ fn the_faithful_mode_refuses_a_put_before_any_node_registered() {
     assert_eq!(verdict(&report, "collective.acknowledged_files_intact"), Verdict::Pass);
 }
 
+/// A failed peer heartbeat marks only the peer (coordinator.go:527-529 at 317ed19): a cut-off
+/// member's nodes stay healthy, puts keep placing chunks there, a chunk whose stores all
+/// time out is left out, and the put succeeds (coordinator_file.go:277-281): the file reads
+/// back short.
+#[test]
+fn the_faithful_mode_keeps_a_cut_off_members_nodes_and_reads_back_short() {
+    for seed in 0..5 {
+        let report = run_faithful("member-partition.toml", seed);
+        let reason = report.summary.reasons.get("collective.acknowledged_files_intact");
+        assert!(reason.is_some_and(|r| r.contains("read content no put wrote")), "seed {seed}: {reason:?}");
+    }
+}
+
 /// The durable mode's 1 GB puts go client -> coordinator -> two replicas through the
 /// coordinator's one interface: 1 / (1/125 + 2/125) = 41.7 MB/s; reads come back through
 /// it in two hops: 62.5 MB/s (store and forward).

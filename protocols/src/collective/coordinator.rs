@@ -218,12 +218,19 @@ impl Coordinator {
         self.nodes.iter().filter(|(_, k)| k.member == self.member).map(|(id, k)| (*id, k.healthy)).collect()
     }
 
+    /// The peers heartbeats and node lists go to: the durable mode's connected ones; the
+    /// code's every known peer, whatever its last heartbeat said (`sendHeartbeats` and
+    /// `shareNodeListWithPeers`, coordinator.go:508-538, 869-915 at 317ed19; gRPC redials
+    /// on its own).
+    fn reachable_peers(&self) -> Vec<u32> {
+        let durable = self.durable();
+        self.peers.iter().filter(|(_, p)| p.up || !durable).map(|(m, _)| *m).collect()
+    }
+
     fn share_nodes(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let nodes = self.own_nodes();
-        for (&member, peer) in &self.peers {
-            if peer.up {
-                ctx.send(self.shared.coordinator(member), Msg::NodeList { nodes: nodes.clone() });
-            }
+        for member in self.reachable_peers() {
+            ctx.send(self.shared.coordinator(member), Msg::NodeList { nodes: nodes.clone() });
         }
     }
 
@@ -245,9 +252,16 @@ impl Coordinator {
 
     fn peer_down(&mut self, ctx: &mut Ctx<'_, Msg>, member: u32) {
         let now = ctx.now();
+        let durable = self.durable();
         let Some(peer) = self.peers.get_mut(&member) else { return };
         let backoff = peer.backoff;
         peer.up = false;
+        if !durable {
+            // The code only marks the peer unhealthy (coordinator.go:527-529 at 317ed19):
+            // the member's nodes keep the health its last node list gave them, and the
+            // peer is not connected again (heartbeats keep going to it).
+            return;
+        }
         peer.backoff = (peer.backoff * 2).min(MAX_BACKOFF);
         let theirs: Vec<NodeId> =
             self.nodes.iter().filter(|(_, k)| k.member == member).map(|(id, _)| *id).collect();
@@ -842,8 +856,7 @@ impl Node for Coordinator {
             }
             Timer::PeerHeartbeat => {
                 let interval = config.peer_heartbeat;
-                let up: Vec<u32> = self.peers.iter().filter(|(_, p)| p.up).map(|(m, _)| *m).collect();
-                for member in up {
+                for member in self.reachable_peers() {
                     let to = self.shared.coordinator(member);
                     self.request(ctx, to, Request::Peer { member }, PEER_TIMEOUT, |req| Msg::PeerHeartbeat {
                         req,

@@ -37,7 +37,7 @@ fn the_durable_mode_passes_every_check_under_each_fault() {
 #[test]
 fn golden_trace_hash_of_the_flagship() {
     let report = run("crash-restart.toml", 42);
-    assert_eq!((report.summary.trace_hash.as_str(), report.summary.events), ("7b97fd78949a9707", 7_913));
+    assert_eq!((report.summary.trace_hash.as_str(), report.summary.events), ("08c94b8bc58daa9d", 7_913));
 }
 
 /// Each canary and the checks that catch it: one of them fails on at least 180 of seeds

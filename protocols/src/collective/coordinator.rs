@@ -37,6 +37,8 @@ struct Known {
     healthy: bool,
     /// Since when it has not been healthy.
     down_since: Option<Time>,
+    /// Bytes free on its disk, as its last health response said (unknown: `u64::MAX`).
+    free: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -202,7 +204,8 @@ impl Coordinator {
     }
 
     fn mark(&mut self, node: NodeId, member: u32, healthy: bool, now: Time) {
-        let known = self.nodes.entry(node).or_insert(Known { member, healthy, down_since: None });
+        let known =
+            self.nodes.entry(node).or_insert(Known { member, healthy, down_since: None, free: u64::MAX });
         known.member = member;
         known.healthy = healthy;
         known.down_since = if healthy { None } else { known.down_since.or(Some(now)) };
@@ -274,10 +277,24 @@ impl Coordinator {
     // --- placement ---
 
     /// Nodes for chunk `index`, in placement order: (c + i) mod n over the healthy nodes.
-    fn candidates(&self, index: usize) -> Vec<NodeId> {
-        let healthy = self.healthy();
-        let n = healthy.len();
-        (0..n).map(|i| healthy[(index + i) % n]).collect()
+    /// The code (the faithful mode) places a chunk of `len` bytes on the first RF of them
+    /// only, over the healthy nodes with some room, and skips those without room for it,
+    /// without taking others instead (`AllocateChunks`, storage.go:191-234 at 317ed19).
+    fn candidates(&self, index: usize, len: u64) -> Vec<NodeId> {
+        if self.durable() {
+            let healthy = self.healthy();
+            let n = healthy.len();
+            return (0..n).map(|i| healthy[(index + i) % n]).collect();
+        }
+        let roomy: Vec<(NodeId, u64)> =
+            self.nodes.iter().filter(|(_, k)| k.healthy && k.free > 0).map(|(id, k)| (*id, k.free)).collect();
+        let n = roomy.len();
+        let replication = (self.shared.config.replication as usize).min(n);
+        (0..replication)
+            .map(|i| roomy[(index + i) % n])
+            .filter(|(_, free)| *free >= len)
+            .map(|(id, _)| id)
+            .collect()
     }
 
     // --- writes ---
@@ -315,11 +332,19 @@ impl Coordinator {
                 let data = content.slice(c * chunk_size, chunk_size);
                 let digest = data.digest();
                 let id = ChunkId { owner: self.member, path, index: c as u32, tag: digest };
-                let candidates = self.candidates(c as usize);
+                let candidates = self.candidates(c as usize, data.len());
                 let chunk = Chunk { id, digest, len: data.len(), replicas: Vec::new() };
                 ChunkWrite { chunk, data, candidates, tried: 0, in_flight: 0, done: false }
             })
             .collect();
+        if !self.durable() && chunks.iter().any(|c| c.candidates.is_empty()) {
+            // The code's allocation fails when a chunk has no node with room for it, and the
+            // write with it, before anything is stored (storage.go:215-230,
+            // coordinator_file.go:216-224 at 317ed19).
+            let answer = Answer::Failed("no nodes with sufficient capacity for a chunk");
+            ctx.send(client, Msg::Reply { op, answer });
+            return self.release(ctx, path);
+        }
         if self.shared.config.has(Bug::ConcurrentUpload) {
             // The entry is shared and updated in place as chunks land.
             let placeholders = chunks.iter().map(|c| c.chunk.clone()).collect();
@@ -648,7 +673,7 @@ impl Coordinator {
                     continue;
                 }
                 let Some(&source) = live.iter().find(|r| self.is_healthy(**r)) else { continue };
-                let candidates = self.candidates(chunk.id.index as usize);
+                let candidates = self.candidates(chunk.id.index as usize, chunk.len);
                 let passed_over = candidates.iter().any(|n| live.contains(n));
                 ctx.sometimes(class::TARGET_HOLDS, passed_over);
                 let target =
@@ -793,9 +818,10 @@ impl Node for Coordinator {
                 let known = self.nodes.contains_key(&from);
                 ctx.send(from, Msg::HeartbeatAck { req, known });
             }
-            Msg::Healthy { req } => {
+            Msg::Healthy { req, free } => {
                 if let Some(Request::Health { node }) = self.answer(ctx, req) {
                     self.mark(node, self.member, true, now);
+                    self.nodes.entry(node).and_modify(|k| k.free = free);
                 }
             }
             Msg::Stored { req, ok } => match self.answer(ctx, req) {

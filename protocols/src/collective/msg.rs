@@ -97,8 +97,9 @@ pub enum Msg {
     HeartbeatAck { req: u64, known: bool },
     /// Coordinator -> node, every `health_interval`.
     HealthCheck { req: u64 },
-    /// Node -> coordinator.
-    Healthy { req: u64 },
+    /// Node -> coordinator, with the bytes its disk has free (`u64::MAX`: no capacity), as
+    /// the real health response reports its used capacity.
+    Healthy { req: u64, free: u64 },
     /// Store a chunk; answer `reply_to` (the coordinator, also for a copy a node sends).
     StoreChunk { req: u64, chunk: ChunkId, data: Payload, reply_to: NodeId },
     /// Whether it was stored durably.

@@ -128,7 +128,13 @@ impl Node for StorageNode {
                     self.registered = false;
                 }
             }
-            Msg::HealthCheck { req } => ctx.send(from, Msg::Healthy { req }),
+            Msg::HealthCheck { req } => {
+                let free = {
+                    let disk = ctx.disk();
+                    disk.config().capacity.map_or(u64::MAX, |capacity| capacity.saturating_sub(disk.used()))
+                };
+                ctx.send(from, Msg::Healthy { req, free })
+            }
             Msg::StoreChunk { req, chunk, data, reply_to } => {
                 let ok = self.store(ctx, chunk, data);
                 ctx.send(reply_to, Msg::Stored { req, ok });

@@ -98,6 +98,57 @@ fn the_change_is_what_fails(file: &str, change: &str, count: usize, undo: &str, 
     }
 }
 
+/// Every canary with a planted bug (`bugs = [...]`) is the bug: on the first of seeds 0..5
+/// where a check its `caught_by` names fails, the same run with `bugs = []` has another
+/// trace hash and passes every one of those checks (a canary whose bug changes nothing, or
+/// whose checks fail without it, would claim what the system does by itself).
+#[test]
+fn every_planted_bug_changes_the_run_and_is_what_its_checks_catch() {
+    let dir = common::scratch("planted");
+    let out = dir.to_str().unwrap();
+    let mut problems = Vec::new();
+    let canaries: Vec<PathBuf> =
+        scenario_files().into_iter().filter(|f| f.to_str().is_some_and(|f| f.contains("/canary/"))).collect();
+    let mut judged = 0;
+    for file in &canaries {
+        let file = file.to_str().unwrap();
+        let text = std::fs::read_to_string(file).unwrap();
+        let Some(line) = text.lines().find(|l| l.starts_with("bugs = [")) else { continue };
+        let without = common::write(&dir, "without.toml", &text.replace(line, "bugs = []"));
+        let run = |file: &str, seed: &str| {
+            let output = simctl(&["run", file, "--seed", seed, "--json", "--out", out]);
+            serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
+        };
+        let failing = |summary: &serde_json::Value| -> Vec<String> {
+            let named = summary["caught_by"].as_array().cloned().unwrap_or_default();
+            named
+                .iter()
+                .filter_map(|c| c.as_str())
+                .filter(|c| summary["checks"][*c].as_str() == Some("fail"))
+                .map(str::to_owned)
+                .collect()
+        };
+        let Some((seed, with)) = ["0", "1", "2", "3", "4", "5"].iter().find_map(|seed| {
+            let summary = run(file, seed);
+            (!failing(&summary).is_empty()).then_some((*seed, summary))
+        }) else {
+            problems.push(format!("{file}: no check it names fails on seeds 0..5"));
+            continue;
+        };
+        let plain = run(&without, seed);
+        judged += 1;
+        if plain["trace_hash"] == with["trace_hash"] {
+            problems.push(format!("{file} seed {seed}: the same trace hash without its bug"));
+        }
+        let still = failing(&plain);
+        if !still.is_empty() {
+            problems.push(format!("{file} seed {seed}: {still:?} fail without its bug too"));
+        }
+    }
+    assert!(judged >= 15, "{judged} canaries judged");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// A version is the system's settings with some changed, and the servers run it from their
 /// restart on: the upgrade canary fails with its version faults (five servers upgrade) and
 /// passes, with another trace hash, when they name the base version instead.

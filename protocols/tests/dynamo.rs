@@ -36,7 +36,6 @@ fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
             ("canary/arrival-order.toml", &["dynamo.clocks_never_shrink"]),
             ("canary/lww-skew.toml", &["dynamo.acknowledged_writes_kept"]),
             ("canary/dynago-blocked-queue.toml", &["dynamo.every_server_serves"]),
-            ("canary/dynago-merge-greater.toml", &["dynamo.acknowledged_writes_kept"]),
             (
                 "canary/dynago-forward-channel.toml",
                 &["dynamo.no_unwritten_versions", "dynamo.acknowledged_writes_kept"],

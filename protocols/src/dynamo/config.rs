@@ -157,8 +157,6 @@ pub enum Bug {
     RepairOlder,
     /// Replicas apply versions in arrival order, replacing what they hold.
     ArrivalOrder,
-    /// Dynago's gossip merge before 9647b15: a received entry wins only if strictly newer.
-    MergeGreater,
     /// A coordinator stamps every incarnation's writes as the same actor (its node id), so
     /// after a wipe or a lost log tail it reissues dots it already gave out (Riak's KV679).
     ReusedActor,
@@ -221,7 +219,7 @@ impl Config {
         }
         if self.mode == Mode::Dynago {
             let dynamo_only = [
-                ("bugs", self.bugs.iter().any(|b| *b != Bug::MergeGreater)),
+                ("bugs", !self.bugs.is_empty()),
                 ("conflict", self.conflict != Conflict::Vclock),
                 ("siblings", self.siblings != Resolve::Merge),
                 ("coordinator_replica", self.coordinator_replica != CoordinatorReplica::Local),
@@ -233,8 +231,6 @@ impl Config {
                     format!("{key} does not apply to mode = \"dynago\" (it has no versions or siblings)"),
                 ));
             }
-        } else if self.bugs.contains(&Bug::MergeGreater) {
-            return Err(("bugs", "merge-greater is Dynago's gossip bug: it needs mode = \"dynago\"".into()));
         } else if self.ring {
             return Err(("ring", "ring is Dynago's hash ring: it needs mode = \"dynago\"".into()));
         }

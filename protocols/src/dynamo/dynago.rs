@@ -5,7 +5,8 @@
 //!   refreshes its own timestamp, marks every peer whose timestamp is more than 15 s old
 //!   (by its own clock) inactive and stops its stream, and sends the whole member list to
 //!   the active peers. A received entry wins when its timestamp is >= the local one (ties go
-//!   to the remote; `bugs = ["merge-greater"]` is the `>` before 9647b15); the answer carries
+//!   to the remote; the `>` before 9647b15 is not modelled: a tie here is the same entry,
+//!   so the two rules give the same run, docs/design-notes.md); the answer carries
 //!   the local entries that are newer.
 //! - **Streams**: one per peer, with an outgoing queue of 100 messages. A message counts
 //!   against the queue until the peer's transport acknowledges it; a full queue blocks the
@@ -30,7 +31,6 @@ use std::time::Duration;
 use sim::prelude::*;
 
 use super::check::DynamoFact;
-use super::config::Bug;
 use super::hash_ring::{Forwards, Waiter};
 use super::msg::{Member, Msg, Timer, Written};
 use super::version::{VClock, Version};
@@ -195,12 +195,10 @@ impl Dynago {
     }
 
     fn merge(&mut self, ctx: &mut Ctx<'_, Msg>, entries: &[Member]) {
-        let strictly = self.shared.config.bugs.contains(&Bug::MergeGreater);
         let me = self.me;
         for entry in entries.iter().filter(|e| e.node != me) {
             let wins = match self.members.get(&entry.node) {
                 None => true,
-                Some(local) if strictly => entry.timestamp > local.timestamp,
                 Some(local) => entry.timestamp >= local.timestamp,
             };
             if wins {

@@ -516,13 +516,16 @@ impl Disk {
     fn damage(&self, kind: Injected, p: Probability, name: &str, lo: u64, hi: u64) -> bool {
         self.expect(kind, p);
         let drawn = !p.is_never() && self.errors.borrow_mut().as_mut().is_some_and(|rng| rng.chance(p));
-        let allowed = drawn && self.may_damage(name, lo, hi);
-        let refused = drawn && !allowed;
-        let replicated = refused && self.replicas.as_ref().is_some_and(|(r, _)| r.is_replicated(name));
+        if !drawn {
+            // The common path (no damage configured, or none drawn) leaves the audit be.
+            return false;
+        }
+        let allowed = self.may_damage(name, lo, hi);
+        let replicated = !allowed && self.replicas.as_ref().is_some_and(|(r, _)| r.is_replicated(name));
         let draws = &mut self.audit.borrow_mut().draws[kind as usize];
-        draws.hits += u64::from(drawn);
-        draws.refused += u64::from(refused);
-        draws.refused_unreplicated += u64::from(refused && !replicated);
+        draws.hits += 1;
+        draws.refused += u64::from(!allowed);
+        draws.refused_unreplicated += u64::from(!allowed && !replicated);
         allowed
     }
 

@@ -184,8 +184,8 @@ fn every_system_runs_on_each_backend() {
 )]
 fn a_canary_fails_on_each_backend() {
     for backend in hosted() {
-        let report = run("scenarios/dynamo/dynago-unsafe.toml", 1, backend);
-        assert!(!report.summary.passed, "dynago-unsafe passed on {backend}");
+        let report = run("scenarios/dynamo/canary/arrival-order.toml", 1, backend);
+        assert!(!report.summary.passed, "the arrival-order canary passed on {backend}");
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sim::harness::system::Verdict;
 
-use crate::common::{assert_canaries_caught, assert_refused_at_line, run_scenario, verdict};
+use crate::common::{assert_canaries_caught, assert_refused_at_line, run_scenario, scenario_path, verdict};
 
 fn run(file: &str, seed: u64) -> sim::report::RunReport {
     run_scenario("dynamo", file, seed, None)
@@ -68,6 +68,85 @@ fn the_faithful_dynago_mode_loses_writes_and_diverges() {
     assert_eq!(verdict(&report, "dynamo.convergence"), Verdict::Fail);
 }
 
+const RESTART: &str = "[[faults]]\nat = \"16s\"\ncrash = 2\nrestart_after = \"3s\"\n";
+
+/// Dynago's peers talk over gRPC streams: an 8 s partition, under the 15 s inactivity
+/// limit, holds their messages and delivers them at the heal. Nothing stops, nothing piles
+/// up in a channel no loop drains, and every node keeps taking writes.
+#[test]
+fn dynago_streams_carry_a_partition_shorter_than_the_inactivity_limit() {
+    for seed in 0..20 {
+        let report = run_scenario("dynamo", "dynago-register-unsafe.toml", seed, Some((RESTART, "")));
+        assert_eq!(verdict(&report, "dynamo.every_server_serves"), Verdict::Pass, "seed {seed}");
+        assert_eq!(verdict(&report, "dynamo.membership_converges"), Verdict::Pass, "seed {seed}");
+        assert!(report.summary.sometimes["connection held messages across a cut"] > 0, "seed {seed}");
+        assert!(!report.summary.counters.contains_key("dynago: messages into a channel no loop drains"));
+    }
+}
+
+/// Replicas apply KEY_VALUEs in arrival order (`peer.go:282-287`): with no fault at all, a
+/// write acknowledged after another began can be overwritten by it at a replica.
+#[test]
+fn dynago_replicas_apply_writes_in_arrival_order() {
+    let text = std::fs::read_to_string(scenario_path("dynamo", "dynago-register-unsafe.toml")).unwrap();
+    let no_faults = &text[..text.find("[[faults]]").unwrap()];
+    let lost = (0..20)
+        .filter(|&seed| {
+            let report =
+                protocols::registry::run("no-faults.toml", no_faults, seed, &Default::default()).unwrap();
+            verdict(&report, "dynamo.last_write_kept") == Verdict::Fail
+                && report.summary.reasons["dynamo.last_write_kept"].contains("overwritten by put")
+        })
+        .count();
+    assert!(lost >= 2, "arrival order lost a write on {lost} of 20 seeds");
+}
+
+/// A partition past 15 s: each side stops the other's streams, only the seed link is dialed
+/// again, gossip marks the stopped peers active again, and after 100 writes queued for them
+/// a write blocks with the cluster lock held (`ClusterService.go:219-232`): the node takes
+/// no write again.
+#[test]
+fn dynago_a_partition_past_the_inactivity_limit_freezes_writers_for_good() {
+    for seed in 0..5 {
+        let report = run("dynago-long-partition-unsafe.toml", seed);
+        assert_eq!(verdict(&report, "dynamo.every_server_serves"), Verdict::Fail, "seed {seed}");
+        let fired = |name: &str| report.summary.sometimes.get(name).copied().unwrap_or(0) > 0;
+        assert!(fired("dynago: gossip marked a stopped peer active again"), "seed {seed}");
+        assert!(fired("dynago: a send into a full channel holds the cluster lock for good"), "seed {seed}");
+    }
+}
+
+/// Members are stamped by the stamping node's wall clock and judged by the judging node's:
+/// a clock 20 s ahead stops streams that are alive, and the node freezes as above; without
+/// the step no node stops serving.
+#[test]
+fn dynago_a_clock_ahead_stops_live_peers() {
+    let step = "[[faults]]\nat = \"5s\"\nclock = { node = 3, step = \"+20s\" }\n";
+    let (mut frozen, mut without) = (0, 0);
+    for seed in 0..10 {
+        let report = run("dynago-clock-skew-unsafe.toml", seed);
+        frozen += usize::from(verdict(&report, "dynamo.every_server_serves") == Verdict::Fail);
+        let calm = run_scenario("dynamo", "dynago-clock-skew-unsafe.toml", seed, Some((step, "")));
+        assert_eq!(verdict(&calm, "dynamo.every_server_serves"), Verdict::Pass, "seed {seed}");
+        assert_eq!(verdict(&calm, "dynamo.membership_converges"), Verdict::Pass, "seed {seed}");
+        without += 1;
+    }
+    assert!(frozen >= 9 && without == 10, "{frozen} of 10 froze with the step");
+}
+
+/// At HEAD a key's owner is fixed on each node's ring (nodes are added, never removed): when
+/// it is gone, requests for its keys fail at every other node instead of moving to a live one.
+#[test]
+fn dynago_ring_a_dead_owners_keys_fail_and_do_not_move() {
+    let text = std::fs::read_to_string(scenario_path("dynamo", "dynago-ring-unsafe.toml")).unwrap();
+    let text = text
+        .replace("crash = 2\nrestart_after = \"3s\"", "crash = 2")
+        .replace("stop = \"25s\"", "stop = \"40s\"");
+    let report = protocols::registry::run("crash-for-good.toml", &text, 1, &Default::default()).unwrap();
+    let refused = report.summary.sometimes.get("dynago ring: a key's owner has no active entry");
+    assert!(refused.is_some_and(|n| *n > 0), "{:?}", report.summary.sometimes);
+}
+
 #[test]
 fn bad_settings_are_refused_at_their_line() {
     let base = std::fs::read_to_string("../scenarios/dynamo/partition.toml").unwrap();
@@ -80,6 +159,11 @@ fn bad_settings_are_refused_at_their_line() {
             "conflict does not apply to mode = \"dynago\"",
         ),
         ("replicas = 3", "replicas = 9", "exceeds the 5 servers"),
+        (
+            "mode = \"dynamo\"",
+            "mode = \"dynamo\"\nworkload = \"register\"",
+            "workload = \"register\" is Dynago's plain SET: it needs mode = \"dynago\"",
+        ),
         (
             "loss = 0.01",
             "loss = 0.01\nkinds = { replicat = { dist = \"constant\", value = \"1ms\" } }",

@@ -57,6 +57,11 @@ pub enum DynamoFact {
         /// The elements it read and does not write back.
         elements: Vec<i64>,
     },
+    /// A Dynago server's member list (`GET /members`: its active entries) changed to this.
+    Members {
+        /// The servers it lists, in order.
+        listed: Vec<u32>,
+    },
     /// Something happened to hint `id` kept by the stating server for `owner`.
     Hint {
         /// The hint's id at its holder.
@@ -165,6 +170,91 @@ pub fn acknowledged_writes_kept(
     Check::from("dynamo.acknowledged_writes_kept", lost.is_empty(), || {
         format!("{} acknowledged writes lost; first: {}", lost.len(), lost[0])
     })
+}
+
+/// `dynamo.last_write_kept` (the register workload): at the end every up owner of a key
+/// holds a put that no acknowledged put of the key followed in real time, and holds one if
+/// any was acknowledged. A put acknowledged before another was invoked was overwritten; an
+/// owner still holding it lost the later one. A put whose outcome is unknown may have taken
+/// effect at any time, so it is never followed.
+pub fn last_write_kept(operations: &[OpRecord], state: &Final, owners: impl Fn(u64) -> Vec<u32>) -> Check {
+    let name = "dynamo.last_write_kept";
+    let mut puts: BTreeMap<u64, Vec<&OpRecord>> = BTreeMap::new();
+    for r in operations.iter().filter(|r| r.op.f == "put") {
+        puts.entry(r.op.key).or_default().push(r);
+    }
+    let acked = |r: &OpRecord| match r.completed {
+        Some((at, Outcome::Ok(_))) => Some(at),
+        _ => None,
+    };
+    for (key, list) in &puts {
+        let first_acked = list.iter().find_map(|r| acked(r).map(|at| (r.op.id, at)));
+        for owner in owners(*key).into_iter().filter(|o| state.held.contains_key(o)) {
+            let held = state.held[&owner].get(key).map(|s| union(s)).unwrap_or_default();
+            let Some(element) = held.first() else {
+                if let Some((op, at)) = first_acked {
+                    return Check::fail(
+                        name,
+                        format!("n{owner} holds nothing under key {key}, though put {op} was acknowledged at {at}"),
+                    );
+                }
+                continue;
+            };
+            let Some(put) = list.iter().find(|r| r.op.value == Value::Int(*element)) else { continue };
+            let Some(done) = acked(put) else { continue };
+            let later = list
+                .iter()
+                .filter(|r| r.invoked.is_some_and(|i| i > done))
+                .find_map(|r| acked(r).map(|at| (r, at)));
+            if let Some((later, at)) = later {
+                return Check::fail(
+                    name,
+                    format!(
+                        "n{owner} holds {element} under key {key} (put {}, acknowledged at {done}), overwritten by put {} of {:?}, invoked after it and acknowledged at {at}: n{owner} lost it",
+                        put.op.id, later.op.id, later.op.value
+                    ),
+                );
+            }
+        }
+    }
+    Check::pass(name)
+}
+
+/// `dynamo.membership_converges` (Dynago): by `deadline` every up server lists exactly the
+/// up servers as members (`GET /members`) and lists nothing else after. Dynago's own test
+/// allows 27 s after a node is killed (`e2e-tests/test_membership.py`: 2 s, then 25 s).
+pub fn membership_converges(
+    facts: &Observations,
+    up: impl Fn(NodeId) -> bool,
+    servers: u32,
+    deadline: Time,
+) -> Check {
+    let name = "dynamo.membership_converges";
+    let mut listed: BTreeMap<u32, (Time, &Vec<u32>)> = BTreeMap::new();
+    for fact in facts.facts::<DynamoFact>() {
+        if let DynamoFact::Members { listed: list } = fact.what {
+            listed.insert(fact.node.0, (fact.time, list));
+        }
+    }
+    let up_servers: Vec<u32> = (0..servers).filter(|s| up(NodeId(*s))).collect();
+    for server in &up_servers {
+        match listed.get(server) {
+            Some((_, list)) if **list != up_servers => {
+                return Check::fail(
+                    name,
+                    format!("n{server} lists {list:?} as members at the end, where {up_servers:?} are up"),
+                );
+            }
+            Some((at, _)) if *at > deadline => {
+                return Check::fail(
+                    name,
+                    format!("n{server}'s member list changed at {at}, after the bound {deadline}"),
+                );
+            }
+            _ => {}
+        }
+    }
+    Check::pass(name)
 }
 
 /// `dynamo.convergence`: the up owners of every key hold the same siblings at the end, and

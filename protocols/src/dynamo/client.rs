@@ -8,7 +8,8 @@
 //! answer within `client_timeout` is replaced by the next node of the key's preference list
 //! (Dynamo mode; Dynago clients talk to their one node). An operation that never got a
 //! read answer failed (nothing was written); one whose write timed out or missed its
-//! quorum is unknown (info): some replicas may have stored it.
+//! quorum is unknown (info): some replicas may have stored it. With `workload = "register"`
+//! (Dynago) a put writes its element alone, without reading first.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -16,9 +17,9 @@ use std::rc::Rc;
 use sim::prelude::*;
 
 use super::check::DynamoFact;
-use super::config::{Mode, Resolve};
+use super::config::{Mode, Resolve, Workload};
 use super::msg::{Msg, Timer};
-use super::version::{context, Version};
+use super::version::{context, VClock, Version};
 use super::Shared;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,8 +143,19 @@ impl Node for Client {
             _ => return ctx.complete(op.id, Outcome::Fail, None),
         };
         let route = self.route(op.key);
-        let timer = self.send_read(ctx, op.id, op.key, route[0]);
-        self.pending.insert(op.id, Pending { kind, key: op.key, route, attempt: 0, read: None, timer });
+        let (read, timer) = match (kind, self.shared.config.workload) {
+            (Kind::Put(e), Workload::Register) => {
+                // Dynago's own SET: the element alone, nothing read first.
+                let value = Some(Rc::new(vec![e]));
+                ctx.send(
+                    NodeId(route[0]),
+                    Msg::Put { op: op.id, key: op.key, value, context: VClock::default() },
+                );
+                (Some(Vec::new()), ctx.set_timer(self.shared.config.client_timeout, Timer::Attempt(op.id)))
+            }
+            _ => (None, self.send_read(ctx, op.id, op.key, route[0])),
+        };
+        self.pending.insert(op.id, Pending { kind, key: op.key, route, attempt: 0, read, timer });
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {

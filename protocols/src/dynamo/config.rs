@@ -20,6 +20,11 @@ pub struct Config {
     /// Dynago's later hash ring (`mode = "dynago"` only): 150 virtual nodes a node, one owner
     /// per key, GET and SET forwarded to it with a 5 s timeout, no replication. Default: false.
     pub ring: bool,
+    /// What a put does (`mode = "dynago"` only): `"set"` (Jepsen's set: read, add the
+    /// element, write the set back) or `"register"` (write the element alone, no read: Dynago's
+    /// own SET, so that what replication loses shows without concurrent read-modify-writes
+    /// overwriting each other). Default: "set".
+    pub workload: Workload,
     /// N: replicas of every key (the preference list's length). Default: 3.
     pub replicas: u32,
     /// R: replies a read waits for. Default: 2.
@@ -85,6 +90,7 @@ impl Default for Config {
         Config {
             mode: Mode::Dynamo,
             ring: false,
+            workload: Workload::Set,
             replicas: 3,
             read_quorum: 2,
             write_quorum: 2,
@@ -115,6 +121,16 @@ pub enum Mode {
     Dynamo,
     /// Dynago at 6bb3e07.
     Dynago,
+}
+
+/// What a put does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// Read, add the element, write the set back.
+    Set,
+    /// Write the element alone: a register per key.
+    Register,
 }
 
 /// How a coordinator reaches its own replica.
@@ -233,6 +249,11 @@ impl Config {
             }
         } else if self.ring {
             return Err(("ring", "ring is Dynago's hash ring: it needs mode = \"dynago\"".into()));
+        } else if self.workload == Workload::Register {
+            return Err((
+                "workload",
+                "workload = \"register\" is Dynago's plain SET: it needs mode = \"dynago\" (Dynamo's checks judge sets)".into(),
+            ));
         }
         Ok(())
     }

@@ -1,11 +1,12 @@
-//! Dynago's later hash ring (mdkhanga/dynago at HEAD, `ring = true`): every node places 150
-//! virtual nodes at the first 4 bytes (big-endian) of the SHA-256 of `"<node>-<i>"`, a key
-//! sits at the first 4 bytes of the SHA-256 of its decimal name, and its single owner is the
-//! first virtual node at or after it, among the members a node knows as active. GET and SET
-//! go to that owner (forwarded by any other node, 5 s timeout); nothing is replicated.
+//! Dynago's later hash ring (mdkhanga/dynago at HEAD, `ring = true`, `consistenthash/hashring.go`):
+//! every node places 150 virtual nodes at the first 4 bytes (big-endian) of the SHA-256 of
+//! `"<node>#<i>"` (`hashring.go:64-66`), a key sits at the first 4 bytes of the SHA-256 of its
+//! decimal name, and its single owner is the first virtual node at or after it among the
+//! nodes on the asking node's ring (which nodes those are: `dynago.rs`). GET and SET go to
+//! that owner (forwarded by any other node, 5 s timeout); nothing is replicated.
 //!
-//! The forward's answer comes back on a channel of capacity 1 with no request id
-//! (`forwardGetResponse`): the waiting request takes whatever answer comes next, and an
+//! The forward's answer comes back on its `Peer`'s channel of capacity 1 with no request id
+//! (HEAD `peer.go:338-361`): the waiting request takes whatever answer comes next, and an
 //! answer that arrives after its request timed out stays in the channel for the next
 //! request to take, another key's value included. [`Forwards`] is that channel.
 
@@ -32,7 +33,7 @@ impl HashRing {
     /// The ring of nodes `0..servers`.
     pub fn new(servers: u32) -> HashRing {
         let mut points: Vec<(u32, u32)> = (0..servers)
-            .flat_map(|node| (0..VIRTUAL_NODES).map(move |i| (position(&format!("{node}-{i}")), node)))
+            .flat_map(|node| (0..VIRTUAL_NODES).map(move |i| (position(&format!("{node}#{i}")), node)))
             .collect();
         points.sort_unstable();
         HashRing { points }

@@ -29,7 +29,8 @@ mod store;
 mod version;
 
 pub use check::{DynamoFact, HintEvent, SetModel, Staleness};
-pub use config::{Bug, Config, Conflict, CoordinatorReplica, Mode, Resolve, WriteFanout};
+pub use config::{Bug, Config, Conflict, CoordinatorReplica, Mode, Resolve, Workload, WriteFanout};
+pub use dynago::MEMBERSHIP_WITHIN;
 pub use msg::{Msg, Timer};
 pub use pbs::{Curve, Model as WarsModel, Wars};
 pub use ring::Ring;
@@ -38,6 +39,7 @@ pub use version::{VClock, Version};
 use std::rc::Rc;
 
 use sim::harness::system::{Check, Consistency, Slot, System};
+use sim::kernel::network::NetworkModel;
 use sim::kernel::workload::{Arg, OperationSpec};
 use sim::report::Table;
 use sim::scenario::Scenario;
@@ -159,6 +161,13 @@ impl System for Dynamo {
         }
     }
 
+    /// Dynago's peers talk over gRPC streams.
+    fn network(scenario: &Scenario<Config>, _setup: &Rc<Shared>, network: &mut NetworkModel) {
+        if scenario.settings.mode == Mode::Dynago {
+            network.use_connections();
+        }
+    }
+
     fn check(_scenario: &Scenario<Config>, shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         let facts = sim.observations();
         let up = |node: NodeId| sim.status(node) == Status::Up;
@@ -170,7 +179,10 @@ impl System for Dynamo {
         let last_write = sim.operations().iter().filter(|r| r.op.f != "get").filter_map(|r| r.invoked).max();
         let quiet = healed.max(last_write.unwrap_or(Time::ZERO));
         let deadline = quiet + config.converge_within;
-        let mut checks = vec![check::acknowledged_writes_kept(facts, &state, owners, config.conflict)];
+        let mut checks = vec![match config.workload {
+            Workload::Set => check::acknowledged_writes_kept(facts, &state, owners, config.conflict),
+            Workload::Register => check::last_write_kept(sim.operations(), &state, owners),
+        }];
         checks.push(Check::owed(
             "dynamo.convergence",
             deadline,
@@ -186,6 +198,14 @@ impl System for Dynamo {
                 check::every_server_serves(sim.operations(), config.client_timeout * 5, shared.servers, up)
                     .of_whole_run(),
             );
+            let due = healed + MEMBERSHIP_WITHIN;
+            checks.push(Check::owed(
+                "dynamo.membership_converges",
+                due,
+                sim.now(),
+                "the last fault + 27 s, Dynago's own test's wait",
+                || check::membership_converges(facts, up, shared.servers, due),
+            ));
         }
         if config.mode == Mode::Dynamo {
             if config.conflict == Conflict::Vclock {

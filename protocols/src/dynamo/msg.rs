@@ -65,18 +65,16 @@ pub enum Msg {
     Digest { partition: u32, leaves: [u64; 16] },
     /// Anti-entropy: my keys in the leaves that differ (`mask`); `reply` asks for yours.
     Sync { partition: u32, mask: u16, entries: Vec<(u64, Vec<Version>)>, reply: bool },
-    /// Dynago: a node pings its seed every second.
+    /// Dynago: the dialing end of a stream pings every second.
     Ping,
-    /// Dynago: the seed's answer.
+    /// Dynago: the answer (nobody reads it).
     PingResponse,
     /// Dynago: gossip of the member list.
     ClusterInfoRequest { members: Vec<Member> },
-    /// Dynago: the receiver's entries that are newer.
+    /// Dynago: the receiver's entries that are as new or newer, after its merge.
     ClusterInfoResponse { members: Vec<Member> },
     /// Dynago: replicate a write (fire and forget on the peer's stream).
     KeyValue { key: u64, value: Rc<Vec<i64>> },
-    /// Dynago: the stream's transport acknowledgement, naming the receiver's incarnation.
-    StreamAck { incarnation: u32 },
     /// Dynago's ring: a GET forwarded to the key's owner.
     ForwardGet { key: u64 },
     /// Dynago's ring: its answer (no request id, as in Dynago).
@@ -102,8 +100,12 @@ pub enum Timer {
     Request(u64),
     /// A client's current attempt of operation `0` ran out of time.
     Attempt(u64),
-    /// Dynago: re-dial the stream to peer `0`.
-    Redial(u32),
+    /// Dynago: re-dial the seed link.
+    Redial,
+    /// Dynago: `Peer` `0`'s next ping.
+    Ping(u64),
+    /// Dynago: dial the member `Peer` `0` was made for.
+    Connect(u64),
     /// Dynago's ring: forward `0` ran out of time.
     Forward(u64),
 }
@@ -152,7 +154,6 @@ impl Message for Msg {
             | Msg::ClusterInfoRequest { .. }
             | Msg::ClusterInfoResponse { .. }
             | Msg::KeyValue { .. }
-            | Msg::StreamAck { .. }
             | Msg::ForwardGet { .. }
             | Msg::ForwardGetResponse { .. }
             | Msg::ForwardSet { .. }

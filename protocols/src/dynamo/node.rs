@@ -588,8 +588,8 @@ impl Node for Server {
             Timer::Handoff => self.on_handoff_timer(ctx),
             Timer::AntiEntropy => self.on_anti_entropy_timer(ctx),
             Timer::Request(req) => self.on_request_timer(ctx, req),
-            Timer::Attempt(_) | Timer::Redial(_) | Timer::Forward(_) => {
-                ctx.unexpected("dynamo servers set no client, stream or forward timers")
+            Timer::Attempt(_) | Timer::Redial | Timer::Ping(_) | Timer::Connect(_) | Timer::Forward(_) => {
+                ctx.unexpected("dynamo servers set no client or Dynago timers")
             }
         }
     }

@@ -35,7 +35,7 @@
 //!   ring of the nodes this node added to its map by a ping or its seed dial (`AddToCluster` at
 //!   HEAD `ClusterService.go:70-90`; members learned from gossip are not added, and nothing is
 //!   ever removed): a dead owner's keys fail, they do not move. The owner's map entry must be
-//!   active, or the request fails (HEAD `ClusterService.go:340-356`); the request goes on that
+//!   active, or the request fails (HEAD `ClusterService.go:339-357`); the request goes on that
 //!   entry's stream and its answer comes back on that `Peer`'s channel of one, without a
 //!   request id (HEAD `peer.go:113-114, 338-361`): a request sends, then takes whatever answer
 //!   is there, a late answer to another key included. SET no longer replicates.
@@ -75,7 +75,7 @@ const DIAL_JITTER_MS: u64 = 1_000;
 /// How long after a node is killed Dynago's own test expects every member list to agree
 /// (`e2e-tests/test_membership.py`: `stop_server` waits 2 s, then the test 25 s).
 pub const MEMBERSHIP_WITHIN: Duration = Duration::from_secs(27);
-/// A forward's timeout (HEAD `ClusterService.go:387`).
+/// A forward's timeout (HEAD `ClusterService.go:379, 432`).
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 
 type PeerId = u64;
@@ -493,7 +493,7 @@ impl Dynago {
 }
 
 impl Dynago {
-    /// HEAD's `getValue` and `setValue` (HEAD `server.go:156-241`): local if this node owns the
+    /// HEAD's `getValue` and `setValue` (HEAD `server.go:156-240`): local if this node owns the
     /// key on its ring, else forwarded to the owner's map entry (`ForwardGet`, `ForwardSet`).
     fn forward(
         &mut self,

@@ -98,6 +98,20 @@ fn the_faithful_mode_accepts_an_index_cut_short() {
     assert_eq!(verdict(&run("malformed.toml", 0), "datas3t.malformed_rejected"), Verdict::Pass);
 }
 
+/// A failed validation schedules both objects by presigned URL (`complete_upload.go:182-243`
+/// at fa4800e), rows the running deletion worker never takes (its query needs an object
+/// name, `query.sql:110-122`): the rejected upload's objects stay in the store for good.
+/// The safe mode schedules them by name, and its worker deletes them.
+#[test]
+fn the_faithful_mode_leaves_a_rejected_uploads_objects_for_good() {
+    for seed in 0..5 {
+        let faithful = run_faithful("malformed.toml", seed);
+        let reason = faithful.summary.reasons.get("datas3t.no_orphans");
+        assert!(reason.is_some_and(|r| r.contains("scheduled for deletion by presigned URL only")), "{reason:?}");
+        assert_eq!(verdict(&run("malformed.toml", seed), "datas3t.no_orphans"), Verdict::Pass, "seed {seed}");
+    }
+}
+
 #[test]
 fn bad_settings_are_refused_at_their_line() {
     let base = std::fs::read_to_string("../scenarios/datas3t/uploads.toml").unwrap();

@@ -13,7 +13,7 @@ use sim::prelude::*;
 
 use super::check::Datas3tFact;
 use super::class;
-use super::msg::{Msg, Range, Txn, TxnResult, Upload};
+use super::msg::{Deletion, Msg, Range, Schedule, Txn, TxnResult, Upload};
 use crate::storage::SimFile;
 
 const FILE: &str = "meta.redb";
@@ -38,7 +38,7 @@ pub struct Tables {
     /// `datarange_uploads` and `aggregate_uploads`.
     pub uploads: BTreeMap<u64, Upload>,
     /// `objects_to_delete`.
-    pub deletions: BTreeMap<u64, String>,
+    pub deletions: BTreeMap<u64, Deletion>,
 }
 
 /// A row change, applied to redb and to the tables together.
@@ -46,7 +46,7 @@ pub struct Tables {
 enum Change {
     Range(u64, Option<Range>),
     Upload(u64, Option<Upload>),
-    Deletion(u64, Option<String>),
+    Deletion(u64, Option<Deletion>),
 }
 
 /// The object keys of an upload: with the counter (the fix of 9cae85f) or without.
@@ -67,6 +67,11 @@ impl Tables {
             self.ranges.values().filter(|r| r.first <= last && r.last >= first).cloned().collect();
         ranges.sort_by_key(|r| (r.first, r.id));
         ranges
+    }
+
+    fn deletions_fact(&self) -> Datas3tFact {
+        let by_url = self.deletions.values().filter(|d| !d.named).map(|d| d.key.clone()).collect();
+        Datas3tFact::Deletions { queued: self.deletions.len() as u64, by_url: std::rc::Rc::new(by_url) }
     }
 
     fn id(&mut self) -> u64 {
@@ -164,7 +169,7 @@ impl Tables {
                     for r in &doomed {
                         for key in [&r.data_key, &r.index_key] {
                             let d = self.id();
-                            changes.push(Change::Deletion(d, Some(key.clone())));
+                            changes.push(Change::Deletion(d, Some(Deletion { key: key.clone(), named: true })));
                         }
                     }
                     for source in sources {
@@ -175,11 +180,12 @@ impl Tables {
                 changes.push(Change::Upload(*upload, None));
                 TxnResult::Done
             }
-            Txn::Drop { upload } => {
-                if let Some(row) = self.uploads.get(upload).cloned() {
-                    for key in [row.data_key, row.index_key] {
+            Txn::Drop { upload, schedule, keys } => {
+                if self.uploads.contains_key(upload) {
+                    for key in keys.iter().filter(|_| *schedule != Schedule::No) {
                         let d = self.id();
-                        changes.push(Change::Deletion(d, Some(key)));
+                        let named = *schedule == Schedule::Named;
+                        changes.push(Change::Deletion(d, Some(Deletion { key: key.clone(), named })));
                     }
                     changes.push(Change::Upload(*upload, None));
                     meta = true;
@@ -192,18 +198,19 @@ impl Tables {
                     self.ranges.values().filter(|r| r.first == *first && r.last == *last).cloned().collect();
                 for r in &found {
                     changes.push(Change::Range(r.id, None));
-                    if *schedule {
+                    if *schedule != Schedule::No {
                         for key in [&r.data_key, &r.index_key] {
                             let d = self.id();
                             meta = true;
-                            changes.push(Change::Deletion(d, Some(key.clone())));
+                            let named = *schedule == Schedule::Named;
+                            changes.push(Change::Deletion(d, Some(Deletion { key: key.clone(), named })));
                         }
                     }
                 }
                 TxnResult::Ranges(found)
             }
             Txn::TakeDeletions { limit } => TxnResult::Deletions(
-                self.deletions.iter().take(*limit).map(|(id, k)| (*id, k.clone())).collect(),
+                self.deletions.iter().filter(|(_, d)| d.named).take(*limit).map(|(id, d)| (*id, d.key.clone())).collect(),
             ),
             Txn::Deleted { ids } => {
                 changes.extend(ids.iter().map(|id| Change::Deletion(*id, None)));
@@ -215,7 +222,7 @@ impl Tables {
             Txn::Import { pairs, counters, careful } => {
                 let known: std::collections::BTreeSet<&String> =
                     self.ranges.values().map(|r| &r.data_key).collect();
-                let doomed: std::collections::BTreeSet<&String> = self.deletions.values().collect();
+                let doomed: std::collections::BTreeSet<&String> = self.deletions.values().map(|d| &d.key).collect();
                 let uploading: std::collections::BTreeSet<&String> =
                     self.uploads.values().map(|u| &u.data_key).collect();
                 let mut taken: Vec<(u64, u64)> = self.ranges.values().map(|r| (r.first, r.last)).collect();
@@ -338,7 +345,7 @@ impl Node for MetadataStore {
                 }
                 let ranges = tables.ranges.values().cloned().collect();
                 ctx.fact(Datas3tFact::Loaded { ranges });
-                ctx.fact(Datas3tFact::Deletions { queued: tables.deletions.len() as u64 });
+                ctx.fact(tables.deletions_fact());
                 self.db = Some(db);
                 self.tables = tables;
             }
@@ -376,7 +383,7 @@ impl Node for MetadataStore {
             ctx.fact(Datas3tFact::Committed { added, removed });
         }
         if changes.iter().any(|c| matches!(c, Change::Deletion(..))) {
-            ctx.fact(Datas3tFact::Deletions { queued: self.tables.deletions.len() as u64 });
+            ctx.fact(self.tables.deletions_fact());
         }
         ctx.send(from, Msg::TxnReply { req, result });
     }

@@ -136,6 +136,29 @@ pub enum S3Response {
     Error(S3Error),
 }
 
+/// How a transaction schedules objects for deletion (`objects_to_delete`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Schedule {
+    /// It does not.
+    No,
+    /// By object name (`ScheduleObjectsForDeletion`, `query.sql:106-108` at fa4800e): the
+    /// deletion worker takes the row.
+    Named,
+    /// By presigned DELETE URL only (`ScheduleKeyForDeletion`, `query.sql:98-100`): the running
+    /// service's worker never takes the row, as its query needs an object name
+    /// (`GetObjectsToDelete`, `query.sql:110-122`; only tests call `DeleteKeys`, which would).
+    ByUrl,
+}
+
+/// An `objects_to_delete` row: the object's key, and whether the row names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Deletion {
+    /// The object's key.
+    pub key: String,
+    /// `object_name` is set (`Schedule::Named`); else only a presigned URL is.
+    pub named: bool,
+}
+
 /// A datarange row.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Range {
@@ -194,14 +217,14 @@ pub enum Txn {
     /// query saw: READ COMMITTED, statement by statement), or, without it, of the ranges in
     /// its span now.
     Complete { upload: u64, recheck: bool, delete_own: bool, span: Option<Vec<Range>> },
-    /// Schedule an upload's objects for deletion and delete its row.
-    Drop { upload: u64 },
+    /// Schedule `keys` for deletion (as `schedule` says) and delete upload row `upload`.
+    Drop { upload: u64, schedule: Schedule, keys: Vec<String> },
     /// The ranges that intersect [first, last], ordered.
     Ranges { first: u64, last: u64 },
-    /// Delete the range [first, last] (exactly); with `schedule`, its objects are scheduled
-    /// for deletion in the same transaction.
-    DeleteRange { first: u64, last: u64, schedule: bool },
-    /// Up to `limit` objects scheduled for deletion.
+    /// Delete the range [first, last] (exactly), scheduling its objects for deletion in the
+    /// same transaction as `schedule` says.
+    DeleteRange { first: u64, last: u64, schedule: Schedule },
+    /// Up to `limit` objects scheduled for deletion by name.
     TakeDeletions { limit: usize },
     /// Remove these deletion rows.
     Deleted { ids: Vec<u64> },

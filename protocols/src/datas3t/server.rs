@@ -15,7 +15,7 @@ use sim::prelude::*;
 
 use super::config::{Bug, Mode};
 use super::msg::{
-    Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Timer, Txn, TxnResult, Upload, Url,
+    Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Schedule, Timer, Txn, TxnResult, Upload, Url,
 };
 use super::tarball::{self, IndexEntry, TRAILER};
 use super::{class, Datas3tFact, Shared};
@@ -66,6 +66,8 @@ enum Flow {
         op: u64,
         client: NodeId,
         row: Option<Upload>,
+        /// The faithful mode: the keys whose immediate deletion is under way.
+        deleting: Option<Vec<String>>,
     },
     Download {
         op: u64,
@@ -268,7 +270,8 @@ impl Server {
                 self.start(ctx, flow, Call::Db(Txn::Get { upload }));
             }
             Request::CancelUpload { upload } => {
-                self.start(ctx, Flow::Cancel { op, client, row: None }, Call::Db(Txn::Get { upload }));
+                let flow = Flow::Cancel { op, client, row: None, deleting: None };
+                self.start(ctx, flow, Call::Db(Txn::Get { upload }));
             }
             Request::Download { first, last } => {
                 let flow =
@@ -276,7 +279,7 @@ impl Server {
                 self.start(ctx, flow, Call::Db(Txn::Ranges { first, last }));
             }
             Request::Delete { first, last } if safe => {
-                let txn = Txn::DeleteRange { first, last, schedule: true };
+                let txn = Txn::DeleteRange { first, last, schedule: Schedule::Named };
                 self.start(
                     ctx,
                     Flow::Delete { op, client, range: None, span: (first, last), row: false },
@@ -308,18 +311,7 @@ impl Server {
         match flow {
             Flow::Upload { .. } => self.upload(ctx, id, flow, outcome),
             Flow::Complete { .. } => self.complete(ctx, id, flow, outcome),
-            Flow::Cancel { op, client, row } => match (row, outcome) {
-                (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
-                    self.flows.insert(id, Flow::Cancel { op, client, row: Some(row.clone()) });
-                    match row.multipart {
-                        Some(upload) => self.s3(ctx, id, S3Request::Abort { upload }),
-                        None => self.db(ctx, id, Txn::Drop { upload: row.id }),
-                    }
-                }
-                (Some(row), Outcome::S3(_)) => self.db(ctx, id, Txn::Drop { upload: row.id }),
-                (Some(_), Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
-                _ => self.reply(ctx, id, client, op, Reply::Failed("the cancel failed")),
-            },
+            Flow::Cancel { .. } => self.cancel(ctx, id, flow, outcome),
             Flow::Download { .. } => self.download(ctx, id, flow, outcome),
             Flow::Delete { op, client, range, span, row } => match (range, outcome) {
                 (None, Outcome::Db(TxnResult::Ranges(found))) if self.safe() => {
@@ -338,17 +330,17 @@ impl Server {
                     }
                 }
                 (Some(range), Outcome::S3(S3Response::Deleted(_))) => {
-                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: false };
+                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::No };
                     self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span, row: true });
                     self.db(ctx, id, txn);
                 }
                 (Some(range), Outcome::S3(_) | Outcome::Lost) if !row => {
                     // The objects' deletion failed: the code schedules them by presigned URL
                     // (rows the deletion worker never takes: its query needs an object name)
-                    // and deletes the row anyway (delete_datarange.go:71-84 at fa4800e), so the
-                    // objects stay in the store for good.
+                    // and deletes the row anyway (delete_datarange.go:71-84, 159-164 at
+                    // fa4800e), so the objects stay in the store for good.
                     ctx.sometimes("a delete whose objects could not be deleted removed its range", true);
-                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: false };
+                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::ByUrl };
                     self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span, row: true });
                     self.db(ctx, id, txn);
                 }
@@ -512,9 +504,11 @@ impl Server {
             );
         };
         let fail = |server: &mut Server, ctx: &mut Ctx<'_, Msg>, row: &Upload, why: &'static str| {
-            // A failed validation: schedule both objects for deletion, delete the row.
+            // A failed validation: schedule both objects for deletion, delete the row (the
+            // code schedules them by presigned URL: complete_upload.go:182-243 at fa4800e).
             set(server, row, Check::Dropped(why));
-            server.db(ctx, id, Txn::Drop { upload: row.id });
+            let schedule = if server.safe() { Schedule::Named } else { Schedule::ByUrl };
+            server.db(ctx, id, drop_row(row, schedule));
         };
         let row = match (row, &outcome) {
             (None, Outcome::Db(TxnResult::Upload(Some(row)))) => {
@@ -611,7 +605,7 @@ impl Server {
             (Check::Commit, Outcome::Lost) => self.reply(ctx, id, client, op, Reply::Unknown),
             (Check::Commit, Outcome::Db(TxnResult::Refused(why))) if self.safe() => {
                 set(self, &row, Check::Refused(why));
-                self.db(ctx, id, Txn::Drop { upload: row.id });
+                self.db(ctx, id, drop_row(&row, Schedule::Named));
             }
             (Check::Dropped(why) | Check::Refused(why), _) => {
                 self.reply(ctx, id, client, op, Reply::Failed(why))
@@ -764,6 +758,56 @@ impl Server {
         }
     }
 
+    /// A cancel. The safe mode aborts a multipart upload and drops the row, its objects
+    /// scheduled for the deletion worker. The faithful mode does as `cancel_upload.go` at
+    /// fa4800e: abort a multipart upload (`:161-212`), try to delete the objects at once (the
+    /// index alone after an abort; `:119-159`), schedule those whose deletion failed by
+    /// presigned URL (`:247-281`), whatever failed, and delete the row (`:56-64`).
+    fn cancel(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, flow: Flow, outcome: Outcome) {
+        let Flow::Cancel { op, client, row, deleting } = flow else { unreachable!() };
+        let faithful = !self.safe();
+        let next = |server: &mut Server, row: &Upload, deleting: Option<Vec<String>>| {
+            server.flows.insert(id, Flow::Cancel { op, client, row: Some(row.clone()), deleting });
+        };
+        match (row, deleting, outcome) {
+            (None, _, Outcome::Db(TxnResult::Upload(Some(row)))) => match row.multipart {
+                Some(upload) => {
+                    next(self, &row, None);
+                    self.s3(ctx, id, S3Request::Abort { upload });
+                }
+                None if faithful => {
+                    let keys = vec![row.data_key.clone(), row.index_key.clone()];
+                    next(self, &row, Some(keys.clone()));
+                    self.s3(ctx, id, S3Request::Delete { keys });
+                }
+                None => {
+                    next(self, &row, None);
+                    self.db(ctx, id, drop_row(&row, Schedule::Named));
+                }
+            },
+            (Some(row), None, Outcome::S3(_) | Outcome::Lost) if faithful => {
+                let keys = vec![row.index_key.clone()];
+                next(self, &row, Some(keys.clone()));
+                self.s3(ctx, id, S3Request::Delete { keys });
+            }
+            (Some(row), None, Outcome::S3(_)) => {
+                next(self, &row, None);
+                self.db(ctx, id, drop_row(&row, Schedule::Named));
+            }
+            (Some(row), Some(keys), Outcome::S3(S3Response::Deleted(_))) => {
+                next(self, &row, Some(vec![]));
+                self.db(ctx, id, Txn::Drop { upload: row.id, schedule: Schedule::No, keys });
+            }
+            (Some(row), Some(keys), Outcome::S3(_) | Outcome::Lost) if !keys.is_empty() => {
+                ctx.sometimes("a cancel scheduled objects by presigned URL", true);
+                next(self, &row, Some(vec![]));
+                self.db(ctx, id, Txn::Drop { upload: row.id, schedule: Schedule::ByUrl, keys });
+            }
+            (Some(_), _, Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
+            _ => self.reply(ctx, id, client, op, Reply::Failed("the cancel failed")),
+        }
+    }
+
     /// Drops the next stale upload row (its objects scheduled for deletion).
     fn drop_next(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, mut stale: Vec<Upload>) {
         if stale.is_empty() {
@@ -772,8 +816,13 @@ impl Server {
         }
         let row = stale.remove(0);
         self.flows.insert(id, Flow::Leases { rows: Some(vec![]), stale });
-        self.db(ctx, id, Txn::Drop { upload: row.id });
+        self.db(ctx, id, drop_row(&row, Schedule::Named));
     }
+}
+
+/// Drops upload row `row`, its two objects scheduled for deletion as `schedule` says.
+fn drop_row(row: &Upload, schedule: Schedule) -> Txn {
+    Txn::Drop { upload: row.id, schedule, keys: vec![row.data_key.clone(), row.index_key.clone()] }
 }
 
 /// The (data, index) object pairs of a listing, as ranges (ids to be given), and the

@@ -34,18 +34,26 @@ pub struct Setup {
     pub fsync: Duration,
     /// How long to wait for a new leader before giving up on the trial.
     pub give_up: Duration,
+    /// raft-rs's tick: timeouts are whole numbers of it.
+    pub tick: Duration,
+    /// Servers tick out of step (a random phase each), as real servers' timers do.
+    pub phase: bool,
 }
 
 impl Setup {
-    /// The paper's setup for a timeout range, in milliseconds, with the 15 ms broadcast
-    /// time all in the network: one-way latency 6–9 ms, instant fsync.
+    /// The paper's setup for a timeout range, in milliseconds, with the broadcast time in
+    /// the network: one-way latency 3.0–3.5 ms, instant fsync. This is the latency that
+    /// fits the paper's three narrow-range figures at once (README: 150–155 ms median,
+    /// 12–24 ms mean, 150–150 ms over 10 s); 6–9 ms, a 15 ms round trip, is twice as slow.
     pub fn paper(low_ms: u64, high_ms: u64) -> Setup {
         Setup {
             low: Duration::from_millis(low_ms),
             high: Duration::from_millis(high_ms),
-            latency: (Duration::from_micros(6_000), Duration::from_micros(9_000)),
+            latency: (Duration::from_micros(3_000), Duration::from_micros(3_500)),
             fsync: Duration::ZERO,
             give_up: Duration::from_secs(60),
+            tick: Duration::from_millis(1),
+            phase: false,
         }
     }
 
@@ -62,7 +70,8 @@ impl Setup {
 
     fn config(&self) -> Config {
         Config {
-            tick: Duration::from_millis(1),
+            tick: self.tick,
+            tick_phase: self.phase,
             heartbeat: self.low / 2,
             election_timeout: DurationRange(Range { low: self.low, high: self.high }),
             pre_vote: false,
@@ -175,6 +184,35 @@ mod tests {
                 }
                 other => panic!("seed {seed}: {other:?}"),
             }
+        }
+    }
+
+    fn elected(setup: &Setup, trials: u64) -> Vec<f64> {
+        let mut took: Vec<f64> = (0..trials)
+            .map(|seed| match trial(setup, seed) {
+                Trial::Elected(took) => took.as_secs_f64() * 1e3,
+                other => panic!("seed {seed}: {other:?}"),
+            })
+            .collect();
+        took.sort_by(f64::total_cmp);
+        took
+    }
+
+    /// The paper's narrow-range figures, over 200 trials each: 150-155 ms elects with a
+    /// median within 20% of 287 ms, 12-24 ms with a mean within 20% of 35 ms, and 150-150 ms
+    /// elects no leader within 10 s, not even the first: every vote splits, and a candidate's
+    /// request resets every follower's timer at once, so they fire together again.
+    #[test]
+    fn the_paper_setup_gives_the_papers_narrow_range_figures() {
+        let narrow = elected(&Setup::paper(150, 155), 200);
+        let median = narrow[narrow.len() / 2];
+        assert!((median - 287.0).abs() <= 0.2 * 287.0, "150-155 ms: median {median:.1} ms");
+        let short = elected(&Setup::paper(12, 24), 200);
+        let mean = short.iter().sum::<f64>() / short.len() as f64;
+        assert!((mean - 35.0).abs() <= 0.2 * 35.0, "12-24 ms: mean {mean:.1} ms");
+        let fixed = Setup { give_up: Duration::from_secs(10), ..Setup::paper(150, 150) };
+        for seed in 0..10 {
+            assert_eq!(trial(&fixed, seed), Trial::NoFirstLeader, "150-150 ms, seed {seed}");
         }
     }
 

@@ -14,6 +14,10 @@ pub struct Config {
     /// Heartbeat and election timeouts are whole numbers of ticks. Default: "10ms".
     #[serde(with = "duration")]
     pub tick: Duration,
+    /// Start each server's tick timer at a random point of its first tick, so that servers
+    /// do not tick in step (real servers' timers are not aligned; Raft's Figure 16 depends on
+    /// it). False: every server ticks at the same instants. Default: false.
+    pub tick_phase: bool,
     /// The leader's heartbeat interval. Default: "50ms".
     #[serde(with = "duration")]
     pub heartbeat: Duration,
@@ -123,6 +127,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             tick: Duration::from_millis(10),
+            tick_phase: false,
             heartbeat: Duration::from_millis(50),
             election_timeout: DurationRange(Range {
                 low: Duration::from_millis(150),

@@ -563,7 +563,11 @@ impl Node for Server {
         }
         ctx.set_role(Some("follower"));
         self.randomize(ctx);
-        ctx.set_timer(self.config.tick, Timer::Tick);
+        let first = match self.config.tick_phase {
+            true => std::time::Duration::from_nanos(1 + ctx.rng().below(self.config.tick.as_nanos() as u64)),
+            false => self.config.tick,
+        };
+        ctx.set_timer(first, Timer::Tick);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {

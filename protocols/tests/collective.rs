@@ -84,6 +84,35 @@ fn the_faithful_mode_refuses_a_put_before_any_node_registered() {
     assert_eq!(verdict(&report, "collective.acknowledged_files_intact"), Verdict::Pass);
 }
 
+/// A streamed chunk's id is `{path}-chunk-{i}` (storage.go:123-129 at 317ed19): a later
+/// upload of the path overwrites an earlier one's chunks in place on the nodes, and a read
+/// of the earlier entry that overlaps it returns chunks of both. Seed 0 of the flagship: a
+/// get of a two-chunk file that overlapped two puts of it read content no put wrote.
+#[test]
+fn the_faithful_mode_overwrites_streamed_chunks_in_place() {
+    let report = run_faithful("crash-restart.toml", 0);
+    let reason = report.summary.reasons.get("collective.acknowledged_files_intact");
+    assert!(reason.is_some_and(|r| r.contains("read content no put wrote: bad:2 chunks")), "{reason:?}");
+    assert!(
+        report.summary.sometimes["collective: a streamed chunk was overwritten in place by a later upload"]
+            > 0
+    );
+    assert_eq!(verdict(&run("crash-restart.toml", 0), "collective.acknowledged_files_intact"), Verdict::Pass);
+}
+
+/// An overwrite replaces the entry's chunk list and deletes nothing (coordinator_file.go:
+/// 283-308 at 317ed19): the old upload's chunks stay on the nodes, referred to by no file.
+/// The durable mode deletes them once the new entry is committed.
+#[test]
+fn the_faithful_mode_leaks_an_overwritten_files_chunks() {
+    for seed in 0..3 {
+        let faithful = run_faithful("concurrent-uploads.toml", seed);
+        let reason = faithful.summary.reasons.get("collective.no_orphans");
+        assert!(reason.is_some_and(|r| r.contains("which no file of member")), "{reason:?}");
+        assert_eq!(verdict(&run("concurrent-uploads.toml", seed), "collective.no_orphans"), Verdict::Pass);
+    }
+}
+
 /// A failed peer heartbeat marks only the peer (coordinator.go:527-529 at 317ed19): a cut-off
 /// member's nodes stay healthy, puts keep placing chunks there, a chunk whose stores all
 /// time out is left out, and the put succeeds (coordinator_file.go:277-281): the file reads

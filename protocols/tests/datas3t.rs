@@ -107,7 +107,10 @@ fn the_faithful_mode_leaves_a_rejected_uploads_objects_for_good() {
     for seed in 0..5 {
         let faithful = run_faithful("malformed.toml", seed);
         let reason = faithful.summary.reasons.get("datas3t.no_orphans");
-        assert!(reason.is_some_and(|r| r.contains("scheduled for deletion by presigned URL only")), "{reason:?}");
+        assert!(
+            reason.is_some_and(|r| r.contains("scheduled for deletion by presigned URL only")),
+            "{reason:?}"
+        );
         assert_eq!(verdict(&run("malformed.toml", seed), "datas3t.no_orphans"), Verdict::Pass, "seed {seed}");
     }
 }

@@ -74,7 +74,8 @@ fn main() {
     }
     let base = if disk { Setup::paper_disk(150, 150) } else { Setup::paper(150, 150) };
     let latency = latency_us.map(|(low, high)| (Duration::from_micros(low), Duration::from_micros(high)));
-    let (latency, fsync) = (latency.unwrap_or(base.latency), fsync_us.map_or(base.fsync, Duration::from_micros));
+    let (latency, fsync) =
+        (latency.unwrap_or(base.latency), fsync_us.map_or(base.fsync, Duration::from_micros));
     let where_ = format!("{:?}-{:?} one-way, {:?} fsync", latency.0, latency.1, fsync);
     let ticking = if phase { "out of step" } else { "in step" };
     println!("Raft Figure 16: {trials} trials per range ({where_}; {tick_us} us ticks, {ticking}); ms from the leader's crash until the other servers hear the new leader");
@@ -86,7 +87,9 @@ fn main() {
         let setup = if disk { Setup::paper_disk(low, high) } else { Setup::paper(low, high) };
         let setup = Setup { tick: Duration::from_micros(tick_us), phase, latency, fsync, ..setup };
         if setup.tick * 2 > setup.low / 2 {
-            fail(&format!("--tick-us {tick_us} leaves less than two ticks in the heartbeat of {low}-{high} ms"));
+            fail(&format!(
+                "--tick-us {tick_us} leaves less than two ticks in the heartbeat of {low}-{high} ms"
+            ));
         }
         let mut histogram =
             Histogram::<u64>::new_with_bounds(1_000, 600_000_000_000, 3).expect("valid bounds");

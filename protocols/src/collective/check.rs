@@ -10,7 +10,7 @@
 //! - `collective.replication_restored` (durable): `restore_within` after the last node
 //!   lost for good went down (or at the end), every chunk a file refers to is held by
 //!   `replication` nodes that are not lost.
-//! - `collective.no_orphans` (durable): at the end, no node's disk holds a chunk its
+//! - `collective.no_orphans` (both modes): at the end, no node's disk holds a chunk its
 //!   owner's files do not refer to.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -171,24 +171,26 @@ pub fn all(shared: &Rc<Shared>, sim: &Sim<Msg>) -> Vec<Check> {
         checks.push(acknowledged_on_quorum(facts, quorum));
         let up: BTreeSet<NodeId> = storage.iter().copied().filter(|n| sim.status(*n) == Status::Up).collect();
         checks.push(damaged_copies_removed(facts, sim.now(), config.gc_interval * 2, &up).of_whole_run());
-        let held: Vec<(NodeId, Vec<ChunkId>)> = storage
-            .iter()
-            .filter(|n| sim.status(**n) == Status::Up)
-            .map(|n| (*n, sim.disk(*n).names_with_prefix("chunk/").filter_map(ChunkId::parse).collect()))
-            .collect();
-        let coordinators_up = (0..shared.members).all(|m| sim.status(NodeId(m)) == Status::Up);
-        checks.push(
-            if coordinators_up {
-                no_orphans(&files_at(facts, sim.now()), &held)
-            } else {
-                Check::unknown(
-                    "collective.no_orphans",
-                    "a coordinator is down at the end: what its files refer to is unknown",
-                )
-            }
-            .of_whole_run(),
-        );
     }
+    // Both modes: the faithful one leaks an overwritten file's chunks, a failed delete's
+    // and every chunk of a restarted coordinator's files (its metadata is in memory).
+    let held: Vec<(NodeId, Vec<ChunkId>)> = storage
+        .iter()
+        .filter(|n| sim.status(**n) == Status::Up)
+        .map(|n| (*n, sim.disk(*n).names_with_prefix("chunk/").filter_map(ChunkId::parse).collect()))
+        .collect();
+    let coordinators_up = (0..shared.members).all(|m| sim.status(NodeId(m)) == Status::Up);
+    checks.push(
+        if coordinators_up {
+            no_orphans(&files_at(sim.observations(), sim.now()), &held)
+        } else {
+            Check::unknown(
+                "collective.no_orphans",
+                "a coordinator is down at the end: what its files refer to is unknown",
+            )
+        }
+        .of_whole_run(),
+    );
     checks
 }
 

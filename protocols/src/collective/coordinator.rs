@@ -58,12 +58,19 @@ enum Request {
     Peer { member: u32 },
 }
 
-/// A put waiting for its path's lock.
+/// A put waiting for its lock.
 struct Queued {
     op: u64,
     client: NodeId,
+    path: Path,
     content: Payload,
 }
+
+/// What a write locks: its path, or (`None`) the path `""`, which every streamed upload of
+/// the faithful mode locks: the code starts the chunk processor before the stream's header
+/// names the path, and the processor takes the lock and records the chunks under the path it
+/// captured, still empty (`coordinator_streaming.go:31, 43-45, 196-198` at 317ed19).
+type Lock = Option<Path>;
 
 struct ChunkWrite {
     chunk: Chunk,
@@ -78,6 +85,9 @@ struct Write {
     op: u64,
     client: NodeId,
     path: Path,
+    lock: Lock,
+    /// The faithful mode's streaming path (`WriteFileStream`).
+    streamed: bool,
     size: u64,
     chunks: Vec<ChunkWrite>,
     next: usize,
@@ -105,7 +115,7 @@ pub struct Coordinator {
     nodes: BTreeMap<NodeId, Known>,
     peers: BTreeMap<u32, Peer>,
     /// Paths with a write under way, and the puts waiting for them.
-    locks: BTreeMap<Path, VecDeque<Queued>>,
+    locks: BTreeMap<Lock, VecDeque<Queued>>,
     writes: BTreeMap<u64, Write>,
     reads: BTreeMap<u64, Read>,
     requests: BTreeMap<u64, (Request, TimerId)>,
@@ -301,27 +311,31 @@ impl Coordinator {
 
     fn on_put(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, path: Path, content: Payload) {
         if self.shared.config.has(Bug::ConcurrentUpload) {
-            return self.start_write(ctx, client, op, path, content);
+            return self.start_write(ctx, Queued { op, client, path, content });
         }
-        match self.locks.get_mut(&path) {
-            Some(queue) => queue.push_back(Queued { op, client, content }),
+        let lock = if self.shared.config.streams(content.len()) { None } else { Some(path) };
+        match self.locks.get_mut(&lock) {
+            Some(queue) => queue.push_back(Queued { op, client, path, content }),
             None => {
-                self.locks.insert(path, VecDeque::new());
-                self.start_write(ctx, client, op, path, content);
+                self.locks.insert(lock, VecDeque::new());
+                self.start_write(ctx, Queued { op, client, path, content });
             }
         }
     }
 
-    fn start_write(&mut self, ctx: &mut Ctx<'_, Msg>, client: NodeId, op: u64, path: Path, content: Payload) {
+    fn start_write(&mut self, ctx: &mut Ctx<'_, Msg>, put: Queued) {
+        let Queued { op, client, path, content } = put;
+        let size = content.len();
+        let streamed = self.shared.config.streams(size);
+        let lock = if streamed { None } else { Some(path) };
         if !self.durable() && self.healthy().is_empty() {
             // The code refuses a write with no healthy node to place it on
             // (coordinator_file.go:206-213 at 317ed19: "No healthy storage nodes available").
             let answer = Answer::Failed("no healthy storage nodes available");
             ctx.send(client, Msg::Reply { op, answer });
-            return self.release(ctx, path);
+            return self.release(ctx, lock);
         }
-        let size = content.len();
-        let chunk_size = if self.durable() || self.shared.config.streams(size) {
+        let chunk_size = if self.durable() || streamed {
             self.shared.config.chunk_size(size)
         } else {
             self.shared.config.whole_file_chunk(&mut self.whole_chunk, size)
@@ -331,7 +345,10 @@ impl Coordinator {
             .map(|c| {
                 let data = content.slice(c * chunk_size, chunk_size);
                 let digest = data.digest();
-                let id = ChunkId { owner: self.member, path, index: c as u32, tag: digest };
+                // A streamed chunk's id is `{path}-chunk-{i}`, without its checksum
+                // (storage.go:123-129 at 317ed19): every upload of a path reuses the ids.
+                let tag = if streamed { 0 } else { digest };
+                let id = ChunkId { owner: self.member, path, index: c as u32, tag };
                 let candidates = self.candidates(c as usize, data.len());
                 let chunk = Chunk { id, digest, len: data.len(), replicas: Vec::new() };
                 ChunkWrite { chunk, data, candidates, tried: 0, in_flight: 0, done: false }
@@ -343,7 +360,7 @@ impl Coordinator {
             // coordinator_file.go:216-224 at 317ed19).
             let answer = Answer::Failed("no nodes with sufficient capacity for a chunk");
             ctx.send(client, Msg::Reply { op, answer });
-            return self.release(ctx, path);
+            return self.release(ctx, lock);
         }
         if self.shared.config.has(Bug::ConcurrentUpload) {
             // The entry is shared and updated in place as chunks land.
@@ -351,7 +368,7 @@ impl Coordinator {
             let _ = self.set_entry(ctx, path, Entry { size, chunks: placeholders });
         }
         let write = self.id(ctx);
-        self.writes.insert(write, Write { op, client, path, size, chunks, next: 0 });
+        self.writes.insert(write, Write { op, client, path, lock, streamed, size, chunks, next: 0 });
         self.advance_write(ctx, write);
     }
 
@@ -450,7 +467,7 @@ impl Coordinator {
         let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
         let result = if self.durable() {
             if chunks.iter().any(|c| c.replicas.len() < quorum) {
-                self.release(ctx, write.path);
+                self.release(ctx, write.lock);
                 return self.abandon(
                     ctx,
                     write.op,
@@ -478,6 +495,28 @@ impl Coordinator {
             }
             entry.chunks.retain(|c| !c.replicas.is_empty() || !mine.contains(&c.id));
             self.set_entry(ctx, write.path, entry)
+        } else if write.streamed {
+            // The streaming path lists every chunk, stored or not (coordinator_streaming.go:
+            // 248-275 at 317ed19), and records a chunk's allocation only when some replica
+            // stored it: a chunk no node took keeps the allocation its id had before, an
+            // earlier upload's, or none.
+            let old = self.meta.files.get(&write.path).cloned().unwrap_or_default();
+            let listed = chunks
+                .into_iter()
+                .map(|mut c| {
+                    if c.replicas.is_empty() {
+                        if let Some(before) = old.chunks.iter().find(|o| o.id == c.id) {
+                            c.replicas = before.replicas.clone();
+                            ctx.sometimes(
+                                "collective: a streamed chunk kept an earlier upload's allocation",
+                                true,
+                            );
+                        }
+                    }
+                    c
+                })
+                .collect();
+            self.set_entry(ctx, write.path, Entry { size: write.size, chunks: listed })
         } else {
             // A chunk with no stored replica is left out, and the put still succeeds.
             let kept = chunks.into_iter().filter(|c| !c.replicas.is_empty()).collect();
@@ -491,14 +530,14 @@ impl Coordinator {
             ctx.fact(CollectiveFact::Acked { chunks: ids });
         }
         ctx.send(write.client, Msg::Reply { op: write.op, answer });
-        self.release(ctx, write.path);
+        self.release(ctx, write.lock);
     }
 
     fn fail_write(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, why: &'static str) {
         let Some(write) = self.writes.remove(&id) else { return };
         let chunks: Vec<Chunk> = write.chunks.into_iter().map(|c| c.chunk).collect();
         self.abandon(ctx, write.op, write.client, &chunks, why);
-        self.release(ctx, write.path);
+        self.release(ctx, write.lock);
     }
 
     /// Answers a failed put and deletes the replicas it stored.
@@ -523,12 +562,12 @@ impl Coordinator {
     }
 
     /// Ends a write's hold on `path` and starts the next put waiting for it.
-    fn release(&mut self, ctx: &mut Ctx<'_, Msg>, path: Path) {
-        let Some(queue) = self.locks.get_mut(&path) else { return };
+    fn release(&mut self, ctx: &mut Ctx<'_, Msg>, lock: Lock) {
+        let Some(queue) = self.locks.get_mut(&lock) else { return };
         match queue.pop_front() {
-            Some(next) => self.start_write(ctx, next.client, next.op, path, next.content),
+            Some(next) => self.start_write(ctx, next),
             None => {
-                self.locks.remove(&path);
+                self.locks.remove(&lock);
             }
         }
     }

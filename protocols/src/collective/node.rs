@@ -76,6 +76,11 @@ impl StorageNode {
     fn store(&mut self, ctx: &mut Ctx<'_, Msg>, chunk: ChunkId, data: Payload) -> bool {
         let name = chunk.file_name();
         let durable = self.shared.config.mode == Mode::Durable;
+        // A streamed chunk's id has no checksum (`{path}-chunk-{i}`): a later upload of the
+        // path overwrites an earlier one's chunk in place, under a file entry that may still
+        // name it.
+        let replaced = self.chunks.contains(&chunk) && chunk.tag == 0;
+        ctx.sometimes("collective: a streamed chunk was overwritten in place by a later upload", replaced);
         let mut disk = ctx.disk();
         let ok = disk.put_blob(&name, data).is_ok() && (!durable || disk.fsync(&name).is_ok());
         if ok && durable {

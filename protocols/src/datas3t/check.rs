@@ -551,7 +551,9 @@ mod tests {
         let stray = no_orphans(&ranges, &objects, &[], 0, &[]).reason.unwrap();
         assert!(stray.ends_with("stray belongs to no range"), "{stray}");
         let by_url = no_orphans(&ranges, &objects, &[], 1, &["stray".into()]).reason.unwrap();
-        assert!(by_url.contains("stray belongs to no range: it is scheduled for deletion by presigned URL only"));
+        assert!(
+            by_url.contains("stray belongs to no range: it is scheduled for deletion by presigned URL only")
+        );
         let objects: BTreeSet<String> = ["d1", "i1"].map(String::from).into();
         assert!(no_orphans(&ranges, &objects, &[(4, "k".into())], 0, &[])
             .reason

@@ -169,7 +169,8 @@ impl Tables {
                     for r in &doomed {
                         for key in [&r.data_key, &r.index_key] {
                             let d = self.id();
-                            changes.push(Change::Deletion(d, Some(Deletion { key: key.clone(), named: true })));
+                            changes
+                                .push(Change::Deletion(d, Some(Deletion { key: key.clone(), named: true })));
                         }
                     }
                     for source in sources {
@@ -210,7 +211,12 @@ impl Tables {
                 TxnResult::Ranges(found)
             }
             Txn::TakeDeletions { limit } => TxnResult::Deletions(
-                self.deletions.iter().filter(|(_, d)| d.named).take(*limit).map(|(id, d)| (*id, d.key.clone())).collect(),
+                self.deletions
+                    .iter()
+                    .filter(|(_, d)| d.named)
+                    .take(*limit)
+                    .map(|(id, d)| (*id, d.key.clone()))
+                    .collect(),
             ),
             Txn::Deleted { ids } => {
                 changes.extend(ids.iter().map(|id| Change::Deletion(*id, None)));
@@ -222,7 +228,8 @@ impl Tables {
             Txn::Import { pairs, counters, careful } => {
                 let known: std::collections::BTreeSet<&String> =
                     self.ranges.values().map(|r| &r.data_key).collect();
-                let doomed: std::collections::BTreeSet<&String> = self.deletions.values().map(|d| &d.key).collect();
+                let doomed: std::collections::BTreeSet<&String> =
+                    self.deletions.values().map(|d| &d.key).collect();
                 let uploading: std::collections::BTreeSet<&String> =
                     self.uploads.values().map(|u| &u.data_key).collect();
                 let mut taken: Vec<(u64, u64)> = self.ranges.values().map(|r| (r.first, r.last)).collect();

@@ -15,7 +15,8 @@ use sim::prelude::*;
 
 use super::config::{Bug, Mode};
 use super::msg::{
-    Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Schedule, Timer, Txn, TxnResult, Upload, Url,
+    Grant, Msg, Range, Reply, Request, S3Error, S3Request, S3Response, Schedule, Timer, Txn, TxnResult,
+    Upload, Url,
 };
 use super::tarball::{self, IndexEntry, TRAILER};
 use super::{class, Datas3tFact, Shared};
@@ -330,7 +331,8 @@ impl Server {
                     }
                 }
                 (Some(range), Outcome::S3(S3Response::Deleted(_))) => {
-                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::No };
+                    let txn =
+                        Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::No };
                     self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span, row: true });
                     self.db(ctx, id, txn);
                 }
@@ -340,7 +342,8 @@ impl Server {
                     // and deletes the row anyway (delete_datarange.go:71-84, 159-164 at
                     // fa4800e), so the objects stay in the store for good.
                     ctx.sometimes("a delete whose objects could not be deleted removed its range", true);
-                    let txn = Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::ByUrl };
+                    let txn =
+                        Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::ByUrl };
                     self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span, row: true });
                     self.db(ctx, id, txn);
                 }

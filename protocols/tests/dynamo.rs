@@ -36,6 +36,7 @@ fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
             ("canary/arrival-order.toml", &["dynamo.clocks_never_shrink"]),
             ("canary/lww-skew.toml", &["dynamo.acknowledged_writes_kept"]),
             ("canary/dynago-blocked-queue.toml", &["dynamo.every_server_serves"]),
+            ("canary/no-handoff.toml", &["dynamo.convergence"]),
             (
                 "canary/dynago-forward-channel.toml",
                 &["dynamo.no_unwritten_versions", "dynamo.acknowledged_writes_kept"],
@@ -147,6 +148,21 @@ fn dynago_ring_a_dead_owners_keys_fail_and_do_not_move() {
     assert!(refused.is_some_and(|n| *n > 0), "{:?}", report.summary.sometimes);
 }
 
+/// Membership beyond crash and restart (Dynamo §4.9): a server joins and another leaves
+/// under writes, a crash and loss; every acknowledged write is in the final ring's owners,
+/// which converge, and the keys went to their new owners as hints that were handed back.
+#[test]
+fn a_join_and_a_leave_lose_no_acknowledged_write() {
+    for seed in 0..20 {
+        let report = run("membership.toml", seed);
+        assert!(report.summary.passed, "seed {seed}: {:?}", report.summary.reasons);
+        let handed = report.summary.sometimes["dynamo: a membership change handed a key to a new owner"];
+        assert!(handed > 0, "seed {seed}");
+        assert_eq!(report.summary.sometimes["dynamo: a server joined"], 1);
+        assert_eq!(report.summary.sometimes["dynamo: a server left"], 1);
+    }
+}
+
 #[test]
 fn bad_settings_are_refused_at_their_line() {
     let base = std::fs::read_to_string("../scenarios/dynamo/partition.toml").unwrap();
@@ -159,6 +175,26 @@ fn bad_settings_are_refused_at_their_line() {
             "conflict does not apply to mode = \"dynago\"",
         ),
         ("replicas = 3", "replicas = 9", "exceeds the 5 servers"),
+        (
+            "replicas = 3",
+            "replicas = 3\nmembership = [{ at = \"1s\", join = 2, leave = 3 }]",
+            "membership change 0 names neither or both of join and leave",
+        ),
+        (
+            "replicas = 3",
+            "replicas = 3\nmembership = [{ at = \"1s\", leave = 1 }, { at = \"2s\", leave = 2 }, { at = \"3s\", leave = 3 }]",
+            "membership change 2 leaves 2 servers, fewer than N = 3",
+        ),
+        (
+            "replicas = 3",
+            "replicas = 3\nmembership = [{ at = \"1s\", leave = 7 }]",
+            "membership change 0: server 7 of 5",
+        ),
+        (
+            "replicas = 3",
+            "replicas = 3\nmembership = [{ at = \"1s\", leave = 1 }, { at = \"2s\", leave = 1 }]",
+            "membership change 1: server 1 is not in the ring",
+        ),
         (
             "mode = \"dynamo\"",
             "mode = \"dynamo\"\nworkload = \"register\"",

@@ -81,8 +81,40 @@ pub struct Config {
     /// Default: "20s".
     #[serde(with = "duration")]
     pub converge_within: Duration,
+    /// Membership changes (Dynamo §4.9), in time order: `{ at = "10s", join = 5 }` adds
+    /// server 5 to the ring (a server whose first change is a join starts outside it),
+    /// `{ at = "20s", leave = 1 }` takes server 1 out. The server itself announces the
+    /// change and gossip spreads it; every server that learns it hands the keys it holds
+    /// to their new owners as hints, and anti-entropy follows the new ring. Default: none.
+    pub membership: Vec<Change>,
     /// Planted bugs, for testing the checks (canaries).
     pub bugs: Vec<Bug>,
+}
+
+/// A membership change.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// When the server announces it.
+    #[serde(with = "duration")]
+    pub at: Duration,
+    /// The server that joins.
+    #[serde(default)]
+    pub join: Option<u32>,
+    /// The server that leaves.
+    #[serde(default)]
+    pub leave: Option<u32>,
+}
+
+impl Change {
+    /// The server and whether it joins.
+    pub fn what(&self) -> (u32, bool) {
+        match (self.join, self.leave) {
+            (Some(server), None) => (server, true),
+            (None, Some(server)) => (server, false),
+            _ => unreachable!("validated: exactly one of join and leave"),
+        }
+    }
 }
 
 impl Default for Config {
@@ -108,6 +140,7 @@ impl Default for Config {
             write_fanout: WriteFanout::All,
             fsync: true,
             converge_within: Duration::from_secs(20),
+            membership: Vec::new(),
             bugs: Vec::new(),
         }
     }
@@ -173,12 +206,88 @@ pub enum Bug {
     RepairOlder,
     /// Replicas apply versions in arrival order, replacing what they hold.
     ArrivalOrder,
+    /// A server that learns of a membership change hands nothing to the new owners.
+    NoHandoff,
     /// A coordinator stamps every incarnation's writes as the same actor (its node id), so
     /// after a wipe or a lost log tail it reissues dots it already gave out (Riak's KV679).
     ReusedActor,
 }
 
 impl Config {
+    /// The servers in the ring before any change: all but those whose first change is a
+    /// join.
+    pub fn initial_members(&self, servers: u32) -> std::collections::BTreeSet<u32> {
+        let mut first = std::collections::BTreeMap::new();
+        for change in &self.membership {
+            let (server, join) = change.what();
+            first.entry(server).or_insert(join);
+        }
+        (0..servers).filter(|s| first.get(s) != Some(&true)).collect()
+    }
+
+    /// The servers in the ring after every change.
+    pub fn final_members(&self, servers: u32) -> std::collections::BTreeSet<u32> {
+        let mut members = self.initial_members(servers);
+        for change in &self.membership {
+            match change.what() {
+                (server, true) => members.insert(server),
+                (server, false) => members.remove(&server),
+            };
+        }
+        members
+    }
+
+    fn validate_membership(&self, nodes: u32) -> Result<(), (&'static str, String)> {
+        let mut members = None;
+        let mut last = Duration::ZERO;
+        for (i, change) in self.membership.iter().enumerate() {
+            let server = match (change.join, change.leave) {
+                (Some(s), None) | (None, Some(s)) => s,
+                _ => {
+                    return Err((
+                        "membership",
+                        format!("membership change {i} names neither or both of join and leave: exactly one"),
+                    ))
+                }
+            };
+            if server >= nodes {
+                return Err(("membership", format!("membership change {i}: server {server} of {nodes}")));
+            }
+            if change.at < last {
+                return Err((
+                    "membership",
+                    format!("membership change {i} at {:?} is before the one before it", change.at),
+                ));
+            }
+            last = change.at;
+            let members = members.get_or_insert_with(|| self.initial_members(nodes));
+            let (server, join) = change.what();
+            if join == members.contains(&server) {
+                let state = if join { "already in" } else { "not in" };
+                return Err((
+                    "membership",
+                    format!("membership change {i}: server {server} is {state} the ring"),
+                ));
+            }
+            if join {
+                members.insert(server);
+            } else {
+                members.remove(&server);
+            }
+            if (members.len() as u32) < self.replicas {
+                return Err((
+                    "membership",
+                    format!(
+                        "membership change {i} leaves {} servers, fewer than N = {}",
+                        members.len(),
+                        self.replicas
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The rules across fields: `(settings key, message)` on failure.
     pub fn validate(&self, nodes: u32, run: Duration) -> Result<(), (&'static str, String)> {
         let positive = |key: &'static str, value: u32| {
@@ -233,8 +342,10 @@ impl Config {
                 ),
             ));
         }
+        self.validate_membership(nodes)?;
         if self.mode == Mode::Dynago {
             let dynamo_only = [
+                ("membership", !self.membership.is_empty()),
                 ("bugs", !self.bugs.is_empty()),
                 ("conflict", self.conflict != Conflict::Vclock),
                 ("siblings", self.siblings != Resolve::Merge),

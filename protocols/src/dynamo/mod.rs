@@ -52,6 +52,8 @@ pub struct Shared {
     /// Dynago's hash ring, with `ring = true`.
     hash_ring: Option<hash_ring::HashRing>,
     servers: u32,
+    /// The ring's servers after every membership change.
+    members: std::collections::BTreeSet<u32>,
 }
 
 impl Shared {
@@ -59,7 +61,8 @@ impl Shared {
     fn owners(&self, key: u64) -> Vec<u32> {
         match self.config.mode {
             Mode::Dynamo => {
-                self.ring.preference_list(self.ring.partition(key), self.config.replicas).to_vec()
+                let partition = self.ring.partition(key);
+                self.ring.preference_among(partition, self.config.replicas, |s| self.members.contains(&s))
             }
             Mode::Dynago => match &self.hash_ring {
                 Some(ring) => ring.owner(key, |_| true).into_iter().collect(),
@@ -150,7 +153,8 @@ impl System for Dynamo {
         let config = scenario.settings.clone();
         let ring = Ring::new(scenario.nodes, config.virtual_nodes, &mut seed.stream("dynamo-ring", 0));
         let hash_ring = config.ring.then(|| hash_ring::HashRing::new(scenario.nodes));
-        Rc::new(Shared { config, ring, hash_ring, servers: scenario.nodes })
+        let members = config.final_members(scenario.nodes);
+        Rc::new(Shared { config, ring, hash_ring, servers: scenario.nodes, members })
     }
 
     fn node(setup: &Rc<Shared>, slot: Slot, _id: NodeId) -> Box<dyn Node<Msg = Msg>> {

@@ -85,6 +85,9 @@ pub enum Msg {
     ForwardSetResponse,
     /// Dynago's ring, to a client: the forward timed out (an HTTP error).
     Refused { op: u64 },
+    /// Membership (only with `membership` changes): the sender's view, each server's latest
+    /// change as (server, version, in the ring); `reply` asks for the receiver's.
+    Members { view: Vec<(u32, u32, bool)>, reply: bool },
 }
 
 /// What a Dynamo timer is for.
@@ -108,6 +111,8 @@ pub enum Timer {
     Connect(u64),
     /// Dynago's ring: forward `0` ran out of time.
     Forward(u64),
+    /// Membership change `0` of the settings is due (its server announces it).
+    Membership(usize),
 }
 
 fn elements(siblings: &[Version]) -> u64 {
@@ -147,7 +152,7 @@ impl Message for Msg {
             Msg::ReadReply { .. } => 7,
             Msg::Repair { .. } => 8,
             Msg::Handoff { .. } | Msg::HandoffAck { .. } => 9,
-            Msg::Gossip | Msg::GossipAck => 10,
+            Msg::Gossip | Msg::GossipAck | Msg::Members { .. } => 10,
             Msg::Digest { .. } | Msg::Sync { .. } => 11,
             Msg::Ping
             | Msg::PingResponse
@@ -177,6 +182,7 @@ impl Message for Msg {
             Msg::ClusterInfoRequest { members } | Msg::ClusterInfoResponse { members } => {
                 16 * members.len() as u64
             }
+            Msg::Members { view, .. } => 9 * view.len() as u64,
             _ => 0,
         }
     }

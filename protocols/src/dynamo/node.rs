@@ -71,6 +71,9 @@ pub struct Server {
     next_request: u64,
     /// Partitions this server is an owner of.
     partitions: Vec<u32>,
+    /// Membership (with `membership` changes): each server's latest change it knows, as
+    /// (version, in the ring).
+    view: BTreeMap<u32, (u32, bool)>,
     /// The partition anti-entropy compares next (an index into `partitions`).
     next_exchange: usize,
     /// Versions this coordinator issued that its own replica has not stored yet (with
@@ -85,8 +88,9 @@ impl Server {
     /// Server `me`; its store is opened at start, from its disk.
     pub fn new(shared: Rc<Shared>, me: u32) -> Server {
         let store = Store::closed(shared.config.conflict);
-        let partitions = shared.ring.replicated_by(me, shared.config.replicas);
-        Server {
+        let initial = shared.config.initial_members(shared.servers);
+        let view = (0..shared.servers).map(|s| (s, (0, initial.contains(&s)))).collect();
+        let mut server = Server {
             shared,
             me,
             actor: me,
@@ -96,9 +100,122 @@ impl Server {
             gossip_unanswered: None,
             requests: BTreeMap::new(),
             next_request: 0,
-            partitions,
+            partitions: Vec::new(),
+            view,
             next_exchange: 0,
             issued: BTreeMap::new(),
+        };
+        server.partitions = server.owned_partitions();
+        server
+    }
+
+    /// Whether the scenario changes the membership (else the ring is every server, and
+    /// nothing below allocates or sends anything more).
+    fn changes(&self) -> bool {
+        !self.shared.config.membership.is_empty()
+    }
+
+    fn in_ring(&self, server: u32) -> bool {
+        self.view.get(&server).is_some_and(|entry| entry.1)
+    }
+
+    /// The preference list of `partition` over the ring this server knows.
+    fn preference(&self, partition: u32) -> Vec<u32> {
+        let n = self.shared.config.replicas;
+        if !self.changes() {
+            return self.shared.ring.preference_list(partition, n).to_vec();
+        }
+        self.shared.ring.preference_among(partition, n, |s| self.in_ring(s))
+    }
+
+    fn owned_partitions(&self) -> Vec<u32> {
+        if !self.changes() {
+            return self.shared.ring.replicated_by(self.me, self.shared.config.replicas);
+        }
+        (0..self.shared.ring.partitions()).filter(|p| self.preference(*p).contains(&self.me)).collect()
+    }
+
+    /// Keeps `siblings` of `key` as a hint for `owner`, handed to it by the handoff rounds
+    /// until it acknowledges them (Dynamo §4.9: the nodes that no longer own a range, or
+    /// that learn of a new owner, transfer its keys).
+    fn hand_to(&mut self, ctx: &mut Ctx<'_, Msg>, owner: u32, key: u64, siblings: Vec<Version>) {
+        match self.store.add_hint(owner, key, siblings) {
+            Ok(id) => {
+                ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Kept });
+                ctx.sometimes("dynamo: a membership change handed a key to a new owner", true);
+            }
+            Err(_) => ctx.count("dynamo: handoffs refused by a full disk", 1),
+        }
+    }
+
+    /// What a server stored while outside the key's preference list (its view is ahead of
+    /// the sender's) goes on to the owners.
+    fn pass_on(&mut self, ctx: &mut Ctx<'_, Msg>, key: u64, siblings: &[Version]) {
+        if !self.changes() || self.has(Bug::NoHandoff) {
+            return;
+        }
+        let owners = self.preference(self.shared.ring.partition(key));
+        if !owners.contains(&self.me) {
+            for owner in owners {
+                self.hand_to(ctx, owner, key, siblings.to_vec());
+            }
+        }
+    }
+
+    /// The ring this server knows changed from `before`: anti-entropy follows the new
+    /// one, and each key it holds goes to the owners it did not have.
+    fn on_view_change(&mut self, ctx: &mut Ctx<'_, Msg>, before: &BTreeSet<u32>) {
+        self.partitions = self.owned_partitions();
+        self.next_exchange = 0;
+        if self.has(Bug::NoHandoff) {
+            return;
+        }
+        let n = self.shared.config.replicas;
+        let held: Vec<(u32, u64, Vec<Version>)> =
+            self.store.keys().map(|(p, k, s)| (p, k, s.to_vec())).collect();
+        for (partition, key, siblings) in held {
+            let old = self.shared.ring.preference_among(partition, n, |s| before.contains(&s));
+            for owner in self.preference(partition) {
+                if owner != self.me && !old.contains(&owner) {
+                    self.hand_to(ctx, owner, key, siblings.clone());
+                }
+            }
+        }
+    }
+
+    fn members(&self) -> BTreeSet<u32> {
+        self.view.iter().filter(|(_, e)| e.1).map(|(s, _)| *s).collect()
+    }
+
+    /// Merges a peer's view: each server's latest change wins.
+    fn on_members(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, view: &[(u32, u32, bool)], reply: bool) {
+        let before = self.members();
+        let mut changed = false;
+        for &(server, version, member) in view {
+            let entry = self.view.entry(server).or_insert((0, false));
+            if version > entry.0 {
+                *entry = (version, member);
+                changed = true;
+            }
+        }
+        if changed && self.members() != before {
+            self.on_view_change(ctx, &before);
+        }
+        if reply {
+            let view = self.view.iter().map(|(s, e)| (*s, e.0, e.1)).collect();
+            ctx.send(from, Msg::Members { view, reply: false });
+        }
+    }
+
+    /// This server's own membership change `index` is due: it announces it.
+    fn on_membership(&mut self, ctx: &mut Ctx<'_, Msg>, index: usize) {
+        let before = self.members();
+        let (server, join) = self.shared.config.membership[index].what();
+        let entry = self.view.entry(server).or_insert((0, false));
+        *entry = (entry.0 + 1, join);
+        ctx.sometimes(if join { "dynamo: a server joined" } else { "dynamo: a server left" }, true);
+        if self.members() != before {
+            self.on_view_change(ctx, &before);
         }
     }
 
@@ -109,12 +226,20 @@ impl Server {
     /// The servers a request for `partition` goes to, each with the owner it stands in for.
     fn targets(&self, partition: u32) -> Vec<(u32, Option<u32>)> {
         let n = self.shared.config.replicas as usize;
-        let walk = self.shared.ring.walk(partition);
+        let full = self.shared.ring.walk(partition);
+        let in_ring: Vec<u32>;
+        let walk = if self.changes() {
+            in_ring = full.iter().copied().filter(|s| self.in_ring(*s)).collect();
+            &in_ring[..]
+        } else {
+            full
+        };
         if !self.shared.config.sloppy_quorum {
             return walk.iter().take(n).map(|&s| (s, None)).collect();
         }
         let healthy = |s: &u32| *s == self.me || !self.suspected.contains(s);
-        let mut skipped: Vec<u32> = walk[..n].iter().copied().filter(|s| !healthy(s)).collect();
+        let mut skipped: Vec<u32> =
+            walk[..n.min(walk.len())].iter().copied().filter(|s| !healthy(s)).collect();
         skipped.reverse();
         let mut targets = Vec::with_capacity(n);
         for (i, &server) in walk.iter().enumerate() {
@@ -184,7 +309,13 @@ impl Server {
         hint: Option<u32>,
     ) -> bool {
         match hint {
-            None => self.store_versions(ctx, key, siblings, false),
+            None => {
+                let stored = self.store_versions(ctx, key, siblings, false);
+                if stored {
+                    self.pass_on(ctx, key, siblings);
+                }
+                stored
+            }
             Some(owner) => match self.store.add_hint(owner, key, siblings.to_vec()) {
                 Ok(id) => {
                     ctx.fact(DynamoFact::Hint { id, owner, event: HintEvent::Kept });
@@ -404,6 +535,10 @@ impl Server {
             }
             self.gossip_unanswered = Some(peer);
             ctx.send(NodeId(peer), Msg::Gossip);
+            if self.changes() {
+                let view = self.view.iter().map(|(s, e)| (*s, e.0, e.1)).collect();
+                ctx.send(NodeId(peer), Msg::Members { view, reply: true });
+            }
         }
         ctx.set_timer(self.shared.config.gossip_interval, Timer::Gossip);
     }
@@ -449,7 +584,7 @@ impl Server {
         self.next_exchange = (self.next_exchange + 1) % self.partitions.len();
         let partition = self.partitions[self.next_exchange];
         let leaves = self.store.leaves(partition);
-        for &peer in self.shared.ring.preference_list(partition, self.shared.config.replicas) {
+        for peer in self.preference(partition) {
             if peer != self.me && !self.suspected.contains(&peer) {
                 ctx.send(NodeId(peer), Msg::Digest { partition, leaves });
             }
@@ -518,6 +653,19 @@ impl Node for Server {
         for (key, siblings) in recovered {
             ctx.fact(DynamoFact::Stored { key, siblings: Rc::new(siblings) });
         }
+        // Its own membership changes: those past are what it knows of itself (others'
+        // come back by gossip), those ahead are timers.
+        let now = ctx.now();
+        let mine: Vec<(usize, std::time::Duration)> = (self.shared.config.membership.iter().enumerate())
+            .filter(|(_, c)| c.what().0 == self.me)
+            .map(|(i, c)| (i, c.at))
+            .collect();
+        for (index, at) in mine {
+            match at.checked_sub(std::time::Duration::from_nanos(now.as_nanos())) {
+                Some(wait) if !wait.is_zero() => drop(ctx.set_timer(wait, Timer::Membership(index))),
+                _ => self.on_membership(ctx, index),
+            }
+        }
         let config = &self.shared.config;
         let (gossip, handoff, anti_entropy) =
             (config.gossip_interval, config.handoff_interval, config.anti_entropy_interval);
@@ -559,6 +707,7 @@ impl Node for Server {
             Msg::Handoff { hint, key, siblings } => {
                 if self.store_versions(ctx, key, &siblings, false) {
                     ctx.send(from, Msg::HandoffAck { hint });
+                    self.pass_on(ctx, key, &siblings);
                 }
             }
             Msg::HandoffAck { hint } => {
@@ -572,6 +721,7 @@ impl Node for Server {
                 }
             }
             Msg::Gossip => ctx.send(from, Msg::GossipAck),
+            Msg::Members { view, reply } => self.on_members(ctx, from, &view, reply),
             Msg::GossipAck => {}
             Msg::Digest { partition, leaves } => self.on_digest(ctx, from, partition, leaves),
             Msg::Sync { partition, mask, entries, reply } => {
@@ -588,6 +738,7 @@ impl Node for Server {
             Timer::Handoff => self.on_handoff_timer(ctx),
             Timer::AntiEntropy => self.on_anti_entropy_timer(ctx),
             Timer::Request(req) => self.on_request_timer(ctx, req),
+            Timer::Membership(index) => self.on_membership(ctx, index),
             Timer::Attempt(_) | Timer::Redial | Timer::Ping(_) | Timer::Connect(_) | Timer::Forward(_) => {
                 ctx.unexpected("dynamo servers set no client or Dynago timers")
             }

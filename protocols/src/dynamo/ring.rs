@@ -48,6 +48,11 @@ impl Ring {
         &self.walk(partition)[..n as usize]
     }
 
+    /// The preference list of `partition` among the servers for which `member` holds.
+    pub fn preference_among(&self, partition: u32, n: u32, member: impl Fn(u32) -> bool) -> Vec<u32> {
+        self.walk(partition).iter().copied().filter(|s| member(*s)).take(n as usize).collect()
+    }
+
     /// The partitions `server` is one of the N owners of.
     pub fn replicated_by(&self, server: u32, n: u32) -> Vec<u32> {
         (0..self.partitions()).filter(|&p| self.preference_list(p, n).contains(&server)).collect()

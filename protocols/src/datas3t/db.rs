@@ -132,8 +132,8 @@ impl Tables {
                 None => TxnResult::Refused("no such upload"),
             },
             Txn::Get { upload } => TxnResult::Upload(self.uploads.get(upload).cloned()),
-            Txn::Complete { upload, recheck, delete_own, span: queried } => {
-                let Some(row) = self.uploads.get(upload).cloned() else {
+            Txn::Complete { upload, recheck, delete_own, span: queried, read } => {
+                let Some(row) = self.uploads.get(upload).cloned().or_else(|| read.clone()) else {
                     return (TxnResult::Refused("no such upload"), changes, false);
                 };
                 let span = match queried {
@@ -397,5 +397,53 @@ impl Node for MetadataStore {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, _timer: super::msg::Timer) {
         ctx.unexpected("the metadata store sets no timers");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(tables: &mut Tables) -> Upload {
+        let (data_key, index_key) = keys(0, 9, Some(1));
+        let row = Upload {
+            id: tables.id(),
+            first: 0,
+            last: 9,
+            multipart: None,
+            data_key,
+            index_key,
+            data_size: 100,
+            started: Time::ZERO,
+            sources: None,
+        };
+        tables.apply(&Change::Upload(row.id, Some(row.clone())));
+        row
+    }
+
+    fn complete(tables: &mut Tables, row: &Upload, read: Option<Upload>) -> TxnResult {
+        let txn =
+            Txn::Complete { upload: row.id, recheck: read.is_none(), delete_own: false, span: None, read };
+        let (result, changes, _) = tables.run(&txn);
+        changes.iter().for_each(|c| tables.apply(c));
+        result
+    }
+
+    /// READ COMMITTED, statement by statement (the faithful mode): two completes of one
+    /// upload that both read the row before either committed both create a range; run
+    /// whole (the safe mode), the second finds the row gone.
+    #[test]
+    fn two_completes_that_read_the_row_both_create_a_range() {
+        let mut tables = Tables::default();
+        let row = upload(&mut tables);
+        let (first, second) = (Some(row.clone()), Some(row.clone()));
+        assert_eq!(complete(&mut tables, &row, first), TxnResult::Done);
+        assert_eq!(complete(&mut tables, &row, second), TxnResult::Done);
+        assert_eq!(tables.ranges.len(), 2, "{:?}", tables.ranges);
+        let mut whole = Tables::default();
+        let row = upload(&mut whole);
+        assert_eq!(complete(&mut whole, &row, None), TxnResult::Done);
+        assert_eq!(complete(&mut whole, &row, None), TxnResult::Refused("no such upload"));
+        assert_eq!(whole.ranges.len(), 1);
     }
 }

@@ -216,7 +216,9 @@ pub enum Txn {
     /// aggregate schedules the objects of `span` for deletion (the ranges its transaction's
     /// query saw: READ COMMITTED, statement by statement), or, without it, of the ranges in
     /// its span now.
-    Complete { upload: u64, recheck: bool, delete_own: bool, span: Option<Vec<Range>> },
+    /// With `read` (the faithful mode), the row as the transaction's first statement read
+    /// it: the writes act on it even if another transaction deleted the row since.
+    Complete { upload: u64, recheck: bool, delete_own: bool, span: Option<Vec<Range>>, read: Option<Upload> },
     /// Schedule `keys` for deletion (as `schedule` says) and delete upload row `upload`.
     Drop { upload: u64, schedule: Schedule, keys: Vec<String> },
     /// The ranges that intersect [first, last], ordered.

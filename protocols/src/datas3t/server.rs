@@ -36,8 +36,17 @@ enum Check {
     Assemble,
     HeadIndex,
     HeadData,
-    Index { data_size: u64 },
-    Headers { data_size: u64, index: Vec<IndexEntry>, picks: Vec<usize> },
+    Index {
+        data_size: u64,
+    },
+    Headers {
+        data_size: u64,
+        index: Vec<IndexEntry>,
+        picks: Vec<usize>,
+    },
+    /// The faithful mode: the completing transaction's first statement, reading the upload
+    /// row again.
+    Reread,
     Query,
     Commit,
     Dropped(&'static str),
@@ -603,6 +612,19 @@ impl Server {
                     self.header(ctx, id, &row, data_size, index, picks);
                 }
             }
+            (Check::Reread, Outcome::Db(TxnResult::Upload(Some(read)))) => {
+                if read.sources.is_some() {
+                    if let Some(Flow::Complete { check, .. }) = self.flows.get_mut(&id) {
+                        *check = Check::Query;
+                    }
+                    self.db(ctx, id, Txn::Ranges { first: read.first, last: read.last });
+                } else {
+                    self.commit(ctx, id, &read, None);
+                }
+            }
+            (Check::Reread, Outcome::Db(TxnResult::Upload(None))) => {
+                self.reply(ctx, id, client, op, Reply::Failed("failed to get upload details"))
+            }
             (Check::Query, Outcome::Db(TxnResult::Ranges(span))) => self.commit(ctx, id, &row, Some(span)),
             (Check::Commit, Outcome::Db(TxnResult::Done)) => self.reply(ctx, id, client, op, Reply::Done),
             (Check::Commit, Outcome::Lost) => self.reply(ctx, id, client, op, Reply::Unknown),
@@ -623,17 +645,18 @@ impl Server {
 
     /// A completion whose validation passed (or was skipped) goes on to its transaction.
     fn validated(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, row: &Upload) {
-        if row.sources.is_some() && !self.safe() {
-            // The real aggregate completion is one READ COMMITTED transaction whose first
-            // statement queries the span; other transactions may commit before its writes,
-            // and it acts on what the query saw.
-            if let Some(Flow::Complete { check, .. }) = self.flows.get_mut(&id) {
-                *check = Check::Query;
-            }
-            self.db(ctx, id, Txn::Ranges { first: row.first, last: row.last });
-        } else {
-            self.commit(ctx, id, row, None);
+        if self.safe() {
+            return self.commit(ctx, id, row, None);
         }
+        // The real completion is one READ COMMITTED transaction, run statement by statement:
+        // it reads the upload row (complete_upload.go:146-150, complete_aggregate.go:175-179
+        // at fa4800e), an aggregate then queries its span, and the writes come last, acting
+        // on what those statements saw while other transactions commit in between: two
+        // completes of one upload that both read the row both create a range.
+        if let Some(Flow::Complete { check, .. }) = self.flows.get_mut(&id) {
+            *check = Check::Reread;
+        }
+        self.db(ctx, id, Txn::Get { upload: row.id });
     }
 
     /// The completing transaction (its writes, after `span` was queried, if it was).
@@ -646,6 +669,7 @@ impl Server {
             recheck: self.safe(),
             delete_own: self.shared.config.has(Bug::AggregateDeletesItself),
             span,
+            read: (!self.safe()).then(|| row.clone()),
         };
         self.db(ctx, id, txn);
     }

@@ -85,7 +85,6 @@ struct Write {
     op: u64,
     client: NodeId,
     path: Path,
-    lock: Lock,
     /// The faithful mode's streaming path (`WriteFileStream`).
     streamed: bool,
     size: u64,
@@ -313,7 +312,7 @@ impl Coordinator {
         if self.shared.config.has(Bug::ConcurrentUpload) {
             return self.start_write(ctx, Queued { op, client, path, content });
         }
-        let lock = if self.shared.config.streams(content.len()) { None } else { Some(path) };
+        let lock = self.lock(path, content.len());
         match self.locks.get_mut(&lock) {
             Some(queue) => queue.push_back(Queued { op, client, path, content }),
             None => {
@@ -327,7 +326,7 @@ impl Coordinator {
         let Queued { op, client, path, content } = put;
         let size = content.len();
         let streamed = self.shared.config.streams(size);
-        let lock = if streamed { None } else { Some(path) };
+        let lock = self.lock(path, size);
         if !self.durable() && self.healthy().is_empty() {
             // The code refuses a write with no healthy node to place it on
             // (coordinator_file.go:206-213 at 317ed19: "No healthy storage nodes available").
@@ -368,7 +367,7 @@ impl Coordinator {
             let _ = self.set_entry(ctx, path, Entry { size, chunks: placeholders });
         }
         let write = self.id(ctx);
-        self.writes.insert(write, Write { op, client, path, lock, streamed, size, chunks, next: 0 });
+        self.writes.insert(write, Write { op, client, path, streamed, size, chunks, next: 0 });
         self.advance_write(ctx, write);
     }
 
@@ -467,7 +466,7 @@ impl Coordinator {
         let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
         let result = if self.durable() {
             if chunks.iter().any(|c| c.replicas.len() < quorum) {
-                self.release(ctx, write.lock);
+                self.release(ctx, self.lock(write.path, write.size));
                 return self.abandon(
                     ctx,
                     write.op,
@@ -530,14 +529,14 @@ impl Coordinator {
             ctx.fact(CollectiveFact::Acked { chunks: ids });
         }
         ctx.send(write.client, Msg::Reply { op: write.op, answer });
-        self.release(ctx, write.lock);
+        self.release(ctx, self.lock(write.path, write.size));
     }
 
     fn fail_write(&mut self, ctx: &mut Ctx<'_, Msg>, id: u64, why: &'static str) {
         let Some(write) = self.writes.remove(&id) else { return };
         let chunks: Vec<Chunk> = write.chunks.into_iter().map(|c| c.chunk).collect();
         self.abandon(ctx, write.op, write.client, &chunks, why);
-        self.release(ctx, write.lock);
+        self.release(ctx, self.lock(write.path, write.size));
     }
 
     /// Answers a failed put and deletes the replicas it stored.
@@ -562,6 +561,11 @@ impl Coordinator {
     }
 
     /// Ends a write's hold on `path` and starts the next put waiting for it.
+    /// What a put of `size` bytes to `path` locks (see `Lock`).
+    fn lock(&self, path: Path, size: u64) -> Lock {
+        (!self.shared.config.streams(size)).then_some(path)
+    }
+
     fn release(&mut self, ctx: &mut Ctx<'_, Msg>, lock: Lock) {
         let Some(queue) = self.locks.get_mut(&lock) else { return };
         match queue.pop_front() {

@@ -662,7 +662,9 @@ impl Node for Server {
             .collect();
         for (index, at) in mine {
             match at.checked_sub(std::time::Duration::from_nanos(now.as_nanos())) {
-                Some(wait) if !wait.is_zero() => drop(ctx.set_timer(wait, Timer::Membership(index))),
+                Some(wait) if !wait.is_zero() => {
+                    ctx.set_timer(wait, Timer::Membership(index));
+                }
                 _ => self.on_membership(ctx, index),
             }
         }

@@ -128,3 +128,23 @@ fn bad_settings_are_refused_at_their_line() {
     ];
     assert_refused_at_line(&base, &cases);
 }
+
+/// Bits flipped in stored objects reach downloads in both modes: nothing in datas3t checks
+/// content end to end (the index holds no checksum; the completion samples headers). With
+/// the same faults aimed at no file, the same seeds pass `downloads_exact`: the corruption,
+/// flipped in the rendered TAR and not in its description, is what fails them.
+#[test]
+fn object_corruption_reaches_downloads_in_both_modes() {
+    let file = "object-corruption-unsafe.toml";
+    for seed in 0..3 {
+        let safe = run(file, seed);
+        for check in CHECKS {
+            let expected = if check == "datas3t.downloads_exact" { Verdict::Fail } else { Verdict::Pass };
+            assert_eq!(verdict(&safe, check), expected, "seed {seed}: {check}");
+        }
+        let faithful = run_faithful(file, seed);
+        assert_eq!(verdict(&faithful, "datas3t.downloads_exact"), Verdict::Fail, "seed {seed}");
+        let aimed_at_nothing = run_scenario("datas3t", file, seed, Some(("obj/*", "none/*")));
+        assert_eq!(verdict(&aimed_at_nothing, "datas3t.downloads_exact"), Verdict::Pass, "seed {seed}");
+    }
+}

@@ -79,6 +79,31 @@ impl Tables {
         self.next_id
     }
 
+    /// Raises the upload counter and builds an upload row (the caller commits it).
+    fn insert_upload(
+        &mut self,
+        first: u64,
+        last: u64,
+        data_size: u64,
+        started: Time,
+        counter_in_keys: bool,
+        sources: Option<Vec<u64>>,
+    ) -> Upload {
+        self.counter += 1;
+        let (data_key, index_key) = keys(first, last, counter_in_keys.then_some(self.counter));
+        Upload {
+            id: self.id(),
+            first,
+            last,
+            multipart: None,
+            data_key,
+            index_key,
+            data_size,
+            started,
+            sources,
+        }
+    }
+
     /// Runs `txn`: its result and the changes to commit (none if refused).
     fn run(&mut self, txn: &Txn) -> (TxnResult, Vec<Change>, bool) {
         let mut changes = Vec::new();
@@ -103,22 +128,18 @@ impl Tables {
                 } else {
                     None
                 };
-                self.counter += 1;
                 meta = true;
-                let (data_key, index_key) = keys(*first, *last, counter_in_keys.then_some(self.counter));
-                let id = self.id();
-                let upload = Upload {
-                    id,
-                    first: *first,
-                    last: *last,
-                    multipart: None,
-                    data_key,
-                    index_key,
-                    data_size: *data_size,
-                    started: *started,
-                    sources,
-                };
-                changes.push(Change::Upload(id, Some(upload.clone())));
+                let upload =
+                    self.insert_upload(*first, *last, *data_size, *started, *counter_in_keys, sources);
+                changes.push(Change::Upload(upload.id, Some(upload.clone())));
+                TxnResult::Upload(Some(upload))
+            }
+            Txn::StartAggregate { first, last, data_size, started, counter_in_keys, sources } => {
+                meta = true;
+                let sources = Some(sources.clone());
+                let upload =
+                    self.insert_upload(*first, *last, *data_size, *started, *counter_in_keys, sources);
+                changes.push(Change::Upload(upload.id, Some(upload.clone())));
                 TxnResult::Upload(Some(upload))
             }
             Txn::SetMultipart { upload, multipart } => match self.uploads.get(upload) {
@@ -194,9 +215,21 @@ impl Tables {
                 TxnResult::Done
             }
             Txn::Ranges { first, last } => TxnResult::Ranges(self.intersecting(*first, *last)),
-            Txn::DeleteRange { first, last, schedule } => {
-                let found: Vec<Range> =
-                    self.ranges.values().filter(|r| r.first == *first && r.last == *last).cloned().collect();
+            Txn::DeleteRange { .. } | Txn::DeleteRangeId { .. } => {
+                let (found, schedule): (Vec<Range>, _) = match txn {
+                    Txn::DeleteRange { first, last, schedule } => (
+                        self.ranges
+                            .values()
+                            .filter(|r| r.first == *first && r.last == *last)
+                            .cloned()
+                            .collect(),
+                        schedule,
+                    ),
+                    Txn::DeleteRangeId { id, schedule } => {
+                        (self.ranges.get(id).cloned().into_iter().collect(), schedule)
+                    }
+                    _ => unreachable!(),
+                };
                 for r in &found {
                     changes.push(Change::Range(r.id, None));
                     if *schedule != Schedule::No {
@@ -235,13 +268,19 @@ impl Tables {
                 let mut taken: Vec<(u64, u64)> = self.ranges.values().map(|r| (r.first, r.last)).collect();
                 let mut added = Vec::new();
                 for pair in pairs {
-                    if known.contains(&pair.data_key) {
-                        continue;
-                    }
                     let overlaps = taken.iter().any(|(f, l)| *f <= pair.last && *l >= pair.first);
-                    if *careful
-                        && (doomed.contains(&pair.data_key) || uploading.contains(&pair.data_key) || overlaps)
-                    {
+                    let skip = if *careful {
+                        known.contains(&pair.data_key)
+                            || doomed.contains(&pair.data_key)
+                            || uploading.contains(&pair.data_key)
+                            || overlaps
+                    } else {
+                        // The code skips a pair only when a range over exactly its span
+                        // exists, one this import created included (import_datas3t.go:278-288
+                        // at fa4800e): objects of another upload of that span stay out.
+                        taken.contains(&(pair.first, pair.last))
+                    };
+                    if skip {
                         continue;
                     }
                     taken.push((pair.first, pair.last));
@@ -445,5 +484,84 @@ mod tests {
         assert_eq!(complete(&mut whole, &row, None), TxnResult::Done);
         assert_eq!(complete(&mut whole, &row, None), TxnResult::Refused("no such upload"));
         assert_eq!(whole.ranges.len(), 1);
+    }
+
+    fn run(tables: &mut Tables, txn: Txn) -> TxnResult {
+        let (result, changes, _) = tables.run(&txn);
+        changes.iter().for_each(|c| tables.apply(c));
+        result
+    }
+
+    fn range(tables: &mut Tables, first: u64, last: u64) -> u64 {
+        let id = tables.id();
+        let (data_key, index_key) = keys(first, last, Some(id));
+        tables.apply(&Change::Range(id, Some(Range { id, first, last, data_key, index_key, size: 10 })));
+        id
+    }
+
+    fn pair(first: u64, last: u64, counter: u64) -> Range {
+        let (data_key, index_key) = keys(first, last, Some(counter));
+        Range { id: 0, first, last, data_key, index_key, size: 10 }
+    }
+
+    /// The faithful import (import_datas3t.go:278-288 at fa4800e) skips a pair only when a
+    /// range over exactly its span exists: another upload's objects of a span a range holds
+    /// stay out, and so does the second of two pairs over one span, but an aggregate's
+    /// sources come back beside it. The careful import skips every pair that overlaps.
+    #[test]
+    fn the_code_import_skips_only_pairs_over_a_span_a_range_has_exactly() {
+        let mut tables = Tables::default();
+        range(&mut tables, 0, 9);
+        let pairs = vec![pair(0, 9, 7), pair(0, 4, 1), pair(5, 9, 2), pair(10, 19, 3), pair(10, 19, 4)];
+        let import = |careful| Txn::Import { pairs: pairs.clone(), counters: vec![7], careful };
+        let mut careful = tables.clone();
+        assert_eq!(run(&mut careful, import(true)), TxnResult::Done);
+        let spans = |t: &Tables| t.ranges.values().map(|r| (r.first, r.last)).collect::<Vec<_>>();
+        assert_eq!(spans(&careful), vec![(0, 9), (10, 19)]);
+        assert_eq!(run(&mut tables, import(false)), TxnResult::Done);
+        assert_eq!(spans(&tables), vec![(0, 9), (0, 4), (5, 9), (10, 19)]);
+        assert_eq!(tables.counter, 7);
+    }
+
+    /// The faithful aggregate start (start_aggregate.go at fa4800e): its sources were read
+    /// outside the transaction, so an aggregate that completed over them meanwhile does not
+    /// stop it; completing it then creates a second range over the span and schedules the
+    /// first aggregate's objects for deletion while its row stays. The safe start checks the
+    /// span in its transaction and is refused.
+    #[test]
+    fn an_aggregate_started_on_sources_read_earlier_is_not_checked_again() {
+        let mut tables = Tables::default();
+        let sources = vec![range(&mut tables, 0, 4), range(&mut tables, 5, 9)];
+        let start = |sources: &Vec<u64>| Txn::StartAggregate {
+            first: 0,
+            last: 9,
+            data_size: 20,
+            started: Time::ZERO,
+            counter_in_keys: true,
+            sources: sources.clone(),
+        };
+        let TxnResult::Upload(Some(a)) = run(&mut tables, start(&sources)) else { panic!() };
+        assert_eq!(complete(&mut tables, &a, Some(a.clone())), TxnResult::Done);
+        let first_aggregate = tables.ranges.values().next().cloned().expect("the aggregate's range");
+        assert_eq!((first_aggregate.first, first_aggregate.last, tables.ranges.len()), (0, 9, 1));
+
+        let mut safe = tables.clone();
+        let txn = Txn::Start {
+            first: 0,
+            last: 9,
+            data_size: 20,
+            aggregate: true,
+            started: Time::ZERO,
+            counter_in_keys: true,
+        };
+        assert!(matches!(run(&mut safe, txn), TxnResult::Refused(_)));
+
+        let TxnResult::Upload(Some(b)) = run(&mut tables, start(&sources)) else { panic!() };
+        assert_eq!(b.sources, Some(sources));
+        assert_eq!(complete(&mut tables, &b, Some(b.clone())), TxnResult::Done);
+        assert_eq!(tables.ranges.len(), 2, "both aggregates' ranges: {:?}", tables.ranges);
+        assert!(tables.ranges.contains_key(&first_aggregate.id));
+        let doomed: Vec<&String> = tables.deletions.values().map(|d| &d.key).collect();
+        assert!(doomed.contains(&&first_aggregate.data_key), "{doomed:?}");
     }
 }

@@ -236,6 +236,21 @@ pub enum Txn {
     /// counter past every counter seen. With `careful`, skip pairs scheduled for deletion,
     /// pairs of uploads in progress, and pairs that overlap a range.
     Import { pairs: Vec<Range>, counters: Vec<u64>, careful: bool },
+    /// The faithful mode's aggregate start (start_aggregate.go:124-277 at fa4800e): raise
+    /// the upload counter and insert the aggregate's row with the `sources` that earlier
+    /// statements, outside the transaction, read; nothing is checked again.
+    StartAggregate {
+        first: u64,
+        last: u64,
+        data_size: u64,
+        started: Time,
+        counter_in_keys: bool,
+        sources: Vec<u64>,
+    },
+    /// The faithful mode's delete (delete_datarange.go:173-190 at fa4800e): delete range row
+    /// `id`, the one the exact-span query returned first, scheduling its objects as
+    /// `schedule` says; another range over the same span stays.
+    DeleteRangeId { id: u64, schedule: Schedule },
 }
 
 /// A transaction's result.

@@ -6,39 +6,23 @@
 //! object is on disk and synced before the request is answered. An object is the file
 //! `obj/{key}`; a multipart upload's parts are `mpu/{id}/{part}` and its key `mpu/{id}/key`.
 //! A share of requests fails with a 500 (`s3_error_rate`) or is never answered
-//! (`s3_timeout_rate`), drawn from the node's stream, so clients must retry. An object is
-//! stored as its bytes or, for a datarange PUT described (`Body::Tar`), as its layout,
-//! rendered when a range of it is read.
-
-/// An object file's first byte: bytes follow, or a postcard layout.
-const BYTES: u8 = 0;
-const LAYOUT: u8 = 1;
-
-fn encode(body: &Body) -> Vec<u8> {
-    match body {
-        Body::Bytes(bytes) => std::iter::once(BYTES).chain(bytes.iter().copied()).collect(),
-        Body::Tar(layout) => {
-            let mut out = vec![LAYOUT];
-            out.extend(postcard::to_allocvec(layout.as_ref()).expect("layouts encode"));
-            out
-        }
-    }
-}
-
-fn decode(file: &[u8]) -> Option<Body> {
-    match file.split_first()? {
-        (&BYTES, bytes) => Some(Body::bytes(bytes)),
-        (&LAYOUT, layout) => Some(Body::Tar(std::rc::Rc::new(postcard::from_bytes(layout).ok()?))),
-        _ => None,
-    }
-}
+//! (`s3_timeout_rate`), drawn from the node's stream, so clients must retry.
+//!
+//! An object is stored as its bytes or, for a datarange PUT described (`Body::Tar`), as its
+//! layout (the file `layout/{key}`) beside a described file of its length (`obj/{key}`, a
+//! [`Payload`]): the disk charges and corrupts the object's real length, and a read renders
+//! the layout with the bytes a corruption fault flipped in it. Real S3 checksums what it
+//! stores and repairs bit rot; a corruption fault here is a store that does not (a
+//! single-drive MinIO without erasure coding, say), and no checksum above it notices.
 
 use std::rc::Rc;
 
 use sim::prelude::*;
+use sim::Payload;
 
 use super::check::Datas3tFact;
 use super::msg::{Body, Grant, Msg, S3Error, S3Request, S3Response};
+use super::tarball::Layout;
 use super::Shared;
 
 /// The object store.
@@ -49,6 +33,16 @@ pub struct ObjectStore {
 
 fn object(key: &str) -> String {
     format!("obj/{key}")
+}
+
+fn layout_file(key: &str) -> String {
+    format!("layout/{key}")
+}
+
+/// Removes the object `key` (both its files), unsynced.
+fn remove_object(disk: &mut sim::Disk, key: &str) {
+    let _ = disk.remove(&object(key));
+    let _ = disk.remove(&layout_file(key));
 }
 
 impl ObjectStore {
@@ -64,10 +58,24 @@ impl ObjectStore {
         }
         let name = object(key);
         let mut disk = ctx.disk();
-        let _ = disk.remove(&name);
-        match disk.write(&name, 0, &encode(body)).and_then(|()| disk.fsync(&name)) {
+        remove_object(&mut disk, key);
+        let written = match body {
+            Body::Bytes(bytes) => disk.write(&name, 0, bytes).and_then(|()| disk.fsync(&name)),
+            Body::Tar(layout) => {
+                let description = postcard::to_allocvec(layout.as_ref()).expect("layouts encode");
+                let file = layout_file(key);
+                disk.write(&file, 0, &description)
+                    .and_then(|()| disk.fsync(&file))
+                    .and_then(|()| disk.put_blob(&name, Payload::new(0, layout.len())))
+                    .and_then(|()| disk.fsync(&name))
+            }
+        };
+        match written {
             Ok(()) => S3Response::Done,
-            Err(_) => S3Response::Error(S3Error::Internal),
+            Err(_) => {
+                remove_object(&mut disk, key);
+                S3Response::Error(S3Error::Internal)
+            }
         }
     }
 
@@ -113,8 +121,7 @@ impl ObjectStore {
         };
         let name = object(&key);
         let mut disk = ctx.disk();
-        let _ = disk.remove(&name);
-        bytes.insert(0, BYTES);
+        remove_object(&mut disk, &key);
         let written = disk.write(&name, 0, &bytes).and_then(|()| disk.fsync(&name));
         bytes.clear();
         if written.is_err() {
@@ -164,9 +171,9 @@ impl Node for ObjectStore {
                 (Grant::Part { upload, part }, Some(body)) => self.part(ctx, upload, part, &body),
                 _ => S3Response::Error(S3Error::InvalidPart),
             },
-            S3Request::Head { key } => match stored(&ctx.disk(), &key) {
-                Some(body) => S3Response::Size(body.len()),
-                None => S3Response::Error(S3Error::NotFound),
+            S3Request::Head { key } => match ctx.disk().len(&object(&key)) {
+                Ok(size) => S3Response::Size(size),
+                Err(_) => S3Response::Error(S3Error::NotFound),
             },
             S3Request::Get { key, range } => self.get(ctx, &key, range),
             S3Request::Create { key } => {
@@ -187,7 +194,7 @@ impl Node for ObjectStore {
             S3Request::Delete { keys } => {
                 let mut disk = ctx.disk();
                 for key in &keys {
-                    let _ = disk.remove(&object(key));
+                    remove_object(&mut disk, key);
                 }
                 disk.sync_dir();
                 S3Response::Deleted(keys)
@@ -198,7 +205,7 @@ impl Node for ObjectStore {
                     .names_with_prefix(&object(&prefix))
                     .map(|n| {
                         let key = &n["obj/".len()..];
-                        (key.to_owned(), stored(&disk, key).map_or(0, |b| b.len()))
+                        (key.to_owned(), disk.len(n).unwrap_or(0))
                     })
                     .collect();
                 S3Response::Keys(keys)
@@ -213,9 +220,22 @@ impl Node for ObjectStore {
     }
 }
 
-/// The object `key`, if stored.
+/// The object `key`, if stored: described while no fault changed it, else its bytes.
 fn stored(disk: &sim::Disk, key: &str) -> Option<Body> {
-    decode(&disk.read_all(&object(key)).ok()?)
+    let name = object(key);
+    let Ok(description) = disk.read_all(&layout_file(key)) else {
+        return disk.read_all(&name).ok().map(|bytes| Body::bytes(&bytes));
+    };
+    let layout: Layout = postcard::from_bytes(&description).ok()?;
+    let content = disk.get_blob(&name).ok()?;
+    if content.is_pristine() {
+        return Some(Body::Tar(Rc::new(layout)));
+    }
+    let mut bytes = layout.render(0, layout.len());
+    for &(position, mask) in content.flips() {
+        bytes[position as usize] ^= mask;
+    }
+    Some(Body::bytes(&bytes))
 }
 
 /// The multipart uploads in progress whose key starts with `prefix`: (id, key).

@@ -340,8 +340,7 @@ impl Server {
                     }
                 }
                 (Some(range), Outcome::S3(S3Response::Deleted(_))) => {
-                    let txn =
-                        Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::No };
+                    let txn = Txn::DeleteRangeId { id: range.id, schedule: Schedule::No };
                     self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span, row: true });
                     self.db(ctx, id, txn);
                 }
@@ -351,8 +350,7 @@ impl Server {
                     // and deletes the row anyway (delete_datarange.go:71-84, 159-164 at
                     // fa4800e), so the objects stay in the store for good.
                     ctx.sometimes("a delete whose objects could not be deleted removed its range", true);
-                    let txn =
-                        Txn::DeleteRange { first: range.first, last: range.last, schedule: Schedule::ByUrl };
+                    let txn = Txn::DeleteRangeId { id: range.id, schedule: Schedule::ByUrl };
                     self.flows.insert(id, Flow::Delete { op, client, range: Some(range), span, row: true });
                     self.db(ctx, id, txn);
                 }
@@ -404,7 +402,23 @@ impl Server {
                 );
                 self.db(ctx, id, txn);
             }
+            (None, Outcome::Db(TxnResult::Ranges(found))) if !self.safe() && sources.is_empty() => {
+                // The code's first statement, outside any transaction: is the span fully
+                // covered (start_aggregate.go:88-101 at fa4800e)? Its second, also outside,
+                // reads the ranges again (:103-114).
+                if !fully_covered(&found, first, last) {
+                    return self.reply(ctx, id, client, op, Reply::Failed("the span is not fully covered"));
+                }
+                self.flows.insert(
+                    id,
+                    Flow::Upload { op, client, first, last, size, aggregate, row: None, sources: found },
+                );
+                self.db(ctx, id, Txn::Ranges { first, last });
+            }
             (None, Outcome::Db(TxnResult::Ranges(found))) => {
+                if !self.safe() && found.len() < 2 {
+                    return self.reply(ctx, id, client, op, Reply::Failed("fewer than 2 ranges in the span"));
+                }
                 // The aggregate's size: its sources' entries under one trailer; 079d590
                 // counted the datapoints' bytes alone.
                 let total: u64 = found.iter().map(|r| r.size).sum();
@@ -414,13 +428,29 @@ impl Server {
                 } else {
                     total.saturating_sub(TRAILER * n.saturating_sub(1))
                 };
-                let txn = Txn::Start {
-                    first,
-                    last,
-                    data_size: estimate,
-                    aggregate: true,
-                    started: now,
-                    counter_in_keys: !config.has(Bug::NoUploadCounter),
+                let counter_in_keys = !config.has(Bug::NoUploadCounter);
+                let txn = if self.safe() {
+                    // One transaction checks the span and records its sources.
+                    Txn::Start {
+                        first,
+                        last,
+                        data_size: estimate,
+                        aggregate: true,
+                        started: now,
+                        counter_in_keys,
+                    }
+                } else {
+                    // The code's transaction inserts the row with the sources its second
+                    // statement read, checking nothing again (:124-277).
+                    let sources = found.iter().map(|r| r.id).collect();
+                    Txn::StartAggregate {
+                        first,
+                        last,
+                        data_size: estimate,
+                        started: now,
+                        counter_in_keys,
+                        sources,
+                    }
                 };
                 self.flows.insert(
                     id,
@@ -516,10 +546,12 @@ impl Server {
             );
         };
         let fail = |server: &mut Server, ctx: &mut Ctx<'_, Msg>, row: &Upload, why: &'static str| {
-            // A failed validation: schedule both objects for deletion, delete the row (the
-            // code schedules them by presigned URL: complete_upload.go:182-243 at fa4800e).
+            // A failed validation: schedule both objects for deletion, delete the row. The
+            // code schedules an upload's by presigned URL (complete_upload.go:182-243 at
+            // fa4800e) and an aggregate's by name (complete_aggregate.go:222-257).
             set(server, row, Check::Dropped(why));
-            let schedule = if server.safe() { Schedule::Named } else { Schedule::ByUrl };
+            let by_name = server.safe() || row.sources.is_some();
+            let schedule = if by_name { Schedule::Named } else { Schedule::ByUrl };
             server.db(ctx, id, drop_row(row, schedule));
         };
         let row = match (row, &outcome) {
@@ -848,6 +880,24 @@ impl Server {
 }
 
 /// Drops upload row `row`, its two objects scheduled for deletion as `schedule` says.
+/// The code's coverage query (CheckFullDatarangeCoverage, postgresstore/query.sql:266-300 at
+/// fa4800e) over the ranges that intersect [first, last], ordered by first datapoint: at least
+/// two, reaching both ends (they may reach past them), and none starting more than one past
+/// the end of the one before it.
+fn fully_covered(ranges: &[Range], first: u64, last: u64) -> bool {
+    let mut ordered: Vec<&Range> = ranges.iter().collect();
+    ordered.sort_by_key(|r| r.first);
+    let reaches = ordered.first().is_some_and(|r| r.first <= first)
+        && ordered.iter().map(|r| r.last).max().is_some_and(|end| end >= last);
+    let mut previous_end = first.wrapping_sub(1);
+    let gapless = ordered.iter().all(|r| {
+        let gap = r.first > previous_end.wrapping_add(1);
+        previous_end = r.last;
+        !gap
+    });
+    ordered.len() >= 2 && reaches && gapless
+}
+
 fn drop_row(row: &Upload, schedule: Schedule) -> Txn {
     Txn::Drop { upload: row.id, schedule, keys: vec![row.data_key.clone(), row.index_key.clone()] }
 }
@@ -922,5 +972,39 @@ impl Node for Server {
             }
             Timer::Operation(_) => ctx.unexpected("servers set request, retry and worker timers"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranges(spans: &[(u64, u64)]) -> Vec<Range> {
+        spans
+            .iter()
+            .enumerate()
+            .map(|(i, &(first, last))| Range {
+                id: i as u64,
+                first,
+                last,
+                data_key: String::new(),
+                index_key: String::new(),
+                size: 0,
+            })
+            .collect()
+    }
+
+    /// The code's coverage rule: two or more ranges, reaching both ends (past them too),
+    /// without a gap; ranges may overlap.
+    #[test]
+    fn coverage_is_the_code_query() {
+        assert!(fully_covered(&ranges(&[(0, 4), (5, 9)]), 0, 9));
+        assert!(fully_covered(&ranges(&[(5, 9), (0, 4)]), 0, 9), "ordered by first datapoint");
+        assert!(fully_covered(&ranges(&[(0, 4), (5, 9)]), 3, 7), "ranges reaching past the span");
+        assert!(fully_covered(&ranges(&[(0, 6), (3, 9)]), 0, 9), "overlapping ranges");
+        assert!(!fully_covered(&ranges(&[(0, 9)]), 0, 9), "one range");
+        assert!(!fully_covered(&ranges(&[(0, 3), (5, 9)]), 0, 9), "a gap");
+        assert!(!fully_covered(&ranges(&[(1, 4), (5, 9)]), 0, 9), "the first datapoint missing");
+        assert!(!fully_covered(&ranges(&[(0, 4), (5, 8)]), 0, 9), "the last datapoint missing");
     }
 }

@@ -63,6 +63,13 @@ impl Payload {
         self.flips.is_empty()
     }
 
+    /// The bytes faults changed: `(position, XOR mask)`, sorted by position. A node that
+    /// stores content of its own description in a payload of its length (so that the disk
+    /// charges and corrupts the real length) applies these to its rendering.
+    pub fn flips(&self) -> &[(u64, u8)] {
+        &self.flips
+    }
+
     /// `len` bytes from `offset` of this payload (clipped to it), flips included.
     pub fn slice(&self, offset: u64, len: u64) -> Payload {
         let start = offset.min(self.len);

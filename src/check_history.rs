@@ -105,6 +105,7 @@ pub fn check_history(
                 Verdict::NotLinearizable(witness) => {
                     object["witness"] = serde_json::json!({
                         "prefix": witness.prefix.iter().map(|op| op.to_string()).collect::<Vec<_>>(),
+                        "states": witness.states,
                         "stuck": witness.stuck.to_string(),
                         "concurrent": witness.concurrent.iter().map(|op| op.to_string()).collect::<Vec<_>>(),
                     });

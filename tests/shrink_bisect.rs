@@ -56,7 +56,7 @@ fn bisect_shows_the_bad_read_in_its_window() {
         assert_eq!(output.status.code(), Some(0), "{scenario}: {text}{}", stderr(&output));
         // The witness names the operation no order explains; its completion is the last
         // event before the failure is determined.
-        let stuck = text.split("whose result no order explains: ").nth(1).unwrap_or_else(|| panic!("{text}"));
+        let stuck = text.split("then no order explains: ").nth(1).unwrap_or_else(|| panic!("{text}"));
         let process: u64 = stuck.split_whitespace().nth(2).unwrap().parse().unwrap();
         let window = text.split("the last 30 events:").nth(1).unwrap();
         let completion =

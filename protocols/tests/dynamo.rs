@@ -51,7 +51,7 @@ fn linearizability_fails_under_a_sloppy_quorum_and_holds_with_strict_quorums() {
         let sloppy = run("sloppy-stale-read-unsafe.toml", seed);
         assert_eq!(verdict(&sloppy, "linearizable"), Verdict::Fail, "seed {seed}");
         let reason = &sloppy.summary.reasons["linearizable"];
-        assert!(reason.contains("whose result no order explains"), "a witness: {reason}");
+        assert!(reason.contains("then no order explains"), "a witness: {reason}");
         let strict = run("strict-linearizable.toml", seed);
         assert_eq!(
             verdict(&strict, "linearizable"),

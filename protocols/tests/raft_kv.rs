@@ -50,11 +50,7 @@ fn caught(path: &str, check: &str, fragments: &[&str]) {
 
 #[test]
 fn local_reads_are_caught_by_a_stale_read() {
-    caught(
-        "scenarios/raft/canary/local-reads.toml",
-        "linearizable",
-        &["whose result no order explains", "get key"],
-    );
+    caught("scenarios/raft/canary/local-reads.toml", "linearizable", &["then no order explains", "get key"]);
 }
 
 #[test]
@@ -65,7 +61,7 @@ fn ack_before_commit_is_caught_by_a_lost_write() {
 
 #[test]
 fn skip_fsync_is_caught_by_a_bad_read() {
-    caught("scenarios/raft/canary/skip-fsync.toml", "linearizable", &["whose result no order explains"]);
+    caught("scenarios/raft/canary/skip-fsync.toml", "linearizable", &["then no order explains"]);
 }
 
 #[test]

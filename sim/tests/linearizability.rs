@@ -44,6 +44,34 @@ fn stale_read_after_a_completed_write() {
     assert!(linearizable(&register(int(0)), &concurrent), "a concurrent read may see the old value");
 }
 
+/// The witness numbers the linearized operations in an order that explains them, with the
+/// state after each (here the overlapping writes linearize against their invocation order),
+/// and says so when nothing overlaps the operation no order explains instead of printing
+/// an empty list.
+#[test]
+fn a_witness_is_ordered_with_states_and_never_lists_nothing() {
+    let ops = [
+        op(0, 0, 5, "write", int(2), ok(Value::Nil)),
+        op(1, 1, 3, "write", int(1), ok(Value::Nil)),
+        op(2, 4, 6, "read", Value::Nil, ok(int(2))),
+        op(3, 7, 8, "read", Value::Nil, ok(int(1))),
+    ];
+    let Verdict::NotLinearizable(witness) =
+        check(&register(int(0)), &ops, &Budget::default()).unwrap().verdict
+    else {
+        panic!("a read of 1 after a read of 2 is not linearizable")
+    };
+    let order: Vec<usize> = witness.prefix.iter().map(|op| op.id).collect();
+    assert_eq!(order, vec![1, 0, 2], "write 1, then write 2, then the read of 2");
+    assert_eq!(witness.states, vec!["1", "2", "2"]);
+    assert_eq!(witness.stuck.id, 3);
+    assert!(witness.concurrent.is_empty());
+    let text = witness.to_string();
+    assert!(text.contains("1. #1 process 1 write 1 [1, 3]  => state 1"), "{text}");
+    assert!(text.contains("no other operation of its partition overlaps it"), "{text}");
+    assert!(!text.contains(":\n\n") && !text.trim_end().ends_with(':'), "{text}");
+}
+
 #[test]
 fn lost_update() {
     let cas = |id, call, ret| op(id, call, ret, "cas", Value::List(vec![int(0), int(1)]), ok(Value::Nil));

@@ -141,7 +141,7 @@ fn unreplicated_copies_are_caught_with_a_witness() {
     let (found, reason) = verdict(&scenario(true));
     assert_eq!(found, Verdict::Fail);
     let reason = reason.unwrap();
-    assert!(reason.contains("whose result no order explains") && reason.contains("read"), "{reason}");
+    assert!(reason.contains("then no order explains") && reason.contains("read"), "{reason}");
 }
 
 #[test]

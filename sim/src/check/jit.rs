@@ -59,7 +59,7 @@ struct Node<S> {
 
 /// The just-in-time search over one partition.
 pub(crate) struct Jit<'a, M: Model> {
-    model: &'a M,
+    pub(crate) model: &'a M,
     pub(crate) ops: Vec<&'a CheckOp>,
     inputs: Vec<M::Input>,
     unknown: Vec<bool>,
@@ -186,6 +186,56 @@ impl<'a, M: Model> Jit<'a, M> {
     /// history, in call order.
     pub(crate) fn best_ops(&self) -> Vec<usize> {
         (0..self.ops.len()).filter(|&q| bit(&self.best, q)).collect()
+    }
+
+    /// An order of the operations in `best_ops` that real time allows and the model
+    /// explains, with the state after each (the witness's numbered prefix); `None` if
+    /// `max_steps` run out first. The search found the set, not an order of it, so this
+    /// looks for one: depth first, operations that return first tried first, remembering
+    /// (placed set, state) pairs already explored.
+    pub(crate) fn best_order(&self, max_steps: u64) -> Option<Vec<(usize, M::State)>> {
+        let set = self.best_ops();
+        let mut placed = vec![0u64; self.ops.len().div_ceil(64) + 1];
+        let candidates = |placed: &[u64]| {
+            let open: Vec<usize> = set.iter().copied().filter(|&q| !bit(placed, q)).collect();
+            let first_return = open.iter().map(|&q| self.ops[q].ret).min().unwrap_or(u64::MAX);
+            let mut next: Vec<usize> =
+                open.into_iter().filter(|&q| self.ops[q].call < first_return).collect();
+            next.sort_by_key(|&q| (self.ops[q].ret, q));
+            next
+        };
+        let mut seen: std::collections::BTreeSet<(Vec<u64>, u64)> = std::collections::BTreeSet::new();
+        let mut frames: Vec<(Vec<usize>, usize)> = vec![(candidates(&placed), 0)];
+        let mut path: Vec<(usize, M::State)> = Vec::new();
+        let init = self.model.init();
+        for _ in 0..max_steps {
+            if path.len() == set.len() {
+                return Some(path);
+            }
+            let (choices, next) = frames.last_mut()?;
+            let Some(&q) = choices.get(*next) else {
+                frames.pop();
+                if let Some((undone, _)) = path.pop() {
+                    placed[undone / 64] ^= 1 << (undone % 64);
+                }
+                continue;
+            };
+            *next += 1;
+            let before = path.last().map_or(&init, |(_, state)| state);
+            let after = match self.model.step(before, &self.inputs[q]) {
+                Step::Same => before.clone(),
+                Step::To(state) => state,
+                Step::Impossible => continue,
+            };
+            placed[q / 64] ^= 1 << (q % 64);
+            if !seen.insert((placed.clone(), hash_of(&after))) {
+                placed[q / 64] ^= 1 << (q % 64);
+                continue;
+            }
+            path.push((q, after));
+            frames.push((candidates(&placed), 0));
+        }
+        None
     }
 
     /// Applies a step's result for `op`; returns the move, to undo later.

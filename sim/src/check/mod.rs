@@ -16,6 +16,7 @@ pub mod op;
 mod unobserved;
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use jit::Jit;
 use memo::Progress;
@@ -24,6 +25,10 @@ pub use op::{CheckOp, Output};
 
 /// Steps each partition runs before the next one gets its turn.
 const SLICE: u64 = 20_000;
+
+/// Steps spent ordering a witness's linearized operations (beyond it, they are listed by
+/// invocation, without states).
+const WITNESS_STEPS: u64 = 200_000;
 
 /// Limits on a check; whichever is reached first ends it with `Unknown`.
 #[derive(Default)]
@@ -41,8 +46,12 @@ pub struct Budget<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Witness {
     /// The operations of the failing partition linearized on the path that got furthest
-    /// through the history, by invocation.
+    /// through the history: in an order that explains them when one was found (`states`
+    /// not empty), else by invocation.
     pub prefix: Vec<CheckOp>,
+    /// The model's state after each operation of `prefix`, in that order (empty when no
+    /// order was found within its budget).
+    pub states: Vec<String>,
     /// The operation whose return could not be linearized there: no order of the pending
     /// operations explains its result.
     pub stuck: CheckOp,
@@ -50,25 +59,47 @@ pub struct Witness {
     pub concurrent: Vec<CheckOp>,
 }
 
+impl Witness {
+    /// The witness as text, each operation described by `describe` (a run's history names
+    /// clients and simulated times; an imported one has only positions).
+    pub fn render(&self, describe: &dyn Fn(&CheckOp) -> String) -> String {
+        const SHOWN: usize = 8;
+        let mut out = String::new();
+        let skipped = self.prefix.len().saturating_sub(SHOWN);
+        let ordered = self.states.len() == self.prefix.len();
+        let _ = writeln!(
+            out,
+            "{} operations linearize{}{}:",
+            self.prefix.len(),
+            if ordered { ", in this order" } else { " (by invocation)" },
+            if skipped > 0 { format!(", the last {SHOWN} shown") } else { String::new() }
+        );
+        for (index, op) in self.prefix.iter().enumerate().skip(skipped) {
+            let _ = write!(out, "  {}. {}", index + 1, describe(op));
+            if ordered {
+                let _ = write!(out, "  => state {}", self.states[index]);
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(out, "then no order explains: {}", describe(&self.stuck));
+        if self.concurrent.is_empty() {
+            let _ = writeln!(
+                out,
+                "no other operation of its partition overlaps it: it must follow all of the above"
+            );
+        } else {
+            let _ = writeln!(out, "overlapping it ({}):", self.concurrent.len());
+            for op in &self.concurrent {
+                let _ = writeln!(out, "  {}", describe(op));
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for Witness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOWN: usize = 8;
-        let skipped = self.prefix.len().saturating_sub(SHOWN);
-        writeln!(
-            f,
-            "linearized on the path that got furthest ({} operations{}):",
-            self.prefix.len(),
-            if skipped > 0 { ", the last 8" } else { "" }
-        )?;
-        for op in &self.prefix[skipped..] {
-            writeln!(f, "  {op}")?;
-        }
-        writeln!(f, "whose result no order explains: {}", self.stuck)?;
-        writeln!(f, "concurrent with it:")?;
-        for op in &self.concurrent {
-            writeln!(f, "  {op}")?;
-        }
-        Ok(())
+        f.write_str(&self.render(&|op| op.to_string()))
     }
 }
 
@@ -99,7 +130,7 @@ pub struct Outcome {
 impl Outcome {
     /// The outcome with its witness's operations replaced by those of `ops` with the same
     /// ids (the history as it was, when the check ran on a rewritten copy).
-    fn with_ops_of(mut self, ops: &[CheckOp]) -> Outcome {
+    fn with_ops_of<M: Model>(mut self, ops: &[CheckOp], model: &M) -> Outcome {
         if let Verdict::NotLinearizable(witness) = &mut self.verdict {
             let by_id: std::collections::BTreeMap<usize, &CheckOp> =
                 ops.iter().map(|op| (op.id, op)).collect();
@@ -111,6 +142,23 @@ impl Outcome {
             witness.prefix.iter_mut().for_each(original);
             witness.concurrent.iter_mut().for_each(original);
             original(&mut witness.stuck);
+            // The states again, from the operations as they were.
+            if witness.states.len() == witness.prefix.len() {
+                let mut state = model.init();
+                let mut states = Vec::with_capacity(witness.prefix.len());
+                for op in &witness.prefix {
+                    let Ok(input) = model.prepare(op) else { break };
+                    match model.step(&state, &input) {
+                        Step::Same => {}
+                        Step::To(next) => state = next,
+                        Step::Impossible => break,
+                    }
+                    states.push(model.show(&state));
+                }
+                if states.len() == witness.prefix.len() {
+                    witness.states = states;
+                }
+            }
         }
         self
     }
@@ -190,9 +238,13 @@ fn witness<M: Model>(search: &Jit<'_, M>) -> Witness {
         .take(12)
         .map(|op| (*op).clone())
         .collect();
-    let mut prefix: Vec<CheckOp> = search.best_ops().into_iter().map(|i| search.ops[i].clone()).collect();
-    prefix.sort_by_key(|op| op.call);
-    Witness { prefix, stuck: stuck_op.clone(), concurrent }
+    let (prefix, states) = match search.best_order(WITNESS_STEPS) {
+        Some(order) => {
+            order.into_iter().map(|(i, state)| (search.ops[i].clone(), search.model.show(&state))).unzip()
+        }
+        None => (search.best_ops().into_iter().map(|i| search.ops[i].clone()).collect(), Vec::new()),
+    };
+    Witness { prefix, states, stuck: stuck_op.clone(), concurrent }
 }
 
 /// The built-in models by name.
@@ -254,7 +306,9 @@ pub fn check_named(
         ModelName::CasRegister => check(&register(true), ops, budget),
         ModelName::KeyValue => match unobserved::collapse(ops) {
             // The witness shows the operations as the history has them.
-            Some(collapsed) => check(&KeyValue, &collapsed, budget).map(|outcome| outcome.with_ops_of(ops)),
+            Some(collapsed) => {
+                check(&KeyValue, &collapsed, budget).map(|outcome| outcome.with_ops_of(ops, &KeyValue))
+            }
             None => check(&KeyValue, ops, budget),
         },
         ModelName::Mutex => check(&Mutex, ops, budget),

@@ -40,6 +40,11 @@ pub trait Model {
     /// What `input` does in `state`.
     fn step(&self, state: &Self::State, input: &Self::Input) -> Step<Self::State>;
 
+    /// A state as a person reads it (a witness shows the state after each step).
+    fn show(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+
     /// Independent sub-histories, as indices into `ops`. Default: one.
     fn partition(&self, ops: &[CheckOp]) -> Vec<Vec<usize>> {
         vec![(0..ops.len()).collect()]
@@ -126,6 +131,10 @@ impl Model for Register {
     type State = Value;
     type Input = RegisterInput;
 
+    fn show(&self, state: &Value) -> String {
+        state.to_string()
+    }
+
     fn init(&self) -> Value {
         self.init.clone()
     }
@@ -182,6 +191,10 @@ pub struct KeyValue;
 impl Model for KeyValue {
     type State = Value;
     type Input = KeyValueInput;
+
+    fn show(&self, state: &Value) -> String {
+        state.to_string()
+    }
 
     fn init(&self) -> Value {
         Value::Nil
@@ -251,6 +264,10 @@ impl Model for Mutex {
     type State = bool;
     type Input = MutexInput;
 
+    fn show(&self, held: &bool) -> String {
+        if *held { "held" } else { "free" }.to_owned()
+    }
+
     fn init(&self) -> bool {
         false
     }
@@ -288,6 +305,10 @@ pub struct ListAppend;
 impl Model for ListAppend {
     type State = Vec<Value>;
     type Input = ListInput;
+
+    fn show(&self, list: &Vec<Value>) -> String {
+        Value::List(list.clone()).to_string()
+    }
 
     fn init(&self) -> Vec<Value> {
         Vec::new()

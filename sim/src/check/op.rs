@@ -42,22 +42,29 @@ pub struct CheckOp {
     pub output: Output,
 }
 
-impl fmt::Display for CheckOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{} process {} {}", self.id, self.process, self.f)?;
+impl CheckOp {
+    /// What it did and returned, without who or when: `get key 1 -> 4`.
+    pub fn action(&self) -> String {
+        let mut out = self.f.clone();
         if let Some(key) = &self.key {
-            write!(f, " key {key}")?;
+            out += &format!(" key {key}");
         }
         if self.input != Value::Nil {
-            write!(f, " {}", self.input)?;
+            out += &format!(" {}", self.input);
         }
         match &self.output {
             Output::Value(Value::Nil) => {}
-            Output::Value(value) => write!(f, " -> {value}")?,
-            Output::Failed => write!(f, " -> failed")?,
-            Output::Unknown => write!(f, " -> unknown")?,
+            Output::Value(value) => out += &format!(" -> {value}"),
+            Output::Failed => out += " -> failed",
+            Output::Unknown => out += " -> unknown",
         }
+        out
+    }
+}
+
+impl fmt::Display for CheckOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ret = if self.ret == u64::MAX { "open".to_owned() } else { self.ret.to_string() };
-        write!(f, " [{}, {ret}]", self.call)
+        write!(f, "#{} process {} {} [{}, {ret}]", self.id, self.process, self.action(), self.call)
     }
 }

@@ -325,7 +325,23 @@ fn consistency(scenario: &Scenario<impl Sized>, consistency: Consistency, sim: &
     // there stands for the whole run.
     match outcome.verdict {
         Found::Linearizable => Check::pass(name),
-        Found::NotLinearizable(witness) => Check::fail(name, format!("not linearizable: {witness}")),
+        Found::NotLinearizable(witness) => {
+            let history = &sim.observations().history;
+            // Positions in the history, as the importer numbered its events.
+            let at = |position: u64| history.get(usize::try_from(position).ok()?);
+            let describe = |op: &crate::check::CheckOp| {
+                let when = |position| at(position).map_or("open".to_owned(), |e| e.time.to_string());
+                let client = at(op.call).map_or(String::new(), |e| format!("n{} ", e.node.0));
+                format!(
+                    "{client}process {} {}  [{} .. {}]",
+                    op.process,
+                    op.action(),
+                    when(op.call),
+                    when(op.ret)
+                )
+            };
+            Check::fail(name, format!("not linearizable: {}", witness.render(&describe)))
+        }
         Found::Unknown(reason) if scenario.checks.allow_unknown => {
             Check::skipped(name, format!("unknown, allowed by allow_unknown: {reason}"))
         }

@@ -24,7 +24,8 @@ use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{
-    self, BuggifyRealized, FaultLine, LatencyStats, OpCounts, RunReport, Summary, TraceLine,
+    self, BuggifyRealized, FaultLine, LatencyStats, OpCounts, RoleChange, RunReport, Summary, TraceLine,
+    WitnessPart, WitnessStep,
 };
 use crate::scenario::{
     locate, plan, ClocksSpec, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError, SwarmDraw,
@@ -309,22 +310,26 @@ fn phase_of(record: &OpRecord, window: Option<(Time, Time)>) -> Phase {
 }
 
 /// The client history against the system's consistency model.
-fn consistency(scenario: &Scenario<impl Sized>, consistency: Consistency, sim: &Sim<impl Message>) -> Check {
+fn consistency(
+    scenario: &Scenario<impl Sized>,
+    consistency: Consistency,
+    sim: &Sim<impl Message>,
+) -> (Check, Option<Vec<WitnessStep>>) {
     use crate::check::{import, Budget, Verdict as Found};
     let name = consistency.name;
     let ops = match import::from_history(&sim.observations().history) {
         Ok(ops) => ops,
-        Err(error) => return Check::fail(name, format!("the client history is malformed: {error}")),
+        Err(error) => return (Check::fail(name, format!("the client history is malformed: {error}")), None),
     };
     let budget = Budget { max_steps: Some(scenario.checks.linearizable_steps), ..Budget::default() };
     let outcome = match (consistency.judge)(&ops, &budget) {
         Ok(outcome) => outcome,
-        Err(error) => return Check::fail(name, error),
+        Err(error) => return (Check::fail(name, error), None),
     };
     // On a run cut short by its event budget this judges the prefix that ran: a refutation
     // there stands for the whole run.
     match outcome.verdict {
-        Found::Linearizable => Check::pass(name),
+        Found::Linearizable => (Check::pass(name), None),
         Found::NotLinearizable(witness) => {
             let history = &sim.observations().history;
             // Positions in the history, as the importer numbered its events.
@@ -340,12 +345,33 @@ fn consistency(scenario: &Scenario<impl Sized>, consistency: Consistency, sim: &
                     when(op.ret)
                 )
             };
-            Check::fail(name, format!("not linearizable: {}", witness.render(&describe)))
+            let ordered = witness.states.len() == witness.prefix.len();
+            let step = |op: &crate::check::CheckOp, part, state: Option<&String>| WitnessStep {
+                part,
+                process: op.process,
+                client: at(op.call).map_or(0, |e| e.node.0),
+                call_ns: at(op.call).map_or(0, |e| e.time.as_nanos()),
+                ret_ns: at(op.ret).map(|e| e.time.as_nanos()),
+                action: op.action(),
+                state: state.cloned(),
+            };
+            let steps = witness
+                .prefix
+                .iter()
+                .enumerate()
+                .map(|(i, op)| {
+                    let part = if ordered { WitnessPart::Linearized(i + 1) } else { WitnessPart::Unordered };
+                    step(op, part, witness.states.get(i))
+                })
+                .chain(std::iter::once(step(&witness.stuck, WitnessPart::Stuck, None)))
+                .chain(witness.concurrent.iter().map(|op| step(op, WitnessPart::Overlapping, None)))
+                .collect();
+            (Check::fail(name, format!("not linearizable: {}", witness.render(&describe))), Some(steps))
         }
         Found::Unknown(reason) if scenario.checks.allow_unknown => {
-            Check::skipped(name, format!("unknown, allowed by allow_unknown: {reason}"))
+            (Check::skipped(name, format!("unknown, allowed by allow_unknown: {reason}")), None)
         }
-        Found::Unknown(reason) => Check::unknown(name, reason),
+        Found::Unknown(reason) => (Check::unknown(name, reason), None),
     }
 }
 
@@ -485,8 +511,11 @@ fn judge<Y: System>(
         );
     }
     checks.push(super::kernel_checks::disk(sim));
+    let mut witness = None;
     if let Some(model) = Y::CONSISTENCY.filter(|_| scenario.checks.is_consistency_checked()) {
-        checks.push(consistency(scenario, model, sim));
+        let (check, steps) = consistency(scenario, model, sim);
+        checks.push(check);
+        witness = steps;
     }
     if panic.is_none() {
         checks.extend(Y::check(scenario, setup, sim));
@@ -588,5 +617,12 @@ fn judge<Y: System>(
         scenario_text: text.to_owned(),
         trace,
         operations: sim.operations().to_vec(),
+        roles: sim
+            .observations()
+            .roles
+            .iter()
+            .map(|&(at, node, role)| RoleChange { at_ns: at.as_nanos(), node: node.0, role })
+            .collect(),
+        witness,
     }
 }

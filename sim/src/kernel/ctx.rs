@@ -168,6 +168,10 @@ impl<'a, M: Message> Ctx<'a, M> {
     /// Reports this node's role ("leader", "follower", or `None`), so faults can target
     /// "the leader". Cleared when the node crashes.
     pub fn set_role(&mut self, role: Option<&'static str>) {
+        if self.world.roles[self.node.index()] != role {
+            let at = Time(self.world.handler_time(self.node));
+            self.world.observations.roles.push((at, self.node, role));
+        }
         self.world.roles[self.node.index()] = role;
     }
 

@@ -119,6 +119,9 @@ pub struct Observations {
     pub samples: BTreeMap<&'static str, Vec<u64>>,
     /// Facts, by type: read them with [`facts`](Observations::facts).
     pub facts: Facts,
+    /// Every change of a node's reported role (`Ctx::set_role`, a crash clears it), in
+    /// order: (true time, node, new role). For the report's timeline.
+    pub roles: Vec<(Time, NodeId, Option<&'static str>)>,
 }
 
 impl Observations {

@@ -1,4 +1,4 @@
-//! `report.html`: one self-contained page (inline SVG and CSS, no scripts, nothing fetched)
+//! `report.html`: one self-contained page (inline SVG and CSS, one inline script, nothing fetched)
 //! that a person can open from the report folder: verdicts, operations and latency, a plot
 //! of every operation's latency over time with the faults marked, and the fault timeline.
 
@@ -9,14 +9,14 @@ use crate::kernel::workload::{OpRecord, Outcome};
 
 /// At most this many operations are drawn; beyond it, every k-th one (the tables still
 /// count them all).
-const MAX_POINTS: usize = 20_000;
+const MAX_POINTS: usize = 10_000;
 
 const WIDTH: f64 = 900.0;
 const HEIGHT: f64 = 300.0;
 const LEFT: f64 = 60.0;
 const BOTTOM: f64 = 30.0;
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -31,7 +31,7 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
          body{{font-family:system-ui,sans-serif;margin:2em;max-width:960px;color:#222}}\
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
          td:first-child,th:first-child{{text-align:left}}.pass{{color:#17692b}}.fail{{color:#b00020}}\
-         .unknown,.skipped{{color:#8a6d00}}code{{background:#f4f4f4;padding:2px 4px}}\
+         .unknown,.skipped{{color:#8a6d00}}code{{background:#f4f4f4;padding:2px 4px}}{timeline_style}\
          </style></head><body>\
          <h1>{name} <small>({system}, seed {seed})</small> <span class=\"{class}\">{v}</span></h1>\
          <p>{secs:.3} s simulated on the {backend} backend, {events} events, trace hash <code>{hash}</code>. \
@@ -46,6 +46,7 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
         hash = s.trace_hash,
         backend = escape(&s.backend),
         reproduce = escape(&s.reproduce),
+        timeline_style = super::timeline::STYLE,
     );
     for note in &s.backend_notes {
         let _ = write!(out, "<p><small>{}: {}</small></p>", escape(&s.backend), escape(note));
@@ -55,12 +56,15 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
         let reason = s.reasons.get(name).map(|r| escape(r)).unwrap_or_default();
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"{v}\">{v}</td><td style=\"text-align:left\">{reason}</td></tr>",
+            "<tr><td>{}</td><td class=\"{v}\">{v}</td><td style=\"text-align:left;white-space:pre-wrap\">{reason}</td></tr>",
             escape(name),
             v = verdict.name()
         );
     }
-    out += "</table><h2>Operations</h2><table><tr><th>operation</th><th>ok</th><th>fail</th><th>info</th>\
+    out += "</table>";
+    out += &super::timeline::failure(report);
+    out += &super::timeline::operations(report, operations);
+    out += "<h2>Operations</h2><table><tr><th>operation</th><th>ok</th><th>fail</th><th>info</th>\
             <th>pending</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>";
     for (op, counts) in &s.ops {
         let _ = write!(
@@ -145,7 +149,9 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
         let _ = write!(out, "<h2 class=\"fail\">Panic</h2><pre>{}</pre>", escape(panic));
     }
     out += "<p>Files: <code>summary.json</code>, <code>history.jsonl</code>, <code>*.hgrm</code> \
-            (HdrHistogram percentile distributions), <code>faults.toml</code>, <code>scenario.toml</code>.</p></body></html>\n";
+            (HdrHistogram percentile distributions), <code>faults.toml</code>, <code>scenario.toml</code>.</p>";
+    out += super::timeline::SCRIPT;
+    out += "</body></html>\n";
     out
 }
 

@@ -7,6 +7,7 @@
 //! as run, for `simctl replay`), and `trace.jsonl` when asked for.
 
 mod html;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -369,6 +370,53 @@ pub struct RunReport {
     pub trace: Option<Vec<TraceLine>>,
     /// Every workload operation, for the report page's plot.
     pub operations: Vec<crate::kernel::workload::OpRecord>,
+    /// Every change of a node's reported role, for the report's timeline.
+    pub roles: Vec<RoleChange>,
+    /// The linearizability witness, for the report's failure view.
+    pub witness: Option<Vec<WitnessStep>>,
+}
+
+/// A node's reported role changed (`Ctx::set_role`; a crash clears it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleChange {
+    /// When, in true time.
+    pub at_ns: u64,
+    /// The node.
+    pub node: u32,
+    /// The new role (`None`: none, or crashed).
+    pub role: Option<&'static str>,
+}
+
+/// What part an operation plays in a linearizability witness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WitnessPart {
+    /// Linearized, `n`-th (from 1) in an order that explains the prefix.
+    Linearized(usize),
+    /// Linearized on the furthest path, in no known order (the ordering ran out of steps).
+    Unordered,
+    /// The operation whose result no order explains.
+    Stuck,
+    /// Overlapping the stuck one.
+    Overlapping,
+}
+
+/// One operation of a linearizability witness, placed in simulated time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessStep {
+    /// Its part in the witness.
+    pub part: WitnessPart,
+    /// The history process.
+    pub process: u64,
+    /// The client node.
+    pub client: u32,
+    /// Invocation, true time.
+    pub call_ns: u64,
+    /// Completion, true time (`None`: it never completed).
+    pub ret_ns: Option<u64>,
+    /// What it did and returned.
+    pub action: String,
+    /// The model's state after it (linearized in order only).
+    pub state: Option<String>,
 }
 
 impl RunReport {

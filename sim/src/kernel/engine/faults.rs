@@ -286,6 +286,10 @@ impl<M: Message> Sim<M> {
         // reach the disk (a crashed process runs no code).
         self.world.disks[node.index()].fence();
         self.nodes[node.index()] = None;
+        if self.world.roles[node.index()].is_some() {
+            let at = self.now();
+            self.world.observations.roles.push((at, node, None));
+        }
         self.world.roles[node.index()] = None;
         let process = &mut self.world.processes[node.index()];
         process.status = Status::Down;

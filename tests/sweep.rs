@@ -352,3 +352,61 @@ fn the_coverage_ledger_counts_a_fault_kind_once_whatever_its_shape() {
     assert_eq!(kinds, ["heal", "partition"], "{faults}");
     assert_eq!(faults["partition"]["applied"], 10);
 }
+
+/// `merge` joins only shards of one sweep: one build, one scenario text, one seed list, one
+/// shard count, each shard once; anything else is refused with what differs and where.
+#[test]
+fn merge_refuses_shards_of_different_sweeps() {
+    let dir = scratch("sweep-merge-refuses");
+    let scenario = dir.join("cheap.toml");
+    let text = std::fs::read_to_string(CHEAP).unwrap();
+    std::fs::write(&scenario, &text).unwrap();
+    let shard = |name: &str, seeds: &str, shard: &str| {
+        let out = dir.join(name);
+        let output = simctl(&[
+            "sweep",
+            scenario.to_str().unwrap(),
+            "--seeds",
+            seeds,
+            "--shard",
+            shard,
+            "--jobs",
+            "1",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        out.to_str().unwrap().to_owned()
+    };
+    let refused = |files: &[&str], expected: &str| {
+        let mut args = vec!["merge"];
+        args.extend_from_slice(files);
+        let output = simctl(&args);
+        assert_eq!(output.status.code(), Some(2), "{files:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{expected:?} in {}", stderr(&output));
+    };
+    let one = shard("one.jsonl", "0..6", "1/2");
+    let two = shard("two.jsonl", "0..6", "2/2");
+    let merged = simctl(&["merge", &one, &two, "--json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(summary(&merged)["seeds"], 6);
+
+    refused(&[&one, &shard("other-seeds.jsonl", "0..8", "2/2")], "different seed lists");
+    refused(&[&one, &shard("thirds.jsonl", "0..6", "2/3")], "different shard counts");
+    refused(&[&one, &shard("again.jsonl", "0..6", "1/2")], "shard 1/2 of");
+    std::fs::write(&scenario, text.replace("name = ", "# edited\nname = ")).unwrap();
+    refused(&[&one, &shard("edited.jsonl", "0..6", "2/2")], "different scenario texts");
+    let rebuilt = dir.join("rebuilt.jsonl");
+    let edited: String = std::fs::read_to_string(&two)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            value["origin"]["build"] = Value::from("0.0.0 0000000000000000");
+            format!("{value}\n")
+        })
+        .collect();
+    std::fs::write(&rebuilt, edited).unwrap();
+    refused(&[&one, rebuilt.to_str().unwrap()], "different builds of simctl");
+}

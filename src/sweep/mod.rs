@@ -22,7 +22,7 @@ use protocols::registry;
 use sim::harness::run::RunOptions;
 use sim::scenario;
 
-pub use record::{clip, SeedResult};
+pub use record::{clip, Origin, SeedResult};
 use seeds::Shard;
 use summary::Summary;
 
@@ -40,7 +40,8 @@ pub struct SweepArgs {
     /// Worker processes (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Run only shard K of N (every N-th seed from the K-th), e.g. 2/4.
+    /// Run only shard K of N (every N-th seed from the K-th), e.g. 2/4; `auto` reads it from
+    /// a Kubernetes Indexed Job, a Slurm array or SIMCTL_SHARD_INDEX/COUNT (a CI matrix).
     #[arg(long)]
     pub shard: Option<String>,
     /// Write one JSON result per seed here; an existing file is resumed (its seeds are skipped).
@@ -85,6 +86,8 @@ struct Plan {
     /// Results already in `--out` for seeds of this sweep.
     resumed: Vec<SeedResult>,
     seed_timeout: Duration,
+    /// Per scenario: what its results lines record of where they came from.
+    origins: Vec<Origin>,
 }
 
 fn prepare(args: &SweepArgs) -> Result<Plan, String> {
@@ -98,8 +101,22 @@ fn prepare(args: &SweepArgs) -> Result<Plan, String> {
         texts.push(text);
         names.push(brief.name);
     }
-    let shard = args.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::WHOLE);
+    let shard = match args.shard.as_deref() {
+        Some("auto") => Shard::from_env(&|name| std::env::var(name).ok())?,
+        Some(text) => Shard::parse(text)?,
+        None => Shard::WHOLE,
+    };
     let seeds = shard.select(&seeds::parse(&args.seeds)?);
+    let build = build_id()?;
+    let origins = texts
+        .iter()
+        .map(|text| Origin {
+            build: build.clone(),
+            scenario_digest: format!("{:016x}", sim::kernel::hash::digest(text)),
+            seeds: args.seeds.clone(),
+            shard: format!("{}/{}", shard.index, shard.count),
+        })
+        .collect();
     // A backend that cannot run a scenario says so once, before any worker starts (a
     // swarm's faults differ by seed: a later seed's are checked when it runs).
     let options = RunOptions { backend: args.backend, ..RunOptions::default() };
@@ -133,7 +150,15 @@ fn prepare(args: &SweepArgs) -> Result<Plan, String> {
             }
         }
     }
-    Ok(Plan { files, names, jobs, resumed, seed_timeout })
+    Ok(Plan { files, names, jobs, resumed, seed_timeout, origins })
+}
+
+/// This binary, as a sweep's results name it: its version and a digest of its executable,
+/// so that shards of different builds do not merge.
+fn build_id() -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let bytes = std::fs::read(&exe).map_err(|e| format!("{}: cannot read: {e}", exe.display()))?;
+    Ok(format!("{} {:016x}", env!("CARGO_PKG_VERSION"), sim::kernel::hash::digest(&bytes[..])))
 }
 
 /// Reads a results file. With `repair`, a last line cut short by an interrupted sweep is
@@ -164,7 +189,8 @@ fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, String> {
 }
 
 fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
-    let Plan { files, names, jobs, resumed, seed_timeout } = plan;
+    let Plan { files, names, jobs, resumed, seed_timeout, origins } = plan;
+    let origin_of: std::collections::BTreeMap<String, Origin> = files.iter().cloned().zip(origins).collect();
     let total = jobs.len();
     let workers = args
         .jobs
@@ -195,7 +221,10 @@ fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
     let mut results = resumed;
     let mut write_error = None;
     let mut stopped_early = false;
-    let outcome = pool::run(&options, jobs, |result| {
+    let outcome = pool::run(&options, jobs, |mut result| {
+        if let Some(origin) = origin_of.get(&result.scenario) {
+            result.origin = Some(origin.clone());
+        }
         if let Some(file) = out.as_mut() {
             let line = serde_json::to_string(&result).expect("results serialize");
             if let Err(error) = writeln!(file, "{line}").and_then(|()| file.flush()) {
@@ -282,14 +311,21 @@ fn finish(results: Vec<SeedResult>, junit: Option<&Path>, json: bool) -> ExitCod
 /// `simctl merge`: the summary of several results files (shards) as of one sweep.
 pub fn merge(files: &[PathBuf], junit: Option<&Path>, json: bool) -> ExitCode {
     let mut results = Vec::new();
+    let mut read = Vec::new();
     for file in files {
         match read_results(file, false) {
-            Ok(more) => results.extend(more),
+            Ok(more) => {
+                read.push((file.display().to_string(), more.clone()));
+                results.extend(more);
+            }
             Err(error) => return bad_input(&error),
         }
     }
     if results.is_empty() {
         return bad_input(&"the results files hold no seeds");
+    }
+    if let Err(error) = record::same_sweep(&read) {
+        return bad_input(&error);
     }
     finish(results, junit, json)
 }

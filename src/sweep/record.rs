@@ -20,6 +20,68 @@ pub struct FaultCount {
     pub skipped: u64,
 }
 
+/// Where a result came from, so that `simctl merge` joins only shards of one sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// simctl's version and a digest of its executable.
+    pub build: String,
+    /// A digest of the scenario's text.
+    pub scenario_digest: String,
+    /// The seed list as given (`--seeds`).
+    pub seeds: String,
+    /// The shard, `K/N` (`1/1`: all seeds).
+    pub shard: String,
+}
+
+/// Checks that results read from several files (`(file, its results)`) are shards of one
+/// sweep: per scenario, one build, one scenario text, one seed list and one shard count,
+/// and no shard twice in different files. The error names the files and what differs.
+pub fn same_sweep(files: &[(String, Vec<SeedResult>)]) -> Result<(), String> {
+    // scenario -> (file, origin) of the first result seen.
+    let mut first: BTreeMap<&str, (&str, &Origin)> = BTreeMap::new();
+    let mut shards: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    for (file, results) in files {
+        for result in results {
+            let Some(origin) = &result.origin else {
+                return Err(format!(
+                    "{file}: {} seed {} does not say which build, scenario and seeds it came from \
+                     (written by an older simctl): sweep again to merge",
+                    result.scenario, result.seed
+                ));
+            };
+            let (seen_in, seen) = *first.entry(&result.scenario).or_insert((file, origin));
+            let differs = [
+                ("builds of simctl", &seen.build, &origin.build),
+                ("scenario texts", &seen.scenario_digest, &origin.scenario_digest),
+                ("seed lists", &seen.seeds, &origin.seeds),
+            ]
+            .into_iter()
+            .find(|(_, a, b)| a != b);
+            if let Some((what, a, b)) = differs {
+                return Err(format!(
+                    "cannot merge: {} was swept with different {what} in {seen_in} ({a}) and {file} ({b})",
+                    result.scenario
+                ));
+            }
+            let count = |shard: &str| shard.split_once('/').map(|(_, n)| n.to_owned());
+            if count(&seen.shard) != count(&origin.shard) {
+                return Err(format!(
+                    "cannot merge: {} was cut into different shard counts in {seen_in} ({}) and {file} ({})",
+                    result.scenario, seen.shard, origin.shard
+                ));
+            }
+            let owner = *shards.entry((&result.scenario, &origin.shard)).or_insert(file);
+            if owner != file {
+                return Err(format!(
+                    "cannot merge: shard {} of {} is in both {owner} and {file}",
+                    origin.shard, result.scenario
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One seed of one scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedResult {
@@ -70,6 +132,9 @@ pub struct SeedResult {
     /// up over seeds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<Table>,
+    /// Where it came from (set by the sweep that wrote it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 impl SeedResult {
@@ -112,6 +177,7 @@ impl SeedResult {
             faults,
             latency,
             tables: summary.tables.iter().filter(|t| t.is_additive()).cloned().collect(),
+            origin: None,
         }
     }
 
@@ -142,6 +208,7 @@ impl SeedResult {
             faults: BTreeMap::new(),
             latency: BTreeMap::new(),
             tables: Vec::new(),
+            origin: None,
         }
     }
 

@@ -73,6 +73,45 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// The shard a scheduler gave this process, from its environment (`get` reads a
+    /// variable): simctl's own `SIMCTL_SHARD_INDEX` and `SIMCTL_SHARD_COUNT` (0-based index;
+    /// a GitHub Actions matrix sets them from `strategy.job-index` and `strategy.job-total`),
+    /// a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` with `JOB_COMPLETIONS` (the Job's
+    /// `completions`, which Kubernetes does not export: the Job sets it), or a Slurm array's
+    /// `SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT` (ids counted from
+    /// `SLURM_ARRAY_TASK_MIN`, 0 if unset).
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let schedulers: [(&str, &str, &str, Option<&str>); 3] = [
+            ("simctl", "SIMCTL_SHARD_INDEX", "SIMCTL_SHARD_COUNT", None),
+            ("a Kubernetes Indexed Job", "JOB_COMPLETION_INDEX", "JOB_COMPLETIONS", None),
+            ("a Slurm array", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", Some("SLURM_ARRAY_TASK_MIN")),
+        ];
+        for (scheduler, index_var, count_var, min_var) in schedulers {
+            let Some(index) = get(index_var) else { continue };
+            let read = |var: &str, text: &str| {
+                text.trim().parse::<u64>().map_err(|_| {
+                    format!("--shard auto: {var}={text:?} (from {scheduler}) is not an unsigned integer")
+                })
+            };
+            let count = get(count_var).ok_or_else(|| {
+                format!("--shard auto: {index_var} is set (from {scheduler}) but {count_var} is not")
+            })?;
+            let (index, count) = (read(index_var, &index)?, read(count_var, &count)?);
+            let min = match min_var.and_then(|var| get(var).map(|v| (var, v))) {
+                Some((var, text)) => read(var, &text)?,
+                None => 0,
+            };
+            let position = index.checked_sub(min).filter(|p| *p < count).ok_or_else(|| {
+                format!("--shard auto: {index_var}={index} is outside the {count} shards of {scheduler}")
+            })?;
+            return Ok(Shard { index: position + 1, count });
+        }
+        Err("--shard auto: no scheduler's shard variables are set (SIMCTL_SHARD_INDEX and \
+             SIMCTL_SHARD_COUNT, JOB_COMPLETION_INDEX and JOB_COMPLETIONS, or SLURM_ARRAY_TASK_ID \
+             and SLURM_ARRAY_TASK_COUNT)"
+            .to_owned())
+    }
+
     /// The seeds of `seeds` this shard runs.
     pub fn select(self, seeds: &[u64]) -> Vec<u64> {
         seeds.iter().skip((self.index - 1) as usize).step_by(self.count as usize).copied().collect()
@@ -116,5 +155,28 @@ mod tests {
         assert!(Shard::parse("0/3").is_err());
         assert!(Shard::parse("4/3").is_err());
         assert_eq!(Shard::parse("3/3").unwrap(), Shard { index: 3, count: 3 });
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Result<Shard, String> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Shard::from_env(&|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn auto_reads_each_schedulers_variables() {
+        let shard = |index, count| Ok(Shard { index, count });
+        assert_eq!(env(&[("SIMCTL_SHARD_INDEX", "0"), ("SIMCTL_SHARD_COUNT", "4")]), shard(1, 4));
+        assert_eq!(env(&[("JOB_COMPLETION_INDEX", "3"), ("JOB_COMPLETIONS", "4")]), shard(4, 4));
+        assert_eq!(env(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_COUNT", "8")]), shard(3, 8));
+        let slurm_from_one =
+            [("SLURM_ARRAY_TASK_ID", "8"), ("SLURM_ARRAY_TASK_COUNT", "8"), ("SLURM_ARRAY_TASK_MIN", "1")];
+        assert_eq!(env(&slurm_from_one), shard(8, 8));
+        let error = env(&[("JOB_COMPLETION_INDEX", "1")]).unwrap_err();
+        assert!(error.contains("JOB_COMPLETIONS is not"), "{error}");
+        let error = env(&[("SIMCTL_SHARD_INDEX", "4"), ("SIMCTL_SHARD_COUNT", "4")]).unwrap_err();
+        assert!(error.contains("outside the 4 shards"), "{error}");
+        let error = env(&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "2")]).unwrap_err();
+        assert!(error.contains("SLURM_ARRAY_TASK_ID=\"x\""), "{error}");
+        assert!(env(&[]).unwrap_err().contains("no scheduler's shard variables are set"));
     }
 }

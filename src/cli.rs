@@ -119,6 +119,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What changed between two runs or two sweeps; a latency gate in simulated time.
+    #[command(after_help = "A and B are each a report folder, a results file of `simctl sweep --out` \
+                            (several shards: join them with commas) or the --json summary of a sweep or \
+                            a merge. Exit 1 when B regressed: a check or seed that passed in A fails in B, \
+                            or a percentile slower than --max-regression allows.\n\n\
+                            Example:\n  simctl sweep scenarios/partition.toml --seeds 200 --out base.jsonl\n  \
+                            simctl sweep scenarios/partition.toml --seeds 200 --out change.jsonl\n  \
+                            simctl diff base.jsonl change.jsonl --max-regression 10% --max-regression p99=5%")]
+    Diff {
+        /// The baseline.
+        a: String,
+        /// The change.
+        b: String,
+        /// Fail when a percentile of B is slower than A by more than this: `10%` for every
+        /// percentile, `p99=5%` for one (repeatable; later ones win).
+        #[arg(long)]
+        max_regression: Vec<String>,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Minimize a failing run: fewer faults, shorter, a smaller workload, fewer servers.
     #[command(
         after_help = "Writes a standalone scenario (swarm off, explicit faults) that fails the same way \

@@ -5,6 +5,7 @@
 mod bisect;
 mod check_history;
 mod cli;
+mod diff;
 mod print;
 mod shrink;
 mod sweep;
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
         }
         Command::Bisect { scenario, seed, window } => bisect::bisect(&scenario, seed, window),
         Command::Merge { files, junit, json } => sweep::merge(&files, junit.as_deref(), json),
+        Command::Diff { a, b, max_regression, json } => diff::diff(&a, &b, &max_regression, json),
         Command::SweepWorker { scenarios, max_events, backend, reports } => {
             sweep::worker(&scenarios, RunOptions { trace: false, max_events, backend }, reports.as_deref())
         }

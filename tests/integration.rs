@@ -7,6 +7,7 @@ mod common;
 
 mod check_history;
 mod cli;
+mod diff;
 mod examples_ci;
 mod extremes;
 mod kademlia;

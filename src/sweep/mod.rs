@@ -308,6 +308,14 @@ fn finish(results: Vec<SeedResult>, junit: Option<&Path>, json: bool) -> ExitCod
     }
 }
 
+/// The summary of `results` (one result per scenario and seed kept), as a sweep prints it.
+pub fn summarize(results: &[SeedResult]) -> Result<Summary, String> {
+    let results = summary::dedupe(results.to_vec()).map_err(|conflict| {
+        format!("{} seed {} has two results with different trace hashes", conflict.scenario, conflict.seed)
+    })?;
+    Summary::of(&results)
+}
+
 /// `simctl merge`: the summary of several results files (shards) as of one sweep.
 pub fn merge(files: &[PathBuf], junit: Option<&Path>, json: bool) -> ExitCode {
     let mut results = Vec::new();

@@ -46,6 +46,14 @@ fn the_report_draws_the_timeline_and_the_linearizability_failure() {
     assert!(count(&page, "<rect class=\"role\"") >= 5, "every server reports a role");
     assert!(!page.contains("Linearizability failure"));
     assert_eq!(count(&page, "<script>"), 1, "the zoom script, inline");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(folder("partition", "42").join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    let timed = summary["latency"].as_object().unwrap().len();
+    assert_eq!(count(&page, "<polyline class=\"percentiles\""), timed, "a percentile line per operation");
+    let seconds = summary["sim_time_ns"].as_u64().unwrap().div_ceil(1_000_000_000) as usize;
+    assert_eq!(count(&page, "<rect class=\"second\""), seconds, "a throughput bar per simulated second");
 
     let file = "scenarios/raft/canary/ack-before-commit.toml";
     let output = simctl(&["run", file, "--seed", "1", "--out", out.to_str().unwrap()]);

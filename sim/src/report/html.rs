@@ -88,6 +88,7 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
         }
     }
     out += "</table>";
+    out += &super::timeline::latency(report, operations);
     out += &plot(report, operations);
     for table in &s.tables {
         let _ = write!(out, "<h2>{}</h2><table><tr>", escape(&table.title));

@@ -6,6 +6,7 @@
 //! (drag) along the time axis; a double click resets.
 
 use std::collections::BTreeMap;
+use std::f64::consts::LOG10_2;
 use std::fmt::Write as _;
 
 use super::html::escape;
@@ -342,6 +343,148 @@ pub fn failure(report: &RunReport) -> String {
         if ordered { ", numbered in an order that explains them, with the model's state after each" } else { "" },
         seconds(first),
         seconds(last)
+    )
+}
+
+/// Quantiles drawn on the percentile plot with their place on its axis, log10(1/(1-q)) as
+/// HdrHistogram's plotter spaces them (written out: no platform math in `sim`); the maximum
+/// (q = 1) is drawn at the right edge.
+const QUANTILES: [(f64, f64); 12] = [
+    (0.0, 0.0),
+    (0.5, LOG10_2),
+    (0.75, 2.0 * LOG10_2),
+    (0.9, 1.0),
+    (0.95, 1.0 + LOG10_2),
+    (0.99, 2.0),
+    (0.995, 2.0 + LOG10_2),
+    (0.999, 3.0),
+    (0.9995, 3.0 + LOG10_2),
+    (0.9999, 4.0),
+    (0.99999, 5.0),
+    (1.0, 5.0),
+];
+
+/// Colours for the operations' lines, in order.
+const COLOURS: [&str; 8] =
+    ["#2a6ebb", "#b00020", "#1b5e20", "#e08a00", "#6a1b9a", "#00838f", "#5d4037", "#c2185b"];
+
+/// The latency percentile distribution of each operation (HdrHistogram's plot: the
+/// percentile on a log axis of 1/(1-q), latency in simulated ms), and ok operations
+/// completed per second over the run.
+pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
+    const W: f64 = 900.0;
+    const H: f64 = 260.0;
+    const LEFT: f64 = 60.0;
+    const BOTTOM: f64 = 30.0;
+    let histograms: Vec<(&String, &hdrhistogram::Histogram<u64>)> = report
+        .histograms
+        .iter()
+        .filter(|((_, phase), h)| phase.is_none() && !h.is_empty())
+        .map(|((op, _), h)| (op, h))
+        .collect();
+    if histograms.is_empty() {
+        return String::new();
+    }
+    // x: log10 of 1/(1-q), 0 (q = 0) to 5 (q = 0.99999; the maximum is drawn there too).
+    let x = |decades: f64| LEFT + decades / 5.0 * (W - LEFT - 10.0);
+    let top = histograms.iter().map(|(_, h)| h.max()).max().unwrap_or(1).max(1) as f64 / 1e6;
+    let y = |ms: f64| H - BOTTOM - ms / top * (H - BOTTOM - 10.0);
+    let mut svg = format!(
+        "<svg id=\"percentiles\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-size=\"11\">\
+         <rect x=\"{LEFT}\" y=\"10\" width=\"{:.0}\" height=\"{:.0}\" fill=\"none\" stroke=\"#999\"/>",
+        W - LEFT - 10.0,
+        H - BOTTOM - 10.0
+    );
+    for (label, decades) in
+        [("0%", 0.0), ("90%", 1.0), ("99%", 2.0), ("99.9%", 3.0), ("99.99%", 4.0), ("max", 5.0)]
+    {
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"10\" y2=\"{:.0}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.0}\" \
+             text-anchor=\"middle\">{label}</text>",
+            H - BOTTOM,
+            H - 12.0,
+            x = x(decades)
+        );
+    }
+    let mut legend = String::new();
+    for (index, (op, histogram)) in histograms.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let points: Vec<String> = QUANTILES
+            .iter()
+            .map(|&(q, decades)| {
+                let ms = if q >= 1.0 { histogram.max() } else { histogram.value_at_quantile(q) } as f64 / 1e6;
+                format!("{:.1},{:.1}", x(decades), y(ms))
+            })
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"percentiles\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\">\
+             <title>{}: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms ({} ok)</title></polyline>",
+            points.join(" "),
+            escape(op),
+            histogram.value_at_quantile(0.5) as f64 / 1e6,
+            histogram.value_at_quantile(0.99) as f64 / 1e6,
+            histogram.value_at_quantile(0.999) as f64 / 1e6,
+            histogram.max() as f64 / 1e6,
+            histogram.len()
+        );
+        let _ = write!(legend, "<span class=\"sw\" style=\"background:{colour}\"></span>{}", escape(op));
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"{:.0}\" y=\"20\" text-anchor=\"end\">{top:.1} ms</text><text x=\"{:.0}\" y=\"{:.0}\" \
+         text-anchor=\"end\">0</text></svg>",
+        LEFT - 4.0,
+        LEFT - 4.0,
+        H - BOTTOM
+    );
+    // Throughput: ok completions per simulated second.
+    let seconds = report.summary.sim_time_ns.div_ceil(1_000_000_000).max(1) as usize;
+    let mut per_second = vec![0u64; seconds];
+    for record in operations {
+        if let Some((at, Outcome::Ok(_))) = &record.completed {
+            per_second[((at.as_nanos() / 1_000_000_000) as usize).min(seconds - 1)] += 1;
+        }
+    }
+    let peak = per_second.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let bar = (W - LEFT - 10.0) / seconds as f64;
+    let mut throughput = format!(
+        "<svg id=\"throughput\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"140\" font-size=\"11\">\
+         <rect x=\"{LEFT}\" y=\"10\" width=\"{:.0}\" height=\"100\" fill=\"none\" stroke=\"#999\"/>",
+        W - LEFT - 10.0
+    );
+    for (second, count) in per_second.iter().enumerate() {
+        let h = *count as f64 / peak * 100.0;
+        let _ = write!(
+            throughput,
+            "<rect class=\"second\" x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{h:.2}\" fill=\"#2a6ebb\">\
+             <title>{second} s: {count} ok</title></rect>",
+            LEFT + second as f64 * bar,
+            110.0 - h,
+            (bar - 0.5).max(0.5)
+        );
+    }
+    for fault in &report.summary.faults {
+        let at = LEFT + fault.at_ns as f64 / 1e9 * bar;
+        let _ = write!(
+            throughput,
+            "<line x1=\"{at:.1}\" x2=\"{at:.1}\" y1=\"10\" y2=\"110\" stroke=\"#c44\" stroke-dasharray=\"3,3\"><title>{}</title></line>",
+            escape(&fault.fault)
+        );
+    }
+    let _ = write!(
+        throughput,
+        "<text x=\"{:.0}\" y=\"20\" text-anchor=\"end\">{peak:.0}/s</text><text x=\"{LEFT}\" y=\"128\">0 s</text>\
+         <text x=\"{:.0}\" y=\"128\" text-anchor=\"end\">{seconds} s</text></svg>",
+        LEFT - 4.0,
+        W - 10.0
+    );
+    format!(
+        "<h2>Latency percentiles</h2><p class=\"legend\">Each operation's latency distribution in simulated time \
+         (ok operations; the percentile on a log axis, as HdrHistogram plots it; the <code>.hgrm</code> files hold \
+         the same):{legend}</p>{svg}<h2>Throughput</h2><p>Operations completed ok per simulated second; dashed lines \
+         are faults.</p>{throughput}"
     )
 }
 

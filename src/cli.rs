@@ -115,6 +115,12 @@ pub enum Command {
         /// Write JUnit XML here.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write the summary as one HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Where the shards wrote the failed seeds' reports (their --reports), for the page's links.
+        #[arg(long)]
+        reports: Option<PathBuf>,
         /// Print the summary as JSON instead of tables.
         #[arg(long)]
         json: bool,

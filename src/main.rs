@@ -52,7 +52,10 @@ fn main() -> ExitCode {
             shrink::shrink(&scenario, seed, out.as_deref(), max_runs)
         }
         Command::Bisect { scenario, seed, window } => bisect::bisect(&scenario, seed, window),
-        Command::Merge { files, junit, json } => sweep::merge(&files, junit.as_deref(), json),
+        Command::Merge { files, junit, html, reports, json } => {
+            let html = html.as_deref().map(|page| (page, reports.as_deref()));
+            sweep::merge(&files, junit.as_deref(), html, json)
+        }
         Command::Diff { a, b, max_regression, json } => diff::diff(&a, &b, &max_regression, json),
         Command::SweepWorker { scenarios, max_events, backend, reports } => {
             sweep::worker(&scenarios, RunOptions { trace: false, max_events, backend }, reports.as_deref())

@@ -410,3 +410,66 @@ fn merge_refuses_shards_of_different_sweeps() {
     std::fs::write(&rebuilt, edited).unwrap();
     refused(&[&one, rebuilt.to_str().unwrap()], "different builds of simctl");
 }
+
+/// `--html`: one page with every failed seed linked to its report (which exists), the
+/// coverage ledger and the latency; at 10,000 seeds (the results of a sweep repeated under
+/// other seeds, merged) it lists the failures up to its limit and stays small.
+#[test]
+fn the_sweep_page_links_each_failure_to_its_report_and_stays_small() {
+    let dir = scratch("sweep-html");
+    let page = dir.join("sweep.html");
+    let results = dir.join("r.jsonl");
+    let reports = dir.join("reports");
+    let output = simctl(&[
+        "sweep",
+        "scenarios/raft/canary/local-reads.toml",
+        CHEAP,
+        "--seeds",
+        "4",
+        "--jobs",
+        "2",
+        "--out",
+        results.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let failed = lines(&results).iter().filter(|l| l["passed"] == false).count();
+    assert!(failed > 0);
+    let links: Vec<&str> =
+        html.split("<a class=\"seed\" href=\"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
+    assert_eq!(links.len(), failed, "a link per failed seed");
+    for link in &links {
+        assert!(dir.join(link).is_file(), "{link} is a report under the page's folder");
+    }
+    for expected in
+        ["Failures by bucket", "no order explains", "Latency over all seeds", "Coverage", "Slowest seeds"]
+    {
+        assert!(html.contains(expected), "{expected:?}");
+    }
+
+    // 10,000 seeds (two scenarios, 5,000 each): the same results under other seeds, merged.
+    let template = std::fs::read_to_string(&results).unwrap();
+    let mut big = String::new();
+    for copy in 0..1_250u64 {
+        for line in template.lines() {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            let seed = value["seed"].as_u64().unwrap() + 4 * copy;
+            value["seed"] = Value::from(seed);
+            big += &format!("{value}\n");
+        }
+    }
+    let big_file = dir.join("big.jsonl");
+    std::fs::write(&big_file, big).unwrap();
+    let big_page = dir.join("big.html");
+    let output =
+        simctl(&["merge", big_file.to_str().unwrap(), "--html", big_page.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(summary(&output)["seeds"], 10_000);
+    let html = std::fs::read_to_string(&big_page).unwrap();
+    assert!(html.len() < 200_000, "{} bytes", html.len());
+    assert!(html.contains("<p>Seeds: ") && html.contains(" more</p>"), "failures listed up to the limit");
+}

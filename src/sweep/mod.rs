@@ -5,6 +5,7 @@
 //! as each seed finishes), so an interrupted sweep resumes by skipping the seeds already in
 //! the file, and shards from a CI matrix merge by reading their files together.
 
+mod html;
 mod junit;
 mod pool;
 mod record;
@@ -50,6 +51,9 @@ pub struct SweepArgs {
     /// Write JUnit XML here (one test case per scenario and seed).
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Write the summary as one HTML page here, failed seeds linked to their reports.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// Stop handing out seeds after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
@@ -257,7 +261,8 @@ fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
     let elapsed = started.elapsed().as_secs_f64();
     // The seeds this sweep ran (not those resumed from the results file).
     let ran = progress.done.get();
-    let status = finish(results, args.junit.as_deref(), args.json);
+    let html = args.html.as_deref().map(|page| (page, Some(args.reports.as_path())));
+    let status = finish(results, args.junit.as_deref(), html, args.json);
     if !args.json {
         let rate = if elapsed > 0.0 { ran as f64 / elapsed } else { 0.0 };
         println!("wall time {elapsed:.1}s on {workers} workers ({rate:.1} seeds/s)");
@@ -269,7 +274,13 @@ fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
 }
 
 /// Summarizes, prints and writes JUnit; the exit status.
-fn finish(results: Vec<SeedResult>, junit: Option<&Path>, json: bool) -> ExitCode {
+/// `html`: where the page goes, and where the failed seeds' reports are.
+fn finish(
+    results: Vec<SeedResult>,
+    junit: Option<&Path>,
+    html: Option<(&Path, Option<&Path>)>,
+    json: bool,
+) -> ExitCode {
     let results = match summary::dedupe(results) {
         Ok(results) => results,
         Err(conflict) => {
@@ -299,6 +310,11 @@ fn finish(results: Vec<SeedResult>, junit: Option<&Path>, json: bool) -> ExitCod
             return bad_input(&format!("{}: cannot write: {error}", path.display()));
         }
     }
+    if let Some((path, reports)) = html {
+        if let Err(error) = std::fs::write(path, html::page(&summary, &results, reports, path)) {
+            return bad_input(&format!("{}: cannot write: {error}", path.display()));
+        }
+    }
     if summary.failed > 0 {
         ExitCode::from(FAILED)
     } else if summary.inconclusive > 0 {
@@ -317,7 +333,12 @@ pub fn summarize(results: &[SeedResult]) -> Result<Summary, String> {
 }
 
 /// `simctl merge`: the summary of several results files (shards) as of one sweep.
-pub fn merge(files: &[PathBuf], junit: Option<&Path>, json: bool) -> ExitCode {
+pub fn merge(
+    files: &[PathBuf],
+    junit: Option<&Path>,
+    html: Option<(&Path, Option<&Path>)>,
+    json: bool,
+) -> ExitCode {
     let mut results = Vec::new();
     let mut read = Vec::new();
     for file in files {
@@ -335,7 +356,7 @@ pub fn merge(files: &[PathBuf], junit: Option<&Path>, json: bool) -> ExitCode {
     if let Err(error) = record::same_sweep(&read) {
         return bad_input(&error);
     }
-    finish(results, junit, json)
+    finish(results, junit, html, json)
 }
 
 /// `simctl sweep-worker`: runs the seeds named on stdin (`<scenario index> <seed>` lines),

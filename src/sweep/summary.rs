@@ -333,11 +333,9 @@ impl ScenarioSummary {
                     count: 0,
                     first_seeds: Vec::new(),
                     reproduce: result.reproduce.clone(),
-                    // Witnesses run over many lines; the first says what failed.
-                    example: clip(
-                        result.reason.as_deref().unwrap_or_default().lines().next().unwrap_or_default(),
-                        160,
-                    ),
+                    // Witnesses run over many lines; the first says what failed, and a
+                    // linearizability witness's "then no order explains" line says which.
+                    example: clip(&example(result.reason.as_deref().unwrap_or_default()), 160),
                 });
                 bucket.count += 1;
                 if bucket.first_seeds.len() < FIRST_SEEDS {
@@ -374,6 +372,15 @@ impl ScenarioSummary {
             faults,
             tables,
         })
+    }
+}
+
+/// A failure's reason in one line: its first, or for a linearizability witness the
+/// operation no order explains.
+fn example(reason: &str) -> String {
+    match reason.lines().find_map(|line| line.strip_prefix("then no order explains: ")) {
+        Some(stuck) => format!("not linearizable: no order explains {}", stuck.trim()),
+        None => reason.lines().next().unwrap_or_default().to_owned(),
     }
 }
 

@@ -50,6 +50,10 @@ pub enum Command {
         /// Which simulator runs it: native (simctl's engine), madsim or turmoil.
         #[arg(long, default_value = "native")]
         backend: Backend,
+        /// The report's message diagram: the datagrams sent in FROM..TO (e.g. 4s..4.4s).
+        /// Default: a failing run's, around its failure.
+        #[arg(long)]
+        messages: Option<String>,
     },
     /// Re-run a report's scenario and seed; exit 3 if the trace hash differs.
     #[command(after_help = "Example:\n  simctl replay reports/partition/42")]

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use protocols::registry;
 use sim::backend::Backend;
-use sim::harness::run::RunOptions;
+use sim::harness::run::{Messages, RunOptions};
 use sim::harness::system::Verdict;
 use sim::report::{RunReport, Summary};
 use sim::scenario;
@@ -41,8 +41,23 @@ fn main() -> ExitCode {
     restore_sigpipe();
     sim::harness::run::install_panic_hook();
     match Cli::parse().command {
-        Command::Run { scenario, seed, out, json, trace, check_determinism, max_events, backend } => {
-            run(&scenario, seed, &out, json, RunOptions { trace, max_events, backend }, check_determinism)
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            json,
+            trace,
+            check_determinism,
+            max_events,
+            backend,
+            messages,
+        } => {
+            let messages = match messages.as_deref().map(message_window).transpose() {
+                Ok(window) => window.unwrap_or(Messages::Failing),
+                Err(error) => return bad_input(&error),
+            };
+            let options = RunOptions { trace, max_events, backend, messages };
+            run(&scenario, seed, &out, json, options, check_determinism)
         }
         Command::Replay { report } => replay(&report),
         Command::Validate { scenarios } => validate(&scenarios),
@@ -58,7 +73,8 @@ fn main() -> ExitCode {
         }
         Command::Diff { a, b, max_regression, json } => diff::diff(&a, &b, &max_regression, json),
         Command::SweepWorker { scenarios, max_events, backend, reports } => {
-            sweep::worker(&scenarios, RunOptions { trace: false, max_events, backend }, reports.as_deref())
+            let options = RunOptions { trace: false, max_events, backend, messages: Messages::Failing };
+            sweep::worker(&scenarios, options, reports.as_deref())
         }
         Command::CheckHistory { files, model, init, format, budget, max_states, json } => {
             check_history(&files, &model, init.as_deref(), format.as_deref(), &budget, max_states, json)
@@ -74,6 +90,22 @@ fn restore_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+/// `--messages FROM..TO`: durations such as `4s..4.4s`.
+fn message_window(text: &str) -> Result<Messages, String> {
+    let error = |why: String| format!("--messages {text}: {why} (expected FROM..TO, e.g. 4s..4.4s)");
+    let (from, to) = text.split_once("..").ok_or_else(|| error("no ..".to_owned()))?;
+    let nanos = |part: &str| {
+        scenario::duration::parse(part.trim())
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .map_err(|e| error(e.to_string()))
+    };
+    let (from, to) = (nanos(from)?, nanos(to)?);
+    if from > to {
+        return Err(error("FROM is after TO".to_owned()));
+    }
+    Ok(Messages::Window(from, to))
 }
 
 fn bad_input(error: &dyn std::fmt::Display) -> ExitCode {

@@ -45,6 +45,7 @@ fn the_report_draws_the_timeline_and_the_linearizability_failure() {
     assert!(count(&page, "<line class=\"fault\"") >= 2, "the partition and its heal");
     assert!(count(&page, "<rect class=\"role\"") >= 5, "every server reports a role");
     assert!(!page.contains("Linearizability failure"));
+    assert!(!page.contains("<h2>Messages</h2>"), "a passing run draws no messages unless asked");
     assert_eq!(count(&page, "<script>"), 1, "the zoom script, inline");
     let summary: Value = serde_json::from_str(
         &std::fs::read_to_string(folder("partition", "42").join("summary.json")).unwrap(),
@@ -70,6 +71,12 @@ fn the_report_draws_the_timeline_and_the_linearizability_failure() {
         page.contains("put key 1 93</td><td style=\"text-align:left\">93</td>"),
         "with the state after it"
     );
+    // The message diagram, recorded by running the seed again: from the write the stuck read
+    // should have seen (4.078900 s) to the read's completion.
+    assert!(page.contains("<h2>Messages</h2>") && page.contains("between 4.078900 s and 4.376844 s"));
+    let arrows = count(&page, "<line class=\"message ");
+    assert!((1..=400).contains(&arrows), "{arrows} arrows");
+    assert!(count(&page, "<line class=\"message cut\"") > 0, "the isolated old leader's datagrams, cut");
 }
 
 #[test]

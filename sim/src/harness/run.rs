@@ -24,8 +24,8 @@ use crate::kernel::rng::Seed;
 use crate::kernel::time::Time;
 use crate::kernel::workload::{OpRecord, Outcome};
 use crate::report::{
-    self, BuggifyRealized, FaultLine, LatencyStats, OpCounts, RoleChange, RunReport, Summary, TraceLine,
-    WitnessPart, WitnessStep,
+    self, BuggifyRealized, FaultLine, LatencyStats, MessageLine, OpCounts, RoleChange, RunReport, Summary,
+    TraceLine, WitnessPart, WitnessStep,
 };
 use crate::scenario::{
     locate, plan, ClocksSpec, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError, SwarmDraw,
@@ -41,7 +41,26 @@ pub struct RunOptions {
     pub max_events: Option<u64>,
     /// Which simulator runs it. Default: the native engine.
     pub backend: Backend,
+    /// The report's message diagram: which datagrams to draw. Default: none.
+    pub messages: Messages,
 }
+
+/// Which datagrams a run's report draws (the same seed run again, recording its sends).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Messages {
+    /// None.
+    #[default]
+    Off,
+    /// For a failing run: around its failure (the write the witness's stuck operation should
+    /// have seen through that operation's completion; else the second after the first
+    /// fault, or the first second).
+    Failing,
+    /// Those sent in [from, to], nanoseconds.
+    Window(u64, u64),
+}
+
+/// At most this many datagrams are drawn (the last ones of the window).
+const MESSAGES_DRAWN: usize = 400;
 
 /// Builds the simulation a scenario describes, with its faults scheduled, ready to run.
 pub fn build<Y: System>(scenario: &Scenario<Y::Settings>, seed: u64) -> Sim<Y::Msg> {
@@ -242,6 +261,20 @@ pub fn run<Y: System>(
     sim.stop_disk_faults();
     let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
     let mut report = judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace);
+    if hosted.is_none() {
+        if let Some((from, to)) = message_window(options.messages, &report) {
+            // The same seed again, recording the datagrams sent in the window.
+            let (mut again, _, _) = assemble::<Y>(scenario, seed);
+            again.record_messages(Time(from), Time(to), 50 * MESSAGES_DRAWN);
+            IN_RUN.with(|flag| flag.set(true));
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| again.run(Limits { until, max_events })));
+            IN_RUN.with(|flag| flag.set(false));
+            let sent = &again.observations().messages;
+            let keep = sent.len().saturating_sub(MESSAGES_DRAWN);
+            report.messages = sent[keep..].iter().map(MessageLine::of).collect();
+            report.message_window = Some((from, to));
+        }
+    }
     report.summary.backend = options.backend.name().to_owned();
     if !draw.kinds.is_empty() {
         // Swarm testing: which kinds this seed ran, for the coverage ledger and faults.toml.
@@ -292,6 +325,30 @@ struct Stop {
     panic: Option<String>,
     /// The event budget that ran out.
     budget: Option<u64>,
+}
+
+/// The window of the message diagram, if the run draws one.
+fn message_window(messages: Messages, report: &RunReport) -> Option<(u64, u64)> {
+    match messages {
+        Messages::Off => None,
+        Messages::Window(from, to) => Some((from, to)),
+        Messages::Failing if report.summary.passed => None,
+        Messages::Failing => {
+            let steps = report.witness.as_deref().unwrap_or_default();
+            if let Some(stuck) = steps.iter().find(|s| s.part == WitnessPart::Stuck) {
+                let to = stuck.ret_ns.unwrap_or(report.summary.sim_time_ns);
+                let before = steps
+                    .iter()
+                    .filter(|s| matches!(s.part, WitnessPart::Linearized(_) | WitnessPart::Unordered))
+                    .map(|s| s.call_ns)
+                    .filter(|call| *call < stuck.call_ns)
+                    .max();
+                return Some((before.unwrap_or(stuck.call_ns), to));
+            }
+            let start = report.summary.faults.iter().map(|f| f.at_ns).min().unwrap_or(0);
+            Some((start, start + 1_000_000_000))
+        }
+    }
 }
 
 /// When the faults were on: the first and last applied fault.
@@ -617,6 +674,8 @@ fn judge<Y: System>(
         scenario_text: text.to_owned(),
         trace,
         operations: sim.operations().to_vec(),
+        messages: Vec::new(),
+        message_window: None,
         roles: sim
             .observations()
             .roles

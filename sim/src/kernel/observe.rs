@@ -122,6 +122,54 @@ pub struct Observations {
     /// Every change of a node's reported role (`Ctx::set_role`, a crash clears it), in
     /// order: (true time, node, new role). For the report's timeline.
     pub roles: Vec<(Time, NodeId, Option<&'static str>)>,
+    /// Datagrams sent inside `message_window`, for the report's message diagram.
+    pub messages: Vec<MessageRecord>,
+    /// When set, sends in [from, to] are recorded in `messages`, at most this many.
+    pub message_window: Option<(Time, Time, usize)>,
+}
+
+/// What became of a datagram when it was sent (a delivery may still find its link cut or
+/// its receiver down: the trace says so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageFate {
+    /// On its way; arrives at `arrives`.
+    Sent,
+    /// Lost to the network's loss.
+    Lost,
+    /// Its link was cut when it was sent.
+    Cut,
+    /// A second copy (duplication).
+    Duplicate,
+    /// An old copy arriving much later.
+    Replayed,
+}
+
+/// One datagram sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// When it was sent (true time).
+    pub sent: Time,
+    /// Its sender.
+    pub from: NodeId,
+    /// Its receiver.
+    pub to: NodeId,
+    /// When it arrives, if it does.
+    pub arrives: Option<Time>,
+    /// What became of it.
+    pub fate: MessageFate,
+    /// The message, in `Debug` form.
+    pub what: String,
+}
+
+impl Observations {
+    /// Records a datagram if it was sent inside the message window.
+    pub(crate) fn message(&mut self, record: impl FnOnce() -> MessageRecord, sent: Time) {
+        if let Some((from, to, limit)) = self.message_window {
+            if sent >= from && sent <= to && self.messages.len() < limit {
+                self.messages.push(record());
+            }
+        }
+    }
 }
 
 impl Observations {

@@ -15,11 +15,11 @@ use super::history::Value;
 use super::ids::{Message, NodeId, TimerId};
 use super::io::{IoDone, IoId, IoRequest};
 use super::network::{NetworkModel, Route};
-use super::observe::Observations;
+use super::observe::{MessageFate, MessageRecord, Observations};
 use super::partition::Cuts;
 use super::queue::Queue;
 use super::rng::{Probability, Rng, Seed};
-use super::time::duration_to_nanos;
+use super::time::{duration_to_nanos, Time};
 use super::workload::{Driver, Next, Outcome};
 
 /// An entry of the event queue.
@@ -99,6 +99,25 @@ pub(crate) struct Process<M> {
 pub(crate) struct TimerSlot<T> {
     pub(crate) generation: u32,
     pub(crate) payload: Option<T>,
+}
+
+/// A datagram's record for the message diagram, described only if the window takes it.
+fn sent_record<'a, M: std::fmt::Debug>(
+    now: u64,
+    from: NodeId,
+    to: NodeId,
+    fate: MessageFate,
+    arrives: Option<u64>,
+    msg: &'a M,
+) -> impl FnOnce() -> MessageRecord + 'a {
+    move || MessageRecord {
+        sent: Time(now),
+        from,
+        to,
+        arrives: arrives.map(Time),
+        fate,
+        what: format!("{msg:?}"),
+    }
 }
 
 /// State shared by all nodes of a simulation.
@@ -234,14 +253,25 @@ impl<M: Message> World<M> {
             );
             return;
         }
+        let logged = |fate, arrives: Option<u64>, msg| sent_record(now, from, to, fate, arrives, msg);
         if self.is_cut(from, to) {
             self.network.stats.dropped_partition += 1;
+            self.observations.message(logged(MessageFate::Cut, None, &msg), Time(now));
             return;
         }
         let rng = &mut self.processes[from.index()].network_rng;
-        if let Route::Arrive(at, duplicate) =
-            self.network.route(now, from, to, msg.wire_size(), msg.kind(), rng)
-        {
+        let route = self.network.route(now, from, to, msg.wire_size(), msg.kind(), rng);
+        if self.observations.message_window.is_some() {
+            let (fate, at, again) = match &route {
+                Route::Arrive(at, again) => (MessageFate::Sent, Some(*at), *again),
+                _ => (MessageFate::Lost, None, None),
+            };
+            self.observations.message(logged(fate, at, &msg), Time(now));
+            if let Some(again) = again {
+                self.observations.message(logged(MessageFate::Duplicate, Some(again), &msg), Time(now));
+            }
+        }
+        if let Route::Arrive(at, duplicate) = route {
             let replayed = self.replay.as_mut().and_then(|replay| {
                 let chance = replay.chance;
                 replay.rng.chance(chance).then(|| replay.rng.between(replay.delay.0, replay.delay.1))

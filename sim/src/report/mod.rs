@@ -374,6 +374,48 @@ pub struct RunReport {
     pub roles: Vec<RoleChange>,
     /// The linearizability witness, for the report's failure view.
     pub witness: Option<Vec<WitnessStep>>,
+    /// The datagrams of the message diagram (see `RunOptions::messages`).
+    pub messages: Vec<MessageLine>,
+    /// The window they were sent in, nanoseconds.
+    pub message_window: Option<(u64, u64)>,
+}
+
+/// One datagram of the report's message diagram.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageLine {
+    /// Sent, true time.
+    pub sent_ns: u64,
+    /// Sender.
+    pub from: u32,
+    /// Receiver.
+    pub to: u32,
+    /// Arrival, if it arrives.
+    pub arrives_ns: Option<u64>,
+    /// What became of it: sent, lost, cut, duplicate.
+    pub fate: &'static str,
+    /// The message.
+    pub what: String,
+}
+
+impl MessageLine {
+    /// The line of a recorded send.
+    pub fn of(record: &crate::kernel::observe::MessageRecord) -> MessageLine {
+        use crate::kernel::observe::MessageFate;
+        MessageLine {
+            sent_ns: record.sent.as_nanos(),
+            from: record.from.0,
+            to: record.to.0,
+            arrives_ns: record.arrives.map(|t| t.as_nanos()),
+            fate: match record.fate {
+                MessageFate::Sent => "sent",
+                MessageFate::Lost => "lost",
+                MessageFate::Cut => "cut",
+                MessageFate::Duplicate => "duplicate",
+                MessageFate::Replayed => "replayed",
+            },
+            what: record.what.clone(),
+        }
+    }
 }
 
 /// A node's reported role changed (`Ctx::set_role`; a crash clears it).

@@ -488,6 +488,96 @@ pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
     )
 }
 
+/// The message diagram (Maelstrom's messages.svg, on its side): a lane per node, an arrow
+/// per datagram from its send to its arrival; lost ones end in a cross, ones sent over a cut
+/// link are dashed orange, duplicates purple. Hover for the message.
+pub fn messages(report: &RunReport) -> String {
+    let Some((from, to)) = report.message_window else { return String::new() };
+    if report.messages.is_empty() {
+        return format!(
+            "<h2>Messages</h2><p>No datagram was sent between {} and {}.</p>",
+            seconds(from),
+            seconds(to)
+        );
+    }
+    let end = report.messages.iter().filter_map(|m| m.arrives_ns).max().unwrap_or(to).max(to);
+    let start = report.messages.iter().map(|m| m.sent_ns).min().unwrap_or(from).min(from);
+    let axis = Axis { start, span: (end - start).max(1) };
+    let mut nodes: Vec<u32> = report.messages.iter().flat_map(|m| [m.from, m.to]).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let lane: BTreeMap<u32, usize> = nodes.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let gap = 28.0;
+    let height = nodes.len() as f64 * gap + 8.0;
+    let y = |node: u32| lane[&node] as f64 * gap + gap / 2.0;
+    let mut names = String::new();
+    for node in &nodes {
+        let role = if *node < report.servers { "server" } else { "client" };
+        let _ = write!(names, "<div style=\"height:{gap}px;line-height:{gap}px\">{role} n{node}</div>");
+    }
+    let mut svg = format!(
+        "<svg id=\"messages\" class=\"zoomable\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" \
+         preserveAspectRatio=\"none\" height=\"{height}\" data-span-ns=\"{}\" data-start-ns=\"{}\">",
+        axis.span, axis.start
+    );
+    for node in &nodes {
+        let _ = write!(
+            svg,
+            "<line class=\"node\" x1=\"0\" x2=\"{WIDTH}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ccc\" \
+             vector-effect=\"non-scaling-stroke\"/>",
+            y = y(*node)
+        );
+    }
+    for m in &report.messages {
+        let (x1, y1, y2) = (axis.x(m.sent_ns), y(m.from), y(m.to));
+        let (colour, dash) = match m.fate {
+            "lost" => ("#b00020", " stroke-dasharray=\"4,3\""),
+            "cut" => ("#e08a00", " stroke-dasharray=\"4,3\""),
+            "duplicate" | "replayed" => ("#6a1b9a", ""),
+            _ => ("#2a6ebb", ""),
+        };
+        // A datagram that never arrives is drawn a third of the way and crossed out.
+        let (x2, y2, cross) = match m.arrives_ns {
+            Some(at) => (axis.x(at), y2, false),
+            None => (x1 + (WIDTH / 60.0), y1 + (y2 - y1) / 3.0, true),
+        };
+        let what: String = m.what.chars().take(300).collect();
+        let _ = write!(
+            svg,
+            "<line class=\"message {}\" x1=\"{x1:.3}\" y1=\"{y1:.1}\" x2=\"{x2:.3}\" y2=\"{y2:.1}\" stroke=\"{colour}\"{dash} \
+             vector-effect=\"non-scaling-stroke\"><title>n{} -&gt; n{} {}: sent {}{}\n{}</title></line>",
+            m.fate,
+            m.from,
+            m.to,
+            m.fate,
+            seconds(m.sent_ns),
+            m.arrives_ns.map_or(String::new(), |at| format!(", arrives {}", seconds(at))),
+            escape(&what)
+        );
+        let _ = write!(
+            svg,
+            "<circle cx=\"{x2:.3}\" cy=\"{y2:.1}\" r=\"2\" fill=\"{}\"/>",
+            if cross { "#b00020" } else { colour }
+        );
+    }
+    svg += "</svg>";
+    format!(
+        "<h2>Messages</h2><p class=\"legend\">{} datagrams sent between {} and {} (the last {} of the window; \
+         a failing run's window ends at the operation no order explains and starts at the write it should \
+         have seen; <code>simctl run --messages FROM..TO</code> picks another), each from its send to its arrival \
+         (the dot):<span class=\"sw\" style=\"background:#2a6ebb\"></span>delivered or on its way\
+         <span class=\"sw\" style=\"background:#6a1b9a\"></span>duplicate<span class=\"sw\" style=\"background:#b00020\">\
+         </span>lost<span class=\"sw\" style=\"background:#e08a00\"></span>sent over a cut link. A delivery may \
+         still find its receiver down (see the trace). Streams over connections are not drawn. Wheel to zoom, \
+         drag to pan. Showing <span id=\"messages-range\"></span>.</p>\
+         <div class=\"lanes\"><div class=\"names\">{names}</div>{svg}</div>",
+        report.messages.len(),
+        seconds(from),
+        seconds(to),
+        report.messages.len(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,15 +7,13 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use sim::report::escape;
+
 use super::summary::Summary;
 use super::SeedResult;
 
 /// At most this many failed seeds are linked per bucket (the count says how many there are).
 const LINKED: usize = 200;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 /// Where a failed seed's report page is, as a link from the page at `page` (relative when
 /// the reports are under the page's folder, else absolute), if it was written.

@@ -9,6 +9,8 @@
 mod html;
 mod timeline;
 
+pub use html::escape;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;

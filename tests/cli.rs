@@ -77,6 +77,9 @@ fn the_report_draws_the_timeline_and_the_linearizability_failure() {
     let arrows = count(&page, "<line class=\"message ");
     assert!((1..=400).contains(&arrows), "{arrows} arrows");
     assert!(count(&page, "<line class=\"message cut\"") > 0, "the isolated old leader's datagrams, cut");
+    // Raft's own series: term and commit index, a line per server.
+    assert!(page.contains("<h2>Per-node state</h2>") && page.contains("<h3>term <small>(1 to "));
+    assert_eq!(count(&page, "<path class=\"series\""), 10, "two series, five servers");
 }
 
 #[test]

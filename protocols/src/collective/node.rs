@@ -120,6 +120,8 @@ impl Node for StorageNode {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        // Sampled as each message arrives (what the previous events left).
+        ctx.series("chunks held", self.chunks.len() as i64);
         match msg {
             Msg::Registered { req } | Msg::HeartbeatAck { req, known: true } => {
                 if let Some((_, timer)) = self.waiting.remove(&req) {

@@ -431,6 +431,9 @@ impl Node for MetadataStore {
         if changes.iter().any(|c| matches!(c, Change::Deletion(..))) {
             ctx.fact(self.tables.deletions_fact());
         }
+        ctx.series("ranges", self.tables.ranges.len() as i64);
+        ctx.series("uploads in progress", self.tables.uploads.len() as i64);
+        ctx.series("objects queued for deletion", self.tables.deletions.len() as i64);
         ctx.send(from, Msg::TxnReply { req, result });
     }
 

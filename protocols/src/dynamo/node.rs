@@ -685,6 +685,8 @@ impl Node for Server {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
+        // Sampled as each message arrives (what the previous events left).
+        ctx.series("hints pending", self.store.hints().len() as i64);
         if from.0 < self.shared.servers {
             self.suspected.remove(&from.0);
             if self.gossip_unanswered == Some(from.0) {

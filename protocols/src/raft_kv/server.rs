@@ -472,6 +472,8 @@ impl Server {
     /// answers to clients whose commands this server can no longer vouch for.
     fn note_role(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(raw) = self.raw.as_ref() else { return };
+        ctx.series("term", raw.raft.term as i64);
+        ctx.series("commit index", raw.raft.raft_log.committed as i64);
         let leading = raw.raft.state == StateRole::Leader;
         if leading && raw.raft.term != self.led_term {
             self.led_term = raw.raft.term;

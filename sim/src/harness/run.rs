@@ -676,6 +676,14 @@ fn judge<Y: System>(
         operations: sim.operations().to_vec(),
         messages: Vec::new(),
         message_window: None,
+        series: sim
+            .observations()
+            .series
+            .iter()
+            .map(|((name, node), points)| {
+                ((name.to_string(), node.0), points.iter().map(|(at, v)| (at.as_nanos(), *v)).collect())
+            })
+            .collect(),
         roles: sim
             .observations()
             .roles

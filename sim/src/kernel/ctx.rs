@@ -175,6 +175,17 @@ impl<'a, M: Message> Ctx<'a, M> {
         self.world.roles[self.node.index()] = role;
     }
 
+    /// Reports this node's value of a series the report draws over time (Raft's term and
+    /// commit index, a store's hints pending): kept when it changes, for the per-node view.
+    pub fn series(&mut self, name: &'static str, value: i64) {
+        let at = Time(self.world.handler_time(self.node));
+        let points = self.world.observations.series.entry((name, self.node)).or_default();
+        if points.last().map(|(_, last)| *last) != Some(value) && points.len() < super::observe::SERIES_POINTS
+        {
+            points.push((at, value));
+        }
+    }
+
     /// Adds `delta` to a counter.
     #[inline]
     pub fn count(&mut self, name: &'static str, delta: u64) {

@@ -124,6 +124,9 @@ pub struct Observations {
     pub roles: Vec<(Time, NodeId, Option<&'static str>)>,
     /// Datagrams sent inside `message_window`, for the report's message diagram.
     pub messages: Vec<MessageRecord>,
+    /// A system's own per-node series (`Ctx::series`: Raft's term, hints pending), each
+    /// value when it changed, at most `SERIES_POINTS` per series and node.
+    pub series: BTreeMap<(&'static str, NodeId), Vec<(Time, i64)>>,
     /// When set, sends in [from, to] are recorded in `messages`, at most this many.
     pub message_window: Option<(Time, Time, usize)>,
 }
@@ -160,6 +163,9 @@ pub struct MessageRecord {
     /// The message, in `Debug` form.
     pub what: String,
 }
+
+/// At most this many changes are kept per series and node (the first ones).
+pub const SERIES_POINTS: usize = 20_000;
 
 impl Observations {
     /// Records a datagram if it was sent inside the message window.

@@ -65,6 +65,7 @@ pub fn page(report: &RunReport, operations: &[OpRecord]) -> String {
     out += "</table>";
     out += &super::timeline::failure(report);
     out += &super::timeline::operations(report, operations);
+    out += &super::timeline::series(report);
     out += &super::timeline::messages(report);
     out += "<h2>Operations</h2><table><tr><th>operation</th><th>ok</th><th>fail</th><th>info</th>\
             <th>pending</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>";

@@ -488,6 +488,71 @@ pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
     )
 }
 
+/// The system's own series per node (`Ctx::series`), each a step line over the run, one
+/// chart per series with a line per node; zoomed and panned like the timeline.
+pub fn series(report: &RunReport) -> String {
+    if report.series.is_empty() {
+        return String::new();
+    }
+    const H: f64 = 120.0;
+    let end = report.summary.sim_time_ns.max(1);
+    let axis = Axis { start: 0, span: end };
+    let mut names: Vec<&String> = report.series.keys().map(|(name, _)| name).collect();
+    names.dedup();
+    let mut out = String::from(
+        "<h2>Per-node state</h2><p class=\"legend\">What each node reported of its own state over the run \
+         (the system's series; roles, crashes and pauses are on the timeline). Hover a line for its node; wheel \
+         to zoom, drag to pan.</p>",
+    );
+    for (chart, name) in names.into_iter().enumerate() {
+        let lines: Vec<(&u32, &Vec<(u64, i64)>)> = report
+            .series
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|((_, node), points)| (node, points))
+            .collect();
+        let values = lines.iter().flat_map(|(_, points)| points.iter().map(|(_, v)| *v));
+        let (low, high) = values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let range = (high - low).max(1) as f64;
+        let y = |v: i64| H - 6.0 - (v - low) as f64 / range * (H - 12.0);
+        let id = format!("series-{chart}");
+        let _ = write!(
+            out,
+            "<h3>{} <small>({low} to {high})</small></h3><div class=\"lanes\"><div class=\"names\"></div>\
+             <svg id=\"{id}\" class=\"zoomable\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {H}\" \
+             preserveAspectRatio=\"none\" height=\"{H}\" data-span-ns=\"{end}\">",
+            escape(name)
+        );
+        let mut legend = String::new();
+        for (index, (node, points)) in lines.iter().enumerate() {
+            let colour = COLOURS[index % COLOURS.len()];
+            let mut path = String::new();
+            for (i, (at, value)) in points.iter().enumerate() {
+                let x = axis.x(*at);
+                if i == 0 {
+                    let _ = write!(path, "M{x:.3},{:.2}", y(*value));
+                } else {
+                    let _ = write!(path, " H{x:.3} V{:.2}", y(*value));
+                }
+            }
+            let last = points.last().map_or(0, |(_, v)| *v);
+            let _ = write!(
+                out,
+                "<path class=\"series\" d=\"{path} H{WIDTH}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" \
+                 vector-effect=\"non-scaling-stroke\"><title>n{node} {}: {} changes, last {last}</title></path>",
+                escape(name),
+                points.len()
+            );
+            let _ = write!(legend, "<span class=\"sw\" style=\"background:{colour}\"></span>n{node}");
+        }
+        let _ = write!(
+            out,
+            "</svg></div><p class=\"legend\">{legend} Showing <span id=\"{id}-range\"></span>.</p>"
+        );
+    }
+    out
+}
+
 /// The message diagram (Maelstrom's messages.svg, on its side): a lane per node, an arrow
 /// per datagram from its send to its arrival; lost ones end in a cross, ones sent over a cut
 /// link are dashed orange, duplicates purple. Hover for the message.

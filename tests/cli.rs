@@ -487,3 +487,16 @@ fn a_systems_own_tables_are_in_the_terminal_and_in_report_html() {
         "its cells, escaped"
     );
 }
+
+/// Clock faults are drawn as per-node series: the offset the steps added up to and the drift.
+#[test]
+fn the_report_draws_clock_offsets_per_node() {
+    let out = scratch("report-clocks");
+    let output =
+        simctl(&["run", "scenarios/raft/clock-lease.toml", "--seed", "1", "--out", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let page = std::fs::read_to_string(out.join("clock-lease").join("1").join("report.html")).unwrap();
+    for series in ["clock offset from steps (ms)", "clock drift (ppm)", "term", "commit index"] {
+        assert!(page.contains(&format!("<h3>{series} ")), "{series}");
+    }
+}

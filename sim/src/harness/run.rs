@@ -327,6 +327,27 @@ struct Stop {
     budget: Option<u64>,
 }
 
+/// The clock faults as per-node series for the report: the offset the steps added up to (ms)
+/// and the drift in force (ppm), each from 0 at the start.
+fn clock_series(log: &[crate::kernel::fault::FaultRecord]) -> Vec<((String, u32), Vec<(u64, i64)>)> {
+    use crate::kernel::fault::{Fault, Target};
+    let mut series: std::collections::BTreeMap<(String, u32), Vec<(u64, i64)>> = Default::default();
+    for record in log.iter().filter(|r| r.outcome == FaultOutcome::Applied) {
+        let (name, node, value) = match &record.fault {
+            Fault::ClockStep { node: Target::Node(node), delta_nanos } => {
+                ("clock offset from steps (ms)", node, *delta_nanos / 1_000_000)
+            }
+            Fault::ClockDrift { node: Target::Node(node), ppm } => ("clock drift (ppm)", node, *ppm),
+            _ => continue,
+        };
+        let points = series.entry((name.to_owned(), node.0)).or_insert_with(|| vec![(0, 0)]);
+        let value =
+            if name.starts_with("clock offset") { points.last().map_or(0, |p| p.1) + value } else { value };
+        points.push((record.time.as_nanos(), value));
+    }
+    series.into_iter().collect()
+}
+
 /// The window of the message diagram, if the run draws one.
 fn message_window(messages: Messages, report: &RunReport) -> Option<(u64, u64)> {
     match messages {
@@ -683,6 +704,7 @@ fn judge<Y: System>(
             .map(|((name, node), points)| {
                 ((name.to_string(), node.0), points.iter().map(|(at, v)| (at.as_nanos(), *v)).collect())
             })
+            .chain(clock_series(sim.fault_log()))
             .collect(),
         roles: sim
             .observations()

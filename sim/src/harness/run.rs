@@ -329,9 +329,9 @@ struct Stop {
 
 /// The clock faults as per-node series for the report: the offset the steps added up to (ms)
 /// and the drift in force (ppm), each from 0 at the start.
-fn clock_series(log: &[crate::kernel::fault::FaultRecord]) -> Vec<((String, u32), Vec<(u64, i64)>)> {
+fn clock_series(log: &[crate::kernel::fault::FaultRecord]) -> report::Series {
     use crate::kernel::fault::{Fault, Target};
-    let mut series: std::collections::BTreeMap<(String, u32), Vec<(u64, i64)>> = Default::default();
+    let mut series = report::Series::new();
     for record in log.iter().filter(|r| r.outcome == FaultOutcome::Applied) {
         let (name, node, value) = match &record.fault {
             Fault::ClockStep { node: Target::Node(node), delta_nanos } => {
@@ -345,7 +345,7 @@ fn clock_series(log: &[crate::kernel::fault::FaultRecord]) -> Vec<((String, u32)
             if name.starts_with("clock offset") { points.last().map_or(0, |p| p.1) + value } else { value };
         points.push((record.time.as_nanos(), value));
     }
-    series.into_iter().collect()
+    series
 }
 
 /// The window of the message diagram, if the run draws one.

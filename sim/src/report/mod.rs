@@ -378,11 +378,14 @@ pub struct RunReport {
     pub witness: Option<Vec<WitnessStep>>,
     /// The datagrams of the message diagram (see `RunOptions::messages`).
     pub messages: Vec<MessageLine>,
-    /// The system's per-node series: (name, node) → (true time ns, value) at each change.
-    pub series: BTreeMap<(String, u32), Vec<(u64, i64)>>,
+    /// The system's per-node series.
+    pub series: Series,
     /// The window they were sent in, nanoseconds.
     pub message_window: Option<(u64, u64)>,
 }
+
+/// Per-node series: (name, node) → (true time ns, value) at each change.
+pub type Series = BTreeMap<(String, u32), Vec<(u64, i64)>>;
 
 /// One datagram of the report's message diagram.
 #[derive(Clone, Debug, PartialEq, Eq)]

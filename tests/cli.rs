@@ -53,6 +53,9 @@ fn the_report_draws_the_timeline_and_the_linearizability_failure() {
     .unwrap();
     let timed = summary["latency"].as_object().unwrap().len();
     assert_eq!(count(&page, "<polyline class=\"percentiles\""), timed, "a percentile line per operation");
+    let phases: usize =
+        summary["latency_by_phase"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(count(&page, "<polyline class=\"percentiles phase\""), phases, "and per operation and phase");
     let seconds = summary["sim_time_ns"].as_u64().unwrap().div_ceil(1_000_000_000) as usize;
     assert_eq!(count(&page, "<rect class=\"second\""), seconds, "a throughput bar per simulated second");
 

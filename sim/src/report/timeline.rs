@@ -430,6 +430,39 @@ pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
             histogram.len()
         );
         let _ = write!(legend, "<span class=\"sw\" style=\"background:{colour}\"></span>{}", escape(op));
+        // Its phases (before, during, after the faults), thin and dashed in its colour.
+        let phases = report.histograms.iter().filter_map(|((name, phase), h)| match phase {
+            Some(phase) if name == *op && !h.is_empty() => Some((phase, h)),
+            _ => None,
+        });
+        for (phase, histogram) in phases {
+            let dash = match phase.name() {
+                "before" => "1,3",
+                "during" => "6,3",
+                _ => "2,2",
+            };
+            let points: Vec<String> = QUANTILES
+                .iter()
+                .map(|&(q, decades)| {
+                    let ms =
+                        if q >= 1.0 { histogram.max() } else { histogram.value_at_quantile(q) } as f64 / 1e6;
+                    format!("{:.1},{:.1}", x(decades), y(ms))
+                })
+                .collect();
+            let _ = write!(
+                svg,
+                "<polyline class=\"percentiles phase\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" \
+                 stroke-width=\"0.8\" stroke-dasharray=\"{dash}\"><title>{} {} the faults: p50 {:.3} ms, p99 {:.3} ms, \
+                 max {:.3} ms ({} ok)</title></polyline>",
+                points.join(" "),
+                escape(op),
+                phase.name(),
+                histogram.value_at_quantile(0.5) as f64 / 1e6,
+                histogram.value_at_quantile(0.99) as f64 / 1e6,
+                histogram.max() as f64 / 1e6,
+                histogram.len()
+            );
+        }
     }
     let _ = write!(
         svg,
@@ -483,7 +516,7 @@ pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
     format!(
         "<h2>Latency percentiles</h2><p class=\"legend\">Each operation's latency distribution in simulated time \
          (ok operations; the percentile on a log axis, as HdrHistogram plots it; the <code>.hgrm</code> files hold \
-         the same):{legend}</p>{svg}<h2>Throughput</h2><p>Operations completed ok per simulated second; dashed lines \
+         the same; thin dashed lines: before, during and after the faults):{legend}</p>{svg}<h2>Throughput</h2><p>Operations completed ok per simulated second; dashed lines \
          are faults.</p>{throughput}"
     )
 }

@@ -407,21 +407,22 @@ pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
             x = x(decades)
         );
     }
+    // A distribution's polyline points.
+    let points = |histogram: &hdrhistogram::Histogram<u64>| {
+        let point = |&(q, decades): &(f64, f64)| {
+            let ms = if q >= 1.0 { histogram.max() } else { histogram.value_at_quantile(q) } as f64 / 1e6;
+            format!("{:.1},{:.1}", x(decades), y(ms))
+        };
+        QUANTILES.iter().map(point).collect::<Vec<_>>().join(" ")
+    };
     let mut legend = String::new();
     for (index, (op, histogram)) in histograms.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
-        let points: Vec<String> = QUANTILES
-            .iter()
-            .map(|&(q, decades)| {
-                let ms = if q >= 1.0 { histogram.max() } else { histogram.value_at_quantile(q) } as f64 / 1e6;
-                format!("{:.1},{:.1}", x(decades), y(ms))
-            })
-            .collect();
         let _ = write!(
             svg,
             "<polyline class=\"percentiles\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\">\
              <title>{}: p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms ({} ok)</title></polyline>",
-            points.join(" "),
+            points(histogram),
             escape(op),
             histogram.value_at_quantile(0.5) as f64 / 1e6,
             histogram.value_at_quantile(0.99) as f64 / 1e6,
@@ -441,20 +442,12 @@ pub fn latency(report: &RunReport, operations: &[OpRecord]) -> String {
                 "during" => "6,3",
                 _ => "2,2",
             };
-            let points: Vec<String> = QUANTILES
-                .iter()
-                .map(|&(q, decades)| {
-                    let ms =
-                        if q >= 1.0 { histogram.max() } else { histogram.value_at_quantile(q) } as f64 / 1e6;
-                    format!("{:.1},{:.1}", x(decades), y(ms))
-                })
-                .collect();
             let _ = write!(
                 svg,
                 "<polyline class=\"percentiles phase\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" \
                  stroke-width=\"0.8\" stroke-dasharray=\"{dash}\"><title>{} {} the faults: p50 {:.3} ms, p99 {:.3} ms, \
                  max {:.3} ms ({} ok)</title></polyline>",
-                points.join(" "),
+                points(histogram),
                 escape(op),
                 phase.name(),
                 histogram.value_at_quantile(0.5) as f64 / 1e6,

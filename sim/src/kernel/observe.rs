@@ -127,7 +127,7 @@ pub struct Observations {
     /// A system's own per-node series (`Ctx::series`: Raft's term, hints pending), each
     /// value when it changed, at most `SERIES_POINTS` per series and node.
     pub series: BTreeMap<(&'static str, NodeId), Vec<(Time, i64)>>,
-    /// When set, sends in [from, to] are recorded in `messages`, at most this many.
+    /// When set, sends in [from, to] are recorded in `messages`, the last ones up to this many.
     pub message_window: Option<(Time, Time, usize)>,
 }
 
@@ -168,10 +168,14 @@ pub struct MessageRecord {
 pub const SERIES_POINTS: usize = 20_000;
 
 impl Observations {
-    /// Records a datagram if it was sent inside the message window.
+    /// Records a datagram if it was sent inside the message window; past the limit the
+    /// older half is dropped, so the last ones of the window are kept.
     pub(crate) fn message(&mut self, record: impl FnOnce() -> MessageRecord, sent: Time) {
         if let Some((from, to, limit)) = self.message_window {
-            if sent >= from && sent <= to && self.messages.len() < limit {
+            if sent >= from && sent <= to {
+                if self.messages.len() >= limit.max(2) {
+                    self.messages.drain(..limit.max(2) / 2);
+                }
                 self.messages.push(record());
             }
         }
@@ -198,5 +202,38 @@ impl Observations {
         if !condition {
             self.violations.push(Violation { time, node, name });
         }
+    }
+}
+
+#[cfg(test)]
+mod message_window_tests {
+    use super::*;
+
+    fn sent(at: u64) -> MessageRecord {
+        MessageRecord {
+            sent: Time(at),
+            from: NodeId(0),
+            to: NodeId(1),
+            arrives: None,
+            fate: MessageFate::Lost,
+            what: String::new(),
+        }
+    }
+
+    /// Only sends inside the window are kept, and past the limit the latest ones are.
+    #[test]
+    fn the_window_keeps_its_last_messages() {
+        let mut observations =
+            Observations { message_window: Some((Time(10), Time(100), 8)), ..Default::default() };
+        for at in 0..=120 {
+            observations.message(|| sent(at), Time(at));
+        }
+        let kept: Vec<u64> = observations.messages.iter().map(|m| m.sent.as_nanos()).collect();
+        assert!(kept.len() <= 8 && kept.len() >= 4, "{kept:?}");
+        assert_eq!(kept.last(), Some(&100), "the window's last send");
+        assert!(kept.windows(2).all(|w| w[1] == w[0] + 1), "consecutive: {kept:?}");
+        let mut off = Observations::default();
+        off.message(|| panic!("not described when no window is set"), Time(5));
+        assert!(off.messages.is_empty());
     }
 }

@@ -281,6 +281,7 @@ impl<M: Message> World<M> {
                 let late = at + late;
                 self.network.stats.duplicated += 1;
                 self.network.stats.replayed += 1;
+                self.observations.message(logged(MessageFate::Replayed, Some(late), &msg), Time(now));
                 let copy = msg.clone();
                 self.queue.push(late, Event::Deliver { from, to, incarnation, admitted: false, msg: copy });
             }

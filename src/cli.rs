@@ -50,7 +50,7 @@ pub enum Command {
         /// Which simulator runs it: native (simctl's engine), madsim or turmoil.
         #[arg(long, default_value = "native")]
         backend: Backend,
-        /// The report's message diagram: the datagrams sent in FROM..TO (e.g. 4s..4.4s).
+        /// The report's message diagram: the messages (datagrams and streams) sent in FROM..TO (e.g. 4s..4.4s).
         /// Default: a failing run's, around its failure.
         #[arg(long)]
         messages: Option<String>,

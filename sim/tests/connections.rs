@@ -121,6 +121,54 @@ fn a_short_cut_holds_messages_until_the_heal() {
 }
 
 #[test]
+fn the_message_diagram_records_stream_sends_holds_resends_and_closed_writes() {
+    use sim::kernel::observe::MessageFate::{Closed, Held, Stream};
+    // The short cut above, recorded: `Num(i)` is sent at 10(i+1) ms; Num(1), in flight at
+    // the cut, is held on arrival (its record says it arrives at 25), Num(2..6) are held at
+    // send, and all five go again at the heal (61 ms).
+    let log = Log::default();
+    let mut sim = Sim::new(1, constant(ms(5)));
+    sim.record_messages(at_ms(0), at_ms(1_000), 100);
+    sim.add_node(dialer(&log, 10, 10, false).factory());
+    sim.add_node(acceptor(&log).factory());
+    sim.schedule(at_ms(23), Fault::Partition(groups()));
+    sim.schedule(at_ms(61), Fault::Heal);
+    sim.run_until(at_ms(200));
+    let sends: Vec<(u64, sim::kernel::observe::MessageFate, Option<u64>, String)> = sim
+        .observations()
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m.sent.as_nanos() / 1_000_000,
+                m.fate,
+                m.arrives.map(|t| t.as_nanos() / 1_000_000),
+                m.what.clone(),
+            )
+        })
+        .collect();
+    let mut expected =
+        vec![(10, Stream, Some(15), "Num(0)".to_string()), (20, Stream, Some(25), "Num(1)".into())];
+    expected.extend((2..6).map(|i| (i * 10 + 10, Held, None, format!("Num({i})"))));
+    expected.extend((1..6).map(|i| (61, Stream, Some(66), format!("Num({i})"))));
+    expected.extend((6..10).map(|i| (i * 10 + 10, Stream, Some(i * 10 + 15), format!("Num({i})"))));
+    assert_eq!(sends, expected);
+
+    // A write on a closed connection is recorded as closed.
+    let log = Log::default();
+    let mut sim = Sim::new(1, constant(ms(5)));
+    sim.set_keepalive(ms(100));
+    sim.record_messages(at_ms(0), at_ms(1_000), 100);
+    sim.add_node(dialer(&log, 100, 3, false).factory());
+    sim.add_node(acceptor(&log).factory());
+    sim.schedule(at_ms(150), Fault::Partition(groups()));
+    sim.run_until(at_ms(1_000));
+    let fates: Vec<_> =
+        sim.observations().messages.iter().map(|m| (m.sent.as_nanos() / 1_000_000, m.fate)).collect();
+    assert_eq!(fates, vec![(100, Stream), (200, Held), (300, Closed)], "broken at 250 ms by the keepalive");
+}
+
+#[test]
 fn a_cut_longer_than_the_keepalive_breaks_the_connection_at_both_ends() {
     let log = Log::default();
     let mut sim = Sim::new(1, constant(ms(5)));

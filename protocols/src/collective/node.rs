@@ -107,6 +107,7 @@ impl Node for StorageNode {
         ctx.set_role(Some("storage"));
         self.chunks = ctx.disk().names_with_prefix("chunk/").filter_map(ChunkId::parse).collect();
         ctx.fact(CollectiveFact::Inventory { chunks: self.chunks.iter().copied().collect() });
+        ctx.series("chunks held", self.chunks.len() as i64);
         if ctx.incarnation() > 0 {
             ctx.sometimes(class::NODE_CRASHED_HOLDING, !self.chunks.is_empty());
         }
@@ -120,8 +121,6 @@ impl Node for StorageNode {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
-        // Sampled as each message arrives (what the previous events left).
-        ctx.series("chunks held", self.chunks.len() as i64);
         match msg {
             Msg::Registered { req } | Msg::HeartbeatAck { req, known: true } => {
                 if let Some((_, timer)) = self.waiting.remove(&req) {
@@ -182,6 +181,9 @@ impl Node for StorageNode {
             }
             _ => ctx.unexpected("storage nodes get coordinator requests only"),
         }
+        // Chunks are found at start and stored and dropped on messages only: the series
+        // sees every change.
+        ctx.series("chunks held", self.chunks.len() as i64);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {

@@ -682,11 +682,10 @@ impl Node for Server {
         ctx.set_timer(at, Timer::Handoff);
         let at = phase(ctx, anti_entropy);
         ctx.set_timer(at, Timer::AntiEntropy);
+        self.report_hints(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
-        // Sampled as each message arrives (what the previous events left).
-        ctx.series("hints pending", self.store.hints().len() as i64);
         if from.0 < self.shared.servers {
             self.suspected.remove(&from.0);
             if self.gossip_unanswered == Some(from.0) {
@@ -734,9 +733,23 @@ impl Node for Server {
             Msg::GetReply { .. } | Msg::PutReply { .. } => ctx.unexpected("servers get no client replies"),
             _ => ctx.unexpected("dynamo servers speak no Dynago"),
         }
+        self.report_hints(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
+        self.dispatch_timer(ctx, timer);
+        self.report_hints(ctx);
+    }
+}
+
+impl Server {
+    /// The hints pending, for the report's per-node state: after every event that may have
+    /// stored or handed one off (the series keeps the changes only).
+    fn report_hints(&self, ctx: &mut Ctx<'_, Msg>) {
+        ctx.series("hints pending", self.store.hints().len() as i64);
+    }
+
+    fn dispatch_timer(&mut self, ctx: &mut Ctx<'_, Msg>, timer: Timer) {
         match timer {
             Timer::Gossip => self.on_gossip_timer(ctx),
             Timer::Handoff => self.on_handoff_timer(ctx),

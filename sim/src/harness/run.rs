@@ -41,11 +41,11 @@ pub struct RunOptions {
     pub max_events: Option<u64>,
     /// Which simulator runs it. Default: the native engine.
     pub backend: Backend,
-    /// The report's message diagram: which datagrams to draw. Default: none.
+    /// The report's message diagram: which messages to draw. Default: none.
     pub messages: Messages,
 }
 
-/// Which datagrams a run's report draws (the same seed run again, recording its sends).
+/// Which messages a run's report draws (the same seed run again, recording its sends).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Messages {
     /// None.
@@ -59,7 +59,7 @@ pub enum Messages {
     Window(u64, u64),
 }
 
-/// At most this many datagrams are drawn (the last ones of the window).
+/// At most this many messages are drawn (the last ones of the window).
 const MESSAGES_DRAWN: usize = 400;
 
 /// Builds the simulation a scenario describes, with its faults scheduled, ready to run.
@@ -263,7 +263,7 @@ pub fn run<Y: System>(
     let mut report = judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace);
     if hosted.is_none() {
         if let Some((from, to)) = message_window(options.messages, &report) {
-            // The same seed again, recording the datagrams sent in the window.
+            // The same seed again, recording the messages sent in the window.
             let (mut again, _, _) = assemble::<Y>(scenario, seed);
             again.record_messages(Time(from), Time(to), 50 * MESSAGES_DRAWN);
             IN_RUN.with(|flag| flag.set(true));

@@ -42,8 +42,9 @@
 use std::collections::BTreeMap;
 
 use super::ids::{Message, NodeId};
+use super::observe::MessageFate;
 use super::time::Time;
-use super::world::{Event, Status, StreamDelivery, World};
+use super::world::{sent_record, Event, Status, StreamDelivery, World};
 
 /// Keepalive by default: a cut this long breaks a connection (nanoseconds).
 pub const DEFAULT_KEEPALIVE: u64 = 10_000_000_000;
@@ -216,14 +217,16 @@ impl<M: Message> World<M> {
         assert!(me == conn.dialer || me == conn.acceptor, "{me} sent on {conn:?}, which is not its own");
         let to = conn.peer(me);
         self.network.stats.sent += 1;
+        let now = self.handler_time(me);
         let Some(stream) = self.connections.open(conn).map(|c| &mut c.streams[conn.direction(me)]) else {
             self.network.stats.dropped_closed += 1;
+            self.observations.message(sent_record(now, me, to, MessageFate::Closed, None, &msg), Time(now));
             return;
         };
         let seq = stream.sent;
         stream.sent += 1;
-        let now = self.handler_time(me);
         if self.blocks(me, to) {
+            self.observations.message(sent_record(now, me, to, MessageFate::Held, None, &msg), Time(now));
             self.hold(conn, me, seq, msg, now);
         } else {
             self.transmit(conn, me, seq, msg, now);
@@ -236,7 +239,10 @@ impl<M: Message> World<M> {
         let to = conn.peer(from);
         let rng = &mut self.processes[from.index()].network_rng;
         let keepalive = self.connections.keepalive;
-        match self.network.route_stream(now, from, to, &msg, keepalive, rng) {
+        let route = self.network.route_stream(now, from, to, &msg, keepalive, rng);
+        let fate = if route.is_some() { MessageFate::Stream } else { MessageFate::Closed };
+        self.observations.message(sent_record(now, from, to, fate, route, &msg), Time(now));
+        match route {
             Some(at) => {
                 let delivery = StreamDelivery { conn, from, seq, admitted: false, msg };
                 self.queue.push(at, Event::Stream(Box::new(delivery)));

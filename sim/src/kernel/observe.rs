@@ -122,7 +122,8 @@ pub struct Observations {
     /// Every change of a node's reported role (`Ctx::set_role`, a crash clears it), in
     /// order: (true time, node, new role). For the report's timeline.
     pub roles: Vec<(Time, NodeId, Option<&'static str>)>,
-    /// Datagrams sent inside `message_window`, for the report's message diagram.
+    /// Messages sent inside `message_window` (datagrams and streams), for the report's
+    /// message diagram.
     pub messages: Vec<MessageRecord>,
     /// A system's own per-node series (`Ctx::series`: Raft's term, hints pending), each
     /// value when it changed, at most `SERIES_POINTS` per series and node.
@@ -145,9 +146,17 @@ pub enum MessageFate {
     Duplicate,
     /// An old copy arriving much later.
     Replayed,
+    /// On a connection (a stream: ordered, retransmitted); arrives at `arrives`, or waits
+    /// there for an earlier message. Sent again after a cut: a new record at the heal.
+    Stream,
+    /// On a connection cut or clogged when it was sent: held, and sent again at the heal
+    /// (a `Stream` record then) unless the keepalive breaks the connection first.
+    Held,
+    /// On a closed connection, or one its retransmissions break: gone.
+    Closed,
 }
 
-/// One datagram sent.
+/// One message sent: a datagram, or a message on a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageRecord {
     /// When it was sent (true time).

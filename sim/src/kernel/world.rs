@@ -101,8 +101,8 @@ pub(crate) struct TimerSlot<T> {
     pub(crate) payload: Option<T>,
 }
 
-/// A datagram's record for the message diagram, described only if the window takes it.
-fn sent_record<'a, M: std::fmt::Debug>(
+/// A message's record for the message diagram, described only if the window takes it.
+pub(crate) fn sent_record<'a, M: std::fmt::Debug>(
     now: u64,
     from: NodeId,
     to: NodeId,

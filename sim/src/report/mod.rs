@@ -376,7 +376,7 @@ pub struct RunReport {
     pub roles: Vec<RoleChange>,
     /// The linearizability witness, for the report's failure view.
     pub witness: Option<Vec<WitnessStep>>,
-    /// The datagrams of the message diagram (see `RunOptions::messages`).
+    /// The messages of the message diagram (see `RunOptions::messages`).
     pub messages: Vec<MessageLine>,
     /// The system's per-node series.
     pub series: Series,
@@ -387,7 +387,7 @@ pub struct RunReport {
 /// Per-node series: (name, node) → (true time ns, value) at each change.
 pub type Series = BTreeMap<(String, u32), Vec<(u64, i64)>>;
 
-/// One datagram of the report's message diagram.
+/// One message of the report's message diagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageLine {
     /// Sent, true time.
@@ -398,7 +398,8 @@ pub struct MessageLine {
     pub to: u32,
     /// Arrival, if it arrives.
     pub arrives_ns: Option<u64>,
-    /// What became of it: sent, lost, cut, duplicate.
+    /// What became of it: sent, lost, cut, duplicate, replayed (datagrams); stream, held,
+    /// closed (messages on connections).
     pub fate: &'static str,
     /// The message.
     pub what: String,
@@ -419,6 +420,9 @@ impl MessageLine {
                 MessageFate::Cut => "cut",
                 MessageFate::Duplicate => "duplicate",
                 MessageFate::Replayed => "replayed",
+                MessageFate::Stream => "stream",
+                MessageFate::Held => "held",
+                MessageFate::Closed => "closed",
             },
             what: record.what.clone(),
         }

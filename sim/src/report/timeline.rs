@@ -580,13 +580,15 @@ pub fn series(report: &RunReport) -> String {
 }
 
 /// The message diagram (Maelstrom's messages.svg, on its side): a lane per node, an arrow
-/// per datagram from its send to its arrival; lost ones end in a cross, ones sent over a cut
-/// link are dashed orange, duplicates purple. Hover for the message.
+/// per message from its send to its arrival; datagrams blue, messages on connections teal;
+/// lost ones (and ones on a closed connection) end in a cross, ones sent over a cut link are
+/// dashed orange (a connection holds them: they go again at the heal, a new arrow),
+/// duplicates purple. Hover for the message.
 pub fn messages(report: &RunReport) -> String {
     let Some((from, to)) = report.message_window else { return String::new() };
     if report.messages.is_empty() {
         return format!(
-            "<h2>Messages</h2><p>No datagram was sent between {} and {}.</p>",
+            "<h2>Messages</h2><p>No message was sent between {} and {}.</p>",
             seconds(from),
             seconds(to)
         );
@@ -622,15 +624,17 @@ pub fn messages(report: &RunReport) -> String {
     for m in &report.messages {
         let (x1, y1, y2) = (axis.x(m.sent_ns), y(m.from), y(m.to));
         let (colour, dash) = match m.fate {
-            "lost" => ("#b00020", " stroke-dasharray=\"4,3\""),
-            "cut" => ("#e08a00", " stroke-dasharray=\"4,3\""),
+            "lost" | "closed" => ("#b00020", " stroke-dasharray=\"4,3\""),
+            "cut" | "held" => ("#e08a00", " stroke-dasharray=\"4,3\""),
             "duplicate" | "replayed" => ("#6a1b9a", ""),
+            "stream" => ("#00897b", ""),
             _ => ("#2a6ebb", ""),
         };
-        // A datagram that never arrives is drawn a third of the way and crossed out.
+        // A message that never arrives is drawn a third of the way and crossed out (a held
+        // one is not crossed: it goes again at the heal).
         let (x2, y2, cross) = match m.arrives_ns {
             Some(at) => (axis.x(at), y2, false),
-            None => (x1 + (WIDTH / 60.0), y1 + (y2 - y1) / 3.0, true),
+            None => (x1 + (WIDTH / 60.0), y1 + (y2 - y1) / 3.0, m.fate != "held"),
         };
         let what: String = m.what.chars().take(300).collect();
         let _ = write!(
@@ -653,14 +657,15 @@ pub fn messages(report: &RunReport) -> String {
     }
     svg += "</svg>";
     format!(
-        "<h2>Messages</h2><p class=\"legend\">{} datagrams sent between {} and {} (the last {} of the window; \
+        "<h2>Messages</h2><p class=\"legend\">{} messages sent between {} and {} (the last {} of the window; \
          a failing run's window ends at the operation no order explains and starts at the write it should \
          have seen; <code>simctl run --messages FROM..TO</code> picks another), each from its send to its arrival \
-         (the dot):<span class=\"sw\" style=\"background:#2a6ebb\"></span>delivered or on its way\
+         (the dot):<span class=\"sw\" style=\"background:#2a6ebb\"></span>datagram delivered or on its way\
+         <span class=\"sw\" style=\"background:#00897b\"></span>on a connection\
          <span class=\"sw\" style=\"background:#6a1b9a\"></span>duplicate<span class=\"sw\" style=\"background:#b00020\">\
-         </span>lost<span class=\"sw\" style=\"background:#e08a00\"></span>sent over a cut link. A delivery may \
-         still find its receiver down (see the trace). Streams over connections are not drawn. Wheel to zoom, \
-         drag to pan. Showing <span id=\"messages-range\"></span>.</p>\
+         </span>lost, or on a closed connection<span class=\"sw\" style=\"background:#e08a00\"></span>sent over a cut \
+         link (a connection holds it and sends it again at the heal: a new arrow). A delivery may still find its \
+         receiver down or its connection closed (see the trace). Wheel to zoom, drag to pan. Showing <span id=\"messages-range\"></span>.</p>\
          <div class=\"lanes\"><div class=\"names\">{names}</div>{svg}</div>",
         report.messages.len(),
         seconds(from),

@@ -369,8 +369,8 @@ impl<M: Message> Sim<M> {
         self.world.network.stats()
     }
 
-    /// Records the datagrams sent in [from, to], at most `limit` (the report's message
-    /// diagram); off by default.
+    /// Records the messages (datagrams and streams) sent in [from, to], at most `limit`
+    /// (the report's message diagram); off by default.
     pub fn record_messages(&mut self, from: Time, to: Time, limit: usize) {
         self.world.observations.message_window = Some((from, to, limit));
     }

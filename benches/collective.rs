@@ -31,7 +31,7 @@ fn main() {
     let file = "scenarios/collective/scale.toml";
     let text = std::fs::read_to_string(file).expect("run from the repository root");
     let started = Instant::now();
-    let report = protocols::registry::run(file, &text, 42, &options).expect("the scale case runs");
+    let report = protocols::systems().run(file, &text, 42, &options).expect("the scale case runs");
     let wall = started.elapsed().as_secs_f64();
     assert!(report.summary.passed, "{file}: {:?}", report.summary.reasons);
     let stored: u64 = 110 << 30;
@@ -54,7 +54,7 @@ fn main() {
         let text = text.replace("mode = \"durable\"", &format!("mode = \"{mode}\""));
         let (mut events, started) = (0, Instant::now());
         for seed in 0..seeds {
-            let report = protocols::registry::run(file, &text, seed, &options).expect("the flagship runs");
+            let report = protocols::systems().run(file, &text, seed, &options).expect("the flagship runs");
             events += report.summary.events;
         }
         let ms = started.elapsed().as_secs_f64() * 1e3 / seeds as f64;

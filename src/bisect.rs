@@ -10,25 +10,25 @@
 //! the last copy of an acknowledged write.
 
 use std::path::Path;
-use std::process::ExitCode;
 
-use protocols::registry;
+use sim::harness::registry::Registry;
 use sim::harness::run::RunOptions;
 use sim::report::RunReport;
 use sim::scenario;
 use sim::Time;
 
-use crate::bad_input;
+use crate::exit::{bad_input, ExitStatus};
 use crate::sweep::{clip, SeedResult};
 
 /// `simctl bisect`.
-pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
+pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> ExitStatus {
     let (file, text) = match scenario::read(path) {
         Ok(read) => read,
         Err(error) => return bad_input(&error),
     };
     let run = |max_events: Option<u64>, trace: bool| -> Result<RunReport, String> {
-        registry::run(&file, &text, seed, &RunOptions { trace, max_events, ..RunOptions::default() })
+        registry
+            .run(&file, &text, seed, &RunOptions { trace, max_events, ..RunOptions::default() })
             .map_err(|e| e.to_string())
     };
     let full = match run(None, false) {
@@ -48,7 +48,7 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
             "{check} is judged over the whole run, so only the end decides it; look at the report's \
              timeline instead: simctl run {file} --seed {seed}"
         );
-        return ExitCode::from(crate::BAD_INPUT);
+        return ExitStatus::BadInput;
     }
     let fails_at = |events: u64| -> Result<bool, String> {
         let report = run(Some(events), false)?;
@@ -126,5 +126,5 @@ pub fn bisect(path: &Path, seed: u64, window: usize) -> ExitCode {
         println!("  #{:<7} {:>12}  {what}", line.index, Time::from_nanos(line.time_ns).to_string());
     }
     println!("\nreproduce the prefix: simctl run {file} --seed {seed} --max-events {high} --trace");
-    ExitCode::SUCCESS
+    ExitStatus::Passed
 }

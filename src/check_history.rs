@@ -1,11 +1,10 @@
 //! `simctl check-history`: histories from files, checked for linearizability.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use sim::scenario;
 
-use crate::{bad_input, BAD_INPUT, FAILED, INCONCLUSIVE};
+use crate::exit::{bad_input, ExitStatus};
 
 pub fn check_history(
     files: &[PathBuf],
@@ -15,7 +14,7 @@ pub fn check_history(
     budget: &str,
     max_states: usize,
     json: bool,
-) -> ExitCode {
+) -> ExitStatus {
     use sim::check::import::{self, Format};
     use sim::check::{check_named, Budget, ModelName, Verdict};
     let Some(model) = ModelName::parse(model) else {
@@ -129,12 +128,12 @@ pub fn check_history(
         }
     }
     if bad {
-        ExitCode::from(BAD_INPUT)
+        ExitStatus::BadInput
     } else if refuted {
-        ExitCode::from(FAILED)
+        ExitStatus::Failed
     } else if unknown {
-        ExitCode::from(INCONCLUSIVE)
+        ExitStatus::Inconclusive
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Passed
     }
 }

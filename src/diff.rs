@@ -10,14 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use serde_json::Value;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
+use crate::exit::{bad_input, ExitStatus};
 use crate::sweep::SeedResult;
-use crate::{bad_input, FAILED};
 
 /// The percentiles a latency row has, in order.
 const PERCENTILES: [&str; 5] = ["p50", "p90", "p99", "p999", "max"];
@@ -184,7 +183,7 @@ fn change(a: f64, b: f64) -> Option<f64> {
 }
 
 /// `simctl diff`.
-pub fn diff(a: &str, b: &str, max_regression: &[String], json: bool) -> ExitCode {
+pub fn diff(a: &str, b: &str, max_regression: &[String], json: bool) -> ExitStatus {
     let (limits, a_side, b_side) = match (limits(max_regression), read_side(a), read_side(b)) {
         (Ok(limits), Ok(x), Ok(y)) => (limits, x, y),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return bad_input(&e),
@@ -320,9 +319,9 @@ pub fn diff(a: &str, b: &str, max_regression: &[String], json: bool) -> ExitCode
         }
     }
     if regressions.is_empty() {
-        ExitCode::SUCCESS
+        ExitStatus::Passed
     } else {
-        ExitCode::from(FAILED)
+        ExitStatus::Failed
     }
 }
 

@@ -1,17 +1,19 @@
 //! What simctl prints on a terminal: a run's tables, and `simctl list`.
 
 use std::path::Path;
-use std::process::ExitCode;
 
-use protocols::registry;
+use sim::harness::registry::Registry;
 use sim::kernel::fault::FaultKind;
 use sim::report::RunReport;
 use sim::scenario;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-pub fn list() -> ExitCode {
-    for system in registry::systems() {
+use crate::exit::ExitStatus;
+
+/// `simctl list`: the registry's systems, the fault kinds, the scenario files here.
+pub fn list(registry: &Registry) -> ExitStatus {
+    for system in registry.systems() {
         println!("system {}: {}", system.name, system.about);
         let operations: Vec<&str> = system.operations.iter().map(|op| op.name).collect();
         println!("  operations: {}", operations.join(", "));
@@ -50,13 +52,13 @@ pub fn list() -> ExitCode {
     );
     println!("\nscenarios:");
     for path in scenario::find_files(Path::new("scenarios")) {
-        let checked = scenario::read(&path).and_then(|(file, text)| registry::validate(&file, &text));
+        let checked = scenario::read(&path).and_then(|(file, text)| registry.validate(&file, &text));
         match checked {
             Ok(brief) => println!("  {}  ({}, {} servers)", path.display(), brief.system, brief.nodes),
             Err(error) => println!("  {}  INVALID: {error}", path.display()),
         }
     }
-    ExitCode::SUCCESS
+    ExitStatus::Passed
 }
 
 pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool) {
@@ -168,11 +170,7 @@ pub fn print_report(report: &RunReport, folder: &Path, determinism_checked: bool
     let hash_note = if determinism_checked { " (the same in a second run)" } else { "" };
     println!(
         "{}: trace hash {}{hash_note}",
-        match crate::verdict_status_code(summary) {
-            0 => "PASSED",
-            crate::INCONCLUSIVE => "INCONCLUSIVE",
-            _ => "FAILED",
-        },
+        crate::exit::ExitStatus::of_verdicts(summary).word(),
         summary.trace_hash
     );
     println!("report: {}", folder.display());

@@ -16,16 +16,15 @@
 //! with the same seed, so the result is reproducible, and the output file carries its seed.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
-use protocols::registry;
+use sim::harness::registry::Registry;
 use sim::harness::run::RunOptions;
 use sim::scenario::{self, duration, FaultAction, FaultSpec, NodeRef, Rate};
 use toml::{Table, Value};
 
+use crate::exit::{bad_input, ExitStatus};
 use crate::sweep::SeedResult;
-use crate::{bad_input, FAILED};
 
 /// A scenario being shrunk: its tables, and, once the faults are pinned to the realized
 /// timeline, that timeline as typed entries (which replace `[[faults]]` and `[swarm]`).
@@ -59,7 +58,8 @@ impl Candidate {
     }
 }
 
-struct Shrinker {
+struct Shrinker<'a> {
+    registry: &'a Registry,
     file: String,
     seed: u64,
     bucket: String,
@@ -67,14 +67,14 @@ struct Shrinker {
     max_runs: usize,
 }
 
-impl Shrinker {
+impl Shrinker<'_> {
     /// Whether the candidate fails in the same bucket (an invalid candidate does not).
     fn fails(&mut self, candidate: &Candidate) -> bool {
         if self.runs >= self.max_runs {
             return false;
         }
         self.runs += 1;
-        match registry::run(&self.file, &candidate.text(), self.seed, &RunOptions::default()) {
+        match self.registry.run(&self.file, &candidate.text(), self.seed, &RunOptions::default()) {
             Ok(report) => {
                 let result = SeedResult::from_report(&self.file, &report, 0.0);
                 !result.passed && result.bucket.as_deref() == Some(self.bucket.as_str())
@@ -342,26 +342,47 @@ fn fewer_nodes(shrinker: &mut Shrinker, candidate: &mut Candidate) {
     }
 }
 
-/// `simctl shrink`.
-pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> ExitCode {
-    let (file, text) = match scenario::read(path) {
-        Ok(read) => read,
-        Err(error) => return bad_input(&error),
-    };
-    let report = match registry::run(&file, &text, seed, &RunOptions::default()) {
-        Ok(report) => report,
-        Err(error) => return bad_input(&error),
-    };
-    let original = SeedResult::from_report(&file, &report, 0.0);
+/// A failing run made small: what [`shrink_scenario`] returns.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The failure it keeps failing with: the sweep's bucket (the deciding check and its
+    /// reason, numbers taken out).
+    pub bucket: String,
+    /// The scenario, named `<name>-shrunk`, as TOML: it fails with `bucket` on the same seed.
+    pub text: String,
+    /// What was removed, a line each (faults, clients, rate, keys, duration, nodes, runs,
+    /// and the faults before and after).
+    pub account: Vec<String>,
+    /// The faults kept, pinned to times and servers (empty if the realized timeline did not
+    /// fail the same way on its own, and the faults were left as written).
+    pub faults: Vec<FaultSpec>,
+    /// How many runs it took.
+    pub runs: usize,
+}
+
+/// Shrinks scenario `text` (named `file` in messages), which fails on `seed`, while it
+/// keeps failing the same way, in at most `max_runs` runs: the library's `simctl shrink`,
+/// for a `cargo test` that found a failing seed. `progress` hears a line as it starts.
+///
+/// # Errors
+/// The scenario is invalid, or passes on `seed` (there is nothing to shrink).
+pub fn shrink_scenario(
+    registry: &Registry,
+    file: &str,
+    text: &str,
+    seed: u64,
+    max_runs: usize,
+    mut progress: impl FnMut(&str),
+) -> Result<Shrunk, String> {
+    let report = registry.run(file, text, seed, &RunOptions::default()).map_err(|e| e.to_string())?;
+    let original = SeedResult::from_report(file, &report, 0.0);
     let Some(bucket) = original.bucket.clone().filter(|_| !original.passed) else {
-        return bad_input(&format!("{file} seed {seed} passes: there is no failure to shrink"));
+        return Err(format!("{file} seed {seed} passes: there is no failure to shrink"));
     };
-    let doc: Table = match text.parse() {
-        Ok(doc) => doc,
-        Err(error) => return bad_input(&format!("{file}: {error}")),
-    };
-    let mut shrinker = Shrinker { file: file.clone(), seed, bucket: bucket.clone(), runs: 0, max_runs };
-    println!("shrinking {file} seed {seed}, which fails: {bucket}");
+    let doc: Table = text.parse().map_err(|e| format!("{file}: {e}"))?;
+    let mut shrinker =
+        Shrinker { registry, file: file.to_owned(), seed, bucket: bucket.clone(), runs: 0, max_runs };
+    progress(&format!("shrinking {file} seed {seed}, which fails: {bucket}"));
 
     // Pin the faults: the realized timeline instead of [swarm] and role or random targets.
     let realized = scenario::realized(&report.fault_log, report.servers);
@@ -379,8 +400,8 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
             });
         }
     } else {
-        println!(
-            "  the realized fault timeline does not fail the same way on its own; faults are left as written"
+        progress(
+            "  the realized fault timeline does not fail the same way on its own; faults are left as written",
         );
     }
 
@@ -402,10 +423,6 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     }
 
     let name = current.doc.get("name").and_then(Value::as_str).unwrap_or("scenario").to_owned();
-    let out = out.map_or_else(
-        || PathBuf::from("reports").join(&name).join(seed.to_string()).join("shrunk.toml"),
-        Path::to_path_buf,
-    );
     current.doc.insert("name".into(), format!("{name}-shrunk").into());
     let kept = current.faults().to_vec();
     let original: Vec<String> =
@@ -435,40 +452,71 @@ pub fn shrink(path: &Path, seed: u64, out: Option<&Path>, max_runs: usize) -> Ex
     for fault in &kept {
         account.push(format!("  {}", describe(fault)));
     }
+    Ok(Shrunk { bucket, text: current.text(), account, faults: kept, runs: shrinker.runs })
+}
+
+/// `simctl shrink`: [`shrink_scenario`], written to a file that says how it was made, and
+/// run once more to confirm it fails the same way.
+pub fn shrink(
+    registry: &Registry,
+    path: &Path,
+    seed: u64,
+    out: Option<&Path>,
+    max_runs: usize,
+) -> ExitStatus {
+    let (file, text) = match scenario::read(path) {
+        Ok(read) => read,
+        Err(error) => return bad_input(&error),
+    };
+    let shrunk = match shrink_scenario(registry, &file, &text, seed, max_runs, |line| println!("{line}")) {
+        Ok(shrunk) => shrunk,
+        Err(error) => return bad_input(&error),
+    };
+    let name =
+        text.parse::<Table>().ok().and_then(|doc| doc.get("name").and_then(Value::as_str).map(str::to_owned));
+    let out = out.map_or_else(
+        || {
+            PathBuf::from("reports")
+                .join(name.as_deref().unwrap_or("scenario"))
+                .join(seed.to_string())
+                .join("shrunk.toml")
+        },
+        Path::to_path_buf,
+    );
     let out_label = out.display().to_string();
+    let bucket = &shrunk.bucket;
     let mut header = format!(
         "# Shrunk by `simctl shrink {file} --seed {seed}`: it fails with\n#   {bucket}\n# Reproduce: simctl run {out_label} --seed {seed}\n#\n"
     );
-    for line in &account {
+    for line in &shrunk.account {
         header += &format!("# {line}\n");
     }
-    let body = current.text();
-    let written = format!("{header}\n{body}");
+    let written = format!("{header}\n{}", shrunk.text);
     if let Some(parent) = out.parent() {
         let _ = std::fs::create_dir_all(parent);
     }
     if let Err(error) = std::fs::write(&out, &written) {
         return bad_input(&format!("{out_label}: cannot write: {error}"));
     }
-    for line in &account {
+    for line in &shrunk.account {
         println!("  {line}");
     }
     // The file as written must fail the same way.
     let check = scenario::read(&out).map_err(|e| e.to_string()).and_then(|(label, text)| {
-        registry::run(&label, &text, seed, &RunOptions::default()).map_err(|e| e.to_string())
+        registry.run(&label, &text, seed, &RunOptions::default()).map_err(|e| e.to_string())
     });
     match check {
         Ok(report) => {
             let result = SeedResult::from_report(&out_label, &report, 0.0);
             if !result.passed && result.bucket.as_deref() == Some(bucket.as_str()) {
                 println!("written {out_label}; it fails the same way: simctl run {out_label} --seed {seed}");
-                ExitCode::SUCCESS
+                ExitStatus::Passed
             } else {
                 eprintln!(
                     "error: {out_label} does not fail the same way when run ({:?}); please report this",
                     result.bucket
                 );
-                ExitCode::from(FAILED)
+                ExitStatus::Failed
             }
         }
         Err(error) => bad_input(&format!("{out_label}: {error}")),

@@ -9,7 +9,6 @@
 //! `.ci/run` runs this file once per hosted backend; in a default build its backend tests are
 //! ignored (they say which command runs them).
 
-use protocols::registry;
 use sim::backend::Backend;
 use sim::harness::run::RunOptions;
 use sim::harness::system::Verdict;
@@ -26,7 +25,9 @@ fn hosted() -> Vec<Backend> {
 
 fn run_text(file: &str, text: &str, seed: u64, backend: Backend) -> RunReport {
     let options = RunOptions { backend, ..RunOptions::default() };
-    registry::run(file, text, seed, &options).unwrap_or_else(|e| panic!("{file} on {backend}: {e}"))
+    protocols::systems()
+        .run(file, text, seed, &options)
+        .unwrap_or_else(|e| panic!("{file} on {backend}: {e}"))
 }
 
 fn run(file: &str, seed: u64, backend: Backend) -> RunReport {
@@ -198,7 +199,7 @@ fn what_a_backend_cannot_express_is_refused_before_the_run() {
     let base = std::fs::read_to_string("scenarios/pingpong/crash.toml").unwrap();
     let refuse = |text: &str, backend: Backend, expect: &str| {
         let options = RunOptions { backend, ..RunOptions::default() };
-        let error = registry::run("x.toml", text, 1, &options).err().map(|e| e.to_string());
+        let error = protocols::systems().run("x.toml", text, 1, &options).err().map(|e| e.to_string());
         let error = error.unwrap_or_else(|| panic!("{backend} ran what it should refuse ({expect})"));
         assert!(error.contains(expect), "{backend}: {error}");
     };
@@ -210,7 +211,7 @@ fn what_a_backend_cannot_express_is_refused_before_the_run() {
         let connections = std::fs::read_to_string("scenarios/pingpong/connections.toml").unwrap();
         refuse(&connections, backend, "talks over connections");
         let options = RunOptions { backend, trace: true, ..RunOptions::default() };
-        let Err(error) = registry::run("x.toml", &base, 1, &options) else {
+        let Err(error) = protocols::systems().run("x.toml", &base, 1, &options) else {
             panic!("{backend} ran with --trace")
         };
         assert!(error.to_string().contains("--trace"), "{error}");

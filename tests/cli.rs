@@ -432,7 +432,7 @@ fn same_seed_same_hash_across_processes_and_seeds_differ() {
     assert_ne!(a["trace_hash"], c["trace_hash"]);
     let file = "scenarios/pingpong/network.toml";
     let text = std::fs::read_to_string(file).unwrap();
-    let here = protocols::registry::run(file, &text, 11, &Default::default()).unwrap();
+    let here = protocols::systems().run(file, &text, 11, &Default::default()).unwrap();
     assert_eq!(a["trace_hash"], here.summary.trace_hash.as_str(), "and the same in this process");
     let output = simctl(&[
         "run",

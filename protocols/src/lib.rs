@@ -1,16 +1,9 @@
 //! The systems simctl simulates, each a set of sans-IO nodes written against the `sim` kernel.
 //!
-//! - [`dynamo`]: a Dynamo-style leaderless store, and Dynago as its code is.
-//! - [`kademlia`]: a Kademlia DHT measured like parsec (provide / retrieve per fleet).
-//! - [`pingpong`]: the kernel's reference workload for benchmarks and kernel tests.
-//! - [`raft_kv`]: a Raft replicated key-value store (raft-rs, its log in redb).
-//! - [`storage`]: redb on the simulated disk, for systems that keep their state in redb.
-pub mod registry;
+//! Each system is a folder and its `pub mod` line below; [`systems`] is their registry, the
+//! one `simctl` runs, found from the source by the build script (`build/discover.rs`).
+//! [`storage`] is redb on the simulated disk, for systems that keep their state in redb.
 pub mod storage;
-
-// Each system is a module and a line of the registry. The modules are declared here, not by
-// the macro, because tools that read the source find files by their `mod` items and do not
-// expand macros (cargo-mutants, for the mutation score: docs/BUG-FINDING.md).
 
 /// A chunked, replicated storage collective (and collective as its code is).
 pub mod collective;
@@ -25,11 +18,9 @@ pub mod pingpong;
 /// A Raft replicated key-value store.
 pub mod raft_kv;
 
-systems! {
-    pingpong => PingPongSystem,
-    raft_kv => RaftKv,
-    kademlia => Kademlia,
-    dynamo => Dynamo,
-    collective => Collective,
-    datas3t => Datas3t,
+/// Every shipped system, in `simctl list` order: each module above whose `mod.rs`
+/// implements `System`, in the order declared (the build script finds them:
+/// `build/discover.rs`), so a new system is its folder and its `pub mod` line.
+pub fn systems() -> sim::harness::registry::Registry {
+    include!(concat!(env!("OUT_DIR"), "/systems.rs"))
 }

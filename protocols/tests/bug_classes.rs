@@ -11,7 +11,7 @@ const SEEDS: u64 = 50;
 fn every_bug_class_is_reached_by_its_scenario() {
     let mut unreached = Vec::new();
     let mut classes = 0;
-    for system in protocols::registry::systems() {
+    for system in protocols::systems().systems() {
         for class in system.bug_classes {
             classes += 1;
             assert!(
@@ -22,12 +22,13 @@ fn every_bug_class_is_reached_by_its_scenario() {
             );
             let text = std::fs::read_to_string(format!("../{}", class.reached_by))
                 .unwrap_or_else(|e| panic!("{}: {} does not read: {e}", class.name, class.reached_by));
-            let brief = protocols::registry::validate(class.reached_by, &text)
+            let brief = protocols::systems()
+                .validate(class.reached_by, &text)
                 .unwrap_or_else(|e| panic!("{} does not validate: {e}", class.reached_by));
             assert_eq!(brief.system, system.name, "{} is not a {} scenario", class.reached_by, system.name);
-            let reached =
-                protocols::registry::first_seed_reaching(class, &text, 0..SEEDS, &RunOptions::default())
-                    .unwrap_or_else(|e| panic!("{} does not run: {e}", class.reached_by));
+            let reached = protocols::systems()
+                .first_seed_reaching(class, &text, 0..SEEDS, &RunOptions::default())
+                .unwrap_or_else(|e| panic!("{} does not run: {e}", class.reached_by));
             if reached.is_none() {
                 unreached.push(format!(
                     "{} `{}`: not on seeds 0..{SEEDS} of {}",

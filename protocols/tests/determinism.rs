@@ -47,7 +47,7 @@ fn scenario_run(file: &str, seed: u64) -> (String, u64) {
     let path = format!("../scenarios/{file}");
     let text = std::fs::read_to_string(&path).unwrap();
     let report =
-        protocols::registry::run(&path, &text, seed, &sim::harness::run::RunOptions::default()).unwrap();
+        protocols::systems().run(&path, &text, seed, &sim::harness::run::RunOptions::default()).unwrap();
     assert!(report.summary.passed, "{file} seed {seed}: {:?}", report.summary.reasons);
     (report.summary.trace_hash, report.summary.events)
 }

@@ -94,7 +94,7 @@ fn dynago_replicas_apply_writes_in_arrival_order() {
     let lost = (0..20)
         .filter(|&seed| {
             let report =
-                protocols::registry::run("no-faults.toml", no_faults, seed, &Default::default()).unwrap();
+                protocols::systems().run("no-faults.toml", no_faults, seed, &Default::default()).unwrap();
             verdict(&report, "dynamo.last_write_kept") == Verdict::Fail
                 && report.summary.reasons["dynamo.last_write_kept"].contains("overwritten by put")
         })
@@ -143,7 +143,7 @@ fn dynago_ring_a_dead_owners_keys_fail_and_do_not_move() {
     let text = text
         .replace("crash = 2\nrestart_after = \"3s\"", "crash = 2")
         .replace("stop = \"25s\"", "stop = \"40s\"");
-    let report = protocols::registry::run("crash-for-good.toml", &text, 1, &Default::default()).unwrap();
+    let report = protocols::systems().run("crash-for-good.toml", &text, 1, &Default::default()).unwrap();
     let refused = report.summary.sometimes.get("dynago ring: a key's owner has no active entry");
     assert!(refused.is_some_and(|n| *n > 0), "{:?}", report.summary.sometimes);
 }

@@ -14,3 +14,4 @@ mod fault_schedules;
 mod parser_fuzz;
 mod raft_kv;
 mod redb_on_sim_disk;
+mod registry;

@@ -50,7 +50,8 @@ fn sweep() {
     for (path, ci_seeds) in &lines {
         let text = std::fs::read_to_string(format!("../{path}")).expect("a shipped scenario");
         for seed in 0..per_scenario.min(*ci_seeds) {
-            let report = protocols::registry::run(path, &text, seed, &options)
+            let report = protocols::systems()
+                .run(path, &text, seed, &options)
                 .unwrap_or_else(|error| panic!("{path} does not run: {error}"));
             runs += 1;
             assert!(
@@ -99,7 +100,8 @@ fn sweep() {
         let mut caught_by = Vec::new();
         let mut failures: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
         for seed in 0..5 {
-            let report = protocols::registry::run(&file, &text, seed, &options)
+            let report = protocols::systems()
+                .run(&file, &text, seed, &options)
                 .unwrap_or_else(|error| panic!("{file} does not run: {error}"));
             caught_by.clone_from(&report.summary.caught_by);
             assert!(!caught_by.is_empty(), "{file} names no check in [checks] caught_by");
@@ -125,7 +127,7 @@ fn sweep() {
     // (as protocols/tests/bug_classes.rs asks): a mutant that stops the scenarios from
     // creating a class's situation (kademlia's churn that never happens) is killed.
     let mut classes = 0;
-    for registered in protocols::registry::systems() {
+    for registered in protocols::systems().systems() {
         for class in registered.bug_classes {
             let mine = systems.iter().any(|s| class.reached_by.starts_with(&format!("scenarios/{s}/")));
             if !mine {
@@ -134,7 +136,8 @@ fn sweep() {
             classes += 1;
             let text =
                 std::fs::read_to_string(format!("../{}", class.reached_by)).expect("a class's scenario");
-            let reached = protocols::registry::first_seed_reaching(class, &text, 0..50, &options)
+            let reached = protocols::systems()
+                .first_seed_reaching(class, &text, 0..50, &options)
                 .unwrap_or_else(|error| panic!("{} does not run: {error}", class.reached_by));
             assert!(
                 reached.is_some(),

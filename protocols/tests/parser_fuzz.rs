@@ -7,7 +7,6 @@ use proptest::prelude::*;
 use crate::common;
 
 use common::seed;
-use protocols::registry;
 use sim::harness::run::RunOptions;
 
 fn shipped() -> Vec<String> {
@@ -225,11 +224,11 @@ fn lookup<'a>(value: &'a toml::Value, path: &[String]) -> &'a toml::Value {
 }
 
 fn validate_and_run(text: &str) -> Result<(), TestCaseError> {
-    match registry::validate("fuzz.toml", text) {
+    match protocols::systems().validate("fuzz.toml", text) {
         Err(error) => prop_assert!(error.line.is_some(), "every parse error has a place: {error}"),
         Ok(brief) if brief.nodes <= 20 => {
             let options = RunOptions { max_events: Some(200_000), ..RunOptions::default() };
-            let _ = registry::run("fuzz.toml", text, 1, &options);
+            let _ = protocols::systems().run("fuzz.toml", text, 1, &options);
         }
         Ok(_) => {}
     }
@@ -242,7 +241,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
-        let _ = registry::validate("fuzz.toml", &text);
+        let _ = protocols::systems().validate("fuzz.toml", &text);
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use protocols::raft_kv::config::LogStore;
 use protocols::raft_kv::RaftKv;
-use protocols::registry;
 use sim::harness::run::RunOptions;
 use sim::harness::system;
 
@@ -16,7 +15,7 @@ fn scenario(path: &str) -> String {
 }
 
 fn run(path: &str, text: &str, seed: u64) -> sim::report::Summary {
-    registry::run(path, text, seed, &RunOptions::default()).expect("the scenario is valid").summary
+    protocols::systems().run(path, text, seed, &RunOptions::default()).expect("the scenario is valid").summary
 }
 
 /// The failing checks and their reasons.
@@ -67,7 +66,7 @@ fn skip_fsync_is_caught_by_a_bad_read() {
 #[test]
 fn the_flagship_is_deterministic_in_lock_step() {
     let path = "scenarios/partition.toml";
-    let agreement = registry::check_determinism(path, &scenario(path), 3).expect("valid");
+    let agreement = protocols::systems().check_determinism(path, &scenario(path), 3).expect("valid");
     assert!(agreement.is_ok(), "{:?}", agreement.err());
 }
 

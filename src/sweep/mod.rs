@@ -15,11 +15,10 @@ mod summary;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use protocols::registry;
+use sim::harness::registry::Registry;
 use sim::harness::run::RunOptions;
 use sim::scenario;
 
@@ -27,7 +26,7 @@ pub use record::{clip, Origin, SeedResult};
 use seeds::Shard;
 use summary::Summary;
 
-use crate::{bad_input, BAD_INPUT, FAILED, INCONCLUSIVE, NONDETERMINISM};
+use crate::exit::{bad_input, ExitStatus};
 
 /// What `simctl sweep` was asked.
 #[derive(clap::Args)]
@@ -75,8 +74,8 @@ pub struct SweepArgs {
 }
 
 /// `simctl sweep`.
-pub fn sweep(args: SweepArgs) -> ExitCode {
-    match prepare(&args) {
+pub fn sweep(registry: &Registry, args: SweepArgs) -> ExitStatus {
+    match prepare(registry, &args) {
         Ok(plan) => execute(&args, plan),
         Err(error) => bad_input(&error),
     }
@@ -94,13 +93,13 @@ struct Plan {
     origins: Vec<Origin>,
 }
 
-fn prepare(args: &SweepArgs) -> Result<Plan, String> {
+fn prepare(registry: &Registry, args: &SweepArgs) -> Result<Plan, String> {
     let mut files = Vec::new();
     let mut texts = Vec::new();
     let mut names = Vec::new();
     for path in &args.scenarios {
         let (file, text) = scenario::read(path).map_err(|e| e.to_string())?;
-        let brief = registry::validate(&file, &text).map_err(|e| e.to_string())?;
+        let brief = registry.validate(&file, &text).map_err(|e| e.to_string())?;
         files.push(file);
         texts.push(text);
         names.push(brief.name);
@@ -126,7 +125,7 @@ fn prepare(args: &SweepArgs) -> Result<Plan, String> {
     let options = RunOptions { backend: args.backend, ..RunOptions::default() };
     for (file, text) in files.iter().zip(&texts) {
         let seed = seeds.first().copied().unwrap_or(0);
-        registry::check_backend(file, text, seed, &options).map_err(|e| e.to_string())?;
+        registry.check_backend(file, text, seed, &options).map_err(|e| e.to_string())?;
     }
     if args.jobs == Some(0) {
         return Err("--jobs 0: at least one worker is needed".into());
@@ -192,7 +191,7 @@ fn read_results(path: &Path, repair: bool) -> Result<Vec<SeedResult>, String> {
     Ok(results)
 }
 
-fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
+fn execute(args: &SweepArgs, plan: Plan) -> ExitStatus {
     let Plan { files, names, jobs, resumed, seed_timeout, origins } = plan;
     let origin_of: std::collections::BTreeMap<String, Origin> = files.iter().cloned().zip(origins).collect();
     let total = jobs.len();
@@ -253,7 +252,7 @@ fn execute(args: &SweepArgs, plan: Plan) -> ExitCode {
     progress.finish();
     if let Err(error) = outcome {
         eprintln!("error: {error}");
-        return ExitCode::from(BAD_INPUT);
+        return ExitStatus::BadInput;
     }
     if let (Some(error), Some(path)) = (write_error, &args.out) {
         return bad_input(&format!("{}: cannot append a result: {error}", path.display()));
@@ -280,7 +279,7 @@ fn finish(
     junit: Option<&Path>,
     html: Option<(&Path, Option<&Path>)>,
     json: bool,
-) -> ExitCode {
+) -> ExitStatus {
     let results = match summary::dedupe(results) {
         Ok(results) => results,
         Err(conflict) => {
@@ -293,7 +292,7 @@ fn finish(
                 "to tell: simctl run {} --seed {} --check-determinism",
                 conflict.scenario, conflict.seed
             );
-            return ExitCode::from(NONDETERMINISM);
+            return ExitStatus::Nondeterminism;
         }
     };
     let summary = match Summary::of(&results) {
@@ -316,11 +315,11 @@ fn finish(
         }
     }
     if summary.failed > 0 {
-        ExitCode::from(FAILED)
+        ExitStatus::Failed
     } else if summary.inconclusive > 0 {
-        ExitCode::from(INCONCLUSIVE)
+        ExitStatus::Inconclusive
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Passed
     }
 }
 
@@ -338,7 +337,7 @@ pub fn merge(
     junit: Option<&Path>,
     html: Option<(&Path, Option<&Path>)>,
     json: bool,
-) -> ExitCode {
+) -> ExitStatus {
     let mut results = Vec::new();
     let mut read = Vec::new();
     for file in files {
@@ -361,7 +360,12 @@ pub fn merge(
 
 /// `simctl sweep-worker`: runs the seeds named on stdin (`<scenario index> <seed>` lines),
 /// one JSON result line each on stdout.
-pub fn worker(scenarios: &[PathBuf], options: RunOptions, reports: Option<&Path>) -> ExitCode {
+pub fn worker(
+    registry: &Registry,
+    scenarios: &[PathBuf],
+    options: RunOptions,
+    reports: Option<&Path>,
+) -> ExitStatus {
     let mut read = Vec::new();
     for path in scenarios {
         match scenario::read(path) {
@@ -382,7 +386,7 @@ pub fn worker(scenarios: &[PathBuf], options: RunOptions, reports: Option<&Path>
             return bad_input(&format!("sweep-worker: no scenario {index}"));
         };
         let started = Instant::now();
-        let report = match registry::run(file, text, seed, &options) {
+        let report = match registry.run(file, text, seed, &options) {
             Ok(report) => report,
             Err(error) => return bad_input(&error),
         };
@@ -400,7 +404,7 @@ pub fn worker(scenarios: &[PathBuf], options: RunOptions, reports: Option<&Path>
             break;
         }
     }
-    ExitCode::SUCCESS
+    ExitStatus::Passed
 }
 
 /// A progress bar on a terminal; a plain line every twentieth of the seeds otherwise.

@@ -30,7 +30,7 @@ pub fn run_scenario(
     if let Some((from, to)) = replace {
         text = text.replace(from, to);
     }
-    protocols::registry::run(&path, &text, seed, &sim::harness::run::RunOptions::default()).unwrap()
+    protocols::systems().run(&path, &text, seed, &sim::harness::run::RunOptions::default()).unwrap()
 }
 
 /// A check's verdict in a run.
@@ -58,7 +58,7 @@ pub fn assert_refused_at_line(base: &str, cases: &[(&str, &str, &str)]) {
     for (from, to, message) in cases {
         assert!(base.contains(from), "{from}");
         let text = base.replace(from, to);
-        let error = protocols::registry::validate("bad.toml", &text).unwrap_err().to_string();
+        let error = protocols::systems().validate("bad.toml", &text).unwrap_err().to_string();
         assert!(error.contains(message), "{to}: {error}");
         assert!(error.starts_with("bad.toml:"), "names the file, line and column: {error}");
     }

@@ -15,6 +15,7 @@ use std::fmt;
 use crate::kernel::engine::{Limits, Sim};
 use crate::kernel::ids::Message;
 use crate::kernel::trace::TraceEvent;
+use crate::report::RunReport;
 
 /// Where two runs of the same simulation first differed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +69,19 @@ pub fn check_determinism<M: Message>(
         }
         index += 1;
     }
+}
+
+/// What differs between two runs of one seed, each made whole (a hosted backend, whose
+/// events cannot be stepped in lock step from outside): the trace hash (every boot,
+/// delivery, timer, invocation and fault, in order, with its time), the history or the
+/// verdicts; `None` if they agree.
+pub fn compare_runs(first: &RunReport, second: &RunReport) -> Option<&'static str> {
+    let differs = [
+        ("trace hash", first.summary.trace_hash != second.summary.trace_hash),
+        ("history", first.history != second.history),
+        ("verdicts", first.summary.checks != second.summary.checks),
+    ];
+    differs.iter().find(|(_, differs)| *differs).map(|(what, _)| *what)
 }
 
 fn step_within<M: Message>(sim: &mut Sim<M>, limits: Limits) -> Option<TraceEvent> {

@@ -1,17 +1,22 @@
 //! The systems by name: how the CLI (and any tool) runs a scenario file.
 //!
-//! A scenario names its system; the registry reads just the `system` key to find it, then
-//! parses the whole file for that system, so a typo in a setting is reported at its line and
-//! column like any other error. Each system is registered once, from its `System` impl.
+//! A [`Registry`] is a list of systems, each registered once from its `System` impl
+//! ([`register`], or the [`systems!`](crate::systems) macro for a list). A scenario names
+//! its system; the registry reads just the `system` key to find it, then parses the whole
+//! file for that system, so a typo in a setting is reported at its line and column like any
+//! other error. The shipped systems are `protocols::systems()`; a crate of its own builds
+//! its registry with `systems![MySystem]`, or adds to the shipped one with
+//! [`Registry::with`], and hands it to `simctl::main` for the whole command line.
 
 use serde::Deserialize;
-use sim::harness::determinism::{self, Agreement, Divergence};
-use sim::harness::run::{self, RunOptions};
-use sim::harness::system::{self, BugClass, System};
-use sim::kernel::workload::OperationSpec;
-use sim::report::RunReport;
-use sim::scenario::{Scenario, ScenarioError, SystemRules, UntypedScenario};
-use sim::Limits;
+
+use super::determinism::{self, Agreement, Divergence};
+use super::run::{self, RunOptions};
+use super::system::{self, BugClass, System};
+use crate::kernel::workload::OperationSpec;
+use crate::report::RunReport;
+use crate::scenario::{Scenario, ScenarioError, SystemRules, UntypedScenario};
+use crate::Limits;
 
 /// A system the registry can run, with its operations erased to plain functions.
 pub struct Registered {
@@ -67,7 +72,7 @@ pub fn register<Y: System>() -> Registered {
         about: Y::ABOUT,
         operations: Y::OPERATIONS,
         roles: Y::ROLES,
-        message_kinds: <Y::Msg as sim::Message>::KINDS,
+        message_kinds: <Y::Msg as crate::Message>::KINDS,
         replicated_files: Y::REPLICATED_FILES,
         bug_classes: Y::BUG_CLASSES,
         default_settings: || toml::to_string(&Y::Settings::default()).expect("settings serialize"),
@@ -99,90 +104,127 @@ pub fn register<Y: System>() -> Registered {
     }
 }
 
-/// Every registered system, in `simctl list` order: the list `lib.rs` gives `systems!`.
-pub fn systems() -> Vec<Registered> {
-    crate::SYSTEMS.iter().map(|register| register()).collect()
+/// A list of systems scenarios can name, in `simctl list` order.
+pub struct Registry {
+    systems: Vec<Registered>,
 }
 
-/// Registers each system's `System` (`module => Type`): with its `pub mod` in `lib.rs`, that
-/// line is all a new system adds outside its folder (docs/adding-a-system.md).
+/// A registry of the systems given (`module::Type` paths), in order:
+/// `simctl::main(sim::systems![lease::Lease])`.
 #[macro_export]
 macro_rules! systems {
-    ($($module:ident => $system:ident),* $(,)?) => {
-        /// Every system's registration, in order.
-        pub(crate) const SYSTEMS: &[fn() -> $crate::registry::Registered] =
-            &[$($crate::registry::register::<$module::$system>),*];
+    ($($system:path),* $(,)?) => {
+        $crate::harness::registry::Registry::new(vec![$($crate::harness::registry::register::<$system>()),*])
     };
 }
 
-/// The system a scenario text names; errors point at the `system` key or the syntax error.
-fn system_of(file: &str, text: &str) -> Result<Registered, ScenarioError> {
-    #[derive(Deserialize)]
-    struct Head {
-        system: toml::Spanned<String>,
-    }
-    let head = match toml::from_str::<Head>(text) {
-        Ok(head) => head,
-        Err(_) => {
-            // Let the full parse say what is wrong, at its line and column.
-            let rules = SystemRules {
-                operations: &[],
-                roles: &[],
-                message_kinds: &[],
-                has_model: false,
-                model_by_default: false,
-            };
-            UntypedScenario::parse(file, text, &rules)?;
-            unreachable!("a scenario that parses has a system")
+impl Registry {
+    /// A registry of these systems, in this order.
+    ///
+    /// # Panics
+    /// If two have the same name: a scenario could not say which it means.
+    pub fn new(systems: Vec<Registered>) -> Registry {
+        let mut registry = Registry { systems: Vec::new() };
+        for system in systems {
+            registry = registry.with(system);
         }
-    };
-    let name = head.system.get_ref();
-    systems().into_iter().find(|s| s.name == name).ok_or_else(|| {
-        let known: Vec<&str> = systems().iter().map(|s| s.name).collect();
-        let message = format!("unknown system {name:?}; expected one of: {}", known.join(", "));
-        ScenarioError::at(file, text, head.system.span().start, message)
-    })
-}
-
-/// Parses and validates scenario text for its system, without running it.
-pub fn validate(file: &str, text: &str) -> Result<Brief, ScenarioError> {
-    (system_of(file, text)?.validate)(file, text)
-}
-
-/// Runs scenario text with a seed.
-pub fn run(file: &str, text: &str, seed: u64, options: &RunOptions) -> Result<RunReport, ScenarioError> {
-    (system_of(file, text)?.run)(file, text, seed, options)
-}
-
-/// The first of `seeds` on which `class`'s scenario (its text) reaches the class: its
-/// `sometimes` fires. The bug-class test and the mutation score's sweep ask this.
-pub fn first_seed_reaching(
-    class: &BugClass,
-    text: &str,
-    seeds: std::ops::Range<u64>,
-    options: &RunOptions,
-) -> Result<Option<u64>, ScenarioError> {
-    for seed in seeds {
-        let report = run(class.reached_by, text, seed, options)?;
-        if report.summary.sometimes.get(class.name).copied().unwrap_or(0) > 0 {
-            return Ok(Some(seed));
-        }
+        registry
     }
-    Ok(None)
-}
 
-/// Whether `options.backend` can run scenario text with a seed, without running it: the
-/// notes on what it maps, or what it cannot express.
-pub fn check_backend(
-    file: &str,
-    text: &str,
-    seed: u64,
-    options: &RunOptions,
-) -> Result<Vec<String>, ScenarioError> {
-    (system_of(file, text)?.check_backend)(file, text, seed, options)
-}
+    /// This registry and one more system, last.
+    ///
+    /// # Panics
+    /// If a system of that name is already registered.
+    pub fn with(mut self, system: Registered) -> Registry {
+        assert!(
+            self.get(system.name).is_none(),
+            "two systems are named {:?}: a scenario could not say which it means",
+            system.name
+        );
+        self.systems.push(system);
+        self
+    }
 
-/// Runs scenario text twice in lock step; reports the first event that differs.
-pub fn check_determinism(file: &str, text: &str, seed: u64) -> Result<DoubleRun, ScenarioError> {
-    (system_of(file, text)?.determinism)(file, text, seed)
+    /// Every system, in order.
+    pub fn systems(&self) -> &[Registered] {
+        &self.systems
+    }
+
+    /// The system of this name.
+    pub fn get(&self, name: &str) -> Option<&Registered> {
+        self.systems.iter().find(|s| s.name == name)
+    }
+
+    /// The system a scenario text names; errors point at the `system` key or the syntax error.
+    fn system_of(&self, file: &str, text: &str) -> Result<&Registered, ScenarioError> {
+        #[derive(Deserialize)]
+        struct Head {
+            system: toml::Spanned<String>,
+        }
+        let head = match toml::from_str::<Head>(text) {
+            Ok(head) => head,
+            Err(_) => {
+                // Let the full parse say what is wrong, at its line and column.
+                UntypedScenario::parse(file, text, &SystemRules::NONE)?;
+                unreachable!("a scenario that parses has a system")
+            }
+        };
+        let name = head.system.get_ref();
+        self.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.systems.iter().map(|s| s.name).collect();
+            let message = format!("unknown system {name:?}; expected one of: {}", known.join(", "));
+            ScenarioError::at(file, text, head.system.span().start, message)
+        })
+    }
+
+    /// Parses and validates scenario text for its system, without running it.
+    pub fn validate(&self, file: &str, text: &str) -> Result<Brief, ScenarioError> {
+        (self.system_of(file, text)?.validate)(file, text)
+    }
+
+    /// Runs scenario text with a seed.
+    pub fn run(
+        &self,
+        file: &str,
+        text: &str,
+        seed: u64,
+        options: &RunOptions,
+    ) -> Result<RunReport, ScenarioError> {
+        (self.system_of(file, text)?.run)(file, text, seed, options)
+    }
+
+    /// The first of `seeds` on which `class`'s scenario (its text) reaches the class: its
+    /// `sometimes` fires. The bug-class test and the mutation score's sweep ask this.
+    pub fn first_seed_reaching(
+        &self,
+        class: &BugClass,
+        text: &str,
+        seeds: std::ops::Range<u64>,
+        options: &RunOptions,
+    ) -> Result<Option<u64>, ScenarioError> {
+        for seed in seeds {
+            let report = self.run(class.reached_by, text, seed, options)?;
+            if report.summary.sometimes.get(class.name).copied().unwrap_or(0) > 0 {
+                return Ok(Some(seed));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `options.backend` can run scenario text with a seed, without running it: the
+    /// notes on what it maps, or what it cannot express.
+    pub fn check_backend(
+        &self,
+        file: &str,
+        text: &str,
+        seed: u64,
+        options: &RunOptions,
+    ) -> Result<Vec<String>, ScenarioError> {
+        (self.system_of(file, text)?.check_backend)(file, text, seed, options)
+    }
+
+    /// Runs scenario text twice in lock step; reports the first event that differs.
+    pub fn check_determinism(&self, file: &str, text: &str, seed: u64) -> Result<DoubleRun, ScenarioError> {
+        (self.system_of(file, text)?.determinism)(file, text, seed)
+    }
 }

@@ -284,6 +284,18 @@ pub struct SystemRules<'a> {
     pub model_by_default: bool,
 }
 
+impl SystemRules<'static> {
+    /// The rules of a system that has nothing: what a file whose system is unknown is
+    /// parsed with, to report its syntax errors at their place.
+    pub const NONE: SystemRules<'static> = SystemRules {
+        operations: &[],
+        roles: &[],
+        message_kinds: &[],
+        has_model: false,
+        model_by_default: false,
+    };
+}
+
 /// Where and why a scenario file is invalid.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ScenarioError {

@@ -30,6 +30,12 @@ use clap::Parser;
 use sim::harness::run::{Messages, RunOptions};
 
 pub use exit::ExitStatus;
+
+/// The README's Rust examples, compiled and run by `cargo test --doc` (`tests/docs.rs`
+/// checks the other blocks of the README and the documents against their files).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
 pub use sim::harness::registry::{register, Registry};
 
 use check_history::check_history;

@@ -8,6 +8,7 @@ mod common;
 mod check_history;
 mod cli;
 mod diff;
+mod docs;
 mod examples_ci;
 mod extremes;
 mod kademlia;

@@ -41,7 +41,7 @@ fn golden_trace_hash_of_the_flagship() {
 }
 
 /// Each canary and the checks that catch it: one of them fails on at least 180 of seeds
-/// 0..200 (the same scenarios without the bug pass: the test above and README).
+/// 0..200 (the same scenarios without the bug pass: the test above and docs/systems/collective.md).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
     assert_canaries_caught(

@@ -56,7 +56,7 @@ fn golden_trace_hash_of_the_flagship() {
 }
 
 /// Each canary runs the safe mode with one bug, so only the bug can fail it; the same
-/// scenarios pass without it (README).
+/// scenarios pass without it (docs/systems/datas3t.md).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
     assert_canaries_caught(

@@ -25,7 +25,7 @@ fn golden_trace_hash_of_the_flagship() {
 }
 
 /// Each canary, with the checks that catch it: one of them fails on at least 180 of seeds
-/// 0..200 (each canary's scenario without its bug or fault passes: README).
+/// 0..200 (each canary's scenario without its bug or fault passes: docs/systems/dynamo.md).
 #[test]
 fn every_canary_is_caught_on_at_least_90_percent_of_200_seeds() {
     assert_canaries_caught(

@@ -43,7 +43,7 @@ pub struct Setup {
 impl Setup {
     /// The paper's setup for a timeout range, in milliseconds, with the broadcast time in
     /// the network: one-way latency 3.0–3.5 ms, instant fsync. This is the latency that
-    /// fits the paper's three narrow-range figures at once (README: 150–155 ms median,
+    /// fits the paper's three narrow-range figures at once (docs/systems/raft-kv.md: 150–155 ms median,
     /// 12–24 ms mean, 150–150 ms over 10 s); 6–9 ms, a 15 ms round trip, is twice as slow.
     pub fn paper(low_ms: u64, high_ms: u64) -> Setup {
         Setup {

@@ -41,6 +41,7 @@
 pub mod backend;
 pub mod check;
 pub mod harness;
+pub mod judge;
 pub mod kernel;
 pub mod report;
 pub mod scenario;

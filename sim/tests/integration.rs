@@ -9,6 +9,7 @@ mod connections;
 mod determinism;
 mod disk_and_clock;
 mod io;
+mod layers;
 mod linearizability;
 mod linearizable_runs;
 mod network;

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use sim::harness::system::Verdict;
+pub use sim::judge::clip;
+use sim::judge::{Failure, Verdict};
 use sim::report::{RunReport, Table};
 
 /// How often one kind of fault was applied and skipped in a run.
@@ -141,8 +142,8 @@ impl SeedResult {
     /// The result of a run that finished.
     pub fn from_report(scenario: &str, report: &RunReport, wall_ms: f64) -> SeedResult {
         let summary = &report.summary;
-        let decided = first_bad_check(&summary.checks);
-        let reason = decided.and_then(|check| summary.reasons.get(check).cloned());
+        let failure = Failure::of(&summary.checks, &summary.reasons, summary.panic.as_deref());
+        let reason = failure.as_ref().and_then(|f| summary.reasons.get(&f.check).cloned());
         let mut faults: BTreeMap<String, FaultCount> = BTreeMap::new();
         for line in &summary.faults {
             let kind = line.kind.name().to_owned();
@@ -165,9 +166,9 @@ impl SeedResult {
             seed: summary.seed,
             trace_hash: summary.trace_hash.clone(),
             passed: summary.passed,
-            inconclusive: decided.is_some_and(|check| summary.checks.get(check) == Some(&Verdict::Unknown)),
-            failed_check: decided.map(str::to_owned),
-            bucket: decided.map(|check| bucket(check, reason.as_deref().unwrap_or(""))),
+            inconclusive: failure.as_ref().is_some_and(|f| f.verdict == Verdict::Unknown),
+            failed_check: failure.as_ref().map(|f| f.check.clone()),
+            bucket: failure.as_ref().map(Failure::bucket),
             reason,
             events: summary.events,
             sim_time_ns: summary.sim_time_ns,
@@ -198,7 +199,7 @@ impl SeedResult {
             passed: false,
             inconclusive: false,
             failed_check: Some(check.to_owned()),
-            bucket: Some(bucket(check, &reason)),
+            bucket: Some(Failure::unfinished(check, &reason).bucket()),
             reason: Some(reason),
             events: 0,
             sim_time_ns: 0,
@@ -235,101 +236,9 @@ fn encode(histogram: &Histogram<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The check that decides a failed run: a panic first (it explains the rest), then the first
-/// failed check by name, then the first inconclusive one.
-fn first_bad_check(checks: &BTreeMap<String, Verdict>) -> Option<&str> {
-    if checks.get("no_panic") == Some(&Verdict::Fail) {
-        return Some("no_panic");
-    }
-    let with = |wanted: Verdict| checks.iter().find(|(_, v)| **v == wanted).map(|(name, _)| name.as_str());
-    with(Verdict::Fail).or_else(|| with(Verdict::Unknown))
-}
-
-/// `check: reason` with each word-run of letters and digits that holds a digit (a number, an
-/// id such as `n4` or a hex digest such as `5be2867c`) replaced by `N`, and the reason cut at
-/// its first `": "` (what
-/// follows is the particular witness), at most 100 characters. A panic keeps its whole
-/// message and location: that is what tells one panic from another.
-pub fn bucket(check: &str, reason: &str) -> String {
-    let head = match reason.strip_prefix("a protocol panicked: ") {
-        Some(panic) => panic,
-        None => reason.split(": ").next().unwrap_or(""),
-    };
-    // A panic in a dependency names its file under the cargo home, which differs between
-    // machines: keep the path from the crate's folder on.
-    let head: String = head
-        .split(' ')
-        .map(|word| match word.find("/registry/src/") {
-            Some(at) => {
-                let rest = &word[at + "/registry/src/".len()..];
-                rest.split_once('/').map_or(rest, |(_, path)| path)
-            }
-            None => word,
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut normalized = String::new();
-    let mut run = String::new();
-    let flush = |run: &mut String, normalized: &mut String| {
-        if run.chars().any(|c| c.is_ascii_digit()) {
-            normalized.push('N');
-        } else {
-            normalized.push_str(run);
-        }
-        run.clear();
-    };
-    for c in head.chars() {
-        if c.is_ascii_alphanumeric() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut normalized);
-            normalized.push(c);
-        }
-    }
-    flush(&mut run, &mut normalized);
-    clip(&format!("{check}: {}", normalized.trim()), 100)
-}
-
-/// `text` cut to at most `chars` characters, with `…` where it was cut.
-pub fn clip(text: &str, chars: usize) -> String {
-    match text.char_indices().nth(chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_ignore_numbers_and_witnesses() {
-        let a = bucket("linearizable", "not linearizable: get k3 -> 7 at 1.204s");
-        let b = bucket("linearizable", "not linearizable: get k9 -> 12 at 8.5s");
-        assert_eq!(a, "linearizable: not linearizable");
-        assert_eq!(a, b);
-        assert_eq!(
-            bucket("raft.acknowledged_writes_kept", "operation 812 was acknowledged at 9.1s by server 3"),
-            bucket("raft.acknowledged_writes_kept", "operation 17 was acknowledged at 2.04s by server 1"),
-        );
-        assert_eq!(
-            bucket(
-                "no_panic",
-                "a protocol panicked: relay of operation 100 at protocols/src/pingpong/server.rs:88"
-            ),
-            "no_panic: relay of operation N at protocols/src/pingpong/server.rs:N"
-        );
-        assert!(bucket("x", &"y".repeat(300)).chars().count() <= 101);
-        assert_eq!(
-            bucket("c", "n4's copy of chunk m0:f12-12-5be2867c was found damaged at 55.9s"),
-            bucket("c", "n11's copy of chunk m2:f3-0-e9992c8f was found damaged at 7.25s"),
-            "ids and hex digests are numbers"
-        );
-        assert_eq!(
-            bucket("no_panic", "a protocol panicked: boom at /home/a/.cargo/registry/src/index.crates.io-1949cf8c/raft-0.7.0/src/raft.rs:12"),
-            "no_panic: boom at raft-N.N.N/src/raft.rs:N"
-        );
-    }
 
     #[test]
     fn histograms_survive_the_line() {

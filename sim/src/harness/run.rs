@@ -15,8 +15,9 @@ use std::rc::Rc;
 
 use hdrhistogram::Histogram;
 
-use super::system::{Check, Consistency, Slot, System, Verdict};
+use super::system::{Consistency, Slot, System};
 use crate::backend::{self, Backend};
+use crate::judge::{self, Check, Verdict};
 use crate::kernel::engine::{Limits, Sim};
 use crate::kernel::fault::FaultOutcome;
 use crate::kernel::ids::{Message, NodeId};
@@ -28,7 +29,7 @@ use crate::report::{
     TraceLine, WitnessPart, WitnessStep,
 };
 use crate::scenario::{
-    locate, plan, ClocksSpec, LatencyBound, Phase, Place, PlanContext, Scenario, ScenarioError, SwarmDraw,
+    locate, plan, ClocksSpec, Phase, Place, PlanContext, Scenario, ScenarioError, SwarmDraw,
 };
 
 /// How to run.
@@ -260,7 +261,15 @@ pub fn run<Y: System>(
     // The run is over: checks read what the disks hold, without stale reads or latency.
     sim.stop_disk_faults();
     let budget = (sim.events() >= max_events && sim.now() < until).then_some(max_events);
-    let mut report = judge::<Y>(file, text, scenario, &setup, seed, &sim, Stop { panic, budget }, trace);
+    let inputs = RunInputs {
+        file,
+        text,
+        seed,
+        backend: options.backend,
+        backend_notes: hosted.as_ref().map(|(_, plan)| plan.notes.clone()).unwrap_or_default(),
+        draw: &draw,
+    };
+    let mut report = judge::<Y>(&inputs, scenario, &setup, &sim, Stop { panic, budget }, trace);
     if hosted.is_none() {
         if let Some((from, to)) = message_window(options.messages, &report) {
             // The same seed again, recording the messages sent in the window.
@@ -275,17 +284,19 @@ pub fn run<Y: System>(
             report.message_window = Some((from, to));
         }
     }
-    report.summary.backend = options.backend.name().to_owned();
-    if !draw.kinds.is_empty() {
-        // Swarm testing: which kinds this seed ran, for the coverage ledger and faults.toml.
-        report.summary.sometimes.insert(format!("swarm {}", draw.combination()), 1);
-        report.summary.swarm_draw = draw.lines();
-    }
-    report.summary.backend_notes = hosted.map(|(_, plan)| plan.notes).unwrap_or_default();
-    if options.backend != Backend::Native {
-        report.summary.reproduce.push_str(&format!(" --backend {}", options.backend));
-    }
     report
+}
+
+/// What a run was, besides its scenario: for the summary.
+struct RunInputs<'a> {
+    file: &'a str,
+    text: &'a str,
+    seed: u64,
+    backend: Backend,
+    /// How the backend maps what it has no exact equivalent for.
+    backend_notes: Vec<String>,
+    /// The swarm's draw for this seed (which fault kinds ran).
+    draw: &'a SwarmDraw,
 }
 
 /// What the disks did to data silently or by error, summed over every node, as coverage
@@ -453,25 +464,17 @@ fn consistency(
     }
 }
 
-/// `latency.<op>.<percentile>[.<phase>]`.
-fn latency_check_name(bound: &LatencyBound, percentile: &str) -> String {
-    match bound.phase {
-        Some(phase) => format!("latency.{}.{percentile}.{}", bound.op, phase.name()),
-        None => format!("latency.{}.{percentile}", bound.op),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
+/// Judges a run that ended: the kernel's checks (`crate::judge`), the consistency model's,
+/// the system's own; then the report, its summary built once.
 fn judge<Y: System>(
-    file: &str,
-    text: &str,
+    inputs: &RunInputs<'_>,
     scenario: &Scenario<Y::Settings>,
     setup: &Y::Setup,
-    seed: u64,
     sim: &Sim<Y::Msg>,
     stop: Stop,
     trace: Option<Vec<TraceLine>>,
 ) -> RunReport {
+    let RunInputs { file, text, seed, backend, .. } = *inputs;
     let Stop { panic, budget } = stop;
     let window = fault_window(sim);
     let mut ops: BTreeMap<String, OpCounts> = BTreeMap::new();
@@ -501,92 +504,13 @@ fn judge<Y: System>(
             }
         }
     }
-    let mut checks = Vec::new();
-    if let Some(budget) = budget {
-        checks.push(Check::unknown(
-            "complete",
-            format!("stopped at the event budget ({budget} events) at {}, before the end", sim.now()),
-        ));
-    }
-    checks.push(Check::from("no_panic", panic.is_none(), || {
-        format!("a protocol panicked: {}", panic.clone().unwrap_or_default())
-    }));
-    let violations = &sim.observations().violations;
-    checks.push(if scenario.checks.assertions {
-        Check::from("assertions", violations.is_empty(), || {
-            let first = &violations[0];
-            format!(
-                "{} always-assertion failures; first: {:?} at {} at {}",
-                violations.len(),
-                first.name,
-                first.node,
-                first.time
-            )
-        })
-    } else {
-        Check::skipped("assertions", "assertions = false in [checks]")
-    });
-    for bound in &scenario.checks.latency {
-        let histogram = histograms.get(&(bound.op.clone(), bound.phase));
-        let scope = bound.phase.map(|p| format!(" invoked {} faults", p.name())).unwrap_or_default();
-        for (name, quantile, limit) in bound.bounds() {
-            let check_name = latency_check_name(bound, name);
-            checks.push(
-                match histogram {
-                    None => Check::fail(check_name, format!("no {} operation{scope} completed", bound.op)),
-                    Some(h) => {
-                        let value = if quantile >= 1.0 { h.max() } else { h.value_at_quantile(quantile) };
-                        Check::from(check_name, u128::from(value) <= limit.as_nanos(), || {
-                            format!(
-                                "{name} of {}{scope} was {:.3}ms, bound {:?}",
-                                bound.op,
-                                value as f64 / 1e6,
-                                limit
-                            )
-                        })
-                    }
-                }
-                .of_whole_run(),
-            );
-        }
-    }
+    let observations = sim.observations();
+    let mut checks: Vec<Check> = judge::completion(budget, sim.now()).into_iter().collect();
+    checks.push(judge::no_panic(panic.as_deref()));
+    checks.push(judge::assertions(&scenario.checks, &observations.violations));
+    checks.extend(judge::latency_bounds(&scenario.checks.latency, &histograms));
     if let Some(liveness) = &scenario.checks.liveness {
-        let healed = window.map_or(Time::ZERO, |(_, end)| end);
-        let deadline = healed + liveness.within;
-        // Every kind of operation asked for after the heal must be served again, not just
-        // one: a system whose puts hang forever while its reads work is not live.
-        let mut kinds: BTreeMap<&str, bool> = BTreeMap::new();
-        let asked = |f: &str| liveness.ops.is_empty() || liveness.ops.iter().any(|op| op == f);
-        for r in sim
-            .operations()
-            .iter()
-            .filter(|r| r.intended >= healed && r.intended <= deadline && asked(&r.op.f))
-        {
-            let ok = matches!(&r.completed, Some((at, Outcome::Ok(_))) if *at <= deadline);
-            *kinds.entry(r.op.f.as_str()).or_default() |= ok;
-        }
-        let starved: Vec<&str> = kinds.iter().filter(|(_, ok)| !**ok).map(|(f, _)| *f).collect();
-        let served = !kinds.is_empty() && starved.is_empty();
-        checks.push(
-            if healed > Time::from_duration(liveness.heal_by) {
-                Check::fail(
-                    "liveness",
-                    format!("faults went on until {healed}, after heal_by {:?}", liveness.heal_by),
-                )
-            } else {
-                Check::from("liveness", served, || {
-                    if kinds.is_empty() {
-                        format!("no operation was invoked between the last fault ({healed}) and {deadline}")
-                    } else {
-                        format!(
-                            "no {} invoked after the last fault ({healed}) completed ok by {deadline}",
-                            starved.join(" or ")
-                        )
-                    }
-                })
-            }
-            .of_whole_run(),
-        );
+        checks.push(judge::liveness(liveness, window, sim.operations()));
     }
     checks.push(super::kernel_checks::disk(sim));
     let mut witness = None;
@@ -602,24 +526,21 @@ fn judge<Y: System>(
             .push(Check::skipped(format!("{}.invariants", Y::NAME), "the run panicked; state is incomplete"));
     }
     if budget.is_some() {
-        // Checks about the whole run cannot be judged on a prefix; safety checks can.
-        for check in checks.iter_mut().filter(|c| c.whole_run) {
-            let so_far = match (&check.verdict, &check.reason) {
-                (Verdict::Pass, _) => "; it held so far".to_owned(),
-                (Verdict::Fail, Some(reason)) => format!("; so far: {reason}"),
-                _ => String::new(),
-            };
-            check.verdict = Verdict::Unknown;
-            check.reason = Some(format!("the run stopped at the event budget, before the end{so_far}"));
-        }
+        judge::stopped_early(&mut checks);
     }
-    let reproduce = format!("simctl run {file} --seed {seed}");
+    let reproduce = match backend {
+        Backend::Native => format!("simctl run {file} --seed {seed}"),
+        backend => format!("simctl run {file} --seed {seed} --backend {backend}"),
+    };
+    let draw = inputs.draw;
+    // Swarm testing: which kinds this seed ran, for the coverage ledger and faults.toml.
+    let swarm = (!draw.kinds.is_empty()).then(|| (format!("swarm {}", draw.combination()), 1));
     let summary = Summary {
         scenario: scenario.name.clone(),
         system: scenario.system.clone(),
         seed,
-        backend: Backend::Native.name().to_owned(),
-        backend_notes: Vec::new(),
+        backend: backend.name().to_owned(),
+        backend_notes: inputs.backend_notes.clone(),
         caught_by: scenario.checks.caught_by.clone(),
         trace_hash: format!("{:016x}", sim.trace_hash()),
         events: sim.events(),
@@ -657,7 +578,7 @@ fn judge<Y: System>(
         fault_window_ns: window.map(|(start, end)| [start.as_nanos(), end.as_nanos()]),
         network: sim.network_stats().into(),
         counters: sim.observations().counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
-        swarm_draw: Vec::new(),
+        swarm_draw: if draw.kinds.is_empty() { Vec::new() } else { draw.lines() },
         sometimes: sim
             .observations()
             .sometimes
@@ -669,6 +590,7 @@ fn judge<Y: System>(
                     .map(|(k, p)| (format!("buggify {k}"), p.fired)),
             )
             .chain(disk_damage(sim))
+            .chain(swarm)
             .chain(
                 Y::BUG_CLASSES
                     .iter()

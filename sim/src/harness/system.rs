@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::check::{self, Budget, CheckOp, ModelName, Outcome};
+pub use crate::judge::{Check, Verdict};
 use crate::kernel::engine::Sim;
 use crate::kernel::fault::Fault;
 use crate::kernel::history::Value;
@@ -24,99 +25,6 @@ use crate::kernel::wire::Wire;
 use crate::kernel::workload::{OpRecord, OperationSpec};
 use crate::report::Table;
 use crate::scenario::{locate, Place, Scenario, ScenarioError, SystemRules};
-
-/// A verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// It holds.
-    Pass,
-    /// It does not.
-    Fail,
-    /// It could not be decided (a budget ran out).
-    Unknown,
-    /// It was not checked.
-    Skipped,
-}
-
-impl Verdict {
-    /// The lowercase name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unknown => "unknown",
-            Verdict::Skipped => "skipped",
-        }
-    }
-}
-
-/// One check's result.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Check {
-    /// Its name in the summary (`assertions`, `liveness`, `latency.get.p99`, ...).
-    pub name: String,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Why, for every verdict but pass.
-    pub reason: Option<String>,
-    /// Whether only the end of the run decides it (convergence, nothing left behind, a
-    /// bound after the last fault), as opposed to a safety property a prefix of the run can
-    /// refute. A run stopped at its event budget leaves such a check unknown, and bisecting
-    /// a failure of one is refused.
-    pub whole_run: bool,
-}
-
-impl Check {
-    /// A passing check.
-    pub fn pass(name: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Pass, reason: None, whole_run: false }
-    }
-
-    /// A failing check and why.
-    pub fn fail(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Fail, reason: Some(reason.into()), whole_run: false }
-    }
-
-    /// A check that could not be decided, and why.
-    pub fn unknown(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Unknown, reason: Some(reason.into()), whole_run: false }
-    }
-
-    /// A check that was not made, and why.
-    pub fn skipped(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Skipped, reason: Some(reason.into()), whole_run: false }
-    }
-
-    /// This check, marked as decided by the end of the run only (see [`Check::whole_run`]).
-    pub fn of_whole_run(self) -> Check {
-        Check { whole_run: true, ..self }
-    }
-
-    /// A whole-run check owed by `due` (the last fault plus the time the system is given to
-    /// recover, say): `judge()` if the run reached `due`, else unknown, because the run
-    /// ended (at `end`) before the check was owed; never a failure of the system.
-    pub fn owed(name: &str, due: Time, end: Time, why: &str, judge: impl FnOnce() -> Check) -> Check {
-        let check = if due > end {
-            Check::unknown(
-                name,
-                format!("the run ended at {end}, before {due} ({why}), when this is owed: lengthen duration"),
-            )
-        } else {
-            judge()
-        };
-        check.of_whole_run()
-    }
-
-    /// Pass if `holds`, else fail with `reason()`.
-    pub fn from(name: impl Into<String>, holds: bool, reason: impl FnOnce() -> String) -> Check {
-        if holds {
-            Check::pass(name)
-        } else {
-            Check::fail(name, reason())
-        }
-    }
-}
 
 /// What a system's client history is checked against: on every run that has a workload
 /// unless the scenario says `[checks] linearizable = false` when the system `promised` it,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::harness::system::Verdict;
+use crate::judge::Verdict;
 use crate::kernel::history::HistoryEvent;
 use crate::kernel::network::{ConnectionStats, NetworkStats};
 use crate::scenario::Phase;

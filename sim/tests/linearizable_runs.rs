@@ -126,7 +126,8 @@ fn scenario(spread: bool) -> String {
 
 fn verdict(text: &str) -> (Verdict, Option<String>) {
     let parsed = parse::<Store>("store.toml", text).unwrap();
-    let report = run::<Store>("store.toml", text, &parsed, 1, &RunOptions::default());
+    let report = run::<Store>("store.toml", text, &parsed, 1, &RunOptions::default())
+        .expect("the native engine runs it");
     assert!(report.summary.ops["read"].ok > 100);
     (report.summary.checks["linearizable"], report.summary.reasons.get("linearizable").cloned())
 }
@@ -151,7 +152,8 @@ fn a_system_with_a_model_is_checked_by_default_and_can_opt_out() {
     assert_eq!(verdict(&unchecked).0, Verdict::Fail, "no [checks]: the model is checked anyway");
     let off = scenario(true).replace("linearizable = true", "linearizable = false");
     let parsed = parse::<Store>("store.toml", &off).unwrap();
-    let report = run::<Store>("store.toml", &off, &parsed, 1, &RunOptions::default());
+    let report = run::<Store>("store.toml", &off, &parsed, 1, &RunOptions::default())
+        .expect("the native engine runs it");
     assert!(!report.summary.checks.contains_key("linearizable"), "{:?}", report.summary.checks);
 }
 
@@ -167,7 +169,8 @@ fn liveness_needs_every_kind_of_operation_served() {
                 &format!("linearizable = false\nliveness = {{ heal_by = \"0s\", within = \"1s\"{ops} }}"),
             );
         let parsed = parse::<Store>("store.toml", &text).unwrap();
-        let report = run::<Store>("store.toml", &text, &parsed, 1, &RunOptions::default());
+        let report = run::<Store>("store.toml", &text, &parsed, 1, &RunOptions::default())
+            .expect("the native engine runs it");
         (report.summary.checks["liveness"], report.summary.reasons.get("liveness").cloned())
     };
     let live = |mute_writes: bool| live_for(mute_writes, "");

@@ -366,10 +366,11 @@ pub fn worker(
     options: RunOptions,
     reports: Option<&Path>,
 ) -> ExitStatus {
-    let mut read = Vec::new();
+    // Each scenario is parsed once, then run for every seed handed to this worker.
+    let mut loaded = Vec::new();
     for path in scenarios {
-        match scenario::read(path) {
-            Ok(pair) => read.push(pair),
+        match scenario::read(path).and_then(|(file, text)| Ok((registry.load(&file, &text)?, file))) {
+            Ok(pair) => loaded.push(pair),
             Err(error) => return bad_input(&error),
         }
     }
@@ -382,11 +383,11 @@ pub fn worker(
         else {
             return bad_input(&format!("sweep-worker: expected `<scenario index> <seed>`, got {line:?}"));
         };
-        let Some((file, text)) = read.get(index) else {
+        let Some((scenario, file)) = loaded.get(index) else {
             return bad_input(&format!("sweep-worker: no scenario {index}"));
         };
         let started = Instant::now();
-        let report = match registry.run(file, text, seed, &options) {
+        let report = match scenario.run(seed, &options) {
             Ok(report) => report,
             Err(error) => return bad_input(&error),
         };

@@ -18,7 +18,8 @@ use crate::report::RunReport;
 use crate::scenario::{Scenario, ScenarioError, SystemRules, UntypedScenario};
 use crate::Limits;
 
-/// A system the registry can run, with its operations erased to plain functions.
+/// A system the registry can run: what `simctl list` prints of it, and how to load its
+/// scenarios.
 pub struct Registered {
     /// The name scenarios use in `system = "..."`.
     pub name: &'static str,
@@ -36,11 +37,11 @@ pub struct Registered {
     pub bug_classes: &'static [BugClass],
     /// Its `[settings]` with their defaults, as TOML.
     pub default_settings: fn() -> String,
-    validate: fn(&str, &str) -> Result<Brief, ScenarioError>,
-    run: fn(&str, &str, u64, &RunOptions) -> Result<RunReport, ScenarioError>,
-    check_backend: fn(&str, &str, u64, &RunOptions) -> Result<BackendNotes, ScenarioError>,
-    determinism: fn(&str, &str, u64) -> Result<DoubleRun, ScenarioError>,
+    load: fn(&str, &str) -> Load,
 }
+
+/// A scenario loaded for its system, or why it is not one.
+pub type Load = Result<Box<dyn Loaded>, ScenarioError>;
 
 /// How a backend maps what it has no exact equivalent for, one line each.
 pub type BackendNotes = Vec<String>;
@@ -65,7 +66,48 @@ pub struct Brief {
     pub swarm: bool,
 }
 
-/// The registration of system `Y`: its `System` impl with its operations erased.
+/// A scenario parsed and validated once for its system, ready to run any seed: what the
+/// registry hands back ([`Registry::load`]), its system's type erased.
+pub trait Loaded {
+    /// What it is, in brief.
+    fn brief(&self) -> &Brief;
+    /// Whether `options.backend` can run it with `seed`, without running it: the notes on
+    /// what the backend maps, or what it cannot express.
+    fn check_backend(&self, seed: u64, options: &RunOptions) -> Result<BackendNotes, ScenarioError>;
+    /// Runs it with `seed` (an error only if `options` ask what the backend cannot do).
+    fn run(&self, seed: u64, options: &RunOptions) -> Result<RunReport, ScenarioError>;
+    /// Runs it twice with `seed` in lock step; the first event that differs, if one does.
+    fn check_determinism(&self, seed: u64) -> DoubleRun;
+}
+
+/// A scenario of system `Y`, parsed.
+struct Parsed<Y: System> {
+    file: String,
+    text: String,
+    scenario: Scenario<Y::Settings>,
+    brief: Brief,
+}
+
+impl<Y: System> Loaded for Parsed<Y> {
+    fn brief(&self) -> &Brief {
+        &self.brief
+    }
+
+    fn check_backend(&self, seed: u64, options: &RunOptions) -> Result<BackendNotes, ScenarioError> {
+        run::check_backend::<Y>(&self.file, &self.text, &self.scenario, seed, options)
+    }
+
+    fn run(&self, seed: u64, options: &RunOptions) -> Result<RunReport, ScenarioError> {
+        run::run::<Y>(&self.file, &self.text, &self.scenario, seed, options)
+    }
+
+    fn check_determinism(&self, seed: u64) -> DoubleRun {
+        let limits = Limits::duration(self.scenario.duration);
+        determinism::check_determinism(|| run::build::<Y>(&self.scenario, seed), limits)
+    }
+}
+
+/// The registration of system `Y`, from its `System` impl.
 pub fn register<Y: System>() -> Registered {
     Registered {
         name: Y::NAME,
@@ -76,30 +118,17 @@ pub fn register<Y: System>() -> Registered {
         replicated_files: Y::REPLICATED_FILES,
         bug_classes: Y::BUG_CLASSES,
         default_settings: || toml::to_string(&Y::Settings::default()).expect("settings serialize"),
-        validate: |file, text| {
+        load: |file, text| {
             let scenario = system::parse::<Y>(file, text)?;
-            Ok(Brief {
+            let brief = Brief {
                 name: scenario.name.clone(),
                 system: scenario.system.clone(),
                 nodes: scenario.nodes,
                 clients: scenario.workload.as_ref().map_or(0, |w| w.clients),
                 faults: scenario.faults.len(),
                 swarm: scenario.swarm.is_some(),
-            })
-        },
-        run: |file, text, seed, options| {
-            let scenario = system::parse::<Y>(file, text)?;
-            run::check_backend::<Y>(file, text, &scenario, seed, options)?;
-            Ok(run::run::<Y>(file, text, &scenario, seed, options))
-        },
-        check_backend: |file, text, seed, options| {
-            let scenario = system::parse::<Y>(file, text)?;
-            run::check_backend::<Y>(file, text, &scenario, seed, options)
-        },
-        determinism: |file, text, seed| {
-            let scenario: Scenario<Y::Settings> = system::parse::<Y>(file, text)?;
-            let limits = Limits::duration(scenario.duration);
-            Ok(determinism::check_determinism(|| run::build::<Y>(&scenario, seed), limits))
+            };
+            Ok(Box::new(Parsed::<Y> { file: file.to_owned(), text: text.to_owned(), scenario, brief }))
         },
     }
 }
@@ -177,9 +206,14 @@ impl Registry {
         })
     }
 
+    /// Parses and validates scenario text for its system, once: the handle that runs it.
+    pub fn load(&self, file: &str, text: &str) -> Load {
+        (self.system_of(file, text)?.load)(file, text)
+    }
+
     /// Parses and validates scenario text for its system, without running it.
     pub fn validate(&self, file: &str, text: &str) -> Result<Brief, ScenarioError> {
-        (self.system_of(file, text)?.validate)(file, text)
+        Ok(self.load(file, text)?.brief().clone())
     }
 
     /// Runs scenario text with a seed.
@@ -190,7 +224,7 @@ impl Registry {
         seed: u64,
         options: &RunOptions,
     ) -> Result<RunReport, ScenarioError> {
-        (self.system_of(file, text)?.run)(file, text, seed, options)
+        self.load(file, text)?.run(seed, options)
     }
 
     /// The first of `seeds` on which `class`'s scenario (its text) reaches the class: its
@@ -202,8 +236,9 @@ impl Registry {
         seeds: std::ops::Range<u64>,
         options: &RunOptions,
     ) -> Result<Option<u64>, ScenarioError> {
+        let loaded = self.load(class.reached_by, text)?;
         for seed in seeds {
-            let report = self.run(class.reached_by, text, seed, options)?;
+            let report = loaded.run(seed, options)?;
             if report.summary.sometimes.get(class.name).copied().unwrap_or(0) > 0 {
                 return Ok(Some(seed));
             }
@@ -220,11 +255,11 @@ impl Registry {
         seed: u64,
         options: &RunOptions,
     ) -> Result<Vec<String>, ScenarioError> {
-        (self.system_of(file, text)?.check_backend)(file, text, seed, options)
+        self.load(file, text)?.check_backend(seed, options)
     }
 
     /// Runs scenario text twice in lock step; reports the first event that differs.
     pub fn check_determinism(&self, file: &str, text: &str, seed: u64) -> Result<DoubleRun, ScenarioError> {
-        (self.system_of(file, text)?.determinism)(file, text, seed)
+        Ok(self.load(file, text)?.check_determinism(seed))
     }
 }

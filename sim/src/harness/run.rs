@@ -146,9 +146,37 @@ pub fn check_backend<Y: System>(
     seed: u64,
     options: &RunOptions,
 ) -> Result<Vec<String>, ScenarioError> {
+    backend_options(file, text, scenario, options)?;
+    if options.backend == Backend::Native {
+        return Ok(Vec::new());
+    }
+    hosted_plan(file, &build::<Y>(scenario, seed), options.backend).map(|plan| plan.notes)
+}
+
+/// What a backend's plan for a built simulation is, or what it cannot run, as an error.
+fn hosted_plan<M: Message>(
+    file: &str,
+    sim: &Sim<M>,
+    backend: Backend,
+) -> Result<backend::Plan, ScenarioError> {
+    backend::check(sim, backend).map_err(|why| ScenarioError {
+        file: file.to_owned(),
+        line: None,
+        column: None,
+        message: format!("--backend {backend}: {why}"),
+    })
+}
+
+/// The run options a hosted backend cannot honour, before anything is built.
+fn backend_options(
+    file: &str,
+    text: &str,
+    scenario: &Scenario<impl Sized>,
+    options: &RunOptions,
+) -> Result<(), ScenarioError> {
     let backend = options.backend;
     if backend == Backend::Native {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let plain = |message: String| ScenarioError { file: file.to_owned(), line: None, column: None, message };
     if options.trace {
@@ -167,10 +195,7 @@ pub fn check_backend<Y: System>(
             "turmoil's tick must be more than zero".into(),
         ));
     }
-    let sim = build::<Y>(scenario, seed);
-    backend::check(&sim, backend)
-        .map(|plan| plan.notes)
-        .map_err(|why| plain(format!("--backend {backend}: {why}")))
+    Ok(())
 }
 
 thread_local! {
@@ -201,26 +226,23 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Runs a scenario with a seed and judges the run.
+/// Runs a scenario with a seed and judges the run, building its simulation once; an error
+/// only if a hosted backend cannot run it (see [`check_backend`]).
 pub fn run<Y: System>(
     file: &str,
     text: &str,
     scenario: &Scenario<Y::Settings>,
     seed: u64,
     options: &RunOptions,
-) -> RunReport {
+) -> Result<RunReport, ScenarioError> {
+    backend_options(file, text, scenario, options)?;
     let (mut sim, setup, draw) = assemble::<Y>(scenario, seed);
     let until = Time::from_duration(scenario.duration);
     let max_events = options.max_events.unwrap_or(u64::MAX);
     let mut trace = options.trace.then(Vec::new);
     let hosted = match options.backend {
         Backend::Native => None,
-        backend => Some((
-            backend,
-            backend::check(&sim, backend).unwrap_or_else(|why| {
-                panic!("check_backend refuses what {backend} cannot run before `run`: {why}")
-            }),
-        )),
+        backend => Some((backend, hosted_plan(file, &sim, backend)?)),
     };
     LAST_PANIC.with(|last| last.borrow_mut().take());
     IN_RUN.with(|flag| flag.set(true));
@@ -284,7 +306,7 @@ pub fn run<Y: System>(
             report.message_window = Some((from, to));
         }
     }
-    report
+    Ok(report)
 }
 
 /// What a run was, besides its scenario: for the summary.

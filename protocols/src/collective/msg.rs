@@ -160,8 +160,12 @@ impl Message for Msg {
 
     const KINDS: &'static [&'static str] = &["control", "data"];
 
-    fn kind(&self) -> usize {
-        usize::from(self.data_bytes() > 0)
+    fn kind(&self) -> &'static str {
+        if self.data_bytes() > 0 {
+            "data"
+        } else {
+            "control"
+        }
     }
 
     fn wire_size(&self) -> u64 {

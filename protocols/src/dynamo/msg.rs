@@ -140,20 +140,20 @@ impl Message for Msg {
         "dynago",
     ];
 
-    fn kind(&self) -> usize {
+    fn kind(&self) -> &'static str {
         match self {
-            Msg::Get { .. } => 0,
-            Msg::Put { .. } => 1,
-            Msg::GetReply { .. } => 2,
-            Msg::PutReply { .. } => 3,
-            Msg::Replicate { .. } => 4,
-            Msg::Replicated { .. } => 5,
-            Msg::Read { .. } => 6,
-            Msg::ReadReply { .. } => 7,
-            Msg::Repair { .. } => 8,
-            Msg::Handoff { .. } | Msg::HandoffAck { .. } => 9,
-            Msg::Gossip | Msg::GossipAck | Msg::Members { .. } => 10,
-            Msg::Digest { .. } | Msg::Sync { .. } => 11,
+            Msg::Get { .. } => "get",
+            Msg::Put { .. } => "put",
+            Msg::GetReply { .. } => "get-reply",
+            Msg::PutReply { .. } => "put-reply",
+            Msg::Replicate { .. } => "replicate",
+            Msg::Replicated { .. } => "replicated",
+            Msg::Read { .. } => "read",
+            Msg::ReadReply { .. } => "read-reply",
+            Msg::Repair { .. } => "repair",
+            Msg::Handoff { .. } | Msg::HandoffAck { .. } => "handoff",
+            Msg::Gossip | Msg::GossipAck | Msg::Members { .. } => "gossip",
+            Msg::Digest { .. } | Msg::Sync { .. } => "anti-entropy",
             Msg::Ping
             | Msg::PingResponse
             | Msg::ClusterInfoRequest { .. }
@@ -163,7 +163,7 @@ impl Message for Msg {
             | Msg::ForwardGetResponse { .. }
             | Msg::ForwardSet { .. }
             | Msg::ForwardSetResponse
-            | Msg::Refused { .. } => 12,
+            | Msg::Refused { .. } => "dynago",
         }
     }
 

@@ -51,10 +51,10 @@ pub trait Message: Clone + fmt::Debug + Hash + 'static {
     /// in a scenario: PBS's W, A, R and S are the latencies of four kinds). Default: none.
     const KINDS: &'static [&'static str] = &[];
 
-    /// This message's kind, an index into [`KINDS`](Self::KINDS); consulted only when a
-    /// kind has a latency of its own.
-    fn kind(&self) -> usize {
-        0
+    /// This message's kind: one of [`KINDS`](Self::KINDS), by name (so a new kind shifts
+    /// nothing); consulted only when a kind has a latency of its own. Default: `""`.
+    fn kind(&self) -> &'static str {
+        ""
     }
 
     /// Bytes on the wire, for bandwidth limits. Defaults to the in-memory size; override it

@@ -152,8 +152,9 @@ pub struct NetworkModel {
     class: Vec<u16>,
     per_class: BTreeMap<(u16, u16), usize>,
     links: DetHashMap<(NodeId, NodeId), LinkState>,
-    /// Latency per message kind (an index into `Message::KINDS`), where one is set.
-    by_kind: Vec<Option<Distribution>>,
+    /// Latency per message kind (a name of `Message::KINDS`), where one is set: a handful
+    /// at most, searched only when one is.
+    by_kind: Vec<(&'static str, Distribution)>,
     /// Bytes per second of every node's interface, if limited.
     node_bandwidth: Option<u64>,
     /// Per node: when its interface is free to send, and to receive.
@@ -249,16 +250,22 @@ impl NetworkModel {
         self.node_bandwidth = bytes_per_second.filter(|b| *b > 0);
     }
 
-    /// Gives message kind `kind` (an index into `Message::KINDS`) a latency of its own, on
-    /// every link and on loopback.
-    pub fn set_kind_latency(&mut self, kind: usize, latency: Distribution) {
-        grow(&mut self.by_kind, kind, None)[kind] = Some(latency);
+    /// Gives message kind `kind` (a name of `Message::KINDS`) a latency of its own, on every
+    /// link and on loopback.
+    pub fn set_kind_latency(&mut self, kind: &'static str, latency: Distribution) {
+        match self.by_kind.iter_mut().find(|(name, _)| *name == kind) {
+            Some((_, was)) => *was = latency,
+            None => self.by_kind.push((kind, latency)),
+        }
     }
 
     /// The latency of message kind `kind`, if it has one of its own.
     #[inline]
-    pub fn kind_latency(&self, kind: usize) -> Option<&Distribution> {
-        self.by_kind.get(kind).and_then(Option::as_ref)
+    pub fn kind_latency(&self, kind: &str) -> Option<&Distribution> {
+        if self.by_kind.is_empty() {
+            return None;
+        }
+        self.by_kind.iter().find(|(name, _)| *name == kind).map(|(_, latency)| latency)
     }
 
     /// The one model every link follows, or what makes some links or messages differ (a
@@ -269,7 +276,7 @@ impl NetworkModel {
             Err("a model of some links' own ([[network.links]])")
         } else if self.per_node.iter().any(Option::is_some) {
             Err("a model of some nodes' own ([[network.nodes]])")
-        } else if self.by_kind.iter().any(Option::is_some) {
+        } else if !self.by_kind.is_empty() {
             Err("latencies per message kind ([network.kinds])")
         } else if self.node_bandwidth.is_some() {
             Err("node interfaces' bandwidth ([network] node_bandwidth)")
@@ -313,7 +320,7 @@ impl NetworkModel {
         from: NodeId,
         to: NodeId,
         size: u64,
-        kind: usize,
+        kind: &str,
         rng: &mut Rng,
     ) -> Route {
         let model = self.model(from, to);
@@ -485,13 +492,14 @@ mod tests {
         let mut network = NetworkModel::new(LinkModel::with_latency(Distribution::Constant(ms(1))));
         network.set_node_bandwidth(Some(1_000_000)); // 1 MB/s: 100 kB take 100 ms
         let mut rng = Seed(1).stream("network", 0);
-        let mut at = |from, to| arrivals(network.route(0, NodeId(from), NodeId(to), 100_000, 0, &mut rng))[0];
+        let mut at =
+            |from, to| arrivals(network.route(0, NodeId(from), NodeId(to), 100_000, "", &mut rng))[0];
         assert_eq!(at(0, 1), 101_000_000, "sent in 100 ms, then 1 ms on the wire");
         assert_eq!(at(0, 2), 201_000_000, "the sender's second flow waits for its first");
         assert_eq!(at(3, 2), 301_000_000, "the receiver takes in one flow after the other");
         assert_eq!(at(4, 5), 101_000_000, "other nodes' interfaces are their own");
         assert_eq!(at(6, 6), 1_000_000, "loopback does not cross the interface");
-        let small = arrivals(network.route(0, NodeId(0), NodeId(2), 1_000, 0, &mut rng))[0];
+        let small = arrivals(network.route(0, NodeId(0), NodeId(2), 1_000, "", &mut rng))[0];
         assert_eq!(small, 2_000_000, "a one-packet message interleaves: 1 ms to send, 1 ms on the wire");
     }
 
@@ -499,14 +507,14 @@ mod tests {
     fn a_kind_with_a_latency_of_its_own_takes_it_on_every_link() {
         let mut network = NetworkModel::new(LinkModel::with_latency(Distribution::Constant(ms(3))));
         network.set_link(NodeId(0), NodeId(1), LinkModel::with_latency(Distribution::Constant(ms(7))));
-        network.set_kind_latency(2, Distribution::Constant(ms(50)));
+        network.set_kind_latency("write", Distribution::Constant(ms(50)));
         let mut rng = Seed(1).stream("network", 0);
         let mut at =
             |from, to, kind| arrivals(network.route(0, NodeId(from), NodeId(to), 8, kind, &mut rng))[0];
-        assert_eq!(at(0, 1, 0), 7_000_000, "other kinds keep the link's");
-        assert_eq!(at(0, 1, 2), 50_000_000, "the kind's beats the link's");
-        assert_eq!(at(1, 0, 2), 50_000_000, "and the default's");
-        assert_eq!(at(1, 0, 1), 3_000_000);
+        assert_eq!(at(0, 1, "read"), 7_000_000, "other kinds keep the link's");
+        assert_eq!(at(0, 1, "write"), 50_000_000, "the kind's beats the link's");
+        assert_eq!(at(1, 0, "write"), 50_000_000, "and the default's");
+        assert_eq!(at(1, 0, "ack"), 3_000_000);
     }
 
     #[test]
@@ -520,7 +528,7 @@ mod tests {
         let mut rng = Seed(1).stream("network", 0);
         let mut last = 0;
         for i in 0..1000 {
-            let at = arrivals(network.route(i * 10_000, NodeId(0), NodeId(1), 8, 0, &mut rng))[0];
+            let at = arrivals(network.route(i * 10_000, NodeId(0), NodeId(1), 8, "", &mut rng))[0];
             assert!(at >= last);
             last = at;
         }
@@ -535,11 +543,12 @@ mod tests {
         };
         let mut network = NetworkModel::new(model);
         let mut rng = Seed(1).stream("network", 0);
-        let times: Vec<u64> =
-            (0..3).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 1_000, 0, &mut rng))[0]).collect();
+        let times: Vec<u64> = (0..3)
+            .map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 1_000, "", &mut rng))[0])
+            .collect();
         assert_eq!(times, vec![11_000_000, 12_000_000, 13_000_000]);
         // Another link is not slowed down.
-        assert_eq!(arrivals(network.route(0, NodeId(1), NodeId(0), 1_000, 0, &mut rng)), vec![11_000_000]);
+        assert_eq!(arrivals(network.route(0, NodeId(1), NodeId(0), 1_000, "", &mut rng)), vec![11_000_000]);
     }
 
     #[test]
@@ -547,8 +556,9 @@ mod tests {
         let model = LinkModel { duplicate: Probability::new(0.2).unwrap(), ..LinkModel::default() };
         let mut network = NetworkModel::new(model);
         let mut rng = Seed(1).stream("network", 0);
-        let copies: usize =
-            (0..50_000).map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 8, 0, &mut rng)).len()).sum();
+        let copies: usize = (0..50_000)
+            .map(|_| arrivals(network.route(0, NodeId(0), NodeId(1), 8, "", &mut rng)).len())
+            .sum();
         // 50,000 + Binomial(50,000, 0.2): mean 10,000, sd ~89.
         assert!((59_600..60_400).contains(&copies), "{copies}");
         assert_eq!(network.stats().duplicated as usize, copies - 50_000);

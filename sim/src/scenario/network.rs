@@ -214,9 +214,9 @@ impl NetworkSpec {
     }
 
     /// Installs the latencies per message kind; `kinds` are the system's (validated at parse).
-    pub fn apply_kinds(&self, kinds: &[&str], network: &mut NetworkModel) {
+    pub fn apply_kinds(&self, kinds: &[&'static str], network: &mut NetworkModel) {
         for (name, latency) in &self.kinds {
-            let kind = kinds.iter().position(|k| k == name).expect("kinds are validated at parse");
+            let kind = kinds.iter().find(|k| *k == name).expect("kinds are validated at parse");
             network.set_kind_latency(kind, latency.0.clone());
         }
     }

@@ -88,9 +88,14 @@ fn read_report_value(value: &Value, side: &mut Side) {
             .insert((name.clone(), seed, check.clone()), verdict.as_str().unwrap_or_default().to_owned());
     }
     add_latency(&mut side.latency, &name, "", &value["latency"]);
-    for (op, phases) in value["latency_by_phase"].as_object().into_iter().flatten() {
+    add_phases(&mut side.latency, &name, &value["latency_by_phase"]);
+}
+
+/// `latency_by_phase` (operation → phase → percentiles) as `<operation>.<phase>` rows.
+fn add_phases(latency: &mut BTreeMap<(String, String, String), f64>, name: &str, by_phase: &Value) {
+    for (op, phases) in by_phase.as_object().into_iter().flatten() {
         for (phase, stats) in phases.as_object().into_iter().flatten() {
-            add_stats(&mut side.latency, &name, &format!("{op}.{phase}"), stats);
+            add_stats(latency, name, &format!("{op}.{phase}"), stats);
         }
     }
 }
@@ -117,6 +122,7 @@ fn read_summary(path: &Path, value: &Value, side: &mut Side) -> Result<(), Strin
         let name = scenario["name"].as_str().unwrap_or(file).to_owned();
         side.digests.insert(name.clone(), scenario["digest"].as_str().unwrap_or_default().to_owned());
         add_latency(&mut side.latency, &name, "", &scenario["latency"]);
+        add_phases(&mut side.latency, &name, &scenario["latency_by_phase"]);
     }
     Ok(())
 }

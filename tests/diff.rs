@@ -41,6 +41,9 @@ fn the_same_sweep_twice_differs_in_nothing() {
     assert!(text.contains("trace hashes: 0 of 6 runs in both differ"), "{text}");
     assert!(text.contains("(unchanged)"), "the digest: {text}");
     assert!(text.contains("no regression"), "{text}");
+    for phase in ["ping.before", "ping.during", "ping.after"] {
+        assert!(text.contains(&format!("│ crash    │ {phase} ")), "results files carry phases too: {text}");
+    }
 }
 
 #[test]

@@ -129,6 +129,10 @@ pub struct SeedResult {
     /// (V2 encoding, base64), so merged shards give exact aggregate percentiles.
     #[serde(default)]
     pub latency: BTreeMap<String, String>,
+    /// `<operation>.<phase>` → the same, for the operations invoked before, during and after
+    /// the faults (runs with faults only), so `simctl diff` compares sweeps per phase.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_phase: BTreeMap<String, String>,
     /// The system's additive tables (counts and shares: staleness), which the summary adds
     /// up over seeds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -160,6 +164,13 @@ impl SeedResult {
             .filter(|((_, phase), _)| phase.is_none())
             .map(|((op, _), histogram)| (op.clone(), encode(histogram)))
             .collect();
+        let latency_by_phase = report
+            .histograms
+            .iter()
+            .filter_map(|((op, phase), histogram)| {
+                Some((format!("{op}.{}", phase.as_ref()?.name()), encode(histogram)))
+            })
+            .collect();
         SeedResult {
             scenario: scenario.to_owned(),
             name: summary.scenario.clone(),
@@ -177,6 +188,7 @@ impl SeedResult {
             sometimes: summary.sometimes.clone(),
             faults,
             latency,
+            latency_by_phase,
             tables: summary.tables.iter().filter(|t| t.is_additive()).cloned().collect(),
             origin: None,
         }
@@ -208,6 +220,7 @@ impl SeedResult {
             sometimes: BTreeMap::new(),
             faults: BTreeMap::new(),
             latency: BTreeMap::new(),
+            latency_by_phase: BTreeMap::new(),
             tables: Vec::new(),
             origin: None,
         }
@@ -215,7 +228,16 @@ impl SeedResult {
 
     /// The latency histograms, decoded.
     pub fn histograms(&self) -> Result<BTreeMap<String, Histogram<u64>>, String> {
-        self.latency
+        self.decode(&self.latency)
+    }
+
+    /// The latency histograms per operation and phase (`get.during`), decoded.
+    pub fn phase_histograms(&self) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+        self.decode(&self.latency_by_phase)
+    }
+
+    fn decode(&self, encoded: &BTreeMap<String, String>) -> Result<BTreeMap<String, Histogram<u64>>, String> {
+        encoded
             .iter()
             .map(|(op, text)| {
                 let bytes = base64::engine::general_purpose::STANDARD

@@ -58,6 +58,10 @@ pub struct ScenarioSummary {
     pub buckets: BTreeMap<String, Bucket>,
     /// Operation kind → latency percentiles over every seed's ok operations, in ms.
     pub latency: BTreeMap<String, LatencyStats>,
+    /// Operation kind → phase (before, during, after the faults) → the same, over the seeds
+    /// that had faults.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_by_phase: BTreeMap<String, BTreeMap<String, LatencyStats>>,
     /// Sometimes-assertion → in how many seeds it held at least once.
     pub sometimes: BTreeMap<String, usize>,
     /// Fault kind → in how many seeds it was applied, and how often in all.
@@ -319,6 +323,7 @@ impl ScenarioSummary {
     fn of(results: &[SeedResult]) -> Result<ScenarioSummary, String> {
         let mut buckets: BTreeMap<String, Bucket> = BTreeMap::new();
         let mut histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
+        let mut phase_histograms: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
         let mut sometimes: BTreeMap<String, usize> = BTreeMap::new();
         let mut faults: BTreeMap<String, FaultCoverage> = BTreeMap::new();
         let mut tables: Vec<sim::report::Table> = Vec::new();
@@ -347,6 +352,10 @@ impl ScenarioSummary {
                 let total = histograms.entry(op.clone()).or_insert_with(sim::report::histogram);
                 total.add(&histogram).map_err(|e| format!("latency of {op}: {e:?}"))?;
             }
+            for (key, histogram) in result.phase_histograms()? {
+                let total = phase_histograms.entry(key.clone()).or_insert_with(sim::report::histogram);
+                total.add(&histogram).map_err(|e| format!("latency of {key}: {e:?}"))?;
+            }
             for (name, hits) in &result.sometimes {
                 *sometimes.entry(name.clone()).or_default() += usize::from(*hits > 0);
             }
@@ -368,6 +377,14 @@ impl ScenarioSummary {
             events: results.iter().map(|r| r.events).sum(),
             buckets,
             latency: histograms.iter().map(|(op, h)| (op.clone(), LatencyStats::of(h))).collect(),
+            latency_by_phase: {
+                let mut by_phase: BTreeMap<String, BTreeMap<String, LatencyStats>> = BTreeMap::new();
+                for (key, h) in &phase_histograms {
+                    let (op, phase) = key.rsplit_once('.').unwrap_or((key, ""));
+                    by_phase.entry(op.to_owned()).or_default().insert(phase.to_owned(), LatencyStats::of(h));
+                }
+                by_phase
+            },
             sometimes,
             faults,
             tables,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
+use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 pub use sim::judge::clip;
@@ -126,7 +126,8 @@ pub struct SeedResult {
     #[serde(default)]
     pub faults: BTreeMap<String, FaultCount>,
     /// Operation kind → latency of the operations that completed ok, as an HdrHistogram
-    /// (V2 encoding, base64), so merged shards give exact aggregate percentiles.
+    /// (V2 with DEFLATE, base64; plain V2 reads too), so merged shards give exact aggregate
+    /// percentiles.
     #[serde(default)]
     pub latency: BTreeMap<String, String>,
     /// `<operation>.<phase>` → the same, for the operations invoked before, during and after
@@ -254,7 +255,7 @@ impl SeedResult {
 
 fn encode(histogram: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
-    V2Serializer::new().serialize(histogram, &mut bytes).expect("histograms serialize into memory");
+    V2DeflateSerializer::new().serialize(histogram, &mut bytes).expect("histograms serialize into memory");
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 

@@ -22,6 +22,7 @@ use crate::sweep::{clip, SeedResult};
 
 /// `simctl bisect`.
 pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> ExitStatus {
+    let program = crate::program();
     let (file, text) = match scenario::read(path) {
         Ok(read) => read,
         Err(error) => return bad_input(&error),
@@ -46,7 +47,7 @@ pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> Exi
     if check == "complete" || full.summary.whole_run_checks.contains(&check) {
         println!(
             "{check} is judged over the whole run, so only the end decides it; look at the report's \
-             timeline instead: simctl run {file} --seed {seed}"
+             timeline instead: {program} run {file} --seed {seed}"
         );
         return ExitStatus::BadInput;
     }
@@ -125,6 +126,6 @@ pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> Exi
         let what = clip(&line.what, 220);
         println!("  #{:<7} {:>12}  {what}", line.index, Time::from_nanos(line.time_ns).to_string());
     }
-    println!("\nreproduce the prefix: simctl run {file} --seed {seed} --max-events {high} --trace");
+    println!("\nreproduce the prefix: {program} run {file} --seed {seed} --max-events {high} --trace");
     ExitStatus::Passed
 }

@@ -44,6 +44,21 @@ use exit::bad_input;
 use print::list;
 use run::{message_window, replay, run, validate};
 
+/// This program's name, as a user runs it (`simctl`, or the binary of a crate of its own),
+/// for the reproduce lines it prints.
+pub(crate) fn program() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::args_os()
+            .next()
+            .and_then(|arg0| {
+                std::path::Path::new(&arg0).file_stem().map(|s| s.to_string_lossy().into_owned())
+            })
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "simctl".to_owned())
+    })
+}
+
 /// The whole command line for `registry`'s systems: parses the arguments, runs the
 /// subcommand, returns how it ended.
 pub fn main(registry: Registry) -> ExitStatus {
@@ -66,7 +81,7 @@ pub fn main(registry: Registry) -> ExitStatus {
                 Ok(window) => window.unwrap_or(Messages::Failing),
                 Err(error) => return bad_input(&error),
             };
-            let options = RunOptions { trace, max_events, backend, messages };
+            let options = RunOptions { trace, max_events, backend, messages, command: program() };
             run(registry, &scenario, seed, &out, json, options, check_determinism)
         }
         Command::Replay { report } => replay(registry, &report),
@@ -83,7 +98,13 @@ pub fn main(registry: Registry) -> ExitStatus {
         }
         Command::Diff { a, b, max_regression, json } => diff::diff(&a, &b, &max_regression, json),
         Command::SweepWorker { scenarios, max_events, backend, reports } => {
-            let options = RunOptions { trace: false, max_events, backend, messages: Messages::Failing };
+            let options = RunOptions {
+                trace: false,
+                max_events,
+                backend,
+                messages: Messages::Failing,
+                command: program(),
+            };
             sweep::worker(registry, &scenarios, options, reports.as_deref())
         }
         Command::CheckHistory { files, model, init, format, budget, max_states, json } => {

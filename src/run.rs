@@ -38,6 +38,7 @@ pub fn run(
     options: RunOptions,
     check_determinism: bool,
 ) -> ExitStatus {
+    let program = crate::program();
     let (file, text) = match scenario::read(path) {
         Ok(read) => read,
         Err(error) => return bad_input(&error),
@@ -50,7 +51,7 @@ pub fn run(
             Err(error) => return bad_input(&error),
             Ok(Err(divergence)) => {
                 eprint!("nondeterminism: {divergence}");
-                eprintln!("reproduce: simctl run {file} --seed {seed} --check-determinism");
+                eprintln!("reproduce: {program} run {file} --seed {seed} --check-determinism");
                 return ExitStatus::Nondeterminism;
             }
             Ok(Ok(_)) => {}
@@ -90,6 +91,7 @@ fn hosted_determinism(
     json: bool,
     options: &RunOptions,
 ) -> ExitStatus {
+    let program = crate::program();
     let runs = (registry.run(file, text, seed, options), registry.run(file, text, seed, options));
     let (first, second) = match runs {
         (Ok(first), Ok(second)) => (first, second),
@@ -101,7 +103,7 @@ fn hosted_determinism(
             "nondeterminism on {backend}: the {what} differs between two runs (trace hashes {} and {})",
             first.summary.trace_hash, second.summary.trace_hash
         );
-        eprintln!("reproduce: simctl run {file} --seed {seed} --backend {backend} --check-determinism");
+        eprintln!("reproduce: {program} run {file} --seed {seed} --backend {backend} --check-determinism");
         return ExitStatus::Nondeterminism;
     }
     finish(&first, out, json, true)
@@ -109,6 +111,7 @@ fn hosted_determinism(
 
 /// `simctl replay`: the report's scenario and seed again; the trace hash must agree.
 pub fn replay(registry: &Registry, folder: &Path) -> ExitStatus {
+    let program = crate::program();
     let read = |name: &str| {
         std::fs::read_to_string(folder.join(name))
             .map_err(|e| format!("{}: {e}", folder.join(name).display()))
@@ -148,7 +151,7 @@ pub fn replay(registry: &Registry, folder: &Path) -> ExitStatus {
             report.summary.trace_hash
         );
         eprintln!("either the code changed since the report was written, or the run is nondeterministic;");
-        eprintln!("to tell: simctl run {label} --seed {seed} --check-determinism");
+        eprintln!("to tell: {program} run {label} --seed {seed} --check-determinism");
         ExitStatus::Nondeterminism
     }
 }

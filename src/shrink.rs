@@ -464,6 +464,7 @@ pub fn shrink(
     out: Option<&Path>,
     max_runs: usize,
 ) -> ExitStatus {
+    let program = crate::program();
     let (file, text) = match scenario::read(path) {
         Ok(read) => read,
         Err(error) => return bad_input(&error),
@@ -486,7 +487,7 @@ pub fn shrink(
     let out_label = out.display().to_string();
     let bucket = &shrunk.bucket;
     let mut header = format!(
-        "# Shrunk by `simctl shrink {file} --seed {seed}`: it fails with\n#   {bucket}\n# Reproduce: simctl run {out_label} --seed {seed}\n#\n"
+        "# Shrunk by `{program} shrink {file} --seed {seed}`: it fails with\n#   {bucket}\n# Reproduce: {program} run {out_label} --seed {seed}\n#\n"
     );
     for line in &shrunk.account {
         header += &format!("# {line}\n");
@@ -509,7 +510,9 @@ pub fn shrink(
         Ok(report) => {
             let result = SeedResult::from_report(&out_label, &report, 0.0);
             if !result.passed && result.bucket.as_deref() == Some(bucket.as_str()) {
-                println!("written {out_label}; it fails the same way: simctl run {out_label} --seed {seed}");
+                println!(
+                    "written {out_label}; it fails the same way: {program} run {out_label} --seed {seed}"
+                );
                 ExitStatus::Passed
             } else {
                 eprintln!(

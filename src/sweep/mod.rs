@@ -289,8 +289,10 @@ fn finish(
                 conflict.scenario, conflict.seed, conflict.hashes.0, conflict.hashes.1
             );
             eprintln!(
-                "to tell: simctl run {} --seed {} --check-determinism",
-                conflict.scenario, conflict.seed
+                "to tell: {} run {} --seed {} --check-determinism",
+                crate::program(),
+                conflict.scenario,
+                conflict.seed
             );
             return ExitStatus::Nondeterminism;
         }

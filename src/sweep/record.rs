@@ -217,7 +217,7 @@ impl SeedResult {
             events: 0,
             sim_time_ns: 0,
             wall_ms,
-            reproduce: format!("simctl run {scenario} --seed {seed}"),
+            reproduce: format!("{} run {scenario} --seed {seed}", crate::program()),
             sometimes: BTreeMap::new(),
             faults: BTreeMap::new(),
             latency: BTreeMap::new(),

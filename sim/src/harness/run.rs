@@ -33,7 +33,7 @@ use crate::scenario::{
 };
 
 /// How to run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunOptions {
     /// Record every event with its description (`trace.jsonl`).
     pub trace: bool,
@@ -44,6 +44,21 @@ pub struct RunOptions {
     pub backend: Backend,
     /// The report's message diagram: which messages to draw. Default: none.
     pub messages: Messages,
+    /// The command that runs scenarios, for the summary's reproduce line: `simctl`, or a
+    /// binary of one's own that calls `simctl::main`. Default: `simctl`.
+    pub command: &'static str,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            trace: false,
+            max_events: None,
+            backend: Backend::Native,
+            messages: Messages::Off,
+            command: "simctl",
+        }
+    }
 }
 
 /// Which messages a run's report draws (the same seed run again, recording its sends).
@@ -287,6 +302,7 @@ pub fn run<Y: System>(
         file,
         text,
         seed,
+        command: options.command,
         backend: options.backend,
         backend_notes: hosted.as_ref().map(|(_, plan)| plan.notes.clone()).unwrap_or_default(),
         draw: &draw,
@@ -314,6 +330,7 @@ struct RunInputs<'a> {
     file: &'a str,
     text: &'a str,
     seed: u64,
+    command: &'a str,
     backend: Backend,
     /// How the backend maps what it has no exact equivalent for.
     backend_notes: Vec<String>,
@@ -496,7 +513,7 @@ fn judge<Y: System>(
     stop: Stop,
     trace: Option<Vec<TraceLine>>,
 ) -> RunReport {
-    let RunInputs { file, text, seed, backend, .. } = *inputs;
+    let RunInputs { file, text, seed, command, backend, .. } = *inputs;
     let Stop { panic, budget } = stop;
     let window = fault_window(sim);
     let mut ops: BTreeMap<String, OpCounts> = BTreeMap::new();
@@ -551,8 +568,8 @@ fn judge<Y: System>(
         judge::stopped_early(&mut checks);
     }
     let reproduce = match backend {
-        Backend::Native => format!("simctl run {file} --seed {seed}"),
-        backend => format!("simctl run {file} --seed {seed} --backend {backend}"),
+        Backend::Native => format!("{command} run {file} --seed {seed}"),
+        backend => format!("{command} run {file} --seed {seed} --backend {backend}"),
     };
     let draw = inputs.draw;
     // Swarm testing: which kinds this seed ran, for the coverage ledger and faults.toml.

@@ -208,14 +208,17 @@ pub fn acknowledged_files_intact(
 ) -> Check {
     let name = "collective.acknowledged_files_intact";
     let mut writes: BTreeMap<u64, Writes> = BTreeMap::new();
-    for record in operations.iter().filter(|r| matches!(r.op.f.as_str(), "put" | "delete")) {
+    for record in operations
+        .iter()
+        .filter(|r| r.op.is(super::CollectiveOp::Put) || r.op.is(super::CollectiveOp::Delete))
+    {
         let Some(invoked) = record.invoked else { continue };
         let acked = match &record.completed {
             Some((_, Outcome::Fail)) => continue,
             Some((at, Outcome::Ok(_))) => Some(*at),
             _ => None,
         };
-        let value = if record.op.f == "put" { record.op.value.clone() } else { Value::Nil };
+        let value = if record.op.is(super::CollectiveOp::Put) { record.op.value.clone() } else { Value::Nil };
         writes.entry(record.op.key).or_default().push((invoked, acked, value));
     }
     let show = |v: &Value| match v {
@@ -223,7 +226,7 @@ pub fn acknowledged_files_intact(
         Value::Int(id) => format!("put #{id} ({} bytes)", shared.size_of(*id as u64)),
         other => format!("{other}"),
     };
-    for read in operations.iter().filter(|r| r.op.f == "get") {
+    for read in operations.iter().filter(|r| r.op.is(super::CollectiveOp::Get)) {
         let (Some(invoked), Some((returned, outcome))) = (read.invoked, &read.completed) else { continue };
         let path = shared.path_name(read.op.key);
         if let Outcome::Ok(Value::Str(bad)) = outcome {
@@ -280,7 +283,7 @@ pub fn acknowledged_files_intact(
     if let Some(audit_from) = audit_from {
         let audited: BTreeSet<u64> = operations
             .iter()
-            .filter(|r| r.op.f == "get" && r.invoked.is_some_and(|at| at >= audit_from))
+            .filter(|r| r.op.is(super::CollectiveOp::Get) && r.invoked.is_some_and(|at| at >= audit_from))
             .map(|r| r.op.key)
             .collect();
         let acknowledged =
@@ -415,8 +418,10 @@ impl Throughput {
     /// The size class of an acknowledged put or of a get that read a whole file.
     pub fn class(shared: &Shared, record: &OpRecord) -> Option<&'static str> {
         let Some((_, Outcome::Ok(value))) = &record.completed else { return None };
-        let id = match (record.op.f.as_str(), value, &record.op.value) {
-            ("put", _, Value::Int(id)) | ("get", Value::Int(id), _) => *id as u64,
+        let id = match (record.op.kind::<super::CollectiveOp>(), value, &record.op.value) {
+            (super::CollectiveOp::Put, _, Value::Int(id)) | (super::CollectiveOp::Get, Value::Int(id), _) => {
+                *id as u64
+            }
             _ => return None,
         };
         let size = shared.size_of(id);
@@ -435,9 +440,9 @@ impl Throughput {
             if invoked >= shared.audit_at {
                 continue;
             }
-            let (id, side) = match (record.op.f.as_str(), value, &record.op.value) {
-                ("put", _, Value::Int(id)) => (*id as u64, 0),
-                ("get", Value::Int(id), _) => (*id as u64, 1),
+            let (id, side) = match (record.op.kind::<super::CollectiveOp>(), value, &record.op.value) {
+                (super::CollectiveOp::Put, _, Value::Int(id)) => (*id as u64, 0),
+                (super::CollectiveOp::Get, Value::Int(id), _) => (*id as u64, 1),
                 _ => continue,
             };
             let size = shared.size_of(id);

@@ -11,9 +11,11 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use sim::kernel::workload::Operations;
 use sim::prelude::*;
 
 use super::msg::{Answer, Msg, Timer};
+use super::CollectiveOp;
 use super::Shared;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +51,7 @@ impl Client {
         let (paths, clients, mine) =
             (self.shared.paths, self.shared.clients, self.index % self.shared.clients);
         for path in (0..paths).filter(|p| p % clients == mine) {
-            let op = ctx.begin_operation("get", path, Value::Nil);
+            let op = ctx.begin_operation(CollectiveOp::Get.name(), path, Value::Nil);
             self.send(ctx, op, path, Kind::Get, Msg::Get { op, path });
         }
     }
@@ -69,14 +71,14 @@ impl Node for Client {
             return ctx.complete(op.id, Outcome::Fail, None);
         }
         let (path, dir) = (op.key, (op.key % u64::from(self.shared.config.dirs)) as u32);
-        let (kind, msg) = match (op.f.as_str(), &op.value) {
-            ("put", Value::Int(v)) => {
+        let (kind, msg) = match (op.kind::<CollectiveOp>(), &op.value) {
+            (CollectiveOp::Put, Value::Int(v)) => {
                 (Kind::Put, Msg::Put { op: op.id, path, content: self.shared.content(*v as u64) })
             }
-            ("get", _) => (Kind::Get, Msg::Get { op: op.id, path }),
-            ("delete", _) => (Kind::Delete, Msg::Delete { op: op.id, path }),
-            ("mkdir", _) => (Kind::Mkdir, Msg::Mkdir { op: op.id, dir }),
-            ("list", _) => (Kind::List, Msg::List { op: op.id, dir }),
+            (CollectiveOp::Get, _) => (Kind::Get, Msg::Get { op: op.id, path }),
+            (CollectiveOp::Delete, _) => (Kind::Delete, Msg::Delete { op: op.id, path }),
+            (CollectiveOp::Mkdir, _) => (Kind::Mkdir, Msg::Mkdir { op: op.id, dir }),
+            (CollectiveOp::List, _) => (Kind::List, Msg::List { op: op.id, dir }),
             _ => return ctx.complete(op.id, Outcome::Fail, None),
         };
         self.send(ctx, op.id, op.key, kind, msg);

@@ -38,10 +38,27 @@ use std::rc::Rc;
 use sim::check::{check_named, ModelName};
 use sim::harness::system::{Check, Consistency, Slot, System};
 use sim::kernel::history::Value;
-use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
+use sim::kernel::workload::{Arg, OpRecord, OperationSpec, Operations};
 use sim::report::Table;
 use sim::scenario::{Scenario, WorkloadSpec};
 use sim::{Node, NodeId, Payload, Seed, Sim, Time};
+
+sim::operations! {
+    /// The collective's operations: their names in scenarios and histories, arguments and
+    /// default mix.
+    pub enum CollectiveOp {
+        /// Stores a file of a unique content under a path.
+        Put = ("put", Arg::Unique, 0.35),
+        /// Reads a path's file.
+        Get = ("get", Arg::None, 0.45),
+        /// Deletes a path.
+        Delete = ("delete", Arg::None, 0.05),
+        /// Creates a directory.
+        Mkdir = ("mkdir", Arg::None, 0.05),
+        /// Lists a directory.
+        List = ("list", Arg::None, 0.1),
+    }
+}
 
 /// What every node of a run shares: the settings and who is who.
 pub struct Shared {
@@ -182,13 +199,7 @@ impl System for Collective {
     /// Chunk files: each replica holder stores a chunk whole under the chunk's name.
     const REPLICATED_FILES: &'static [&'static str] = &["chunk/"];
     const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
-    const OPERATIONS: &'static [OperationSpec] = &[
-        OperationSpec { name: "put", arg: Arg::Unique, weight: 0.35 },
-        OperationSpec { name: "get", arg: Arg::None, weight: 0.45 },
-        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
-        OperationSpec { name: "mkdir", arg: Arg::None, weight: 0.05 },
-        OperationSpec { name: "list", arg: Arg::None, weight: 0.1 },
-    ];
+    const OPERATIONS: &'static [OperationSpec] = CollectiveOp::SPECS;
     const ROLES: &'static [&'static str] = &["coordinator", "storage"];
     const CONSISTENCY: Option<Consistency> = Some(Consistency {
         name: "linearizable",

@@ -261,7 +261,7 @@ fn every_datapoint_once(
     let deletes = deletes(ops, config);
     let ordered: BTreeMap<u64, u64> = ranges.values().map(|r| (r.first, r.last)).collect();
     let covered = |n: u64| ordered.range(..=n).next_back().is_some_and(|(_, last)| *last >= n);
-    for upload in ops.iter().filter(|r| r.op.f == "upload") {
+    for upload in ops.iter().filter(|r| r.op.is(super::Datas3tOp::Upload)) {
         let (Some(invoked), Some((done, Outcome::Ok(_))), Value::Int(v)) =
             (upload.invoked, &upload.completed, &upload.op.value)
         else {
@@ -290,7 +290,7 @@ fn every_datapoint_once(
 fn deletes(ops: &[OpRecord], config: &Config) -> Vec<(u64, u64, Time)> {
     let per = config.datapoints_per_upload;
     ops.iter()
-        .filter(|r| r.op.f == "delete" && !matches!(r.completed, Some((_, Outcome::Fail))))
+        .filter(|r| r.op.is(super::Datas3tOp::Delete) && !matches!(r.completed, Some((_, Outcome::Fail))))
         .filter_map(|r| Some((r.op.key * per, r.op.key * per + per - 1, r.invoked?)))
         .collect()
 }
@@ -304,7 +304,7 @@ fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
     let name = "datas3t.downloads_exact";
     let per = config.datapoints_per_upload;
     let mut writes: Writes = BTreeMap::new();
-    for r in ops.iter().filter(|r| r.op.f == "upload") {
+    for r in ops.iter().filter(|r| r.op.is(super::Datas3tOp::Upload)) {
         let (Some(invoked), Value::Int(version)) = (r.invoked, &r.op.value) else { continue };
         let acked = match &r.completed {
             Some((_, Outcome::Fail)) => continue,
@@ -315,7 +315,7 @@ fn downloads_exact(ops: &[OpRecord], config: &Config) -> Check {
         writes.entry(first).or_default().push((last, invoked, acked, *version));
     }
     let deletes = deletes(ops, config);
-    for r in ops.iter().filter(|r| r.op.f == "download") {
+    for r in ops.iter().filter(|r| r.op.is(super::Datas3tOp::Download)) {
         let (Some(invoked), Some((returned, Outcome::Ok(value)))) = (r.invoked, &r.completed) else {
             continue;
         };
@@ -389,12 +389,12 @@ pub fn size_class(shared: &Shared, r: &OpRecord) -> Option<&'static str> {
         512 + super::content_len(shared.seed, n, v, config.max_datapoint_size.0).div_ceil(512) * 512
     };
     let Some((_, Outcome::Ok(value))) = &r.completed else { return None };
-    let bytes = match (r.op.f.as_str(), &r.op.value, value) {
-        ("upload", Value::Int(v), _) => {
+    let bytes = match (r.op.kind::<super::Datas3tOp>(), &r.op.value, value) {
+        (super::Datas3tOp::Upload, Value::Int(v), _) => {
             let (first, last) = config.upload_range(r.op.key, *v as u64);
             (first..=last).map(|n| entry(n, *v as u64)).sum::<u64>() + 1024
         }
-        ("download", _, Value::List(items)) => {
+        (super::Datas3tOp::Download, _, Value::List(items)) => {
             let entries = items.iter().filter_map(|item| match item {
                 Value::List(pair) => match pair.as_slice() {
                     [Value::Int(n), Value::Int(v)] => Some(entry(*n as u64, *v as u64)),

@@ -12,11 +12,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use sim::kernel::hash::mix64;
+use sim::kernel::workload::Operations;
 use sim::prelude::*;
 
 use super::check::Datas3tFact;
 use super::msg::{Body, Grant, Msg, Reply, Request, S3Error, S3Request, S3Response, Timer, Url};
 use super::tarball::{self, Datarange, Layout, TRAILER};
+use super::Datas3tOp;
 use super::Shared;
 
 fn word(seed: u64, n: u64, version: u64, i: u64) -> u64 {
@@ -151,7 +153,7 @@ impl Client {
     fn load_next(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let Some(key) = self.load.pop_front() else { return };
         let version = (1 << 40) + key;
-        let op = ctx.begin_operation("upload", key, Value::Int(version as i64));
+        let op = ctx.begin_operation(Datas3tOp::Upload.name(), key, Value::Int(version as i64));
         self.loading = Some(op);
         self.start_upload(ctx, op, key, version);
     }
@@ -262,7 +264,7 @@ impl Client {
         let Some(p) = self.pending.get(&op) else { return };
         let Some(upload) = p.upload else { return self.done(ctx, op, Outcome::Fail) };
         let (first, last) = (p.first, p.last);
-        let cancel = ctx.begin_operation("cancel", first, Value::Int(upload as i64));
+        let cancel = ctx.begin_operation(Datas3tOp::Cancel.name(), first, Value::Int(upload as i64));
         let mut p = self.pending_for(Kind::Cancel { upload_op: op }, first, last);
         p.upload = Some(upload);
         self.pending.insert(cancel, p);
@@ -416,19 +418,21 @@ impl Node for Client {
         let config = &self.shared.config;
         let per = config.datapoints_per_upload;
         let (first, last) = (op.key * per, op.key * per + per - 1);
-        let (kind, first, last, request) = match (op.f.as_str(), &op.value) {
-            ("upload", Value::Int(version)) => return self.start_upload(ctx, op.id, op.key, *version as u64),
-            ("aggregate", _) => {
+        let (kind, first, last, request) = match (op.kind::<Datas3tOp>(), &op.value) {
+            (Datas3tOp::Upload, Value::Int(version)) => {
+                return self.start_upload(ctx, op.id, op.key, *version as u64)
+            }
+            (Datas3tOp::Aggregate, _) => {
                 let span = config.aggregate_ranges;
                 let k0 = op.key - op.key % span;
                 let (first, last) = (k0 * per, (k0 + span) * per - 1);
                 (Kind::Aggregate, first, last, Request::StartAggregate { first, last })
             }
-            ("download", _) => {
+            (Datas3tOp::Download, _) => {
                 (Kind::Download, first, last + per, Request::Download { first, last: last + per })
             }
-            ("delete", _) => (Kind::Delete, first, last, Request::Delete { first, last }),
-            ("import", _) => (Kind::Import, first, last, Request::Import),
+            (Datas3tOp::Delete, _) => (Kind::Delete, first, last, Request::Delete { first, last }),
+            (Datas3tOp::Import, _) => (Kind::Import, first, last, Request::Import),
             // `cancel` is the client's own (validation keeps it out of a mix).
             _ => return ctx.complete(op.id, Outcome::Fail, None),
         };

@@ -32,10 +32,30 @@ pub use msg::{Msg, Range, Timer, Upload};
 use std::rc::Rc;
 
 use sim::harness::system::{Check, Slot, System};
-use sim::kernel::workload::{Arg, OpRecord, OperationSpec};
+use sim::kernel::workload::{Arg, OpRecord, OperationSpec, Operations};
 use sim::report::Table;
 use sim::scenario::Scenario;
 use sim::{Node, NodeId, Seed, Sim};
+
+sim::operations! {
+    /// The service's operations: their names in scenarios and histories, arguments and
+    /// default mix.
+    pub enum Datas3tOp {
+        /// Uploads a datarange (a unique version of its datapoints).
+        Upload = ("upload", Arg::Unique, 0.4),
+        /// Aggregates the ranges over a span into one.
+        Aggregate = ("aggregate", Arg::None, 0.15),
+        /// Downloads a span of datapoints.
+        Download = ("download", Arg::None, 0.4),
+        /// Deletes a datarange.
+        Delete = ("delete", Arg::None, 0.05),
+        /// Imports the object store's ranges into the metadata store.
+        Import = ("import", Arg::None, 0.0),
+        /// Not in a mix: a client cancels an upload whose object-store calls failed for good
+        /// (`client.rs`, `give_up`); named here so that checks can ask for it.
+        Cancel = ("cancel", Arg::None, 0.0),
+    }
+}
 
 /// What every node of a run shares.
 pub struct Shared {
@@ -81,16 +101,7 @@ impl System for Datas3t {
     const NAME: &'static str = "datas3t";
     const ABOUT: &'static str = "numbered datapoints as TAR dataranges in an object store, metadata in a transactional \
                                  store (mode datas3t: its code at fa4800e; mode safe: the design it reaches for)";
-    const OPERATIONS: &'static [OperationSpec] = &[
-        OperationSpec { name: "upload", arg: Arg::Unique, weight: 0.4 },
-        OperationSpec { name: "aggregate", arg: Arg::None, weight: 0.15 },
-        OperationSpec { name: "download", arg: Arg::None, weight: 0.4 },
-        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
-        OperationSpec { name: "import", arg: Arg::None, weight: 0.0 },
-        // Not in a mix: a client cancels an upload whose object-store calls failed for good
-        // (`client.rs`, `give_up`); named here so that checks can ask for it.
-        OperationSpec { name: "cancel", arg: Arg::None, weight: 0.0 },
-    ];
+    const OPERATIONS: &'static [OperationSpec] = Datas3tOp::SPECS;
     const ROLES: &'static [&'static str] = &["server", "object-store", "metadata-store"];
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {

@@ -180,7 +180,7 @@ pub fn acknowledged_writes_kept(
 pub fn last_write_kept(operations: &[OpRecord], state: &Final, owners: impl Fn(u64) -> Vec<u32>) -> Check {
     let name = "dynamo.last_write_kept";
     let mut puts: BTreeMap<u64, Vec<&OpRecord>> = BTreeMap::new();
-    for r in operations.iter().filter(|r| r.op.f == "put") {
+    for r in operations.iter().filter(|r| r.op.is(super::DynamoOp::Put)) {
         puts.entry(r.op.key).or_default().push(r);
     }
     let acked = |r: &OpRecord| match r.completed {
@@ -293,7 +293,7 @@ pub fn convergence(state: &Final, owners: impl Fn(u64) -> Vec<u32>, deadline: Ti
 pub fn no_unwritten_versions(facts: &Observations, operations: &[OpRecord]) -> Check {
     let name = "dynamo.no_unwritten_versions";
     let mut put: BTreeSet<(u64, i64)> = BTreeSet::new();
-    for record in operations.iter().filter(|r| r.op.f == "put") {
+    for record in operations.iter().filter(|r| r.op.is(super::DynamoOp::Put)) {
         if let Value::Int(e) = record.op.value {
             put.insert((record.op.key, e));
         }
@@ -312,7 +312,7 @@ pub fn no_unwritten_versions(facts: &Observations, operations: &[OpRecord]) -> C
             }
         }
     }
-    for record in operations.iter().filter(|r| r.op.f == "get") {
+    for record in operations.iter().filter(|r| r.op.is(super::DynamoOp::Get)) {
         if let Some((at, Outcome::Ok(Value::List(items)))) = &record.completed {
             let key = record.op.key;
             if let Some(e) = items.iter().find(|v| !matches!(v, Value::Int(e) if put.contains(&(key, *e)))) {
@@ -419,14 +419,18 @@ pub fn every_server_serves(
     up: impl Fn(NodeId) -> bool,
 ) -> Check {
     let mut last: BTreeMap<u32, Time> = BTreeMap::new();
-    for r in operations.iter().filter(|r| r.op.f == "put") {
+    for r in operations.iter().filter(|r| r.op.is(super::DynamoOp::Put)) {
         if let (Some((at, Outcome::Ok(_))), Some(server)) = (&r.completed, r.served_by) {
             let entry = last.entry(server.0).or_insert(*at);
             *entry = (*entry).max(*at);
         }
     }
-    let end =
-        operations.iter().filter(|r| r.op.f == "put").filter_map(|r| r.invoked).max().unwrap_or(Time::ZERO);
+    let end = operations
+        .iter()
+        .filter(|r| r.op.is(super::DynamoOp::Put))
+        .filter_map(|r| r.invoked)
+        .max()
+        .unwrap_or(Time::ZERO);
     let stopped: Vec<String> = last
         .iter()
         .filter(|(s, at)| **s < servers && up(NodeId(**s)) && **at + gap < end)
@@ -452,8 +456,8 @@ impl Staleness {
     pub fn measure(operations: &[OpRecord]) -> Staleness {
         let mut puts: BTreeMap<u64, Vec<(Time, i64)>> = BTreeMap::new();
         for r in operations {
-            if let (Some((at, Outcome::Ok(_))), "put", Value::Int(e)) =
-                (&r.completed, r.op.f.as_str(), &r.op.value)
+            if let (Some((at, Outcome::Ok(_))), true, Value::Int(e)) =
+                (&r.completed, r.op.is(super::DynamoOp::Put), &r.op.value)
             {
                 puts.entry(r.op.key).or_default().push((*at, *e));
             }
@@ -462,7 +466,7 @@ impl Staleness {
             list.sort_unstable();
         }
         let mut reads = Vec::new();
-        for r in operations.iter().filter(|r| r.op.f == "get") {
+        for r in operations.iter().filter(|r| r.op.is(super::DynamoOp::Get)) {
             let (Some(invoked), Some((_, Outcome::Ok(Value::List(seen))))) = (r.invoked, &r.completed) else {
                 continue;
             };

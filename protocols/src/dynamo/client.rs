@@ -20,6 +20,7 @@ use super::check::DynamoFact;
 use super::config::{Mode, Resolve, Workload};
 use super::msg::{Msg, Timer};
 use super::version::{context, VClock, Version};
+use super::DynamoOp;
 use super::Shared;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,11 +137,11 @@ impl Node for Client {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
 
     fn on_invoke(&mut self, ctx: &mut Ctx<'_, Msg>, op: Operation) {
-        let kind = match (op.f.as_str(), &op.value) {
-            ("get", _) => Kind::Get,
-            ("put", Value::Int(e)) => Kind::Put(*e),
-            ("delete", _) => Kind::Delete,
-            _ => return ctx.complete(op.id, Outcome::Fail, None),
+        let kind = match (op.kind(), &op.value) {
+            (DynamoOp::Get, _) => Kind::Get,
+            (DynamoOp::Put, Value::Int(e)) => Kind::Put(*e),
+            (DynamoOp::Delete, _) => Kind::Delete,
+            (DynamoOp::Put, _) => return ctx.complete(op.id, Outcome::Fail, None),
         };
         let route = self.route(op.key);
         let (read, timer) = match (kind, self.shared.config.workload) {

@@ -36,11 +36,24 @@ pub use pbs::{Curve, Model as WarsModel, Wars};
 pub use ring::Ring;
 pub use version::{VClock, Version};
 
+sim::operations! {
+    /// The store's operations: their names in scenarios and histories, arguments and
+    /// default mix.
+    pub enum DynamoOp {
+        /// Reads a key's siblings.
+        Get = ("get", sim::kernel::workload::Arg::None, 0.5),
+        /// Adds a unique element to a key's set (writes it, in Dynago's register workload).
+        Put = ("put", sim::kernel::workload::Arg::Unique, 0.45),
+        /// Deletes a key.
+        Delete = ("delete", sim::kernel::workload::Arg::None, 0.05),
+    }
+}
+
 use std::rc::Rc;
 
 use sim::harness::system::{Check, Consistency, Slot, System};
 use sim::kernel::network::NetworkModel;
-use sim::kernel::workload::{Arg, OperationSpec};
+use sim::kernel::workload::{OperationSpec, Operations};
 use sim::report::Table;
 use sim::scenario::Scenario;
 use sim::{Node, NodeId, Seed, Sim, Status, Time};
@@ -133,11 +146,7 @@ impl System for Dynamo {
     const NAME: &'static str = "dynamo";
     const ABOUT: &'static str = "Dynamo-style leaderless store (mode dynamo: quorums, vector clocks, hinted handoff, \
                                  read repair, anti-entropy; mode dynago: Dynago as its code is); set workload";
-    const OPERATIONS: &'static [OperationSpec] = &[
-        OperationSpec { name: "get", arg: Arg::None, weight: 0.5 },
-        OperationSpec { name: "put", arg: Arg::Unique, weight: 0.45 },
-        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
-    ];
+    const OPERATIONS: &'static [OperationSpec] = DynamoOp::SPECS;
     const CONSISTENCY: Option<Consistency> = Some(Consistency {
         name: "linearizable",
         judge: |ops, budget| sim::check::check(&SetModel, ops, budget),
@@ -180,7 +189,8 @@ impl System for Dynamo {
         let config = &shared.config;
         let healed = sim.fault_log().iter().map(|r| r.time).max().unwrap_or(Time::ZERO);
         // Convergence is owed once the faults have healed and the writes have stopped.
-        let last_write = sim.operations().iter().filter(|r| r.op.f != "get").filter_map(|r| r.invoked).max();
+        let last_write =
+            sim.operations().iter().filter(|r| !r.op.is(DynamoOp::Get)).filter_map(|r| r.invoked).max();
         let quiet = healed.max(last_write.unwrap_or(Time::ZERO));
         let deadline = quiet + config.converge_within;
         let mut checks = vec![match config.workload {

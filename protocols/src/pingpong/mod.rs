@@ -24,10 +24,18 @@ pub use node::PingPong;
 
 use sim::harness::system::{Check, Slot as SystemSlot, System};
 use sim::kernel::network::NetworkModel;
-use sim::kernel::workload::{Arg, OperationSpec, Outcome};
+use sim::kernel::workload::{Arg, OperationSpec, Operations, Outcome};
 use sim::scenario::{FaultAction, Scenario};
 use sim::{Ctx, LinkModel, Network, Node, NodeId, Seed, Sim};
 use std::time::Duration;
+
+sim::operations! {
+    /// Ping-pong's one operation.
+    pub enum PingOp {
+        /// An echo off a random server, relayed through a second.
+        Ping = ("ping", Arg::None, 1.0),
+    }
+}
 
 /// Ping-pong as a system scenarios can name.
 pub struct PingPongSystem;
@@ -47,8 +55,7 @@ impl System for PingPongSystem {
     const ABOUT: &'static str =
         "kernel reference workload: servers keep `window` pings outstanding to each other; \
                                  clients echo `ping` operations off random servers";
-    const OPERATIONS: &'static [OperationSpec] =
-        &[OperationSpec { name: "ping", arg: Arg::None, weight: 1.0 }];
+    const OPERATIONS: &'static [OperationSpec] = PingOp::SPECS;
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate()

@@ -209,7 +209,7 @@ pub fn acknowledged_writes_kept(facts: &Observations, operations: &[OpRecord]) -
     }
     let kept: BTreeSet<Session> = latest.into_values().flatten().collect();
     let lost = operations.iter().find(|record| {
-        let write = record.op.f != "get";
+        let write = !record.op.is(super::RaftOp::Get);
         let acknowledged = matches!(record.completed, Some((_, Outcome::Ok(_))));
         write && acknowledged && !kept.contains(&Session { client: record.client.0, seq: record.op.id })
     });

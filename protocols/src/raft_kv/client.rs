@@ -112,8 +112,8 @@ impl Node for Client {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
 
     fn on_invoke(&mut self, ctx: &mut Ctx<'_, Msg>, op: Operation) {
-        let Some(kv) = KvOp::from_workload(&op.f, op.key, &op.value) else {
-            panic!("raft-kv clients take get, put, cas, append and delete, not {op:?}");
+        let Some(kv) = KvOp::from_workload(op.kind(), op.key, &op.value) else {
+            panic!("a raft-kv operation carries the argument its spec names, not {op:?}");
         };
         let command = Command { client: ctx.id().0, seq: op.id, lowest: op.id, op: kv };
         let spread = self.config.spread_reads && command.op.is_read();

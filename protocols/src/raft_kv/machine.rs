@@ -85,20 +85,20 @@ pub enum KvOp {
 }
 
 impl KvOp {
-    /// The workload operation `f` on `key` with argument `value`, if it is one.
-    pub fn from_workload(f: &str, key: u64, value: &Value) -> Option<KvOp> {
-        Some(match f {
-            "get" => KvOp::Get(key),
-            "put" => KvOp::Put(key, Datum::from_value(value)?),
-            "append" => KvOp::Append(key, Datum::from_value(value)?),
-            "delete" => KvOp::Delete(key),
-            "cas" => match value {
+    /// The workload operation `op` on `key` with argument `value`, if the argument fits.
+    pub fn from_workload(op: super::RaftOp, key: u64, value: &Value) -> Option<KvOp> {
+        use super::RaftOp;
+        Some(match op {
+            RaftOp::Get => KvOp::Get(key),
+            RaftOp::Put => KvOp::Put(key, Datum::from_value(value)?),
+            RaftOp::Append => KvOp::Append(key, Datum::from_value(value)?),
+            RaftOp::Delete => KvOp::Delete(key),
+            RaftOp::Cas => match value {
                 Value::List(pair) if pair.len() == 2 => {
                     KvOp::Cas(key, Datum::from_value(&pair[0])?, Datum::from_value(&pair[1])?)
                 }
                 _ => return None,
             },
-            _ => return None,
         })
     }
 

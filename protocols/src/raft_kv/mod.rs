@@ -27,8 +27,25 @@ pub use config::{Bug, Change, Config, ReadMode};
 pub use msg::Msg;
 pub use server::Server;
 
+sim::operations! {
+    /// The store's operations: their names in scenarios and histories, arguments and
+    /// default mix.
+    pub enum RaftOp {
+        /// Reads a key.
+        Get = ("get", Arg::None, 0.45),
+        /// Writes a unique value.
+        Put = ("put", Arg::Unique, 0.3),
+        /// Compare-and-set from the last value this workload wrote.
+        Cas = ("cas", Arg::Cas, 0.15),
+        /// Appends a unique token.
+        Append = ("append", Arg::Text, 0.05),
+        /// Deletes a key.
+        Delete = ("delete", Arg::None, 0.05),
+    }
+}
+
 use sim::harness::system::{Check, Consistency, Slot, System};
-use sim::kernel::workload::{Arg, OperationSpec};
+use sim::kernel::workload::{Arg, OperationSpec, Operations};
 use sim::scenario::Scenario;
 use sim::{Node, NodeId, Seed, Sim};
 
@@ -83,13 +100,7 @@ impl System for RaftKv {
     const NAME: &'static str = "raft-kv";
     const ABOUT: &'static str =
         "Raft replicated key-value store: raft-rs RawNode, log in redb on the simulated disk";
-    const OPERATIONS: &'static [OperationSpec] = &[
-        OperationSpec { name: "get", arg: Arg::None, weight: 0.45 },
-        OperationSpec { name: "put", arg: Arg::Unique, weight: 0.3 },
-        OperationSpec { name: "cas", arg: Arg::Cas, weight: 0.15 },
-        OperationSpec { name: "append", arg: Arg::Text, weight: 0.05 },
-        OperationSpec { name: "delete", arg: Arg::None, weight: 0.05 },
-    ];
+    const OPERATIONS: &'static [OperationSpec] = RaftOp::SPECS;
     const ROLES: &'static [&'static str] = &["leader", "follower"];
     const CONSISTENCY: Option<Consistency> = Some(Consistency::KEY_VALUE);
     const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;

@@ -42,6 +42,72 @@ pub struct OperationSpec {
     pub weight: f64,
 }
 
+/// A system's operations as an enum: one description (name, argument, default weight per
+/// variant) that scenarios, the workload, clients and checks share. Declare one with
+/// [`operations!`](crate::operations); a system's `OPERATIONS` is its `SPECS`, its client
+/// matches [`Operation::kind`] exhaustively, its checks ask [`Operation::is`].
+pub trait Operations: Copy + Eq + std::fmt::Debug + 'static {
+    /// Every operation's spec, in the order of the variants.
+    const SPECS: &'static [OperationSpec];
+    /// The operation of a position in `SPECS`.
+    fn from_index(index: usize) -> Self;
+    /// Its position in `SPECS`.
+    fn index(self) -> usize;
+    /// Its name in scenarios and histories.
+    fn name(self) -> &'static str {
+        Self::SPECS[self.index()].name
+    }
+    /// The operation of a name, if the system has one of that name.
+    fn named(name: &str) -> Option<Self> {
+        Self::SPECS.iter().position(|spec| spec.name == name).map(Self::from_index)
+    }
+}
+
+/// Declares a system's operations: an enum whose variants are its operations, each with
+/// its name, [`Arg`] and default weight, and its [`Operations`] impl.
+///
+/// ```
+/// sim::operations! {
+///     /// A register's operations.
+///     pub enum RegisterOp {
+///         /// Reads it.
+///         Read = ("read", sim::kernel::workload::Arg::None, 0.5),
+///         /// Writes a unique value.
+///         Write = ("write", sim::kernel::workload::Arg::Unique, 0.5),
+///     }
+/// }
+/// use sim::kernel::workload::Operations;
+/// assert_eq!(RegisterOp::named("write"), Some(RegisterOp::Write));
+/// assert_eq!(RegisterOp::SPECS[0].name, "read");
+/// ```
+#[macro_export]
+macro_rules! operations {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $($(#[$variant_meta:meta])* $variant:ident = ($op:literal, $arg:expr, $weight:expr)),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant),+
+        }
+
+        impl $crate::kernel::workload::Operations for $name {
+            const SPECS: &'static [$crate::kernel::workload::OperationSpec] = &[
+                $($crate::kernel::workload::OperationSpec { name: $op, arg: $arg, weight: $weight }),+
+            ];
+
+            fn from_index(index: usize) -> $name {
+                const ALL: &[$name] = &[$($name::$variant),+];
+                ALL[index]
+            }
+
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
 /// What an operation's invocation carries. Written values are unique (derived from the
 /// operation id), so a read names the write it saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -134,6 +200,19 @@ pub struct Operation {
     pub key: u64,
     /// The argument (see [`Arg`]): nil, a unique value, or a compare-and-set's pair.
     pub value: Value,
+}
+
+impl Operation {
+    /// Which of the system's operations this is (the workload draws only those, so a name
+    /// it does not know is a bug in the system's client, and panics saying so).
+    pub fn kind<O: Operations>(&self) -> O {
+        O::named(&self.f).unwrap_or_else(|| panic!("{:?} is not one of the system's operations", self.f))
+    }
+
+    /// Whether this is operation `op`.
+    pub fn is<O: Operations>(&self, op: O) -> bool {
+        self.f == op.name()
+    }
 }
 
 /// How an operation ended, as its client reports it.

@@ -20,40 +20,65 @@ use sim::Time;
 use crate::exit::{bad_input, ExitStatus};
 use crate::sweep::{clip, SeedResult};
 
-/// `simctl bisect`.
-pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> ExitStatus {
-    let program = crate::program();
-    let (file, text) = match scenario::read(path) {
-        Ok(read) => read,
-        Err(error) => return bad_input(&error),
-    };
-    let run = |max_events: Option<u64>, trace: bool| -> Result<RunReport, String> {
+/// Where a failing run's failure is determined: what [`bisect_run`] finds.
+#[derive(Debug)]
+pub struct Bisected {
+    /// The failure: the sweep's bucket of the full run.
+    pub bucket: String,
+    /// The check that decides it.
+    pub check: String,
+    /// Events in the full run.
+    pub events: u64,
+    /// The first this many events fail the same way; one fewer do not.
+    pub first_failing: u64,
+    /// Runs it took to find it (the full run and the search; the traced prefix besides).
+    pub runs: usize,
+    /// The run stopped after `first_failing` events, with its trace.
+    pub prefix: RunReport,
+}
+
+/// Why a run cannot be bisected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotBisectable {
+    /// The scenario is invalid, or a run could not be made.
+    Invalid(String),
+    /// It passes on that seed.
+    Passes,
+    /// Its deciding check is judged over the whole run (liveness, a latency bound,
+    /// convergence): no prefix decides it.
+    WholeRun {
+        /// The check.
+        check: String,
+        /// The failure's bucket.
+        bucket: String,
+    },
+}
+
+/// Finds the first event after which scenario `text` (named `file`), failing on `seed`, is
+/// bound to fail the same way: a binary search over event budgets, each prefix judged by
+/// its safety checks. The library's `simctl bisect`, for a `cargo test`.
+///
+/// # Errors
+/// See [`NotBisectable`].
+pub fn bisect_run(registry: &Registry, file: &str, text: &str, seed: u64) -> Result<Bisected, NotBisectable> {
+    let run = |max_events: Option<u64>, trace: bool| -> Result<RunReport, NotBisectable> {
         registry
-            .run(&file, &text, seed, &RunOptions { trace, max_events, ..RunOptions::default() })
-            .map_err(|e| e.to_string())
+            .run(file, text, seed, &RunOptions { trace, max_events, ..RunOptions::default() })
+            .map_err(|e| NotBisectable::Invalid(e.to_string()))
     };
-    let full = match run(None, false) {
-        Ok(report) => report,
-        Err(error) => return bad_input(&error),
-    };
-    let result = SeedResult::from_report(&file, &full, 0.0);
+    let full = run(None, false)?;
+    let result = SeedResult::from_report(file, &full, 0.0);
     let (Some(bucket), Some(check)) = (result.bucket.clone(), result.failed_check.clone()) else {
-        return bad_input(&format!("{file} seed {seed} passes: there is no failure to bisect"));
+        return Err(NotBisectable::Passes);
     };
     if result.passed {
-        return bad_input(&format!("{file} seed {seed} passes: there is no failure to bisect"));
+        return Err(NotBisectable::Passes);
     }
-    println!("bisect {file} seed {seed}: fails {bucket}");
     if check == "complete" || full.summary.whole_run_checks.contains(&check) {
-        println!(
-            "{check} is judged over the whole run, so only the end decides it; look at the report's \
-             timeline instead: {program} run {file} --seed {seed}"
-        );
-        return ExitStatus::BadInput;
+        return Err(NotBisectable::WholeRun { check, bucket });
     }
-    let fails_at = |events: u64| -> Result<bool, String> {
-        let report = run(Some(events), false)?;
-        let prefix = SeedResult::from_report(&file, &report, 0.0);
+    let fails_at = |events: u64| -> Result<bool, NotBisectable> {
+        let prefix = SeedResult::from_report(file, &run(Some(events), false)?, 0.0);
         Ok(prefix.bucket.as_deref() == Some(bucket.as_str())
             && prefix.failed_check.as_deref() == Some(&check))
     };
@@ -63,25 +88,49 @@ pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> Exi
     while high - low > 1 {
         let middle = low + (high - low) / 2;
         runs += 1;
-        match fails_at(middle) {
-            Ok(true) => high = middle,
-            Ok(false) => low = middle,
-            Err(error) => return bad_input(&error),
+        if fails_at(middle)? {
+            high = middle;
+        } else {
+            low = middle;
         }
     }
-    let report = match run(Some(high), true) {
-        Ok(report) => report,
+    let prefix = run(Some(high), true)?;
+    Ok(Bisected { bucket, check, events: full.summary.events, first_failing: high, runs, prefix })
+}
+
+/// `simctl bisect`: [`bisect_run`], and what happened just before the deciding event.
+pub fn bisect(registry: &Registry, path: &Path, seed: u64, window: usize) -> ExitStatus {
+    let program = crate::program();
+    let (file, text) = match scenario::read(path) {
+        Ok(read) => read,
         Err(error) => return bad_input(&error),
     };
+    let bisected = match bisect_run(registry, &file, &text, seed) {
+        Ok(bisected) => bisected,
+        Err(NotBisectable::Invalid(error)) => return bad_input(&error),
+        Err(NotBisectable::Passes) => {
+            return bad_input(&format!("{file} seed {seed} passes: there is no failure to bisect"))
+        }
+        Err(NotBisectable::WholeRun { check, bucket }) => {
+            println!("bisect {file} seed {seed}: fails {bucket}");
+            println!(
+                "{check} is judged over the whole run, so only the end decides it; look at the report's \
+                 timeline instead: {program} run {file} --seed {seed}"
+            );
+            return ExitStatus::BadInput;
+        }
+    };
+    let Bisected { bucket, events, first_failing: high, runs, prefix: report, .. } = bisected;
+    let low = high - 1;
+    println!("bisect {file} seed {seed}: fails {bucket}");
     let trace = report.trace.as_deref().unwrap_or_default();
     let Some(last) = trace.last() else {
         return bad_input(&"the bisected run recorded no events");
     };
     let at = Time::from_nanos(last.time_ns);
     println!(
-        "determined by event #{} (of {}) at {at} simulated: the first {high} events fail, the first {low} do not ({runs} runs)",
+        "determined by event #{} (of {events}) at {at} simulated: the first {high} events fail, the first {low} do not ({runs} runs)",
         last.index,
-        full.summary.events
     );
     let prefix = SeedResult::from_report(&file, &report, 0.0);
     let reason = prefix.reason.unwrap_or_default();

@@ -16,7 +16,7 @@
 //! seed small, [`sweep::SeedResult`] is a run's line in a sweep (its failure bucket).
 //! Argument parsing is `cli`, printing `print`; the work is in `sim`.
 
-mod bisect;
+pub mod bisect;
 mod check_history;
 mod cli;
 mod diff;

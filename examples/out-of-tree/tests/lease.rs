@@ -71,3 +71,17 @@ fn the_canary_shrinks_to_the_clock_step_and_the_partition() {
     assert_eq!(report.summary.checks["lease.one_leader"], Verdict::Fail);
     assert!(shrunk.runs <= 100);
 }
+
+#[test]
+fn the_canary_bisects_to_the_grant_that_makes_a_second_leader() {
+    let (file, text) = scenario("canary/wall-clock.toml");
+    let bisected = simctl::bisect::bisect_run(&registry(), &file, &text, 1).expect("seed 1 fails");
+    assert_eq!(bisected.check, "lease.one_leader");
+    assert!(bisected.first_failing < bisected.events, "{} of {}", bisected.first_failing, bisected.events);
+    let trace = bisected.prefix.trace.as_deref().expect("the prefix is traced");
+    let last = trace.last().expect("events");
+    // The first events that fail end with the grant that gives a majority-side server its
+    // majority while n0, cut off, still believes it leads.
+    assert!(last.what.contains("Grant"), "{}", last.what);
+    assert_eq!(bisected.prefix.summary.checks["lease.one_leader"], Verdict::Fail);
+}

@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 
 use super::system::{Consistency, Slot, System};
 use crate::backend::{self, Backend};
-use crate::judge::{self, Check, Verdict};
+use crate::judge::{self, Check, CheckKind, Verdict};
 use crate::kernel::engine::{Limits, Sim};
 use crate::kernel::fault::FaultOutcome;
 use crate::kernel::ids::{Message, NodeId};
@@ -551,11 +551,11 @@ fn judge<Y: System>(
     if let Some(liveness) = &scenario.checks.liveness {
         checks.push(judge::liveness(liveness, window, sim.operations()));
     }
-    checks.push(super::kernel_checks::disk(sim));
+    checks.push(super::kernel_checks::disk(sim).of_kind(CheckKind::Kernel));
     let mut witness = None;
     if let Some(model) = Y::CONSISTENCY.filter(|_| scenario.checks.is_consistency_checked()) {
         let (check, steps) = consistency(scenario, model, sim);
-        checks.push(check);
+        checks.push(check.of_kind(CheckKind::Consistency));
         witness = steps;
     }
     if panic.is_none() {
@@ -588,6 +588,7 @@ fn judge<Y: System>(
         checks: checks.iter().map(|c| (c.name.clone(), c.verdict)).collect(),
         reasons: checks.iter().filter_map(|c| c.reason.clone().map(|r| (c.name.clone(), r))).collect(),
         whole_run_checks: checks.iter().filter(|c| c.whole_run).map(|c| c.name.clone()).collect(),
+        check_kinds: checks.iter().map(|c| (c.name.clone(), c.kind)).collect(),
         ops,
         latency: histograms
             .iter()

@@ -40,11 +40,36 @@ impl Verdict {
     }
 }
 
+/// What a check is about: the kernel's checks of every run, the consistency model's, or the
+/// system's own. Names are for people and scenarios (`caught_by`); this is for code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// `complete`: the run reached its end (not its event budget).
+    Completion,
+    /// `no_panic`.
+    NoPanic,
+    /// `assertions`: the `always` assertions.
+    Assertions,
+    /// `latency.<op>.<percentile>[.<phase>]`: a bound of `[[checks.latency]]`.
+    Latency,
+    /// `liveness`: service after the last fault.
+    Liveness,
+    /// `kernel.*`: the simulated disk (and network) did what the scenario asked.
+    Kernel,
+    /// The history against the system's consistency model (`linearizable`).
+    Consistency,
+    /// The system's own (`raft.election_safety`, ...).
+    System,
+}
+
 /// One check's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     /// Its name in the summary (`assertions`, `liveness`, `latency.get.p99`, ...).
     pub name: String,
+    /// What it is about.
+    pub kind: CheckKind,
     /// The verdict.
     pub verdict: Verdict,
     /// Why, for every verdict but pass.
@@ -59,22 +84,51 @@ pub struct Check {
 impl Check {
     /// A passing check.
     pub fn pass(name: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Pass, reason: None, whole_run: false }
+        Check {
+            name: name.into(),
+            kind: CheckKind::System,
+            verdict: Verdict::Pass,
+            reason: None,
+            whole_run: false,
+        }
     }
 
     /// A failing check and why.
     pub fn fail(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Fail, reason: Some(reason.into()), whole_run: false }
+        Check {
+            name: name.into(),
+            kind: CheckKind::System,
+            verdict: Verdict::Fail,
+            reason: Some(reason.into()),
+            whole_run: false,
+        }
     }
 
     /// A check that could not be decided, and why.
     pub fn unknown(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Unknown, reason: Some(reason.into()), whole_run: false }
+        Check {
+            name: name.into(),
+            kind: CheckKind::System,
+            verdict: Verdict::Unknown,
+            reason: Some(reason.into()),
+            whole_run: false,
+        }
     }
 
     /// A check that was not made, and why.
     pub fn skipped(name: impl Into<String>, reason: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Skipped, reason: Some(reason.into()), whole_run: false }
+        Check {
+            name: name.into(),
+            kind: CheckKind::System,
+            verdict: Verdict::Skipped,
+            reason: Some(reason.into()),
+            whole_run: false,
+        }
+    }
+
+    /// This check, of kind `kind` (a new check is the system's own).
+    pub fn of_kind(self, kind: CheckKind) -> Check {
+        Check { kind, ..self }
     }
 
     /// This check, marked as decided by the end of the run only (see [`Check::whole_run`]).
@@ -114,20 +168,22 @@ pub fn completion(budget: Option<u64>, now: Time) -> Option<Check> {
             "complete",
             format!("stopped at the event budget ({budget} events) at {now}, before the end"),
         )
+        .of_kind(CheckKind::Completion)
     })
 }
 
 /// `no_panic`: no protocol panicked (the panic is caught, with its message and place).
 pub fn no_panic(panic: Option<&str>) -> Check {
     Check::from("no_panic", panic.is_none(), || format!("a protocol panicked: {}", panic.unwrap_or_default()))
+        .of_kind(CheckKind::NoPanic)
 }
 
 /// `assertions`: no `always` assertion was false, unless `[checks] assertions = false`.
 pub fn assertions(spec: &ChecksSpec, violations: &[Violation]) -> Check {
     if !spec.assertions {
-        return Check::skipped("assertions", "assertions = false in [checks]");
+        return Check::skipped("assertions", "assertions = false in [checks]").of_kind(CheckKind::Assertions);
     }
-    Check::from("assertions", violations.is_empty(), || {
+    let check = Check::from("assertions", violations.is_empty(), || {
         let first = &violations[0];
         format!(
             "{} always-assertion failures; first: {:?} at {} at {}",
@@ -136,7 +192,8 @@ pub fn assertions(spec: &ChecksSpec, violations: &[Violation]) -> Check {
             first.node,
             first.time
         )
-    })
+    });
+    check.of_kind(CheckKind::Assertions)
 }
 
 /// `latency.<op>.<percentile>[.<phase>]`: each bound of `[[checks.latency]]` against the
@@ -168,7 +225,7 @@ pub fn latency_bounds(
                     })
                 }
             };
-            checks.push(check.of_whole_run());
+            checks.push(check.of_whole_run().of_kind(CheckKind::Latency));
         }
     }
     checks
@@ -202,7 +259,7 @@ pub fn liveness(spec: &LivenessSpec, window: Option<(Time, Time)>, operations: &
             }
         })
     };
-    check.of_whole_run()
+    check.of_whole_run().of_kind(CheckKind::Liveness)
 }
 
 /// A run stopped at its event budget: checks about the whole run cannot be judged on the

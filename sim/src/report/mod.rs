@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::judge::Verdict;
+use crate::judge::{CheckKind, Verdict};
 use crate::kernel::history::HistoryEvent;
 use crate::kernel::network::{ConnectionStats, NetworkStats};
 use crate::scenario::Phase;
@@ -202,6 +202,9 @@ pub struct Summary {
     /// The checks only the end of a run decides (convergence, liveness, latency bounds):
     /// unknown on a run stopped at its event budget, and not bisectable.
     pub whole_run_checks: Vec<String>,
+    /// Check name → what it is about (the kernel's checks, the consistency model, the
+    /// system's own).
+    pub check_kinds: BTreeMap<String, CheckKind>,
     /// Operation kind → counts by outcome.
     pub ops: BTreeMap<String, OpCounts>,
     /// Operation kind → latency of operations that completed ok, in ms (failed and unknown

@@ -2,7 +2,9 @@
 //! either compiled and run by `cargo test --doc` (the README's, through `simctl`'s
 //! `ReadmeExamples`) or marked `rust,ignore` with its file on its first line
 //! (`// examples/out-of-tree/src/lib.rs`) and found, to the character, in that file, which
-//! the workspace compiles; every scenario in a `toml` block validates.
+//! CI compiles; a `toml` block that names its file on its first line
+//! (`# examples/out-of-tree/Cargo.toml`) is found in that file, and every scenario in a
+//! `toml` block validates.
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +49,33 @@ fn blocks(text: &str) -> Vec<(String, String, usize)> {
     out
 }
 
+/// Whether an excerpt whose first line is `comment` + a file name is found in that file.
+fn check_excerpt(name: &str, line: usize, body: &str, comment: &str) {
+    let (first, rest) = body.split_once('\n').unwrap_or((body, ""));
+    let Some(file) = first.strip_prefix(comment) else {
+        panic!("{name}:{line}: an excerpt must name its file on its first line ({comment}<file>)");
+    };
+    let source =
+        std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{name}:{line}: {file}: {e}"));
+    assert!(source.contains(rest), "{name}:{line}: this excerpt is no longer in {file}:\n{rest}");
+}
+
+#[test]
+fn every_manifest_excerpt_is_found_in_its_file() {
+    let mut excerpts = 0;
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let name = doc.strip_prefix(root()).unwrap().display().to_string();
+        for (info, body, line) in blocks(&text) {
+            if info == "toml" && body.starts_with("# ") && body.lines().next().unwrap().ends_with(".toml") {
+                check_excerpt(&name, line, &body, "# ");
+                excerpts += 1;
+            }
+        }
+    }
+    assert!(excerpts >= 1, "the template's manifest is quoted in docs/your-own-system.md");
+}
+
 #[test]
 fn every_rust_block_is_compiled_or_found_in_a_compiled_file() {
     let mut excerpts = 0;
@@ -59,13 +88,7 @@ fn every_rust_block_is_compiled_or_found_in_a_compiled_file() {
                 continue;
             }
             if info.contains("ignore") {
-                let (first, rest) = body.split_once('\n').unwrap_or((&body, ""));
-                let Some(file) = first.strip_prefix("// ") else {
-                    panic!("{name}:{line}: an ignored Rust block must name its file on its first line");
-                };
-                let source = std::fs::read_to_string(root().join(file))
-                    .unwrap_or_else(|e| panic!("{name}:{line}: {file}: {e}"));
-                assert!(source.contains(rest), "{name}:{line}: this excerpt is no longer in {file}:\n{rest}");
+                check_excerpt(&name, line, &body, "// ");
                 excerpts += 1;
             } else {
                 assert_eq!(

@@ -12,18 +12,19 @@
 //! }
 //! ```
 //!
-//! The pieces a `cargo test` uses are here too: [`shrink::shrink_scenario`] makes a failing
-//! seed small, [`sweep::SeedResult`] is a run's line in a sweep (its failure bucket).
-//! Argument parsing is `cli`, printing `print`; the work is in `sim`.
+//! A `cargo test` needs only `sim`: `sim::explore::shrink::shrink_scenario` makes a failing
+//! seed small, `sim::explore::bisect::bisect_run` finds the event that decides it. Here,
+//! [`sweep::SeedResult`] is a run's line in a sweep. Argument parsing is `cli`, printing
+//! `print`; the work is in `sim`.
 
-pub mod bisect;
+mod bisect;
 mod check_history;
 mod cli;
 mod diff;
 pub mod exit;
 mod print;
 mod run;
-pub mod shrink;
+mod shrink;
 pub mod sweep;
 
 use clap::Parser;

@@ -14,6 +14,7 @@ const COUNTER: TableDefinition<&str, u64> = TableDefinition::new("counter");
 struct Nothing;
 impl Message for Nothing {
     type Timer = ();
+    type Kind = ();
 }
 
 /// Counts up once per tick in redb; even counts commit durably, odd ones without a sync.

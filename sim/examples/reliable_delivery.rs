@@ -28,6 +28,7 @@ enum Msg {
 
 impl Message for Msg {
     type Timer = ();
+    type Kind = ();
 }
 
 const SENDER: NodeId = NodeId(0);

@@ -14,6 +14,7 @@
 //! struct Hello;
 //! impl Message for Hello {
 //!     type Timer = ();
+//!     type Kind = ();
 //! }
 //!
 //! struct Greeter;
@@ -40,6 +41,7 @@
 
 pub mod backend;
 pub mod check;
+pub mod explore;
 pub mod harness;
 pub mod judge;
 pub mod kernel;
@@ -53,7 +55,7 @@ pub use kernel::disk::{Disk, DiskChange, DiskConfig, DiskError, DiskHandle};
 pub use kernel::dist::Distribution;
 pub use kernel::engine::{Limits, Sim, StopReason};
 pub use kernel::fault::{Fault, FaultKind, FaultOutcome, FaultRecord, Target};
-pub use kernel::ids::{Message, NodeId, TimerId};
+pub use kernel::ids::{Message, Names, NodeId, TimerId};
 pub use kernel::io::{IoId, IoRequest, IoResult};
 pub use kernel::network::{ConnectionStats, LinkModel, NetworkStats};
 pub use kernel::node::Node;
@@ -74,7 +76,7 @@ pub mod prelude {
     pub use crate::kernel::engine::{Limits, Sim, StopReason};
     pub use crate::kernel::fault::{Fault, Target};
     pub use crate::kernel::history::{Op, OpKind, Value};
-    pub use crate::kernel::ids::{Message, NodeId, TimerId};
+    pub use crate::kernel::ids::{Message, Names, NodeId, TimerId};
     pub use crate::kernel::io::{IoId, IoResult};
     pub use crate::kernel::network::LinkModel;
     pub use crate::kernel::node::Node;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 /// In order: a layer may use only those before it.
-const LAYERS: [&str; 7] = ["kernel", "check", "scenario", "judge", "report", "backend", "harness"];
+const LAYERS: [&str; 8] = ["kernel", "check", "scenario", "judge", "report", "backend", "harness", "explore"];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();

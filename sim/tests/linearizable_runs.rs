@@ -21,6 +21,7 @@ enum Msg {
 
 impl Message for Msg {
     type Timer = ();
+    type Kind = ();
 }
 
 struct Server {

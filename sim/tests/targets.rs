@@ -7,12 +7,20 @@ use common::*;
 use sim::prelude::*;
 use sim::{DiskConfig, FaultOutcome, FaultRecord};
 
+sim::names! {
+    /// The one role of these tests.
+    enum Role {
+        /// Node 2.
+        Leader = "leader",
+    }
+}
+
 /// Node 2 says it leads; everyone chatters and keeps an fsynced log with unsynced tails.
 fn chatter() -> Script {
     Script::default()
         .on_start(|ctx| {
             if ctx.id() == NodeId(2) {
-                ctx.set_role(Some("leader"));
+                ctx.set_role(Role::Leader);
             }
             ctx.set_timer(ms(5), 0);
         })

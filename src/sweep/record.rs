@@ -147,7 +147,7 @@ impl SeedResult {
     /// The result of a run that finished.
     pub fn from_report(scenario: &str, report: &RunReport, wall_ms: f64) -> SeedResult {
         let summary = &report.summary;
-        let failure = Failure::of(&summary.checks, &summary.reasons, summary.panic.as_deref());
+        let failure = report.failure();
         let reason = failure.as_ref().and_then(|f| summary.reasons.get(&f.check).cloned());
         let mut faults: BTreeMap<String, FaultCount> = BTreeMap::new();
         for line in &summary.faults {

@@ -22,7 +22,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sim::harness::system::{Check, Slot, System};
 use sim::scenario::Scenario;
-use sim::{Clock, Ctx, Fault, Message, Network, Node, NodeId, Seed, Sim, Target, Time, TimerId, Timers};
+use sim::{
+    Clock, Ctx, Fault, Message, Names, Network, Node, NodeId, Seed, Sim, Target, Time, TimerId, Timers,
+};
 
 /// The `[settings]` of a lease scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -87,6 +89,7 @@ pub enum Timer {
 
 impl Message for Msg {
     type Timer = Timer;
+    type Kind = ();
 }
 
 /// What a server states for the check, in true time (the kernel stamps each fact).
@@ -188,7 +191,7 @@ impl Server {
             return;
         }
         if self.leading.is_none() {
-            ctx.set_role(Some("leader"));
+            ctx.set_role(Role::Leader);
             ctx.fact(Belief::Leads);
             self.tick = Some(ctx.set_timer(self.settings.tick, Timer::Tick));
         }
@@ -201,7 +204,7 @@ impl Server {
         if let Some(tick) = self.tick.take() {
             ctx.cancel_timer(tick);
         }
-        ctx.set_role(None);
+        ctx.clear_role();
         ctx.fact(Belief::StepsDown);
     }
 }
@@ -247,6 +250,15 @@ impl Node for Server {
     }
 }
 
+sim::names! {
+    /// The role a server reports while it believes it holds the lease: faults can target it
+    /// (`crash = "leader"`).
+    pub enum Role {
+        /// Holds the lease.
+        Leader = "leader",
+    }
+}
+
 /// The lease as a system scenarios can name.
 pub struct Lease;
 
@@ -257,7 +269,7 @@ impl System for Lease {
 
     const NAME: &'static str = "lease";
     const ABOUT: &'static str = "a leader lease: grants on monotonic clocks, at most one leader at a time";
-    const ROLES: &'static [&'static str] = &["leader"];
+    const ROLES: &'static [&'static str] = Role::NAMES;
 
     fn validate(scenario: &Scenario<Settings>) -> Result<(), (&'static str, String)> {
         let s = &scenario.settings;

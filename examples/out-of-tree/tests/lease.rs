@@ -61,9 +61,9 @@ fn the_canary_is_caught() {
 #[test]
 fn the_canary_shrinks_to_the_clock_step_and_the_partition() {
     let (file, text) = scenario("canary/wall-clock.toml");
-    let shrunk =
-        simctl::shrink::shrink_scenario(&registry(), &file, &text, 1, 100, |_| {}).expect("seed 1 fails");
-    assert!(shrunk.bucket.starts_with("lease.one_leader: "), "{}", shrunk.bucket);
+    let shrunk = sim::explore::shrink::shrink_scenario(&registry(), &file, &text, 1, 100, |_| {})
+        .expect("seed 1 fails");
+    assert_eq!(shrunk.failure.check, "lease.one_leader", "{}", shrunk.bucket);
     let kinds: Vec<&str> = shrunk.faults.iter().map(|f| f.action.kind().name()).collect();
     assert_eq!(kinds, ["clock", "partition"], "{:#?}", shrunk.account);
     // The shrunk scenario fails the same way on its own.
@@ -75,8 +75,8 @@ fn the_canary_shrinks_to_the_clock_step_and_the_partition() {
 #[test]
 fn the_canary_bisects_to_the_grant_that_makes_a_second_leader() {
     let (file, text) = scenario("canary/wall-clock.toml");
-    let bisected = simctl::bisect::bisect_run(&registry(), &file, &text, 1).expect("seed 1 fails");
-    assert_eq!(bisected.check, "lease.one_leader");
+    let bisected = sim::explore::bisect::bisect_run(&registry(), &file, &text, 1).expect("seed 1 fails");
+    assert_eq!(bisected.failure.check, "lease.one_leader");
     assert!(bisected.first_failing < bisected.events, "{} of {}", bisected.first_failing, bisected.events);
     let trace = bisected.prefix.trace.as_deref().expect("the prefix is traced");
     let last = trace.last().expect("events");

@@ -794,7 +794,7 @@ impl Node for Coordinator {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.set_role(Some("coordinator"));
+        ctx.set_role(super::Role::Coordinator);
         self.started = ctx.now();
         if self.durable() {
             match Meta::open(ctx.disk_handle()) {

@@ -41,7 +41,18 @@ use sim::kernel::history::Value;
 use sim::kernel::workload::{Arg, OpRecord, OperationSpec, Operations};
 use sim::report::Table;
 use sim::scenario::{Scenario, WorkloadSpec};
+use sim::Names;
 use sim::{Node, NodeId, Payload, Seed, Sim, Time};
+
+sim::names! {
+    /// The roles its nodes report (`Ctx::set_role`), which faults can target.
+    pub enum Role {
+        /// The coordinator (metadata, placement).
+        Coordinator = "coordinator",
+        /// A storage node (chunks).
+        Storage = "storage",
+    }
+}
 
 sim::operations! {
     /// The collective's operations: their names in scenarios and histories, arguments and
@@ -200,7 +211,7 @@ impl System for Collective {
     const REPLICATED_FILES: &'static [&'static str] = &["chunk/"];
     const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
     const OPERATIONS: &'static [OperationSpec] = CollectiveOp::SPECS;
-    const ROLES: &'static [&'static str] = &["coordinator", "storage"];
+    const ROLES: &'static [&'static str] = Role::NAMES;
     const CONSISTENCY: Option<Consistency> = Some(Consistency {
         name: "linearizable",
         // A register per path: put, get and delete; mkdir and list are not about one path.

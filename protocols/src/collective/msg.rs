@@ -155,17 +155,22 @@ pub enum Timer {
     Audit,
 }
 
+sim::names! {
+    /// The message kinds scenarios give latencies of their own (`[network.kinds]`).
+    pub enum Kind {
+        /// Every message without chunk bytes.
+        Control = "control",
+        /// A message carrying chunk bytes.
+        Data = "data",
+    }
+}
+
 impl Message for Msg {
     type Timer = Timer;
+    type Kind = Kind;
 
-    const KINDS: &'static [&'static str] = &["control", "data"];
-
-    fn kind(&self) -> &'static str {
-        if self.data_bytes() > 0 {
-            "data"
-        } else {
-            "control"
-        }
+    fn kind(&self) -> Option<Kind> {
+        Some(if self.data_bytes() > 0 { Kind::Data } else { Kind::Control })
     }
 
     fn wire_size(&self) -> u64 {

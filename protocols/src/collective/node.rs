@@ -104,7 +104,7 @@ impl Node for StorageNode {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.set_role(Some("storage"));
+        ctx.set_role(super::Role::Storage);
         self.chunks = ctx.disk().names_with_prefix("chunk/").filter_map(ChunkId::parse).collect();
         ctx.fact(CollectiveFact::Inventory { chunks: self.chunks.iter().copied().collect() });
         ctx.series("chunks held", self.chunks.len() as i64);

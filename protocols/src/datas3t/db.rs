@@ -382,7 +382,7 @@ impl Node for MetadataStore {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.set_role(Some("metadata-store"));
+        ctx.set_role(super::Role::MetadataStore);
         match MetadataStore::open(ctx) {
             Ok((db, tables)) => {
                 if ctx.incarnation() > 0 {

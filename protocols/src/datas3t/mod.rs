@@ -35,7 +35,20 @@ use sim::harness::system::{Check, Slot, System};
 use sim::kernel::workload::{Arg, OpRecord, OperationSpec, Operations};
 use sim::report::Table;
 use sim::scenario::Scenario;
+use sim::Names;
 use sim::{Node, NodeId, Seed, Sim};
+
+sim::names! {
+    /// The roles its nodes report (`Ctx::set_role`), which faults can target.
+    pub enum Role {
+        /// A datas3t server.
+        Server = "server",
+        /// The object store (S3).
+        ObjectStore = "object-store",
+        /// The transactional metadata store.
+        MetadataStore = "metadata-store",
+    }
+}
 
 sim::operations! {
     /// The service's operations: their names in scenarios and histories, arguments and
@@ -102,7 +115,7 @@ impl System for Datas3t {
     const ABOUT: &'static str = "numbered datapoints as TAR dataranges in an object store, metadata in a transactional \
                                  store (mode datas3t: its code at fa4800e; mode safe: the design it reaches for)";
     const OPERATIONS: &'static [OperationSpec] = Datas3tOp::SPECS;
-    const ROLES: &'static [&'static str] = &["server", "object-store", "metadata-store"];
+    const ROLES: &'static [&'static str] = Role::NAMES;
 
     fn validate(scenario: &Scenario<Config>) -> Result<(), (&'static str, String)> {
         scenario.settings.validate()?;

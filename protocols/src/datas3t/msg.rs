@@ -340,6 +340,7 @@ pub enum Timer {
 
 impl Message for Msg {
     type Timer = Timer;
+    type Kind = ();
 
     fn wire_size(&self) -> u64 {
         let body = match self {

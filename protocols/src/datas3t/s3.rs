@@ -145,7 +145,7 @@ impl Node for ObjectStore {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.set_role(Some("object-store"));
+        ctx.set_role(super::Role::ObjectStore);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {

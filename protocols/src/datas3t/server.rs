@@ -929,7 +929,7 @@ impl Node for Server {
     type Msg = Msg;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.set_role(Some("server"));
+        ctx.set_role(super::Role::Server);
         ctx.set_timer(self.shared.config.deletion_poll, Timer::Deletion);
         if self.safe() {
             ctx.set_timer(self.shared.config.upload_lease / 2, Timer::Leases);

@@ -119,41 +119,58 @@ fn elements(siblings: &[Version]) -> u64 {
     siblings.iter().map(|v| 40 + 8 * v.elements().len() as u64 + 20 * (v.past.0.len() as u64 + 1)).sum()
 }
 
+sim::names! {
+    /// The message kinds scenarios give latencies of their own (`[network.kinds]`). PBS's
+    /// WARS latencies are those of `replicate` (W), `replicated` (A), `read` (R) and
+    /// `read-reply` (S).
+    pub enum Kind {
+        /// A client's read.
+        Get = "get",
+        /// A client's write.
+        Put = "put",
+        /// A read's answer to the client.
+        GetReply = "get-reply",
+        /// A write's answer to the client.
+        PutReply = "put-reply",
+        /// A coordinator's write to a replica (PBS's W).
+        Replicate = "replicate",
+        /// A replica's write acknowledgement (A).
+        Replicated = "replicated",
+        /// A coordinator's read of a replica (R).
+        Read = "read",
+        /// A replica's read answer (S).
+        ReadReply = "read-reply",
+        /// Read repair.
+        Repair = "repair",
+        /// Hinted handoff and its acknowledgement.
+        Handoff = "handoff",
+        /// Membership gossip.
+        Gossip = "gossip",
+        /// Merkle anti-entropy.
+        AntiEntropy = "anti-entropy",
+        /// Dynago's own messages (its gRPC calls).
+        Dynago = "dynago",
+    }
+}
+
 impl Message for Msg {
     type Timer = Timer;
+    type Kind = Kind;
 
-    /// PBS's WARS latencies are those of `replicate` (W), `replicated` (A), `read` (R) and
-    /// `read-reply` (S).
-    const KINDS: &'static [&'static str] = &[
-        "get",
-        "put",
-        "get-reply",
-        "put-reply",
-        "replicate",
-        "replicated",
-        "read",
-        "read-reply",
-        "repair",
-        "handoff",
-        "gossip",
-        "anti-entropy",
-        "dynago",
-    ];
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Msg::Get { .. } => "get",
-            Msg::Put { .. } => "put",
-            Msg::GetReply { .. } => "get-reply",
-            Msg::PutReply { .. } => "put-reply",
-            Msg::Replicate { .. } => "replicate",
-            Msg::Replicated { .. } => "replicated",
-            Msg::Read { .. } => "read",
-            Msg::ReadReply { .. } => "read-reply",
-            Msg::Repair { .. } => "repair",
-            Msg::Handoff { .. } | Msg::HandoffAck { .. } => "handoff",
-            Msg::Gossip | Msg::GossipAck | Msg::Members { .. } => "gossip",
-            Msg::Digest { .. } | Msg::Sync { .. } => "anti-entropy",
+    fn kind(&self) -> Option<Kind> {
+        Some(match self {
+            Msg::Get { .. } => Kind::Get,
+            Msg::Put { .. } => Kind::Put,
+            Msg::GetReply { .. } => Kind::GetReply,
+            Msg::PutReply { .. } => Kind::PutReply,
+            Msg::Replicate { .. } => Kind::Replicate,
+            Msg::Replicated { .. } => Kind::Replicated,
+            Msg::Read { .. } => Kind::Read,
+            Msg::ReadReply { .. } => Kind::ReadReply,
+            Msg::Repair { .. } => Kind::Repair,
+            Msg::Handoff { .. } | Msg::HandoffAck { .. } => Kind::Handoff,
+            Msg::Gossip | Msg::GossipAck | Msg::Members { .. } => Kind::Gossip,
+            Msg::Digest { .. } | Msg::Sync { .. } => Kind::AntiEntropy,
             Msg::Ping
             | Msg::PingResponse
             | Msg::ClusterInfoRequest { .. }
@@ -163,8 +180,8 @@ impl Message for Msg {
             | Msg::ForwardGetResponse { .. }
             | Msg::ForwardSet { .. }
             | Msg::ForwardSetResponse
-            | Msg::Refused { .. } => "dynago",
-        }
+            | Msg::Refused { .. } => Kind::Dynago,
+        })
     }
 
     fn wire_size(&self) -> u64 {

@@ -98,6 +98,7 @@ pub enum Timer {
 
 impl Message for Msg {
     type Timer = Timer;
+    type Kind = ();
 
     fn wire_size(&self) -> u64 {
         match self {

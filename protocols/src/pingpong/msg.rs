@@ -59,4 +59,5 @@ pub enum Timer {
 
 impl Message for Msg {
     type Timer = Timer;
+    type Kind = ();
 }

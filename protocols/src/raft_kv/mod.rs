@@ -27,6 +27,16 @@ pub use config::{Bug, Change, Config, ReadMode};
 pub use msg::Msg;
 pub use server::Server;
 
+sim::names! {
+    /// The roles a server reports (`Ctx::set_role`), which faults can target.
+    pub enum Role {
+        /// Raft's leader.
+        Leader = "leader",
+        /// A server that does not lead: a follower or a candidate.
+        Follower = "follower",
+    }
+}
+
 sim::operations! {
     /// The store's operations: their names in scenarios and histories, arguments and
     /// default mix.
@@ -47,6 +57,7 @@ sim::operations! {
 use sim::harness::system::{Check, Consistency, Slot, System};
 use sim::kernel::workload::{Arg, OperationSpec, Operations};
 use sim::scenario::Scenario;
+use sim::Names;
 use sim::{Node, NodeId, Seed, Sim};
 
 /// Raft KV as a system scenarios can name.
@@ -101,7 +112,7 @@ impl System for RaftKv {
     const ABOUT: &'static str =
         "Raft replicated key-value store: raft-rs RawNode, log in redb on the simulated disk";
     const OPERATIONS: &'static [OperationSpec] = RaftOp::SPECS;
-    const ROLES: &'static [&'static str] = &["leader", "follower"];
+    const ROLES: &'static [&'static str] = Role::NAMES;
     const CONSISTENCY: Option<Consistency> = Some(Consistency::KEY_VALUE);
     const BUG_CLASSES: &'static [sim::harness::system::BugClass] = class::ALL;
 

@@ -478,12 +478,12 @@ impl Server {
         if leading && raw.raft.term != self.led_term {
             self.led_term = raw.raft.term;
             ctx.fact(RaftFact::Leader { term: raw.raft.term });
-            ctx.set_role(Some("leader"));
+            ctx.set_role(super::Role::Leader);
         } else if !leading && self.led_term != 0 {
             self.led_term = 0;
             ctx.sometimes("leader stepped down", true);
             ctx.sometimes(class::DEPOSED_WITH_READS, !self.reading.is_empty() || !self.confirmed.is_empty());
-            ctx.set_role(Some("follower"));
+            ctx.set_role(super::Role::Follower);
             for (_, (client, op)) in std::mem::take(&mut self.proposed) {
                 ctx.send(client, Msg::Reply { op, reply: Reply::Unknown });
             }
@@ -502,7 +502,7 @@ impl Server {
         ctx.count("servers stopped: could not persist", 1);
         ctx.sometimes("a server stopped because its disk failed", true);
         self.raw = None;
-        ctx.set_role(None);
+        ctx.clear_role();
     }
 }
 
@@ -563,7 +563,7 @@ impl Node for Server {
             }
             Err(error) => panic!("server {}: raft-rs refused its configuration: {error}", ctx.id()),
         }
-        ctx.set_role(Some("follower"));
+        ctx.set_role(super::Role::Follower);
         self.randomize(ctx);
         let first = match self.config.tick_phase {
             true => std::time::Duration::from_nanos(1 + ctx.rng().below(self.config.tick.as_nanos() as u64)),

@@ -114,7 +114,7 @@ pub fn register<Y: System>() -> Registered {
         about: Y::ABOUT,
         operations: Y::OPERATIONS,
         roles: Y::ROLES,
-        message_kinds: <Y::Msg as crate::Message>::KINDS,
+        message_kinds: system::message_kinds::<Y>(),
         replicated_files: Y::REPLICATED_FILES,
         bug_classes: Y::BUG_CLASSES,
         default_settings: || toml::to_string(&Y::Settings::default()).expect("settings serialize"),

@@ -98,7 +98,7 @@ fn assemble<Y: System>(
     let servers: Vec<NodeId> = (0..scenario.nodes).map(|i| add(&mut sim, Slot::Server(i))).collect();
     Y::network(scenario, &setup, sim.network_mut());
     scenario.network.apply_overrides(sim.network_mut());
-    scenario.network.apply_kinds(<Y::Msg as Message>::KINDS, sim.network_mut());
+    scenario.network.apply_kinds(super::system::message_kinds::<Y>(), sim.network_mut());
     if let Some(keepalive) = scenario.network.keepalive {
         sim.set_keepalive(keepalive);
     }

@@ -16,7 +16,7 @@ pub use crate::judge::{Check, Verdict};
 use crate::kernel::engine::Sim;
 use crate::kernel::fault::Fault;
 use crate::kernel::history::Value;
-use crate::kernel::ids::{Message, NodeId};
+use crate::kernel::ids::{Message, Names, NodeId};
 use crate::kernel::network::NetworkModel;
 use crate::kernel::node::Node;
 use crate::kernel::rng::Seed;
@@ -105,7 +105,8 @@ pub trait System: 'static {
     /// The operations its clients accept, with the default mix. A system with none has no
     /// clients, and a scenario of it may not have a `[workload]`.
     const OPERATIONS: &'static [OperationSpec] = &[];
-    /// The roles its nodes report with `Ctx::set_role`, usable as fault targets.
+    /// The roles its nodes report with `Ctx::set_role`, usable as fault targets: the
+    /// `NAMES` of its roles enum ([`names!`](crate::names)).
     const ROLES: &'static [&'static str] = &[];
     /// What its client history is checked against by default, if anything.
     const CONSISTENCY: Option<Consistency> = None;
@@ -166,12 +167,17 @@ pub trait System: 'static {
     }
 }
 
+/// The names of system `Y`'s message kinds (its `Msg::Kind`).
+pub fn message_kinds<Y: System>() -> &'static [&'static str] {
+    <<Y::Msg as Message>::Kind as Names>::NAMES
+}
+
 /// Parses and validates a scenario for system `Y`: the kernel's rules, then the system's.
 pub fn parse<Y: System>(file: &str, text: &str) -> Result<Scenario<Y::Settings>, ScenarioError> {
     let rules = SystemRules {
         operations: Y::OPERATIONS,
         roles: Y::ROLES,
-        message_kinds: <Y::Msg as Message>::KINDS,
+        message_kinds: message_kinds::<Y>(),
         has_model: Y::CONSISTENCY.is_some(),
         model_by_default: Y::CONSISTENCY.is_some_and(|c| c.promised),
     };

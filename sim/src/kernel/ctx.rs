@@ -12,7 +12,7 @@ use std::sync::MutexGuard;
 use super::connection::ConnId;
 use super::disk::{Disk, DiskHandle};
 use super::history::{HistoryEvent, Op, OpKind, Value};
-use super::ids::{Message, NodeId, TimerId};
+use super::ids::{Message, Names, NodeId, TimerId};
 use super::io::{IoId, IoRequest};
 use super::rng::Rng;
 use super::time::Time;
@@ -165,9 +165,19 @@ impl<'a, M: Message> Ctx<'a, M> {
         self.world.arrived_on
     }
 
-    /// Reports this node's role ("leader", "follower", or `None`), so faults can target
-    /// "the leader". Cleared when the node crashes.
-    pub fn set_role(&mut self, role: Option<&'static str>) {
+    /// Reports this node's role, a variant of its system's roles enum (declared with
+    /// [`names!`](crate::names), `System::ROLES` its names): `ctx.set_role(Role::Leader)`,
+    /// so faults can target "the leader". Cleared when the node crashes.
+    pub fn set_role<R: Names>(&mut self, role: R) {
+        self.change_role(Some(role.name()));
+    }
+
+    /// Reports that this node has no role (it stepped down).
+    pub fn clear_role(&mut self) {
+        self.change_role(None);
+    }
+
+    fn change_role(&mut self, role: Option<&'static str>) {
         if self.world.roles[self.node.index()] != role {
             let at = Time(self.world.handler_time(self.node));
             self.world.observations.roles.push((at, self.node, role));

@@ -152,7 +152,7 @@ pub struct NetworkModel {
     class: Vec<u16>,
     per_class: BTreeMap<(u16, u16), usize>,
     links: DetHashMap<(NodeId, NodeId), LinkState>,
-    /// Latency per message kind (a name of `Message::KINDS`), where one is set: a handful
+    /// Latency per message kind (the name of a `Message::Kind`), where one is set: a handful
     /// at most, searched only when one is.
     by_kind: Vec<(&'static str, Distribution)>,
     /// Bytes per second of every node's interface, if limited.
@@ -250,7 +250,7 @@ impl NetworkModel {
         self.node_bandwidth = bytes_per_second.filter(|b| *b > 0);
     }
 
-    /// Gives message kind `kind` (a name of `Message::KINDS`) a latency of its own, on every
+    /// Gives message kind `kind` (the name of a `Message::Kind`) a latency of its own, on every
     /// link and on loopback.
     pub fn set_kind_latency(&mut self, kind: &'static str, latency: Distribution) {
         match self.by_kind.iter_mut().find(|(name, _)| *name == kind) {
@@ -410,7 +410,7 @@ impl NetworkModel {
         give_up: u64,
         rng: &mut Rng,
     ) -> Option<u64> {
-        let (size, kind) = (msg.wire_size(), msg.kind());
+        let (size, kind) = (msg.wire_size(), super::ids::kind_name(msg));
         let model = self.model(from, to);
         let (loss, link) = (model.loss, (model.fifo, model.bandwidth));
         let (mut waited, mut timeout) = (0u64, RTO_MIN);

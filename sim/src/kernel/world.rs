@@ -245,7 +245,8 @@ impl<M: Message> World<M> {
             // Loopback is instant, unless the kind has a latency of its own (a replica process
             // beside its coordinator: PBS draws every replica's W, A, R and S).
             let rng = &mut self.processes[from.index()].network_rng;
-            let delay = self.network.kind_latency(msg.kind()).map_or(0, |d| d.sample_nanos(rng));
+            let delay =
+                self.network.kind_latency(super::ids::kind_name(&msg)).map_or(0, |d| d.sample_nanos(rng));
             self.push_node_event(
                 to,
                 now.saturating_add(delay),
@@ -260,7 +261,7 @@ impl<M: Message> World<M> {
             return;
         }
         let rng = &mut self.processes[from.index()].network_rng;
-        let route = self.network.route(now, from, to, msg.wire_size(), msg.kind(), rng);
+        let route = self.network.route(now, from, to, msg.wire_size(), super::ids::kind_name(&msg), rng);
         if self.observations.message_window.is_some() {
             let (fate, at, again) = match &route {
                 Route::Arrive(at, again) => (MessageFate::Sent, Some(*at), *again),

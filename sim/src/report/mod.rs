@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::judge::{CheckKind, Verdict};
+use crate::judge::{CheckKind, Failure, Verdict};
 use crate::kernel::history::HistoryEvent;
 use crate::kernel::network::{ConnectionStats, NetworkStats};
 use crate::scenario::Phase;
@@ -476,6 +476,13 @@ pub struct WitnessStep {
 }
 
 impl RunReport {
+    /// How the run failed (the deciding check, its verdict and cause, and the bucket sweeps
+    /// group by); `None` if every check passed or was skipped.
+    pub fn failure(&self) -> Option<Failure> {
+        let summary = &self.summary;
+        Failure::of(&summary.checks, &summary.reasons, summary.panic.as_deref())
+    }
+
     /// Writes the report folder `out/<scenario>/<seed>/`; returns its path.
     pub fn write(&self, out: &Path) -> io::Result<PathBuf> {
         let dir = out.join(&self.summary.scenario).join(self.summary.seed.to_string());

@@ -36,6 +36,7 @@
 
 mod buggify;
 mod checks;
+mod document;
 mod faults;
 mod network;
 mod plan;
@@ -56,6 +57,7 @@ use serde::Deserialize;
 
 pub use buggify::BuggifySpec;
 pub use checks::{ChecksSpec, LatencyBound, LivenessSpec, Phase};
+pub use document::{Count, Document};
 pub use faults::{syntax, FaultAction, FaultSpec, WrittenFault};
 pub use network::{latency_toml, LatencySpec, LinkChange, LinkOverride, NetworkSpec, NodeOverride, Nodes};
 pub use plan::{plan, PlanContext, Planned};

@@ -15,6 +15,7 @@ pub struct Num(pub u64);
 impl Message for Num {
     /// A probe's timers carry a tag the script chooses.
     type Timer = u64;
+    type Kind = ();
 }
 
 type StartFn = dyn Fn(&mut Ctx<'_, Num>);

@@ -1,0 +1,16 @@
+//! Exploring a failing run, as a library: make it small ([`shrink`]) and find the event that
+//! decides it ([`bisect`]). `simctl shrink` and `simctl bisect` print what these return; a
+//! `cargo test` that found a failing seed calls them directly. Both judge a candidate run by
+//! its typed failure ([`Failure`](crate::judge::Failure)): the same failure is the same
+//! deciding check and the same bucket.
+
+pub mod bisect;
+pub mod shrink;
+
+use crate::judge::Failure;
+use crate::report::RunReport;
+
+/// The failure of a run that failed, `None` if it passed.
+fn failed(report: &RunReport) -> Option<Failure> {
+    report.failure().filter(|_| !report.summary.passed)
+}

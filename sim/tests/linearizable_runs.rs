@@ -1,7 +1,9 @@
 //! `[checks] linearizable = true` end to end, on a system of this test's own: a register
 //! store whose clients either all use one server (linearizable) or spread over servers that
 //! never replicate (stale reads, which the check must catch and explain); and
-//! `[checks] liveness`, on the same store with its writes left unanswered.
+//! `[checks] liveness`, on the same store with its writes left unanswered; and
+//! `kernel.roles`, on the same store's servers reporting a role it declares or one it does
+//! not.
 
 use serde::{Deserialize, Serialize};
 use sim::harness::run::{run, RunOptions};
@@ -24,14 +26,37 @@ impl Message for Msg {
     type Kind = ();
 }
 
+sim::names! {
+    /// The store's one role.
+    enum StoreRole {
+        /// A server.
+        Server = "server",
+    }
+}
+
+sim::names! {
+    /// A role the store does not declare.
+    enum Stray {
+        /// Not the store's.
+        Primary = "primary",
+    }
+}
+
 struct Server {
     value: Option<i64>,
     mute_writes: bool,
+    role: String,
 }
 
 impl Node for Server {
     type Msg = Msg;
-    fn on_start(&mut self, _: &mut Ctx<'_, Msg>) {}
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        match self.role.as_str() {
+            "server" => ctx.set_role(StoreRole::Server),
+            "primary" => ctx.set_role(Stray::Primary),
+            _ => {}
+        }
+    }
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Write { .. } if self.mute_writes => {}
@@ -80,6 +105,8 @@ impl Node for Client {
 struct Settings {
     spread: bool,
     mute_writes: bool,
+    /// The role servers report: "server" (declared), "primary" (not), or none.
+    role: String,
 }
 
 struct Store;
@@ -87,7 +114,7 @@ struct Store;
 impl System for Store {
     type Msg = Msg;
     type Settings = Settings;
-    type Setup = (u32, bool, bool);
+    type Setup = (u32, Settings);
     const NAME: &'static str = "store";
     const ABOUT: &'static str = "a register per server, never replicated";
     const OPERATIONS: &'static [OperationSpec] = &[
@@ -95,24 +122,27 @@ impl System for Store {
         OperationSpec { name: "write", arg: Arg::Unique, weight: 1.0 },
     ];
     const CONSISTENCY: Option<Consistency> = Some(Consistency::REGISTER);
+    const ROLES: &'static [&'static str] = StoreRole::NAMES;
 
     fn validate(_: &Scenario<Settings>) -> Result<(), (&'static str, String)> {
         Ok(())
     }
-    fn setup(scenario: &Scenario<Settings>, _: Seed) -> (u32, bool, bool) {
-        (scenario.nodes, scenario.settings.spread, scenario.settings.mute_writes)
+    fn setup(scenario: &Scenario<Settings>, _: Seed) -> (u32, Settings) {
+        (scenario.nodes, scenario.settings.clone())
     }
-    fn node(
-        &(servers, spread, mute_writes): &(u32, bool, bool),
-        slot: Slot,
-        _: NodeId,
-    ) -> Box<dyn Node<Msg = Msg>> {
+    fn node((servers, settings): &(u32, Settings), slot: Slot, _: NodeId) -> Box<dyn Node<Msg = Msg>> {
         match slot {
-            Slot::Server(_) => Box::new(Server { value: None, mute_writes }),
-            Slot::Client(_) | Slot::Other(_) => Box::new(Client { servers, spread }),
+            Slot::Server(_) => Box::new(Server {
+                value: None,
+                mute_writes: settings.mute_writes,
+                role: settings.role.clone(),
+            }),
+            Slot::Client(_) | Slot::Other(_) => {
+                Box::new(Client { servers: *servers, spread: settings.spread })
+            }
         }
     }
-    fn check(_: &Scenario<Settings>, _: &(u32, bool, bool), _: &Sim<Msg>) -> Vec<Check> {
+    fn check(_: &Scenario<Settings>, _: &(u32, Settings), _: &Sim<Msg>) -> Vec<Check> {
         Vec::new()
     }
 }
@@ -185,4 +215,32 @@ fn liveness_needs_every_kind_of_operation_served() {
     // Asked about reads only (`ops`), the same run is live.
     assert_eq!(live_for(true, ", ops = [\"read\"]"), (Verdict::Pass, None));
     assert_eq!(live_for(true, ", ops = [\"write\"]").0, Verdict::Fail);
+}
+
+/// A role a node reports must be one its system declares: a fault aimed at "the primary"
+/// of a system that never declared one would never fire.
+#[test]
+fn a_role_the_system_does_not_declare_fails_kernel_roles() {
+    let roles = |role: &str| {
+        let text = scenario(false).replace("spread = false", &format!("spread = false\nrole = \"{role}\""));
+        let parsed = parse::<Store>("store.toml", &text).unwrap();
+        let report = run::<Store>("store.toml", &text, &parsed, 1, &RunOptions::default())
+            .expect("the native engine runs it");
+        (
+            report.summary.checks.get("kernel.roles").copied(),
+            report.summary.reasons.get("kernel.roles").cloned(),
+        )
+    };
+    assert_eq!(roles(""), (None, None), "no role reported, no check");
+    assert_eq!(roles("server"), (Some(Verdict::Pass), None));
+    assert_eq!(
+        roles("primary"),
+        (
+            Some(Verdict::Fail),
+            Some(
+                "n0 reported role \"primary\" at 0.000s, which store does not declare (its ROLES: server)"
+                    .to_owned()
+            )
+        )
+    );
 }

@@ -1,4 +1,7 @@
-//! The kernel's own checks, in every run: the simulated disk did what the scenario asked.
+//! The kernel's own checks, in every run: the simulated disk did what the scenario asked;
+//! and, in a run whose nodes report roles, `kernel.roles`: every role reported is one the
+//! system declares in `System::ROLES` (a fault aimed at a role nobody can report never
+//! fires, silently).
 //!
 //! A system passes whether or not a fault it survives really happened, so a disk whose
 //! read errors never fire, whose crashes never keep a prefix, or whose budget lets damage
@@ -56,6 +59,25 @@ pub fn disk<M: Message>(sim: &Sim<M>) -> Check {
     }
     let problem = problem.or_else(|| fault_rates(&total, torn)).or_else(|| over_budget(sim, &total));
     Check::from("kernel.disk", problem.is_none(), || problem.expect("failing")).of_whole_run()
+}
+
+/// `kernel.roles`, if any node reported a role: each one reported is among `declared`, the
+/// roles system `system` declares.
+pub fn roles<M: Message>(system: &str, declared: &[&str], sim: &Sim<M>) -> Option<Check> {
+    let reported = &sim.observations().roles;
+    if reported.is_empty() {
+        return None;
+    }
+    let stray = reported
+        .iter()
+        .find_map(|&(at, node, role)| Some((at, node, role.filter(|r| !declared.contains(r))?)));
+    Some(Check::from("kernel.roles", stray.is_none(), || {
+        let (at, node, role) = stray.expect("failing");
+        format!(
+            "{node} reported role {role:?} at {at}, which {system} does not declare (its ROLES: {})",
+            if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+        )
+    }))
 }
 
 /// What is wrong with one disk's accounting, if anything: `used` is the bytes it counts

@@ -552,6 +552,7 @@ fn judge<Y: System>(
         checks.push(judge::liveness(liveness, window, sim.operations()));
     }
     checks.push(super::kernel_checks::disk(sim).of_kind(CheckKind::Kernel));
+    checks.extend(super::kernel_checks::roles(Y::NAME, Y::ROLES, sim).map(|c| c.of_kind(CheckKind::Kernel)));
     let mut witness = None;
     if let Some(model) = Y::CONSISTENCY.filter(|_| scenario.checks.is_consistency_checked()) {
         let (check, steps) = consistency(scenario, model, sim);

@@ -16,7 +16,11 @@ pub fn list(registry: &Registry) -> ExitStatus {
     for system in registry.systems() {
         println!("system {}: {}", system.name, system.about);
         let operations: Vec<&str> = system.operations.iter().map(|op| op.name).collect();
-        println!("  operations: {}", operations.join(", "));
+        if operations.is_empty() {
+            println!("  operations: none (its scenarios have no [workload])");
+        } else {
+            println!("  operations: {}", operations.join(", "));
+        }
         let roles = if system.roles.is_empty() { "none".to_owned() } else { system.roles.join(", ") };
         println!("  roles (fault targets): {roles}");
         if !system.message_kinds.is_empty() {

@@ -61,13 +61,13 @@ pub fn shrink(
     });
     match check {
         Ok(report) => {
-            let again = report.failure().filter(|_| !report.summary.passed).map(|f| f.bucket());
-            if again.as_deref() == Some(bucket.as_str()) {
+            if sim::explore::fails_as(&report, bucket) {
                 println!(
                     "written {out_label}; it fails the same way: {program} run {out_label} --seed {seed}"
                 );
                 ExitStatus::Passed
             } else {
+                let again = report.failure().map(|f| f.bucket());
                 eprintln!(
                     "error: {out_label} does not fail the same way when run ({again:?}); please report this"
                 );

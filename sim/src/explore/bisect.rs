@@ -9,7 +9,7 @@
 //! first bad step: the delivery that completes the stale read, the message that overwrites
 //! the last copy of an acknowledged write.
 
-use super::failed;
+use super::{failed, fails_as};
 use crate::harness::registry::Registry;
 use crate::harness::run::RunOptions;
 use crate::judge::Failure;
@@ -67,10 +67,8 @@ pub fn bisect_run(registry: &Registry, file: &str, text: &str, seed: u64) -> Res
     if failure.check == "complete" || full.summary.whole_run_checks.contains(&failure.check) {
         return Err(NotBisectable::WholeRun { check: failure.check, bucket });
     }
-    let fails_at = |events: u64| -> Result<bool, NotBisectable> {
-        let prefix = failed(&run(Some(events), false)?);
-        Ok(prefix.is_some_and(|f| f.check == failure.check && f.bucket() == bucket))
-    };
+    let fails_at =
+        |events: u64| -> Result<bool, NotBisectable> { Ok(fails_as(&run(Some(events), false)?, &bucket)) };
     // Invariant: a prefix of `low` events does not fail, one of `high` events does.
     let (mut low, mut high) = (0u64, full.summary.events);
     let mut runs = 1;

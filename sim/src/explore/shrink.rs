@@ -1,7 +1,7 @@
 //! Make a failing run small while it keeps failing the same way (`simctl shrink`).
 //!
-//! "The same way" is the run's [`Failure`]: the same deciding check, and the same bucket
-//! (its reason with the numbers taken out). The shrinker first pins the run's faults down: the realized fault
+//! "The same way" is the run's [`Failure`] with the same bucket: the deciding check and its
+//! reason with the numbers taken out. The shrinker first pins the run's faults down: the realized fault
 //! timeline (every random or role-targeted fault resolved to a time and a server) replaces
 //! `[swarm]` and the written `[[faults]]`, so the result does not depend on how faults are
 //! drawn. Then, each step kept only if the run still fails in the same bucket:
@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use super::failed;
+use super::{failed, fails_as};
 use crate::harness::registry::Registry;
 use crate::harness::run::RunOptions;
 use crate::judge::Failure;
@@ -32,7 +32,7 @@ struct Shrinker<'a> {
     registry: &'a Registry,
     file: String,
     seed: u64,
-    failure: Failure,
+    bucket: String,
     runs: usize,
     max_runs: usize,
 }
@@ -45,7 +45,7 @@ impl Shrinker<'_> {
         }
         self.runs += 1;
         match self.registry.run(&self.file, &candidate.text(), self.seed, &RunOptions::default()) {
-            Ok(report) => failed(&report).is_some_and(|f| same(&f, &self.failure)),
+            Ok(report) => fails_as(&report, &self.bucket),
             Err(_) => false,
         }
     }
@@ -59,12 +59,6 @@ impl Shrinker<'_> {
         *current = candidate;
         true
     }
-}
-
-/// Whether two failures are the same: the same bucket (which names the deciding check's
-/// reason, or the panic).
-fn same(a: &Failure, b: &Failure) -> bool {
-    a.bucket() == b.bucket()
 }
 
 fn faults(candidate: &Candidate) -> &[FaultSpec] {
@@ -339,7 +333,7 @@ pub fn shrink_scenario(
     let bucket = failure.bucket();
     let doc = Document::parse(file, text)?;
     let mut shrinker =
-        Shrinker { registry, file: file.to_owned(), seed, failure: failure.clone(), runs: 0, max_runs };
+        Shrinker { registry, file: file.to_owned(), seed, bucket: bucket.clone(), runs: 0, max_runs };
     progress(&format!("shrinking {file} seed {seed}, which fails: {bucket}"));
 
     // Pin the faults: the realized timeline instead of [swarm] and role or random targets.
